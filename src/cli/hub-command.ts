@@ -1,0 +1,55 @@
+/** `muster hub`: runs a hub until SIGINT/SIGTERM, then stops it gracefully. */
+import type { Command } from 'commander';
+import { resolveConfig, type HubConfig } from '../config.js';
+import { Hub } from '../hub.js';
+
+interface HubFlags {
+  host?: string; port?: string; data?: string; config?: string; adminToken?: string; maxMembers?: string;
+  hubId?: string; registrationKey?: string; plantimager?: string | boolean; logLevel?: string; sync?: string;
+}
+
+function intFlag(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v)) throw new Error(`--${name} takes a whole number, not ${JSON.stringify(v)}`);
+  return Number(v);
+}
+
+export function hubCommand(program: Command): void {
+  program.command('hub')
+    .description('run a hub (HTTP + WebSocket API on one port, SQLite store)')
+    .option('--host <addr>', 'bind address', undefined)
+    .option('--port <n>', 'port (default 7070)')
+    .option('--data <dir>', 'data folder of the SQLite store (default ./muster-data)')
+    .option('--config <file>', 'JSON config file')
+    .option('--admin-token <token>', 'admin token (or MUSTER_ADMIN_TOKEN)')
+    .option('--registration-key <key>', 'key registering clients must present')
+    .option('--max-members <n>', 'refuse registrations past this many members')
+    .option('--hub-id <id>', 'this hub\'s id')
+    .option('--sync <mode>', 'SQLite durability: full or normal')
+    .option('--plantimager [addr]', 'enable the plantimager ZeroMQ face on [HOST:]PORT (default 5555)')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
+    .action(async (flags: HubFlags) => {
+      const config = resolveConfig({
+        file: flags.config,
+        env: process.env,
+        flags: {
+          host: flags.host, port: intFlag(flags.port, 'port'), dataDir: flags.data, adminToken: flags.adminToken,
+          registrationKey: flags.registrationKey, maxMembers: intFlag(flags.maxMembers, 'max-members'), hubId: flags.hubId,
+          sync: flags.sync as HubConfig['sync'] | undefined, logLevel: flags.logLevel as HubConfig['logLevel'] | undefined,
+          plantimager: flags.plantimager === true ? '5555' : flags.plantimager || undefined,
+        },
+      });
+      const hub = await Hub.start({ config });
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        hub.log.info({ signal }, 'stopping');
+        hub.stop().then(() => process.exit(0), (err: unknown) => { hub.log.error({ err }, 'stop failed'); process.exit(1); });
+      };
+      process.on('SIGINT', () => stop('SIGINT'));
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      // Tests and scripts wait for this line on stdout to know the hub is up.
+      process.stdout.write(`muster hub listening on ${hub.url}\n`);
+    });
+}

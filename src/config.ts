@@ -1,0 +1,81 @@
+/** One typed config: defaults < JSON file < environment (MUSTER_*) < flags. */
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { Type, type Static } from '@sinclair/typebox';
+import { validate } from './schemas/validate.js';
+
+export const HubConfig = Type.Object({
+  host: Type.String({ description: 'Bind address (loopback unless told otherwise)' }),
+  port: Type.Integer({ minimum: 0, maximum: 65535 }),
+  dataDir: Type.String({ description: 'Folder of the SQLite store' }),
+  hubId: Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$', description: 'This hub\'s id (unique in a tree of hubs)' }),
+  hubName: Type.String({ maxLength: 128 }),
+  adminToken: Type.Optional(Type.String({ minLength: 8 })),
+  registrationKey: Type.Optional(Type.String({ minLength: 1 })),
+  maxMembers: Type.Integer({ minimum: 1 }),
+  eventRetention: Type.Integer({ minimum: 1 }),
+  sync: Type.Union([Type.Literal('full'), Type.Literal('normal')], { description: 'SQLite durability: full survives power loss, normal a crash' }),
+  maxMessageBytes: Type.Integer({ minimum: 1024 }),
+  maxWatchQueueBytes: Type.Integer({ minimum: 1024 }),
+  ttlMs: Type.Integer({ minimum: 100 }),
+  graceMs: Type.Integer({ minimum: 0 }),
+  tlsCert: Type.Optional(Type.String({ description: 'PEM certificate file; with tlsKey the hub serves HTTPS and WSS' })),
+  tlsKey: Type.Optional(Type.String()),
+  logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))),
+  plantimager: Type.Optional(Type.String({ description: '[HOST:]PORT of the plantimager ZeroMQ face; off when absent' })),
+  plantimagerAllow: Type.Optional(Type.Array(Type.String(), { description: 'Client networks (CIDR) allowed on the plantimager face' })),
+}, { additionalProperties: false });
+export type HubConfig = Static<typeof HubConfig>;
+
+export const DEFAULT_CONFIG: HubConfig = {
+  host: '127.0.0.1',
+  port: 7070,
+  dataDir: './muster-data',
+  hubId: hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64) || 'hub',
+  hubName: 'muster',
+  maxMembers: 100_000,
+  eventRetention: 10_000,
+  sync: 'full',
+  maxMessageBytes: 1024 * 1024,
+  maxWatchQueueBytes: 8 * 1024 * 1024,
+  ttlMs: 20_000,
+  graceMs: 10_000,
+  logLevel: 'info',
+};
+
+/** Environment variables, named MUSTER_ plus the key in upper snake case (MUSTER_ADMIN_TOKEN, MUSTER_PORT, ...). */
+export function configFromEnv(env: NodeJS.ProcessEnv): Partial<HubConfig> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(HubConfig.properties)) {
+    const name = 'MUSTER_' + key.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase();
+    const v = env[name];
+    if (v === undefined || v === '') continue;
+    const schema = (HubConfig.properties as Record<string, { type?: string }>)[key]!;
+    out[key] = schema.type === 'integer' ? Number(v) : schema.type === 'array' ? v.split(',') : v;
+  }
+  return out as Partial<HubConfig>;
+}
+
+export function configFromFile(path: string): Partial<HubConfig> {
+  const text = readFileSync(path, 'utf8');
+  try {
+    return JSON.parse(text) as Partial<HubConfig>;
+  } catch (err) {
+    throw new Error(`Config file ${path} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** Merges the layers and validates the result; throws a readable error naming the bad key. */
+export function resolveConfig(layers: { file?: string; env?: NodeJS.ProcessEnv; flags?: Partial<HubConfig> }): HubConfig {
+  const merged = {
+    ...DEFAULT_CONFIG,
+    ...(layers.file ? configFromFile(layers.file) : {}),
+    ...(layers.env ? configFromEnv(layers.env) : {}),
+    ...stripUndefined(layers.flags ?? {}),
+  };
+  return validate(HubConfig, merged, 'config');
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

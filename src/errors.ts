@@ -1,0 +1,72 @@
+/**
+ * The one error catalogue. Every error muster returns has a stable string code (the key),
+ * a default message, an HTTP status and a JSON-RPC code. Faces map these onto their own wire
+ * format; docs/protocol.md lists every code (test/errors.test.ts keeps the two in step).
+ * Codes are never renamed or reused.
+ */
+export const ERRORS = {
+  // Request shape
+  PARSE_ERROR: { status: 400, rpc: -32700, message: 'The request is not valid JSON' },
+  INVALID_REQUEST: { status: 400, rpc: -32600, message: 'The request is not a valid request object' },
+  METHOD_NOT_FOUND: { status: 404, rpc: -32601, message: 'No such method' },
+  INVALID_PARAMS: { status: 400, rpc: -32602, message: 'Invalid parameters' },
+  INTERNAL: { status: 500, rpc: -32603, message: 'Internal error' },
+  PAYLOAD_TOO_LARGE: { status: 413, rpc: -32001, message: 'The request is too large' },
+  NOT_FOUND: { status: 404, rpc: -32002, message: 'No such route' },
+  // Registry
+  INVALID_NAME: { status: 400, rpc: -32010, message: 'Names are 1-64 characters of [A-Za-z0-9._-]' },
+  NAME_TAKEN: { status: 409, rpc: -32011, message: 'The name is taken' },
+  NO_SUCH_MEMBER: { status: 404, rpc: -32012, message: 'No such member' },
+  REGISTRY_FULL: { status: 503, rpc: -32013, message: 'The registry is full' },
+  COMPACTED: { status: 410, rpc: -32014, message: 'The requested revision is older than the event log keeps' },
+  // Auth
+  UNAUTHORIZED: { status: 401, rpc: -32020, message: 'A valid token is required' },
+  FORBIDDEN: { status: 403, rpc: -32021, message: 'This token may not do that' },
+  // Bus
+  INVALID_SCOPE: { status: 400, rpc: -32030, message: 'Scopes look like /a/b/ with components of [-_a-zA-Z0-9]' },
+  THROTTLED: { status: 429, rpc: -32031, message: 'Rate limit exceeded' },
+  TIMEOUT: { status: 504, rpc: -32032, message: 'No answer within the timeout' },
+  MEMBER_GONE: { status: 410, rpc: -32033, message: 'The member left while the request was open' },
+  NOT_CONNECTED: { status: 409, rpc: -32034, message: 'The member has no open session' },
+  // Lifecycle control
+  PROTOCOL_ERROR: { status: 409, rpc: -32040, message: 'Lifecycle protocol error' },
+  INVALID_STATE: { status: 409, rpc: -32041, message: 'Not allowed in the current lifecycle state' },
+  // Federation
+  NO_SUCH_HUB: { status: 404, rpc: -32050, message: 'No such hub' },
+  HUB_UNREACHABLE: { status: 502, rpc: -32051, message: 'The hub cannot be reached' },
+  // Hub
+  SHUTTING_DOWN: { status: 503, rpc: -32060, message: 'The hub is shutting down' },
+} as const;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export const ERROR_CODES = Object.keys(ERRORS) as ErrorCode[];
+
+/** An error with a stable code; faces turn it into their wire format. */
+export class MusterError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message?: string, details?: Record<string, unknown>, options?: { cause?: unknown }) {
+    super(message ?? ERRORS[code].message, options);
+    this.name = 'MusterError';
+    this.code = code;
+    this.status = ERRORS[code].status;
+    this.details = details;
+  }
+
+  toJSON(): { code: ErrorCode; message: string; details?: Record<string, unknown> } {
+    return this.details ? { code: this.code, message: this.message, details: this.details } : { code: this.code, message: this.message };
+  }
+}
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.prototype.hasOwnProperty.call(ERRORS, value);
+}
+
+/** Any thrown value as a MusterError; unexpected ones become INTERNAL without leaking internals. */
+export function toMusterError(err: unknown): MusterError {
+  if (err instanceof MusterError) return err;
+  return new MusterError('INTERNAL', undefined, undefined, { cause: err });
+}

@@ -1,0 +1,20 @@
+/** What every face gets from the hub: the core services and the hub's facts. */
+import type { Logger } from 'pino';
+import type { Registry } from '../core/registry.js';
+import type { HubInfo } from '../schemas/hub.js';
+import type { Metrics } from '../metrics.js';
+
+export interface FaceLimits {
+  /** Largest HTTP body or WebSocket message accepted, in bytes. */
+  maxMessageBytes: number;
+  /** Events a watcher may have queued before it is dropped as a slow consumer. */
+  maxWatchQueueBytes: number;
+}
+
+export interface HubContext {
+  readonly registry: Registry;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  readonly limits: FaceLimits;
+  info(): HubInfo;
+}

@@ -1,0 +1,302 @@
+/**
+ * The WebSocket API: JSON-RPC 2.0 at /v1/ws. Each connection is a session (session members are
+ * bound to it). Methods come from the shared operation table, plus watch/unwatch/auth, the
+ * self-description methods, and whatever other services (bus, control) add.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import type WebSocket from 'ws';
+import type { Watcher } from '../core/event-log.js';
+import type { Caller, Session } from '../core/registry.js';
+import { MusterError, toMusterError } from '../errors.js';
+import { WatchParams } from '../schemas/event.js';
+import { HubInfo } from '../schemas/hub.js';
+import { Token } from '../schemas/member.js';
+import { validate } from '../schemas/validate.js';
+import type { HubContext } from './context.js';
+import { decode, encodeError, encodeNotification, encodeResult, type RpcId, type RpcMessage } from './jsonrpc.js';
+import { operations, type Operation } from './operations.js';
+
+/** A JSON-RPC method of the WebSocket face. */
+export interface WsMethod<P extends TSchema = TSchema, R extends TSchema = TSchema> {
+  readonly name: string;
+  readonly summary: string;
+  readonly params: P;
+  readonly result: R;
+  run(conn: WsConnection, params: Static<P>): Promise<Static<R>> | Static<R>;
+}
+
+export function wsMethod<P extends TSchema, R extends TSchema>(m: WsMethod<P, R>): WsMethod {
+  return m as unknown as WsMethod;
+}
+
+type CloseListener = (conn: WsConnection) => void;
+
+/** One WebSocket connection: a session, its caller identity, its watches. */
+export class WsConnection implements Session {
+  readonly id = randomUUID();
+  readonly remoteAddress: string;
+  /** Admin or member token presented at connect (?token=) or with `auth`. */
+  token: string | undefined;
+  readonly #socket: WebSocket;
+  readonly #hub: HubContext;
+  readonly watches = new Map<number, Watcher>();
+  #nextWatchId = 1;
+  #closeListeners: CloseListener[] = [];
+  alive = true;
+
+  constructor(socket: WebSocket, hub: HubContext, remoteAddress: string, token: string | undefined) {
+    this.#socket = socket;
+    this.#hub = hub;
+    this.remoteAddress = remoteAddress;
+    this.token = token;
+  }
+
+  get caller(): Caller {
+    return { token: this.token, session: this };
+  }
+
+  get bufferedAmount(): number {
+    return this.#socket.bufferedAmount;
+  }
+
+  get open(): boolean {
+    return this.#socket.readyState === 1;
+  }
+
+  /** Sends already-encoded text (or bytes). Encoding is the caller's, once per message. */
+  send(data: string | Buffer): void {
+    if (this.#socket.readyState === 1) this.#socket.send(data);
+  }
+
+  notify(method: string, paramsJson: string): void {
+    this.send(encodeNotification(method, paramsJson));
+  }
+
+  close(code = 1000, reason = ''): void {
+    this.#socket.close(code, reason.slice(0, 120));
+  }
+
+  onClose(listener: CloseListener): void {
+    this.#closeListeners.push(listener);
+  }
+
+  addWatch(params: WatchParams): { watch: number; revision: number } {
+    const watchId = this.#nextWatchId++;
+    const hub = this.#hub;
+    const prefix = `{"jsonrpc":"2.0","method":"event","params":{"watch":${watchId},"event":`;
+    const watcher: Watcher = {
+      filter: params.filter ?? {},
+      deliver: (e) => {
+        if (this.#socket.bufferedAmount > hub.limits.maxWatchQueueBytes) {
+          // Bounded: a watcher that cannot keep up is dropped and told where to resume.
+          hub.metrics.slowWatchers.inc();
+          this.removeWatch(watchId);
+          this.notify('watch.dropped', JSON.stringify({ watch: watchId, code: 'SLOW_CONSUMER', resumeAfter: e.event.revision - 1 }));
+          return;
+        }
+        this.send(prefix + e.json + '}}');
+      },
+    };
+    // Replayed events are sent before the reply; the client buffers them until it knows the watch id.
+    const revision = hub.registry.log.watch(watcher, params.since);
+    this.watches.set(watchId, watcher);
+    return { watch: watchId, revision };
+  }
+
+  removeWatch(watchId: number): boolean {
+    const w = this.watches.get(watchId);
+    if (!w) return false;
+    this.#hub.registry.log.unwatch(w);
+    this.watches.delete(watchId);
+    return true;
+  }
+
+  /** Called once by the face when the socket closes. */
+  closed(): void {
+    for (const id of [...this.watches.keys()]) this.removeWatch(id);
+    for (const l of this.#closeListeners) l(this);
+    this.#closeListeners = [];
+  }
+}
+
+const MethodName = Type.Object({ name: Type.String({ maxLength: 128 }) });
+
+export class WsFace {
+  readonly #hub: HubContext;
+  readonly #methods = new Map<string, WsMethod>();
+  readonly connections = new Set<WsConnection>();
+  #pingTimer: NodeJS.Timeout | undefined;
+
+  constructor(hub: HubContext, extra: WsMethod[] = []) {
+    this.#hub = hub;
+    for (const o of operations) {
+      const op = o as unknown as Operation;
+      this.#add({ name: op.name, summary: op.summary, params: op.params, result: op.result, run: (conn, p) => op.run(hub, p, conn.caller) });
+    }
+    this.#add(wsMethod({
+      name: 'auth', summary: 'Present a token (admin or member) for the rest of this connection.',
+      params: Type.Object({ token: Token }, { additionalProperties: false }), result: Type.Object({ admin: Type.Boolean() }),
+      run: (conn, p) => { conn.token = p.token; return { admin: hub.registry.isAdmin(p.token) }; },
+    }));
+    this.#add(wsMethod({
+      name: 'watch', summary: 'Replay events after `since`, then stream them live as `event` notifications.',
+      params: WatchParams, result: Type.Object({ watch: Type.Integer(), revision: Type.Integer() }),
+      run: (conn, p) => {
+        if (conn.watches.size >= 16) throw new MusterError('INVALID_REQUEST', 'At most 16 watches per connection');
+        return conn.addWatch(p);
+      },
+    }));
+    this.#add(wsMethod({
+      name: 'unwatch', summary: 'Stop a watch.', params: Type.Object({ watch: Type.Integer() }, { additionalProperties: false }),
+      result: Type.Object({ ok: Type.Boolean() }), run: (conn, p) => ({ ok: conn.removeWatch(p.watch) }),
+    }));
+    this.#add(wsMethod({
+      name: 'system.getProperties', summary: 'Facts about the hub (same as info).', params: Type.Object({}), result: HubInfo,
+      run: () => hub.info(),
+    }));
+    this.#add(wsMethod({
+      name: 'system.listMethods', summary: 'Names of every method.', params: Type.Object({}), result: Type.Array(Type.String()),
+      run: () => [...this.#methods.keys()].sort(),
+    }));
+    this.#add(wsMethod({
+      name: 'system.methodHelp', summary: "A method's description. Params: {name} or [name].", params: MethodName, result: Type.String(),
+      run: (_c, p) => this.#method(p.name).summary,
+    }));
+    this.#add(wsMethod({
+      name: 'system.methodSignature', summary: "A method's params and result as JSON Schema. Params: {name} or [name].", params: MethodName,
+      result: Type.Object({ params: Type.Unknown(), result: Type.Unknown() }),
+      run: (_c, p) => { const m = this.#method(p.name); return { params: plain(m.params), result: plain(m.result) }; },
+    }));
+    this.#add(wsMethod({
+      name: 'rpc.discover', summary: 'This API as an OpenRPC document.', params: Type.Object({}), result: Type.Unknown(),
+      run: () => this.openRpc(),
+    }));
+    for (const m of extra) this.#add(m);
+  }
+
+  /** Adds methods after construction (services that are built later). */
+  addMethods(methods: WsMethod[]): void {
+    for (const m of methods) this.#add(m);
+  }
+
+  start(): void {
+    this.#pingTimer = setInterval(() => {
+      for (const c of this.connections) {
+        if (!c.alive) { c.close(1001, 'no pong'); continue; }
+        c.alive = false;
+      }
+    }, 30_000);
+    this.#pingTimer.unref();
+  }
+
+  stop(reason = 'hub shutting down'): void {
+    clearInterval(this.#pingTimer);
+    for (const c of this.connections) c.close(1001, reason);
+  }
+
+  /** Takes over an accepted socket. */
+  accept(socket: WebSocket, req: IncomingMessage): void {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const token = url.searchParams.get('token') ?? bearer(req.headers.authorization);
+    const conn = new WsConnection(socket, this.#hub, req.socket.remoteAddress ?? '', token ?? undefined);
+    this.connections.add(conn);
+    socket.on('pong', () => { conn.alive = true; });
+    const pinger = setInterval(() => { if (socket.readyState === 1) socket.ping(); }, 25_000);
+    pinger.unref();
+    socket.on('message', (data: Buffer, isBinary: boolean) => {
+      conn.alive = true;
+      void this.#onMessage(conn, data, isBinary);
+    });
+    socket.on('close', () => {
+      clearInterval(pinger);
+      this.connections.delete(conn);
+      conn.closed();
+      this.#hub.registry.sessionClosed(conn);
+    });
+    socket.on('error', () => { /* 'close' follows */ });
+  }
+
+  openRpc(): unknown {
+    return {
+      openrpc: '1.2.6',
+      info: { title: 'muster hub WebSocket API', version: this.#hub.info().version, description: 'JSON-RPC 2.0 at /v1/ws. Errors carry muster codes in error.data.code.' },
+      methods: [...this.#methods.values()].map((m) => ({
+        name: m.name,
+        summary: m.summary,
+        paramStructure: 'by-name',
+        params: Object.entries((plain(m.params) as { properties?: Record<string, unknown>; required?: string[] }).properties ?? {}).map(([name, schema]) => ({
+          name, schema, required: ((plain(m.params) as { required?: string[] }).required ?? []).includes(name),
+        })),
+        result: { name: 'result', schema: plain(m.result) },
+      })),
+    };
+  }
+
+  #add(m: WsMethod): void {
+    this.#methods.set(m.name, m);
+  }
+
+  #method(name: string): WsMethod {
+    const m = this.#methods.get(name);
+    if (!m) throw new MusterError('METHOD_NOT_FOUND', `No method ${JSON.stringify(name.slice(0, 80))}`);
+    return m;
+  }
+
+  async #onMessage(conn: WsConnection, data: Buffer, isBinary: boolean): Promise<void> {
+    const hub = this.#hub;
+    if (data.length > hub.limits.maxMessageBytes) {
+      hub.metrics.errors.inc({ face: 'ws', code: 'PAYLOAD_TOO_LARGE' });
+      conn.send(encodeError(null, new MusterError('PAYLOAD_TOO_LARGE', `Messages are at most ${hub.limits.maxMessageBytes} bytes`)));
+      return;
+    }
+    if (isBinary) {
+      conn.send(encodeError(null, new MusterError('INVALID_REQUEST', 'Send JSON-RPC as text frames')));
+      return;
+    }
+    const { batch, messages } = decode(data.toString('utf8'));
+    const replies = await Promise.all(messages.map((m) => this.#handle(conn, m)));
+    const out = replies.filter((r): r is string => r !== null);
+    if (out.length === 0) return;
+    conn.send(batch ? `[${out.join(',')}]` : out[0]!);
+  }
+
+  /** One message: the encoded reply, or null for notifications and responses. */
+  async #handle(conn: WsConnection, msg: RpcMessage): Promise<string | null> {
+    const hub = this.#hub;
+    hub.metrics.requests.inc({ face: 'ws' });
+    let id: RpcId = null;
+    try {
+      switch (msg.kind) {
+        case 'invalid':
+          id = msg.id;
+          throw msg.error;
+        case 'response':
+          return null;
+        case 'notification':
+        case 'request': {
+          if (msg.kind === 'request') id = msg.id;
+          const method = this.#method(msg.method);
+          let params = msg.params;
+          if (Array.isArray(params)) params = method.params === MethodName && typeof params[0] === 'string' ? { name: params[0] } : params;
+          const result = await method.run(conn, validate(method.params, params));
+          return msg.kind === 'request' ? encodeResult(id, JSON.stringify(result ?? null)) : null;
+        }
+      }
+    } catch (err) {
+      const e = toMusterError(err);
+      hub.metrics.errors.inc({ face: 'ws', code: e.code });
+      if (e.code === 'INTERNAL') hub.log.error({ err }, 'internal error');
+      return msg.kind === 'notification' ? null : encodeError(id, e);
+    }
+  }
+}
+
+function bearer(h: string | undefined): string | null {
+  const m = h ? /^Bearer\s+(.+)$/i.exec(h) : null;
+  return m ? m[1]!.trim() : null;
+}
+
+const plain = (s: TSchema): unknown => JSON.parse(JSON.stringify(s));
+

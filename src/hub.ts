@@ -1,0 +1,137 @@
+/** Builds a hub from a config: store, core services, faces; and stops it gracefully. */
+import { readFileSync } from 'node:fs';
+import { hostname, platform, release } from 'node:os';
+import Fastify, { type FastifyInstance } from 'fastify';
+import fastifyWebsocket from '@fastify/websocket';
+import pino, { type Logger } from 'pino';
+import type { HubConfig } from './config.js';
+import { Prober } from './core/probes.js';
+import { Registry } from './core/registry.js';
+import type { FaceLimits, HubContext } from './faces/context.js';
+import { mountHttp, registryRoutes, type HttpRoute } from './faces/http.js';
+import { WsFace } from './faces/ws.js';
+import { Metrics } from './metrics.js';
+import type { HubInfo } from './schemas/hub.js';
+import { SqliteStore } from './store/sqlite.js';
+import type { Store } from './store/store.js';
+
+export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** A face on its own port (plantimager, ...), started after the core and stopped before it. */
+export interface LegacyFace {
+  readonly name: string;
+  readonly address: string;
+  stop(): Promise<void>;
+}
+
+export interface HubOptions {
+  config: HubConfig;
+  /** Another store (Redis); default SQLite under config.dataDir. */
+  store?: Store;
+  logger?: Logger;
+}
+
+export class Hub implements HubContext {
+  readonly config: HubConfig;
+  readonly registry: Registry;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  readonly limits: FaceLimits;
+  readonly app: FastifyInstance;
+  readonly ws: WsFace;
+  readonly startedAt = Date.now();
+  readonly #store: Store;
+  readonly #prober: Prober;
+  readonly #faces: LegacyFace[] = [];
+  #url = '';
+  #stopping: Promise<void> | null = null;
+
+  private constructor(config: HubConfig, store: Store, registry: Registry, log: Logger) {
+    this.config = config;
+    this.#store = store;
+    this.registry = registry;
+    this.log = log;
+    this.limits = { maxMessageBytes: config.maxMessageBytes, maxWatchQueueBytes: config.maxWatchQueueBytes };
+    this.metrics = new Metrics({
+      members: () => registry.counts(),
+      revision: () => registry.log.revision,
+      connections: () => this.ws.connections.size,
+      watchers: () => registry.log.watcherCount,
+    });
+    registry.onRemoved((_m, reason) => this.metrics.removals.inc({ reason }));
+    this.#prober = new Prober(registry);
+    registry.attachProbes(this.#prober);
+    const https = config.tlsCert && config.tlsKey ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : null;
+    this.app = Fastify({ logger: false, bodyLimit: config.maxMessageBytes, ...(https ? { https } : {}) }) as unknown as FastifyInstance;
+    this.ws = new WsFace(this);
+  }
+
+  static async start(options: HubOptions): Promise<Hub> {
+    const { config } = options;
+    const log = options.logger ?? pino({ level: config.logLevel, name: 'muster' });
+    const store = options.store ?? new SqliteStore({ dataDir: config.dataDir, eventRetention: config.eventRetention, synchronous: config.sync });
+    const registry = await Registry.open({
+      store, hubId: config.hubId, adminToken: config.adminToken, registrationKey: config.registrationKey,
+      maxMembers: config.maxMembers, eventRetention: config.eventRetention,
+      liveness: { ttlMs: config.ttlMs, graceMs: config.graceMs },
+    });
+    const hub = new Hub(config, store, registry, log);
+    await hub.#listen();
+    return hub;
+  }
+
+  get url(): string {
+    return this.#url;
+  }
+
+  /** Adds HTTP routes from other services; call before the hub listens (from start hooks). */
+  routes(): HttpRoute[] {
+    return registryRoutes(this);
+  }
+
+  /** Registers a face that listens on its own port so it shows in info and stops with the hub. */
+  addFace(face: LegacyFace): void {
+    this.#faces.push(face);
+  }
+
+  info(): HubInfo {
+    const now = Date.now();
+    return {
+      name: 'muster', version: VERSION, hubId: this.config.hubId, hubName: this.config.hubName,
+      startedAt: this.startedAt, serverTime: now, uptimeMs: now - this.startedAt, host: hostname(),
+      platform: `${platform()} ${release()}`, node: process.version, store: this.#store.kind,
+      revision: this.registry.log.revision, members: this.registry.counts(),
+      faces: [{ name: 'http+ws', address: this.#url }, ...this.#faces.map((f) => ({ name: f.name, address: f.address }))],
+    };
+  }
+
+  async #listen(): Promise<void> {
+    await this.app.register(fastifyWebsocket, { options: { maxPayload: this.config.maxMessageBytes * 4 } });
+    const ws = this.ws;
+    await this.app.register(async (scoped) => {
+      scoped.get('/v1/ws', { websocket: true }, (socket, req) => ws.accept(socket, req.raw));
+    });
+    mountHttp(this.app, this, this.routes(), VERSION);
+    ws.start();
+    await this.app.listen({ host: this.config.host, port: this.config.port });
+    const addr = this.app.server.address();
+    const port = typeof addr === 'object' && addr ? addr.port : this.config.port;
+    const host = this.config.host.includes(':') ? `[${this.config.host}]` : this.config.host;
+    this.#url = `${this.config.tlsCert ? 'https' : 'http'}://${host}:${port}`;
+    this.log.info({ url: this.#url, store: this.#store.kind, members: this.registry.size }, 'hub listening');
+  }
+
+  /** Graceful stop: stop accepting, close sessions with a reason, flush the store. */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      for (const f of this.#faces.splice(0)) await f.stop().catch((err: unknown) => this.log.warn({ err, face: f.name }, 'face stop failed'));
+      this.ws.stop('hub shutting down');
+      await this.app.close();
+      this.registry.close();
+      this.#prober.stopAll();
+      await this.#store.close();
+      this.log.info('hub stopped');
+    })();
+    return this.#stopping;
+  }
+}

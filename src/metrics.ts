@@ -1,0 +1,26 @@
+/** Prometheus metrics. Counters are bumped on the hot path; gauges are read when scraped. */
+import { Counter, Gauge, Registry as PromRegistry, collectDefaultMetrics } from 'prom-client';
+
+export class Metrics {
+  readonly registry = new PromRegistry();
+  readonly registrations = new Counter({ name: 'muster_registrations_total', help: 'Members registered', registers: [this.registry] });
+  readonly removals = new Counter({ name: 'muster_removals_total', help: 'Members removed, by reason', labelNames: ['reason'] as const, registers: [this.registry] });
+  readonly heartbeats = new Counter({ name: 'muster_heartbeats_total', help: 'Heartbeats received', registers: [this.registry] });
+  readonly errors = new Counter({ name: 'muster_errors_total', help: 'Errors answered, by face and code', labelNames: ['face', 'code'] as const, registers: [this.registry] });
+  readonly requests = new Counter({ name: 'muster_requests_total', help: 'Requests handled, by face', labelNames: ['face'] as const, registers: [this.registry] });
+  readonly slowWatchers = new Counter({ name: 'muster_watchers_dropped_total', help: 'Watchers dropped for falling behind', registers: [this.registry] });
+
+  constructor(gauges: { members: () => Record<string, number>; revision: () => number; connections: () => number; watchers: () => number }) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'muster_process_' });
+    new Gauge({
+      name: 'muster_members', help: 'Members by status', labelNames: ['status'] as const, registers: [this.registry],
+      collect() {
+        const c = gauges.members();
+        for (const s of ['alive', 'suspect', 'gone'] as const) this.set({ status: s }, c[s] ?? 0);
+      },
+    });
+    new Gauge({ name: 'muster_revision', help: 'Current event revision', registers: [this.registry], collect() { this.set(gauges.revision()); } });
+    new Gauge({ name: 'muster_ws_connections', help: 'Open WebSocket connections', registers: [this.registry], collect() { this.set(gauges.connections()); } });
+    new Gauge({ name: 'muster_watchers', help: 'Open watches (WebSocket and SSE)', registers: [this.registry], collect() { this.set(gauges.watchers()); } });
+  }
+}

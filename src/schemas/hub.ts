@@ -1,0 +1,22 @@
+/** Facts about a hub, as `GET /v1/info` and `system.getProperties` give them. */
+import { Type, type Static } from '@sinclair/typebox';
+
+export const FaceInfo = Type.Object({ name: Type.String(), address: Type.String() });
+
+export const HubInfo = Type.Object({
+  name: Type.Literal('muster'),
+  version: Type.String(),
+  hubId: Type.String(),
+  hubName: Type.String(),
+  startedAt: Type.Number({ description: 'ms since the epoch' }),
+  serverTime: Type.Number({ description: 'ms since the epoch' }),
+  uptimeMs: Type.Number(),
+  host: Type.String(),
+  platform: Type.String(),
+  node: Type.String(),
+  store: Type.String(),
+  revision: Type.Integer(),
+  members: Type.Object({ total: Type.Integer(), alive: Type.Integer(), suspect: Type.Integer(), gone: Type.Integer() }),
+  faces: Type.Array(FaceInfo),
+});
+export type HubInfo = Static<typeof HubInfo>;

@@ -1,0 +1,133 @@
+/** Schemas of the registry's messages: each gives a TypeScript type, a validator and API docs. */
+import { Type, type Static } from '@sinclair/typebox';
+
+export const LIMITS = {
+  nameMax: 64,
+  typeMax: 64,
+  addressMax: 512,
+  metaKeys: 32,
+  metaKeyMax: 64,
+  metaValueMax: 256,
+  tokenMax: 256,
+  listLimitDefault: 100,
+  listLimitMax: 1000,
+} as const;
+
+export const NAME_PATTERN = '^[A-Za-z0-9._-]{1,64}$';
+
+export const Name = Type.String({ pattern: NAME_PATTERN, description: '1-64 characters of [A-Za-z0-9._-]' });
+export const MemberType = Type.String({ minLength: 1, maxLength: LIMITS.typeMax, pattern: '^[A-Za-z0-9._/-]+$', description: 'What kind of member this is (device, service, hub, ...)' });
+export const Address = Type.String({ maxLength: LIMITS.addressMax, description: 'Where the member can be reached' });
+export const Meta = Type.Record(
+  Type.String({ minLength: 1, maxLength: LIMITS.metaKeyMax, pattern: '^[A-Za-z0-9._/-]+$' }),
+  Type.String({ maxLength: LIMITS.metaValueMax }),
+  { maxProperties: LIMITS.metaKeys, description: 'String labels, at most 32' },
+);
+export const Token = Type.String({ minLength: 1, maxLength: LIMITS.tokenMax });
+export const Id = Type.String({ minLength: 1, maxLength: 64, description: 'Member id (uuid)' });
+export const Ms = (description: string, min: number, max: number) => Type.Integer({ minimum: min, maximum: max, description });
+
+export const TtlLiveness = Type.Object({
+  kind: Type.Literal('ttl'),
+  ttlMs: Type.Optional(Ms('Alive while heartbeats arrive within this many ms (default 20000)', 100, 86_400_000)),
+}, { additionalProperties: false });
+export const SessionLiveness = Type.Object({
+  kind: Type.Literal('session'),
+  graceMs: Type.Optional(Ms('After the session drops, suspect for this long before gone (default 10000)', 0, 3_600_000)),
+}, { additionalProperties: false });
+export const ProbeLiveness = Type.Object({
+  kind: Type.Literal('probe'),
+  target: Type.String({ pattern: '^(https?|tcp|wss?)://', maxLength: LIMITS.addressMax, description: 'http(s)://..., tcp://host:port or ws(s)://...' }),
+  intervalMs: Type.Optional(Ms('Probe interval (default 5000)', 100, 3_600_000)),
+  timeoutMs: Type.Optional(Ms('Probe timeout (default 2000)', 10, 600_000)),
+  failures: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'Failures in a row before gone (default 3)' })),
+}, { additionalProperties: false });
+export const LivenessSpec = Type.Union([TtlLiveness, SessionLiveness, ProbeLiveness]);
+export type LivenessSpec = Static<typeof LivenessSpec>;
+
+export const RegisterParams = Type.Object({
+  // Checked by the registry so that a bad name answers INVALID_NAME, not INVALID_PARAMS.
+  name: Type.Optional(Type.String({ maxLength: 256, description: 'Proposed name: 1-64 characters of [A-Za-z0-9._-]' })),
+  type: MemberType,
+  address: Type.Optional(Address),
+  meta: Type.Optional(Meta),
+  liveness: Type.Optional(Type.Union([LivenessSpec, Type.Union([Type.Literal('ttl'), Type.Literal('session')])], { description: 'Liveness spec, or "ttl"/"session" for the defaults' })),
+  exclusive: Type.Optional(Type.Boolean({ description: 'Fail with NAME_TAKEN instead of choosing name-1, name-2, ...' })),
+  token: Type.Optional(Token),
+  key: Type.Optional(Type.String({ maxLength: LIMITS.tokenMax, description: 'Registration key, when the hub requires one' })),
+}, { additionalProperties: false });
+export type RegisterParams = Static<typeof RegisterParams>;
+
+export const RegisterResult = Type.Object({ id: Id, name: Name, token: Token });
+export type RegisterResult = Static<typeof RegisterResult>;
+
+export const UpdateParams = Type.Object({
+  address: Type.Optional(Address),
+  meta: Type.Optional(Meta),
+}, { additionalProperties: false });
+export type UpdateParams = Static<typeof UpdateParams>;
+
+export const ProbeStats = Type.Object({
+  last: Type.Union([Type.Number(), Type.Null()]),
+  min: Type.Union([Type.Number(), Type.Null()]),
+  max: Type.Union([Type.Number(), Type.Null()]),
+  avg: Type.Union([Type.Number(), Type.Null()]),
+  count: Type.Integer(),
+  fails: Type.Integer(),
+}, { description: 'Probe round trips in ms' });
+export type ProbeStats = Static<typeof ProbeStats>;
+
+export const TrafficStats = Type.Object({
+  sent: Type.Integer(), sentBytes: Type.Integer(), lastSent: Type.Union([Type.Number(), Type.Null()]),
+  received: Type.Integer(), receivedBytes: Type.Integer(), lastReceived: Type.Union([Type.Number(), Type.Null()]),
+  dropped: Type.Integer(),
+}, { description: 'Messages through the bus' });
+export type TrafficStats = Static<typeof TrafficStats>;
+
+export const MemberStatus = Type.Union([Type.Literal('alive'), Type.Literal('suspect'), Type.Literal('gone')]);
+export type MemberStatus = Static<typeof MemberStatus>;
+
+export const REMOVAL_REASONS = ['unregistered', 'expired', 'session-lost', 'probe-failed', 'evicted', 'hub-lost'] as const;
+export const RemovalReason = Type.Union(REMOVAL_REASONS.map((r) => Type.Literal(r)));
+export type RemovalReason = (typeof REMOVAL_REASONS)[number];
+
+export const LifecycleView = Type.Object({
+  state: Type.String(),
+  endpoints: Type.Record(Type.String(), Type.Array(Type.String())),
+  lastError: Type.Union([Type.String(), Type.Null()]),
+  since: Type.Number(),
+});
+
+export const MemberView = Type.Object({
+  id: Id,
+  name: Name,
+  type: MemberType,
+  address: Type.String(),
+  meta: Type.Record(Type.String(), Type.String()),
+  liveness: LivenessSpec,
+  status: MemberStatus,
+  registeredAt: Type.Number({ description: 'ms since the epoch' }),
+  lastSeen: Type.Number({ description: 'ms since the epoch' }),
+  hub: Type.Optional(Type.String({ description: 'Id of the hub the member belongs to' })),
+  lifecycle: Type.Optional(LifecycleView),
+  stats: Type.Object({ probe: Type.Optional(ProbeStats), traffic: TrafficStats }),
+});
+export type MemberView = Static<typeof MemberView>;
+
+export const ListParams = Type.Object({
+  type: Type.Optional(MemberType),
+  status: Type.Optional(MemberStatus),
+  prefix: Type.Optional(Type.String({ maxLength: LIMITS.nameMax, description: 'Name prefix' })),
+  meta: Type.Optional(Meta),
+  state: Type.Optional(Type.String({ maxLength: 32, description: 'Lifecycle state' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: LIMITS.listLimitMax })),
+  after: Type.Optional(Type.String({ maxLength: LIMITS.nameMax, description: 'Cursor: list names after this one' })),
+}, { additionalProperties: false });
+export type ListParams = Static<typeof ListParams>;
+
+export const ListResult = Type.Object({
+  members: Type.Array(MemberView),
+  next: Type.Union([Type.String(), Type.Null()], { description: 'Cursor for the next page, null at the end' }),
+  revision: Type.Integer(),
+});
+export type ListResult = Static<typeof ListResult>;

@@ -1,0 +1,136 @@
+/**
+ * The embedded store: one SQLite file in WAL mode. Commits arriving in the same event-loop turn
+ * go into one transaction (group commit), so durable registrations cost one fsync per batch.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Store, StoreChange, StoreSnapshot, StoredEvent, StoredMember } from './store.js';
+
+export interface SqliteStoreOptions {
+  /** Folder that holds muster.db. */
+  dataDir: string;
+  /** Events kept in the log (default 10,000). */
+  eventRetention?: number;
+  /** 'full' survives power loss; 'normal' survives a crash of the hub process (default 'full'). */
+  synchronous?: 'full' | 'normal';
+}
+
+interface MemberRow {
+  id: string; name: string; type: string; address: string; meta: string; liveness: string;
+  token_hash: string; registered_at: number; extra: string;
+}
+
+interface Pending {
+  change: StoreChange;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite';
+  readonly #db: Database.Database;
+  readonly #retention: number;
+  #pending: Pending[] = [];
+  #flushScheduled = false;
+  readonly #putMember: Database.Statement;
+  readonly #deleteMember: Database.Statement;
+  readonly #putEvent: Database.Statement;
+  readonly #trimEvents: Database.Statement;
+  readonly #setRevision: Database.Statement;
+  readonly #writeBatch: (batch: Pending[]) => void;
+
+  constructor(options: SqliteStoreOptions) {
+    mkdirSync(options.dataDir, { recursive: true });
+    this.#retention = options.eventRetention ?? 10_000;
+    this.#db = new Database(join(options.dataDir, 'muster.db'));
+    this.#db.pragma('journal_mode = WAL');
+    this.#db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+    this.#db.exec(`
+      CREATE TABLE IF NOT EXISTS members (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, type TEXT NOT NULL, address TEXT NOT NULL,
+        meta TEXT NOT NULL, liveness TEXT NOT NULL, token_hash TEXT NOT NULL,
+        registered_at INTEGER NOT NULL, extra TEXT NOT NULL DEFAULT '{}'
+      );
+      CREATE TABLE IF NOT EXISTS events (revision INTEGER PRIMARY KEY, json TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    `);
+    this.#putMember = this.#db.prepare(`INSERT INTO members (id, name, type, address, meta, liveness, token_hash, registered_at, extra)
+      VALUES (@id, @name, @type, @address, @meta, @liveness, @token_hash, @registered_at, @extra)
+      ON CONFLICT(id) DO UPDATE SET name = excluded.name, type = excluded.type, address = excluded.address,
+        meta = excluded.meta, liveness = excluded.liveness, token_hash = excluded.token_hash, extra = excluded.extra`);
+    this.#deleteMember = this.#db.prepare('DELETE FROM members WHERE id = ?');
+    this.#putEvent = this.#db.prepare('INSERT OR REPLACE INTO events (revision, json) VALUES (?, ?)');
+    this.#trimEvents = this.#db.prepare('DELETE FROM events WHERE revision <= ?');
+    this.#setRevision = this.#db.prepare("INSERT INTO settings (key, value) VALUES ('revision', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+    this.#writeBatch = this.#db.transaction((batch: Pending[]) => {
+      let revision = -1;
+      for (const { change } of batch) {
+        // Deletes first: a name freed and taken again in one batch must not trip UNIQUE(name).
+        for (const id of change.deletes) this.#deleteMember.run(id);
+        for (const m of change.puts) this.#putMember.run(toRow(m));
+        for (const e of change.events) {
+          this.#putEvent.run(e.revision, e.json);
+          if (e.revision > revision) revision = e.revision;
+        }
+      }
+      if (revision >= 0) {
+        this.#setRevision.run(String(revision));
+        this.#trimEvents.run(revision - this.#retention);
+      }
+    });
+  }
+
+  async open(): Promise<StoreSnapshot> {
+    const rows = this.#db.prepare('SELECT * FROM members').all() as MemberRow[];
+    const members = rows.map(fromRow);
+    const events = this.#db.prepare('SELECT revision, json FROM events ORDER BY revision').all() as StoredEvent[];
+    const rev = this.#db.prepare("SELECT value FROM settings WHERE key = 'revision'").get() as { value: string } | undefined;
+    return { members, events, revision: rev ? Number(rev.value) : 0 };
+  }
+
+  commit(change: StoreChange): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ change, resolve, reject });
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        setImmediate(() => this.#flush());
+      }
+    });
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    const batch = this.#pending;
+    this.#pending = [];
+    if (batch.length === 0) return;
+    try {
+      this.#writeBatch(batch);
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+      return;
+    }
+    for (const p of batch) p.resolve();
+  }
+
+  async close(): Promise<void> {
+    this.#flush();
+    if (this.#db.open) this.#db.close();
+  }
+}
+
+function toRow(m: StoredMember): MemberRow {
+  return {
+    id: m.id, name: m.name, type: m.type, address: m.address, meta: JSON.stringify(m.meta),
+    liveness: JSON.stringify(m.liveness), token_hash: m.tokenHash, registered_at: m.registeredAt,
+    extra: JSON.stringify(m.extra),
+  };
+}
+
+function fromRow(r: MemberRow): StoredMember {
+  return {
+    id: r.id, name: r.name, type: r.type, address: r.address, meta: JSON.parse(r.meta) as Record<string, string>,
+    liveness: JSON.parse(r.liveness) as StoredMember['liveness'], tokenHash: r.token_hash,
+    registeredAt: r.registered_at, extra: JSON.parse(r.extra) as Record<string, unknown>,
+  };
+}
