@@ -43,6 +43,8 @@ export class Hub implements HubContext {
   readonly #store: Store;
   readonly #prober: Prober;
   readonly #faces: LegacyFace[] = [];
+  /** HTTP routes of services other than the registry (bus, control, ...), mounted at listen. */
+  readonly #routes: HttpRoute[] = [];
   #url = '';
   #stopping: Promise<void> | null = null;
 
@@ -64,6 +66,8 @@ export class Hub implements HubContext {
     const https = config.tlsCert && config.tlsKey ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : null;
     this.app = Fastify({ logger: false, bodyLimit: config.maxMessageBytes, ...(https ? { https } : {}) }) as unknown as FastifyInstance;
     this.ws = new WsFace(this);
+    // Services: each is built here and adds its WebSocket methods (this.ws.addMethods) and
+    // HTTP routes (this.#routes.push) before the hub listens.
   }
 
   static async start(options: HubOptions): Promise<Hub> {
@@ -77,16 +81,12 @@ export class Hub implements HubContext {
     });
     const hub = new Hub(config, store, registry, log);
     await hub.#listen();
+    // Legacy faces listen on their own ports once the core is up.
     return hub;
   }
 
   get url(): string {
     return this.#url;
-  }
-
-  /** Adds HTTP routes from other services; call before the hub listens (from start hooks). */
-  routes(): HttpRoute[] {
-    return registryRoutes(this);
   }
 
   /** Registers a face that listens on its own port so it shows in info and stops with the hub. */
@@ -111,7 +111,7 @@ export class Hub implements HubContext {
     await this.app.register(async (scoped) => {
       scoped.get('/v1/ws', { websocket: true }, (socket, req) => ws.accept(socket, req.raw));
     });
-    mountHttp(this.app, this, this.routes(), VERSION);
+    mountHttp(this.app, this, [...registryRoutes(this), ...this.#routes], VERSION);
     ws.start();
     await this.app.listen({ host: this.config.host, port: this.config.port });
     const addr = this.app.server.address();

@@ -30,9 +30,16 @@ export const DEFAULT_LIVENESS: LivenessDefaults = {
   ttlMs: 20_000, graceMs: 10_000, probeIntervalMs: 5_000, probeTimeoutMs: 2_000, probeFailures: 3,
 };
 
-/** A connection that session members are bound to. Faces create one per connection. */
+/**
+ * A connection that members are bound to. Faces create one per connection; the core uses it to
+ * reach a member (bus delivery, hub-to-member requests) without knowing the wire format.
+ */
 export interface Session {
   readonly id: string;
+  /** Sends an already-encoded frame. */
+  send(data: string | Buffer): void;
+  /** Asks the peer (JSON-RPC request from hub to client); rejects with TIMEOUT or MEMBER_GONE. */
+  request(method: string, params: unknown, timeoutMs: number): Promise<unknown>;
 }
 
 /** Who is asking: a presented token (member or admin) and the session the call came on. */
@@ -244,9 +251,14 @@ export class Registry {
   /** O(1), no disk write: moves the ttl deadline and marks the member seen. */
   heartbeat(idOrName: string, caller: Caller): MemberView['status'] {
     const member = this.#authorized(idOrName, caller);
-    this.touch(member);
-    if (member.liveness.kind === 'ttl') this.#wheel.schedule(member, this.#now() + member.liveness.ttlMs);
+    this.keepAlive(member);
     return member.status;
+  }
+
+  /** Moves a member's expiry to now + forMs (default its ttl); for faces with their own alive checks. */
+  keepAlive(member: Member, forMs?: number): void {
+    this.touch(member);
+    if (member.liveness.kind === 'ttl') this.#wheel.schedule(member, this.#now() + (forMs ?? member.liveness.ttlMs));
   }
 
   /** Marks a member seen (any traffic from it counts). */

@@ -33,6 +33,24 @@ export function wsMethod<P extends TSchema, R extends TSchema>(m: WsMethod<P, R>
 
 type CloseListener = (conn: WsConnection) => void;
 
+/** An error a peer answered to a hub-to-client request, as it sent it. */
+export class PeerError extends Error {
+  readonly rpcError: { code: number; message: string; data?: unknown };
+  constructor(rpcError: { code: number; message: string; data?: unknown }) {
+    super(rpcError.message);
+    this.name = 'PeerError';
+    this.rpcError = rpcError;
+  }
+}
+
+interface PendingRequest {
+  resolve(result: unknown): void;
+  reject(err: unknown): void;
+  timer: NodeJS.Timeout;
+}
+
+const MAX_PENDING_REQUESTS = 10_000;
+
 /** One WebSocket connection: a session, its caller identity, its watches. */
 export class WsConnection implements Session {
   readonly id = randomUUID();
@@ -43,6 +61,8 @@ export class WsConnection implements Session {
   readonly #hub: HubContext;
   readonly watches = new Map<number, Watcher>();
   #nextWatchId = 1;
+  readonly #pending = new Map<string, PendingRequest>();
+  #nextRequestId = 1;
   #closeListeners: CloseListener[] = [];
   alive = true;
 
@@ -72,6 +92,34 @@ export class WsConnection implements Session {
 
   notify(method: string, paramsJson: string): void {
     this.send(encodeNotification(method, paramsJson));
+  }
+
+  /** A JSON-RPC request from the hub to this peer. Ids are "h1", "h2", ... (the hub's own sequence). */
+  request(method: string, params: unknown, timeoutMs: number): Promise<unknown> {
+    if (!this.open) return Promise.reject(new MusterError('MEMBER_GONE', 'The member has no open connection'));
+    if (this.#pending.size >= MAX_PENDING_REQUESTS) return Promise.reject(new MusterError('THROTTLED', 'Too many requests open to this member', { retryAfterMs: 100 }));
+    const id = `h${this.#nextRequestId++}`;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(id);
+        reject(new MusterError('TIMEOUT', `No answer to ${method} within ${timeoutMs} ms`, { timeoutMs }));
+      }, timeoutMs);
+      this.#pending.set(id, { resolve, reject, timer });
+      this.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }));
+    });
+  }
+
+  /** A response from the peer to one of the hub's requests. Unknown ids are ignored. */
+  settle(id: unknown, result: unknown, error: unknown): void {
+    if (typeof id !== 'string') return;
+    const p = this.#pending.get(id);
+    if (!p) return;
+    this.#pending.delete(id);
+    clearTimeout(p.timer);
+    if (error !== undefined && error !== null) {
+      const e = error as { code?: unknown; message?: unknown; data?: unknown };
+      p.reject(new PeerError({ code: typeof e.code === 'number' ? e.code : -32000, message: typeof e.message === 'string' ? e.message : 'error', data: e.data }));
+    } else p.resolve(result);
   }
 
   close(code = 1000, reason = ''): void {
@@ -116,6 +164,11 @@ export class WsConnection implements Session {
   /** Called once by the face when the socket closes. */
   closed(): void {
     for (const id of [...this.watches.keys()]) this.removeWatch(id);
+    for (const p of this.#pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(new MusterError('MEMBER_GONE', 'The member disconnected before answering'));
+    }
+    this.#pending.clear();
     for (const l of this.#closeListeners) l(this);
     this.#closeListeners = [];
   }
@@ -273,6 +326,7 @@ export class WsFace {
           id = msg.id;
           throw msg.error;
         case 'response':
+          conn.settle(msg.id, msg.result, msg.error);
           return null;
         case 'notification':
         case 'request': {
