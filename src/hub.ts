@@ -55,6 +55,7 @@ export class Hub implements HubContext {
     this.log = log;
     this.limits = { maxMessageBytes: config.maxMessageBytes, maxWatchQueueBytes: config.maxWatchQueueBytes };
     this.metrics = new Metrics({
+      counters: () => registry.counters,
       members: () => registry.counts(),
       revision: () => registry.log.revision,
       connections: () => this.ws.connections.size,

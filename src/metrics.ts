@@ -3,15 +3,15 @@ import { Counter, Gauge, Registry as PromRegistry, collectDefaultMetrics } from 
 
 export class Metrics {
   readonly registry = new PromRegistry();
-  readonly registrations = new Counter({ name: 'muster_registrations_total', help: 'Members registered', registers: [this.registry] });
   readonly removals = new Counter({ name: 'muster_removals_total', help: 'Members removed, by reason', labelNames: ['reason'] as const, registers: [this.registry] });
-  readonly heartbeats = new Counter({ name: 'muster_heartbeats_total', help: 'Heartbeats received', registers: [this.registry] });
   readonly errors = new Counter({ name: 'muster_errors_total', help: 'Errors answered, by face and code', labelNames: ['face', 'code'] as const, registers: [this.registry] });
   readonly requests = new Counter({ name: 'muster_requests_total', help: 'Requests handled, by face', labelNames: ['face'] as const, registers: [this.registry] });
   readonly slowWatchers = new Counter({ name: 'muster_watchers_dropped_total', help: 'Watchers dropped for falling behind', registers: [this.registry] });
 
-  constructor(gauges: { members: () => Record<string, number>; revision: () => number; connections: () => number; watchers: () => number }) {
+  constructor(gauges: { counters: () => { registrations: number; heartbeats: number }; members: () => Record<string, number>; revision: () => number; connections: () => number; watchers: () => number }) {
     collectDefaultMetrics({ register: this.registry, prefix: 'muster_process_' });
+    new Counter({ name: 'muster_registrations_total', help: 'Members registered', registers: [this.registry], collect() { this.reset(); this.inc(gauges.counters().registrations); } });
+    new Counter({ name: 'muster_heartbeats_total', help: 'Heartbeats received', registers: [this.registry], collect() { this.reset(); this.inc(gauges.counters().heartbeats); } });
     new Gauge({
       name: 'muster_members', help: 'Members by status', labelNames: ['status'] as const, registers: [this.registry],
       collect() {

@@ -114,6 +114,8 @@ export class Registry {
   readonly #reservedNames = new Set<string>();
   #probes: ProbeRunner | null = null;
   #closed = false;
+  /** Plain counters (read by /metrics at scrape time; cheaper than a metrics call per heartbeat). */
+  readonly counters = { registrations: 0, heartbeats: 0 };
 
   private constructor(options: RegistryOptions, log: EventLog) {
     this.hubId = options.hubId;
@@ -229,6 +231,7 @@ export class Registry {
     if (this.#byId.size >= this.#maxMembers) throw new MusterError('REGISTRY_FULL', `The registry is full (${this.#maxMembers} members)`, { max: this.#maxMembers });
     this.#index(member);
     this.#startLiveness(member, session);
+    this.counters.registrations++;
     const events = removed.map((m) => this.#event({ type: 'removed', member: this.view(m), reason: 'evicted' }));
     events.push(this.#event({ type: 'added', member: this.view(member) }));
     await this.#commit([this.toStored(member)], removed.map((m) => m.id), events);
@@ -252,6 +255,7 @@ export class Registry {
   heartbeat(idOrName: string, caller: Caller): MemberView['status'] {
     const member = this.#authorized(idOrName, caller);
     this.keepAlive(member);
+    this.counters.heartbeats++;
     return member.status;
   }
 

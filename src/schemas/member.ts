@@ -21,7 +21,8 @@ export const Address = Type.String({ maxLength: LIMITS.addressMax, description: 
 export const Meta = Type.Record(
   Type.String({ minLength: 1, maxLength: LIMITS.metaKeyMax, pattern: '^[A-Za-z0-9._/-]+$' }),
   Type.String({ maxLength: LIMITS.metaValueMax }),
-  { maxProperties: LIMITS.metaKeys, description: 'String labels, at most 32' },
+  // additionalProperties: false makes the key pattern binding (patternProperties alone lets other keys through).
+  { maxProperties: LIMITS.metaKeys, additionalProperties: false, description: 'String labels, at most 32; keys of [A-Za-z0-9._/-]' },
 );
 export const Token = Type.String({ minLength: 1, maxLength: LIMITS.tokenMax });
 export const Id = Type.String({ minLength: 1, maxLength: 64, description: 'Member id (uuid)' });
