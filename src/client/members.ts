@@ -1,0 +1,84 @@
+/**
+ * Members this client registered: what to send to register them again after a reconnect, and
+ * their automatic heartbeats (ttl members, every ttl/3).
+ */
+import type { RegisterParams, RegisterResult } from '../schemas/member.js';
+
+export interface OwnedMember {
+  id: string;
+  name: string;
+  token: string;
+  /** The register params, kept current by update() so a re-registration carries them. */
+  params: RegisterParams;
+  /** ttl of the member, when it has one (heartbeats every third of it). */
+  ttlMs: number | undefined;
+  timer: ReturnType<typeof setInterval> | undefined;
+  /** A heartbeat is on its way (at most one at a time per member). */
+  beating: boolean;
+}
+
+export class OwnedMembers {
+  readonly #byId = new Map<string, OwnedMember>();
+  readonly #beat: (m: OwnedMember) => void;
+
+  constructor(beat: (m: OwnedMember) => void) {
+    this.#beat = beat;
+  }
+
+  get size(): number {
+    return this.#byId.size;
+  }
+
+  all(): OwnedMember[] {
+    return [...this.#byId.values()];
+  }
+
+  get(id: string): OwnedMember | undefined {
+    return this.#byId.get(id);
+  }
+
+  add(params: RegisterParams, result: RegisterResult, ttlMs: number | undefined): OwnedMember {
+    const m: OwnedMember = { id: result.id, name: result.name, token: result.token, params, ttlMs, timer: undefined, beating: false };
+    this.#byId.set(m.id, m);
+    this.#startBeats(m);
+    return m;
+  }
+
+  /** The hub registered the member anew (it had lost it): new id and token. */
+  replace(m: OwnedMember, result: RegisterResult): void {
+    this.#byId.delete(m.id);
+    m.id = result.id;
+    m.name = result.name;
+    m.token = result.token;
+    this.#byId.set(m.id, m);
+  }
+
+  remove(id: string): void {
+    const m = this.#byId.get(id);
+    if (!m) return;
+    clearInterval(m.timer);
+    this.#byId.delete(id);
+  }
+
+  clear(): void {
+    for (const m of this.#byId.values()) clearInterval(m.timer);
+    this.#byId.clear();
+  }
+
+  /** The register params to resume a member: same name, with its token so the hub keeps its id. */
+  resumeParams(m: OwnedMember): RegisterParams {
+    return { ...m.params, name: m.name, token: m.token };
+  }
+
+  #startBeats(m: OwnedMember): void {
+    if (m.ttlMs === undefined) return;
+    m.timer = setInterval(() => this.#beat(m), Math.max(50, Math.floor(m.ttlMs / 3)));
+  }
+}
+
+/** The ttl a register call asked for, or undefined for non-ttl members ('ttl' alone: the hub's default, unknown here). */
+export function requestedTtl(liveness: RegisterParams['liveness']): { ttl: boolean; ttlMs?: number } {
+  if (liveness === 'ttl') return { ttl: true };
+  if (typeof liveness === 'object' && liveness.kind === 'ttl') return { ttl: true, ttlMs: liveness.ttlMs };
+  return { ttl: false };
+}

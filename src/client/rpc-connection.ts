@@ -1,0 +1,201 @@
+/**
+ * JSON-RPC 2.0 over one open socket: numbered requests with timeouts, notifications, and
+ * requests from the hub (ids "h1", "h2", ...) answered by a handler. Knows nothing of muster's
+ * methods; the client builds on it and makes a new one per (re)connection.
+ */
+import { ERRORS, isErrorCode } from '../errors.js';
+import { ConnectionClosedError, fromRpcError, MusterClientError, TimeoutError } from './errors.js';
+import { messageText, OPEN, type WebSocketFactory, type WebSocketLike } from './transport.js';
+
+export interface RpcHandlers {
+  notification(method: string, params: unknown): void;
+  /** Answers a hub-to-client request; a throw becomes an error reply. */
+  request(method: string, params: unknown): Promise<unknown>;
+  /** The socket closed (not called when close() was asked for by the client). */
+  closed(reason: string): void;
+}
+
+interface Pending {
+  resolve(result: unknown): void;
+  reject(err: Error): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/** Requests a connection may have open at once; past this, calls fail fast instead of queueing. */
+const MAX_PENDING = 10_000;
+
+export class RpcConnection {
+  readonly #socket: WebSocketLike;
+  readonly #handlers: RpcHandlers;
+  readonly #pending = new Map<number, Pending>();
+  #nextId = 1;
+  #closed = false;
+  /** Time of the last frame from the hub (keepalive uses it). */
+  lastReceived = Date.now();
+
+  private constructor(socket: WebSocketLike, handlers: RpcHandlers) {
+    this.#socket = socket;
+    this.#handlers = handlers;
+    socket.onmessage = (ev) => this.#onMessage(ev.data);
+    socket.onclose = (ev) => this.#onClose(ev.reason ? `${ev.code} ${ev.reason}` : `closed (${ev.code})`);
+    socket.onerror = () => { /* onclose follows */ };
+  }
+
+  /** Opens a socket; rejects with ConnectionClosedError if it does not open within timeoutMs. */
+  static open(factory: WebSocketFactory, url: string, handlers: RpcHandlers, timeoutMs: number): Promise<RpcConnection> {
+    return new Promise((resolve, reject) => {
+      let socket: WebSocketLike;
+      try {
+        socket = factory(url);
+      } catch (err) {
+        reject(new ConnectionClosedError(`Cannot connect to ${redact(url)}: ${(err as Error).message}`, { cause: err }));
+        return;
+      }
+      let settled = false;
+      const fail = (why: string) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        socket.onopen = socket.onclose = socket.onerror = null;
+        try { socket.close(); } catch { /* already closed */ }
+        reject(new ConnectionClosedError(`Cannot connect to ${redact(url)}: ${why}`));
+      };
+      const timer = setTimeout(() => fail(`no answer within ${timeoutMs} ms`), timeoutMs);
+      socket.onerror = (ev) => fail(errorText(ev));
+      socket.onclose = (ev) => fail(ev.reason || `closed (${ev.code})`);
+      socket.onopen = () => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        socket.onopen = null;
+        resolve(new RpcConnection(socket, handlers));
+      };
+    });
+  }
+
+  get open(): boolean {
+    return !this.#closed && this.#socket.readyState === OPEN;
+  }
+
+  get pendingCount(): number {
+    return this.#pending.size;
+  }
+
+  call(method: string, params: unknown, timeoutMs: number): Promise<unknown> {
+    if (!this.open) return Promise.reject(new ConnectionClosedError());
+    if (this.#pending.size >= MAX_PENDING) {
+      return Promise.reject(new MusterClientError('THROTTLED', `More than ${MAX_PENDING} requests are waiting for the hub`));
+    }
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(id);
+        reject(new TimeoutError(`No answer to ${method} within ${timeoutMs} ms`, { method, timeoutMs }));
+      }, timeoutMs);
+      this.#pending.set(id, { resolve, reject, timer });
+      this.#socket.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }));
+    });
+  }
+
+  /**
+   * Closes the socket; open calls fail with ConnectionClosedError. `closed` is not reported.
+   * Resolves when the socket has closed (or after a second, if the hub does not answer the close).
+   */
+  close(code = 1000, reason = 'client closed'): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#closed = true;
+    this.#rejectAll(reason);
+    const done = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 1000);
+      this.#socket.onclose = () => { clearTimeout(timer); resolve(); };
+    });
+    try { this.#socket.close(code, reason); } catch { /* already closing */ }
+    return done;
+  }
+
+  /** Gives up on a link that stopped answering: closes it and reports it closed. */
+  abort(reason: string): void {
+    if (this.#closed) return;
+    try { this.#socket.close(4000, reason.slice(0, 100)); } catch { /* already closing */ }
+    this.#onClose(reason);
+  }
+
+  #onClose(reason: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#rejectAll(reason);
+    this.#handlers.closed(reason);
+  }
+
+  #rejectAll(reason: string): void {
+    for (const p of this.#pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(new ConnectionClosedError(`The connection closed before the hub answered (${reason})`));
+    }
+    this.#pending.clear();
+  }
+
+  #onMessage(data: unknown): void {
+    this.lastReceived = Date.now();
+    const text = messageText(data);
+    if (text === null) return;
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      return; // the hub only sends JSON; a bad frame is not worth dropping the session for
+    }
+    for (const m of Array.isArray(value) ? value : [value]) this.#dispatch(m);
+  }
+
+  #dispatch(m: unknown): void {
+    if (typeof m !== 'object' || m === null) return;
+    const msg = m as { id?: unknown; method?: unknown; params?: unknown; result?: unknown; error?: unknown };
+    if (typeof msg.method === 'string') {
+      if (msg.id === undefined || msg.id === null) this.#handlers.notification(msg.method, msg.params);
+      else void this.#answer(msg.id, msg.method, msg.params);
+      return;
+    }
+    if (typeof msg.id !== 'number') return;
+    const p = this.#pending.get(msg.id);
+    if (!p) return;
+    this.#pending.delete(msg.id);
+    clearTimeout(p.timer);
+    if (msg.error !== undefined && msg.error !== null) p.reject(fromRpcError(msg.error));
+    else p.resolve(msg.result);
+  }
+
+  async #answer(id: unknown, method: string, params: unknown): Promise<void> {
+    let reply: string;
+    try {
+      const result = await this.#handlers.request(method, params);
+      reply = JSON.stringify({ jsonrpc: '2.0', id, result: result ?? null });
+    } catch (err) {
+      reply = JSON.stringify({ jsonrpc: '2.0', id, error: toRpcError(err) });
+    }
+    if (this.open) this.#socket.send(reply);
+  }
+}
+
+/** A thrown value as a JSON-RPC error object carrying a muster code in data.code. */
+export function toRpcError(err: unknown): { code: number; message: string; data: { code: string; details?: Record<string, unknown> } } {
+  const e = (typeof err === 'object' && err !== null ? err : {}) as { code?: unknown; message?: unknown; details?: unknown };
+  const message = typeof e.message === 'string' && e.message ? e.message : String(err);
+  const code = typeof e.code === 'string' ? e.code : 'INTERNAL';
+  const rpc = isErrorCode(code) ? ERRORS[code].rpc : -32000;
+  const data: { code: string; details?: Record<string, unknown> } = { code };
+  if (typeof e.details === 'object' && e.details !== null) data.details = e.details as Record<string, unknown>;
+  return { code: rpc, message, data };
+}
+
+function errorText(ev: unknown): string {
+  const e = ev as { message?: unknown; error?: { message?: unknown } } | null;
+  if (typeof e?.error?.message === 'string') return e.error.message;
+  if (typeof e?.message === 'string') return e.message;
+  return 'connection failed';
+}
+
+/** URLs in messages never show the token. */
+function redact(url: string): string {
+  return url.replace(/([?&]token=)[^&]*/, '$1***');
+}

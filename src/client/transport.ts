@@ -1,0 +1,61 @@
+/**
+ * The one socket seam: the W3C WebSocket shape, which both browsers and the `ws` package offer.
+ * Browsers use the global WebSocket; Node imports `ws` at run time, through a specifier bundlers
+ * do not follow, so a browser bundle never contains it.
+ */
+
+/** What the client core needs from a WebSocket. */
+export interface WebSocketLike {
+  readonly readyState: number;
+  onopen: ((ev: unknown) => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+}
+
+/** Makes a socket for a URL (e.g. `(url) => new WebSocket(url)`). */
+export type WebSocketFactory = (url: string) => WebSocketLike;
+
+export const OPEN = 1;
+
+type WebSocketCtor = new (url: string) => WebSocketLike;
+
+function isNode(): boolean {
+  const p = (globalThis as { process?: { versions?: { node?: string } } }).process;
+  return typeof p?.versions?.node === 'string';
+}
+
+let nodeCtor: Promise<WebSocketCtor> | undefined;
+
+/** The runtime's default: `ws` in Node, the global WebSocket elsewhere. */
+export async function defaultWebSocketFactory(): Promise<WebSocketFactory> {
+  const global = (globalThis as { WebSocket?: WebSocketCtor }).WebSocket;
+  if (!isNode() && global) return (url) => new global(url);
+  const specifier = 'ws';
+  nodeCtor ??= (import(/* @vite-ignore */ /* webpackIgnore: true */ specifier) as Promise<{ default: WebSocketCtor }>).then((m) => m.default);
+  const Ctor = await nodeCtor.catch(() => undefined);
+  if (Ctor) return (url) => new Ctor(url);
+  if (global) return (url) => new global(url);
+  throw new Error('No WebSocket implementation: install the "ws" package or pass the webSocket option');
+}
+
+/** Text of a message event; the hub sends text frames (Blob/binary are not part of the protocol). */
+export function messageText(data: unknown): string | null {
+  if (typeof data === 'string') return data;
+  if (data instanceof ArrayBuffer) return new TextDecoder().decode(data);
+  if (ArrayBuffer.isView(data)) return new TextDecoder().decode(data);
+  return null;
+}
+
+/** `http://h:p` → `ws://h:p/v1/ws`; ws URLs are kept; the token goes in `?token=`. */
+export function socketUrl(url: string, token?: string): string {
+  const u = new URL(url);
+  if (u.protocol === 'http:') u.protocol = 'ws:';
+  else if (u.protocol === 'https:') u.protocol = 'wss:';
+  else if (u.protocol !== 'ws:' && u.protocol !== 'wss:') throw new Error(`Hub URLs are http(s):// or ws(s)://, not ${u.protocol}`);
+  if (u.pathname === '/' || u.pathname === '') u.pathname = '/v1/ws';
+  if (token) u.searchParams.set('token', token);
+  return u.toString();
+}

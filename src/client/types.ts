@@ -1,0 +1,106 @@
+/** The SDK's public types: options, the client interface, statuses, watches. */
+import type { RegistryEvent, WatchFilter } from '../schemas/event.js';
+import type { HubInfo } from '../schemas/hub.js';
+import type { ListParams, ListResult, LivenessSpec, MemberStatus, MemberView, RegisterResult, UpdateParams } from '../schemas/member.js';
+import type { MusterClientError } from './errors.js';
+import type { WebSocketFactory } from './transport.js';
+
+export interface ReconnectOptions {
+  /** First delay after a drop (default 250 ms); doubles each failed attempt, with jitter. */
+  initialDelayMs?: number;
+  /** Longest delay between attempts (default 5000 ms). */
+  maxDelayMs?: number;
+}
+
+export interface ConnectOptions {
+  /** `http://host:port` (→ `ws://host:port/v1/ws`) or a `ws://` / `wss://` URL. */
+  url: string;
+  /** Admin or member token, sent as `?token=`. */
+  token?: string;
+  /** Reconnect after a drop (default on); `false` closes the client at the first drop. */
+  reconnect?: ReconnectOptions | false;
+  /** Default timeout of each call (default 10000 ms). */
+  requestTimeoutMs?: number;
+  /** With no frame from the hub for this long, the client checks the link and reconnects if dead (default 30000; 0 = off). */
+  keepAliveMs?: number;
+  /** Another WebSocket implementation (default: `ws` in Node, the global WebSocket in browsers). */
+  webSocket?: WebSocketFactory;
+}
+
+export interface RegisterOptions {
+  /** Proposed name; taken names get `-1`, `-2`, ... unless `exclusive`. Default: from the type. */
+  name?: string;
+  type: string;
+  address?: string;
+  meta?: Record<string, string>;
+  /** Default `'session'`: alive while this client is connected. ttl members get automatic heartbeats. */
+  liveness?: LivenessSpec | 'ttl' | 'session';
+  /** Fail with NAME_TAKEN rather than choosing another name. */
+  exclusive?: boolean;
+  /** Registration key, when the hub requires one. */
+  key?: string;
+}
+
+export interface CallOptions {
+  timeoutMs?: number;
+}
+
+export interface WatchOptions {
+  /** Replay events after this revision, then stream live. */
+  since?: number;
+  /** Events buffered for a slow reader before the client pauses the hub watch (default 10000). */
+  maxQueue?: number;
+}
+
+/** A live stream of registry events; resumes across reconnects with no gap and no duplicate. */
+export interface Watch extends AsyncIterable<RegistryEvent> {
+  /** Resolves with the revision the watch is current to once the hub has accepted it. */
+  readonly ready: Promise<number>;
+  /** The revision of the last event received (or the start revision). */
+  readonly revision: number | undefined;
+  close(): Promise<void>;
+}
+
+/** What happened to the connection, as a discriminated union on `type`. */
+export type ClientStatus =
+  | { type: 'connected' }
+  | { type: 'disconnected'; reason: string }
+  | { type: 'reconnecting'; attempt: number; delayMs: number }
+  | { type: 'reconnected' }
+  /** The hub had lost the member (it expired while the client was away): registered anew. */
+  | { type: 'member-replaced'; oldId: string; id: string; name: string }
+  /** The member could not be registered again after a reconnect. */
+  | { type: 'member-lost'; id: string; name: string; error: MusterClientError }
+  /** A hub watch was dropped (slow reader) and resumed from `resumeAfter`. */
+  | { type: 'watch-resumed'; code: string; resumeAfter: number }
+  | { type: 'closed'; reason: string };
+
+export type NotificationHandler = (params: unknown) => void;
+export type RequestHandler = (params: unknown) => unknown | Promise<unknown>;
+
+export interface MusterClient {
+  /** Registers a member on this connection; it is re-registered (same id, name, token) after reconnects. */
+  register(options: RegisterOptions): Promise<RegisterResult>;
+  get(nameOrId: string): Promise<MemberView>;
+  list(filter?: ListParams): Promise<ListResult>;
+  /** Changes address or meta; uses the member's token when this client registered it. */
+  update(id: string, patch: UpdateParams): Promise<MemberView>;
+  unregister(id: string): Promise<void>;
+  /** A manual heartbeat (ttl members registered here get them automatically). */
+  heartbeat(id: string): Promise<MemberStatus>;
+  info(): Promise<HubInfo>;
+  watch(filter?: WatchFilter, options?: WatchOptions): Watch;
+  /** Any JSON-RPC method of the hub (services build on this). */
+  call<T = unknown>(method: string, params?: unknown, options?: CallOptions): Promise<T>;
+  /** Hub-to-client notifications; returns an unsubscribe function. */
+  onNotification(method: string, handler: NotificationHandler): () => void;
+  /** Answers hub-to-client requests for a method; a throw becomes an error reply. Returns a remover. */
+  handle(method: string, handler: RequestHandler): () => void;
+  on(event: 'status', listener: (status: ClientStatus) => void): () => void;
+  status(): AsyncIterable<ClientStatus>;
+  /** The token of a member this client registered. */
+  tokenOf(id: string): string | undefined;
+  readonly connected: boolean;
+  /** Closes the connection for good; watches end; session members go suspect then gone. */
+  close(): Promise<void>;
+}
