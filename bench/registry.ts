@@ -1,0 +1,236 @@
+/**
+ * `npm run bench -- registry`: the registry over the WebSocket API, hub in its own process on
+ * core 0, this load generator on core 1. Throughput (durable registrations, heartbeats, lookups)
+ * is measured pipelined, as single requests and as JSON-RPC batches; then expiry lag with 10,000
+ * ttl members, memory per idle ttl member, and restart time with 100,000 members.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type WebSocket from 'ws';
+import { gcAndHeap, pinSelf, rssBytes, spawnBenchHub, type BenchHub } from './_hub-process.js';
+import { batchOf, callOnce, close, connect, pipeline, round, type LoadResult } from './_rpc-load.js';
+
+const ROUNDS = 2;
+const LONG_TTL = 3_600_000;
+
+const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
+
+function req(id: number, method: string, params: string): string {
+  return `{"jsonrpc":"2.0","id":${id},"method":"${method}","params":${params}}`;
+}
+
+/** Best and spread of repeated runs of one measurement. */
+function summary(runs: LoadResult[]): Record<string, unknown> {
+  const rates = runs.map((r) => r.perSecond);
+  return {
+    best: Math.max(...rates), worst: Math.min(...rates), runs: rates,
+    requests: runs.map((r) => r.requests), errors: runs.reduce((n, r) => n + r.errors, 0),
+    ...(runs.find((r) => r.firstError) ? { firstError: runs.find((r) => r.firstError)!.firstError } : {}),
+  };
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+/** Registers `count` ttl members named prefix-N over `ws` in batches of 100, pipelined. */
+async function registerMany(ws: WebSocket, prefix: string, count: number, ttlMs: number, window = 8): Promise<LoadResult> {
+  const per = 100;
+  return pipeline(ws, {
+    frames: Math.ceil(count / per), perFrame: per, window, maxMs: 120_000,
+    frame: batchOf(per, (k) => req(k, 'register', `{"name":"${prefix}-${k}","type":"bench","liveness":{"kind":"ttl","ttlMs":${ttlMs}}}`)),
+  });
+}
+
+async function throughput(hub: BenchHub): Promise<Record<string, unknown>> {
+  const ws = await connect(hub.wsUrl);
+  const out: Record<string, unknown> = {};
+  try {
+    // Durable registrations: each reply means the member is committed to the store.
+    const regSingle: LoadResult[] = [];
+    const regBatch: LoadResult[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const p = `rs${r}`;
+      regSingle.push(await pipeline(ws, {
+        frames: 20_000, perFrame: 1, window: 512, maxMs: 5_000,
+        frame: (i) => req(i, 'register', `{"name":"${p}-${i}","type":"bench","liveness":{"kind":"ttl","ttlMs":${LONG_TTL}}}`),
+      }));
+      const q = `rb${r}`;
+      regBatch.push(await pipeline(ws, {
+        frames: 300, perFrame: 100, window: 8, maxMs: 5_000,
+        frame: batchOf(100, (k) => req(k, 'register', `{"name":"${q}-${k}","type":"bench","liveness":{"kind":"ttl","ttlMs":${LONG_TTL}}}`)),
+      }));
+    }
+    out.registrations = { single: { window: 512, ...summary(regSingle) }, batch100: { window: 8, ...summary(regBatch) } };
+
+    // Heartbeats: 1,000 ttl members heartbeated round-robin with their own tokens.
+    const members: { name: string; token: string }[] = [];
+    for (let b = 0; b < 10; b++) {
+      const text = `[${Array.from({ length: 100 }, (_, j) => req(b * 100 + j, 'register', `{"name":"hb-${b * 100 + j}","type":"bench","liveness":{"kind":"ttl","ttlMs":${LONG_TTL}}}`)).join(',')}]`;
+      const replies = (await callOnce(ws, text)) as { result?: { name: string; token: string } }[];
+      for (const r of replies) if (r.result) members.push({ name: r.result.name, token: r.result.token });
+    }
+    if (members.length !== 1000) throw new Error(`heartbeat setup registered ${members.length} of 1000`);
+    const hbParams = members.map((m) => `{"id":"${m.name}","token":"${m.token}"}`);
+    const hb = (k: number) => req(k, 'heartbeat', hbParams[k % hbParams.length]!);
+    const getParams = members.map((m) => `{"name":"${m.name}"}`);
+    const get = (k: number) => req(k, 'get', getParams[k % getParams.length]!);
+    const hbSingle: LoadResult[] = [];
+    const hbBatch: LoadResult[] = [];
+    const getSingle: LoadResult[] = [];
+    const getBatch: LoadResult[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      hbSingle.push(await pipeline(ws, { frames: 300_000, perFrame: 1, window: 512, maxMs: 4_000, frame: hb }));
+      hbBatch.push(await pipeline(ws, { frames: 10_000, perFrame: 100, window: 8, maxMs: 4_000, frame: batchOf(100, hb) }));
+      getSingle.push(await pipeline(ws, { frames: 300_000, perFrame: 1, window: 512, maxMs: 4_000, frame: get }));
+      getBatch.push(await pipeline(ws, { frames: 10_000, perFrame: 100, window: 8, maxMs: 4_000, frame: batchOf(100, get) }));
+    }
+    out.heartbeats = { single: { window: 512, ...summary(hbSingle) }, batch100: { window: 8, ...summary(hbBatch) } };
+    out.lookups = { single: { window: 512, ...summary(getSingle) }, batch100: { window: 8, ...summary(getBatch) } };
+  } finally {
+    await close(ws);
+  }
+  return out;
+}
+
+/** Registration rate with --sync normal, for comparison with the default full. */
+async function registrationsNormal(hub: BenchHub): Promise<Record<string, unknown>> {
+  const ws = await connect(hub.wsUrl);
+  try {
+    const single: LoadResult[] = [];
+    const batch: LoadResult[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      single.push(await pipeline(ws, {
+        frames: 20_000, perFrame: 1, window: 512, maxMs: 5_000,
+        frame: (i) => req(i, 'register', `{"name":"n${r}-${i}","type":"bench","liveness":{"kind":"ttl","ttlMs":${LONG_TTL}}}`),
+      }));
+      batch.push(await registerMany(ws, `nb${r}`, 30_000, LONG_TTL));
+    }
+    return { single: { window: 512, ...summary(single) }, batch100: { window: 8, ...summary(batch) } };
+  } finally {
+    await close(ws);
+  }
+}
+
+/** 10,000 ttl members that never heartbeat; lag from each TTL deadline to its `removed` event at a watcher. */
+async function expiryLag(hub: BenchHub, round: number, count = 10_000, ttlMs = 3_000): Promise<Record<string, unknown>> {
+  const watcher = await connect(hub.wsUrl);
+  const ws = await connect(hub.wsUrl);
+  const prefix = `exp${round}`;
+  const arrivals: { at: number; text: string }[] = [];
+  try {
+    await callOnce(watcher, req(1, 'watch', `{"filter":{"types":["removed"],"prefix":"${prefix}-"}}`));
+    let done: () => void = () => {};
+    const allSeen = new Promise<void>((resolve) => { done = resolve; });
+    watcher.on('message', (data: Buffer) => {
+      arrivals.push({ at: Date.now(), text: data.toString() });
+      if (arrivals.length >= count) done();
+    });
+    const reg = await registerMany(ws, prefix, count, ttlMs, 4);
+    if (reg.errors) throw new Error(`expiry setup: ${reg.firstError}`);
+    await Promise.race([allSeen, new Promise((r) => setTimeout(r, ttlMs + 15_000))]);
+    const lags: number[] = [];
+    for (const a of arrivals) {
+      const msg = JSON.parse(a.text) as { params?: { event?: { type: string; member: { lastSeen: number; liveness: { ttlMs: number } } } } };
+      const e = msg.params?.event;
+      if (!e || e.type !== 'removed') continue;
+      lags.push(a.at - (e.member.lastSeen + e.member.liveness.ttlMs));
+    }
+    lags.sort((a, b) => a - b);
+    return {
+      members: count, ttlMs, registeredInMs: reg.ms, removedSeen: lags.length,
+      p50: percentile(lags, 50), p99: percentile(lags, 99), max: lags[lags.length - 1] ?? NaN, min: lags[0] ?? NaN,
+    };
+  } finally {
+    await close(watcher);
+    await close(ws);
+  }
+}
+
+async function info(hub: BenchHub): Promise<{ members: { total: number } }> {
+  const res = await fetch(`${hub.url}/v1/info`);
+  return (await res.json()) as { members: { total: number } };
+}
+
+/** Memory per idle ttl member (after a forced GC), then restart time with those members. */
+async function memoryAndRestart(dataDir: string, count = 100_000): Promise<Record<string, unknown>> {
+  let hub = await spawnBenchHub({ dataDir, inspect: true });
+  const restarts: { readyMs: number; listenMs: number }[] = [];
+  let memory: Record<string, unknown> = {};
+  try {
+    if (!hub.inspectorUrl) await new Promise((r) => setTimeout(r, 500));
+    await new Promise((r) => setTimeout(r, 1_000));
+    const before = await gcAndHeap(hub.inspectorUrl!);
+    const rssBefore = rssBytes(hub.pid);
+    const ws = await connect(hub.wsUrl);
+    const reg = await registerMany(ws, 'idle', count, LONG_TTL);
+    await close(ws);
+    if (reg.errors || reg.requests !== count) throw new Error(`memory setup: ${reg.requests} registered, ${reg.firstError}`);
+    await new Promise((r) => setTimeout(r, 2_000));
+    const after = await gcAndHeap(hub.inspectorUrl!);
+    const rssAfter = rssBytes(hub.pid);
+    memory = {
+      members: count, registeredPerSecond: reg.perSecond,
+      heapBytesPerMember: Math.round((after.heapUsed - before.heapUsed) / count),
+      rssBytesPerMember: Math.round((rssAfter - rssBefore) / count),
+      heapUsedMB: { before: round(before.heapUsed / 2 ** 20), after: round(after.heapUsed / 2 ** 20) },
+      rssMB: { before: round(rssBefore / 2 ** 20), after: round(rssAfter / 2 ** 20) },
+    };
+    // Restart: kill -9, then a new hub on the same data; ready when it listens and counts them all.
+    for (let r = 0; r < ROUNDS; r++) {
+      await hub.kill('SIGKILL');
+      const t0 = performance.now();
+      hub = await spawnBenchHub({ dataDir });
+      let total = (await info(hub)).members.total;
+      for (let i = 0; i < 300 && total < count; i++) {
+        await new Promise((res) => setTimeout(res, 10));
+        total = (await info(hub)).members.total;
+      }
+      if (total < count) throw new Error(`restart: ${total} of ${count} members back`);
+      restarts.push({ readyMs: round(performance.now() - t0), listenMs: round(hub.listenMs) });
+    }
+  } finally {
+    await hub.kill('SIGKILL');
+  }
+  const ready = restarts.map((r) => r.readyMs);
+  return { memory, restart: { members: count, bestMs: Math.min(...ready), worstMs: Math.max(...ready), runs: restarts } };
+}
+
+export default async function registry(): Promise<Record<string, unknown>> {
+  const pinned = pinSelf(1);
+  const root = mkdtempSync(join(tmpdir(), 'muster-bench-'));
+  const report: Record<string, unknown> = { method: {
+    hub: 'own process, taskset -c 0, --sync full unless said', client: `this process, ${pinned ? 'taskset core 1' : 'not pinned'}, one WebSocket`,
+    single: 'one request per frame, 512 in flight', batch100: 'JSON-RPC batches of 100, 8 in flight', rounds: ROUNDS,
+  }, loadavgStart: loadavg() };
+  const hubs: BenchHub[] = [];
+  try {
+    const emptyHub = await spawnBenchHub({ dataDir: join(root, 'a') });
+    hubs.push(emptyHub);
+    report.emptyHubStartMs = round(emptyHub.listenMs);
+    Object.assign(report, await throughput(emptyHub));
+    await emptyHub.kill();
+
+    const normalHub = await spawnBenchHub({ dataDir: join(root, 'b'), sync: 'normal' });
+    hubs.push(normalHub);
+    report.registrationsSyncNormal = await registrationsNormal(normalHub);
+    await normalHub.kill();
+
+    const expiryHub = await spawnBenchHub({ dataDir: join(root, 'c') });
+    hubs.push(expiryHub);
+    const lags: Record<string, unknown>[] = [];
+    for (let r = 0; r < ROUNDS; r++) lags.push(await expiryLag(expiryHub, r));
+    const p99s = lags.map((l) => l.p99 as number);
+    report.expiryLagMs = { bestP99: Math.min(...p99s), worstP99: Math.max(...p99s), runs: lags };
+    await expiryHub.kill();
+
+    Object.assign(report, await memoryAndRestart(join(root, 'd')));
+  } finally {
+    for (const h of hubs) await h.kill('SIGKILL');
+    rmSync(root, { recursive: true, force: true });
+  }
+  report.loadavgEnd = loadavg();
+  return report;
+}
