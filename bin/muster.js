@@ -1,13 +1,21 @@
 #!/usr/bin/env node
-// Runs the compiled CLI; in a checkout without dist/, runs the TypeScript source through tsx.
+// In a checkout (src/ present, tsx installed) runs the TypeScript source, so it never runs a stale
+// build; an installed package ships only dist/ and bin/ and runs the compiled CLI.
 import { existsSync } from 'node:fs';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 
-const dist = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
-if (existsSync(dist)) {
-  await import(pathToFileURL(dist).href);
+const source = new URL('../src/cli/main.ts', import.meta.url);
+let tsx = null;
+if (existsSync(fileURLToPath(source))) {
+  try {
+    tsx = await import('tsx/esm/api');
+  } catch {
+    tsx = null;
+  }
+}
+if (tsx) {
+  tsx.register();
+  await import(source.href);
 } else {
-  const { register } = await import('tsx/esm/api');
-  register();
-  await import(new URL('../src/cli/main.ts', import.meta.url).href);
+  await import(new URL('../dist/cli/main.js', import.meta.url).href);
 }
