@@ -1,0 +1,324 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { after, before, describe, test } from 'node:test';
+import { PeerError } from '../src/faces/ws.js';
+import {
+  connect, ConnectionClosedError, MusterClientError, type ClientStatus, type MusterClient, type RegistryEvent, type Watch,
+} from '../src/client/index.js';
+import { ADMIN_TOKEN, startHub, type TestHub } from './support/hub.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (let i = 0; Date.now() < deadline && i < 10_000; i++) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    await sleep(20);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Reads events until `done` says so (or fails after timeoutMs). */
+async function readUntil(w: Watch, done: (seen: RegistryEvent[]) => boolean, timeoutMs = 5000): Promise<RegistryEvent[]> {
+  const seen: RegistryEvent[] = [];
+  const it = w[Symbol.asyncIterator]();
+  const deadline = Date.now() + timeoutMs;
+  while (!done(seen)) {
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error(`watch: only ${seen.length} events in ${timeoutMs} ms: ${seen.map((e) => `${e.revision}:${e.type}:${e.member.name}`).join(' ')}`);
+    let timer: NodeJS.Timeout | undefined;
+    const next = await Promise.race([it.next(), new Promise<'timeout'>((r) => { timer = setTimeout(() => r('timeout'), left); })]);
+    clearTimeout(timer);
+    if (next === 'timeout') continue;
+    if (next.done) break;
+    seen.push(next.value);
+  }
+  return seen;
+}
+
+async function errorOf(p: Promise<unknown>): Promise<unknown> {
+  try { await p; } catch (err) { return err; }
+  throw new Error('expected a rejection');
+}
+
+describe('client - registration and liveness', () => {
+  let h: TestHub;
+  let c: MusterClient;
+  let probeTarget: Server;
+  before(async () => {
+    h = await startHub();
+    c = await connect({ url: h.url });
+    probeTarget = createServer((_req, res) => res.end('ok'));
+    await new Promise<void>((r) => probeTarget.listen(0, '127.0.0.1', r));
+  });
+  after(async () => {
+    await c.close();
+    await h.stop();
+    await new Promise((r) => probeTarget.close(r));
+  });
+
+  test('client - register with session (default), ttl and probe liveness', async () => {
+    const s = await c.register({ type: 'svc', name: 'sess-a' });
+    assert.equal(s.name, 'sess-a');
+    assert.ok(s.token.length >= 40);
+    assert.equal(c.tokenOf(s.id), s.token);
+    const sv = await c.get('sess-a');
+    assert.equal(sv.id, s.id);
+    assert.equal(sv.liveness.kind, 'session');
+    assert.equal(sv.status, 'alive');
+
+    const t = await c.register({ type: 'svc', name: 'ttl-a', liveness: 'ttl' });
+    const tv = await c.get(t.id);
+    assert.deepEqual(tv.liveness, { kind: 'ttl', ttlMs: 20_000 });
+
+    const port = (probeTarget.address() as { port: number }).port;
+    const p = await c.register({ type: 'web', name: 'probe-a', address: `http://127.0.0.1:${port}/`, liveness: { kind: 'probe', target: `http://127.0.0.1:${port}/`, intervalMs: 100 } });
+    const pv = await until('a probe round trip', async () => {
+      const v = await c.get(p.name);
+      return (v.stats.probe?.count ?? 0) >= 2 ? v : undefined;
+    });
+    assert.equal(pv.status, 'alive');
+    assert.equal(pv.liveness.kind, 'probe');
+    assert.ok(pv.stats.probe!.avg! >= 0);
+
+    const listed = await c.list({ type: 'svc' });
+    assert.deepEqual(listed.members.map((m) => m.name), ['sess-a', 'ttl-a']);
+  });
+
+  test('client - update and unregister use the member token', async () => {
+    const other = await connect({ url: h.url });
+    try {
+      const m = await c.register({ type: 'upd', name: 'upd-a', liveness: { kind: 'ttl', ttlMs: 5000 } });
+      const v = await c.update(m.id, { address: 'tcp://10.0.0.1:1', meta: { room: 'b2' } });
+      assert.equal(v.address, 'tcp://10.0.0.1:1');
+      assert.deepEqual(v.meta, { room: 'b2' });
+      assert.equal(await c.heartbeat(m.id), 'alive');
+      // Another connection without the token may not touch it.
+      const err = await errorOf(other.unregister(m.id));
+      assert.ok(err instanceof MusterClientError);
+      assert.equal(err.code, 'UNAUTHORIZED');
+      await c.unregister(m.id);
+      const gone = await errorOf(c.get('upd-a'));
+      assert.ok(gone instanceof MusterClientError && gone.code === 'NO_SUCH_MEMBER');
+      assert.equal(c.tokenOf(m.id), undefined);
+    } finally {
+      await other.close();
+    }
+  });
+
+  test('client - automatic heartbeats keep a ttl member alive past its ttl; it expires once the client closes', async () => {
+    const own = await connect({ url: h.url });
+    const m = await own.register({ type: 'beat', name: 'beat-a', liveness: { kind: 'ttl', ttlMs: 600 } });
+    await sleep(2000); // more than three ttls
+    const v = await c.get('beat-a');
+    assert.equal(v.id, m.id);
+    assert.equal(v.status, 'alive');
+    assert.ok(Date.now() - v.lastSeen < 600, 'heartbeats arrived within the ttl');
+    const closedAt = Date.now();
+    await own.close();
+    await until('expiry', async () => {
+      const err = await c.get('beat-a').then(() => undefined, (e: unknown) => e);
+      return err instanceof MusterClientError && err.code === 'NO_SUCH_MEMBER' ? true : undefined;
+    }, 3000);
+    assert.ok(Date.now() - closedAt >= 300, 'not removed before its ttl ran out');
+  });
+
+  test('client - a session member goes suspect when its connection drops, then gone after the grace period', async () => {
+    const own = await connect({ url: h.url, reconnect: false });
+    const m = await own.register({ type: 'sess', name: 'sess-drop', liveness: { kind: 'session', graceMs: 500 } });
+    const w = c.watch({ name: 'sess-drop' });
+    await w.ready;
+    const droppedAt = Date.now();
+    await own.close();
+    const events = await readUntil(w, (s) => s.some((e) => e.type === 'removed'), 4000);
+    await w.close();
+    const suspect = events.find((e) => e.type === 'updated' && e.member.status === 'suspect');
+    const removed = events.find((e) => e.type === 'removed');
+    assert.ok(suspect, 'suspect first');
+    assert.ok(removed && removed.type === 'removed');
+    assert.equal(removed.reason, 'session-lost');
+    assert.equal(removed.member.id, m.id);
+    assert.ok(removed.at - droppedAt >= 450, `gone after the grace period (${removed.at - droppedAt} ms)`);
+  });
+
+  test('client - typed errors: NAME_TAKEN, INVALID_NAME, UNAUTHORIZED, connection closed', async () => {
+    await c.register({ type: 'x', name: 'only-one' });
+    const taken = await errorOf(c.register({ type: 'x', name: 'only-one', exclusive: true }));
+    assert.ok(taken instanceof MusterClientError);
+    assert.equal(taken.code, 'NAME_TAKEN');
+    assert.equal(taken.rpcCode, -32011);
+    assert.deepEqual(taken.details, { name: 'only-one' });
+    const renamed = await c.register({ type: 'x', name: 'only-one' });
+    assert.equal(renamed.name, 'only-one-1');
+
+    const bad = await errorOf(c.register({ type: 'x', name: 'no spaces!' }));
+    assert.ok(bad instanceof MusterClientError && bad.code === 'INVALID_NAME', String(bad));
+
+    const wrong = await connect({ url: h.url, token: 'not-the-admin-token' });
+    const unauth = await errorOf(wrong.unregister(renamed.id));
+    assert.ok(unauth instanceof MusterClientError && unauth.code === 'UNAUTHORIZED');
+    await wrong.close();
+    const afterClose = await errorOf(wrong.info());
+    assert.ok(afterClose instanceof ConnectionClosedError);
+    assert.equal(afterClose.code, 'CONNECTION_CLOSED');
+
+    const admin = await connect({ url: h.wsUrl, token: ADMIN_TOKEN });
+    await admin.unregister(renamed.id); // the admin token may act on any member
+    await admin.close();
+
+    const nobody = await errorOf(connect({ url: 'http://127.0.0.1:9', reconnect: false, requestTimeoutMs: 2000 }));
+    assert.ok(nobody instanceof ConnectionClosedError, String(nobody));
+  });
+
+  test('client - answers hub-to-client requests; unknown methods get METHOD_NOT_FOUND, throws become error replies', async () => {
+    const own = await connect({ url: h.url });
+    try {
+      const m = await own.register({ type: 'comp', name: 'comp-a' });
+      own.handle('test.echo', async (p) => ({ echoed: p }));
+      own.handle('test.refuse', () => { throw new MusterClientError('INVALID_STATE', 'not now', { state: 'idle' }); });
+      const session = h.hub.registry.find(m.id)!.session!;
+      assert.deepEqual(await session.request('test.echo', { x: 1 }, 2000), { echoed: { x: 1 } });
+      const missing = await errorOf(session.request('test.nothing', {}, 2000));
+      assert.ok(missing instanceof PeerError);
+      assert.equal(missing.rpcError.code, -32601);
+      assert.deepEqual(missing.rpcError.data, { code: 'METHOD_NOT_FOUND' });
+      const refused = await errorOf(session.request('test.refuse', {}, 2000));
+      assert.ok(refused instanceof PeerError);
+      assert.equal(refused.rpcError.code, -32041);
+      assert.equal(refused.rpcError.message, 'not now');
+      assert.deepEqual(refused.rpcError.data, { code: 'INVALID_STATE', details: { state: 'idle' } });
+    } finally {
+      await own.close();
+    }
+  });
+
+  test('client - a slow reader pauses the hub watch and still gets every event once, in order', async () => {
+    const w = c.watch({ type: 'flow' }, { maxQueue: 10 });
+    const start = await w.ready;
+    for (let i = 0; i < 60; i++) await h.hub.registry.register({ type: 'flow', name: `flow-${i}` });
+    await sleep(100);
+    const events = await readUntil(w, (s) => s.length >= 60, 5000);
+    await w.close();
+    assert.equal(events.length, 60);
+    assert.deepEqual(events.map((e) => e.member.name), Array.from({ length: 60 }, (_, i) => `flow-${i}`));
+    for (let i = 1; i < events.length; i++) assert.ok(events[i]!.revision > events[i - 1]!.revision);
+    assert.ok(events[0]!.revision > start);
+  });
+  test('client - a watch.dropped notification re-opens the watch from the last revision, with nothing missed', async () => {
+    const w = c.watch({ type: 'drop' });
+    await w.ready;
+    await h.hub.registry.register({ type: 'drop', name: 'drop-0' });
+    const first = await readUntil(w, (s) => s.length >= 1);
+    // What the hub does with a watcher that fell behind: stop it, say where to resume.
+    const conn = [...h.hub.ws.connections].find((x) => x.watches.size > 0)!;
+    const [hubWatch] = [...conn.watches.keys()];
+    conn.removeWatch(hubWatch!);
+    for (let i = 1; i <= 3; i++) await h.hub.registry.register({ type: 'drop', name: `drop-${i}` });
+    conn.notify('watch.dropped', JSON.stringify({ watch: hubWatch, code: 'SLOW_CONSUMER', resumeAfter: first[0]!.revision }));
+    const rest = await readUntil(w, (s) => s.length >= 3);
+    await w.close();
+    assert.deepEqual(rest.map((e) => e.member.name), ['drop-1', 'drop-2', 'drop-3']);
+  });
+});
+
+describe('client - watch from a revision', () => {
+  test('client - since replays, and a revision older than the log keeps is a COMPACTED error', async () => {
+    const h = await startHub({ eventRetention: 5 });
+    const c = await connect({ url: h.url });
+    try {
+      for (let i = 0; i < 12; i++) await h.hub.registry.register({ type: 'c', name: `c-${i}` });
+      const w = c.watch({}, { since: 9 });
+      const replayed = await readUntil(w, (s) => s.length >= 3);
+      assert.deepEqual(replayed.map((e) => e.revision), [10, 11, 12]);
+      assert.equal(await w.ready, 12);
+      await w.close();
+
+      const old = c.watch({}, { since: 1 });
+      const err = await errorOf(readUntil(old, () => false));
+      assert.ok(err instanceof MusterClientError);
+      assert.equal(err.code, 'COMPACTED');
+      assert.equal(err.details?.revision, 12);
+    } finally {
+      await c.close();
+      await h.stop();
+    }
+  });
+});
+
+describe('client - reconnect', () => {
+  test('client - after a hub restart the client reconnects, keeps id and name, and the watch sees every event exactly once', async () => {
+    let h = await startHub();
+    const port = Number(new URL(h.url).port);
+    const dataDir = h.dataDir;
+    const c = await connect({ url: h.url, reconnect: { initialDelayMs: 50, maxDelayMs: 200 } });
+    const statuses: ClientStatus[] = [];
+    c.on('status', (s) => statuses.push(s));
+    try {
+      const sess = await c.register({ type: 'dev', name: 'keeper', liveness: { kind: 'session', graceMs: 5000 } });
+      const ttl = await c.register({ type: 'dev', name: 'beater', liveness: { kind: 'ttl', ttlMs: 900 } });
+      const w = c.watch({}, { since: 0 });
+      await w.ready;
+      for (let i = 0; i < 5; i++) await h.hub.registry.register({ type: 'before', name: `before-${i}` });
+
+      await h.stop({ keepData: true });
+      h = await startHub({ port, dataDir });
+      // Made while the client is still away: it must get these through replay.
+      for (let i = 0; i < 5; i++) await h.hub.registry.register({ type: 'during', name: `during-${i}` });
+      await until('reconnected', () => (statuses.some((s) => s.type === 'reconnected') ? true : undefined), 5000);
+      for (let i = 0; i < 5; i++) await h.hub.registry.register({ type: 'after', name: `after-${i}` });
+
+      const s2 = await c.get('keeper');
+      assert.equal(s2.id, sess.id);
+      assert.equal(s2.status, 'alive');
+      assert.equal(h.hub.registry.find('keeper')?.session !== null, true, 'bound to the new session');
+      const t2 = await c.get('beater');
+      assert.equal(t2.id, ttl.id);
+      await sleep(1500); // heartbeats go on after the reconnect
+      assert.equal((await c.get('beater')).status, 'alive');
+      assert.equal(c.tokenOf(sess.id), sess.token);
+
+      const last = h.hub.registry.log.revision;
+      const events = await readUntil(w, (s) => s.length > 0 && s[s.length - 1]!.revision >= last);
+      await w.close();
+      const revisions = events.map((e) => e.revision);
+      assert.deepEqual(revisions, Array.from({ length: last }, (_, i) => i + 1), 'every revision once, in order');
+      for (const group of ['before', 'during', 'after']) {
+        assert.equal(events.filter((e) => e.type === 'added' && e.member.type === group).length, 5, group);
+      }
+      const kinds = statuses.map((s) => s.type);
+      assert.ok(kinds.indexOf('disconnected') < kinds.indexOf('reconnecting'));
+      assert.ok(kinds.indexOf('reconnecting') < kinds.indexOf('reconnected'));
+    } finally {
+      await c.close();
+      await h.stop();
+    }
+  });
+
+  test('client - calls made while reconnecting wait for the resume; reconnect: false closes the client', async () => {
+    let h = await startHub();
+    const port = Number(new URL(h.url).port);
+    const c = await connect({ url: h.url, reconnect: { initialDelayMs: 50, maxDelayMs: 100 } });
+    const once = await connect({ url: h.url, reconnect: false });
+    const onceStatus: ClientStatus[] = [];
+    once.on('status', (s) => onceStatus.push(s));
+    const w = once.watch();
+    await w.ready;
+    try {
+      await h.stop({ keepData: true });
+      await until('disconnected', () => (c.connected ? undefined : true));
+      const pending = c.info();
+      h = await startHub({ port, dataDir: h.dataDir });
+      const info = await pending;
+      assert.equal(info.name, 'muster');
+      assert.ok(onceStatus.some((s) => s.type === 'closed'));
+      const err = await errorOf(readUntil(w, () => false));
+      assert.ok(err instanceof ConnectionClosedError, String(err));
+      assert.equal(once.connected, false);
+    } finally {
+      await c.close();
+      await once.close();
+      await h.stop();
+    }
+  });
+});
