@@ -9,7 +9,11 @@ import { Prober } from './core/probes.js';
 import { Registry } from './core/registry.js';
 import type { FaceLimits, HubContext } from './faces/context.js';
 import { mountHttp, registryRoutes, type HttpRoute } from './faces/http.js';
+import { PlantimagerFace } from './faces/plantimager/face.js';
 import { WsFace } from './faces/ws.js';
+import { busHttpRoutes } from './faces/bus-http.js';
+import { Relay } from './faces/bus-relay.js';
+import { busWsMethods } from './faces/bus-ws.js';
 import { Metrics } from './metrics.js';
 import type { HubInfo } from './schemas/hub.js';
 import { SqliteStore } from './store/sqlite.js';
@@ -39,6 +43,7 @@ export class Hub implements HubContext {
   readonly limits: FaceLimits;
   readonly app: FastifyInstance;
   readonly ws: WsFace;
+  readonly bus: Relay;
   readonly startedAt = Date.now();
   readonly #store: Store;
   readonly #prober: Prober;
@@ -69,6 +74,12 @@ export class Hub implements HubContext {
     this.ws = new WsFace(this);
     // Services: each is built here and adds its WebSocket methods (this.ws.addMethods) and
     // HTTP routes (this.#routes.push) before the hub listens.
+    this.bus = new Relay(registry, () => this.ws.connections, {
+      rateLimits: config.busRateLimits, queueMessages: config.busQueueMessages, queueBytes: config.busQueueBytes, slowPolicy: config.busSlowPolicy,
+    });
+    this.ws.addMethods(busWsMethods(this.bus));
+    this.#routes.push(...busHttpRoutes(this.bus));
+    this.metrics.addBus(() => this.bus.totals);
   }
 
   static async start(options: HubOptions): Promise<Hub> {
@@ -83,6 +94,11 @@ export class Hub implements HubContext {
     const hub = new Hub(config, store, registry, log);
     await hub.#listen();
     // Legacy faces listen on their own ports once the core is up.
+    if (config.plantimager !== undefined) {
+      const face = await PlantimagerFace.start(hub, { listen: config.plantimager, defaultHost: config.host, allow: config.plantimagerAllow })
+        .catch(async (err: unknown) => { await hub.stop(); throw err; });
+      hub.addFace(face);
+    }
     return hub;
   }
 

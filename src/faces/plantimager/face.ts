@@ -1,0 +1,169 @@
+/**
+ * The plantimager face's socket: a ZeroMQ ROUTER where the original binds a REP. REQ clients
+ * cannot tell the two apart (ROUTER sees [identity, "", body] and answers with the same
+ * envelope), but ROUTER lets several requests wait on the store at once instead of one
+ * registration's fsync holding up every other client. A REQ client has one request open at a
+ * time, and requests from one identity are answered in order anyway. Every request gets exactly
+ * one reply, whatever it contains: an unanswered REQ socket is stuck for good.
+ */
+import type { Logger } from 'pino';
+import * as zmq from 'zeromq';
+import { toMusterError } from '../../errors.js';
+import type { LegacyFace } from '../../hub.js';
+import type { HubContext } from '../context.js';
+import { AllowList, ZAP_DOMAIN, ZapHandler } from './allow-list.js';
+import {
+  decodeRequest, encodeAck, encodeError, encodeRegisterAck, encodeUnsupported, MAX_FRAME_BYTES, type PlantimagerRequest,
+} from './codec.js';
+import { PlantimagerDevices } from './devices.js';
+import { parseEndpoint } from './endpoint.js';
+
+export interface PlantimagerFaceOptions {
+  /** `[HOST:]PORT`; a bare port binds `defaultHost`. */
+  listen: string;
+  defaultHost: string;
+  /** Client networks (CIDR) allowed to connect; absent or empty: everyone who can reach the port. */
+  allow?: readonly string[];
+  /** Requests handled at once; 1 behaves like the original's REP socket. */
+  maxInFlight?: number;
+  maxFrameBytes?: number;
+}
+
+/** Frames past this are not read at all: libzmq drops the peer's connection. */
+const HARD_CAP_BYTES = 1024 * 1024;
+const STOP_WAIT_MS = 2000;
+
+export class PlantimagerFace implements LegacyFace {
+  readonly name = 'plantimager';
+  readonly address: string;
+  readonly #router: zmq.Router;
+  readonly #zap: ZapHandler | null;
+  readonly #devices: PlantimagerDevices;
+  readonly #log: Logger;
+  readonly #maxInFlight: number;
+  readonly #maxFrameBytes: number;
+  /** Per client identity: the tail of its chain of requests, so its replies leave in order. */
+  readonly #tails = new Map<string, Promise<void>>();
+  #inFlight = 0;
+  #slotFreed: (() => void) | null = null;
+  #sendTail: Promise<void> = Promise.resolve();
+  readonly #served: Promise<void>;
+
+  private constructor(router: zmq.Router, zap: ZapHandler | null, hub: HubContext, options: PlantimagerFaceOptions) {
+    this.#router = router;
+    this.#zap = zap;
+    this.#log = hub.log.child({ face: 'plantimager' });
+    this.#devices = new PlantimagerDevices(hub.registry);
+    this.#maxInFlight = Math.max(1, options.maxInFlight ?? 1024);
+    this.#maxFrameBytes = options.maxFrameBytes ?? MAX_FRAME_BYTES;
+    this.address = router.lastEndpoint ?? options.listen;
+    this.#served = this.#serve();
+  }
+
+  static async start(hub: HubContext, options: PlantimagerFaceOptions): Promise<PlantimagerFace> {
+    const endpoint = parseEndpoint(options.listen, options.defaultHost);
+    const allow = options.allow?.length ? new AllowList(options.allow) : null;
+    // Its own context: the ZAP endpoint is per context, and other faces may want theirs.
+    const context = new zmq.Context();
+    const zap = allow ? await ZapHandler.start(context, allow, hub.log) : null;
+    const maxFrame = options.maxFrameBytes ?? MAX_FRAME_BYTES;
+    const router = new zmq.Router({
+      context, linger: 0, ipv6: endpoint.ipv6, maxMessageSize: Math.max(HARD_CAP_BYTES, maxFrame * 4),
+      ...(allow ? { zapDomain: ZAP_DOMAIN } : {}),
+    });
+    try {
+      await router.bind(endpoint.url);
+    } catch (err) {
+      router.close();
+      await zap?.stop();
+      throw new Error(`plantimager face cannot bind ${endpoint.url}: ${(err as Error).message}`, { cause: err });
+    }
+    const face = new PlantimagerFace(router, zap, hub, options);
+    hub.log.info({ address: face.address, allow: allow?.entries ?? 'any' }, 'plantimager face listening');
+    return face;
+  }
+
+  async stop(): Promise<void> {
+    this.#router.close();
+    await this.#served;
+    const deadline = Date.now() + STOP_WAIT_MS;
+    while (this.#inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await this.#zap?.stop();
+  }
+
+  async #serve(): Promise<void> {
+    for (;;) {
+      if (this.#inFlight >= this.#maxInFlight) await new Promise<void>((r) => { this.#slotFreed = r; });
+      let frames: Buffer[];
+      try {
+        frames = await this.#router.receive();
+      } catch (err) {
+        if (this.#router.closed) return;
+        this.#log.error({ err }, 'receive failed');
+        continue;
+      }
+      this.#dispatch(frames);
+    }
+  }
+
+  #dispatch(frames: Buffer[]): void {
+    // [identity, routing frames..., "", body...]: REQ puts one empty delimiter before the body.
+    const delimiter = frames.findIndex((f, i) => i > 0 && f.length === 0);
+    const split = delimiter === -1 ? 1 : delimiter + 1;
+    const envelope = frames.slice(0, split);
+    const body = frames.slice(split);
+    const key = frames[0]!.toString('latin1');
+    this.#inFlight++;
+    const previous = this.#tails.get(key);
+    const run = (previous ? previous.then(() => this.#reply(envelope, body)) : this.#reply(envelope, body)).finally(() => {
+      if (this.#tails.get(key) === run) this.#tails.delete(key);
+      this.#inFlight--;
+      const wake = this.#slotFreed;
+      this.#slotFreed = null;
+      wake?.();
+    });
+    this.#tails.set(key, run);
+  }
+
+  async #reply(envelope: Buffer[], body: Buffer[]): Promise<void> {
+    const reply = await this.#answer(body);
+    // One send at a time on a zeromq.js socket; ROUTER never blocks (it drops for a gone peer).
+    const sent = this.#sendTail.then(() => this.#router.send([...envelope, reply]));
+    this.#sendTail = sent.catch((err: unknown) => {
+      if (!this.#router.closed) this.#log.warn({ err }, 'reply not sent');
+    });
+    await this.#sendTail;
+  }
+
+  async #answer(body: Buffer[]): Promise<Buffer> {
+    const decoded = decodeRequest(body, this.#maxFrameBytes);
+    if (!decoded.ok) {
+      this.#log.debug({ code: decoded.code }, 'bad request');
+      return decoded.reply;
+    }
+    const req = decoded.request;
+    try {
+      return await this.#handle(req);
+    } catch (err) {
+      const e = toMusterError(err);
+      if (e.code === 'INTERNAL') this.#log.error({ err, event: req.event }, 'request failed');
+      return encodeError(req.event === 'UNSUPPORTED' ? req.reqEvent : req.event, e.code, e.message);
+    }
+  }
+
+  async #handle(req: PlantimagerRequest): Promise<Buffer> {
+    switch (req.event) {
+      case 'REGISTER': {
+        const { name, uuid } = await this.#devices.register(req);
+        this.#log.debug({ name, uuid, addr: req.addr }, 'device registered');
+        return encodeRegisterAck(name, uuid);
+      }
+      case 'UNREGISTER':
+        return encodeAck('UNREGISTER', await this.#devices.unregister(req.uuid));
+      case 'CHECK_ALIVE':
+        return encodeAck('CHECK_ALIVE', this.#devices.checkAlive(req.uuid, req.aliveTimeoutS));
+      case 'UNSUPPORTED':
+        return encodeUnsupported(req.reqEvent);
+    }
+  }
+}
