@@ -2,15 +2,20 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../hub.js';
 import { hubCommand } from './hub-command.js';
+import { registryCommands } from './registry-commands.js';
 
 const program = new Command('muster').version(VERSION).description('registry and relay hub for fleets of devices, services and components');
 program.exitOverride();
 hubCommand(program);
+registryCommands(program);
 
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) process.exit(err.exitCode);
-  process.stderr.write(`muster: ${(err as Error).message}\n`);
+  // Errors with a muster code (hub answers, HUB_UNREACHABLE, ...) show it: `muster: CODE: message`.
+  const code = (err as { code?: unknown }).code;
+  const prefix = typeof code === 'string' && /^[A-Z][A-Z_]+$/.test(code) && !(err as Error).message.startsWith(code) ? `${code}: ` : '';
+  process.stderr.write(`muster: ${prefix}${(err as Error).message}\n`);
   process.exit(1);
 }

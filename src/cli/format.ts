@@ -1,0 +1,51 @@
+/** Output for people: aligned tables, short ages, one line per event. */
+import type { MemberView, RegistryEvent } from '../client/index.js';
+
+/** Pads columns to their widest cell; the header row is upper case. */
+export function table(header: string[], rows: string[][]): string {
+  const all = [header.map((h) => h.toUpperCase()), ...rows];
+  const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
+  return all.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+/** 42s, 7m, 3h, 12d. */
+export function age(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m`;
+  if (s < 86_400) return `${Math.floor(s / 3600)}h`;
+  return `${Math.floor(s / 86_400)}d`;
+}
+
+export function memberTable(members: MemberView[], now = Date.now()): string {
+  return table(['name', 'type', 'status', 'address', 'age'], members.map((m) => [m.name, m.type, m.status, m.address || '-', age(now - m.registeredAt)]));
+}
+
+/** `key  value` lines, for one member or the hub's info. */
+export function fields(entries: [string, string][]): string {
+  const width = Math.max(...entries.map(([k]) => k.length));
+  return entries.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n') + '\n';
+}
+
+export function memberFields(m: MemberView, now = Date.now()): string {
+  const l = m.liveness;
+  const liveness = l.kind === 'ttl' ? `ttl ${l.ttlMs ?? '-'} ms` : l.kind === 'session' ? `session (grace ${l.graceMs ?? '-'} ms)` : `probe ${l.target} every ${l.intervalMs ?? '-'} ms`;
+  const entries: [string, string][] = [
+    ['name', m.name], ['id', m.id], ['type', m.type], ['status', m.status], ['address', m.address || '-'], ['liveness', liveness],
+    ['meta', Object.entries(m.meta).map(([k, v]) => `${k}=${v}`).join(' ') || '-'],
+    ['registered', `${new Date(m.registeredAt).toISOString()} (${age(now - m.registeredAt)} ago)`],
+    ['last seen', `${new Date(m.lastSeen).toISOString()} (${age(now - m.lastSeen)} ago)`],
+  ];
+  if (m.lifecycle) entries.push(['lifecycle', m.lifecycle.state + (m.lifecycle.lastError ? ` (${m.lifecycle.lastError})` : '')]);
+  const p = m.stats.probe;
+  if (p) entries.push(['probe', `${p.count} ok, ${p.fails} failed, rtt avg ${p.avg === null ? '-' : p.avg.toFixed(1)} ms`]);
+  const t = m.stats.traffic;
+  if (t.sent || t.received) entries.push(['traffic', `${t.sent} sent, ${t.received} received, ${t.dropped} dropped`]);
+  return fields(entries);
+}
+
+/** `12  added    cam-1  alive` (removed events add the reason, lifecycle events the transition). */
+export function eventLine(e: RegistryEvent): string {
+  const extra = e.type === 'removed' ? e.reason : e.type === 'lifecycle' ? `${e.from} -> ${e.to}` : e.member.status;
+  return `${String(e.revision).padStart(6)}  ${new Date(e.at).toISOString()}  ${e.type.padEnd(9)}  ${e.member.name.padEnd(20)}  ${e.member.type.padEnd(12)}  ${extra}`;
+}
