@@ -19,6 +19,7 @@ export const HubConfig = Type.Object({
   maxWatchQueueBytes: Type.Integer({ minimum: 1024 }),
   ttlMs: Type.Integer({ minimum: 100 }),
   graceMs: Type.Integer({ minimum: 0 }),
+  lifecycleTimeoutMs: Type.Integer({ minimum: 10, description: 'How long the hub waits for a component\'s READY, and by default for its answer to CONFIGURE and STOP' }),
   tlsCert: Type.Optional(Type.String({ description: 'PEM certificate file; with tlsKey the hub serves HTTPS and WSS' })),
   tlsKey: Type.Optional(Type.String()),
   logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))),
@@ -40,6 +41,7 @@ export const DEFAULT_CONFIG: HubConfig = {
   maxWatchQueueBytes: 8 * 1024 * 1024,
   ttlMs: 20_000,
   graceMs: 10_000,
+  lifecycleTimeoutMs: 10_000,
   logLevel: 'info',
 };
 

@@ -14,6 +14,9 @@ import { WsFace } from './faces/ws.js';
 import { busHttpRoutes } from './faces/bus-http.js';
 import { Relay } from './faces/bus-relay.js';
 import { busWsMethods } from './faces/bus-ws.js';
+import { Control } from './core/control.js';
+import { controlHttpRoutes } from './faces/control-http.js';
+import { controlWsMethods } from './faces/control-ws.js';
 import { Metrics } from './metrics.js';
 import type { HubInfo } from './schemas/hub.js';
 import { SqliteStore } from './store/sqlite.js';
@@ -44,6 +47,7 @@ export class Hub implements HubContext {
   readonly app: FastifyInstance;
   readonly ws: WsFace;
   readonly bus: Relay;
+  readonly control: Control;
   readonly startedAt = Date.now();
   readonly #store: Store;
   readonly #prober: Prober;
@@ -80,6 +84,10 @@ export class Hub implements HubContext {
     this.ws.addMethods(busWsMethods(this.bus));
     this.#routes.push(...busHttpRoutes(this.bus));
     this.metrics.addBus(() => this.bus.totals);
+    this.control = new Control({ registry, timeoutMs: config.lifecycleTimeoutMs, onError: (err) => log.warn({ err }, 'lifecycle transition not persisted') });
+    this.ws.addMethods(controlWsMethods(this.control, registry));
+    this.#routes.push(...controlHttpRoutes(this.control));
+    this.control.start();
   }
 
   static async start(options: HubOptions): Promise<Hub> {
@@ -144,6 +152,7 @@ export class Hub implements HubContext {
       for (const f of this.#faces.splice(0)) await f.stop().catch((err: unknown) => this.log.warn({ err, face: f.name }, 'face stop failed'));
       this.ws.stop('hub shutting down');
       await this.app.close();
+      this.control.close();
       this.registry.close();
       this.#prober.stopAll();
       await this.#store.close();

@@ -92,6 +92,8 @@ export interface RegistryOptions {
 }
 
 type RemovedListener = (member: Member, reason: RemovalReason) => void;
+/** `again`: the member registered once more with its token (a new run for a component). */
+type RegisteredListener = (member: Member, again: boolean) => void;
 
 const EMPTY_TRAFFIC: TrafficStats = Object.freeze({ sent: 0, sentBytes: 0, lastSent: null, received: 0, receivedBytes: 0, lastReceived: null, dropped: 0 });
 
@@ -110,6 +112,7 @@ export class Registry {
   readonly #sessions = new Map<Session, Set<Member>>();
   readonly #wheel: DeadlineWheel<Member>;
   readonly #removedListeners: RemovedListener[] = [];
+  readonly #registeredListeners: RegisteredListener[] = [];
   /** Names held outside this registry's members (another face's reservation, a hub id, ...). */
   readonly #reservedNames = new Set<string>();
   #probes: ProbeRunner | null = null;
@@ -158,6 +161,16 @@ export class Registry {
     this.#removedListeners.push(listener);
   }
 
+  /** Called once a registration through register() is durable (before the caller hears back). */
+  onRegistered(listener: RegisteredListener): void {
+    this.#registeredListeners.push(listener);
+  }
+
+  /** The member a token belongs to (roles such as controller are checked by their service). */
+  findByToken(token: string): Member | undefined {
+    return this.#byToken.get(hashToken(token));
+  }
+
   get size(): number {
     return this.#byId.size;
   }
@@ -193,8 +206,12 @@ export class Registry {
 
     if (params.token) {
       const existing = this.#byToken.get(hashToken(params.token));
-      if (existing) return this.#reregister(existing, params, liveness, caller, params.token);
+      if (existing) {
+        assertRoles(params.roles, admin, existing);
+        return this.#reregister(existing, params, liveness, caller, params.token);
+      }
     }
+    assertRoles(params.roles, admin);
 
     if (this.#byId.size >= this.#maxMembers) {
       throw new MusterError('REGISTRY_FULL', `The registry is full (${this.#maxMembers} members)`, { max: this.#maxMembers });
@@ -209,9 +226,12 @@ export class Registry {
     const now = this.#now();
     const member = this.createMember({
       id: randomUUID(), name, type: params.type, address: params.address ?? '', meta: params.meta ?? {},
-      liveness, tokenHash: hashToken(token), registeredAt: now, extra: {},
+      liveness, tokenHash: hashToken(token), registeredAt: now, extra: params.roles?.length ? { roles: params.roles } : {},
     }, now);
+    // A component starts its lifecycle at registration (the control service takes it from there).
+    if (params.roles?.includes('component')) member.lifecycle = { state: 'starting', endpoints: {}, lastError: null, since: now };
     await this.add(member, caller.session);
+    for (const l of this.#registeredListeners) l(member, false);
     return { id: member.id, name: member.name, token };
   }
 
@@ -241,6 +261,7 @@ export class Registry {
     member.type = params.type;
     if (params.address !== undefined) member.address = params.address;
     if (params.meta !== undefined) member.meta = params.meta;
+    if (params.roles !== undefined) member.extra.roles = params.roles;
     const livenessChanged = JSON.stringify(member.liveness) !== JSON.stringify(liveness);
     if (livenessChanged) {
       if (member.liveness.kind === 'probe') this.#probes?.stop(member);
@@ -248,6 +269,7 @@ export class Registry {
     }
     this.#startLiveness(member, caller.session);
     await this.#commit([this.toStored(member)], [], [this.#event({ type: 'updated', member: this.view(member) })]);
+    for (const l of this.#registeredListeners) l(member, true);
     return { id: member.id, name: member.name, token };
   }
 
@@ -395,6 +417,7 @@ export class Registry {
     };
     if (m.probe) v.stats.probe = { ...m.probe };
     if (m.lifecycle) v.lifecycle = m.lifecycle;
+    if (Array.isArray(m.extra.roles)) v.roles = m.extra.roles as MemberView['roles'];
     return v;
   }
 
@@ -527,6 +550,13 @@ export class Registry {
 }
 
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
+
+/** The controller role is granted only with the admin token (or kept by a member that has it). */
+function assertRoles(roles: RegisterParams['roles'], admin: boolean, existing?: Member): void {
+  if (!roles?.includes('controller') || admin) return;
+  const had = existing && Array.isArray(existing.extra.roles) && existing.extra.roles.includes('controller');
+  if (!had) throw new MusterError('FORBIDDEN', 'Only the admin token may register a member with the controller role');
+}
 
 function metaMatches(meta: Record<string, string>, want: Record<string, string>): boolean {
   for (const k in want) if (meta[k] !== want[k]) return false;

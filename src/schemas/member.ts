@@ -46,6 +46,11 @@ export const ProbeLiveness = Type.Object({
 export const LivenessSpec = Type.Union([TtlLiveness, SessionLiveness, ProbeLiveness]);
 export type LivenessSpec = Static<typeof LivenessSpec>;
 
+export const MemberRoles = Type.Array(Type.Union([Type.Literal('component'), Type.Literal('controller')]), {
+  maxItems: 2, uniqueItems: true,
+  description: '"component": driven through the lifecycle (starts in state starting); "controller": may configure and stop components (granting it needs the admin token)',
+});
+
 export const RegisterParams = Type.Object({
   // Checked by the registry so that a bad name answers INVALID_NAME, not INVALID_PARAMS.
   name: Type.Optional(Type.String({ maxLength: 256, description: 'Proposed name: 1-64 characters of [A-Za-z0-9._-]' })),
@@ -56,6 +61,7 @@ export const RegisterParams = Type.Object({
   exclusive: Type.Optional(Type.Boolean({ description: 'Fail with NAME_TAKEN instead of choosing name-1, name-2, ...' })),
   token: Type.Optional(Token),
   key: Type.Optional(Type.String({ maxLength: LIMITS.tokenMax, description: 'Registration key, when the hub requires one' })),
+  roles: Type.Optional(MemberRoles),
 }, { additionalProperties: false });
 export type RegisterParams = Static<typeof RegisterParams>;
 
@@ -111,6 +117,7 @@ export const MemberView = Type.Object({
   lastSeen: Type.Number({ description: 'ms since the epoch' }),
   hub: Type.Optional(Type.String({ description: 'Id of the hub the member belongs to' })),
   lifecycle: Type.Optional(LifecycleView),
+  roles: Type.Optional(MemberRoles),
   stats: Type.Object({ probe: Type.Optional(ProbeStats), traffic: TrafficStats }),
 });
 export type MemberView = Static<typeof MemberView>;
