@@ -5,7 +5,7 @@ import { Hub } from '../hub.js';
 
 interface HubFlags {
   host?: string; port?: string; data?: string; config?: string; adminToken?: string; maxMembers?: string;
-  hubId?: string; registrationKey?: string; plantimager?: string | boolean; logLevel?: string; sync?: string;
+  hubId?: string; registrationKey?: string; plantimager?: string | boolean; plantimagerAllow?: string; logLevel?: string; sync?: string;
 }
 
 function intFlag(v: string | undefined, name: string): number | undefined {
@@ -27,6 +27,7 @@ export function hubCommand(program: Command): void {
     .option('--hub-id <id>', 'this hub\'s id')
     .option('--sync <mode>', 'SQLite durability: full or normal')
     .option('--plantimager [addr]', 'enable the plantimager ZeroMQ face on [HOST:]PORT (default 5555)')
+    .option('--plantimager-allow <cidrs>', 'comma-separated client networks allowed on the plantimager face (ZAP), e.g. 10.0.0.0/8,127.0.0.1')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
     .action(async (flags: HubFlags) => {
       const config = resolveConfig({
@@ -37,6 +38,7 @@ export function hubCommand(program: Command): void {
           registrationKey: flags.registrationKey, maxMembers: intFlag(flags.maxMembers, 'max-members'), hubId: flags.hubId,
           sync: flags.sync as HubConfig['sync'] | undefined, logLevel: flags.logLevel as HubConfig['logLevel'] | undefined,
           plantimager: flags.plantimager === true ? '5555' : flags.plantimager || undefined,
+          plantimagerAllow: flags.plantimagerAllow?.split(',').map((c) => c.trim()).filter((c) => c !== ''),
         },
       });
       const hub = await Hub.start({ config });

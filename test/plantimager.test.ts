@@ -1,0 +1,280 @@
+/**
+ * The plantimager face against a Python client that talks the way plantimager devices do
+ * (test/python/plantimager_client.py: REQ socket, send_json / recv_json), checked through what
+ * Python printed and what the hub's HTTP API and watches show.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import { PYTHON, PyClient, SWARM } from './python/plantimager-client.js';
+import { startHub, tempDir, type TestHub } from './support/hub.js';
+import { RpcPeer } from './support/rpc.js';
+
+let h: TestHub;
+let py: PyClient;
+let watcher: RpcPeer;
+let faceUrl: string;
+
+function faceAddress(hub: TestHub): string {
+  const face = hub.hub.info().faces.find((f) => f.name === 'plantimager');
+  assert.ok(face, 'the face is listed in info');
+  return face.address;
+}
+
+before(async () => {
+  h = await startHub({ plantimager: '127.0.0.1:0' });
+  faceUrl = faceAddress(h);
+  py = new PyClient(faceUrl);
+  watcher = await RpcPeer.connect(h.wsUrl);
+  await watcher.ok('watch', { filter: { meta: { face: 'plantimager' } } });
+});
+after(async () => {
+  await py?.close();
+  await watcher?.close();
+  await h?.stop();
+});
+
+async function api(path: string, init?: RequestInit): Promise<{ status: number; body: any }> {
+  const res = await fetch(h.url + path, init);
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}
+
+/** The event notifications for one member id, in order. */
+function eventsFor(id: string): { type: string; reason?: string; revision: number }[] {
+  return watcher.notifications
+    .filter((n) => n.method === 'event' && n.params.event.member.id === id)
+    .map((n) => ({ type: n.params.event.type, reason: n.params.event.reason, revision: n.params.event.revision }));
+}
+
+const isEvent = (type: string, id: string, reason?: string) => (n: { method: string; params: any }) =>
+  n.method === 'event' && n.params.event.type === type && n.params.event.member.id === id && (reason === undefined || n.params.event.reason === reason);
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+describe('plantimager - registration', () => {
+  test('REGISTER answers REGISTER_ACK; the device is an ordinary member in the API and in watches', async () => {
+    const r = await py.register('scanner', 'tcp://10.0.0.1:5000', 'scanner-a');
+    assert.equal(r.name, 'scanner-a');
+    assert.match(r.uuid, UUID);
+    const g = await api('/v1/members/scanner-a');
+    assert.equal(g.status, 200);
+    assert.equal(g.body.id, r.uuid, 'the plantimager uuid is the member id');
+    assert.equal(g.body.type, 'scanner');
+    assert.equal(g.body.address, 'tcp://10.0.0.1:5000');
+    assert.deepEqual(g.body.meta, { face: 'plantimager' });
+    assert.deepEqual(g.body.liveness, { kind: 'ttl', ttlMs: 20000 }, 'registration gives 20 s');
+    assert.equal(g.body.status, 'alive');
+    const listed = await api('/v1/members?meta.face=plantimager&type=scanner');
+    assert.deepEqual(listed.body.members.map((m: { name: string }) => m.name), ['scanner-a']);
+    await watcher.waitFor(isEvent('added', r.uuid));
+  });
+
+  test('a taken name gets -1, -2; an empty name is {device_type}-0, then {device_type}-1', async () => {
+    const names = [];
+    for (let i = 0; i < 3; i++) names.push((await py.register('camera', `tcp://10.0.1.${i}:5000`, 'clash')).name);
+    assert.deepEqual(names, ['clash', 'clash-1', 'clash-2']);
+    const empty = [];
+    for (let i = 0; i < 3; i++) empty.push((await py.register('lamp', `tcp://10.0.2.${i}:5000`, '')).name);
+    assert.deepEqual(empty, ['lamp-0', 'lamp-1', 'lamp-2']);
+  });
+
+  test('registering again from the same address evicts the old device first (so the name is kept)', async () => {
+    const first = await py.register('arm', 'tcp://10.0.3.1:5000', 'mover');
+    const second = await py.register('arm', 'tcp://10.0.3.1:5000', 'mover');
+    assert.equal(second.name, 'mover', 'not mover-1: the old registration at that address is gone');
+    assert.notEqual(second.uuid, first.uuid);
+    await watcher.waitFor(isEvent('added', second.uuid));
+    const removed = eventsFor(first.uuid).find((e) => e.type === 'removed');
+    assert.equal(removed?.reason, 'evicted');
+    assert.ok(removed.revision < eventsFor(second.uuid)[0]!.revision, 'removal comes before the addition');
+    assert.equal(await py.alive(first.uuid), 'unknown');
+    assert.equal((await api('/v1/members/mover')).body.id, second.uuid);
+  });
+
+  test('overwrite takes the name from the device holding it; without it the newcomer gets -1', async () => {
+    const owner = await py.register('cnc', 'tcp://10.0.4.1:5000', 'owner');
+    const polite = await py.register('cnc', 'tcp://10.0.4.2:5000', 'owner');
+    assert.equal(polite.name, 'owner-1');
+    const taker = await py.register('cnc', 'tcp://10.0.4.3:5000', 'owner', true);
+    assert.equal(taker.name, 'owner');
+    await watcher.waitFor(isEvent('removed', owner.uuid, 'evicted'));
+    assert.equal(await py.alive(owner.uuid), 'unknown');
+    assert.equal(await py.alive(polite.uuid), 'ok', 'only the name holder is evicted');
+    assert.equal((await api('/v1/members/owner')).body.id, taker.uuid);
+  });
+
+  test('names are shared with native members, and the legacy face cannot evict or touch them', async () => {
+    const native = await api('/v1/members', {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'shared', type: 'service', address: 'tcp://10.0.5.1:5000' }),
+    });
+    assert.equal(native.status, 201);
+    const dev = await py.register('camera', 'tcp://10.0.5.1:5000', 'shared', true);
+    assert.equal(dev.name, 'shared-1', 'neither overwrite nor the same address evicts a native member');
+    const nativeAgain = await api('/v1/members', {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'scanner-a', type: 'service' }),
+    });
+    assert.equal(nativeAgain.body.name, 'scanner-a-1', 'a native member cannot take a device\'s name either');
+    assert.equal(await py.alive(native.body.id), 'unknown', 'CHECK_ALIVE sees only plantimager devices');
+    const unreg = await py.raw({ json: { event: 'UNREGISTER', payload: { uuid: native.body.id } } });
+    assert.deepEqual(JSON.parse(unreg![0]!), { event: 'ACK', payload: { req_event: 'UNREGISTER', success: false } });
+    assert.equal((await api('/v1/members/shared')).body.id, native.body.id);
+  });
+
+  test('names muster cannot hold are made valid; the device learns them from REGISTER_ACK', async () => {
+    const r = await py.register('IP camera', 'tcp://10.0.6.1:5000', 'front door');
+    assert.equal(r.name, 'front-door');
+    assert.equal((await api('/v1/members/front-door')).body.type, 'IP-camera');
+  });
+});
+
+describe('plantimager - liveness', () => {
+  test('alive checks extend life by alive_timeout; without them the device expires with reason expired', async () => {
+    const r = await py.register('sensor', 'tcp://10.0.7.1:5000', 'blinker');
+    assert.equal(await py.alive(r.uuid, 1.5), 'ok');
+    assert.deepEqual((await api('/v1/members/blinker')).body.liveness, { kind: 'ttl', ttlMs: 1500 });
+    await new Promise((res) => setTimeout(res, 1000));
+    assert.equal(await py.alive(r.uuid, 1.5), 'ok');
+    await new Promise((res) => setTimeout(res, 1000));
+    assert.equal((await api('/v1/members/blinker')).status, 200, '2 s after the first check, alive thanks to the second');
+    const t0 = Date.now();
+    await watcher.waitFor(isEvent('removed', r.uuid, 'expired'), 3000);
+    assert.ok(Date.now() - t0 < 1500, 'gone within alive_timeout of the last check');
+    assert.equal((await api('/v1/members/blinker')).status, 404);
+    assert.equal(await py.alive(r.uuid), 'unknown');
+  });
+
+  test('an unknown uuid answers ACK with success false', async () => {
+    assert.equal(await py.alive('00000000-0000-4000-8000-000000000000'), 'unknown');
+    const reply = await py.raw({ json: { event: 'CHECK_ALIVE', payload: { uuid: 'no-such-uuid', alive_timeout: 5 } } });
+    assert.deepEqual(reply, ['{"event":"ACK","payload":{"req_event":"CHECK_ALIVE","success":false}}']);
+  });
+
+  test('UNREGISTER removes the device (ACK success true), a second time answers success false', async () => {
+    const r = await py.register('sensor', 'tcp://10.0.8.1:5000', 'leaver');
+    const first = await py.raw({ json: { event: 'UNREGISTER', payload: { uuid: r.uuid } } });
+    assert.deepEqual(first, ['{"event":"ACK","payload":{"req_event":"UNREGISTER","success":true}}']);
+    await watcher.waitFor(isEvent('removed', r.uuid, 'unregistered'));
+    assert.equal((await api('/v1/members/leaver')).status, 404);
+    const second = await py.raw({ json: { event: 'UNREGISTER', payload: { uuid: r.uuid } } });
+    assert.deepEqual(second, ['{"event":"ACK","payload":{"req_event":"UNREGISTER","success":false}}']);
+    const again = await py.register('sensor', 'tcp://10.0.8.1:5000', 'leaver');
+    assert.equal(await py.unregister(again.uuid), true, 'unregister_device reads the ACK as success');
+  });
+});
+
+describe('plantimager - bad input', () => {
+  test('an unsupported event answers UNSUPPORTED with req_event', async () => {
+    assert.deepEqual(await py.raw({ json: { event: 'REBOOT', payload: {} } }), ['{"event":"UNSUPPORTED","payload":{"req_event":"REBOOT"}}']);
+  });
+
+  test('malformed messages each get an ERROR reply, and the face keeps serving', async () => {
+    const cases: [Parameters<PyClient['raw']>[0], string][] = [
+      [{ text: ['not json'] }, 'PARSE_ERROR'],
+      [{ hex: ['fffe7b7d'] }, 'PARSE_ERROR'],
+      [{ text: ['[1,2]'] }, 'INVALID_REQUEST'],
+      [{ text: ['"REGISTER"'] }, 'INVALID_REQUEST'],
+      [{ json: { payload: {} } }, 'INVALID_REQUEST'],
+      [{ json: { event: 'CHECK_ALIVE' } }, 'INVALID_REQUEST'],
+      [{ json: { event: 'REGISTER', payload: { device_type: 'x', addr: 'y' } } }, 'INVALID_PARAMS'],
+      [{ json: { event: 'CHECK_ALIVE', payload: { uuid: 42 } } }, 'INVALID_PARAMS'],
+      [{ json: { event: 'CHECK_ALIVE', payload: { uuid: 'u', alive_timeout: 'soon' } } }, 'INVALID_PARAMS'],
+      [{ json: { event: 'UNREGISTER', payload: [] } }, 'INVALID_PARAMS'],
+      [{ text: ['{"event":"UNREGISTER","payload":{"uuid":"u"}}', 'second frame'] }, 'INVALID_REQUEST'],
+      [{ text: [JSON.stringify({ event: 'REGISTER', payload: { device_type: 't', addr: 'a', name: 'x'.repeat(100_000) } })] }, 'PAYLOAD_TOO_LARGE'],
+    ];
+    for (const [frames, code] of cases) {
+      const reply = await py.raw({ ...frames, timeout_ms: 3000 });
+      assert.ok(reply, `a reply to ${JSON.stringify(frames).slice(0, 80)}`);
+      assert.equal(reply.length, 1);
+      const msg = JSON.parse(reply[0]!);
+      assert.equal(msg.event, 'ERROR');
+      assert.equal(msg.payload.error, code, JSON.stringify(frames).slice(0, 80));
+      assert.equal(typeof msg.payload.message, 'string');
+    }
+    // The real client functions read the ERROR reply as failure.
+    const bad = await py.op<{ name: string; uuid: string }>({ op: 'register', device_type: 7 as unknown as string, addr: 'tcp://10.0.9.1:1', name: 'typo' });
+    assert.deepEqual(bad, { name: '', uuid: '' });
+    assert.equal((await api('/v1/members/typo')).status, 404);
+    // Still serving.
+    const ok = await py.register('sensor', 'tcp://10.0.9.2:5000', 'after-garbage');
+    assert.equal(ok.name, 'after-garbage');
+  });
+
+  test('a frame past the 1 MiB hard cap is not read (its connection is dropped); others are still served', async () => {
+    const reply = await py.raw({ text: ['x'.repeat(2 * 1024 * 1024)], timeout_ms: 1000 });
+    assert.equal(reply, null);
+    assert.equal((await py.register('sensor', 'tcp://10.0.9.3:5000', 'after-huge')).name, 'after-huge');
+  });
+});
+
+describe('plantimager - load', () => {
+  test('200 devices from 4 processes register and check in at once: unique names, all alive', async () => {
+    const runs = [0, 1, 2, 3].map((p) => new Promise<{ devices: [string, string][]; alive: Record<string, number> }>((resolve, reject) => {
+      const child = spawn(PYTHON, [SWARM, faceUrl, `swarm${p}`, '50', '3', '30'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+      child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+      const timer = setTimeout(() => child.kill('SIGKILL'), 45_000);
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        if (code === 0) resolve(JSON.parse(out));
+        else reject(new Error(`swarm ${p} exited ${code}: ${err}`));
+      });
+    }));
+    const results = await Promise.all(runs);
+    const devices = results.flatMap((r) => r.devices);
+    assert.equal(devices.length, 200);
+    const names = new Set(devices.map(([n]) => n));
+    assert.equal(names.size, 200, 'every device got its own name');
+    const expected = new Set(['cam', ...Array.from({ length: 199 }, (_, i) => `cam-${i + 1}`)]);
+    assert.deepEqual(names, expected, 'all proposed "cam": cam, cam-1 ... cam-199');
+    for (const r of results) assert.deepEqual(r.alive, { ok: 150, unknown: 0, unreachable: 0 });
+    const listed = await api('/v1/members?meta.face=plantimager&prefix=cam&limit=1000');
+    const byName = new Map<string, { id: string; address: string; liveness: { ttlMs: number } }>(listed.body.members.map((m: { name: string }) => [m.name, m]));
+    assert.equal(byName.size, 200);
+    for (const [name, uuid] of devices) {
+      assert.equal(byName.get(name)?.id, uuid);
+      assert.equal(byName.get(name)?.liveness.ttlMs, 30_000);
+    }
+  });
+});
+
+describe('plantimager - allow-list', () => {
+  test('with plantimagerAllow 127.0.0.2/32, a client from 127.0.0.2 is served and one from 127.0.0.1 is refused', async () => {
+    const gated = await startHub({ plantimager: '127.0.0.1:0', plantimagerAllow: ['127.0.0.2/32'] });
+    const port = faceAddress(gated).split(':').pop();
+    const denied = new PyClient(`tcp://127.0.0.1:${port}`);
+    const allowed = new PyClient(`tcp://127.0.0.2:0;127.0.0.1:${port}`);
+    try {
+      const refused = await denied.raw({ json: { event: 'REGISTER', payload: { device_type: 't', addr: 'tcp://x:1', name: 'intruder' } }, timeout_ms: 1500 });
+      assert.equal(refused, null, 'the refused client gets no reply: its handshake fails');
+      const r = await allowed.register('camera', 'tcp://127.0.0.2:5000', 'insider');
+      assert.equal(r.name, 'insider');
+      const list = await fetch(gated.url + '/v1/members').then((res) => res.json()) as { members: { name: string }[] };
+      assert.deepEqual(list.members.map((m) => m.name), ['insider']);
+    } finally {
+      await denied.close();
+      await allowed.close();
+      await gated.stop();
+    }
+  });
+
+  test('the face is off unless asked, and a bad allow-list entry stops the hub from starting', async () => {
+    const plain = await startHub();
+    try {
+      assert.deepEqual(plain.hub.info().faces.map((f) => f.name), ['http+ws']);
+    } finally {
+      await plain.stop();
+    }
+    const dataDir = tempDir();
+    try {
+      await assert.rejects(startHub({ dataDir, plantimager: '127.0.0.1:0', plantimagerAllow: ['10.0.0.0/40'] }), /plantimagerAllow/);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
