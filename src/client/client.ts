@@ -118,6 +118,7 @@ export class Client implements MusterClient, WatchOwner {
     if (options.meta !== undefined) params.meta = options.meta;
     if (options.exclusive !== undefined) params.exclusive = options.exclusive;
     if (options.key !== undefined) params.key = options.key;
+    if (options.roles !== undefined) params.roles = options.roles;
     const result = await this.call<RegisterResult>('register', params);
     const ttl = requestedTtl(params.liveness);
     let ttlMs = ttl.ttlMs;

@@ -21,6 +21,11 @@ export type {
   ListParams, ListResult, LivenessSpec, MemberStatus, MemberView, ProbeStats, RegisterResult, RemovalReason, TrafficStats, UpdateParams,
 } from '../schemas/member.js';
 export type { ErrorCode } from '../errors.js';
+export { component, type Component, type ComponentOptions, type StopOutcome } from './component.js';
+export { controller, type ControlCallOptions, type Controller } from './controller.js';
+export type {
+  ConfigureResult, Endpoints, GroupConfigureResult, GroupStopResult, LifecycleRecord, LifecycleState, Selector, StopResult, Transition,
+} from '../schemas/control.js';
 
 /** Connects to a hub; rejects with ConnectionClosedError when it cannot be reached. */
 export async function connect(options: ConnectOptions): Promise<MusterClient> {

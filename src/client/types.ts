@@ -39,6 +39,8 @@ export interface RegisterOptions {
   exclusive?: boolean;
   /** Registration key, when the hub requires one. */
   key?: string;
+  /** "component": driven through the lifecycle (see component()); "controller": may configure and stop components (granting it needs the admin token). */
+  roles?: ('component' | 'controller')[];
 }
 
 export interface CallOptions {
