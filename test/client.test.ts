@@ -124,6 +124,25 @@ describe('client - registration and liveness', () => {
     assert.ok(Date.now() - closedAt >= 300, 'not removed before its ttl ran out');
   });
 
+  test('client - a ttl member the hub lost is registered again by the next heartbeat (member-replaced)', async () => {
+    const own = await connect({ url: h.url });
+    const statuses: ClientStatus[] = [];
+    own.on('status', (st) => statuses.push(st));
+    try {
+      const m = await own.register({ type: 'lost', name: 'lost-a', liveness: { kind: 'ttl', ttlMs: 300 } });
+      await h.hub.registry.unregister(m.id, { token: ADMIN_TOKEN });
+      const replaced = await until('member-replaced', () => statuses.find((st) => st.type === 'member-replaced'), 3000);
+      assert.deepEqual(replaced, { type: 'member-replaced', oldId: m.id, id: replaced.type === 'member-replaced' ? replaced.id : '', name: 'lost-a' });
+      assert.notEqual(replaced.type === 'member-replaced' && replaced.id, m.id);
+      const v = await c.get('lost-a');
+      assert.equal(v.status, 'alive');
+      assert.equal(own.tokenOf(m.id), undefined);
+      assert.ok(own.tokenOf(v.id), 'the client holds the new token');
+    } finally {
+      await own.close();
+    }
+  });
+
   test('client - a session member goes suspect when its connection drops, then gone after the grace period', async () => {
     const own = await connect({ url: h.url, reconnect: false });
     const m = await own.register({ type: 'sess', name: 'sess-drop', liveness: { kind: 'session', graceMs: 500 } });

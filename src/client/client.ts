@@ -205,7 +205,7 @@ export class Client implements MusterClient, WatchOwner {
 
   resume(w: WatchStream): void {
     w.paused = false;
-    if (this.#state === 'connected' && this.#conn) this.#openWatchSoon(w, this.#conn);
+    if (this.#state === 'connected' && this.#conn && !w.opening) this.#openWatchSoon(w, this.#conn);
   }
 
   async closed(w: WatchStream): Promise<void> {
@@ -262,6 +262,8 @@ export class Client implements MusterClient, WatchOwner {
         if (this.#conn !== conn || !conn.open) continue;
         this.#state = 'connected';
         this.#ready.resolve();
+        // Watches started (or un-paused) while the resume was running.
+        for (const w of this.#watches) if (!w.closed && !w.paused && !w.opening && w.hubId === undefined) this.#openWatchSoon(w, conn);
         this.#status.emit({ type: 'reconnected' });
         return;
       } catch (err) {
@@ -346,6 +348,7 @@ export class Client implements MusterClient, WatchOwner {
     const params: { filter: WatchFilter; since?: number } = { filter: w.filter };
     if (w.revision !== undefined) params.since = w.revision;
     this.#watchesOpening++;
+    w.opening = true;
     try {
       const r = (await conn.call('watch', params, this.#timeoutMs)) as { watch: number; revision: number };
       if (this.#conn !== conn) return;
@@ -365,6 +368,7 @@ export class Client implements MusterClient, WatchOwner {
       this.#watches.delete(w);
       w.fail(err); // COMPACTED, INVALID_PARAMS, ...: typed, through the iterator
     } finally {
+      w.opening = false;
       if (--this.#watchesOpening === 0) { this.#orphans.clear(); this.#orphanCount = 0; }
     }
   }

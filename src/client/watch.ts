@@ -23,6 +23,8 @@ export class WatchStream implements Watch {
   hubId: number | undefined;
   /** Too many unread events: the hub watch is stopped until the reader catches up. */
   paused = false;
+  /** A watch request for it is on its way to the hub. */
+  opening = false;
   readonly ready: Promise<number>;
   #resolveReady!: (revision: number) => void;
   #rejectReady!: (err: unknown) => void;
