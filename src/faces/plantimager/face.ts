@@ -13,7 +13,7 @@ import type { LegacyFace } from '../../hub.js';
 import type { HubContext } from '../context.js';
 import { AllowList, ZAP_DOMAIN, ZapHandler } from './allow-list.js';
 import {
-  decodeRequest, encodeAck, encodeError, encodeRegisterAck, encodeUnsupported, MAX_FRAME_BYTES, type PlantimagerRequest,
+  decodeRequest, encodeAck, encodeError, encodeRegisterAck, encodeUnsupported, MAX_FRAME_BYTES, type Decoded, type PlantimagerRequest,
 } from './codec.js';
 import { PlantimagerDevices } from './devices.js';
 import { parseEndpoint } from './endpoint.js';
@@ -115,32 +115,57 @@ export class PlantimagerFace implements LegacyFace {
     const key = frames[0]!.toString('latin1');
     this.#inFlight++;
     const previous = this.#tails.get(key);
-    const run = (previous ? previous.then(() => this.#reply(envelope, body)) : this.#reply(envelope, body)).finally(() => {
-      if (this.#tails.get(key) === run) this.#tails.delete(key);
+    let done: Promise<void>;
+    if (previous) {
+      done = this.#chain(key, previous.then(() => this.#answer(decodeRequest(body, this.#maxFrameBytes))).then((r) => this.#send(envelope, r)));
+    } else {
+      // Fast path: most requests (alive checks, bad input) are answered without waiting on anything.
+      const decoded = decodeRequest(body, this.#maxFrameBytes);
+      const now = this.#answerNow(decoded);
+      done = now ? this.#send(envelope, now) : this.#chain(key, this.#answer(decoded).then((r) => this.#send(envelope, r)));
+    }
+    void done.finally(() => {
       this.#inFlight--;
       const wake = this.#slotFreed;
       this.#slotFreed = null;
       wake?.();
     });
-    this.#tails.set(key, run);
   }
 
-  async #reply(envelope: Buffer[], body: Buffer[]): Promise<void> {
-    const reply = await this.#answer(body);
-    // One send at a time on a zeromq.js socket; ROUTER never blocks (it drops for a gone peer).
-    const sent = this.#sendTail.then(() => this.#router.send([...envelope, reply]));
-    this.#sendTail = sent.catch((err: unknown) => {
+  /** Remembers the last pending request of a client so that its next one waits for it. */
+  #chain(key: string, run: Promise<void>): Promise<void> {
+    const tracked = run.finally(() => {
+      if (this.#tails.get(key) === tracked) this.#tails.delete(key);
+    });
+    this.#tails.set(key, tracked);
+    return tracked;
+  }
+
+  /** One send at a time on a zeromq.js socket; ROUTER never blocks (it drops for a gone peer). */
+  #send(envelope: Buffer[], reply: Buffer): Promise<void> {
+    envelope.push(reply);
+    this.#sendTail = this.#sendTail.then(() => this.#router.send(envelope)).catch((err: unknown) => {
       if (!this.#router.closed) this.#log.warn({ err }, 'reply not sent');
     });
-    await this.#sendTail;
+    return this.#sendTail;
   }
 
-  async #answer(body: Buffer[]): Promise<Buffer> {
-    const decoded = decodeRequest(body, this.#maxFrameBytes);
+  /** The reply when it needs no waiting (everything but REGISTER and UNREGISTER), else null. */
+  #answerNow(decoded: Decoded): Buffer | null {
     if (!decoded.ok) {
       this.#log.debug({ code: decoded.code }, 'bad request');
       return decoded.reply;
     }
+    const req = decoded.request;
+    if (req.event === 'CHECK_ALIVE') return encodeAck('CHECK_ALIVE', this.#devices.checkAlive(req.uuid, req.aliveTimeoutS));
+    if (req.event === 'UNSUPPORTED') return encodeUnsupported(req.reqEvent);
+    return null;
+  }
+
+  async #answer(decoded: Decoded): Promise<Buffer> {
+    if (!decoded.ok) return decoded.reply;
+    const now = this.#answerNow(decoded);
+    if (now) return now;
     const req = decoded.request;
     try {
       return await this.#handle(req);

@@ -1,0 +1,110 @@
+/**
+ * `npm run bench -- plantimager`: REGISTER and CHECK_ALIVE round trips per second through the
+ * plantimager face, from 1 and from 8 REQ clients. The hub runs in this process with the default
+ * durable store (sync full); the clients run in a child process (this same file, in client mode)
+ * so that they do not share the hub's event loop. A last run caps the face at one request at a
+ * time, which is what the original's REP socket does, to show what ROUTER buys.
+ */
+import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import * as zmq from 'zeromq';
+import { DEFAULT_CONFIG } from '../src/config.js';
+import { PlantimagerFace } from '../src/faces/plantimager/face.js';
+import { Hub } from '../src/hub.js';
+
+const DURATION_MS = Number(process.env.PLANTIMAGER_BENCH_MS ?? 3000);
+type Op = 'register' | 'alive';
+
+interface ClientReport { requests: number; perSecond: number; p50Ms: number; p99Ms: number; failures: number }
+
+// ---- client mode: N REQ sockets in a loop for a fixed time ----
+
+async function runClients(url: string, clients: number, op: Op, durationMs: number, run: string): Promise<ClientReport> {
+  const sockets = Array.from({ length: clients }, () => {
+    const s = new zmq.Request({ linger: 0, receiveTimeout: 10_000 });
+    s.connect(url);
+    return s;
+  });
+  // CHECK_ALIVE needs a device per client.
+  const uuids: string[] = [];
+  for (let c = 0; c < clients; c++) {
+    if (op !== 'alive') break;
+    await sockets[c]!.send(JSON.stringify({ event: 'REGISTER', payload: { device_type: 'bench', addr: `tcp://${run}-alive-${c}:1`, name: `${run}-alive-${c}` } }));
+    const [reply] = await sockets[c]!.receive();
+    uuids.push((JSON.parse(reply!.toString()) as { payload: { uuid: string } }).payload.uuid);
+  }
+  const latencies: number[] = [];
+  let failures = 0;
+  const end = performance.now() + durationMs;
+  const t0 = performance.now();
+  await Promise.all(sockets.map(async (s, c) => {
+    for (let i = 0; performance.now() < end; i++) {
+      const msg = op === 'register'
+        ? { event: 'REGISTER', payload: { device_type: 'bench', addr: `tcp://${run}-${c}-${i}:1`, name: `${run}-${c}-${i}`, overwrite: false } }
+        : { event: 'CHECK_ALIVE', payload: { uuid: uuids[c], alive_timeout: 60 } };
+      const start = performance.now();
+      await s.send(JSON.stringify(msg));
+      const [reply] = await s.receive();
+      latencies.push(performance.now() - start);
+      const event = (JSON.parse(reply!.toString()) as { event: string }).event;
+      if (event !== (op === 'register' ? 'REGISTER_ACK' : 'ACK')) failures++;
+    }
+  }));
+  const elapsed = performance.now() - t0;
+  for (const s of sockets) s.close();
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number) => Math.round((latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? 0) * 100) / 100;
+  return { requests: latencies.length, perSecond: Math.round(latencies.length / (elapsed / 1000)), p50Ms: pct(0.5), p99Ms: pct(0.99), failures };
+}
+
+if (process.env.PLANTIMAGER_BENCH_CLIENT) {
+  const [url, clients, op, durationMs, run] = process.env.PLANTIMAGER_BENCH_CLIENT.split(' ');
+  const report = await runClients(url!, Number(clients), op as Op, Number(durationMs), run!);
+  process.stdout.write(JSON.stringify(report) + '\n');
+  process.exit(0);
+}
+
+// ---- bench mode ----
+
+function clientProcess(url: string, clients: number, op: Op, run: string): Promise<ClientReport> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname], {
+      env: { ...process.env, PLANTIMAGER_BENCH_CLIENT: `${url} ${clients} ${op} ${DURATION_MS} ${run}` },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    const timer = setTimeout(() => child.kill('SIGKILL'), DURATION_MS + 60_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(JSON.parse(out) as ClientReport);
+      else reject(new Error(`bench client exited ${code}`));
+    });
+  });
+}
+
+export default async function bench(): Promise<Record<string, unknown>> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'muster-bench-plantimager-'));
+  const hub = await Hub.start({ config: { ...DEFAULT_CONFIG, host: '127.0.0.1', port: 0, dataDir, hubId: 'bench', logLevel: 'silent', maxMembers: 1_000_000 } });
+  try {
+    const router = await PlantimagerFace.start(hub, { listen: '0', defaultHost: '127.0.0.1' });
+    const serial = await PlantimagerFace.start(hub, { listen: '0', defaultHost: '127.0.0.1', maxInFlight: 1 });
+    hub.addFace(router);
+    hub.addFace(serial);
+    const report: Record<string, unknown> = { durationMsPerRun: DURATION_MS, store: 'sqlite sync=full' };
+    for (const clients of [1, 8]) {
+      report[`register_${clients}_clients`] = await clientProcess(router.address, clients, 'register', `r${clients}`);
+      report[`check_alive_${clients}_clients`] = await clientProcess(router.address, clients, 'alive', `a${clients}`);
+    }
+    report.register_8_clients_one_at_a_time_like_REP = await clientProcess(serial.address, 8, 'register', 's8');
+    report.check_alive_8_clients_one_at_a_time_like_REP = await clientProcess(serial.address, 8, 'alive', 'sa8');
+    report.membersAtEnd = hub.registry.size;
+    return report;
+  } finally {
+    await hub.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
