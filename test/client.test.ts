@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
+import { socketUrl } from '../src/client/transport.js';
 import { PeerError } from '../src/faces/ws.js';
 import {
   connect, ConnectionClosedError, MusterClientError, type ClientStatus, type MusterClient, type RegistryEvent, type Watch,
@@ -323,6 +324,13 @@ describe('client - reconnect', () => {
     once.on('status', (s) => onceStatus.push(s));
     const w = once.watch();
     await w.ready;
+    const seen: string[] = [];
+    const statusDone = (async () => {
+      for await (const st of c.status()) {
+        seen.push(st.type);
+        if (st.type === 'reconnected') break;
+      }
+    })();
     try {
       await h.stop({ keepData: true });
       await until('disconnected', () => (c.connected ? undefined : true));
@@ -330,6 +338,8 @@ describe('client - reconnect', () => {
       h = await startHub({ port, dataDir: h.dataDir });
       const info = await pending;
       assert.equal(info.name, 'muster');
+      await statusDone;
+      assert.deepEqual([seen[0], seen[1], seen[seen.length - 1]], ['disconnected', 'reconnecting', 'reconnected']);
       assert.ok(onceStatus.some((s) => s.type === 'closed'));
       const err = await errorOf(readUntil(w, () => false));
       assert.ok(err instanceof ConnectionClosedError, String(err));
@@ -339,5 +349,15 @@ describe('client - reconnect', () => {
       await once.close();
       await h.stop();
     }
+  });
+});
+
+describe('client - hub URLs', () => {
+  test('client - http URLs map to the WebSocket endpoint; ws URLs are kept; the token rides in the query', () => {
+    assert.equal(socketUrl('http://127.0.0.1:7070'), 'ws://127.0.0.1:7070/v1/ws');
+    assert.equal(socketUrl('https://hub.example:8443/'), 'wss://hub.example:8443/v1/ws');
+    assert.equal(socketUrl('ws://10.0.0.1:7070/v1/ws', 'a b&c'), 'ws://10.0.0.1:7070/v1/ws?token=a+b%26c');
+    assert.equal(socketUrl('wss://h/custom/path'), 'wss://h/custom/path');
+    assert.throws(() => socketUrl('ftp://h'), /http\(s\):\/\/ or ws\(s\):\/\//);
   });
 });
