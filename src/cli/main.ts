@@ -3,11 +3,13 @@ import { Command, CommanderError } from 'commander';
 import { VERSION } from '../hub.js';
 import { hubCommand } from './hub-command.js';
 import { registryCommands } from './registry-commands.js';
+import { controlCommands } from './control-commands.js';
 
 const program = new Command('muster').version(VERSION).description('registry and relay hub for fleets of devices, services and components');
 program.exitOverride();
 hubCommand(program);
 registryCommands(program);
+controlCommands(program);
 
 try {
   await program.parseAsync(process.argv);
