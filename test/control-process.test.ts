@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { connect, controller, MusterClientError, type Controller, type MusterClient } from '../src/client/index.js';
+import { component, connect, controller, MusterClientError, type Controller, type MusterClient } from '../src/client/index.js';
+import type { WsConnection } from '../src/faces/ws.js';
 import { ADMIN_TOKEN, startHub, type TestHub } from './support/hub.js';
 
 const TIMEOUT = 300;
@@ -166,5 +167,45 @@ describe('control process - components as real processes', () => {
     const deadline = Date.now() + 3000;
     while (Date.now() < deadline && (await client.list({ prefix: 'proc-kill' })).members.length > 0) await new Promise((r) => setTimeout(r, 20));
     await rejects(ctl.lifecycle('proc-kill'), 'NO_SUCH_MEMBER');
+  });
+});
+
+describe('control sdk - components in this process', () => {
+  test('a dropped connection: the SDK registers again, announces READY again, and takes commands', async () => {
+    const c = await connect({ url: h.url, reconnect: { initialDelayMs: 20, maxDelayMs: 50 } });
+    try {
+      const seen: unknown[] = [];
+      const comp = await component(c, { name: 'sdk-rejoin', type: 'fixture', onConfigure: (config) => { seen.push(config); } });
+      await comp.ready({ data: ['inproc://rejoin'] });
+      assert.deepEqual(await ctl.configure('sdk-rejoin', { a: 1 }), { name: 'sdk-rejoin', ok: true, state: 'configured' });
+      (h.hub.registry.find('sdk-rejoin')!.session as WsConnection).close(1011, 'test drop');
+      const deadline = Date.now() + 5000;
+      let lc = await ctl.lifecycle('sdk-rejoin');
+      while (Date.now() < deadline && !(lc.state === 'ready' && lc.history.some((t) => t.note === 'registered again: a new run'))) {
+        await new Promise((r) => setTimeout(r, 20));
+        lc = await ctl.lifecycle('sdk-rejoin');
+      }
+      assert.equal(lc.state, 'ready');
+      assert.deepEqual(lc.endpoints, { data: ['inproc://rejoin'] });
+      assert.deepEqual(lc.history.slice(-2).map((t) => t.to), ['starting', 'ready']);
+      assert.deepEqual(await ctl.configure('sdk-rejoin', { a: 2 }), { name: 'sdk-rejoin', ok: true, state: 'configured' });
+      assert.deepEqual(seen, [{ a: 1 }, { a: 2 }]);
+    } finally {
+      await c.close();
+    }
+  });
+
+  test('a clean-up that throws finishes with outcome ERROR and the error as details', async () => {
+    const c = await connect({ url: h.url, reconnect: false });
+    try {
+      const comp = await component(c, { name: 'sdk-badstop', type: 'fixture', onStop: () => { throw new Error('could not flush the queue'); } });
+      await comp.ready();
+      assert.equal(comp.state, 'ready');
+      assert.deepEqual(await ctl.stop('sdk-badstop'), { name: 'sdk-badstop', outcome: 'ERROR', details: ['could not flush the queue'], state: 'finished' });
+      assert.deepEqual(await comp.finished, { outcome: 'ERROR', details: ['could not flush the queue'] });
+      assert.equal((await ctl.lifecycle('sdk-badstop')).lastError, 'could not flush the queue');
+    } finally {
+      await c.close();
+    }
   });
 });
