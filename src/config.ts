@@ -25,6 +25,14 @@ export const HubConfig = Type.Object({
   logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))),
   plantimager: Type.Optional(Type.String({ description: '[HOST:]PORT of the plantimager ZeroMQ face; off when absent' })),
   plantimagerAllow: Type.Optional(Type.Array(Type.String(), { description: 'Client networks (CIDR) allowed on the plantimager face' })),
+  busRateLimits: Type.Record(Type.String(), Type.Object({
+    messagesPerSec: Type.Number({ minimum: 0, description: '0 = unlimited' }),
+    bytesPerSec: Type.Number({ minimum: 0, description: '0 = unlimited' }),
+    burstSec: Type.Number({ minimum: 0.001, description: 'Seconds of traffic a sender may save up' }),
+  }, { additionalProperties: false }), { description: 'Bus rate limit per sender, by member type; "*" is the default' }),
+  busQueueMessages: Type.Integer({ minimum: 1, description: 'Messages a receiver may have queued on the bus' }),
+  busQueueBytes: Type.Integer({ minimum: 1024, description: 'Bytes a receiver may have queued on the bus' }),
+  busSlowPolicy: Type.Union([Type.Literal('drop'), Type.Literal('disconnect')], { description: 'A receiver past its queue bound loses the message (drop) or its connection (disconnect)' }),
 }, { additionalProperties: false });
 export type HubConfig = Static<typeof HubConfig>;
 
@@ -43,6 +51,10 @@ export const DEFAULT_CONFIG: HubConfig = {
   graceMs: 10_000,
   lifecycleTimeoutMs: 10_000,
   logLevel: 'info',
+  busRateLimits: { '*': { messagesPerSec: 10_000, bytesPerSec: 16 * 1024 * 1024, burstSec: 2 } },
+  busQueueMessages: 10_000,
+  busQueueBytes: 8 * 1024 * 1024,
+  busSlowPolicy: 'drop',
 };
 
 /** Environment variables, named MUSTER_ plus the key in upper snake case (MUSTER_ADMIN_TOKEN, MUSTER_PORT, ...). */

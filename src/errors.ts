@@ -28,6 +28,7 @@ export const ERRORS = {
   TIMEOUT: { status: 504, rpc: -32032, message: 'No answer within the timeout' },
   MEMBER_GONE: { status: 410, rpc: -32033, message: 'The member left while the request was open' },
   NOT_CONNECTED: { status: 409, rpc: -32034, message: 'The member has no open session' },
+  MEMBER_ERROR: { status: 502, rpc: -32035, message: 'The member answered the request with an error' },
   // Lifecycle control
   PROTOCOL_ERROR: { status: 409, rpc: -32040, message: 'Lifecycle protocol error' },
   INVALID_STATE: { status: 409, rpc: -32041, message: 'Not allowed in the current lifecycle state' },

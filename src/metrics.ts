@@ -1,5 +1,6 @@
 /** Prometheus metrics. Counters are bumped on the hot path; gauges are read when scraped. */
 import { Counter, Gauge, Registry as PromRegistry, collectDefaultMetrics } from 'prom-client';
+import type { BusTotals } from './faces/bus-relay.js';
 
 export class Metrics {
   readonly registry = new PromRegistry();
@@ -22,5 +23,22 @@ export class Metrics {
     new Gauge({ name: 'muster_revision', help: 'Current event revision', registers: [this.registry], collect() { this.set(gauges.revision()); } });
     new Gauge({ name: 'muster_ws_connections', help: 'Open WebSocket connections', registers: [this.registry], collect() { this.set(gauges.connections()); } });
     new Gauge({ name: 'muster_watchers', help: 'Open watches (WebSocket and SSE)', registers: [this.registry], collect() { this.set(gauges.watchers()); } });
+  }
+
+  /** Bus counters live as plain numbers on the relay (hot path); they are read at scrape time. */
+  addBus(totals: () => BusTotals): void {
+    const counters: [keyof BusTotals, string, string][] = [
+      ['published', 'muster_bus_published_total', 'Messages accepted from senders'],
+      ['delivered', 'muster_bus_delivered_total', 'Messages queued to receivers'],
+      ['deliveredBytes', 'muster_bus_delivered_bytes_total', 'Encoded bytes queued to receivers'],
+      ['dropped', 'muster_bus_dropped_total', 'Messages a slow receiver lost (its queue was full)'],
+      ['throttled', 'muster_bus_throttled_total', 'Messages refused by a sender rate limit'],
+      ['slowDisconnects', 'muster_bus_slow_disconnects_total', 'Receivers disconnected for a full queue'],
+      ['requests', 'muster_bus_requests_total', 'Member requests relayed'],
+      ['requestErrors', 'muster_bus_request_errors_total', 'Member requests that failed (error, timeout, gone)'],
+    ];
+    for (const [key, name, help] of counters) {
+      new Counter({ name, help, registers: [this.registry], collect() { this.reset(); this.inc(totals()[key]); } });
+    }
   }
 }

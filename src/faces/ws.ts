@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type WebSocket from 'ws';
 import type { Watcher } from '../core/event-log.js';
@@ -51,6 +52,19 @@ interface PendingRequest {
 
 const MAX_PENDING_REQUESTS = 10_000;
 
+// Write coalescing: connections written to in this event-loop turn, flushed together once.
+const dirty: WsConnection[] = [];
+let flushScheduled = false;
+const OPEN_BATCH = Buffer.from('[');
+const COMMA = Buffer.from(',');
+const CLOSE_BATCH = Buffer.from(']');
+
+function flushDirty(): void {
+  flushScheduled = false;
+  const list = dirty.splice(0);
+  for (const c of list) c.flush();
+}
+
 /** One WebSocket connection: a session, its caller identity, its watches. */
 export class WsConnection implements Session {
   readonly id = randomUUID();
@@ -65,12 +79,22 @@ export class WsConnection implements Session {
   #nextRequestId = 1;
   #closeListeners: CloseListener[] = [];
   alive = true;
+  /** The TCP socket under the WebSocket, corked while a turn's writes accumulate. */
+  readonly #raw: Duplex | null;
+  #dirty = false;
+  #corked = false;
+  /** Encoded notifications owed to this connection this turn; sent as one frame at flush. */
+  #batch: Buffer[] = [];
+  #batchBytes = 0;
+  /** Messages handed to the socket whose write has not completed yet. */
+  #inflight = 0;
 
-  constructor(socket: WebSocket, hub: HubContext, remoteAddress: string, token: string | undefined) {
+  constructor(socket: WebSocket, hub: HubContext, remoteAddress: string, token: string | undefined, raw?: Duplex) {
     this.#socket = socket;
     this.#hub = hub;
     this.remoteAddress = remoteAddress;
     this.token = token;
+    this.#raw = raw ?? null;
   }
 
   get caller(): Caller {
@@ -85,9 +109,77 @@ export class WsConnection implements Session {
     return this.#socket.readyState === 1;
   }
 
-  /** Sends already-encoded text (or bytes). Encoding is the caller's, once per message. */
+  /**
+   * Sends already-encoded text (or bytes). Encoding is the caller's, once per message. Writes of
+   * one event-loop turn are corked and reach the kernel as one write.
+   */
   send(data: string | Buffer): void {
-    if (this.#socket.readyState === 1) this.#socket.send(data);
+    if (this.#socket.readyState !== 1) return;
+    if (this.#batch.length) this.#sendBatch();
+    this.#markDirty();
+    this.#socket.send(data);
+  }
+
+  /**
+   * Queues an encoded JSON-RPC notification (the same Buffer goes to every receiver). Those owed
+   * in one turn go out as one text frame: the notification alone, or a JSON array of them.
+   */
+  enqueue(frame: Buffer): void {
+    if (this.#socket.readyState !== 1) return;
+    this.#batch.push(frame);
+    this.#batchBytes += frame.length;
+    this.#markDirty();
+  }
+
+  /** Bytes owed to this peer: queued this turn plus not yet written to the kernel. */
+  get outboundBytes(): number {
+    return this.#batchBytes + this.#socket.bufferedAmount;
+  }
+
+  /** Messages owed to this peer: queued this turn plus in writes not yet completed. */
+  get outboundMessages(): number {
+    return this.#batch.length + this.#inflight;
+  }
+
+  /** Called once per turn for a connection written to: one frame for the batch, then uncork. */
+  flush(): void {
+    this.#dirty = false;
+    if (this.#batch.length && this.#socket.readyState === 1) this.#sendBatch();
+    if (this.#corked) {
+      this.#corked = false;
+      this.#raw!.uncork();
+    }
+  }
+
+  #sendBatch(): void {
+    const batch = this.#batch;
+    const n = batch.length;
+    this.#batch = [];
+    this.#batchBytes = 0;
+    let frame: Buffer;
+    if (n === 1) frame = batch[0]!;
+    else {
+      const parts: Buffer[] = [OPEN_BATCH];
+      for (let i = 0; i < n; i++) { if (i) parts.push(COMMA); parts.push(batch[i]!); }
+      parts.push(CLOSE_BATCH);
+      frame = Buffer.concat(parts);
+    }
+    this.#inflight += n;
+    this.#socket.send(frame, { binary: false }, () => { this.#inflight -= n; });
+  }
+
+  #markDirty(): void {
+    if (this.#dirty) return;
+    this.#dirty = true;
+    if (this.#raw && !this.#raw.writableCorked) {
+      this.#raw.cork();
+      this.#corked = true;
+    }
+    dirty.push(this);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      setImmediate(flushDirty);
+    }
   }
 
   notify(method: string, paramsJson: string): void {
@@ -163,6 +255,8 @@ export class WsConnection implements Session {
 
   /** Called once by the face when the socket closes. */
   closed(): void {
+    this.#batch = [];
+    this.#batchBytes = 0;
     for (const id of [...this.watches.keys()]) this.removeWatch(id);
     for (const p of this.#pending.values()) {
       clearTimeout(p.timer);
@@ -253,7 +347,7 @@ export class WsFace {
   accept(socket: WebSocket, req: IncomingMessage): void {
     const url = new URL(req.url ?? '/', 'http://x');
     const token = url.searchParams.get('token') ?? bearer(req.headers.authorization);
-    const conn = new WsConnection(socket, this.#hub, req.socket.remoteAddress ?? '', token ?? undefined);
+    const conn = new WsConnection(socket, this.#hub, req.socket.remoteAddress ?? '', token ?? undefined, req.socket);
     this.connections.add(conn);
     socket.on('pong', () => { conn.alive = true; });
     const pinger = setInterval(() => { if (socket.readyState === 1) socket.ping(); }, 25_000);

@@ -1,0 +1,55 @@
+/**
+ * The bus on the WebSocket face: JSON-RPC methods bus.subscribe, bus.unsubscribe, bus.publish,
+ * bus.broadcast, bus.send, bus.request, bus.stats. The hub sends `bus.message` and
+ * `bus.throttled` notifications and `bus.handle` requests (a member asked via bus.request).
+ */
+import { Type } from '@sinclair/typebox';
+import { parseScope } from '../core/scope.js';
+import { payloadOf } from './bus-codec.js';
+import type { Relay } from './bus-relay.js';
+import {
+  BroadcastParams, BusStats, DEFAULT_REQUEST_TIMEOUT_MS, PublishParams, RequestParams, SendParams, SendResult,
+  SubscribeParams, SubscribeResult, UnsubscribeParams,
+} from './bus-schemas.js';
+import { wsMethod, type WsMethod } from './ws.js';
+
+export function busWsMethods(relay: Relay): WsMethod[] {
+  return [
+    wsMethod({
+      name: 'bus.subscribe', summary: 'Receive bus.message notifications for a scope and every scope below it.',
+      params: SubscribeParams, result: SubscribeResult,
+      run: (conn, p) => {
+        const scope = parseScope(p.scope);
+        relay.senderOf(conn, undefined, conn.token);
+        return { subscription: relay.subscribe(conn, scope, p.echo ?? false), scope: scope.text };
+      },
+    }),
+    wsMethod({
+      name: 'bus.unsubscribe', summary: 'Stop a subscription.', params: UnsubscribeParams, result: Type.Object({ ok: Type.Boolean() }),
+      run: (conn, p) => ({ ok: relay.unsubscribe(conn, p.subscription) }),
+    }),
+    wsMethod({
+      name: 'bus.publish', summary: 'Publish data (JSON) or bytes (base64) on a scope. As a notification it is fire-and-forget.',
+      params: PublishParams, result: SendResult,
+      run: (conn, p) => relay.publish(relay.senderOf(conn, p.from, conn.token), parseScope(p.scope), payloadOf(p), p),
+    }),
+    wsMethod({
+      name: 'bus.broadcast', summary: 'Deliver to every connected member except the sender.',
+      params: BroadcastParams, result: SendResult,
+      run: (conn, p) => relay.broadcast(relay.senderOf(conn, p.from, conn.token), payloadOf(p), p),
+    }),
+    wsMethod({
+      name: 'bus.send', summary: 'Deliver to one member by name.', params: SendParams, result: SendResult,
+      run: (conn, p) => relay.send(relay.senderOf(conn, p.from, conn.token), p.to, payloadOf(p), p),
+    }),
+    wsMethod({
+      name: 'bus.request', summary: "Ask a member (it gets a bus.handle request) and return its answer, or its error as MEMBER_ERROR.",
+      params: RequestParams, result: Type.Unknown(),
+      run: (conn, p) => relay.request(relay.senderOf(conn, p.from, conn.token), p.to, p.method, p.params ?? null, p.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS),
+    }),
+    wsMethod({
+      name: 'bus.stats', summary: 'Bus totals, subscription count and messages per scope.', params: Type.Object({}), result: BusStats,
+      run: () => relay.stats(),
+    }),
+  ];
+}
