@@ -195,6 +195,25 @@ describe('control sdk - components in this process', () => {
     }
   });
 
+  test('the hub lost the member while the SDK was away: registered anew, one READY, a working component', async () => {
+    const c = await connect({ url: h.url, reconnect: { initialDelayMs: 600, maxDelayMs: 600 } });
+    try {
+      const comp = await component(c, { name: 'sdk-anew', type: 'fixture', onConfigure: () => {} });
+      await comp.ready({ data: ['inproc://anew'] });
+      const oldId = comp.id;
+      (h.hub.registry.find('sdk-anew')!.session as WsConnection).close(1011, 'test drop');
+      // graceMs is 200: the member is gone before the client comes back (300-600 ms).
+      const deadline = Date.now() + 5000;
+      while (Date.now() < deadline && (comp.id === oldId || comp.state !== 'ready')) await new Promise((r) => setTimeout(r, 20));
+      assert.notEqual(comp.id, oldId);
+      const lc = await ctl.lifecycle('sdk-anew');
+      assert.deepEqual([lc.state, lc.history.map((t) => t.to)], ['ready', ['starting', 'ready']]);
+      assert.equal((await ctl.configure('sdk-anew', {})).ok, true);
+    } finally {
+      await c.close();
+    }
+  });
+
   test('a clean-up that throws finishes with outcome ERROR and the error as details', async () => {
     const c = await connect({ url: h.url, reconnect: false });
     try {

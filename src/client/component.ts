@@ -49,15 +49,15 @@ interface CommandParams {
 }
 
 class ComponentImpl implements Component {
-  readonly id: string;
+  id: string;
   name: string;
-  readonly token: string;
   state: LifecycleState = 'starting';
   readonly finished: Promise<Required<StopOutcome>>;
   readonly #client: MusterClient;
   readonly #options: ComponentOptions;
   readonly #unsubscribe: (() => void)[] = [];
   #endpoints: Endpoints | null = null;
+  #token: string;
   #done = false;
   #finish!: (o: Required<StopOutcome>) => void;
 
@@ -66,17 +66,27 @@ class ComponentImpl implements Component {
     this.#options = options;
     this.id = reg.id;
     this.name = reg.name;
-    this.token = reg.token;
+    this.#token = reg.token;
     this.finished = new Promise((resolve) => { this.#finish = resolve; });
     this.#unsubscribe.push(
       client.onNotification('lifecycle.configure', (p) => this.#mine(p) && void this.#configure(p as CommandParams)),
       client.onNotification('lifecycle.stop', (p) => this.#mine(p) && void this.#stop(p as CommandParams)),
       client.on('status', (s) => {
-        if (s.type === 'member-replaced' && s.oldId === this.id) this.name = s.name;
-        // Registering again after a reconnect starts a new run at the hub: announce READY again.
-        if (s.type === 'reconnected' && this.#endpoints && !this.#done) void this.#send('lifecycle.ready', { endpoints: this.#endpoints });
+        // Registering again (after a reconnect, or anew after the hub lost it) starts a new run: announce READY again.
+        const replaced = s.type === 'member-replaced' && s.oldId === this.id;
+        if (replaced) {
+          this.id = s.id;
+          this.name = s.name;
+        }
+        // While reconnecting, 'reconnected' follows; announcing on both would be a second READY.
+        const rejoined = s.type === 'reconnected' || (replaced && client.connected);
+        if (rejoined && this.#endpoints && !this.#done) void this.#send('lifecycle.ready', { endpoints: this.#endpoints });
       }),
     );
+  }
+
+  get token(): string {
+    return this.#client.tokenOf(this.id) ?? this.#token;
   }
 
   async ready(endpoints: Endpoints = {}): Promise<void> {
