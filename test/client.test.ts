@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
+import { connect as tcpConnect, createServer as createTcpServer, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { socketUrl } from '../src/client/transport.js';
 import { PeerError } from '../src/faces/ws.js';
@@ -285,7 +286,19 @@ describe('client - reconnect', () => {
       h = await startHub({ port, dataDir });
       // Made while the client is still away: it must get these through replay.
       for (let i = 0; i < 5; i++) await h.hub.registry.register({ type: 'during', name: `during-${i}` });
+      // And a steady stream while the client resumes: events land before, between and after its replay.
+      let streaming = true;
+      const hub2 = h.hub;
+      const producer = (async () => {
+        for (let i = 0; streaming && i < 2000; i++) {
+          await hub2.registry.register({ type: 'stream', name: `stream-${i}` });
+          await sleep(2);
+        }
+      })();
       await until('reconnected', () => (statuses.some((s) => s.type === 'reconnected') ? true : undefined), 5000);
+      await sleep(200);
+      streaming = false;
+      await producer;
       for (let i = 0; i < 5; i++) await h.hub.registry.register({ type: 'after', name: `after-${i}` });
 
       const s2 = await c.get('keeper');
@@ -303,6 +316,7 @@ describe('client - reconnect', () => {
       await w.close();
       const revisions = events.map((e) => e.revision);
       assert.deepEqual(revisions, Array.from({ length: last }, (_, i) => i + 1), 'every revision once, in order');
+      assert.ok(events.filter((e) => e.member.type === 'stream').length >= 20, 'the stream ran across the resume');
       for (const group of ['before', 'during', 'after']) {
         assert.equal(events.filter((e) => e.type === 'added' && e.member.type === group).length, 5, group);
       }
@@ -347,6 +361,65 @@ describe('client - reconnect', () => {
     } finally {
       await c.close();
       await once.close();
+      await h.stop();
+    }
+  });
+});
+
+/** A TCP relay to the hub that can go silent (a half-open link: nothing closes, nothing arrives). */
+async function silentableProxy(target: string): Promise<{ url: string; silence(): void; stop(): Promise<void> }> {
+  const { hostname, port } = new URL(target);
+  const pairs = new Set<[Socket, Socket]>();
+  const sockets = new Set<Socket>();
+  const server = createTcpServer((down) => {
+    const up = tcpConnect(Number(port), hostname);
+    sockets.add(down).add(up);
+    const pair: [Socket, Socket] = [down, up];
+    pairs.add(pair);
+    down.pipe(up);
+    up.pipe(down);
+    const end = () => { pairs.delete(pair); down.destroy(); up.destroy(); };
+    down.on('error', end).on('close', end);
+    up.on('error', end).on('close', end);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    silence() {
+      for (const [down, up] of pairs) { down.unpipe(up); up.unpipe(down); down.pause(); up.pause(); }
+      pairs.clear();
+    },
+    async stop() {
+      for (const sock of sockets) sock.destroy();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+describe('client - dead links', () => {
+  test('client - keepalive notices a link that went silent, reconnects, and the session member stays the same', async () => {
+    const h = await startHub();
+    const proxy = await silentableProxy(h.url);
+    const c = await connect({ url: proxy.url, keepAliveMs: 300, requestTimeoutMs: 500, reconnect: { initialDelayMs: 50, maxDelayMs: 200 } });
+    const statuses: ClientStatus[] = [];
+    c.on('status', (st) => statuses.push(st));
+    try {
+      const m = await c.register({ type: 'dev', name: 'blip', liveness: { kind: 'session', graceMs: 10_000 } });
+      proxy.silence();
+      const started = Date.now();
+      await until('reconnected', () => (statuses.some((st) => st.type === 'reconnected') ? true : undefined), 5000);
+      const took = Date.now() - started;
+      assert.ok(took >= 300, `not before keepAliveMs (${took} ms)`);
+      const drop = statuses.find((st) => st.type === 'disconnected');
+      assert.match(drop && drop.type === 'disconnected' ? drop.reason : '', /stopped answering/);
+      const v = await c.get('blip');
+      assert.equal(v.id, m.id);
+      assert.equal(v.status, 'alive');
+      const member = h.hub.registry.find(m.id)!;
+      assert.ok(member.session && [...h.hub.ws.connections].some((x) => x === member.session), 'bound to the new connection');
+    } finally {
+      await c.close();
+      await proxy.stop();
       await h.stop();
     }
   });
