@@ -266,8 +266,8 @@ export class Client implements MusterClient, WatchOwner {
         for (const w of this.#watches) if (!w.closed && !w.paused && !w.opening && w.hubId === undefined) this.#openWatchSoon(w, conn);
         this.#status.emit({ type: 'reconnected' });
         return;
-      } catch (err) {
-        if (!isLinkError(err)) throw err;
+      } catch {
+        // Whatever failed (link, timeout, a refusal mid-resume), start over on a fresh connection.
         const conn = this.#conn;
         this.#conn = undefined;
         conn?.abort('resume failed');
@@ -374,6 +374,7 @@ export class Client implements MusterClient, WatchOwner {
   }
 
   #deliver(w: WatchStream, e: RegistryEvent): void {
+    if (w.paused) return; // not counted as seen: the re-opened watch replays it
     if (w.push(e)) return;
     // The reader is behind by maxQueue events: stop the hub watch; resume() re-opens it from here.
     w.paused = true;
