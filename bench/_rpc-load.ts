@@ -3,6 +3,7 @@
  * frames in flight (each frame one request, or a batch of `perFrame` requests) and counts
  * replies without parsing them on the hot path; error replies are counted by a byte scan.
  */
+import type { Duplex } from 'node:stream';
 import WebSocket from 'ws';
 
 export async function connect(url: string): Promise<WebSocket> {
@@ -66,11 +67,20 @@ export function pipeline(ws: WebSocket, o: LoadOptions): Promise<LoadResult> {
       }
       answered++;
       if (answered >= o.frames) return finish();
-      while (sent < o.frames && sent - answered < o.window) ws.send(o.frame(sent++));
+      while (sent < o.frames && sent - answered < o.window) send(o.frame(sent++));
+    };
+    // Frames sent while handling one read go out in one write (as the hub does for its replies):
+    // otherwise the generator, not the hub, is the bottleneck. `_socket` is ws's TCP socket.
+    const raw = (ws as unknown as { _socket?: Duplex })._socket;
+    let corked = false;
+    const uncork = () => { corked = false; raw!.uncork(); };
+    const send = (text: string) => {
+      if (raw && !corked) { corked = true; raw.cork(); process.nextTick(uncork); }
+      ws.send(text);
     };
     ws.on('message', onMessage);
     const timer = setTimeout(finish, o.maxMs);
-    while (sent < o.frames && sent < o.window) ws.send(o.frame(sent++));
+    while (sent < o.frames && sent < o.window) send(o.frame(sent++));
   });
 }
 

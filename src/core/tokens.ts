@@ -1,12 +1,49 @@
 /** Member tokens: random, shown once, stored only as a SHA-256 hash (they carry 256 bits, so no slow hash is needed). */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import * as nodeCrypto from 'node:crypto';
+
+// One-shot hashing (Node >= 20.12) skips building a Hash object; every heartbeat hashes a token.
+const oneShot = (nodeCrypto as { hash?: (algorithm: string, data: string, encoding: 'base64url') => string }).hash;
+
+// Random bytes are drawn 8 KB at a time (one call per 256 tokens, not one per registration).
+let pool = Buffer.alloc(0);
+let offset = 0;
 
 export function newToken(): string {
-  return randomBytes(32).toString('base64url');
+  if (offset + 32 > pool.length) {
+    pool = randomBytes(32 * 256);
+    offset = 0;
+  }
+  const token = pool.toString('base64url', offset, offset + 32);
+  pool.fill(0, offset, offset + 32); // no copy of a handed-out token stays in the pool
+  offset += 32;
+  return token;
 }
 
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token).digest('base64url');
+  return oneShot ? oneShot('sha256', token, 'base64url') : createHash('sha256').update(token).digest('base64url');
+}
+
+/**
+ * A configured secret (the admin token), hashed once. A presented token is hashed once by the
+ * caller (hashToken) and that hash serves both the member check and this constant-time one.
+ */
+export class Secret {
+  readonly #hash: Buffer | null;
+
+  constructor(value: string | undefined) {
+    this.#hash = value ? Buffer.from(hashToken(value)) : null;
+  }
+
+  matches(presented: string | undefined): boolean {
+    return presented ? this.matchesHash(hashToken(presented)) : false;
+  }
+
+  matchesHash(presentedHash: string): boolean {
+    if (!this.#hash) return false;
+    const b = Buffer.from(presentedHash);
+    return b.length === this.#hash.length && timingSafeEqual(b, this.#hash);
+  }
 }
 
 /** Constant-time comparison of a presented secret with a configured one. */

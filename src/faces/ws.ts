@@ -268,6 +268,8 @@ export class WsConnection implements Session {
   }
 }
 
+const WS_LABEL = { face: 'ws' } as const;
+
 const MethodName = Type.Object({ name: Type.String({ maxLength: 128 }) });
 
 export class WsFace {
@@ -403,16 +405,23 @@ export class WsFace {
       return;
     }
     const { batch, messages } = decode(data.toString('utf8'));
-    const replies = await Promise.all(messages.map((m) => this.#handle(conn, m)));
-    const out = replies.filter((r): r is string => r !== null);
+    hub.metrics.requests.inc(WS_LABEL, messages.length); // once per frame: a labelled inc costs a hash
+    // Synchronous methods (heartbeat, get, ...) answer in this turn, without a promise per message.
+    if (!batch) {
+      const reply = this.#handle(conn, messages[0]!);
+      const text = typeof reply === 'string' || reply === null ? reply : await reply;
+      if (text !== null) conn.send(text);
+      return;
+    }
+    let replies = messages.map((m) => this.#handle(conn, m));
+    if (replies.some((r) => typeof r === 'object' && r !== null)) replies = await Promise.all(replies);
+    const out = (replies as (string | null)[]).filter((r): r is string => r !== null);
     if (out.length === 0) return;
-    conn.send(batch ? `[${out.join(',')}]` : out[0]!);
+    conn.send(`[${out.join(',')}]`);
   }
 
-  /** One message: the encoded reply, or null for notifications and responses. */
-  async #handle(conn: WsConnection, msg: RpcMessage): Promise<string | null> {
-    const hub = this.#hub;
-    hub.metrics.requests.inc({ face: 'ws' });
+  /** One message: the encoded reply (now, or later for async methods), or null for notifications and responses. */
+  #handle(conn: WsConnection, msg: RpcMessage): string | null | Promise<string | null> {
     let id: RpcId = null;
     try {
       switch (msg.kind) {
@@ -428,16 +437,25 @@ export class WsFace {
           const method = this.#method(msg.method);
           let params = msg.params;
           if (Array.isArray(params)) params = method.params === MethodName && typeof params[0] === 'string' ? { name: params[0] } : params;
-          const result = await method.run(conn, validate(method.params, params));
+          const result = method.run(conn, validate(method.params, params));
+          if (result instanceof Promise) return this.#later(msg, id, result);
           return msg.kind === 'request' ? encodeResult(id, JSON.stringify(result ?? null)) : null;
         }
       }
     } catch (err) {
-      const e = toMusterError(err);
-      hub.metrics.errors.inc({ face: 'ws', code: e.code });
-      if (e.code === 'INTERNAL') hub.log.error({ err }, 'internal error');
-      return msg.kind === 'notification' ? null : encodeError(id, e);
+      return this.#failed(msg, id, err);
     }
+  }
+
+  #later(msg: RpcMessage, id: RpcId, result: Promise<unknown>): Promise<string | null> {
+    return result.then((r) => (msg.kind === 'request' ? encodeResult(id, JSON.stringify(r ?? null)) : null), (err: unknown) => this.#failed(msg, id, err));
+  }
+
+  #failed(msg: RpcMessage, id: RpcId, err: unknown): string | null {
+    const e = toMusterError(err);
+    this.#hub.metrics.errors.inc({ face: 'ws', code: e.code });
+    if (e.code === 'INTERNAL') this.#hub.log.error({ err }, 'internal error');
+    return msg.kind === 'notification' ? null : encodeError(id, e);
   }
 }
 
