@@ -345,6 +345,7 @@ describe('control - groups', () => {
     const refuses = await readyComponent('grp-b', { type: 'grouped', meta: { rack: 'r1' } });
     const silent = await readyComponent('grp-c', { type: 'grouped', meta: { rack: 'r1' } });
     await readyComponent('grp-other', { type: 'grouped', meta: { rack: 'r2' } });
+    await component('grp-d', { type: 'grouped', meta: { rack: 'r1' } }); // never READY
     ok.notifications.length = 0;
     const r = http('POST', '/v1/control/configure', { selector: { type: 'grouped', meta: { rack: 'r1' } }, config: { v: 2 }, timeoutMs: 200 });
     await ok.ok('lifecycle.ok', { call: (await nextCommand(ok, 'lifecycle.configure')).call });
@@ -352,6 +353,9 @@ describe('control - groups', () => {
     await nextCommand(silent, 'lifecycle.configure');
     const res = await r;
     assert.equal(res.status, 200);
+    const notReady = res.json.members.pop();
+    assert.deepEqual([notReady.name, notReady.ok, notReady.code], ['grp-d', false, 'INVALID_STATE']);
+    assert.match(notReady.error, /grp-d is (starting|unresponsive); CONFIGURE needs ready or configured/);
     assert.deepEqual(res.json.members.map((m: any) => [m.name, m.ok, m.error?.replace(/within \d+ ms/, 'within N ms'), m.code, m.state]), [
       ['grp-a', true, undefined, undefined, 'configured'],
       ['grp-b', false, 'v2 unsupported', undefined, 'ready'],
@@ -364,7 +368,7 @@ describe('control - groups', () => {
     for (const p of [ok, refuses, silent]) await p.ok('lifecycle.finished', { call: (await nextCommand(p, 'lifecycle.stop')).call, outcome: 'OK' });
     const stopped = (await s).result as any;
     assert.deepEqual(stopped.members.map((m: any) => [m.name, m.outcome ?? m.code]), [
-      ['grp-a', 'OK'], ['grp-b', 'OK'], ['grp-c', 'OK'], ['grp-other', 'TIMEOUT'],
+      ['grp-a', 'OK'], ['grp-b', 'OK'], ['grp-c', 'OK'], ['grp-d', 'INVALID_STATE'], ['grp-other', 'TIMEOUT'],
     ]);
     const empty = await http('POST', '/v1/control/stop', { selector: {} });
     assert.equal(empty.json.error.code, 'INVALID_PARAMS');

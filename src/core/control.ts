@@ -5,16 +5,18 @@
  * bound at READY. Each transition is persisted with the member (a `lifecycle` event); none of
  * this is on a hot path. A component has at most one command open at a time, as in ICCP.
  */
-import { MusterError, toMusterError } from '../errors.js';
+import { MusterError } from '../errors.js';
 import type {
-  ConfigureResult, Endpoints, GroupConfigureResult, GroupStopResult, LifecycleRecord, LifecycleState, Role, Selector,
-  StopResult, Transition,
+  ConfigureResult, Endpoints, GroupConfigureResult, GroupStopResult, LifecycleRecord, LifecycleState, Selector, StopResult, Transition,
 } from '../schemas/control.js';
 import type { RemovalReason } from '../schemas/member.js';
+import { configureEach, selectComponents, stopEach } from './control-groups.js';
+import { authorizeController, hasRole } from './control-roles.js';
 import type { Caller, Member, Registry } from './registry.js';
 
+export { hasRole };
+
 export const HISTORY_LIMIT = 50;
-export const GROUP_LIMIT = 10_000;
 export const DEFAULT_LIFECYCLE_TIMEOUT_MS = 10_000;
 
 /** A command from the hub to one component. */
@@ -68,11 +70,6 @@ export interface ControlOptions {
   now?: () => number;
   /** Store failures while persisting a transition (the state in memory stays right). */
   onError?: (err: unknown) => void;
-}
-
-export function hasRole(member: Member, role: Role): boolean {
-  const roles = member.extra.roles;
-  return Array.isArray(roles) && roles.includes(role);
 }
 
 export class Control {
@@ -184,57 +181,28 @@ export class Control {
 
   /** Controlling needs the admin token, or a token (or session) of a member with the controller role. */
   authorize(caller: Caller): void {
-    if (this.#registry.isAdmin(caller.token)) return;
-    if (caller.token) {
-      const m = this.#registry.findByToken(caller.token);
-      if (m && hasRole(m, 'controller')) return;
-    }
-    let sessionMembers = 0;
-    if (caller.session) {
-      for (const m of this.#registry.sessionMembers(caller.session)) {
-        if (hasRole(m, 'controller')) return;
-        sessionMembers++;
-      }
-    }
-    if (!caller.token && sessionMembers === 0) throw new MusterError('UNAUTHORIZED', 'Controlling components needs the admin token or a controller token');
-    throw new MusterError('FORBIDDEN', 'Only the admin token or a member with the controller role may control components');
+    authorizeController(this.#registry, caller);
   }
 
-  configure(name: string, config: Record<string, unknown>, options: { timeoutMs?: number }, caller: Caller): Promise<ConfigureResult> {
+  async configure(name: string, config: Record<string, unknown>, options: { timeoutMs?: number }, caller: Caller): Promise<ConfigureResult> {
     this.authorize(caller);
     return this.#command(this.#target(name), 'configure', config, options.timeoutMs) as Promise<ConfigureResult>;
   }
 
-  stop(name: string, options: { timeoutMs?: number }, caller: Caller): Promise<StopResult> {
+  async stop(name: string, options: { timeoutMs?: number }, caller: Caller): Promise<StopResult> {
     this.authorize(caller);
     return this.#command(this.#target(name), 'stop', {}, options.timeoutMs) as Promise<StopResult>;
   }
 
   /** Configures every matching component at once; one outcome per member, sorted by name. */
-  async configureGroup(selector: Selector, config: Record<string, unknown>, options: { timeoutMs?: number }, caller: Caller): Promise<GroupConfigureResult> {
+  configureGroup(selector: Selector, config: Record<string, unknown>, options: { timeoutMs?: number }, caller: Caller): Promise<GroupConfigureResult> {
     this.authorize(caller);
-    const members = await Promise.all(this.#select(selector).map(async (c): Promise<GroupConfigureResult['members'][number]> => {
-      try {
-        return (await this.#command(c, 'configure', config, options.timeoutMs)) as ConfigureResult;
-      } catch (err) {
-        const e = toMusterError(err);
-        return { name: c.member.name, ok: false, error: e.message, code: e.code, state: this.#stateOf(c) };
-      }
-    }));
-    return { members };
+    return configureEach(this, selectComponents(this.#registry, selector), config, options, caller);
   }
 
-  async stopGroup(selector: Selector, options: { timeoutMs?: number }, caller: Caller): Promise<GroupStopResult> {
+  stopGroup(selector: Selector, options: { timeoutMs?: number }, caller: Caller): Promise<GroupStopResult> {
     this.authorize(caller);
-    const members = await Promise.all(this.#select(selector).map(async (c): Promise<GroupStopResult['members'][number]> => {
-      try {
-        return (await this.#command(c, 'stop', {}, options.timeoutMs)) as StopResult;
-      } catch (err) {
-        const e = toMusterError(err);
-        return { name: c.member.name, error: e.message, code: e.code, state: this.#stateOf(c) };
-      }
-    }));
-    return { members };
+    return stopEach(this, selectComponents(this.#registry, selector), options, caller);
   }
 
   /** State, endpoints, last error, open call and history of one component (anyone may read it). */
@@ -434,21 +402,6 @@ export class Control {
     c = { member, link: null, readySeen: readySeenIn(member), open: null, late: null, readyTimer: null };
     this.#components.set(member.id, c);
     return c;
-  }
-
-  #select(selector: Selector): Component[] {
-    const hits: Member[] = [];
-    for (const m of this.#registry.members()) {
-      if (!m.lifecycle || !hasRole(m, 'component')) continue;
-      if (selector.type !== undefined && m.type !== selector.type) continue;
-      if (selector.prefix !== undefined && !m.name.startsWith(selector.prefix)) continue;
-      if (selector.state !== undefined && m.lifecycle.state !== selector.state) continue;
-      if (selector.meta && !Object.entries(selector.meta).every(([k, v]) => m.meta[k] === v)) continue;
-      hits.push(m);
-      if (hits.length > GROUP_LIMIT) throw new MusterError('INVALID_PARAMS', `The selector matches more than ${GROUP_LIMIT} components`, { max: GROUP_LIMIT });
-    }
-    hits.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    return hits.map((m) => this.#record(m));
   }
 
   #stateOf(c: Component): LifecycleState {
