@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { socketUrl } from '../src/client/transport.js';
 import { PeerError } from '../src/faces/ws.js';
 import {
-  connect, ConnectionClosedError, MusterClientError, type ClientStatus, type MusterClient, type RegistryEvent, type Watch,
+  connect, ConnectionClosedError, MusterClientError, TimeoutError, type ClientStatus, type MusterClient, type RegistryEvent, type Watch,
 } from '../src/client/index.js';
 import { ADMIN_TOKEN, startHub, type TestHub } from './support/hub.js';
 
@@ -407,6 +407,9 @@ describe('client - dead links', () => {
       const m = await c.register({ type: 'dev', name: 'blip', liveness: { kind: 'session', graceMs: 10_000 } });
       proxy.silence();
       const started = Date.now();
+      const slow = await errorOf(c.call('info', {}, { timeoutMs: 100 }));
+      assert.ok(slow instanceof TimeoutError, String(slow));
+      assert.equal(slow.code, 'TIMEOUT');
       await until('reconnected', () => (statuses.some((st) => st.type === 'reconnected') ? true : undefined), 5000);
       const took = Date.now() - started;
       assert.ok(took >= 300, `not before keepAliveMs (${took} ms)`);
