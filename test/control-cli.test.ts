@@ -80,7 +80,7 @@ describe('control cli - configure, stop, lifecycle', () => {
 
   test('lifecycle shows state, endpoints and history', async () => {
     await autoComponent('cli-lc');
-    await muster(['stop', 'cli-lc']);
+    await fetch(`${h.url}/v1/members/cli-lc/stop`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: '{}' });
     const r = await muster(['lifecycle', 'cli-lc'], null);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^state\s+finished/m);
@@ -89,18 +89,20 @@ describe('control cli - configure, stop, lifecycle', () => {
   });
 
   test('refusals: no target, both target kinds, no token, unreadable config', async () => {
-    const none = await muster(['stop']);
+    await autoComponent('cli-auth');
+    const [none, both, anon, missing, notObject] = await Promise.all([
+      muster(['stop']),
+      muster(['stop', 'x', '--type', 'y']),
+      muster(['stop', 'cli-auth'], null),
+      muster(['configure', 'cli-auth', '--config', join(dir, 'nope.json')]),
+      muster(['configure', 'cli-auth', '--config', configFile('arr.json', [1])]),
+    ]);
     assert.equal(none.code, 1);
     assert.match(none.stderr, /INVALID_PARAMS: Give a component NAME/);
-    const both = await muster(['stop', 'x', '--type', 'y']);
     assert.match(both.stderr, /not both/);
-    await autoComponent('cli-auth');
-    const anon = await muster(['stop', 'cli-auth'], null);
     assert.equal(anon.code, 1);
     assert.match(anon.stderr, /UNAUTHORIZED/);
-    const missing = await muster(['configure', 'cli-auth', '--config', join(dir, 'nope.json')]);
     assert.match(missing.stderr, /INVALID_PARAMS: Cannot read --config/);
-    const notObject = await muster(['configure', 'cli-auth', '--config', configFile('arr.json', [1])]);
     assert.match(notObject.stderr, /must hold a JSON object/);
   });
 });
