@@ -18,11 +18,12 @@ import { Control } from './core/control.js';
 import { controlHttpRoutes } from './faces/control-http.js';
 import { controlWsMethods } from './faces/control-ws.js';
 import { Metrics } from './metrics.js';
+import { VERSION } from './version.js';
 import type { HubInfo } from './schemas/hub.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/store.js';
 
-export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+export { VERSION };
 
 /** A face on its own port (plantimager, ...), started after the core and stopped before it. */
 export interface LegacyFace {

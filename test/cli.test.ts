@@ -106,7 +106,7 @@ describe('cli - ls, info, hub address', () => {
     const r = await muster(['ls', ...hub]);
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trimEnd().split('\n');
-    assert.match(lines[0]!, /^NAME\s+TYPE\s+STATUS\s+ADDRESS\s+AGE$/);
+    assert.match(lines[0]!, /^NAME\s+TYPE\s+STATUS\s+STATE\s+ADDRESS\s+AGE$/);
     const col = (word: string) => lines[0]!.indexOf(word);
     const names = lines.slice(1).map((l) => l.split(/\s+/)[0]);
     assert.deepEqual(names, ['cam-1', 'cam-1-1', 'sensor-lost', 'sensor-ok']);
@@ -115,7 +115,7 @@ describe('cli - ls, info, hub address', () => {
       assert.equal(l.indexOf(cells[1]!, col('TYPE')), col('TYPE'), `TYPE column aligned in ${JSON.stringify(l)}`);
       assert.equal(l.indexOf(cells[2]!, col('STATUS')), col('STATUS'), `STATUS column aligned in ${JSON.stringify(l)}`);
     }
-    assert.match(lines.find((l) => l.startsWith('sensor-ok'))!, /sensor\s+alive\s+tcp:\/\/10\.1\.1\.1:9\s+\d+s$/);
+    assert.match(lines.find((l) => l.startsWith('sensor-ok'))!, /sensor\s+alive\s+-\s+tcp:\/\/10\.1\.1\.1:9\s+\d+s$/);
 
     const [sensors, suspect, bad, none] = await Promise.all([
       muster(['ls', ...hub, '--type', 'sensor', '--json']),

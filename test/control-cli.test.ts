@@ -105,4 +105,19 @@ describe('control cli - configure, stop, lifecycle', () => {
     assert.match(missing.stderr, /INVALID_PARAMS: Cannot read --config/);
     assert.match(notObject.stderr, /must hold a JSON object/);
   });
+
+  test('ls shows the lifecycle state and filters by it', async () => {
+    await autoComponent('ls-ready', 'lstest');
+    await autoComponent('ls-conf', 'lstest');
+    const conf = await fetch(`${h.url}/v1/members/ls-conf/configure`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` }, body: JSON.stringify({ config: {} }) });
+    assert.equal(conf.status, 200);
+    const all = await muster(['ls', '--type', 'lstest']);
+    assert.equal(all.code, 0, all.stderr);
+    const lines = all.stdout.trimEnd().split('\n');
+    assert.match(lines[0]!, /STATE/);
+    assert.match(lines.find((l) => l.startsWith('ls-conf'))!, /\sconfigured\s/);
+    assert.match(lines.find((l) => l.startsWith('ls-ready'))!, /\sready\s/);
+    const only = await muster(['ls', '--type', 'lstest', '--state', 'configured', '--json']);
+    assert.deepEqual((JSON.parse(only.stdout) as { name: string }[]).map((m) => m.name), ['ls-conf']);
+  });
 });

@@ -18,7 +18,7 @@ export function age(ms: number): string {
 }
 
 export function memberTable(members: MemberView[], now = Date.now()): string {
-  return table(['name', 'type', 'status', 'address', 'age'], members.map((m) => [m.name, m.type, m.status, m.address || '-', age(now - m.registeredAt)]));
+  return table(['name', 'type', 'status', 'state', 'address', 'age'], members.map((m) => [m.name, m.type, m.status, m.lifecycle?.state ?? '-', m.address || '-', age(now - m.registeredAt)]));
 }
 
 /** `key  value` lines, for one member or the hub's info. */

@@ -1,7 +1,6 @@
 /** `muster hub`: runs a hub until SIGINT/SIGTERM, then stops it gracefully. */
 import type { Command } from 'commander';
 import { resolveConfig, type HubConfig } from '../config.js';
-import { Hub } from '../hub.js';
 
 interface HubFlags {
   host?: string; port?: string; data?: string; config?: string; adminToken?: string; maxMembers?: string;
@@ -41,6 +40,8 @@ export function hubCommand(program: Command): void {
           plantimagerAllow: flags.plantimagerAllow?.split(',').map((c) => c.trim()).filter((c) => c !== ''),
         },
       });
+      // Loaded here, not at the top: client commands then start without fastify and SQLite.
+      const { Hub } = await import('../hub.js');
       const hub = await Hub.start({ config });
       let stopping = false;
       const stop = (signal: string) => {

@@ -1,6 +1,6 @@
 /** The `muster` command. */
 import { Command, CommanderError } from 'commander';
-import { VERSION } from '../hub.js';
+import { VERSION } from '../version.js';
 import { hubCommand } from './hub-command.js';
 import { registryCommands } from './registry-commands.js';
 import { controlCommands } from './control-commands.js';

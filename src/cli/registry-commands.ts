@@ -58,12 +58,14 @@ export function registryCommands(program: Command): void {
     .option('--type <type>', 'only this member type')
     .option('--status <status>', 'alive, suspect or gone')
     .option('--prefix <prefix>', 'names starting with this')
+    .option('--state <state>', 'lifecycle state: starting, ready, configuring, configured, stopping, finished, failed, unresponsive')
     .option('--meta <key=value>', 'meta label to match (repeatable)', collect)
     .option('--json', 'JSON array of members')
-    .action(async (flags: HubFlags & { type?: string; status?: string; prefix?: string; meta?: string[] }) => {
+    .action(async (flags: HubFlags & { type?: string; status?: string; prefix?: string; state?: string; meta?: string[] }) => {
       const q = new URLSearchParams();
       if (flags.type) q.set('type', flags.type);
       if (flags.status) q.set('status', flags.status);
+      if (flags.state) q.set('state', flags.state);
       if (flags.prefix) q.set('prefix', flags.prefix);
       for (const [k, v] of Object.entries(metaFlags(flags.meta) ?? {})) q.set(`meta.${k}`, v);
       const members = await listAll(hubTarget(flags), q);
