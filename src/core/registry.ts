@@ -115,6 +115,8 @@ export class Registry {
   readonly #registeredListeners: RegisteredListener[] = [];
   /** Names held outside this registry's members (another face's reservation, a hub id, ...). */
   readonly #reservedNames = new Set<string>();
+  /** Per base name, a suffix N such that base-1 .. base-N are all taken: keeps "first free" O(1) for crowds of one name. */
+  readonly #suffixHint = new Map<string, number>();
   #probes: ProbeRunner | null = null;
   #closed = false;
   /** Plain counters (read by /metrics at scrape time; cheaper than a metrics call per heartbeat). */
@@ -220,7 +222,9 @@ export class Registry {
     let name = base;
     if (this.isNameTaken(base)) {
       if (params.exclusive) throw new MusterError('NAME_TAKEN', `The name ${base} is taken`, { name: base });
-      name = firstFreeName(base, (n) => this.isNameTaken(n), 1);
+      name = firstFreeName(base, (n) => this.isNameTaken(n), (this.#suffixHint.get(base) ?? 0) + 1);
+      const suffix = Number(name.slice(name.lastIndexOf('-') + 1));
+      if (name.length <= 64 && Number.isInteger(suffix)) this.#suffixHint.set(base, suffix);
     }
     const token = newToken();
     const now = this.#now();
@@ -245,10 +249,13 @@ export class Registry {
    * durable. Faces with their own naming rules (plantimager) use this after choosing the name.
    */
   async add(member: Member, session?: Session, evict: Member[] = []): Promise<void> {
+    this.#assertOpen();
     const removed = evict.filter((m) => this.#byId.get(m.id) === m);
+    // Check before evicting: a refused add must leave the evicted members where they were.
+    const freedName = removed.some((m) => m.name === member.name);
+    if (this.isNameTaken(member.name) && !freedName) throw new MusterError('NAME_TAKEN', `The name ${member.name} is taken`, { name: member.name });
+    if (this.#byId.size - removed.length >= this.#maxMembers) throw new MusterError('REGISTRY_FULL', `The registry is full (${this.#maxMembers} members)`, { max: this.#maxMembers });
     for (const m of removed) this.#unindex(m, 'evicted');
-    if (this.isNameTaken(member.name)) throw new MusterError('NAME_TAKEN', `The name ${member.name} is taken`, { name: member.name });
-    if (this.#byId.size >= this.#maxMembers) throw new MusterError('REGISTRY_FULL', `The registry is full (${this.#maxMembers} members)`, { max: this.#maxMembers });
     this.#index(member);
     this.#startLiveness(member, session);
     this.counters.registrations++;
@@ -277,13 +284,13 @@ export class Registry {
   heartbeat(idOrName: string, caller: Caller): MemberView['status'] {
     const member = this.#authorized(idOrName, caller);
     this.keepAlive(member);
-    this.counters.heartbeats++;
     return member.status;
   }
 
   /** Moves a member's expiry to now + forMs (default its ttl); for faces with their own alive checks. */
   keepAlive(member: Member, forMs?: number): void {
     this.touch(member);
+    this.counters.heartbeats++;
     if (member.liveness.kind === 'ttl') this.#wheel.schedule(member, this.#now() + (forMs ?? member.liveness.ttlMs));
   }
 
@@ -522,6 +529,13 @@ export class Registry {
   #unindex(m: Member, reason: RemovalReason): void {
     this.#byId.delete(m.id);
     this.#byName.delete(m.name);
+    const dash = m.name.lastIndexOf('-');
+    if (dash > 0) {
+      const base = m.name.slice(0, dash);
+      const n = Number(m.name.slice(dash + 1));
+      const hint = this.#suffixHint.get(base);
+      if (hint !== undefined && Number.isInteger(n) && n >= 1 && n <= hint) this.#suffixHint.set(base, n - 1);
+    }
     this.#byToken.delete(m.tokenHash);
     this.#wheel.cancel(m);
     if (m.liveness.kind === 'probe') this.#probes?.stop(m);
