@@ -96,8 +96,8 @@ describe('perf - hot paths keep their behaviour', () => {
     }
     const replies = await Promise.all(calls);
     assert.equal(replies.filter((r) => r.error?.data?.code === 'NO_SUCH_MEMBER').length, 6);
-    assert.equal(replies.filter((r) => r.result?.name?.startsWith('pipe-r')).length, 6);
-    assert.equal(replies.filter((r) => r.result?.status === 'alive').length, 288);
+    assert.equal(replies.filter((r) => (r.result as { name?: string } | undefined)?.name?.startsWith('pipe-r')).length, 6);
+    assert.equal(replies.filter((r) => (r.result as { status?: string } | undefined)?.status === 'alive').length, 288);
     await p.close();
   });
 
@@ -121,7 +121,7 @@ describe('perf - hot paths keep their behaviour', () => {
       }
       // An update after the load changes that member only.
       const u = await q.call('update', { id: 'rs-empty', token: ADMIN_TOKEN, meta: { x: '1' } });
-      assert.deepEqual(u.result.meta, { x: '1' });
+      assert.deepEqual((u.result as { meta: unknown }).meta, { x: '1' });
       assert.deepEqual((await q.ok('get', { name: 'rs-same' })).meta, {});
       await q.close();
     } finally {
