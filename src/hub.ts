@@ -13,7 +13,7 @@ import { PlantimagerFace } from './faces/plantimager/face.js';
 import { WsFace } from './faces/ws.js';
 import { busHttpRoutes } from './faces/bus-http.js';
 import { Relay } from './faces/bus-relay.js';
-import { busWsMethods } from './faces/bus-ws.js';
+import { busBinaryHandler, busWsMethods } from './faces/bus-ws.js';
 import { Control } from './core/control.js';
 import { controlHttpRoutes } from './faces/control-http.js';
 import { controlWsMethods } from './faces/control-ws.js';
@@ -83,6 +83,7 @@ export class Hub implements HubContext {
       rateLimits: config.busRateLimits, queueMessages: config.busQueueMessages, queueBytes: config.busQueueBytes, slowPolicy: config.busSlowPolicy,
     });
     this.ws.addMethods(busWsMethods(this.bus));
+    this.ws.onBinary(busBinaryHandler(this.bus));
     this.#routes.push(...busHttpRoutes(this.bus));
     this.metrics.addBus(() => this.bus.totals);
     this.control = new Control({ registry, timeoutMs: config.lifecycleTimeoutMs, onError: (err) => log.warn({ err }, 'lifecycle transition not persisted') });

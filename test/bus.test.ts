@@ -250,3 +250,46 @@ describe('bus - flow control and stats', () => {
     assert.match(metrics, /^muster_bus_delivered_total \d+/m);
   });
 });
+
+describe('bus - binary frame format', () => {
+  test('binary publishes reach JSON and binary subscribers alike; bytes stay bytes, JSON stays JSON', async () => {
+    const { decodeDeliveries, encodePublishRecord, frameOf, KIND_CODE } = await import('../src/faces/bus-binary.js');
+    const jsonSub = await member('bin-json-sub');
+    const binSub = await member('bin-bin-sub');
+    await jsonSub.ok('bus.subscribe', { scope: '/bf/' });
+    assert.deepEqual(await binSub.ok('bus.format', { binary: true }), { binary: true });
+    await binSub.ok('bus.subscribe', { scope: '/bf/' });
+    const got: { kind: number; from: string; where: string; seq: number; isBytes: boolean; payload: Buffer }[] = [];
+    binSub.ws.removeAllListeners('message'); // RpcPeer reads text only; this peer is binary from here on
+    binSub.ws.on('message', (d: Buffer, isBinary: boolean) => {
+      if (isBinary) decodeDeliveries(d, (r) => got.push({ ...r, payload: Buffer.from(r.payload) }));
+    });
+    const pub = await member('bin-pub');
+    const raw = Buffer.from([9, 8, 7, 0, 255]);
+    const rec = (where: string, payload: Uint8Array, isBytes: boolean) =>
+      encodePublishRecord({ kind: KIND_CODE.publish, isBytes, from: '', where, created: 0, sent: 0, payload });
+    pub.ws.send(frameOf([rec('/bf/x', raw, true), rec('/bf/', Buffer.from('{"a":[1,2]}'), false), rec('/elsewhere/', raw, true)]));
+    await until(() => got.length === 2 && messages(jsonSub).length === 2, 'binary deliveries');
+    assert.deepEqual(got.map((g) => [g.kind, g.from, g.where, g.seq, g.isBytes]), [[1, 'bin-pub', '/bf/x/', 1, true], [1, 'bin-pub', '/bf/', 2, false]]);
+    assert.deepEqual(got[0]!.payload, raw);
+    assert.equal(got[1]!.payload.toString(), '{"a":[1,2]}');
+    const [j1, j2] = messages(jsonSub);
+    assert.deepEqual(Buffer.from(j1.bytes, 'base64'), raw);
+    assert.deepEqual(j2.data, { a: [1, 2] });
+  });
+
+  test('a bad record is reported with bus.error and the connection keeps working', async () => {
+    const { encodePublishRecord, frameOf, KIND_CODE } = await import('../src/faces/bus-binary.js');
+    const pub = await member('bin-bad');
+    const rec = (where: string, payload: Uint8Array, isBytes: boolean) =>
+      encodePublishRecord({ kind: KIND_CODE.publish, isBytes, from: '', where, created: 0, sent: 0, payload });
+    pub.ws.send(frameOf([rec('no-slash', Buffer.from('1'), false)]));
+    const e1 = await pub.waitFor((n) => n.method === 'bus.error');
+    assert.equal(e1.params.code, 'INVALID_SCOPE');
+    pub.ws.send(frameOf([rec('/ok/', Buffer.from('{not json'), false)]));
+    await pub.waitFor((n) => n.method === 'bus.error' && n.params.code === 'INVALID_PARAMS');
+    pub.ws.send(Buffer.from([0xb5, 1, 2]));
+    await pub.waitFor((n) => n.method === 'bus.error' && /Malformed/.test(n.params.message));
+    assert.equal((await pub.call('bus.publish', { scope: '/ok/', data: 1 })).error, undefined);
+  });
+});

@@ -1,17 +1,60 @@
 /**
- * The bus's wire encoding on the native face. A delivered message is one JSON-RPC notification
- * `bus.message`, serialized once into a Buffer that is written as-is to every receiver. Binary
- * payloads travel as `bytes` (base64) instead of `data`, so a JSON value never needs escaping
- * rules and the SDK knows to hand the receiver a Uint8Array.
+ * The bus's wire encodings on the native face, each built once per message and shared by every
+ * receiver that takes that format:
+ * - JSON: a JSON-RPC notification `bus.message`; binary payloads travel as `bytes` (base64)
+ *   instead of `data`, so the SDK knows to hand the receiver a Uint8Array.
+ * - binary: a record of the bus binary frame format (bus-binary.ts), for connections that
+ *   asked for it with `bus.format`.
  */
 import { MusterError } from '../errors.js';
+import { encodeDeliveryRecord, KIND_CODE, type MessageKind } from './bus-binary.js';
 
-export type MessageKind = 'publish' | 'broadcast' | 'send';
+export type { MessageKind } from './bus-binary.js';
 
-/** A payload: a JSON value (kept with its encoded text) or raw bytes. */
-export type BusPayload =
-  | { readonly kind: 'json'; readonly json: string; readonly size: number }
-  | { readonly kind: 'bytes'; readonly base64: string; readonly size: number };
+/** A payload: JSON text or raw bytes, converted between forms only when a receiver needs it. */
+export class BusPayload {
+  readonly isBytes: boolean;
+  readonly size: number;
+  #json: string | null;
+  #base64: string | null;
+  #raw: Uint8Array | null;
+
+  private constructor(isBytes: boolean, size: number, json: string | null, base64: string | null, raw: Uint8Array | null) {
+    this.isBytes = isBytes;
+    this.size = size;
+    this.#json = json;
+    this.#base64 = base64;
+    this.#raw = raw;
+  }
+
+  static json(text: string): BusPayload {
+    return new BusPayload(false, Buffer.byteLength(text), text, null, null);
+  }
+
+  static base64(b64: string): BusPayload {
+    const pad = b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0;
+    return new BusPayload(true, (b64.length / 4) * 3 - pad, null, b64, null);
+  }
+
+  /** Raw bytes, or UTF-8 JSON text as bytes (already checked by the caller). */
+  static raw(bytes: Uint8Array, isBytes: boolean): BusPayload {
+    return new BusPayload(isBytes, bytes.byteLength, null, null, bytes);
+  }
+
+  /** The JSON text of a JSON payload. */
+  get jsonText(): string {
+    return (this.#json ??= Buffer.from(this.#raw!.buffer, this.#raw!.byteOffset, this.#raw!.byteLength).toString('utf8'));
+  }
+
+  get base64(): string {
+    return (this.#base64 ??= Buffer.from(this.#raw!.buffer, this.#raw!.byteOffset, this.#raw!.byteLength).toString('base64'));
+  }
+
+  get raw(): Uint8Array {
+    if (!this.#raw) this.#raw = this.isBytes ? Buffer.from(this.#base64!, 'base64') : Buffer.from(this.#json!);
+    return this.#raw;
+  }
+}
 
 export interface BusMessage {
   readonly kind: MessageKind;
@@ -33,16 +76,9 @@ export function payloadOf(p: { data?: unknown; bytes?: string }): BusPayload {
   if (p.bytes !== undefined) {
     if (p.data !== undefined) throw new MusterError('INVALID_PARAMS', 'Give data or bytes, not both');
     if (p.bytes.length % 4 !== 0 || !BASE64.test(p.bytes)) throw new MusterError('INVALID_PARAMS', 'params.bytes: not base64');
-    const pad = p.bytes.endsWith('==') ? 2 : p.bytes.endsWith('=') ? 1 : 0;
-    return { kind: 'bytes', base64: p.bytes, size: (p.bytes.length / 4) * 3 - pad };
+    return BusPayload.base64(p.bytes);
   }
-  const json = JSON.stringify(p.data ?? null);
-  return { kind: 'json', json, size: Buffer.byteLength(json) };
-}
-
-export function bytesPayload(bytes: Uint8Array): BusPayload {
-  const base64 = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
-  return { kind: 'bytes', base64, size: bytes.byteLength };
+  return BusPayload.json(JSON.stringify(p.data ?? null));
 }
 
 /**
@@ -51,11 +87,20 @@ export function bytesPayload(bytes: Uint8Array): BusPayload {
  */
 export function encodeMessage(m: BusMessage): Buffer {
   const where = m.scope !== null ? `,"scope":"${m.scope}"` : m.to !== null ? `,"to":"${m.to}"` : '';
-  const body = m.payload.kind === 'json' ? `"data":${m.payload.json}` : `"bytes":"${m.payload.base64}"`;
+  const body = m.payload.isBytes ? `"bytes":"${m.payload.base64}"` : `"data":${m.payload.jsonText}`;
   return Buffer.from(
     `{"jsonrpc":"2.0","method":"bus.message","params":{"kind":"${m.kind}","from":"${m.from}"${where},"seq":${m.seq},` +
     `"created":${m.created},"sent":${m.sent},"received":${m.received},${body}}}`,
   );
+}
+
+/** The binary record of a message (see bus-binary.ts). */
+export function encodeBinary(m: BusMessage): Buffer {
+  const r = encodeDeliveryRecord({
+    kind: KIND_CODE[m.kind], isBytes: m.payload.isBytes, from: m.from, where: m.scope ?? m.to ?? '',
+    seq: m.seq, created: m.created, sent: m.sent, received: m.received, payload: m.payload.raw,
+  });
+  return Buffer.from(r.buffer, r.byteOffset, r.byteLength);
 }
 
 /** Microseconds since the epoch. */

@@ -10,7 +10,7 @@ import { SenderLimit, type RateSpec } from '../core/rate-limit.js';
 import type { Member, Registry, Session } from '../core/registry.js';
 import type { Scope } from '../core/scope.js';
 import { MusterError } from '../errors.js';
-import { encodeMessage, nowMicros, type BusMessage, type BusPayload, type MessageKind } from './bus-codec.js';
+import { encodeBinary, encodeMessage, nowMicros, type BusMessage, type BusPayload, type MessageKind } from './bus-codec.js';
 import { PeerError } from './ws.js';
 
 /** A session the bus can deliver to (the WebSocket connection implements it). */
@@ -21,6 +21,8 @@ export interface BusSession extends Session {
   readonly outboundMessages: number;
   /** False once closing: nothing more is queued to it. */
   readonly open: boolean;
+  /** Takes binary records instead of JSON notifications. */
+  readonly busBinary: boolean;
   close(code?: number, reason?: string): void;
   onClose(listener: () => void): void;
 }
@@ -123,8 +125,9 @@ export class Relay {
     this.#countScope(scope.text);
     let delivered = 0;
     if (receivers.length) {
-      const frame = encodeMessage(this.#message('publish', sender, scope.text, null, seq, received, times, payload));
-      for (let i = 0; i < receivers.length; i++) if (this.#deliver(receivers[i]!, frame, payload.size)) delivered++;
+      const out = new Encoded(this.#message('publish', sender, scope.text, null, seq, received, times, payload));
+      const now = Date.now();
+      for (let i = 0; i < receivers.length; i++) if (this.#deliver(receivers[i]!, out, now)) delivered++;
       receivers.length = 0;
     }
     return { seq, delivered };
@@ -134,12 +137,12 @@ export class Relay {
   broadcast(sender: Sender, payload: BusPayload, times: { created?: number; sent?: number }): { seq: number; delivered: number } {
     const received = nowMicros();
     const seq = this.#admit(sender, payload.size);
-    let frame: Buffer | null = null;
+    const out = new Encoded(this.#message('broadcast', sender, null, null, seq, received, times, payload));
+    const now = Date.now();
     let delivered = 0;
     for (const s of this.#sessions()) {
       if (s === sender.session || !isBusSession(s) || this.#registry.sessionMembers(s).size === 0) continue;
-      frame ??= encodeMessage(this.#message('broadcast', sender, null, null, seq, received, times, payload));
-      if (this.#deliver(s, frame, payload.size)) delivered++;
+      if (this.#deliver(s, out, now)) delivered++;
     }
     return { seq, delivered };
   }
@@ -148,7 +151,7 @@ export class Relay {
     const received = nowMicros();
     const session = this.#sessionOf(to);
     const seq = this.#admit(sender, payload.size);
-    const ok = this.#deliver(session, encodeMessage(this.#message('send', sender, null, to, seq, received, times, payload)), payload.size);
+    const ok = this.#deliver(session, new Encoded(this.#message('send', sender, null, to, seq, received, times, payload)), Date.now());
     return { seq, delivered: ok ? 1 : 0 };
   }
 
@@ -220,9 +223,11 @@ export class Relay {
   }
 
   /** One receiver's bounded queue: enqueue, or drop (counted) / disconnect by policy. */
-  #deliver(s: BusSession, frame: Buffer, size: number): boolean {
+  #deliver(s: BusSession, out: Encoded, now: number): boolean {
     const o = this.#opts;
     if (!s.open) return false;
+    const frame = s.busBinary ? out.binary : out.json;
+    const size = out.message.payload.size;
     if (s.outboundMessages >= o.queueMessages || s.outboundBytes + frame.length > o.queueBytes) {
       if (o.slowPolicy === 'disconnect') {
         this.totals.slowDisconnects++;
@@ -238,7 +243,6 @@ export class Relay {
     s.enqueue(frame);
     this.totals.delivered++;
     this.totals.deliveredBytes += frame.length;
-    const now = Date.now();
     for (const m of this.#registry.sessionMembers(s)) {
       const t = (m.traffic ??= { sent: 0, sentBytes: 0, lastSent: null, received: 0, receivedBytes: 0, lastReceived: null, dropped: 0 });
       t.received++;
@@ -253,5 +257,21 @@ export class Relay {
     if (n !== undefined) this.scopeCounts.set(scope, n + 1);
     else if (this.scopeCounts.size < MAX_SCOPES_COUNTED) this.scopeCounts.set(scope, 1);
     else this.scopeCounts.set(OTHER_SCOPES, (this.scopeCounts.get(OTHER_SCOPES) ?? 0) + 1);
+  }
+}
+
+/** A message's encodings, each built at most once, when the first receiver of that format needs it. */
+class Encoded {
+  readonly message: BusMessage;
+  #json: Buffer | null = null;
+  #binary: Buffer | null = null;
+  constructor(message: BusMessage) {
+    this.message = message;
+  }
+  get json(): Buffer {
+    return (this.#json ??= encodeMessage(this.message));
+  }
+  get binary(): Buffer {
+    return (this.#binary ??= encodeBinary(this.message));
   }
 }

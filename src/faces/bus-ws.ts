@@ -11,7 +11,10 @@ import {
   BroadcastParams, BusStats, DEFAULT_REQUEST_TIMEOUT_MS, PublishParams, RequestParams, SendParams, SendResult,
   SubscribeParams, SubscribeResult, UnsubscribeParams,
 } from './bus-schemas.js';
-import { wsMethod, type WsMethod } from './ws.js';
+import { MusterError, toMusterError } from '../errors.js';
+import { decodePublishes, KIND_NAME } from './bus-binary.js';
+import { BusPayload } from './bus-codec.js';
+import { wsMethod, type WsConnection, type WsMethod } from './ws.js';
 
 export function busWsMethods(relay: Relay): WsMethod[] {
   return [
@@ -48,8 +51,50 @@ export function busWsMethods(relay: Relay): WsMethod[] {
       run: (conn, p) => relay.request(relay.senderOf(conn, p.from, conn.token), p.to, p.method, p.params ?? null, p.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS),
     }),
     wsMethod({
+      name: 'bus.format', summary: 'binary: true makes bus deliveries to this connection binary frames (the bus binary format) instead of bus.message notifications.',
+      params: Type.Object({ binary: Type.Boolean() }, { additionalProperties: false }), result: Type.Object({ binary: Type.Boolean() }),
+      run: (conn, p) => { conn.setBusBinary(p.binary); return { binary: conn.busBinary }; },
+    }),
+    wsMethod({
       name: 'bus.stats', summary: 'Bus totals, subscription count and messages per scope.', params: Type.Object({}), result: BusStats,
       run: () => relay.stats(),
     }),
   ];
+}
+
+/**
+ * Binary frames on the WebSocket face: records of publish, broadcast and send (bus-binary.ts),
+ * fire-and-forget. A failed record is reported with one `bus.error` notification per frame
+ * (THROTTLED is told by `bus.throttled`).
+ */
+export function busBinaryHandler(relay: Relay): (conn: WsConnection, data: Buffer) => void {
+  return (conn, data) => {
+    let firstError: MusterError | null = null;
+    const malformed = decodePublishes(data, (r) => {
+      try {
+        const sender = relay.senderOf(conn, r.from === '' ? undefined : r.from, conn.token);
+        const times = { created: r.created || undefined, sent: r.sent || undefined };
+        const payload = BusPayload.raw(r.payload, r.isBytes);
+        if (!r.isBytes) checkJson(r.payload);
+        const kind = KIND_NAME[r.kind];
+        if (kind === 'publish') relay.publish(sender, parseScope(r.where), payload, times);
+        else if (kind === 'broadcast') relay.broadcast(sender, payload, times);
+        else if (kind === 'send') relay.send(sender, r.where, payload, times);
+        else throw new MusterError('INVALID_REQUEST', `Unknown record kind ${r.kind}`);
+      } catch (err) {
+        const e = toMusterError(err);
+        if (e.code !== 'THROTTLED') firstError ??= e;
+      }
+    });
+    if (malformed) firstError ??= new MusterError('INVALID_REQUEST', `Malformed bus frame: ${malformed}`);
+    if (firstError) conn.notify('bus.error', JSON.stringify(firstError.toJSON()));
+  };
+}
+
+function checkJson(bytes: Uint8Array): void {
+  try {
+    JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+  } catch {
+    throw new MusterError('INVALID_PARAMS', 'A record flagged JSON does not hold valid JSON');
+  }
 }

@@ -58,6 +58,7 @@ let flushScheduled = false;
 const OPEN_BATCH = Buffer.from('[');
 const COMMA = Buffer.from(',');
 const CLOSE_BATCH = Buffer.from(']');
+const BINARY_FRAME = Buffer.from([0xb5]);
 
 function flushDirty(): void {
   flushScheduled = false;
@@ -88,6 +89,7 @@ export class WsConnection implements Session {
   #batchBytes = 0;
   /** Messages handed to the socket whose write has not completed yet. */
   #inflight = 0;
+  #busBinary = false;
 
   constructor(socket: WebSocket, hub: HubContext, remoteAddress: string, token: string | undefined, raw?: Duplex) {
     this.#socket = socket;
@@ -122,13 +124,24 @@ export class WsConnection implements Session {
 
   /**
    * Queues an encoded JSON-RPC notification (the same Buffer goes to every receiver). Those owed
-   * in one turn go out as one text frame: the notification alone, or a JSON array of them.
+   * in one turn go out as one text frame: the notification alone, or a JSON array of them; or,
+   * in binary mode, binary records after one 0xB5 byte in one binary frame.
    */
   enqueue(frame: Buffer): void {
     if (this.#socket.readyState !== 1) return;
     this.#batch.push(frame);
     this.#batchBytes += frame.length;
     this.#markDirty();
+  }
+
+  /** Bus deliveries to this connection are binary records (bus-binary.ts), not JSON. */
+  get busBinary(): boolean {
+    return this.#busBinary;
+  }
+
+  setBusBinary(on: boolean): void {
+    if (this.#batch.length) this.#sendBatch();
+    this.#busBinary = on;
   }
 
   /** Bytes owed to this peer: queued this turn plus not yet written to the kernel. */
@@ -157,6 +170,12 @@ export class WsConnection implements Session {
     this.#batch = [];
     this.#batchBytes = 0;
     let frame: Buffer;
+    if (this.#busBinary) {
+      batch.unshift(BINARY_FRAME);
+      this.#inflight += n;
+      this.#socket.send(Buffer.concat(batch), { binary: true }, () => { this.#inflight -= n; });
+      return;
+    }
     if (n === 1) frame = batch[0]!;
     else {
       const parts: Buffer[] = [OPEN_BATCH];
@@ -275,6 +294,8 @@ const MethodName = Type.Object({ name: Type.String({ maxLength: 128 }) });
 export class WsFace {
   readonly #hub: HubContext;
   readonly #methods = new Map<string, WsMethod>();
+  /** Who takes binary frames (the bus binary format); without one they are refused. */
+  #binary: ((conn: WsConnection, data: Buffer) => void) | null = null;
   readonly connections = new Set<WsConnection>();
   #pingTimer: NodeJS.Timeout | undefined;
 
@@ -326,6 +347,10 @@ export class WsFace {
   }
 
   /** Adds methods after construction (services that are built later). */
+  onBinary(handler: (conn: WsConnection, data: Buffer) => void): void {
+    this.#binary = handler;
+  }
+
   addMethods(methods: WsMethod[]): void {
     for (const m of methods) this.#add(m);
   }
@@ -401,6 +426,7 @@ export class WsFace {
       return;
     }
     if (isBinary) {
+      if (this.#binary) return this.#binary(conn, data);
       conn.send(encodeError(null, new MusterError('INVALID_REQUEST', 'Send JSON-RPC as text frames')));
       return;
     }

@@ -1,0 +1,237 @@
+/**
+ * Bus bench drivers: the same small interface over muster (its WebSocket JSON-RPC bus), NATS
+ * (the `nats` client) and Mosquitto (the `mqtt` client), so one load generator drives all three.
+ * Payloads are Buffers of the same size for every system.
+ */
+import mqtt from 'mqtt';
+import { connect as natsConnect } from 'nats';
+import WebSocket from 'ws';
+import { decodeDeliveries, encodePublishRecord, frameOf, KIND_CODE } from '../src/faces/bus-binary.js';
+
+export interface Publisher {
+  publish(payload: Buffer): void;
+  close(): Promise<void>;
+}
+
+export interface Requester {
+  request(payload: Buffer): Promise<Buffer>;
+  close(): Promise<void>;
+}
+
+export interface Closer { close(): Promise<void> }
+
+export interface Driver {
+  readonly name: string;
+  readonly serverPid: number;
+  publisher(topic: string): Promise<Publisher>;
+  subscriber(topic: string, onMessage: (payload: Buffer) => void): Promise<Closer>;
+  responder(service: string): Promise<Closer>;
+  requester(service: string): Promise<Requester>;
+}
+
+// ---------------------------------------------------------------- NATS
+
+export function natsDriver(serverPid: number): Driver {
+  const opts = { servers: '127.0.0.1:4222' };
+  return {
+    name: 'nats', serverPid,
+    async publisher(topic) {
+      const nc = await natsConnect(opts);
+      return { publish: (p) => nc.publish(topic, p), close: async () => { await nc.flush(); await nc.close(); } };
+    },
+    async subscriber(topic, onMessage) {
+      const nc = await natsConnect(opts);
+      nc.subscribe(topic, { callback: (_err, msg) => onMessage(Buffer.from(msg.data.buffer, msg.data.byteOffset, msg.data.byteLength)) });
+      await nc.flush();
+      return { close: () => nc.close() };
+    },
+    async responder(service) {
+      const nc = await natsConnect(opts);
+      nc.subscribe(service, { callback: (_err, msg) => { msg.respond(msg.data); } });
+      await nc.flush();
+      return { close: () => nc.close() };
+    },
+    async requester(service) {
+      const nc = await natsConnect(opts);
+      return {
+        request: async (p) => { const m = await nc.request(service, p, { timeout: 5000 }); return Buffer.from(m.data); },
+        close: () => nc.close(),
+      };
+    },
+  };
+}
+
+// ---------------------------------------------------------------- MQTT (Mosquitto)
+
+export function mqttDriver(serverPid: number): Driver {
+  const url = 'mqtt://127.0.0.1:1883';
+  let nextClient = 0;
+  const open = () => mqtt.connectAsync(url, { clientId: `bench-${process.pid}-${nextClient++}`, clean: true, reconnectPeriod: 0 });
+  return {
+    name: 'mosquitto', serverPid,
+    async publisher(topic) {
+      const c = await open();
+      return { publish: (p) => { c.publish(topic, p, { qos: 0 }); }, close: () => c.endAsync() };
+    },
+    async subscriber(topic, onMessage) {
+      const c = await open();
+      c.on('message', (_t, payload) => onMessage(payload));
+      await c.subscribeAsync(topic, { qos: 0 });
+      return { close: () => c.endAsync() };
+    },
+    async responder(service) {
+      const c = await open();
+      // Request payload: 8-byte correlation id + reply-topic length byte + reply topic + body.
+      c.on('message', (_t, p) => {
+        const n = p[8]!;
+        c.publish(p.subarray(9, 9 + n).toString(), Buffer.concat([p.subarray(0, 8), p.subarray(9 + n)]), { qos: 0 });
+      });
+      await c.subscribeAsync(service, { qos: 0 });
+      return { close: () => c.endAsync() };
+    },
+    async requester(service) {
+      const c = await open();
+      const replyTopic = `${service}/reply/${nextClient}`;
+      const waiting = new Map<number, (b: Buffer) => void>();
+      let id = 0;
+      c.on('message', (_t, p) => { const k = p.readDoubleLE(0); const w = waiting.get(k); if (w) { waiting.delete(k); w(p.subarray(8)); } });
+      await c.subscribeAsync(replyTopic, { qos: 0 });
+      const rt = Buffer.from(replyTopic);
+      return {
+        request: (p) => new Promise<Buffer>((resolve, reject) => {
+          const k = ++id;
+          const head = Buffer.alloc(9);
+          head.writeDoubleLE(k, 0);
+          head[8] = rt.length;
+          const timer = setTimeout(() => { waiting.delete(k); reject(new Error('mqtt request timeout')); }, 5000);
+          waiting.set(k, (b) => { clearTimeout(timer); resolve(b); });
+          c.publish(service, Buffer.concat([head, rt, p]), { qos: 0 });
+        }),
+        close: () => c.endAsync(),
+      };
+    },
+  };
+}
+
+// ---------------------------------------------------------------- muster (raw JSON-RPC over ws)
+
+/**
+ * A lean muster peer speaking the documented wire protocol: publishes and deliveries in the bus
+ * binary frame format (records coalesced per microtask into one frame, as nats.js coalesces its
+ * writes); requests as JSON-RPC (batched per microtask).
+ */
+class MusterPeer {
+  readonly ws: WebSocket;
+  #next = 1;
+  readonly #waiting = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  #out: string[] = [];
+  #flushQueued = false;
+  onMessage: ((params: { bytes?: string }) => void) | null = null;
+  onBinary: ((payload: Buffer) => void) | null = null;
+  #records: Uint8Array[] = [];
+  onHandle: ((id: unknown, params: { params: unknown }) => void) | null = null;
+
+  private constructor(ws: WebSocket) {
+    this.ws = ws;
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (isBinary) {
+        decodeDeliveries(data, (r) => this.onBinary?.(r.payload as Buffer));
+        return;
+      }
+      const v = JSON.parse(data.toString()) as unknown;
+      if (Array.isArray(v)) for (const m of v) this.#dispatch(m as Record<string, any>);
+      else this.#dispatch(v as Record<string, any>);
+    });
+  }
+
+  static async open(url: string, name: string): Promise<MusterPeer> {
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
+    const p = new MusterPeer(ws);
+    await p.call('register', { name, type: 'bench', liveness: 'session' });
+    return p;
+  }
+
+  #dispatch(m: Record<string, any>): void {
+    if (m.method === 'bus.message') { this.onMessage?.(m.params); return; }
+    if (m.method === 'bus.handle') { this.onHandle?.(m.id, m.params); return; }
+    const w = this.#waiting.get(m.id as number);
+    if (!w) return;
+    this.#waiting.delete(m.id as number);
+    if (m.error) w.reject(new Error(`${m.error.data?.code}: ${m.error.message}`)); else w.resolve(m.result);
+  }
+
+  call(method: string, params: unknown): Promise<unknown> {
+    const id = this.#next++;
+    return new Promise((resolve, reject) => {
+      this.#waiting.set(id, { resolve, reject });
+      this.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }));
+    });
+  }
+
+  /** Queues a frame; those queued in one turn go as one batch (at most 100 per batch). */
+  send(text: string): void {
+    this.#out.push(text);
+    if (this.#out.length >= 100) this.#flush();
+    else if (!this.#flushQueued) { this.#flushQueued = true; queueMicrotask(() => this.#flush()); }
+  }
+
+  /** Queues a binary record; those of one turn go as one binary frame. */
+  sendRecord(r: Uint8Array): void {
+    this.#records.push(r);
+    if (this.#records.length >= 1000) this.#flush();
+    else if (!this.#flushQueued) { this.#flushQueued = true; queueMicrotask(() => this.#flush()); }
+  }
+
+  #flush(): void {
+    this.#flushQueued = false;
+    if (this.#records.length) { this.ws.send(frameOf(this.#records)); this.#records = []; }
+    const out = this.#out;
+    if (!out.length) return;
+    this.#out = [];
+    this.ws.send(out.length === 1 ? out[0]! : `[${out.join(',')}]`);
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.ws.readyState === WebSocket.CLOSED) return resolve();
+      this.ws.once('close', () => resolve());
+      this.ws.close();
+    });
+  }
+}
+
+export function musterDriver(serverPid: number, wsUrl: string): Driver {
+  let n = 0;
+  const name = (what: string) => `bench-${what}-${n++}`;
+  return {
+    name: 'muster', serverPid,
+    async publisher(topic) {
+      const p = await MusterPeer.open(wsUrl, name('pub'));
+      const now = () => Math.round((performance.timeOrigin + performance.now()) * 1000);
+      return {
+        publish: (b) => p.sendRecord(encodePublishRecord({ kind: KIND_CODE.publish, isBytes: true, from: '', where: topic, created: 0, sent: now(), payload: b })),
+        close: () => p.close(),
+      };
+    },
+    async subscriber(topic, onMessage) {
+      const p = await MusterPeer.open(wsUrl, name('sub'));
+      p.onBinary = onMessage;
+      await p.call('bus.format', { binary: true });
+      await p.call('bus.subscribe', { scope: topic });
+      return { close: () => p.close() };
+    },
+    async responder(service) {
+      const p = await MusterPeer.open(wsUrl, service);
+      p.onHandle = (id, m) => p.send(`{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${JSON.stringify(m.params)}}`);
+      return { close: () => p.close() };
+    },
+    async requester(service) {
+      const p = await MusterPeer.open(wsUrl, name('req'));
+      return {
+        request: async (b) => Buffer.from((await p.call('bus.request', { to: service, method: 'echo', params: b.toString('base64'), timeoutMs: 5000 })) as string, 'base64'),
+        close: () => p.close(),
+      };
+    },
+  };
+}

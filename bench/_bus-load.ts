@@ -1,0 +1,134 @@
+/**
+ * The bus load generator: the same phases for every driver. Every phase is bounded in count and
+ * in time. Server CPU comes from /proc/PID/stat (utime + stime), so it is the server's own time
+ * whatever the load generator costs.
+ */
+import { readFileSync } from 'node:fs';
+import type { Closer, Driver } from './_bus-drivers.js';
+
+const TICK_S = 1 / 100; // USER_HZ on Linux
+
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * TICK_S;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const round = (x: number, d = 0) => Number(x.toFixed(d));
+
+export interface FanoutResult {
+  subscribers: number; sent: number; delivered: number; seconds: number; deliveredPerSec: number;
+  serverCpuSec: number; serverCpuUsPerDelivered: number; complete: boolean;
+}
+
+/**
+ * 1 publisher to `subs` subscribers: publishes `count` messages as fast as the window allows
+ * (at most `window` messages ahead of the slowest subscriber), for at most `maxMs`.
+ */
+export async function fanout(d: Driver, subs: number, count: number, payloadBytes: number, maxMs: number, window = 4000): Promise<FanoutResult> {
+  const topic = d.name === 'muster' ? `/bench/fan${subs}/` : d.name === 'nats' ? `bench.fan${subs}` : `bench/fan${subs}`;
+  const got = new Array<number>(subs).fill(0);
+  const closers: Closer[] = [];
+  let wake: (() => void) | null = null;
+  for (let i = 0; i < subs; i++) {
+    closers.push(await d.subscriber(topic, () => { got[i]!++; if (wake && (got[i]! & 255) === 0) { const w = wake; wake = null; w(); } }));
+  }
+  const pub = await d.publisher(topic);
+  closers.push(pub);
+  await sleep(200);
+  const payload = Buffer.alloc(payloadBytes, 7);
+  const minGot = () => { let m = Infinity; for (const g of got) if (g < m) m = g; return m; };
+  const t0 = performance.now();
+  const cpu0 = cpuSeconds(d.serverPid);
+  const deadline = t0 + maxMs;
+  let sent = 0;
+  while (sent < count && performance.now() < deadline) {
+    const room = Math.min(count - sent, window - (sent - minGot()));
+    for (let i = 0; i < room; i++) pub.publish(payload);
+    sent += Math.max(room, 0);
+    await new Promise<void>((resolve) => { wake = resolve; setTimeout(() => { wake = null; resolve(); }, room > 0 ? 0 : 5); });
+  }
+  while (minGot() < sent && performance.now() < deadline) await sleep(1);
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = cpuSeconds(d.serverPid) - cpu0;
+  const delivered = got.reduce((a, b) => a + b, 0);
+  for (const c of closers) await c.close();
+  return {
+    subscribers: subs, sent, delivered, seconds: round(seconds, 3), deliveredPerSec: round(delivered / seconds),
+    serverCpuSec: round(cpu, 2), serverCpuUsPerDelivered: round((cpu * 1e6) / Math.max(delivered, 1), 3), complete: delivered === sent * subs,
+  };
+}
+
+export interface LatencyResult {
+  rate: number; sent: number; received: number; p50Us: number; p99Us: number; p999Us: number; maxUs: number; serverCpuUsPerDelivered: number;
+}
+
+/** A fixed rate (messages/s) for `seconds`; each payload carries its send time. 1 subscriber. */
+export async function latency(d: Driver, rate: number, seconds: number, payloadBytes: number): Promise<LatencyResult> {
+  const topic = d.name === 'muster' ? '/bench/lat/' : d.name === 'nats' ? 'bench.lat' : 'bench/lat';
+  const lat: number[] = [];
+  const sub = await d.subscriber(topic, (p) => { lat.push(performance.now() - p.readDoubleLE(0)); });
+  const pub = await d.publisher(topic);
+  await sleep(200);
+  const total = Math.round(rate * seconds);
+  const cpu0 = cpuSeconds(d.serverPid);
+  const t0 = performance.now();
+  let sent = 0;
+  while (sent < total) {
+    const due = Math.min(total, Math.floor(((performance.now() - t0) * rate) / 1000));
+    while (sent < due) {
+      const b = Buffer.alloc(payloadBytes, 7);
+      b.writeDoubleLE(performance.now(), 0);
+      pub.publish(b);
+      sent++;
+    }
+    await sleep(1);
+    if (performance.now() - t0 > seconds * 1000 * 2 + 5000) break;
+  }
+  const end = performance.now() + 3000;
+  while (lat.length < sent && performance.now() < end) await sleep(5);
+  const cpu = cpuSeconds(d.serverPid) - cpu0;
+  await pub.close();
+  await sub.close();
+  const sorted = Float64Array.from(lat).sort();
+  const q = (f: number) => round((sorted[Math.min(sorted.length - 1, Math.floor(f * sorted.length))] ?? NaN) * 1000);
+  return {
+    rate, sent, received: lat.length, p50Us: q(0.5), p99Us: q(0.99), p999Us: q(0.999), maxUs: q(1),
+    serverCpuUsPerDelivered: round((cpu * 1e6) / Math.max(lat.length, 1), 3),
+  };
+}
+
+export interface RequestResult {
+  inFlight: number; roundTrips: number; seconds: number; roundTripsPerSec: number; serverCpuUsPerRoundTrip: number; errors: number;
+}
+
+/** Request/reply round trips with `inFlight` outstanding, `count` in all, at most `maxMs`. */
+export async function requestReply(d: Driver, inFlight: number, count: number, maxMs: number, payloadBytes: number): Promise<RequestResult> {
+  const service = d.name === 'muster' ? `bench-echo-${inFlight}` : d.name === 'nats' ? `bench.echo${inFlight}` : `bench/echo${inFlight}`;
+  const responder = await d.responder(service);
+  const req = await d.requester(service);
+  await sleep(200);
+  const payload = Buffer.alloc(payloadBytes, 7);
+  let done = 0;
+  let errors = 0;
+  let started = 0;
+  const cpu0 = cpuSeconds(d.serverPid);
+  const t0 = performance.now();
+  const deadline = t0 + maxMs;
+  const worker = async () => {
+    while (started < count && performance.now() < deadline) {
+      started++;
+      try { await req.request(payload); done++; } catch { errors++; }
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, worker));
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = cpuSeconds(d.serverPid) - cpu0;
+  await req.close();
+  await responder.close();
+  return {
+    inFlight, roundTrips: done, seconds: round(seconds, 3), roundTripsPerSec: round(done / seconds),
+    serverCpuUsPerRoundTrip: round((cpu * 1e6) / Math.max(done, 1), 2), errors,
+  };
+}
