@@ -22,6 +22,10 @@ export type {
 } from '../schemas/member.js';
 export type { ErrorCode } from '../errors.js';
 export { component, type Component, type ComponentOptions, type StopOutcome } from './component.js';
+export {
+  bus, type Bus, type BusMessage, type BusRequestHandler, type MessageKind, type RequestContext, type SendOptions, type SendResult,
+  type SubscribeOptions, type Subscription,
+} from './bus.js';
 export { controller, type ControlCallOptions, type Controller } from './controller.js';
 export type {
   ConfigureResult, Endpoints, GroupConfigureResult, GroupStopResult, LifecycleRecord, LifecycleState, Selector, StopResult, Transition,

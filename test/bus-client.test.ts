@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { bus, connect, MusterClientError, type BusMessage, type MusterClient } from '../src/client/index.js';
+import { startHub, type TestHub } from './support/hub.js';
+
+let h: TestHub;
+const clients: MusterClient[] = [];
+before(async () => { h = await startHub({ busRateLimits: { '*': { messagesPerSec: 0, bytesPerSec: 0, burstSec: 1 } } }); });
+after(async () => {
+  for (const c of clients) await c.close();
+  await h.stop();
+});
+
+async function member(name: string): Promise<MusterClient> {
+  const c = await connect({ url: h.url, reconnect: false });
+  clients.push(c);
+  await c.register({ name, type: 'svc' });
+  return c;
+}
+
+async function take(it: AsyncIterator<BusMessage>, n: number, timeoutMs = 5000): Promise<BusMessage[]> {
+  const out: BusMessage[] = [];
+  const deadline = Date.now() + timeoutMs;
+  while (out.length < n) {
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error(`got ${out.length} of ${n}`);
+    const r = await Promise.race([it.next(), new Promise<null>((res) => setTimeout(() => res(null), left))]);
+    if (r === null || r.done) throw new Error(`got ${out.length} of ${n}`);
+    out.push(r.value);
+  }
+  return out;
+}
+
+describe('bus - SDK', () => {
+  test('subscribe as an async iterable; JSON stays JSON, bytes arrive as Uint8Array; times in µs', async () => {
+    const a = await member('sdk-a');
+    const b = await member('sdk-b');
+    const sub = bus(a).subscribe('/sdk');
+    await sub.ready;
+    assert.equal(sub.scope, '/sdk/');
+    await bus(b).publish('/sdk/t/', { t: 21.5 });
+    await bus(b).publish('/sdk/', new Uint8Array([1, 2, 3, 255]));
+    await bus(b).publish('/other/', 'not for a');
+    const [m1, m2] = await take(sub[Symbol.asyncIterator](), 2);
+    assert.deepEqual([m1!.kind, m1!.from, m1!.scope, m1!.seq, m1!.data], ['publish', 'sdk-b', '/sdk/t/', 1, { t: 21.5 }]);
+    assert.ok(m2!.data instanceof Uint8Array);
+    assert.deepEqual([...(m2!.data as Uint8Array)], [1, 2, 3, 255]);
+    assert.ok(m1!.created <= m1!.sent && m1!.sent <= m1!.received && m1!.received <= m1!.delivered);
+    assert.ok(Math.abs(m1!.delivered - Date.now() * 1000) < 5_000_000);
+    await sub.close();
+  });
+
+  test('a bad scope rejects ready with INVALID_SCOPE', async () => {
+    const a = await member('sdk-bad');
+    const sub = bus(a).subscribe('no/slash');
+    await assert.rejects(sub.ready, (e: unknown) => e instanceof MusterClientError && e.code === 'INVALID_SCOPE');
+    await assert.rejects(bus(a).publish('/a b/', 1), (e: unknown) => e instanceof MusterClientError && e.code === 'INVALID_SCOPE');
+  });
+
+  test('broadcast, send and onMessage; handler subscriptions', async () => {
+    const a = await member('sdk-bc-a');
+    const b = await member('sdk-bc-b');
+    const seen: BusMessage[] = [];
+    bus(b).onMessage((m) => seen.push(m));
+    const viaHandler: BusMessage[] = [];
+    const sub = bus(b).subscribe('/h/', (m) => viaHandler.push(m));
+    await sub.ready;
+    await bus(a).broadcast('to all');
+    await bus(a).send('sdk-bc-b', { direct: true });
+    await bus(a).publish('/h/', 7);
+    const deadline = Date.now() + 5000;
+    while ((seen.length < 3 || viaHandler.length < 1) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(seen.filter((m) => m.from === 'sdk-bc-a').map((m) => [m.kind, m.data]), [['broadcast', 'to all'], ['send', { direct: true }], ['publish', 7]]);
+    assert.equal(seen[1]!.to, 'sdk-bc-b');
+    assert.deepEqual(viaHandler.map((m) => m.data), [7]);
+  });
+
+  test('request/onRequest: answers, errors, NO_SUCH_MEMBER, TIMEOUT', async () => {
+    const asker = await member('sdk-asker');
+    const calc = await member('sdk-calc');
+    bus(calc).onRequest('add', (p, ctx) => {
+      const { a, b } = p as { a: number; b: number };
+      return { sum: a + b, from: ctx.from };
+    });
+    bus(calc).onRequest('fail', () => { throw Object.assign(new Error('cannot'), { code: 'INVALID_STATE' }); });
+    bus(calc).onRequest('slow', () => new Promise((r) => setTimeout(() => r('late'), 1000)));
+    assert.deepEqual(await bus(asker).request('sdk-calc', 'add', { a: 2, b: 40 }), { sum: 42, from: 'sdk-asker' });
+    await assert.rejects(bus(asker).request('sdk-calc', 'fail'), (e: unknown) => {
+      assert.ok(e instanceof MusterClientError);
+      assert.equal(e.code, 'MEMBER_ERROR');
+      assert.equal(e.message, 'cannot');
+      assert.equal((e.details?.error as { data: { code: string } }).data.code, 'INVALID_STATE');
+      return true;
+    });
+    await assert.rejects(bus(asker).request('sdk-calc', 'nothing'), (e: unknown) => e instanceof MusterClientError && e.code === 'MEMBER_ERROR');
+    await assert.rejects(bus(asker).request('nobody', 'add'), (e: unknown) => e instanceof MusterClientError && e.code === 'NO_SUCH_MEMBER');
+    await assert.rejects(bus(asker).request('sdk-calc', 'slow', null, { timeoutMs: 100 }), (e: unknown) => e instanceof MusterClientError && e.code === 'TIMEOUT');
+  });
+});
