@@ -4,12 +4,14 @@ import { VERSION } from '../version.js';
 import { hubCommand } from './hub-command.js';
 import { registryCommands } from './registry-commands.js';
 import { controlCommands } from './control-commands.js';
+import { busCommands } from './bus-commands.js';
 
 const program = new Command('muster').version(VERSION).description('registry and relay hub for fleets of devices, services and components');
 program.exitOverride();
 hubCommand(program);
 registryCommands(program);
 controlCommands(program);
+busCommands(program);
 
 try {
   await program.parseAsync(process.argv);
