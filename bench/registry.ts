@@ -157,7 +157,7 @@ async function info(hub: BenchHub): Promise<{ members: { total: number } }> {
 /** Memory per idle ttl member (after a forced GC), then restart time with those members. */
 async function memoryAndRestart(dataDir: string, count = 100_000): Promise<Record<string, unknown>> {
   let hub = await spawnBenchHub({ dataDir, inspect: true });
-  const restarts: { readyMs: number; listenMs: number }[] = [];
+  const restarts: { readyMs: number; listenMs: number; emptyBootMs: number; loadMs: number }[] = [];
   let memory: Record<string, unknown> = {};
   try {
     if (!hub.inspectorUrl) await new Promise((r) => setTimeout(r, 500));
@@ -180,6 +180,11 @@ async function memoryAndRestart(dataDir: string, count = 100_000): Promise<Recor
     };
     // Restart: kill -9, then a new hub on the same data; ready when it listens and counts them all.
     for (let r = 0; r < ROUNDS; r++) {
+      // What a hub with no data takes to boot right now (node, tsx, fastify): the rest is loading.
+      const empty = await spawnBenchHub({ dataDir: `${dataDir}-empty${r}` });
+      const emptyBootMs = empty.listenMs;
+      await empty.kill();
+      rmSync(`${dataDir}-empty${r}`, { recursive: true, force: true });
       await hub.kill('SIGKILL');
       const t0 = performance.now();
       hub = await spawnBenchHub({ dataDir });
@@ -189,13 +194,26 @@ async function memoryAndRestart(dataDir: string, count = 100_000): Promise<Recor
         total = (await info(hub)).members.total;
       }
       if (total < count) throw new Error(`restart: ${total} of ${count} members back`);
-      restarts.push({ readyMs: round(performance.now() - t0), listenMs: round(hub.listenMs) });
+      const readyMs = performance.now() - t0;
+      restarts.push({ readyMs: round(readyMs), listenMs: round(hub.listenMs), emptyBootMs: round(emptyBootMs), loadMs: round(readyMs - emptyBootMs) });
     }
   } finally {
     await hub.kill('SIGKILL');
   }
   const ready = restarts.map((r) => r.readyMs);
   return { memory, restart: { members: count, bestMs: Math.min(...ready), worstMs: Math.max(...ready), runs: restarts } };
+}
+
+/** The issue's targets next to the figures measured (best run; both framings where both exist). */
+function targets(r: Record<string, any>): Record<string, unknown> {
+  const t = (target: number, value: number, higherIsBetter: boolean) => ({ target, value, met: higherIsBetter ? value >= target : value <= target });
+  return {
+    heartbeatsPerSecond: { ...t(100_000, r.heartbeats?.batch100?.best ?? 0, true), single: r.heartbeats?.single?.best },
+    durableRegistrationsPerSecond: { ...t(10_000, Math.max(r.registrations?.batch100?.best ?? 0, r.registrations?.single?.best ?? 0), true), single: r.registrations?.single?.best, batch100: r.registrations?.batch100?.best },
+    expiryLagP99Ms: t(100, r.expiryLagMs?.bestP99 ?? Infinity, false),
+    restartReadyMs: t(3_000, r.restart?.bestMs ?? Infinity, false),
+    heapBytesPerIdleTtlMember: { ...t(2_048, r.memory?.heapBytesPerMember ?? Infinity, false), rss: r.memory?.rssBytesPerMember },
+  };
 }
 
 export default async function registry(): Promise<Record<string, unknown>> {
@@ -232,5 +250,6 @@ export default async function registry(): Promise<Record<string, unknown>> {
     rmSync(root, { recursive: true, force: true });
   }
   report.loadavgEnd = loadavg();
+  report.targets = targets(report);
   return report;
 }
