@@ -87,6 +87,17 @@ export function rssBytes(pid: number): number {
   return kb ? Number(kb) * 1024 : NaN;
 }
 
+let clockTicks = 0;
+
+/** CPU time (user + system) the process has used, in ms, from /proc. */
+export function cpuMs(pid: number): number {
+  if (!clockTicks) {
+    try { clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100; } catch { clockTicks = 100; }
+  }
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
+}
+
 /** Forces a full GC in the hub through the inspector and returns its heap figures. */
 export async function gcAndHeap(inspectorUrl: string): Promise<{ heapUsed: number; rss: number; external: number }> {
   const ws = new WebSocket(inspectorUrl);

@@ -8,10 +8,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type WebSocket from 'ws';
-import { gcAndHeap, pinSelf, rssBytes, spawnBenchHub, type BenchHub } from './_hub-process.js';
+import { cpuMs, gcAndHeap, pinSelf, rssBytes, spawnBenchHub, type BenchHub } from './_hub-process.js';
 import { batchOf, callOnce, close, connect, pipeline, round, type LoadResult } from './_rpc-load.js';
 
-const ROUNDS = 2;
+const ROUNDS = 3;
 const LONG_TTL = 3_600_000;
 
 const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
@@ -20,11 +20,25 @@ function req(id: number, method: string, params: string): string {
   return `{"jsonrpc":"2.0","id":${id},"method":"${method}","params":${params}}`;
 }
 
+type Measured = LoadResult & { hubCpuPercent: number; perHubCpuSecond: number };
+
+/**
+ * Runs a load and reads the hub's CPU time around it. On a shared machine the rate depends on
+ * how much CPU the hub got; requests per hub CPU-second depends much less on the neighbours.
+ */
+async function measured(hub: BenchHub, load: () => Promise<LoadResult>): Promise<Measured> {
+  const c0 = cpuMs(hub.pid);
+  const r = await load();
+  const used = cpuMs(hub.pid) - c0;
+  return { ...r, hubCpuPercent: Math.round((100 * used) / r.ms), perHubCpuSecond: used > 0 ? Math.round(r.requests / (used / 1000)) : 0 };
+}
+
 /** Best and spread of repeated runs of one measurement. */
-function summary(runs: LoadResult[]): Record<string, unknown> {
+function summary(runs: Measured[]): Record<string, unknown> {
   const rates = runs.map((r) => r.perSecond);
   return {
     best: Math.max(...rates), worst: Math.min(...rates), runs: rates,
+    hubCpuPercent: runs.map((r) => r.hubCpuPercent), perHubCpuSecond: Math.max(...runs.map((r) => r.perHubCpuSecond)),
     requests: runs.map((r) => r.requests), errors: runs.reduce((n, r) => n + r.errors, 0),
     ...(runs.find((r) => r.firstError) ? { firstError: runs.find((r) => r.firstError)!.firstError } : {}),
   };
@@ -46,22 +60,23 @@ async function registerMany(ws: WebSocket, prefix: string, count: number, ttlMs:
 
 async function throughput(hub: BenchHub): Promise<Record<string, unknown>> {
   const ws = await connect(hub.wsUrl);
+  const m = (load: () => Promise<LoadResult>) => measured(hub, load);
   const out: Record<string, unknown> = {};
   try {
     // Durable registrations: each reply means the member is committed to the store.
-    const regSingle: LoadResult[] = [];
-    const regBatch: LoadResult[] = [];
+    const regSingle: Measured[] = [];
+    const regBatch: Measured[] = [];
     for (let r = 0; r < ROUNDS; r++) {
       const p = `rs${r}`;
-      regSingle.push(await pipeline(ws, {
+      regSingle.push(await m(() => pipeline(ws, {
         frames: 20_000, perFrame: 1, window: 512, maxMs: 5_000,
         frame: (i) => req(i, 'register', `{"name":"${p}-${i}","type":"bench","liveness":{"kind":"ttl","ttlMs":${LONG_TTL}}}`),
-      }));
+      })));
       const q = `rb${r}`;
-      regBatch.push(await pipeline(ws, {
+      regBatch.push(await m(() => pipeline(ws, {
         frames: 300, perFrame: 100, window: 8, maxMs: 5_000,
         frame: batchOf(100, (k) => req(k, 'register', `{"name":"${q}-${k}","type":"bench","liveness":{"kind":"ttl","ttlMs":${LONG_TTL}}}`)),
-      }));
+      })));
     }
     out.registrations = { single: { window: 512, ...summary(regSingle) }, batch100: { window: 8, ...summary(regBatch) } };
 
@@ -77,15 +92,15 @@ async function throughput(hub: BenchHub): Promise<Record<string, unknown>> {
     const hb = (k: number) => req(k, 'heartbeat', hbParams[k % hbParams.length]!);
     const getParams = members.map((m) => `{"name":"${m.name}"}`);
     const get = (k: number) => req(k, 'get', getParams[k % getParams.length]!);
-    const hbSingle: LoadResult[] = [];
-    const hbBatch: LoadResult[] = [];
-    const getSingle: LoadResult[] = [];
-    const getBatch: LoadResult[] = [];
+    const hbSingle: Measured[] = [];
+    const hbBatch: Measured[] = [];
+    const getSingle: Measured[] = [];
+    const getBatch: Measured[] = [];
     for (let r = 0; r < ROUNDS; r++) {
-      hbSingle.push(await pipeline(ws, { frames: 300_000, perFrame: 1, window: 512, maxMs: 4_000, frame: hb }));
-      hbBatch.push(await pipeline(ws, { frames: 10_000, perFrame: 100, window: 8, maxMs: 4_000, frame: batchOf(100, hb) }));
-      getSingle.push(await pipeline(ws, { frames: 300_000, perFrame: 1, window: 512, maxMs: 4_000, frame: get }));
-      getBatch.push(await pipeline(ws, { frames: 10_000, perFrame: 100, window: 8, maxMs: 4_000, frame: batchOf(100, get) }));
+      hbSingle.push(await m(() => pipeline(ws, { frames: 300_000, perFrame: 1, window: 512, maxMs: 4_000, frame: hb })));
+      hbBatch.push(await m(() => pipeline(ws, { frames: 10_000, perFrame: 100, window: 8, maxMs: 4_000, frame: batchOf(100, hb) })));
+      getSingle.push(await m(() => pipeline(ws, { frames: 300_000, perFrame: 1, window: 512, maxMs: 4_000, frame: get })));
+      getBatch.push(await m(() => pipeline(ws, { frames: 10_000, perFrame: 100, window: 8, maxMs: 4_000, frame: batchOf(100, get) })));
     }
     out.heartbeats = { single: { window: 512, ...summary(hbSingle) }, batch100: { window: 8, ...summary(hbBatch) } };
     out.lookups = { single: { window: 512, ...summary(getSingle) }, batch100: { window: 8, ...summary(getBatch) } };
@@ -99,14 +114,14 @@ async function throughput(hub: BenchHub): Promise<Record<string, unknown>> {
 async function registrationsNormal(hub: BenchHub): Promise<Record<string, unknown>> {
   const ws = await connect(hub.wsUrl);
   try {
-    const single: LoadResult[] = [];
-    const batch: LoadResult[] = [];
+    const single: Measured[] = [];
+    const batch: Measured[] = [];
     for (let r = 0; r < ROUNDS; r++) {
-      single.push(await pipeline(ws, {
+      single.push(await measured(hub, () => pipeline(ws, {
         frames: 20_000, perFrame: 1, window: 512, maxMs: 5_000,
         frame: (i) => req(i, 'register', `{"name":"n${r}-${i}","type":"bench","liveness":{"kind":"ttl","ttlMs":${LONG_TTL}}}`),
-      }));
-      batch.push(await registerMany(ws, `nb${r}`, 30_000, LONG_TTL));
+      })));
+      batch.push(await measured(hub, () => registerMany(ws, `nb${r}`, 30_000, LONG_TTL)));
     }
     return { single: { window: 512, ...summary(single) }, batch100: { window: 8, ...summary(batch) } };
   } finally {
