@@ -10,10 +10,10 @@ import WebSocket from 'ws';
 const BIN = new URL('../bin/muster.js', import.meta.url).pathname;
 export const BENCH_ADMIN_TOKEN = 'bench-admin-token-0123456789';
 
-/** Pins every thread of this process to `core` (no-op where taskset is missing). */
-export function pinSelf(core: number): boolean {
+/** Pins every thread of this process to `cores` ("1", "0-1"; no-op where taskset is missing). */
+export function pinSelf(cores: number | string): boolean {
   try {
-    execFileSync('taskset', ['-a', '-p', '-c', String(core), String(process.pid)], { stdio: 'ignore' });
+    execFileSync('taskset', ['-a', '-p', '-c', String(cores), String(process.pid)], { stdio: 'ignore' });
     return true;
   } catch {
     return false;
