@@ -129,6 +129,7 @@ class MusterPeer {
   onMessage: ((params: { bytes?: string }) => void) | null = null;
   onBinary: ((payload: Buffer) => void) | null = null;
   #records: Uint8Array[] = [];
+  #memberId = '';
   onHandle: ((id: unknown, params: { params: unknown }) => void) | null = null;
 
   private constructor(ws: WebSocket) {
@@ -148,7 +149,7 @@ class MusterPeer {
     const ws = new WebSocket(url, { perMessageDeflate: false });
     await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
     const p = new MusterPeer(ws);
-    await p.call('register', { name, type: 'bench', liveness: 'session' });
+    p.#memberId = ((await p.call('register', { name, type: 'bench', liveness: 'session', exclusive: true })) as { id: string }).id;
     return p;
   }
 
@@ -185,14 +186,16 @@ class MusterPeer {
 
   #flush(): void {
     this.#flushQueued = false;
-    if (this.#records.length) { this.ws.send(frameOf(this.#records)); this.#records = []; }
+    if (this.#records.length) { this.ws.send(frameOf(this.#records, Buffer.allocUnsafe)); this.#records = []; }
     const out = this.#out;
     if (!out.length) return;
     this.#out = [];
     this.ws.send(out.length === 1 ? out[0]! : `[${out.join(',')}]`);
   }
 
-  close(): Promise<void> {
+  /** Unregisters (so the name is free at once for the next phase) and closes. */
+  async close(): Promise<void> {
+    if (this.ws.readyState === WebSocket.OPEN) await this.call('unregister', { id: this.#memberId }).catch(() => {});
     return new Promise((resolve) => {
       if (this.ws.readyState === WebSocket.CLOSED) return resolve();
       this.ws.once('close', () => resolve());
@@ -210,7 +213,7 @@ export function musterDriver(serverPid: number, wsUrl: string): Driver {
       const p = await MusterPeer.open(wsUrl, name('pub'));
       const now = () => Math.round((performance.timeOrigin + performance.now()) * 1000);
       return {
-        publish: (b) => p.sendRecord(encodePublishRecord({ kind: KIND_CODE.publish, isBytes: true, from: '', where: topic, created: 0, sent: now(), payload: b })),
+        publish: (b) => p.sendRecord(encodePublishRecord({ kind: KIND_CODE.publish, isBytes: true, from: '', where: topic, created: 0, sent: now(), payload: b }, Buffer.allocUnsafe)),
         close: () => p.close(),
       };
     },

@@ -44,32 +44,76 @@ export interface PublishRecord {
   payload: Uint8Array;
 }
 
+/** Allocates record buffers; Node callers pass Buffer.allocUnsafe (pooled, much cheaper for small sizes). */
+export type Alloc = (size: number) => Uint8Array;
+const defaultAlloc: Alloc = (n) => new Uint8Array(n);
+
+// Numbers are written through one scratch Float64Array (no DataView per record); the format is little-endian.
+const f64 = new Float64Array(1);
+const f64Bytes = new Uint8Array(f64.buffer);
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+function writeF64(buf: Uint8Array, at: number, x: number): void {
+  f64[0] = x;
+  if (LITTLE_ENDIAN) for (let i = 0; i < 8; i++) buf[at + i] = f64Bytes[i]!;
+  else for (let i = 0; i < 8; i++) buf[at + i] = f64Bytes[7 - i]!;
+}
+
+function writeU32(buf: Uint8Array, at: number, x: number): void {
+  buf[at] = x & 0xff;
+  buf[at + 1] = (x >>> 8) & 0xff;
+  buf[at + 2] = (x >>> 16) & 0xff;
+  buf[at + 3] = (x >>> 24) & 0xff;
+}
+
 function writeAscii(buf: Uint8Array, at: number, s: string): number {
   for (let i = 0; i < s.length; i++) buf[at + i] = s.charCodeAt(i) & 0x7f;
   return at + s.length;
 }
 
+/**
+ * Names and scopes repeat from record to record: the last few decoded are kept with their bytes,
+ * and a byte compare (cheaper than building a string) finds them again.
+ */
+const RECENT = 8;
+const recentText: string[] = [];
+const recentBytes: Uint8Array[] = [];
+let recentNext = 0;
+
 function readAscii(buf: Uint8Array, start: number, end: number): string {
+  const n = end - start;
+  if (n === 0) return '';
+  search: for (let k = 0; k < recentBytes.length; k++) {
+    const b = recentBytes[k]!;
+    if (b.length !== n) continue;
+    for (let i = 0; i < n; i++) if (b[i] !== buf[start + i]) continue search;
+    return recentText[k]!;
+  }
   let s = '';
   for (let i = start; i < end; i++) s += String.fromCharCode(buf[i]!);
+  if (n <= 256) {
+    recentText[recentNext] = s;
+    recentBytes[recentNext] = buf.slice(start, end);
+    recentNext = (recentNext + 1) % RECENT;
+  }
   return s;
 }
 
-export function encodeDeliveryRecord(r: DeliveryRecord): Uint8Array {
+export function encodeDeliveryRecord(r: DeliveryRecord, alloc: Alloc = defaultAlloc): Uint8Array {
   const len = 4 + 1 + 1 + 1 + r.from.length + 2 + r.where.length + 32 + r.payload.byteLength;
-  const buf = new Uint8Array(len);
-  const dv = new DataView(buf.buffer);
-  dv.setUint32(0, len - 4, true);
+  const buf = alloc(len);
+  writeU32(buf, 0, len - 4);
   buf[4] = r.kind;
   buf[5] = r.isBytes ? FLAG_BYTES : 0;
   buf[6] = r.from.length;
   let at = writeAscii(buf, 7, r.from);
-  dv.setUint16(at, r.where.length, true);
+  buf[at] = r.where.length & 0xff;
+  buf[at + 1] = r.where.length >>> 8;
   at = writeAscii(buf, at + 2, r.where);
-  dv.setFloat64(at, r.seq, true);
-  dv.setFloat64(at + 8, r.created, true);
-  dv.setFloat64(at + 16, r.sent, true);
-  dv.setFloat64(at + 24, r.received, true);
+  writeF64(buf, at, r.seq);
+  writeF64(buf, at + 8, r.created);
+  writeF64(buf, at + 16, r.sent);
+  writeF64(buf, at + 24, r.received);
   buf.set(r.payload, at + 32);
   return buf;
 }
@@ -98,28 +142,28 @@ export function decodeDeliveries(frame: Uint8Array, each: (r: DeliveryRecord) =>
   }
 }
 
-export function encodePublishRecord(r: PublishRecord): Uint8Array {
+export function encodePublishRecord(r: PublishRecord, alloc: Alloc = defaultAlloc): Uint8Array {
   const len = 4 + 1 + 1 + 1 + r.from.length + 2 + r.where.length + 16 + r.payload.byteLength;
-  const buf = new Uint8Array(len);
-  const dv = new DataView(buf.buffer);
-  dv.setUint32(0, len - 4, true);
+  const buf = alloc(len);
+  writeU32(buf, 0, len - 4);
   buf[4] = r.kind;
   buf[5] = r.isBytes ? FLAG_BYTES : 0;
   buf[6] = r.from.length;
   let at = writeAscii(buf, 7, r.from);
-  dv.setUint16(at, r.where.length, true);
+  buf[at] = r.where.length & 0xff;
+  buf[at + 1] = r.where.length >>> 8;
   at = writeAscii(buf, at + 2, r.where);
-  dv.setFloat64(at, r.created, true);
-  dv.setFloat64(at + 8, r.sent, true);
+  writeF64(buf, at, r.created);
+  writeF64(buf, at + 8, r.sent);
   buf.set(r.payload, at + 16);
   return buf;
 }
 
 /** A frame of records: the magic byte then the records, in one buffer. */
-export function frameOf(records: Uint8Array[]): Uint8Array {
+export function frameOf(records: Uint8Array[], alloc: Alloc = defaultAlloc): Uint8Array {
   let n = 1;
   for (const r of records) n += r.byteLength;
-  const out = new Uint8Array(n);
+  const out = alloc(n);
   out[0] = FRAME_MAGIC;
   let at = 1;
   for (const r of records) { out.set(r, at); at += r.byteLength; }

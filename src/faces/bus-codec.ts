@@ -99,8 +99,8 @@ export function encodeBinary(m: BusMessage): Buffer {
   const r = encodeDeliveryRecord({
     kind: KIND_CODE[m.kind], isBytes: m.payload.isBytes, from: m.from, where: m.scope ?? m.to ?? '',
     seq: m.seq, created: m.created, sent: m.sent, received: m.received, payload: m.payload.raw,
-  });
-  return Buffer.from(r.buffer, r.byteOffset, r.byteLength);
+  }, Buffer.allocUnsafe) as Buffer;
+  return r;
 }
 
 /** Microseconds since the epoch. */
