@@ -10,7 +10,7 @@ import { SenderLimit, type RateSpec } from '../core/rate-limit.js';
 import type { Member, Registry, Session } from '../core/registry.js';
 import type { Scope } from '../core/scope.js';
 import { MusterError } from '../errors.js';
-import { encodeBinary, encodeMessage, nowMicros, type BusMessage, type BusPayload, type MessageKind } from './bus-codec.js';
+import { encodeBinary, encodeMessage, type BusMessage, type BusPayload, type MessageKind } from './bus-codec.js';
 import { PeerError } from './ws.js';
 
 /** A session the bus can deliver to (the WebSocket connection implements it). */
@@ -57,6 +57,8 @@ export interface BusTotals {
 }
 
 const MAX_SCOPES_COUNTED = 10_000;
+/** Wall-clock ms = ORIGIN + performance.now(): one clock read per message serves every timestamp. */
+const ORIGIN = performance.timeOrigin;
 const OTHER_SCOPES = '(other)';
 
 export class Relay {
@@ -119,14 +121,15 @@ export class Relay {
   }
 
   publish(sender: Sender, scope: Scope, payload: BusPayload, times: { created?: number; sent?: number }): { seq: number; delivered: number } {
-    const received = nowMicros();
-    const seq = this.#admit(sender, payload.size);
+    const mono = performance.now();
+    const received = Math.round((ORIGIN + mono) * 1000);
+    const seq = this.#admit(sender, payload.size, mono);
     const receivers = this.trie.route(scope, sender.session, this.#route);
     this.#countScope(scope.text);
     let delivered = 0;
     if (receivers.length) {
       const out = new Encoded(this.#message('publish', sender, scope.text, null, seq, received, times, payload));
-      const now = Date.now();
+      const now = Math.round(ORIGIN + mono);
       for (let i = 0; i < receivers.length; i++) if (this.#deliver(receivers[i]!, out, now)) delivered++;
       receivers.length = 0;
     }
@@ -135,10 +138,11 @@ export class Relay {
 
   /** Every session with a member bound, except the sender's. */
   broadcast(sender: Sender, payload: BusPayload, times: { created?: number; sent?: number }): { seq: number; delivered: number } {
-    const received = nowMicros();
-    const seq = this.#admit(sender, payload.size);
+    const mono = performance.now();
+    const received = Math.round((ORIGIN + mono) * 1000);
+    const seq = this.#admit(sender, payload.size, mono);
     const out = new Encoded(this.#message('broadcast', sender, null, null, seq, received, times, payload));
-    const now = Date.now();
+    const now = Math.round(ORIGIN + mono);
     let delivered = 0;
     for (const s of this.#sessions()) {
       if (s === sender.session || !isBusSession(s) || this.#registry.sessionMembers(s).size === 0) continue;
@@ -148,10 +152,11 @@ export class Relay {
   }
 
   send(sender: Sender, to: string, payload: BusPayload, times: { created?: number; sent?: number }): { seq: number; delivered: number } {
-    const received = nowMicros();
+    const mono = performance.now();
+    const received = Math.round((ORIGIN + mono) * 1000);
     const session = this.#sessionOf(to);
-    const seq = this.#admit(sender, payload.size);
-    const ok = this.#deliver(session, new Encoded(this.#message('send', sender, null, to, seq, received, times, payload)), Date.now());
+    const seq = this.#admit(sender, payload.size, mono);
+    const ok = this.#deliver(session, new Encoded(this.#message('send', sender, null, to, seq, received, times, payload)), Math.round(ORIGIN + mono));
     return { seq, delivered: ok ? 1 : 0 };
   }
 
@@ -161,7 +166,7 @@ export class Relay {
     if (!target) throw new MusterError('NO_SUCH_MEMBER', `No member ${JSON.stringify(to)}`, { name: to });
     const session = target.session;
     if (!session) throw new MusterError('NOT_CONNECTED', `${to} has no open session to ask`, { name: to });
-    this.#admit(sender, 0);
+    this.#admit(sender, 0, performance.now());
     this.totals.requests++;
     try {
       return await session.request('bus.handle', { from: sender.name, method, params }, timeoutMs);
@@ -192,10 +197,9 @@ export class Relay {
   }
 
   /** Rate limit, then the sender's next sequence number and its sent counters. */
-  #admit(sender: Sender, bytes: number): number {
+  #admit(sender: Sender, bytes: number, now: number): number {
     const key: object = sender.member ?? this.#hubSender;
     let limit = this.#limits.get(key);
-    const now = performance.now();
     if (!limit) {
       const spec: RateSpec | undefined = (sender.member && this.#opts.rateLimits[sender.member.type]) || this.#opts.rateLimits['*'];
       limit = new SenderLimit(spec ?? { messagesPerSec: 0, bytesPerSec: 0, burstSec: 1 }, now);
@@ -218,7 +222,7 @@ export class Relay {
     const t = (m.traffic ??= { sent: 0, sentBytes: 0, lastSent: null, received: 0, receivedBytes: 0, lastReceived: null, dropped: 0 });
     t.sent++;
     t.sentBytes += bytes;
-    t.lastSent = Date.now();
+    t.lastSent = Math.round(ORIGIN + now);
     return t.sent;
   }
 
