@@ -98,6 +98,13 @@ export function cpuMs(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
 }
 
+/** Jiffies the whole machine spent busy and in all, from /proc/stat (for "how busy was it"). */
+export function machineTicks(): { busy: number; total: number } {
+  const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = cpu.reduce((a, b) => a + b, 0);
+  return { busy: total - (cpu[3] ?? 0) - (cpu[4] ?? 0), total };
+}
+
 /** Forces a full GC in the hub through the inspector and returns its heap figures. */
 export async function gcAndHeap(inspectorUrl: string): Promise<{ heapUsed: number; rss: number; external: number }> {
   const ws = new WebSocket(inspectorUrl);

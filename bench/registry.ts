@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type WebSocket from 'ws';
-import { cpuMs, gcAndHeap, pinSelf, rssBytes, spawnBenchHub, type BenchHub } from './_hub-process.js';
+import { cpuMs, gcAndHeap, machineTicks, pinSelf, rssBytes, spawnBenchHub, type BenchHub } from './_hub-process.js';
 import { batchOf, callOnce, close, connect, pipeline, round, type LoadResult } from './_rpc-load.js';
 
 const ROUNDS = 3;
@@ -145,7 +145,15 @@ async function expiryLag(hub: BenchHub, round: number, count = 10_000, ttlMs = 3
     });
     const reg = await registerMany(ws, prefix, count, ttlMs, 4);
     if (reg.errors) throw new Error(`expiry setup: ${reg.firstError}`);
-    await Promise.race([allSeen, new Promise((r) => setTimeout(r, ttlMs + 15_000))]);
+    // The hub's CPU share while the members expire: low means the hub waited for a core.
+    await new Promise((r) => setTimeout(r, Math.max(0, ttlMs - reg.ms - 200)));
+    const c0 = cpuMs(hub.pid);
+    const m0 = machineTicks();
+    const w0 = performance.now();
+    await Promise.race([allSeen, new Promise((r) => setTimeout(r, 15_000))]);
+    const hubCpuPercent = Math.round((100 * (cpuMs(hub.pid) - c0)) / (performance.now() - w0));
+    const m1 = machineTicks();
+    const machineBusyPercent = Math.round((100 * (m1.busy - m0.busy)) / Math.max(1, m1.total - m0.total));
     const lags: number[] = [];
     for (const a of arrivals) {
       const msg = JSON.parse(a.text) as { params?: { event?: { type: string; member: { lastSeen: number; liveness: { ttlMs: number } } } } };
@@ -155,7 +163,7 @@ async function expiryLag(hub: BenchHub, round: number, count = 10_000, ttlMs = 3
     }
     lags.sort((a, b) => a - b);
     return {
-      members: count, ttlMs, registeredInMs: reg.ms, removedSeen: lags.length,
+      members: count, ttlMs, registeredInMs: reg.ms, removedSeen: lags.length, hubCpuPercent, machineBusyPercent,
       p50: percentile(lags, 50), p99: percentile(lags, 99), max: lags[lags.length - 1] ?? NaN, min: lags[0] ?? NaN,
     };
   } finally {
