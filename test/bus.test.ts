@@ -203,6 +203,11 @@ describe('bus - broadcast, send and request', () => {
     const bc = await post('/v1/broadcast', { data: 'all' });
     assert.equal(bc.status, 200);
     await until(() => messages(sub).some((m) => m.kind === 'broadcast'), 'http broadcast');
+    const sent = await post('/v1/members/http-sub/send', { bytes: Buffer.from('hi').toString('base64') });
+    assert.deepEqual([sent.status, sent.body.delivered], [200, 1]);
+    await until(() => messages(sub).some((m) => m.kind === 'send' && Buffer.from(m.bytes, 'base64').toString() === 'hi'), 'http send');
+    const stats = (await (await fetch(`${h.url}/v1/bus/stats`)).json()) as { scopes: Record<string, number> };
+    assert.equal(stats.scopes['/h/x/'], 1);
     const rq = await post('/v1/members/http-svc/request', { method: 'echo', params: [1, 2] });
     assert.deepEqual(rq, { status: 200, body: { result: { echoed: [1, 2] } } });
     const missing = await post('/v1/members/nobody/request', { method: 'echo' });
