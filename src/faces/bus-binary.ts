@@ -99,8 +99,9 @@ function readAscii(buf: Uint8Array, start: number, end: number): string {
   return s;
 }
 
-export function encodeDeliveryRecord(r: DeliveryRecord, alloc: Alloc = defaultAlloc): Uint8Array {
-  const len = 4 + 1 + 1 + 1 + r.from.length + 2 + r.where.length + 32 + r.payload.byteLength;
+/** Allocates a record with room for `timesBytes` of times and the payload, writes the common header, returns where the times go. */
+function startRecord(r: PublishRecord | DeliveryRecord, timesBytes: number, alloc: Alloc): { buf: Uint8Array; at: number } {
+  const len = 4 + 1 + 1 + 1 + r.from.length + 2 + r.where.length + timesBytes + r.payload.byteLength;
   const buf = alloc(len);
   writeU32(buf, 0, len - 4);
   buf[4] = r.kind;
@@ -110,6 +111,11 @@ export function encodeDeliveryRecord(r: DeliveryRecord, alloc: Alloc = defaultAl
   buf[at] = r.where.length & 0xff;
   buf[at + 1] = r.where.length >>> 8;
   at = writeAscii(buf, at + 2, r.where);
+  return { buf, at };
+}
+
+export function encodeDeliveryRecord(r: DeliveryRecord, alloc: Alloc = defaultAlloc): Uint8Array {
+  const { buf, at } = startRecord(r, 32, alloc);
   writeF64(buf, at, r.seq);
   writeF64(buf, at + 8, r.created);
   writeF64(buf, at + 16, r.sent);
@@ -143,16 +149,7 @@ export function decodeDeliveries(frame: Uint8Array, each: (r: DeliveryRecord) =>
 }
 
 export function encodePublishRecord(r: PublishRecord, alloc: Alloc = defaultAlloc): Uint8Array {
-  const len = 4 + 1 + 1 + 1 + r.from.length + 2 + r.where.length + 16 + r.payload.byteLength;
-  const buf = alloc(len);
-  writeU32(buf, 0, len - 4);
-  buf[4] = r.kind;
-  buf[5] = r.isBytes ? FLAG_BYTES : 0;
-  buf[6] = r.from.length;
-  let at = writeAscii(buf, 7, r.from);
-  buf[at] = r.where.length & 0xff;
-  buf[at + 1] = r.where.length >>> 8;
-  at = writeAscii(buf, at + 2, r.where);
+  const { buf, at } = startRecord(r, 16, alloc);
   writeF64(buf, at, r.created);
   writeF64(buf, at + 8, r.sent);
   buf.set(r.payload, at + 16);
