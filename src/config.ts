@@ -65,7 +65,13 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Partial<HubConfig> {
     const v = env[name];
     if (v === undefined || v === '') continue;
     const schema = (HubConfig.properties as Record<string, { type?: string }>)[key]!;
-    out[key] = schema.type === 'integer' ? Number(v) : schema.type === 'array' ? v.split(',') : v;
+    if (schema.type === 'object') {
+      try {
+        out[key] = JSON.parse(v);
+      } catch {
+        throw new Error(`${name} must be JSON, like {"*": {"messagesPerSec": 1000, "bytesPerSec": 1048576, "burstSec": 2}}`);
+      }
+    } else out[key] = schema.type === 'integer' ? Number(v) : schema.type === 'array' ? v.split(',') : v;
   }
   return out as Partial<HubConfig>;
 }
@@ -87,6 +93,8 @@ export function resolveConfig(layers: { file?: string; env?: NodeJS.ProcessEnv; 
     ...(layers.env ? configFromEnv(layers.env) : {}),
     ...stripUndefined(layers.flags ?? {}),
   };
+  // A bare port is the documented form of the plantimager address; JSON files naturally write it as a number.
+  if (typeof merged.plantimager === 'number') merged.plantimager = String(merged.plantimager);
   return validate(HubConfig, merged, 'config');
 }
 

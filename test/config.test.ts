@@ -19,6 +19,17 @@ describe('config - layers', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  test('object keys come from the environment as JSON; a plantimager port may be a number in a file', () => {
+    const c = resolveConfig({ env: { MUSTER_BUS_RATE_LIMITS: '{"*":{"messagesPerSec":5,"bytesPerSec":0,"burstSec":1}}' } });
+    assert.deepEqual(c.busRateLimits['*'], { messagesPerSec: 5, bytesPerSec: 0, burstSec: 1 });
+    assert.throws(() => resolveConfig({ env: { MUSTER_BUS_RATE_LIMITS: '{oops' } }), /MUSTER_BUS_RATE_LIMITS must be JSON/);
+    const dir = tempDir();
+    const file = join(dir, 'muster.json');
+    writeFileSync(file, JSON.stringify({ plantimager: 5555 }));
+    assert.equal(resolveConfig({ file }).plantimager, '5555');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   test('a bad value names the key', () => {
     assert.throws(() => resolveConfig({ env: { MUSTER_PORT: 'seventy' } }), /config\.port/);
     assert.throws(() => resolveConfig({ flags: { sync: 'sometimes' as 'full' } }), /config\.sync/);

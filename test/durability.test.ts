@@ -61,7 +61,7 @@ describe('durability - kill -9', () => {
     const dir = tempDir('muster-ttl-restart-');
     let hub = await spawnHub(['--data', dir]);
     const p = await RpcPeer.connect(hub.wsUrl);
-    const quiet = await p.ok('register', { name: 'quiet', type: 't', liveness: { kind: 'ttl', ttlMs: 1500 } });
+    await p.ok('register', { name: 'quiet', type: 't', liveness: { kind: 'ttl', ttlMs: 1500 } });
     const loyal = await p.ok('register', { name: 'loyal', type: 't', liveness: { kind: 'ttl', ttlMs: 1500 } });
     await hub.kill('SIGKILL');
     await new Promise((r) => setTimeout(r, 1000)); // longer than the ttl would allow without a restart grace
@@ -75,7 +75,6 @@ describe('durability - kill -9', () => {
     }
     assert.equal((await q.call('get', { name: 'quiet' })).error?.data?.code, 'NO_SUCH_MEMBER', 'expired after one ttl');
     assert.equal((await q.ok('get', { name: 'loyal' })).status, 'alive');
-    void quiet;
     await q.close();
     await p.close().catch(() => {});
     await hub.kill('SIGKILL');

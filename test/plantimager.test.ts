@@ -4,7 +4,7 @@
  * Python printed and what the hub's HTTP API and watches show.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { PYTHON, PyClient, SWARM } from './python/plantimager-client.js';
@@ -69,6 +69,10 @@ describe('plantimager - registration', () => {
     const listed = await api('/v1/members?meta.face=plantimager&type=scanner');
     assert.deepEqual(listed.body.members.map((m: { name: string }) => m.name), ['scanner-a']);
     await watcher.waitFor(isEvent('added', r.uuid));
+    // And `muster ls` shows it like any other member.
+    const bin = new URL('../bin/muster.js', import.meta.url).pathname;
+    const ls = await new Promise<string>((resolve, reject) => execFile(process.execPath, [bin, 'ls', '--hub', h.url, '--meta', 'face=plantimager', '--type', 'scanner'], { timeout: 20_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout))));
+    assert.match(ls, /^scanner-a\s+scanner\s+alive\s+-\s+tcp:\/\/10\.0\.0\.1:5000\s/m);
   });
 
   test('a taken name gets -1, -2; an empty name is {device_type}-0, then {device_type}-1', async () => {
