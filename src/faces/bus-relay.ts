@@ -45,6 +45,19 @@ export interface RelayOptions {
   slowPolicy: HubConfig['busSlowPolicy'];
 }
 
+/**
+ * Where the relay hands what is not for this hub (federation.ts implements it): sends and
+ * requests to `hub/name`, and publications on tree-wide scopes.
+ */
+export interface RemoteBus {
+  send(sender: Sender, hubId: string, name: string, message: BusMessage): Promise<{ seq: number; delivered: number }>;
+  request(sender: Sender, hubId: string, name: string, method: string, params: unknown, timeoutMs: number): Promise<unknown>;
+  /** True when publications on `scope` travel to other hubs. */
+  wants(scope: Scope): boolean;
+  /** A publication of this hub's, to pass on to the hubs that want it. */
+  published(message: BusMessage): void;
+}
+
 export interface BusTotals {
   published: number;
   delivered: number;
@@ -74,6 +87,9 @@ export class Relay {
   readonly #hubSender = { seq: 0 };
   readonly #watched = new WeakSet<BusSession>();
   readonly #route: BusSession[] = [];
+  readonly #subscriptionListeners: ((scope: Scope, delta: 1 | -1) => void)[] = [];
+  /** Set by the federation service; without it `hub/name` answers NO_SUCH_HUB. */
+  remote: RemoteBus | null = null;
 
   constructor(registry: Registry, sessions: () => Iterable<Session>, opts: RelayOptions) {
     this.#registry = registry;
@@ -111,13 +127,29 @@ export class Relay {
     const sub = this.trie.subscribe(session, scope, echo);
     if (!this.#watched.has(session)) {
       this.#watched.add(session);
-      session.onClose(() => this.trie.removeReceiver(session));
+      session.onClose(() => {
+        for (const s of this.trie.subscriptionsOf(session)) this.#subscriptionChanged(s.scope, -1);
+        this.trie.removeReceiver(session);
+      });
     }
+    this.#subscriptionChanged(scope, 1);
     return sub.id;
   }
 
   unsubscribe(session: BusSession, id: number): boolean {
-    return this.trie.unsubscribe(session, id);
+    const sub = this.trie.subscriptionsOf(session).find((s) => s.id === id);
+    if (!sub || !this.trie.unsubscribe(session, id)) return false;
+    this.#subscriptionChanged(sub.scope, -1);
+    return true;
+  }
+
+  /** Tells `listener` of every subscription added (+1) or removed (-1): the federation's interest. */
+  onSubscription(listener: (scope: Scope, delta: 1 | -1) => void): void {
+    this.#subscriptionListeners.push(listener);
+  }
+
+  #subscriptionChanged(scope: Scope, delta: 1 | -1): void {
+    for (const l of this.#subscriptionListeners) l(scope, delta);
   }
 
   publish(sender: Sender, scope: Scope, payload: BusPayload, times: { created?: number; sent?: number }): { seq: number; delivered: number } {
@@ -127,13 +159,29 @@ export class Relay {
     const receivers = this.trie.route(scope, sender.session, this.#route);
     this.#countScope(scope.text);
     let delivered = 0;
-    if (receivers.length) {
+    const remote = this.remote !== null && this.remote.wants(scope) ? this.remote : null;
+    if (receivers.length || remote) {
       const out = new Encoded(this.#message('publish', sender, scope.text, null, seq, received, times, payload));
       const now = Math.round(ORIGIN + mono);
       for (let i = 0; i < receivers.length; i++) if (this.#deliver(receivers[i]!, out, now)) delivered++;
       receivers.length = 0;
+      remote?.published(out.message);
     }
     return { seq, delivered };
+  }
+
+  /** A publication from another hub (already admitted there): to this hub's subscribers only. */
+  publishRemote(message: BusMessage, scope: Scope): number {
+    const receivers = this.trie.route(scope, null, this.#route);
+    this.#countScope(scope.text);
+    let delivered = 0;
+    if (receivers.length) {
+      const out = new Encoded(message);
+      const now = Date.now();
+      for (let i = 0; i < receivers.length; i++) if (this.#deliver(receivers[i]!, out, now)) delivered++;
+      receivers.length = 0;
+    }
+    return delivered;
   }
 
   /** Every session with a member bound, except the sender's. */
@@ -151,22 +199,50 @@ export class Relay {
     return { seq, delivered };
   }
 
-  send(sender: Sender, to: string, payload: BusPayload, times: { created?: number; sent?: number }): { seq: number; delivered: number } {
+  send(sender: Sender, to: string, payload: BusPayload, times: { created?: number; sent?: number }): { seq: number; delivered: number } | Promise<{ seq: number; delivered: number }> {
     const mono = performance.now();
     const received = Math.round((ORIGIN + mono) * 1000);
+    const at = this.#remoteAddress(to);
+    if (at) {
+      const seq = this.#admit(sender, payload.size, mono);
+      const m = this.#message('send', sender, null, at.name, seq, received, times, payload);
+      return this.remote!.send(sender, at.hubId, at.name, { ...m, from: `${this.#registry.hubId}/${m.from}` });
+    }
     const session = this.#sessionOf(to);
     const seq = this.#admit(sender, payload.size, mono);
     const ok = this.#deliver(session, new Encoded(this.#message('send', sender, null, to, seq, received, times, payload)), Math.round(ORIGIN + mono));
     return { seq, delivered: ok ? 1 : 0 };
   }
 
+  /** A direct message from another hub (already admitted there) to a member of this hub. */
+  sendRemote(message: BusMessage): { seq: number; delivered: number } {
+    const ok = this.#deliver(this.#sessionOf(message.to ?? ''), new Encoded(message), Date.now());
+    return { seq: message.seq, delivered: ok ? 1 : 0 };
+  }
+
   /** Asks a member (JSON-RPC `bus.handle` to its session) and relays its answer or its error. */
   async request(sender: Sender, to: string, method: string, params: unknown, timeoutMs: number): Promise<unknown> {
+    const at = this.#remoteAddress(to);
+    if (at) {
+      this.#admit(sender, 0, performance.now());
+      this.totals.requests++;
+      return this.remote!.request({ ...sender, name: `${this.#registry.hubId}/${sender.name}` }, at.hubId, at.name, method, params, timeoutMs);
+    }
+    return this.#ask(sender, to, method, params, timeoutMs, true);
+  }
+
+  /** A request from a member of another hub (admitted there); `from` is its hub/name. */
+  requestRemote(from: string, to: string, method: string, params: unknown, timeoutMs: number): Promise<unknown> {
+    return this.#ask({ name: from, member: null, session: null }, to, method, params, timeoutMs, false);
+  }
+
+  async #ask(sender: Sender, address: string, method: string, params: unknown, timeoutMs: number, admit: boolean): Promise<unknown> {
+    const to = localName(address);
     const target = this.#registry.find(to);
     if (!target) throw new MusterError('NO_SUCH_MEMBER', `No member ${JSON.stringify(to)}`, { name: to });
     const session = target.session;
     if (!session) throw new MusterError('NOT_CONNECTED', `${to} has no open session to ask`, { name: to });
-    this.#admit(sender, 0, performance.now());
+    if (admit) this.#admit(sender, 0, performance.now());
     this.totals.requests++;
     try {
       return await session.request('bus.handle', { from: sender.name, method, params }, timeoutMs);
@@ -183,7 +259,19 @@ export class Relay {
     return { totals: { ...this.totals }, subscriptions: this.trie.size, scopes: Object.fromEntries(this.scopeCounts) };
   }
 
-  #sessionOf(name: string): BusSession {
+  /** `hub/name` of another hub as its parts; null for this hub's own members (`name` or `<this hub>/name`). */
+  #remoteAddress(address: string): { hubId: string; name: string } | null {
+    const slash = address.indexOf('/');
+    if (slash < 0) return null;
+    const hubId = address.slice(0, slash);
+    const name = address.slice(slash + 1);
+    if (hubId === this.#registry.hubId) return null;
+    if (!this.remote) throw new MusterError('NO_SUCH_HUB', `No hub ${JSON.stringify(hubId)}: this hub is not part of a tree`, { hub: hubId });
+    return { hubId, name };
+  }
+
+  #sessionOf(address: string): BusSession {
+    const name = localName(address);
     const target = this.#registry.find(name);
     if (!target) throw new MusterError('NO_SUCH_MEMBER', `No member ${JSON.stringify(name)}`, { name });
     if (!isBusSession(target.session)) throw new MusterError('NOT_CONNECTED', `${name} has no open session to deliver to`, { name });
@@ -262,6 +350,12 @@ export class Relay {
     else if (this.scopeCounts.size < MAX_SCOPES_COUNTED) this.scopeCounts.set(scope, 1);
     else this.scopeCounts.set(OTHER_SCOPES, (this.scopeCounts.get(OTHER_SCOPES) ?? 0) + 1);
   }
+}
+
+/** The member name of `name` or `hub/name` (the hub part already known to be this hub). */
+function localName(address: string): string {
+  const slash = address.indexOf('/');
+  return slash >= 0 ? address.slice(slash + 1) : address;
 }
 
 /** A message's encodings, each built at most once, when the first receiver of that format needs it. */

@@ -79,7 +79,11 @@ export function busBinaryHandler(relay: Relay): (conn: WsConnection, data: Buffe
         const kind = KIND_NAME[r.kind];
         if (kind === 'publish') relay.publish(sender, parseScope(r.where), payload, times);
         else if (kind === 'broadcast') relay.broadcast(sender, payload, times);
-        else if (kind === 'send') relay.send(sender, r.where, payload, times);
+        else if (kind === 'send') {
+          const sent = relay.send(sender, r.where, payload, times);
+          // A send to another hub settles later: its failure is told the same way.
+          if (sent instanceof Promise) sent.catch((err: unknown) => conn.notify('bus.error', JSON.stringify(toMusterError(err).toJSON())));
+        }
         else throw new MusterError('INVALID_REQUEST', `Unknown record kind ${r.kind}`);
       } catch (err) {
         const e = toMusterError(err);
