@@ -6,7 +6,10 @@
 import mqtt from 'mqtt';
 import { connect as natsConnect } from 'nats';
 import WebSocket from 'ws';
-import { decodeDeliveries, encodePublishRecord, frameOf, KIND_CODE } from '../src/faces/bus-binary.js';
+import {
+  decodeHubFrame, encodeAnswerRecord, encodePublishRecord, encodeRequestRecord, frameOf, KIND_CODE, KIND_REPLY, KIND_REQUEST,
+  type AnswerRecord, type RequestRecord,
+} from '../src/faces/bus-binary.js';
 
 export interface Publisher {
   publish(payload: Buffer): void;
@@ -116,9 +119,9 @@ export function mqttDriver(serverPid: number): Driver {
 // ---------------------------------------------------------------- muster (raw JSON-RPC over ws)
 
 /**
- * A lean muster peer speaking the documented wire protocol: publishes and deliveries in the bus
- * binary frame format (records coalesced per microtask into one frame, as nats.js coalesces its
- * writes); requests as JSON-RPC (batched per microtask).
+ * A lean muster peer speaking the documented wire protocol: publishes, deliveries, requests and
+ * their answers in the bus binary frame format (records coalesced per microtask into one frame,
+ * as nats.js coalesces its writes); setup calls as JSON-RPC.
  */
 class MusterPeer {
   readonly ws: WebSocket;
@@ -130,13 +133,21 @@ class MusterPeer {
   onBinary: ((payload: Buffer) => void) | null = null;
   #records: Uint8Array[] = [];
   #memberId = '';
-  onHandle: ((id: unknown, params: { params: unknown }) => void) | null = null;
+  /** A handle record (a request to this member); answer with sendRecord(encodeAnswerRecord(...)). */
+  onHandle: ((r: RequestRecord) => void) | null = null;
+  readonly #answers = new Map<number, (r: AnswerRecord) => void>();
+  #nextRequest = 1;
 
   private constructor(ws: WebSocket) {
     this.ws = ws;
+    const visitor = {
+      delivery: (r: { payload: Uint8Array }) => this.onBinary?.(r.payload as Buffer),
+      handle: (r: RequestRecord) => this.onHandle?.(r),
+      answer: (r: AnswerRecord) => { const w = this.#answers.get(r.id); if (w) { this.#answers.delete(r.id); w(r); } },
+    };
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       if (isBinary) {
-        decodeDeliveries(data, (r) => this.onBinary?.(r.payload as Buffer));
+        decodeHubFrame(data, visitor);
         return;
       }
       const v = JSON.parse(data.toString()) as unknown;
@@ -153,9 +164,20 @@ class MusterPeer {
     return p;
   }
 
+  /** A request record to `to`; resolves with the reply's payload (a copy), rejects with an error record's. */
+  request(to: string, method: string, payload: Buffer, timeoutMs: number): Promise<Buffer> {
+    const id = this.#nextRequest++;
+    return new Promise((resolve, reject) => {
+      this.#answers.set(id, (r) => {
+        if (r.kind === KIND_REPLY) resolve(Buffer.from(r.payload));
+        else reject(new Error(`${r.where}: ${Buffer.from(r.payload).toString()}`));
+      });
+      this.sendRecord(encodeRequestRecord({ kind: KIND_REQUEST, isBytes: true, from: '', where: to, id, timeoutMs, method, payload }, Buffer.allocUnsafe));
+    });
+  }
+
   #dispatch(m: Record<string, any>): void {
     if (m.method === 'bus.message') { this.onMessage?.(m.params); return; }
-    if (m.method === 'bus.handle') { this.onHandle?.(m.id, m.params); return; }
     const w = this.#waiting.get(m.id as number);
     if (!w) return;
     this.#waiting.delete(m.id as number);
@@ -226,13 +248,15 @@ export function musterDriver(serverPid: number, wsUrl: string): Driver {
     },
     async responder(service) {
       const p = await MusterPeer.open(wsUrl, service);
-      p.onHandle = (id, m) => p.send(`{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${JSON.stringify(m.params)}}`);
+      p.onHandle = (r) => p.sendRecord(encodeAnswerRecord({ kind: KIND_REPLY, isBytes: r.isBytes, from: '', where: '', id: r.id, payload: r.payload }, Buffer.allocUnsafe));
+      await p.call('bus.format', { binary: true });
       return { close: () => p.close() };
     },
     async requester(service) {
       const p = await MusterPeer.open(wsUrl, name('req'));
+      await p.call('bus.format', { binary: true });
       return {
-        request: async (b) => Buffer.from((await p.call('bus.request', { to: service, method: 'echo', params: b.toString('base64'), timeoutMs: 5000 })) as string, 'base64'),
+        request: (b) => p.request(service, 'echo', b, 5000),
         close: () => p.close(),
       };
     },

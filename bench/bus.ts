@@ -103,7 +103,7 @@ export default async function bench(): Promise<Record<string, unknown>> {
     setup: {
       payloadBytes: PAYLOAD, servers: 'core 0 (muster hub under taskset; nats-server and mosquitto re-pinned for the run)',
       loadGenerator: `this process, ${pinned ? 'core 1' : 'not pinned'}`, loadavgBefore: load0, loadavgAfter: loadavg(),
-      clients: { muster: 'ws speaking the bus binary frame format (records batched per microtask); requests as JSON-RPC', nats: 'nats (nats.js v2)', mosquitto: 'mqtt (MQTT.js v5, QoS 0)' },
+      clients: { muster: 'ws speaking the bus binary frame format, requests included (records batched per microtask)', nats: 'nats (nats.js v2)', mosquitto: 'mqtt (MQTT.js v5, QoS 0)' },
     },
     systems,
     ratios: { musterOverNats: vs(systems.nats), musterOverMosquitto: vs(systems.mosquitto) },

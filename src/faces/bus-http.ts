@@ -53,7 +53,7 @@ export function busHttpRoutes(relay: Relay): HttpRoute[] {
       handler: async (req, _reply, caller) => {
         const p = validate(HttpRequestBody, body(req), 'body');
         const sender = relay.httpSender(p.from, caller.token);
-        const result = await relay.request(sender, (req.params as { name: string }).name, p.method, p.params ?? null, p.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
+        const result = await relay.requests.ask(sender, (req.params as { name: string }).name, p.method, p.params ?? null, p.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
         return { result: result ?? null };
       },
     },

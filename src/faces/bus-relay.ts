@@ -10,6 +10,7 @@ import { SenderLimit, type RateSpec } from '../core/rate-limit.js';
 import type { Member, Registry, Session } from '../core/registry.js';
 import type { Scope } from '../core/scope.js';
 import { MusterError } from '../errors.js';
+import { BusRequests } from './bus-requests.js';
 import { encodeBinary, encodeMessage, type BusMessage, type BusPayload, type MessageKind } from './bus-codec.js';
 import { PeerError } from './ws.js';
 
@@ -78,6 +79,8 @@ export class Relay {
   readonly trie = new SubscriptionTrie<BusSession>({ maxPerReceiver: 1000 });
   readonly totals: BusTotals = { published: 0, delivered: 0, deliveredBytes: 0, dropped: 0, throttled: 0, slowDisconnects: 0, requests: 0, requestErrors: 0 };
   readonly scopeCounts = new Map<string, number>();
+  /** Request/reply with members that take binary records. */
+  readonly requests = new BusRequests(this);
   readonly #registry: Registry;
   readonly #sessions: () => Iterable<Session>;
   readonly #opts: RelayOptions;
@@ -253,6 +256,20 @@ export class Relay {
       }
       throw err;
     }
+  }
+
+  /**
+   * For binary request/reply (bus-requests.ts): the session of `to` when it is a member of this
+   * hub whose connection takes binary records, with the sender admitted and the request counted;
+   * otherwise null, and the caller takes `request`.
+   */
+  binaryTarget(sender: Sender, to: string): BusSession | null {
+    if (this.#remoteAddress(to)) return null;
+    const session = this.#registry.find(localName(to))?.session;
+    if (!isBusSession(session) || !session.open || !session.busBinary) return null;
+    this.#admit(sender, 0, performance.now());
+    this.totals.requests++;
+    return session;
   }
 
   stats(): { totals: BusTotals; subscriptions: number; scopes: Record<string, number> } {

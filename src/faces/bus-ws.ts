@@ -12,7 +12,7 @@ import {
   SubscribeParams, SubscribeResult, UnsubscribeParams,
 } from './bus-schemas.js';
 import { MusterError, toMusterError } from '../errors.js';
-import { decodePublishes, KIND_NAME } from './bus-binary.js';
+import { decodeClientFrame, KIND_NAME, type PublishRecord } from './bus-binary.js';
 import { BusPayload } from './bus-codec.js';
 import { wsMethod, type WsConnection, type WsMethod } from './ws.js';
 
@@ -48,7 +48,7 @@ export function busWsMethods(relay: Relay): WsMethod[] {
     wsMethod({
       name: 'bus.request', summary: "Ask a member (it gets a bus.handle request) and return its answer, or its error as MEMBER_ERROR.",
       params: RequestParams, result: Type.Unknown(),
-      run: (conn, p) => relay.request(relay.senderOf(conn, p.from, conn.token), p.to, p.method, p.params ?? null, p.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS),
+      run: (conn, p) => relay.requests.ask(relay.senderOf(conn, p.from, conn.token), p.to, p.method, p.params ?? null, p.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS),
     }),
     wsMethod({
       name: 'bus.format', summary: 'binary: true makes bus deliveries to this connection binary frames (the bus binary format) instead of bus.message notifications.',
@@ -63,32 +63,36 @@ export function busWsMethods(relay: Relay): WsMethod[] {
 }
 
 /**
- * Binary frames on the WebSocket face: records of publish, broadcast and send (bus-binary.ts),
- * fire-and-forget. A failed record is reported with one `bus.error` notification per frame
- * (THROTTLED is told by `bus.throttled`).
+ * Binary frames on the WebSocket face (bus-binary.ts): publish, broadcast and send records,
+ * fire-and-forget, a failed one reported with one `bus.error` notification per frame (THROTTLED
+ * is told by `bus.throttled`); request records, each answered with a reply or error record; and
+ * a member's reply and error records (bus-requests.ts).
  */
 export function busBinaryHandler(relay: Relay): (conn: WsConnection, data: Buffer) => void {
   return (conn, data) => {
     let firstError: MusterError | null = null;
-    const malformed = decodePublishes(data, (r) => {
-      try {
-        const sender = relay.senderOf(conn, r.from === '' ? undefined : r.from, conn.token);
-        const times = { created: r.created || undefined, sent: r.sent || undefined };
-        const payload = BusPayload.raw(r.payload, r.isBytes);
-        if (!r.isBytes) checkJson(r.payload);
-        const kind = KIND_NAME[r.kind];
-        if (kind === 'publish') relay.publish(sender, parseScope(r.where), payload, times);
-        else if (kind === 'broadcast') relay.broadcast(sender, payload, times);
-        else if (kind === 'send') {
-          const sent = relay.send(sender, r.where, payload, times);
-          // A send to another hub settles later: its failure is told the same way.
-          if (sent instanceof Promise) sent.catch((err: unknown) => conn.notify('bus.error', JSON.stringify(toMusterError(err).toJSON())));
+    const malformed = decodeClientFrame(data, {
+      publish: (r: PublishRecord) => {
+        try {
+          const sender = relay.senderOf(conn, r.from === '' ? undefined : r.from, conn.token);
+          const times = { created: r.created || undefined, sent: r.sent || undefined };
+          const payload = BusPayload.raw(r.payload, r.isBytes);
+          if (!r.isBytes) checkJson(r.payload);
+          const kind = KIND_NAME[r.kind];
+          if (kind === 'publish') relay.publish(sender, parseScope(r.where), payload, times);
+          else if (kind === 'broadcast') relay.broadcast(sender, payload, times);
+          else if (kind === 'send') {
+            const sent = relay.send(sender, r.where, payload, times);
+            // A send to another hub settles later; its failure is this frame's error all the same.
+            if (sent instanceof Promise) sent.catch((err: unknown) => conn.notify('bus.error', JSON.stringify(toMusterError(err).toJSON())));
+          } else throw new MusterError('INVALID_REQUEST', `Unknown record kind ${r.kind}`);
+        } catch (err) {
+          const e = toMusterError(err);
+          if (e.code !== 'THROTTLED') firstError ??= e;
         }
-        else throw new MusterError('INVALID_REQUEST', `Unknown record kind ${r.kind}`);
-      } catch (err) {
-        const e = toMusterError(err);
-        if (e.code !== 'THROTTLED') firstError ??= e;
-      }
+      },
+      request: (r) => relay.requests.fromRecord(conn, conn.token, r),
+      answer: (r) => relay.requests.fromAnswer(conn, r),
     });
     if (malformed) firstError ??= new MusterError('INVALID_REQUEST', `Malformed bus frame: ${malformed}`);
     if (firstError) conn.notify('bus.error', JSON.stringify(firstError.toJSON()));
