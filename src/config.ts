@@ -33,6 +33,15 @@ export const HubConfig = Type.Object({
   busQueueMessages: Type.Integer({ minimum: 1, description: 'Messages a receiver may have queued on the bus' }),
   busQueueBytes: Type.Integer({ minimum: 1024, description: 'Bytes a receiver may have queued on the bus' }),
   busSlowPolicy: Type.Union([Type.Literal('drop'), Type.Literal('disconnect')], { description: 'A receiver past its queue bound loses the message (drop) or its connection (disconnect)' }),
+  registrar: Type.Optional(Type.String({ pattern: '^(https?|wss?)://', description: 'URL of the parent hub to register with (federation); none makes this hub a root' })),
+  registrarToken: Type.Optional(Type.String({ minLength: 1, description: "The parent's federation token" })),
+  federationToken: Type.Optional(Type.String({ minLength: 8, description: 'Token child hubs present to register here; without it this hub accepts no child hubs' })),
+  federationAllow: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$' }), { description: 'Hub ids that may register here as children (default: any with the token)' })),
+  federationMonitorMs: Type.Integer({ minimum: 100, description: 'Connection monitor interval: the child checks its record at the parent, the parent pings its children' }),
+  federationGraceMs: Type.Integer({ minimum: 0, description: 'How long a parent keeps a child hub (suspect) after its link dropped, before removing its subtree (hub-lost)' }),
+  deregisterOnStop: Type.Boolean({ description: 'On graceful shutdown, remove this hub from its parent at once' }),
+  treeScopes: Type.Array(Type.String({ pattern: '^/' }), { description: 'Bus scopes whose publications travel between hubs (with every scope below them)' }),
+  poa: Type.Optional(Type.Array(Type.String(), { description: 'Points of access this hub reports to its parent (default: its own URL)' })),
 }, { additionalProperties: false });
 export type HubConfig = Static<typeof HubConfig>;
 
@@ -55,6 +64,10 @@ export const DEFAULT_CONFIG: HubConfig = {
   busQueueMessages: 10_000,
   busQueueBytes: 8 * 1024 * 1024,
   busSlowPolicy: 'drop',
+  federationMonitorMs: 10_000,
+  federationGraceMs: 15_000,
+  deregisterOnStop: true,
+  treeScopes: ['/tree/'],
 };
 
 /** Environment variables, named MUSTER_ plus the key in upper snake case (MUSTER_ADMIN_TOKEN, MUSTER_PORT, ...). */
@@ -71,7 +84,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Partial<HubConfig> {
       } catch {
         throw new Error(`${name} must be JSON, like {"*": {"messagesPerSec": 1000, "bytesPerSec": 1048576, "burstSec": 2}}`);
       }
-    } else out[key] = schema.type === 'integer' ? Number(v) : schema.type === 'array' ? v.split(',') : v;
+    } else if (schema.type === 'boolean') out[key] = v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v;
+    else out[key] = schema.type === 'integer' ? Number(v) : schema.type === 'array' ? v.split(',') : v;
   }
   return out as Partial<HubConfig>;
 }

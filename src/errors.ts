@@ -35,6 +35,7 @@ export const ERRORS = {
   // Federation
   NO_SUCH_HUB: { status: 404, rpc: -32050, message: 'No such hub' },
   HUB_UNREACHABLE: { status: 502, rpc: -32051, message: 'The hub cannot be reached' },
+  HUB_ID_TAKEN: { status: 409, rpc: -32052, message: 'Another hub in the tree has this hub id' },
   // Hub
   SHUTTING_DOWN: { status: 503, rpc: -32060, message: 'The hub is shutting down' },
 } as const;

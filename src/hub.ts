@@ -17,6 +17,10 @@ import { busBinaryHandler, busWsMethods } from './faces/bus-ws.js';
 import { Control } from './core/control.js';
 import { controlHttpRoutes } from './faces/control-http.js';
 import { controlWsMethods } from './faces/control-ws.js';
+import { Federation } from './core/federation/federation.js';
+import { federationHttpRoutes } from './faces/federation-http.js';
+import { federationWsMethods } from './faces/federation-ws.js';
+import { RegistrarClient } from './faces/registrar-client.js';
 import { Metrics } from './metrics.js';
 import { VERSION } from './version.js';
 import type { HubInfo } from './schemas/hub.js';
@@ -49,12 +53,14 @@ export class Hub implements HubContext {
   readonly ws: WsFace;
   readonly bus: Relay;
   readonly control: Control;
+  readonly federation: Federation;
   readonly startedAt = Date.now();
   readonly #store: Store;
   readonly #prober: Prober;
   readonly #faces: LegacyFace[] = [];
   /** HTTP routes of services other than the registry (bus, control, ...), mounted at listen. */
   readonly #routes: HttpRoute[] = [];
+  #registrar: RegistrarClient | null = null;
   #url = '';
   #stopping: Promise<void> | null = null;
 
@@ -90,6 +96,13 @@ export class Hub implements HubContext {
     this.ws.addMethods(controlWsMethods(this.control, registry));
     this.#routes.push(...controlHttpRoutes(this.control));
     this.control.start();
+    this.federation = new Federation({
+      registry, relay: this.bus, control: this.control, log, hubId: config.hubId, federationToken: config.federationToken,
+      federationAllow: config.federationAllow, monitorMs: config.federationMonitorMs, graceMs: config.federationGraceMs,
+      treeScopes: config.treeScopes, lifecycleTimeoutMs: config.lifecycleTimeoutMs,
+    });
+    this.ws.addMethods(federationWsMethods(this.federation));
+    this.#routes.push(...federationHttpRoutes(this.federation));
   }
 
   static async start(options: HubOptions): Promise<Hub> {
@@ -101,8 +114,14 @@ export class Hub implements HubContext {
       maxMembers: config.maxMembers, eventRetention: config.eventRetention,
       liveness: { ttlMs: config.ttlMs, graceMs: config.graceMs },
     });
+    if (config.registrar && !config.registrarToken) throw new Error('config: registrar needs registrarToken (the parent\'s federation token)');
     const hub = new Hub(config, store, registry, log);
     await hub.#listen();
+    hub.federation.start(config.poa ?? [hub.url]);
+    if (config.registrar) {
+      hub.#registrar = new RegistrarClient(hub.federation, registry, { url: config.registrar, token: config.registrarToken!, monitorMs: config.federationMonitorMs, log });
+      hub.#registrar.start();
+    }
     // Legacy faces listen on their own ports once the core is up.
     if (config.plantimager !== undefined) {
       const face = await PlantimagerFace.start(hub, { listen: config.plantimager, defaultHost: config.host, allow: config.plantimagerAllow })
@@ -129,6 +148,10 @@ export class Hub implements HubContext {
       platform: `${platform()} ${release()}`, node: process.version, store: this.#store.kind,
       revision: this.registry.log.revision, members: this.registry.counts(),
       faces: [{ name: 'http+ws', address: this.#url }, ...this.#faces.map((f) => ({ name: f.name, address: f.address }))],
+      federation: {
+        registrar: this.federation.registrarId, registrarUrl: this.config.registrar ?? null, connected: this.federation.registrarConnected,
+        lastError: this.#registrar?.lastError ?? '', children: this.federation.childCount, descendants: this.federation.descendants().length,
+      },
     };
   }
 
@@ -151,6 +174,8 @@ export class Hub implements HubContext {
   /** Graceful stop: stop accepting, close sessions with a reason, flush the store. */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
+      await this.#registrar?.stop(this.config.deregisterOnStop).catch((err: unknown) => this.log.warn({ err }, 'registrar link stop failed'));
+      this.federation.close();
       for (const f of this.#faces.splice(0)) await f.stop().catch((err: unknown) => this.log.warn({ err, face: f.name }, 'face stop failed'));
       this.ws.stop('hub shutting down');
       await this.app.close();

@@ -5,7 +5,11 @@ import { resolveConfig, type HubConfig } from '../config.js';
 interface HubFlags {
   host?: string; port?: string; data?: string; config?: string; adminToken?: string; maxMembers?: string;
   hubId?: string; registrationKey?: string; plantimager?: string | boolean; plantimagerAllow?: string; logLevel?: string; sync?: string;
+  registrar?: string; registrarToken?: string; federationToken?: string; federationAllow?: string; monitorMs?: string; graceMs?: string;
+  treeScopes?: string; deregister?: boolean;
 }
+
+const list = (v: string | undefined) => v?.split(',').map((c) => c.trim()).filter((c) => c !== '');
 
 function intFlag(v: string | undefined, name: string): number | undefined {
   if (v === undefined) return undefined;
@@ -27,6 +31,14 @@ export function hubCommand(program: Command): void {
     .option('--sync <mode>', 'SQLite durability: full or normal')
     .option('--plantimager [addr]', 'enable the plantimager ZeroMQ face on [HOST:]PORT (default 5555)')
     .option('--plantimager-allow <cidrs>', 'comma-separated client networks allowed on the plantimager face (ZAP), e.g. 10.0.0.0/8,127.0.0.1')
+    .option('--registrar <url>', 'parent hub to register with (federation), e.g. http://site:7070')
+    .option('--registrar-token <token>', "the parent's federation token (or MUSTER_REGISTRAR_TOKEN)")
+    .option('--federation-token <token>', 'token child hubs must present to register here (or MUSTER_FEDERATION_TOKEN)')
+    .option('--federation-allow <ids>', 'comma-separated hub ids that may register here')
+    .option('--monitor-ms <n>', 'federation connection monitor interval (default 10000)')
+    .option('--grace-ms <n>', 'how long a silent child hub is kept before its subtree is removed (default 15000)')
+    .option('--tree-scopes <scopes>', 'comma-separated bus scopes shared across the tree (default /tree/)')
+    .option('--no-deregister', 'stay registered with the parent on shutdown (it drops this hub after its grace)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
     .action(async (flags: HubFlags) => {
       const config = resolveConfig({
@@ -37,7 +49,11 @@ export function hubCommand(program: Command): void {
           registrationKey: flags.registrationKey, maxMembers: intFlag(flags.maxMembers, 'max-members'), hubId: flags.hubId,
           sync: flags.sync as HubConfig['sync'] | undefined, logLevel: flags.logLevel as HubConfig['logLevel'] | undefined,
           plantimager: flags.plantimager === true ? '5555' : flags.plantimager || undefined,
-          plantimagerAllow: flags.plantimagerAllow?.split(',').map((c) => c.trim()).filter((c) => c !== ''),
+          plantimagerAllow: list(flags.plantimagerAllow),
+          registrar: flags.registrar, registrarToken: flags.registrarToken, federationToken: flags.federationToken,
+          federationAllow: list(flags.federationAllow), federationMonitorMs: intFlag(flags.monitorMs, 'monitor-ms'),
+          federationGraceMs: intFlag(flags.graceMs, 'grace-ms'), treeScopes: list(flags.treeScopes),
+          deregisterOnStop: flags.deregister === false ? false : undefined,
         },
       });
       // Loaded here, not at the top: client commands then start without fastify and SQLite.

@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander';
 import { connect, MusterClientError, type HubInfo, type ListResult, type MemberView, type RegisterResult, type WatchFilter } from '../client/index.js';
+import type { TreeNode } from '../schemas/federation.js';
 import { eventLine, fields, memberFields, memberTable, age } from './format.js';
 import { DEFAULT_HUB, hubTarget, request, type HubTarget } from './hub-api.js';
 
@@ -52,6 +53,22 @@ async function listAll(hub: HubTarget, query: URLSearchParams): Promise<MemberVi
   return members;
 }
 
+function registrarLine(f: HubInfo['federation']): string {
+  if (!f.registrarUrl) return 'none (a root hub)';
+  const state = f.connected ? 'connected' : `not connected${f.lastError ? `: ${f.lastError}` : ''}`;
+  return `${f.registrar ?? '?'} at ${f.registrarUrl}, ${state}`;
+}
+
+/** The tree drawn with box characters, one hub a line: id, status, members, first point of access. */
+export function treeLines(node: TreeNode, prefix = '', last = true, root = true): string[] {
+  const counts = node.members ? `${node.members.total} members (${node.members.alive} alive)` : 'members unknown';
+  const line = `${node.hubId}  ${node.status}  ${counts}${node.poa[0] ? `  ${node.poa[0]}` : ''}`;
+  const lines = [root ? line : `${prefix}${last ? '└─ ' : '├─ '}${line}`];
+  const childPrefix = root ? '' : prefix + (last ? '   ' : '│  ');
+  node.children.forEach((c, i) => lines.push(...treeLines(c, childPrefix, i === node.children.length - 1, false)));
+  return lines;
+}
+
 export function registryCommands(program: Command): void {
   withHub(program.command('ls'))
     .description('list members')
@@ -60,9 +77,13 @@ export function registryCommands(program: Command): void {
     .option('--prefix <prefix>', 'names starting with this')
     .option('--state <state>', 'lifecycle state: starting, ready, configuring, configured, stopping, finished, failed, unresponsive')
     .option('--meta <key=value>', 'meta label to match (repeatable)', collect)
+    .option('--in <hub-id>', 'members of another hub of the tree')
+    .option('--subtree', 'members of every hub below too (names shown as hub/name)')
     .option('--json', 'JSON array of members')
-    .action(async (flags: HubFlags & { type?: string; status?: string; prefix?: string; state?: string; meta?: string[] }) => {
+    .action(async (flags: HubFlags & { type?: string; status?: string; prefix?: string; state?: string; meta?: string[]; in?: string; subtree?: boolean }) => {
       const q = new URLSearchParams();
+      if (flags.in) q.set('hub', flags.in);
+      if (flags.subtree) q.set('subtree', 'true');
       if (flags.type) q.set('type', flags.type);
       if (flags.status) q.set('status', flags.status);
       if (flags.state) q.set('state', flags.state);
@@ -70,7 +91,10 @@ export function registryCommands(program: Command): void {
       for (const [k, v] of Object.entries(metaFlags(flags.meta) ?? {})) q.set(`meta.${k}`, v);
       const members = await listAll(hubTarget(flags), q);
       if (flags.json) out(JSON.stringify(members) + '\n');
-      else out(members.length ? memberTable(members) : 'no members\n');
+      else {
+        const shown = flags.in || flags.subtree ? members.map((m) => ({ ...m, name: `${m.hub ?? ''}/${m.name}` })) : members;
+        out(shown.length ? memberTable(shown) : 'no members\n');
+      }
     });
 
   withHub(program.command('get'))
@@ -93,7 +117,17 @@ export function registryCommands(program: Command): void {
         ['host', `${i.host}, ${i.platform}, node ${i.node}`], ['store', i.store], ['revision', String(i.revision)],
         ['members', `${i.members.total} (${i.members.alive} alive, ${i.members.suspect} suspect)`],
         ['faces', i.faces.map((f) => `${f.name} ${f.address}`).join(', ')],
+        ['registrar', registrarLine(i.federation)],
+        ['hubs below', `${i.federation.descendants} (${i.federation.children} direct)`],
       ]));
+    });
+
+  withHub(program.command('tree'))
+    .description('this hub and every hub below it, with status and member counts')
+    .option('--json', 'as JSON')
+    .action(async (flags: HubFlags) => {
+      const t = await request<TreeNode>(hubTarget(flags), 'GET', '/v1/tree');
+      out(flags.json ? JSON.stringify(t) + '\n' : treeLines(t).join('\n') + '\n');
     });
 
   withHub(program.command('register'))

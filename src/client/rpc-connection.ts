@@ -97,6 +97,11 @@ export class RpcConnection {
     });
   }
 
+  /** A notification with already-encoded params (fire-and-forget; dropped when closed). */
+  notify(method: string, paramsJson: string): void {
+    if (this.open) this.#socket.send(`{"jsonrpc":"2.0","method":${JSON.stringify(method)},"params":${paramsJson}}`);
+  }
+
   /**
    * Closes the socket; open calls fail with ConnectionClosedError. `closed` is not reported.
    * Resolves when the socket has closed (or after a second, if the hub does not answer the close).

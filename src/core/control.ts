@@ -13,6 +13,7 @@ import type { RemovalReason } from '../schemas/member.js';
 import { configureEach, selectComponents, stopEach } from './control-groups.js';
 import { authorizeController, hasRole } from './control-roles.js';
 import type { Caller, Member, Registry } from './registry.js';
+import { splitAddress } from './names.js';
 
 export { hasRole };
 
@@ -35,8 +36,8 @@ export type Answer =
   | { type: 'error'; call?: string; text: string }
   | { type: 'finished'; call?: string; outcome: 'OK' | 'ERROR' | 'UNKNOWN'; details?: string[] };
 
-type Kind = Command['type'];
-type CallResult = ConfigureResult | StopResult;
+export type Kind = Command['type'];
+export type CallResult = ConfigureResult | StopResult;
 
 const LABEL = { ok: 'OK', error: 'ERROR', finished: 'FINISHED', configure: 'CONFIGURE', stop: 'STOP' } as const;
 const HISTORY_KEY = 'lifecycleHistory';
@@ -72,8 +73,15 @@ export interface ControlOptions {
   onError?: (err: unknown) => void;
 }
 
+/** Configure and stop of members of other hubs (the federation service implements it). */
+export interface RemoteControl {
+  command(hubId: string, name: string, kind: Kind, config: Record<string, unknown>, timeoutMs: number | undefined): Promise<CallResult>;
+}
+
 export class Control {
   readonly timeoutMs: number;
+  /** Set by the federation service; without it `hub/name` answers NO_SUCH_HUB. */
+  remote: RemoteControl | null = null;
   readonly #registry: Registry;
   readonly #now: () => number;
   readonly #onError: (err: unknown) => void;
@@ -186,12 +194,25 @@ export class Control {
 
   async configure(name: string, config: Record<string, unknown>, options: { timeoutMs?: number }, caller: Caller): Promise<ConfigureResult> {
     this.authorize(caller);
-    return this.#command(this.#target(name), 'configure', config, options.timeoutMs) as Promise<ConfigureResult>;
+    return this.command(name, 'configure', config, options.timeoutMs) as Promise<ConfigureResult>;
   }
 
   async stop(name: string, options: { timeoutMs?: number }, caller: Caller): Promise<StopResult> {
     this.authorize(caller);
-    return this.#command(this.#target(name), 'stop', {}, options.timeoutMs) as Promise<StopResult>;
+    return this.command(name, 'stop', {}, options.timeoutMs) as Promise<StopResult>;
+  }
+
+  /**
+   * CONFIGURE or STOP to `name` here, or to `hub/name` through the tree. No authority check:
+   * callers check it first (configure, stop), or it was checked at the hub the call came from.
+   */
+  async command(address: string, kind: Kind, config: Record<string, unknown>, timeoutMs: number | undefined): Promise<CallResult> {
+    const { hubId, name } = splitAddress(address);
+    if (hubId !== null && hubId !== this.#registry.hubId) {
+      if (!this.remote) throw new MusterError('NO_SUCH_HUB', `No hub ${JSON.stringify(hubId)}: this hub is not part of a tree`, { hub: hubId });
+      return this.remote.command(hubId, name, kind, config, timeoutMs);
+    }
+    return this.#command(this.#target(name), kind, config, timeoutMs);
   }
 
   /** Configures every matching component at once; one outcome per member, sorted by name. */

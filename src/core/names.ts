@@ -20,3 +20,9 @@ export function firstFreeName(base: string, taken: (name: string) => boolean, st
     if (!taken(candidate)) return candidate;
   }
 }
+
+/** `name` or `hub/name` (a member of hub `hub` anywhere in the tree): the hub part, or null, and the name. */
+export function splitAddress(address: string): { hubId: string | null; name: string } {
+  const slash = address.indexOf('/');
+  return slash < 0 ? { hubId: null, name: address } : { hubId: address.slice(0, slash), name: address.slice(slash + 1) };
+}

@@ -287,6 +287,16 @@ export class Registry {
     return member.status;
   }
 
+  /**
+   * A member seen again on a (new) session, for services that keep records themselves (a hub
+   * link that reconnected): alive, bound to `session`, persisted, and watchers told.
+   */
+  async resume(member: Member, session?: Session): Promise<void> {
+    if (this.#byId.get(member.id) !== member) return;
+    this.#startLiveness(member, session);
+    await this.changed(member);
+  }
+
   /** Moves a member's expiry to now + forMs (default its ttl); for faces with their own alive checks. */
   keepAlive(member: Member, forMs?: number): void {
     this.touch(member);
@@ -516,7 +526,8 @@ export class Registry {
   }
 
   #expire(member: Member): void {
-    const reason: RemovalReason = member.liveness.kind === 'session' ? 'session-lost' : 'expired';
+    // Records of other hubs (federation) lapse when their hub's link stays down past the grace.
+    const reason: RemovalReason = member.extra.hubLink !== undefined ? 'hub-lost' : member.liveness.kind === 'session' ? 'session-lost' : 'expired';
     void this.remove(member, reason).catch(() => {});
   }
 

@@ -1,7 +1,7 @@
 /** Params and results of the bus methods, shared by the WebSocket and HTTP faces. */
 import { Type } from '@sinclair/typebox';
 import { MAX_SCOPE_LENGTH } from '../core/scope.js';
-import { Name } from '../schemas/member.js';
+import { MemberAddress, Name } from '../schemas/member.js';
 
 export const ScopeText = Type.String({ minLength: 1, maxLength: MAX_SCOPE_LENGTH, description: 'RSB scope such as /a/b/ (trailing slash optional)' });
 const Micros = Type.Number({ minimum: 0, description: 'Microseconds since the epoch' });
@@ -16,7 +16,7 @@ export const PayloadFields = {
 
 export const PublishParams = Type.Object({ scope: ScopeText, ...PayloadFields }, { additionalProperties: false });
 export const BroadcastParams = Type.Object(PayloadFields, { additionalProperties: false });
-export const SendParams = Type.Object({ to: Name, ...PayloadFields }, { additionalProperties: false });
+export const SendParams = Type.Object({ to: MemberAddress, ...PayloadFields }, { additionalProperties: false });
 export const SendResult = Type.Object({
   seq: Type.Integer({ description: "The sender's sequence number of this message" }),
   delivered: Type.Integer({ description: 'Receivers whose queue took it' }),
@@ -28,7 +28,7 @@ export const RequestFields = {
   timeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 300_000, description: 'Default 10000' })),
   from: Type.Optional(Name),
 };
-export const RequestParams = Type.Object({ to: Name, ...RequestFields }, { additionalProperties: false });
+export const RequestParams = Type.Object({ to: MemberAddress, ...RequestFields }, { additionalProperties: false });
 export const HttpRequestBody = Type.Object(RequestFields, { additionalProperties: false });
 
 export const SubscribeParams = Type.Object({

@@ -1,5 +1,6 @@
 /** What every face gets from the hub: the core services and the hub's facts. */
 import type { Logger } from 'pino';
+import type { Federation } from '../core/federation/federation.js';
 import type { Registry } from '../core/registry.js';
 import type { HubInfo } from '../schemas/hub.js';
 import type { Metrics } from '../metrics.js';
@@ -13,6 +14,7 @@ export interface FaceLimits {
 
 export interface HubContext {
   readonly registry: Registry;
+  readonly federation: Federation;
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly limits: FaceLimits;

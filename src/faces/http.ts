@@ -6,7 +6,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { Type, type TSchema } from '@sinclair/typebox';
 import { MusterError, toMusterError } from '../errors.js';
 import type { Caller } from '../core/registry.js';
-import { ListParams } from '../schemas/member.js';
+import { TreeListParams } from '../schemas/federation.js';
 import { validate } from '../schemas/validate.js';
 import type { HubContext } from './context.js';
 import { operationsByName, type Operation } from './operations.js';
@@ -44,6 +44,7 @@ export function listQuery(query: Record<string, unknown>): unknown {
     if (Array.isArray(v)) throw new MusterError('INVALID_PARAMS', `query.${k}: given more than once`);
     if (k.startsWith('meta.')) meta[k.slice(5)] = v;
     else if (k === 'limit') out.limit = /^\d{1,9}$/.test(String(v)) ? Number(v) : v;
+    else if (k === 'subtree') out.subtree = v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v;
     else out[k] = v;
   }
   if (Object.keys(meta).length) out.meta = meta;
@@ -68,7 +69,7 @@ export function registryRoutes(hub: HubContext): HttpRoute[] {
       },
     },
     {
-      method: 'GET', url: '/v1/members', summary: ops('list').summary, query: ListParams, response: ops('list').result,
+      method: 'GET', url: '/v1/members', summary: ops('list').summary, query: TreeListParams, response: ops('list').result,
       handler: (req, _reply, caller) => run(hub, 'list', listQuery(req.query as Record<string, unknown>), caller, 'query'),
     },
     {

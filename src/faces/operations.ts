@@ -5,9 +5,10 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { Caller } from '../core/registry.js';
 import {
-  Address, Id, ListParams, ListResult, Meta, MemberStatus, MemberView, RegisterParams, RegisterResult, Token,
+  Address, Id, ListResult, Meta, MemberStatus, MemberView, RegisterParams, RegisterResult, Token,
 } from '../schemas/member.js';
 import { HubInfo } from '../schemas/hub.js';
+import { TreeListParams } from '../schemas/federation.js';
 import type { HubContext } from './context.js';
 
 export interface Operation<P extends TSchema = TSchema, R extends TSchema = TSchema> {
@@ -27,7 +28,7 @@ const MemberRef = { id: Type.String({ minLength: 1, maxLength: 64, description: 
 export const HeartbeatParams = Type.Object(MemberRef, { additionalProperties: false });
 export const UpdateMemberParams = Type.Object({ ...MemberRef, address: Type.Optional(Address), meta: Type.Optional(Meta) }, { additionalProperties: false });
 export const UnregisterParams = Type.Object(MemberRef, { additionalProperties: false });
-export const GetParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 64, description: 'Member name or id' }) }, { additionalProperties: false });
+export const GetParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 129, description: 'Member name or id, or hub/name for a member of another hub in the tree' }) }, { additionalProperties: false });
 export const Empty = Type.Object({}, { additionalProperties: false });
 
 export const operations = [
@@ -67,14 +68,14 @@ export const operations = [
     summary: 'One member by name or id.',
     params: GetParams,
     result: MemberView,
-    run: (hub, p) => hub.registry.get(p.name),
+    run: (hub, p) => (p.name.includes('/') ? hub.federation.get(p.name) : hub.registry.get(p.name)),
   }),
   op({
     name: 'list',
-    summary: 'Members filtered by type, status, name prefix, meta labels and lifecycle state; paginated by name.',
-    params: ListParams,
+    summary: 'Members filtered by type, status, name prefix, meta labels and lifecycle state; paginated by name. `hub` lists another hub of the tree, `subtree` every hub below too.',
+    params: TreeListParams,
     result: ListResult,
-    run: (hub, p) => hub.registry.list(p),
+    run: (hub, p) => (p.hub !== undefined || p.subtree ? hub.federation.list(p) : hub.registry.list(p)),
   }),
   op({
     name: 'info',

@@ -48,8 +48,9 @@ export const FinishedParams = Type.Object({
 export const MessageAck = Type.Object({ state: LifecycleState });
 
 // Controller API
-export const ConfigureParams = Type.Object({ name: MemberName, config: Config, timeoutMs: Type.Optional(TimeoutMs) }, { additionalProperties: false });
-export const StopParams = Type.Object({ name: MemberName, timeoutMs: Type.Optional(TimeoutMs) }, { additionalProperties: false });
+const Target = Type.String({ minLength: 1, maxLength: 129, description: 'Component member name, or hub/name for one on another hub of the tree' });
+export const ConfigureParams = Type.Object({ name: Target, config: Config, timeoutMs: Type.Optional(TimeoutMs) }, { additionalProperties: false });
+export const StopParams = Type.Object({ name: Target, timeoutMs: Type.Optional(TimeoutMs) }, { additionalProperties: false });
 export const LifecycleParams = Type.Object({ name: MemberName }, { additionalProperties: false });
 
 export const ConfigureResult = Type.Object({

@@ -18,5 +18,13 @@ export const HubInfo = Type.Object({
   revision: Type.Integer(),
   members: Type.Object({ total: Type.Integer(), alive: Type.Integer(), suspect: Type.Integer(), gone: Type.Integer() }),
   faces: Type.Array(FaceInfo),
+  federation: Type.Object({
+    registrar: Type.Union([Type.String(), Type.Null()], { description: "Hub id of this hub's registrar (parent); null for a root" }),
+    registrarUrl: Type.Union([Type.String(), Type.Null()]),
+    connected: Type.Boolean({ description: 'Registered with the registrar now' }),
+    lastError: Type.String({ description: 'Why the last registration attempt failed' }),
+    children: Type.Integer({ description: 'Hubs registered directly with this one' }),
+    descendants: Type.Integer({ description: 'Hubs below this one, direct or indirect' }),
+  }),
 });
 export type HubInfo = Static<typeof HubInfo>;

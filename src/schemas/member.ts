@@ -15,6 +15,9 @@ export const LIMITS = {
 
 export const NAME_PATTERN = '^[A-Za-z0-9._-]{1,64}$';
 
+export const ADDRESS_PATTERN = '^([A-Za-z0-9._-]{1,64}/)?[A-Za-z0-9._-]{1,64}$';
+/** A member anywhere in a tree of hubs: `name` (this hub) or `hub/name`. */
+export const MemberAddress = Type.String({ pattern: ADDRESS_PATTERN, maxLength: 129, description: 'Member name, or hub/name for a member of another hub in the tree' });
 export const Name = Type.String({ pattern: NAME_PATTERN, description: '1-64 characters of [A-Za-z0-9._-]' });
 export const MemberType = Type.String({ minLength: 1, maxLength: LIMITS.typeMax, pattern: '^[A-Za-z0-9._/-]+$', description: 'What kind of member this is (device, service, hub, ...)' });
 export const Address = Type.String({ maxLength: LIMITS.addressMax, description: 'Where the member can be reached' });
@@ -105,6 +108,11 @@ export const LifecycleView = Type.Object({
   since: Type.Number(),
 });
 
+/** Roles a member record may show: the registrable ones, and the records hubs keep of each other. */
+export const RecordRoles = Type.Array(Type.Union(['component', 'controller', 'registrar', 'registree', 'descendant'].map((r) => Type.Literal(r))), {
+  description: 'component / controller (see register); on records of other hubs (type hub): registrar (this hub\'s parent), registree (a child hub), descendant (a hub further below)',
+});
+
 export const MemberView = Type.Object({
   id: Id,
   name: Name,
@@ -117,7 +125,7 @@ export const MemberView = Type.Object({
   lastSeen: Type.Number({ description: 'ms since the epoch' }),
   hub: Type.Optional(Type.String({ description: 'Id of the hub the member belongs to' })),
   lifecycle: Type.Optional(LifecycleView),
-  roles: Type.Optional(MemberRoles),
+  roles: Type.Optional(RecordRoles),
   stats: Type.Object({ probe: Type.Optional(ProbeStats), traffic: TrafficStats }),
 });
 export type MemberView = Static<typeof MemberView>;
@@ -137,5 +145,6 @@ export const ListResult = Type.Object({
   members: Type.Array(MemberView),
   next: Type.Union([Type.String(), Type.Null()], { description: 'Cursor for the next page, null at the end' }),
   revision: Type.Integer(),
+  unreachable: Type.Optional(Type.Array(Type.String(), { description: 'Hubs of the listed subtree that did not answer' })),
 });
 export type ListResult = Static<typeof ListResult>;
