@@ -98,7 +98,8 @@ export class Federation {
       send: (_s, hubId, name, m) => this.forward(hubId, 'send', sendParams(name, m), null) as Promise<{ seq: number; delivered: number }>,
       request: (s: Sender, hubId, name, method, params, timeoutMs) => this.forward(hubId, 'request', { from: s.name, to: name, method, params, timeoutMs }, null),
       wants: (scope) => this.#interest.wanted(scope),
-      published: (m) => this.#spread(m, parseScope(m.scope!), null),
+      // Other hubs see the publisher as hub/name, so they can answer it.
+      published: (m) => this.#spread({ ...m, from: `${this.hubId}/${m.from}` }, parseScope(m.scope!), null),
     };
     options.control.remote = {
       command: (hubId, name, kind, config, timeoutMs) => this.forward(hubId, kind, { name, config, timeoutMs }, null) as Promise<CallResult>,
