@@ -156,6 +156,9 @@ describe('federation', () => {
     bus(answerer).onRequest('fail', () => { throw new Error('not today'); });
     assert.equal(await codeOf(bus(asker).request('site2/answerer', 'fail', {})), 'MEMBER_ERROR');
     assert.equal(await codeOf(bus(asker).request('site2/answerer', 'slow', {}, { timeoutMs: 200 })), 'MEMBER_ERROR', 'no handler: the member answers an error');
+
+    const cli = await promisify(execFile)(process.execPath, [BIN, 'request', 'site2/answerer', 'add', '{"a":20,"b":22}', '--hub', hubs.cell!.url, '--token', ADMIN_TOKEN]);
+    assert.equal(JSON.parse(cli.stdout).sum, 42);
   });
 
   test('get and list across the tree: one hub, or a whole subtree', async () => {
