@@ -99,9 +99,13 @@ export class Hub implements HubContext {
     this.federation = new Federation({
       registry, relay: this.bus, control: this.control, log, hubId: config.hubId, federationToken: config.federationToken,
       federationAllow: config.federationAllow, monitorMs: config.federationMonitorMs, graceMs: config.federationGraceMs,
-      treeScopes: config.treeScopes, lifecycleTimeoutMs: config.lifecycleTimeoutMs,
+      treeScopes: config.treeScopes, lifecycleTimeoutMs: config.lifecycleTimeoutMs, linkQueueBytes: config.busQueueBytes,
     });
     this.ws.addMethods(federationWsMethods(this.federation));
+    this.metrics.addFederation(() => ({
+      registrarConnected: config.registrar ? this.federation.registrarConnected : null, children: this.federation.childCount,
+      descendants: this.federation.descendants().length, dropped: this.federation.dropped,
+    }));
     this.#routes.push(...federationHttpRoutes(this.federation));
   }
 

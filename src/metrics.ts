@@ -25,6 +25,14 @@ export class Metrics {
     new Gauge({ name: 'muster_watchers', help: 'Open watches (WebSocket and SSE)', registers: [this.registry], collect() { this.set(gauges.watchers()); } });
   }
 
+  /** Federation: the registrar link, the hubs below, and tree-wide publications dropped on slow links. */
+  addFederation(f: () => { registrarConnected: boolean | null; children: number; descendants: number; dropped: number }): void {
+    new Gauge({ name: 'muster_federation_registrar_connected', help: '1 while registered with the registrar, 0 while not (absent on a root)', registers: [this.registry], collect() { const v = f().registrarConnected; if (v !== null) this.set(v ? 1 : 0); } });
+    new Gauge({ name: 'muster_federation_child_hubs', help: 'Hubs registered directly with this one', registers: [this.registry], collect() { this.set(f().children); } });
+    new Gauge({ name: 'muster_federation_descendant_hubs', help: 'Hubs below this one, direct or indirect', registers: [this.registry], collect() { this.set(f().descendants); } });
+    new Counter({ name: 'muster_federation_dropped_total', help: 'Tree-wide publications a backed-up hub link lost', registers: [this.registry], collect() { this.reset(); this.inc(f().dropped); } });
+  }
+
   /** Bus counters live as plain numbers on the relay (hot path); they are read at scrape time. */
   addBus(totals: () => BusTotals): void {
     const counters: [keyof BusTotals, string, string][] = [

@@ -72,7 +72,7 @@ const hubIds = (n: TreeNode): string[] => [n.hubId, ...n.children.flatMap(hubIds
 const memberOf = async (hub: string, name: string) => (await http<MemberView>(hub, 'GET', `/v1/members/${encodeURIComponent(name)}`));
 
 async function member(hub: string, name: string): Promise<MusterClient> {
-  const c = await connect({ url: hubs[hub]!.url, reconnect: true });
+  const c = await connect({ url: hubs[hub]!.url });
   clients.push(c);
   await c.register({ name, type: 'svc', liveness: 'session' });
   return c;
@@ -121,6 +121,9 @@ describe('federation', () => {
     const info = (await http('cell', 'GET', '/v1/info')).body;
     assert.equal(info.federation.registrar, 'site');
     assert.equal(info.federation.connected, true);
+    const metrics = await (await fetch(`${hubs.site!.url}/metrics`)).text();
+    assert.match(metrics, /muster_federation_registrar_connected 1/);
+    assert.match(metrics, /muster_federation_child_hubs 1/);
   });
 
   test('GET /v1/tree and muster tree show the subtree with status and member counts', async () => {
@@ -166,7 +169,7 @@ describe('federation', () => {
     const got = await memberOf('site2', 'cell/lister');
     assert.equal(got.status, 200);
     assert.equal(got.body.hub, 'cell');
-    assert.equal((await memberOf('site2', 'nohub/x')).body.error.code, 'NO_SUCH_HUB');
+    assert.equal((await http("site2", "GET", "/v1/members/nohub%2Fx")).body.error.code, 'NO_SUCH_HUB');
     const one = (await http('root', 'GET', '/v1/members?hub=cell')).body;
     assert.ok(one.members.every((m: MemberView) => m.hub === 'cell'));
     assert.ok(one.members.some((m: MemberView) => m.name === 'lister'));

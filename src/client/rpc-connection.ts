@@ -77,6 +77,11 @@ export class RpcConnection {
     return !this.#closed && this.#socket.readyState === OPEN;
   }
 
+  /** Bytes sent and not yet written to the network (0 where the socket does not tell). */
+  get bufferedAmount(): number {
+    return (this.#socket as { bufferedAmount?: number }).bufferedAmount ?? 0;
+  }
+
   get pendingCount(): number {
     return this.#pending.size;
   }

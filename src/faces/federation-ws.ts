@@ -21,6 +21,9 @@ class ChildLink implements HubLink {
   get open(): boolean {
     return this.#conn.open;
   }
+  get backlog(): number {
+    return this.#conn.outboundBytes;
+  }
   async call(method: string, params: unknown, timeoutMs: number): Promise<unknown> {
     try {
       return await this.#conn.request(method, params, timeoutMs);

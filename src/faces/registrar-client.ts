@@ -49,6 +49,10 @@ export class RegistrarClient implements HubLink, Session {
     return this.#registered && !!this.#conn?.open;
   }
 
+  get backlog(): number {
+    return this.#conn?.bufferedAmount ?? 0;
+  }
+
   /** Why the last attempt failed ('' while registered). */
   get lastError(): string {
     return this.#lastError;

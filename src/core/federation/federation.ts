@@ -26,6 +26,8 @@ import { Interest } from './interest.js';
 /** The other end of a hub-to-hub connection. */
 export interface HubLink {
   readonly open: boolean;
+  /** Bytes written to the link and not yet sent: publications are dropped past the bound. */
+  readonly backlog: number;
   /** Asks the hub at the other end; rejects with its error code, or HUB_UNREACHABLE. */
   call(method: string, params: unknown, timeoutMs: number): Promise<unknown>;
   notify(method: string, paramsJson: string): void;
@@ -44,6 +46,8 @@ export interface FederationOptions {
   graceMs: number;
   treeScopes: string[];
   lifecycleTimeoutMs: number;
+  /** Unsent bytes a link may hold before tree-wide publications to it are dropped (counted). */
+  linkQueueBytes: number;
 }
 
 /** What a record of another hub carries in member.extra.hubLink. */
@@ -69,6 +73,8 @@ export class Federation {
   readonly hubId: string;
   /** One run of this hub: tells a restarted hub from a second hub with the same id. */
   readonly instance = randomUUID();
+  /** Tree-wide publications not passed to a neighbour because its link was backed up. */
+  dropped = 0;
   readonly #o: FederationOptions;
   readonly #registry: Registry;
   readonly #table: HubTable;
@@ -359,7 +365,12 @@ export class Federation {
     if (links.length === 0) return;
     const body = m.payload.isBytes ? `"bytes":"${m.payload.base64}"` : `"data":${m.payload.jsonText}`;
     const json = `{"from":${JSON.stringify(m.from)},"scope":"${m.scope}","seq":${m.seq},"created":${m.created},"sent":${m.sent},"received":${m.received},${body}}`;
-    for (const l of links) if (l.open) l.notify('hub.publish', json);
+    for (const l of links) {
+      if (!l.open) continue;
+      // Bounded like any receiver: a slow link loses publications (counted), never the hub's memory.
+      if (l.backlog > this.#o.linkQueueBytes) this.dropped++;
+      else l.notify('hub.publish', json);
+    }
   }
 
   #scheduleInterest(): void {
