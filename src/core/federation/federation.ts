@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { MusterError, toMusterError } from '../../errors.js';
 import type { Relay, Sender } from '../../faces/bus-relay.js';
-import { BusPayload, type BusMessage } from '../../faces/bus-codec.js';
+import { payloadOf, type BusMessage } from '../../faces/bus-codec.js';
 import type { CallResult, Control, Kind } from '../control.js';
 import type { Member, Registry, Session } from '../registry.js';
 import { parseScope, type Scope } from '../scope.js';
@@ -353,7 +353,7 @@ export class Federation {
   /** hub.publish from a neighbour: to this hub's subscribers, and on to the other neighbours that want it. */
   published(link: HubLink, p: HubPublish): void {
     const scope = parseScope(p.scope);
-    const payload = p.bytes !== undefined ? BusPayload.base64(p.bytes) : BusPayload.json(JSON.stringify(p.data ?? null));
+    const payload = payloadOf(p);
     const message: BusMessage = { kind: 'publish', from: p.from, scope: scope.text, to: null, seq: p.seq, created: p.created, sent: p.sent, received: p.received, payload };
     this.#o.relay.publishRemote(message, scope);
     this.#spread(message, scope, link);
@@ -556,7 +556,7 @@ function sendParams(name: string, m: BusMessage): Record<string, unknown> {
 
 function sendMessage(p: Record<string, unknown>): BusMessage {
   const num = (k: string) => (typeof p[k] === 'number' ? (p[k] as number) : 0);
-  const payload = typeof p.bytes === 'string' ? BusPayload.base64(p.bytes) : BusPayload.json(JSON.stringify(p.data ?? null));
+  const payload = payloadOf({ data: p.data, bytes: typeof p.bytes === 'string' ? p.bytes : undefined });
   const to = str(p, 'to');
   return { kind: 'send', from: str(p, 'from'), scope: null, to, seq: num('seq'), created: num('created'), sent: num('sent'), received: num('received'), payload };
 }
