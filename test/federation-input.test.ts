@@ -49,6 +49,7 @@ describe('federation - bad input', () => {
     assert.equal(await codeOf('hub.forward', { to: 'x', op: 'drop-tables', params: {}, hops: 0 }), 'INVALID_PARAMS');
     assert.equal(await codeOf('hub.forward', { to: 'x', op: 'get', params: {}, hops: 65 }), 'INVALID_PARAMS');
     assert.equal(await codeOf('hub.forward', { to: h.hub.config.hubId, op: 'get', params: { name: 42 }, hops: 1 }), 'INVALID_PARAMS');
+    assert.equal(await codeOf('hub.forward', { to: h.hub.config.hubId, op: 'list', params: { limit: 'all' }, hops: 1 }), 'INVALID_PARAMS');
     assert.equal(await codeOf('hub.forward', { to: 'nowhere', op: 'get', params: { name: 'a' }, hops: 1 }), 'NO_SUCH_HUB');
     assert.equal(await codeOf('hub.forward', { to: h.hub.config.hubId, op: 'get', params: { name: 'nobody' }, hops: 1 }), 'NO_SUCH_MEMBER');
     assert.equal(await codeOf('hub.interest', { scopes: ['no-slash'] }), 'INVALID_SCOPE');

@@ -17,9 +17,10 @@ import type { Member, Registry, Session } from '../registry.js';
 import { parseScope, type Scope } from '../scope.js';
 import { hashToken, newToken, secretEquals } from '../tokens.js';
 import type { ListResult, MemberView } from '../../schemas/member.js';
-import type {
-  ForwardOp, ForwardParams, HubEdge, HubHello, HubPublish, HubRegisterParams, TreeListParams, TreeNode,
+import {
+  TreeListParams, type ForwardOp, type ForwardParams, type HubEdge, type HubHello, type HubPublish, type HubRegisterParams, type TreeNode,
 } from '../../schemas/federation.js';
+import { validate } from '../../schemas/validate.js';
 import { HubTable } from './hub-table.js';
 import { Interest } from './interest.js';
 
@@ -273,7 +274,7 @@ export class Federation {
     const relay = this.#o.relay;
     switch (op) {
       case 'get': return this.#registry.get(str(p, 'name'));
-      case 'list': return this.list(p as TreeListParams);
+      case 'list': return this.list(validate(TreeListParams, p, 'list'));
       case 'tree': return this.tree();
       case 'send': return relay.sendRemote(sendMessage(p));
       case 'request': return relay.requestRemote(str(p, 'from'), str(p, 'to'), str(p, 'method'), p.params ?? null, int(p, 'timeoutMs'));
