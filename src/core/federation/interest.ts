@@ -14,6 +14,8 @@ export class Interest<L extends object> {
   readonly #local = new Map<string, number>();
   /** What each neighbour asked for, as subscriptions of that neighbour (routing uses the trie). */
   readonly #declared = new SubscriptionTrie<L>({ maxPerReceiver: 10_000 });
+  /** Reused by wanted(): the publish path allocates nothing for it. */
+  readonly #scratch: L[] = [];
 
   constructor(treeScopes: readonly string[]) {
     this.#roots = treeScopes.map((s) => parseScope(s).text);
@@ -52,7 +54,10 @@ export class Interest<L extends object> {
 
   /** True when some neighbour wants publications on `scope` (and the scope is tree-wide here). */
   wanted(scope: Scope): boolean {
-    return this.#declared.size > 0 && this.isTreeScope(scope.text) && this.#declared.route(scope, null).length > 0;
+    if (this.#declared.size === 0 || !this.isTreeScope(scope.text)) return false;
+    const any = this.#declared.route(scope, null, this.#scratch).length > 0;
+    this.#scratch.length = 0;
+    return any;
   }
 
   /** The neighbours that want `scope`, except `from` (the link it came on). */
