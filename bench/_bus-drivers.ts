@@ -69,7 +69,12 @@ export function natsDriver(serverPid: number): Driver {
 export function mqttDriver(serverPid: number): Driver {
   const url = 'mqtt://127.0.0.1:1883';
   let nextClient = 0;
-  const open = () => mqtt.connectAsync(url, { clientId: `bench-${process.pid}-${nextClient++}`, clean: true, reconnectPeriod: 0 });
+  const open = async () => {
+    const c = await mqtt.connectAsync(url, { clientId: `bench-${process.pid}-${nextClient++}`, clean: true, reconnectPeriod: 0 });
+    // MQTT.js leaves Nagle on (nats and ws turn it off): small QoS 0 packets would wait for ACKs.
+    (c.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
+    return c;
+  };
   return {
     name: 'mosquitto', serverPid,
     async publisher(topic) {

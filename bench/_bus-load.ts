@@ -64,28 +64,36 @@ export interface LatencyResult {
   rate: number; sent: number; received: number; p50Us: number; p99Us: number; p999Us: number; maxUs: number; serverCpuUsPerDelivered: number;
 }
 
-/** A fixed rate (messages/s) for `seconds`; each payload carries its send time. 1 subscriber. */
-export async function latency(d: Driver, rate: number, seconds: number, payloadBytes: number): Promise<LatencyResult> {
+/**
+ * A fixed rate (messages/s) for `seconds`, after `warmSeconds` at the same rate that are not
+ * measured (new connections and code paths warm up, as they would in a steady stream). Each
+ * payload carries its send time, and byte 8 marks the measured ones. 1 subscriber.
+ */
+export async function latency(d: Driver, rate: number, seconds: number, payloadBytes: number, warmSeconds = 1): Promise<LatencyResult> {
   const topic = d.name === 'muster' ? '/bench/lat/' : d.name === 'nats' ? 'bench.lat' : 'bench/lat';
   const lat: number[] = [];
-  const sub = await d.subscriber(topic, (p) => { lat.push(performance.now() - p.readDoubleLE(0)); });
+  const sub = await d.subscriber(topic, (p) => { if (p[8] === 1) lat.push(performance.now() - p.readDoubleLE(0)); });
   const pub = await d.publisher(topic);
   await sleep(200);
-  const total = Math.round(rate * seconds);
-  const cpu0 = cpuSeconds(d.serverPid);
+  const warm = Math.round(rate * warmSeconds);
+  const total = warm + Math.round(rate * seconds);
+  let cpu0 = cpuSeconds(d.serverPid);
   const t0 = performance.now();
   let sent = 0;
   while (sent < total) {
     const due = Math.min(total, Math.floor(((performance.now() - t0) * rate) / 1000));
+    if (sent < warm && due >= warm) cpu0 = cpuSeconds(d.serverPid);
     while (sent < due) {
       const b = Buffer.alloc(payloadBytes, 7);
+      b[8] = sent >= warm ? 1 : 0;
       b.writeDoubleLE(performance.now(), 0);
       pub.publish(b);
       sent++;
     }
     await sleep(1);
-    if (performance.now() - t0 > seconds * 1000 * 2 + 5000) break;
+    if (performance.now() - t0 > (seconds + warmSeconds) * 1000 * 2 + 5000) break;
   }
+  sent = Math.max(0, sent - warm);
   const end = performance.now() + 3000;
   while (lat.length < sent && performance.now() < end) await sleep(5);
   const cpu = cpuSeconds(d.serverPid) - cpu0;
