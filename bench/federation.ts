@@ -4,7 +4,7 @@
  * flight and tree-wide publish throughput, each measured within one leaf and from leaf a to
  * leaf b through the root (two hops each way).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bus, connect, type MusterClient } from '../src/client/index.js';
@@ -73,7 +73,10 @@ export default async function bench(): Promise<Record<string, unknown>> {
   const hubs: BenchHub[] = [];
   const clients: MusterClient[] = [];
   try {
-    const common = ['--federation-token', FED, '--monitor-ms', '1000'];
+    // Unlimited senders: the bench measures the hubs, not the default rate limit.
+    const config = join(dir, 'config.json');
+    writeFileSync(config, JSON.stringify({ busRateLimits: { '*': { messagesPerSec: 0, bytesPerSec: 0, burstSec: 1 } } }));
+    const common = ['--federation-token', FED, '--monitor-ms', '1000', '--config', config];
     const root = await spawnBenchHub({ dataDir: join(dir, 'root'), sync: 'normal', extraArgs: ['--hub-id', 'root', ...common] });
     hubs.push(root);
     const leaf = async (id: string) => {
