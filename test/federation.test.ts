@@ -176,6 +176,10 @@ describe('federation', () => {
     const all = (await http('root', 'GET', '/v1/members?subtree=true&type=svc')).body;
     const names = all.members.map((m: MemberView) => `${m.hub}/${m.name}`);
     assert.ok(names.includes('cell/lister') && names.includes('site2/answerer'), names.join(' '));
+    const sdk = await connect({ url: hubs.site2!.url, reconnect: false });
+    clients.push(sdk);
+    assert.equal((await sdk.get('cell/lister')).hub, 'cell', 'the SDK takes hub/name too');
+    assert.ok((await sdk.list({ hub: 'cell', type: 'svc' })).members.some((m) => m.name === 'lister'));
     const fromSite = (await http('site', 'GET', '/v1/members?subtree=true&type=svc')).body;
     assert.ok(!fromSite.members.some((m: MemberView) => m.hub === 'site2'), 'a subtree holds only hubs below');
   });

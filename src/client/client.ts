@@ -6,7 +6,8 @@
  */
 import type { RegistryEvent, WatchFilter } from '../schemas/event.js';
 import type { HubInfo } from '../schemas/hub.js';
-import type { ListParams, ListResult, MemberStatus, MemberView, RegisterParams, RegisterResult, UpdateParams } from '../schemas/member.js';
+import type { TreeListParams } from '../schemas/federation.js';
+import type { ListResult, MemberStatus, MemberView, RegisterParams, RegisterResult, UpdateParams } from '../schemas/member.js';
 import { ConnectionClosedError, MusterClientError, TimeoutError } from './errors.js';
 import { OwnedMembers, requestedTtl, type OwnedMember } from './members.js';
 import { RpcConnection, type RpcHandlers } from './rpc-connection.js';
@@ -135,7 +136,7 @@ export class Client implements MusterClient, WatchOwner {
     return this.call<MemberView>('get', { name: nameOrId });
   }
 
-  list(filter: ListParams = {}): Promise<ListResult> {
+  list(filter: TreeListParams = {}): Promise<ListResult> {
     return this.call<ListResult>('list', filter);
   }
 

@@ -17,6 +17,7 @@ export type {
 } from './types.js';
 export type { RegistryEvent, RegistryEventType, WatchFilter } from '../schemas/event.js';
 export type { HubInfo } from '../schemas/hub.js';
+export type { HubEdge, TreeListParams, TreeNode } from '../schemas/federation.js';
 export type {
   ListParams, ListResult, LivenessSpec, MemberStatus, MemberView, ProbeStats, RegisterResult, RemovalReason, TrafficStats, UpdateParams,
 } from '../schemas/member.js';

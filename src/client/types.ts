@@ -1,7 +1,8 @@
 /** The SDK's public types: options, the client interface, statuses, watches. */
 import type { RegistryEvent, WatchFilter } from '../schemas/event.js';
 import type { HubInfo } from '../schemas/hub.js';
-import type { ListParams, ListResult, LivenessSpec, MemberStatus, MemberView, RegisterResult, UpdateParams } from '../schemas/member.js';
+import type { TreeListParams } from '../schemas/federation.js';
+import type { ListResult, LivenessSpec, MemberStatus, MemberView, RegisterResult, UpdateParams } from '../schemas/member.js';
 import type { MusterClientError } from './errors.js';
 import type { WebSocketFactory } from './transport.js';
 
@@ -84,7 +85,8 @@ export interface MusterClient {
   /** Registers a member on this connection; it is re-registered (same id, name, token) after reconnects. */
   register(options: RegisterOptions): Promise<RegisterResult>;
   get(nameOrId: string): Promise<MemberView>;
-  list(filter?: ListParams): Promise<ListResult>;
+  /** Members of this hub; `hub` lists another hub of the tree, `subtree: true` every hub below too. */
+  list(filter?: TreeListParams): Promise<ListResult>;
   /** Changes address or meta; uses the member's token when this client registered it. */
   update(id: string, patch: UpdateParams): Promise<MemberView>;
   unregister(id: string): Promise<void>;
