@@ -6,6 +6,7 @@
  */
 import type { HubConfig } from '../config.js';
 import { SubscriptionTrie } from '../core/bus.js';
+import { splitAddress } from '../core/names.js';
 import { SenderLimit, type RateSpec } from '../core/rate-limit.js';
 import type { Member, Registry, Session } from '../core/registry.js';
 import type { Scope } from '../core/scope.js';
@@ -278,11 +279,8 @@ export class Relay {
 
   /** `hub/name` of another hub as its parts; null for this hub's own members (`name` or `<this hub>/name`). */
   #remoteAddress(address: string): { hubId: string; name: string } | null {
-    const slash = address.indexOf('/');
-    if (slash < 0) return null;
-    const hubId = address.slice(0, slash);
-    const name = address.slice(slash + 1);
-    if (hubId === this.#registry.hubId) return null;
+    const { hubId, name } = splitAddress(address);
+    if (hubId === null || hubId === this.#registry.hubId) return null;
     if (!this.remote) throw new MusterError('NO_SUCH_HUB', `No hub ${JSON.stringify(hubId)}: this hub is not part of a tree`, { hub: hubId });
     return { hubId, name };
   }
@@ -371,8 +369,7 @@ export class Relay {
 
 /** The member name of `name` or `hub/name` (the hub part already known to be this hub). */
 function localName(address: string): string {
-  const slash = address.indexOf('/');
-  return slash >= 0 ? address.slice(slash + 1) : address;
+  return splitAddress(address).name;
 }
 
 /** A message's encodings, each built at most once, when the first receiver of that format needs it. */
