@@ -87,6 +87,19 @@ async function codeOf(p: Promise<unknown>): Promise<string> {
   return 'no error';
 }
 
+/** Watches the root's hub records; resolves with the `removed` event of hub `name`. */
+async function watchRemoval(name: string) {
+  const watcher = await connect({ url: hubs.root!.url, token: ADMIN_TOKEN, reconnect: false });
+  clients.push(watcher);
+  const w = watcher.watch({ type: 'hub' });
+  const removed = (async () => {
+    for await (const e of w) if (e.type === 'removed' && e.member.name === name) return e;
+    return undefined;
+  })();
+  await new Promise((r) => setTimeout(r, 100));
+  return { removed, w };
+}
+
 before(async () => {
   rootPort = await freePort();
   hubs.root = await startRoot();
@@ -293,19 +306,13 @@ describe('federation', () => {
     const started = Date.now();
     await eventually('site registered again', async () => (await memberOf('root', 'site')).status === 200, MONITOR_MS * 4);
     const took = Date.now() - started;
-    assert.ok(took <= MONITOR_MS + 500, `took ${took} ms`);
+    // One interval (the backoff cap) plus room for connecting and one durable commit on a busy CI machine.
+    assert.ok(took <= MONITOR_MS + 1000, `took ${took} ms`);
     await eventually('cell known again', async () => (await memberOf('root', 'cell')).body.meta?.parent === 'site');
   });
 
   test('a cell killed with SIGKILL: the site and the root drop its subtree (hub-lost) within the grace period', async () => {
-    const watcher = await connect({ url: hubs.root!.url, token: ADMIN_TOKEN, reconnect: false });
-    clients.push(watcher);
-    const w = watcher.watch({ type: 'hub' });
-    const removed = (async () => {
-      for await (const e of w) if (e.type === 'removed' && e.member.name === 'cell') return e;
-      return undefined;
-    })();
-    await new Promise((r) => setTimeout(r, 100));
+    const { removed, w } = await watchRemoval('cell');
     const killedAt = Date.now();
     await hubs.cell!.kill('SIGKILL');
     delete hubs.cell;
@@ -320,14 +327,7 @@ describe('federation', () => {
   });
 
   test('a graceful stop deregisters: the parent removes the hub at once', async () => {
-    const watcher = await connect({ url: hubs.root!.url, token: ADMIN_TOKEN, reconnect: false });
-    clients.push(watcher);
-    const w = watcher.watch({ type: 'hub' });
-    const removed = (async () => {
-      for await (const e of w) if (e.type === 'removed' && e.member.name === 'site2') return e;
-      return undefined;
-    })();
-    await new Promise((r) => setTimeout(r, 100));
+    const { removed, w } = await watchRemoval('site2');
     const stoppedAt = Date.now();
     assert.equal(await hubs.site2!.kill('SIGTERM'), 0);
     delete hubs.site2;
