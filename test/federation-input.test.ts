@@ -40,7 +40,6 @@ describe('federation - bad input', () => {
     assert.equal(await codeOf('hub.update', { descendants: [] }), 'FORBIDDEN');
     assert.equal(await codeOf('hub.interest', { scopes: ['/tree/'] }), 'FORBIDDEN');
     assert.equal(await codeOf('hub.deregister', {}), 'FORBIDDEN');
-    assert.equal((await peer.call('hub.check', { hubId: 'child-1', instance: 'run-1' })).result?.constructor, Object);
     assert.deepEqual((await peer.call('hub.check', { hubId: 'child-1', instance: 'run-1' })).result, { known: false });
 
     const hello = await peer.ok('hub.register', good);
