@@ -5,6 +5,7 @@ import { AllowList } from '../src/faces/plantimager/allow-list.js';
 import {
   decodeRequest, encodeAck, encodeError, encodeRegisterAck, encodeUnsupported, MAX_FRAME_BYTES,
 } from '../src/faces/plantimager/codec.js';
+import { aliveUntil } from '../src/faces/plantimager/alive-window.js';
 import { parseEndpoint } from '../src/faces/plantimager/endpoint.js';
 import { chooseName, memberType } from '../src/faces/plantimager/naming.js';
 
@@ -104,6 +105,21 @@ describe('plantimager codec - bad input gets an ERROR reply', () => {
     assert.equal(errorOf([b('{"event":"REGISTER","payload":"x"}')]).error, 'INVALID_PARAMS');
   });
 
+  test('REGISTER: ASCII control characters in device_type, addr or name are refused, naming the field', () => {
+    const base = { device_type: 'camera', addr: 'tcp://10.0.0.7:5000', name: 'cam' };
+    for (const field of ['device_type', 'addr', 'name'] as const) {
+      for (const c of ['\u0000', '\u0007', '\n', '\r', '\u001b', '\u001f', '\u007f']) {
+        const p = errorOf([b(JSON.stringify({ event: 'REGISTER', payload: { ...base, [field]: `x${c}y` } }))]);
+        assert.equal(p.error, 'INVALID_PARAMS', `${field} with ${JSON.stringify(c)}`);
+        assert.equal(p.req_event, 'REGISTER');
+        assert.match(String(p.message), new RegExp(`payload\\.${field}: .*control character`));
+      }
+    }
+    // Spaces, printable ASCII and non-ASCII letters are fine.
+    const ok = decodeRequest([b(JSON.stringify({ event: 'REGISTER', payload: { device_type: 'IP camera', addr: 'tcp://[fe80::1]:5000', name: 'Kamera Süd ~1' } }))]);
+    assert.equal(ok.ok, true);
+  });
+
   test('multipart messages and oversized frames', () => {
     assert.equal(errorOf([b('{"event":"UNREGISTER","payload":{"uuid":"u"}}'), b('second')]).error, 'INVALID_REQUEST');
     assert.equal(errorOf([]).error, 'INVALID_REQUEST');
@@ -127,6 +143,30 @@ describe('plantimager codec - replies', () => {
     assert.equal(encodeUnsupported('FOO').toString(), '{"event":"UNSUPPORTED","payload":{"req_event":"FOO"}}');
     assert.equal(encodeError('REGISTER', 'REGISTRY_FULL', 'full').toString(),
       '{"event":"ERROR","payload":{"req_event":"REGISTER","error":"REGISTRY_FULL","message":"full"}}');
+  });
+});
+
+describe('plantimager alive window', () => {
+  // The original stores int(now) + timeout and prunes entries below int(now): the device stays
+  // while int(now) <= int(t) + timeout, that is until the end of the whole second int(t) + timeout.
+  test('a check at t buys until the end of the whole second int(t) + timeout', () => {
+    assert.equal(aliveUntil(1_000_000_000, 2), 1_000_003_000, 'checked at a whole second: 3 s');
+    assert.equal(aliveUntil(1_000_000_999, 2), 1_000_003_000, 'at the end of a second: 2.001 s');
+    assert.equal(aliveUntil(1_000_000_500, 20), 1_000_021_000, 'registration: ALIVE_TIMEOUT of 20 s, 20.5 s here');
+    for (const t of [1_700_000_000_000, 1_700_000_000_001, 1_700_000_000_950, 1_700_000_000_999]) {
+      const end = aliveUntil(t, 2);
+      assert.ok(end - t > 2000 && end - t <= 3000, `between timeout and timeout + 1 s (t=${t})`);
+      // Python: alive while int(now) <= int(t) + timeout.
+      assert.ok(Math.floor((end - 1) / 1000) <= Math.floor(t / 1000) + 2);
+      assert.ok(Math.floor(end / 1000) > Math.floor(t / 1000) + 2);
+    }
+  });
+
+  test('fractions and zero as the original computes them', () => {
+    // int(now) is whole, so int(now) <= int(t) + 1.5 is int(now) <= int(t) + 1.
+    assert.equal(aliveUntil(10_400, 1.5), 12_000);
+    assert.equal(aliveUntil(10_400, 0), 11_000, 'timeout 0: until the end of this second');
+    assert.equal(aliveUntil(10_400, 0.5), 11_000);
   });
 });
 

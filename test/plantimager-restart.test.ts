@@ -24,9 +24,16 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function members(url: string): Promise<{ id: string; name: string; liveness: { ttlMs: number } }[]> {
+interface Listed { id: string; name: string; liveness: { ttlMs: number } }
+
+async function members(url: string): Promise<Listed[]> {
+  return (await membersWithText(url)).members;
+}
+
+async function membersWithText(url: string): Promise<{ members: Listed[]; text: string }> {
   const res = await fetch(`${url}/v1/members?meta.face=plantimager&limit=1000`);
-  return ((await res.json()) as { members: { id: string; name: string; liveness: { ttlMs: number } }[] }).members;
+  const text = await res.text();
+  return { members: (JSON.parse(text) as { members: Listed[] }).members, text };
 }
 
 test('plantimager restart - devices registered before a SIGKILL are still members and answer CHECK_ALIVE success', async () => {
@@ -43,15 +50,18 @@ test('plantimager restart - devices registered before a SIGKILL are still member
   for (const d of devices) assert.equal(await py.alive(d.uuid, 60), 'ok');
   const leaver = devices.pop()!;
   assert.equal(await py.unregister(leaver.uuid), true);
-  assert.equal((await members(first.url)).length, 4);
+  const before = await members(first.url);
+  assert.equal(before.length, 4);
 
   await first.kill('SIGKILL');
   const second = await spawnHub(args);
   started.push(second);
 
-  const after = await members(second.url);
-  assert.deepEqual(after.map((m) => [m.name, m.id]).sort(), devices.map((d) => [d.name, d.uuid]).sort());
+  const { members: after, text } = await membersWithText(second.url);
+  assert.deepEqual(after.map((m) => [m.name, m.id]).sort(), before.map((m) => [m.name, m.id]).sort(), 'same names, same public ids');
   for (const m of after) assert.equal(m.liveness.ttlMs, 60_000, 'the alive_timeout a device asked for survives the restart');
+  for (const d of devices) assert.ok(!text.includes(d.uuid), `${d.name}'s uuid stays secret after the restart`);
+  // The uuid (stored only as a hash) still identifies each device.
   for (const d of devices) assert.equal(await py.alive(d.uuid), 'ok', `${d.name} is known after the restart`);
   assert.equal(await py.alive(leaver.uuid), 'unknown', 'the unregistered one stays gone');
   // Naming and eviction still work on restored devices.

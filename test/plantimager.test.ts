@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { PYTHON, PyClient, SWARM } from './python/plantimager-client.js';
 import { startHub, tempDir, type TestHub } from './support/hub.js';
@@ -35,11 +36,20 @@ after(async () => {
   await h?.stop();
 });
 
-async function api(path: string, init?: RequestInit): Promise<{ status: number; body: any }> {
+async function api(path: string, init?: RequestInit): Promise<{ status: number; body: any; text: string }> {
   const res = await fetch(h.url + path, init);
   const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+  return { status: res.status, body: text ? JSON.parse(text) : undefined, text };
 }
+
+/** A device's public member id (its uuid is a secret and is not the id). */
+async function idOf(name: string): Promise<string> {
+  const g = await api(`/v1/members/${name}`);
+  assert.equal(g.status, 200, `${name} is a member`);
+  return g.body.id;
+}
+
+const sleep = (ms: number) => new Promise((res) => setTimeout(res, Math.max(0, ms)));
 
 /** The event notifications for one member id, in order. */
 function eventsFor(id: string): { type: string; reason?: string; revision: number }[] {
@@ -60,7 +70,8 @@ describe('plantimager - registration', () => {
     assert.match(r.uuid, UUID);
     const g = await api('/v1/members/scanner-a');
     assert.equal(g.status, 200);
-    assert.equal(g.body.id, r.uuid, 'the plantimager uuid is the member id');
+    assert.match(g.body.id, UUID);
+    assert.notEqual(g.body.id, r.uuid, 'the member id is not the plantimager uuid (a secret)');
     assert.equal(g.body.type, 'scanner');
     assert.equal(g.body.address, 'tcp://10.0.0.1:5000');
     assert.deepEqual(g.body.meta, { face: 'plantimager' });
@@ -68,7 +79,7 @@ describe('plantimager - registration', () => {
     assert.equal(g.body.status, 'alive');
     const listed = await api('/v1/members?meta.face=plantimager&type=scanner');
     assert.deepEqual(listed.body.members.map((m: { name: string }) => m.name), ['scanner-a']);
-    await watcher.waitFor(isEvent('added', r.uuid));
+    await watcher.waitFor(isEvent('added', g.body.id));
     // And `muster ls` shows it like any other member.
     const bin = new URL('../bin/muster.js', import.meta.url).pathname;
     const ls = await new Promise<string>((resolve, reject) => execFile(process.execPath, [bin, 'ls', '--hub', h.url, '--meta', 'face=plantimager', '--type', 'scanner'], { timeout: 20_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout))));
@@ -86,27 +97,32 @@ describe('plantimager - registration', () => {
 
   test('registering again from the same address evicts the old device first (so the name is kept)', async () => {
     const first = await py.register('arm', 'tcp://10.0.3.1:5000', 'mover');
+    const firstId = await idOf('mover');
     const second = await py.register('arm', 'tcp://10.0.3.1:5000', 'mover');
     assert.equal(second.name, 'mover', 'not mover-1: the old registration at that address is gone');
     assert.notEqual(second.uuid, first.uuid);
-    await watcher.waitFor(isEvent('added', second.uuid));
-    const removed = eventsFor(first.uuid).find((e) => e.type === 'removed');
+    const secondId = await idOf('mover');
+    assert.notEqual(secondId, firstId);
+    await watcher.waitFor(isEvent('added', secondId));
+    const removed = eventsFor(firstId).find((e) => e.type === 'removed');
     assert.equal(removed?.reason, 'evicted');
-    assert.ok(removed.revision < eventsFor(second.uuid)[0]!.revision, 'removal comes before the addition');
+    assert.ok(removed.revision < eventsFor(secondId)[0]!.revision, 'removal comes before the addition');
     assert.equal(await py.alive(first.uuid), 'unknown');
-    assert.equal((await api('/v1/members/mover')).body.id, second.uuid);
+    assert.equal(await py.alive(second.uuid), 'ok');
   });
 
   test('overwrite takes the name from the device holding it; without it the newcomer gets -1', async () => {
     const owner = await py.register('cnc', 'tcp://10.0.4.1:5000', 'owner');
+    const ownerId = await idOf('owner');
     const polite = await py.register('cnc', 'tcp://10.0.4.2:5000', 'owner');
     assert.equal(polite.name, 'owner-1');
     const taker = await py.register('cnc', 'tcp://10.0.4.3:5000', 'owner', true);
     assert.equal(taker.name, 'owner');
-    await watcher.waitFor(isEvent('removed', owner.uuid, 'evicted'));
+    await watcher.waitFor(isEvent('removed', ownerId, 'evicted'));
     assert.equal(await py.alive(owner.uuid), 'unknown');
     assert.equal(await py.alive(polite.uuid), 'ok', 'only the name holder is evicted');
-    assert.equal((await api('/v1/members/owner')).body.id, taker.uuid);
+    assert.equal(await py.alive(taker.uuid), 'ok');
+    assert.equal((await api('/v1/members/owner')).body.address, 'tcp://10.0.4.3:5000');
   });
 
   test('names are shared with native members, and the legacy face cannot evict or touch them', async () => {
@@ -122,8 +138,11 @@ describe('plantimager - registration', () => {
     });
     assert.equal(nativeAgain.body.name, 'scanner-a-1', 'a native member cannot take a device\'s name either');
     assert.equal(await py.alive(native.body.id), 'unknown', 'CHECK_ALIVE sees only plantimager devices');
-    const unreg = await py.raw({ json: { event: 'UNREGISTER', payload: { uuid: native.body.id } } });
-    assert.deepEqual(JSON.parse(unreg![0]!), { event: 'ACK', payload: { req_event: 'UNREGISTER', success: false } });
+    assert.equal(await py.alive(native.body.token), 'unknown', 'a native member\'s token is no plantimager uuid');
+    for (const uuid of [native.body.id, native.body.token]) {
+      const unreg = await py.raw({ json: { event: 'UNREGISTER', payload: { uuid } } });
+      assert.deepEqual(JSON.parse(unreg![0]!), { event: 'ACK', payload: { req_event: 'UNREGISTER', success: false } });
+    }
     assert.equal((await api('/v1/members/shared')).body.id, native.body.id);
   });
 
@@ -137,17 +156,44 @@ describe('plantimager - registration', () => {
 describe('plantimager - liveness', () => {
   test('alive checks extend life by alive_timeout; without them the device expires with reason expired', async () => {
     const r = await py.register('sensor', 'tcp://10.0.7.1:5000', 'blinker');
+    const id = await idOf('blinker');
     assert.equal(await py.alive(r.uuid, 1.5), 'ok');
     assert.deepEqual((await api('/v1/members/blinker')).body.liveness, { kind: 'ttl', ttlMs: 1500 });
-    await new Promise((res) => setTimeout(res, 1000));
+    await sleep(1000);
+    const sent = Date.now();
     assert.equal(await py.alive(r.uuid, 1.5), 'ok');
-    await new Promise((res) => setTimeout(res, 1000));
+    const answered = Date.now();
+    await sleep(1000);
     assert.equal((await api('/v1/members/blinker')).status, 200, '2 s after the first check, alive thanks to the second');
-    const t0 = Date.now();
-    await watcher.waitFor(isEvent('removed', r.uuid, 'expired'), 3000);
-    assert.ok(Date.now() - t0 < 1500, 'gone within alive_timeout of the last check');
+    const removed = await watcher.waitFor(isEvent('removed', id, 'expired'), 3000);
+    // As in the original: a check at t with alive_timeout 1.5 keeps the device to the end of the whole second int(t) + 1.
+    const at: number = removed.params.event.at;
+    assert.ok(at >= (Math.floor(sent / 1000) + 2) * 1000, 'not before the end of the whole second after int(t) + timeout');
+    assert.ok(at < (Math.floor(answered / 1000) + 2) * 1000 + 1000, 'gone within that window (plus slack for a busy machine)');
     assert.equal((await api('/v1/members/blinker')).status, 404);
     assert.equal(await py.alive(r.uuid), 'unknown');
+  });
+
+  test('a device checking every alive_timeout + 50 ms keeps its uuid (the original\'s whole-second window)', async () => {
+    // The original stores int(t) + timeout and prunes below int(now): a check buys until the end
+    // of the whole second int(t) + timeout, between timeout and timeout + 1 s. Real devices check
+    // a little later than alive_timeout. A check timeout + 50 ms after one made in the last 50 ms
+    // of a second misses that window in the original too, so the rhythm starts just after a whole
+    // second; checks are timed from that start, so a late one does not delay the next.
+    const timeoutS = 1;
+    const periodMs = timeoutS * 1000 + 50;
+    const rounds = 6;
+    const r = await py.register('sensor', 'tcp://10.0.7.2:5000', 'rhythm');
+    const id = await idOf('rhythm');
+    const start = (Math.floor(Date.now() / 1000) + 1) * 1000 + 20;
+    const states: string[] = [];
+    for (let k = 0; k <= rounds; k++) {
+      await sleep(start + k * periodMs - Date.now());
+      states.push(await py.alive(r.uuid, timeoutS));
+    }
+    assert.deepEqual(states, Array(rounds + 1).fill('ok'), 'every check found the device: no re-registration under a new uuid');
+    assert.equal(await idOf('rhythm'), id);
+    assert.deepEqual(eventsFor(id).filter((e) => e.type === 'removed'), []);
   });
 
   test('an unknown uuid answers ACK with success false', async () => {
@@ -158,14 +204,99 @@ describe('plantimager - liveness', () => {
 
   test('UNREGISTER removes the device (ACK success true), a second time answers success false', async () => {
     const r = await py.register('sensor', 'tcp://10.0.8.1:5000', 'leaver');
+    const id = await idOf('leaver');
     const first = await py.raw({ json: { event: 'UNREGISTER', payload: { uuid: r.uuid } } });
     assert.deepEqual(first, ['{"event":"ACK","payload":{"req_event":"UNREGISTER","success":true}}']);
-    await watcher.waitFor(isEvent('removed', r.uuid, 'unregistered'));
+    await watcher.waitFor(isEvent('removed', id, 'unregistered'));
     assert.equal((await api('/v1/members/leaver')).status, 404);
     const second = await py.raw({ json: { event: 'UNREGISTER', payload: { uuid: r.uuid } } });
     assert.deepEqual(second, ['{"event":"ACK","payload":{"req_event":"UNREGISTER","success":false}}']);
     const again = await py.register('sensor', 'tcp://10.0.8.1:5000', 'leaver');
     assert.equal(await py.unregister(again.uuid), true, 'unregister_device reads the ACK as success');
+  });
+});
+
+describe('plantimager - uuid secrecy', () => {
+  /** Every spelling of a uuid one might find in a response: as sent, and as 32 hex digits. */
+  function assertAbsent(text: string, uuid: string, where: string): void {
+    const t = text.toLowerCase();
+    const u = uuid.toLowerCase();
+    assert.ok(!t.includes(u) && !t.includes(u.replaceAll('-', '')), `the uuid appears in ${where}`);
+  }
+
+  /** Reads an SSE response until `until` appears in it (bounded by time), then drops it. */
+  async function readSse(res: Response, until: string, timeoutMs: number): Promise<string> {
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    const deadline = Date.now() + timeoutMs;
+    try {
+      while (!text.includes(until) && Date.now() < deadline) {
+        const chunk = await Promise.race([reader.read(), sleep(deadline - Date.now()).then(() => null)]);
+        if (!chunk || chunk.done) break;
+        text += decoder.decode(chunk.value, { stream: true });
+      }
+    } finally {
+      await reader.cancel().catch(() => {});
+    }
+    return text;
+  }
+
+  function rpcText(peer: RpcPeer, method: string, params: unknown): Promise<string> {
+    return peer.raw(JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }));
+  }
+
+  test('no public view shows the uuid (HTTP, WebSocket, SSE, watches, the data folder); the uuid still works', async () => {
+    const since = (await api('/v1/members?limit=1')).body.revision;
+    const sse = await fetch(`${h.url}/v1/events?since=${since}&meta.face=plantimager`);
+    assert.equal(sse.status, 200);
+    const wsWatch = await RpcPeer.connect(h.wsUrl);
+    const asker = await RpcPeer.connect(h.wsUrl);
+    let watchText = '';
+    wsWatch.ws.on('message', (d: Buffer) => { watchText += d.toString(); });
+    try {
+      await wsWatch.ok('watch', { since });
+      const r = await py.register('camera', 'tcp://10.0.10.1:5000', 'secret-keeper');
+      assert.match(r.uuid, UUID);
+      assert.equal(await py.alive(r.uuid, 30), 'ok', 'the uuid works for alive checks');
+      const one = await api('/v1/members/secret-keeper');
+      const id = one.body.id;
+      assert.notEqual(id, r.uuid);
+      assertAbsent(one.text, r.uuid, 'GET /v1/members/NAME');
+      assertAbsent((await api('/v1/members?limit=1000')).text, r.uuid, 'GET /v1/members');
+      assertAbsent((await api('/v1/members?meta.face=plantimager')).text, r.uuid, 'GET /v1/members?meta.face=plantimager');
+      assert.equal((await api(`/v1/members/${r.uuid}`)).status, 404, 'the uuid names no member');
+      const list = await rpcText(asker, 'list', { limit: 1000 });
+      assert.match(list, /secret-keeper/);
+      assertAbsent(list, r.uuid, 'WebSocket list');
+      const get = await rpcText(asker, 'get', { name: 'secret-keeper' });
+      assert.match(get, new RegExp(id));
+      assertAbsent(get, r.uuid, 'WebSocket get');
+      // The public id is no credential: it does not work where the uuid does.
+      assert.equal(await py.alive(id), 'unknown');
+      const byId = await py.raw({ json: { event: 'UNREGISTER', payload: { uuid: id } } });
+      assert.deepEqual(byId, ['{"event":"ACK","payload":{"req_event":"UNREGISTER","success":false}}']);
+      assert.equal((await api('/v1/members/secret-keeper')).status, 200);
+      // The uuid unregisters it.
+      const unreg = await py.raw({ json: { event: 'UNREGISTER', payload: { uuid: r.uuid } } });
+      assert.deepEqual(unreg, ['{"event":"ACK","payload":{"req_event":"UNREGISTER","success":true}}']);
+      await wsWatch.waitFor((n) => n.method === 'event' && n.params.event.type === 'removed' && n.params.event.member.id === id);
+      const events = await readSse(sse, '"type":"removed"', 5000);
+      assert.match(events, /event: added/);
+      assert.match(events, /event: updated/, 'the alive check changed its ttl: an updated event');
+      assert.match(events, /event: removed/);
+      assertAbsent(events, r.uuid, 'the SSE stream');
+      assert.match(watchText, /"removed"/);
+      assertAbsent(watchText, r.uuid, 'WebSocket watch notifications');
+      // Nor in the store: it keeps only the hash, as for native tokens.
+      for (const f of readdirSync(h.dataDir, { recursive: true, withFileTypes: true })) {
+        if (f.isFile()) assertAbsent(readFileSync(join(f.parentPath, f.name)).toString('latin1'), r.uuid, `data file ${f.name}`);
+      }
+    } finally {
+      await sse.body?.cancel().catch(() => {});
+      await wsWatch.close();
+      await asker.close();
+    }
   });
 });
 
@@ -188,6 +319,11 @@ describe('plantimager - bad input', () => {
       [{ json: { event: 'UNREGISTER', payload: [] } }, 'INVALID_PARAMS'],
       [{ text: ['{"event":"UNREGISTER","payload":{"uuid":"u"}}', 'second frame'] }, 'INVALID_REQUEST'],
       [{ text: [JSON.stringify({ event: 'REGISTER', payload: { device_type: 't', addr: 'a', name: 'x'.repeat(100_000) } })] }, 'PAYLOAD_TOO_LARGE'],
+      // ASCII control characters would reach operators' terminals (muster ls, logs); no device needs them.
+      [{ json: { event: 'REGISTER', payload: { device_type: 'cam', addr: 'tcp://10.0.9.9:1\u001b[2J', name: 'ctl' } } }, 'INVALID_PARAMS'],
+      [{ json: { event: 'REGISTER', payload: { device_type: 'cam', addr: 'tcp://10.0.9.9:1', name: 'ctl\n' } } }, 'INVALID_PARAMS'],
+      [{ json: { event: 'REGISTER', payload: { device_type: 'c\u007fam', addr: 'tcp://10.0.9.9:1', name: 'ctl' } } }, 'INVALID_PARAMS'],
+      [{ json: { event: 'REGISTER', payload: { device_type: 'cam', addr: 'tcp://10.0.9.9:1\u0000', name: 'ctl' } } }, 'INVALID_PARAMS'],
     ];
     for (const [frames, code] of cases) {
       const reply = await py.raw({ ...frames, timeout_ms: 3000 });
@@ -202,6 +338,7 @@ describe('plantimager - bad input', () => {
     const bad = await py.op<{ name: string; uuid: string }>({ op: 'register', device_type: 7 as unknown as string, addr: 'tcp://10.0.9.1:1', name: 'typo' });
     assert.deepEqual(bad, { name: '', uuid: '' });
     assert.equal((await api('/v1/members/typo')).status, 404);
+    assert.equal((await api('/v1/members/ctl')).status, 404, 'no control-character registration got through');
     // Still serving.
     const ok = await py.register('sensor', 'tcp://10.0.9.2:5000', 'after-garbage');
     assert.equal(ok.name, 'after-garbage');
@@ -240,9 +377,10 @@ describe('plantimager - load', () => {
     const listed = await api('/v1/members?meta.face=plantimager&prefix=cam&limit=1000');
     const byName = new Map<string, { id: string; address: string; liveness: { ttlMs: number } }>(listed.body.members.map((m: { name: string }) => [m.name, m]));
     assert.equal(byName.size, 200);
+    const text = listed.text.toLowerCase();
     for (const [name, uuid] of devices) {
-      assert.equal(byName.get(name)?.id, uuid);
       assert.equal(byName.get(name)?.liveness.ttlMs, 30_000);
+      assert.ok(!text.includes(uuid.toLowerCase()), `${name}'s uuid is not listed`);
     }
   });
 });

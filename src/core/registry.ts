@@ -304,6 +304,11 @@ export class Registry {
     if (member.liveness.kind === 'ttl') this.#wheel.schedule(member, this.#now() + (forMs ?? member.liveness.ttlMs));
   }
 
+  /** Sets a ttl member's expiry to an absolute time, for faces whose protocol fixes it (plantimager's whole seconds). */
+  expireAt(member: Member, atMs: number): void {
+    if (this.#byId.get(member.id) === member && member.liveness.kind === 'ttl') this.#wheel.schedule(member, atMs);
+  }
+
   /** Marks a member seen (any traffic from it counts). */
   touch(member: Member): void {
     member.lastSeen = this.#now();

@@ -40,6 +40,9 @@ const CheckAlivePayload = Type.Object({
   uuid: Type.String({ maxLength: 256 }),
   alive_timeout: Type.Optional(Type.Number({ minimum: 0, maximum: MAX_ALIVE_TIMEOUT_S })),
 });
+/** ASCII control characters: no device needs them, and names and addresses reach operators' terminals. */
+const CONTROL_CHAR = /[\x00-\x1f\x7f]/;
+const REGISTER_TEXT_KEYS = ['device_type', 'addr', 'name'] as const;
 
 export type PlantimagerRequest =
   | { readonly event: 'REGISTER'; readonly deviceType: string; readonly addr: string; readonly name: string; readonly overwrite: boolean }
@@ -81,6 +84,9 @@ function toRequest(event: string, payload: unknown): PlantimagerRequest {
   switch (event) {
     case EVENTS.REGISTER: {
       const p = validate(RegisterPayload, payload, 'payload');
+      for (const key of REGISTER_TEXT_KEYS) {
+        if (CONTROL_CHAR.test(p[key])) throw new MusterError('INVALID_PARAMS', `payload.${key}: control characters (0x00-0x1f, 0x7f) are not allowed`, { path: `/${key}` });
+      }
       return { event, deviceType: p.device_type, addr: p.addr, name: p.name, overwrite: p.overwrite === true };
     }
     case EVENTS.UNREGISTER:

@@ -3,10 +3,15 @@
  * `overwrite`, naming, expiry by alive checks. Devices are ordinary ttl members labelled
  * `meta.face = plantimager`; the face can evict, refresh or remove only such members, never a
  * native member (those need their token), so an unauthenticated legacy client cannot touch them.
+ *
+ * A device's uuid is all a plantimager client needs to unregister it, so it is a secret: it is the
+ * member's token (kept only as a hash, as every token is, so it survives restarts) and never its
+ * id. The member's public id is another random uuid.
  */
 import { randomUUID } from 'node:crypto';
 import type { Member, Registry } from '../../core/registry.js';
-import { hashToken, newToken } from '../../core/tokens.js';
+import { hashToken } from '../../core/tokens.js';
+import { aliveUntil } from './alive-window.js';
 import { ALIVE_TIMEOUT_S, type PlantimagerRequest } from './codec.js';
 import { chooseName, memberType } from './naming.js';
 
@@ -31,15 +36,20 @@ export class PlantimagerDevices {
 
   constructor(registry: Registry) {
     this.#registry = registry;
-    // One scan at start: devices restored from the store.
-    for (const m of registry.members()) if (isDevice(m)) this.#indexAddr(m);
+    // One scan at start: devices restored from the store, each given at least its ttl in whole seconds.
+    const now = Date.now();
+    for (const m of registry.members()) {
+      if (!isDevice(m)) continue;
+      this.#indexAddr(m);
+      if (m.liveness.kind === 'ttl') registry.expireAt(m, aliveUntil(now, Math.ceil(m.liveness.ttlMs / 1000)));
+    }
     registry.onRemoved((m) => {
       if (isDevice(m)) this.#unindexAddr(m);
     });
   }
 
   /** Evicts by address (and by name with overwrite), picks the name, adds; resolves once durable. */
-  async register(req: Register): Promise<{ name: string; uuid: string }> {
+  async register(req: Register): Promise<{ id: string; name: string; uuid: string }> {
     const evict = new Set<Member>();
     for (const m of this.#byAddr.get(req.addr) ?? []) if (this.#live(m) && m.address === req.addr) evict.add(m);
     if (req.overwrite) {
@@ -48,14 +58,15 @@ export class PlantimagerDevices {
     }
     const freed = new Set([...evict].map((m) => m.name));
     const name = chooseName(req.name, req.deviceType, (n) => !freed.has(n) && this.#registry.isNameTaken(n));
+    const uuid = randomUUID();
     const member = this.#registry.createMember({
       id: randomUUID(), name, type: memberType(req.deviceType), address: req.addr, meta: { face: FACE_LABEL },
       liveness: { kind: 'ttl', ttlMs: ALIVE_TIMEOUT_S * 1000 },
-      // Devices present no token; a random one, stored hashed and shown to nobody, keeps the record uniform.
-      tokenHash: hashToken(newToken()), registeredAt: Date.now(), extra: {},
+      tokenHash: hashToken(uuid), registeredAt: Date.now(), extra: {},
     });
     // Everything up to add()'s first await is synchronous, so concurrent registrations see each other.
     const added = this.#registry.add(member, undefined, [...evict]);
+    this.#registry.expireAt(member, aliveUntil(Date.now(), ALIVE_TIMEOUT_S));
     this.#indexAddr(member);
     try {
       await added;
@@ -63,7 +74,7 @@ export class PlantimagerDevices {
       if (!this.#live(member)) this.#unindexAddr(member);
       throw err;
     }
-    return { name: member.name, uuid: member.id };
+    return { id: member.id, name: member.name, uuid };
   }
 
   /** True if the uuid was a device and is now removed. */
@@ -75,25 +86,28 @@ export class PlantimagerDevices {
   }
 
   /**
-   * Expiry becomes now + alive_timeout; false for an unknown uuid. The device's ttl is stored (one
-   * write when its alive_timeout changes, none otherwise) so that a restart gives it the same time.
+   * Expiry becomes the end of the whole second int(now) + alive_timeout; false for an unknown uuid.
+   * The device's ttl is stored (one write when its alive_timeout changes, none otherwise) so that a
+   * restart gives it the same time.
    */
   checkAlive(uuid: string, aliveTimeoutS: number): boolean {
     const m = this.#device(uuid);
     if (!m) return false;
-    const ms = Math.round(aliveTimeoutS * 1000);
-    const ttlMs = Math.min(TTL_MAX_MS, Math.max(TTL_MIN_MS, ms));
+    const ttlMs = Math.min(TTL_MAX_MS, Math.max(TTL_MIN_MS, Math.round(aliveTimeoutS * 1000)));
     if (m.liveness.kind === 'ttl' && m.liveness.ttlMs !== ttlMs) {
       m.liveness = { kind: 'ttl', ttlMs };
       void this.#registry.changed(m).catch(() => {});
     }
-    this.#registry.keepAlive(m, ms);
+    // keepAlive counts the check and marks the device seen; expireAt then sets the original's window.
+    this.#registry.keepAlive(m);
+    this.#registry.expireAt(m, aliveUntil(Date.now(), aliveTimeoutS));
     return true;
   }
 
+  /** The device whose uuid (its token) this is; a native member's token finds nothing here. */
   #device(uuid: string): Member | undefined {
-    const m = this.#registry.find(uuid);
-    return m && m.id === uuid && isDevice(m) ? m : undefined;
+    const m = this.#registry.findByToken(uuid);
+    return m && isDevice(m) ? m : undefined;
   }
 
   #deviceNamed(name: string): Member | undefined {

@@ -179,8 +179,9 @@ export class PlantimagerFace implements LegacyFace {
   async #handle(req: PlantimagerRequest): Promise<Buffer> {
     switch (req.event) {
       case 'REGISTER': {
-        const { name, uuid } = await this.#devices.register(req);
-        this.#log.debug({ name, uuid, addr: req.addr }, 'device registered');
+        const { id, name, uuid } = await this.#devices.register(req);
+        // The uuid is the device's secret: logs name its public id.
+        this.#log.debug({ id, name, addr: req.addr }, 'device registered');
         return encodeRegisterAck(name, uuid);
       }
       case 'UNREGISTER':
