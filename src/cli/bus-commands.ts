@@ -7,10 +7,10 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { bus, connect, MusterClientError, type BusMessage, type MusterClient } from '../client/index.js';
 import { DEFAULT_HUB, hubTarget } from './hub-api.js';
+import { print, printJson, stdoutClosed } from './output.js';
+import { jsonText, visible } from './visible.js';
 
 interface Flags { hub?: string; token?: string; as?: string; key?: string; text?: boolean }
-
-const out = (text: string) => { process.stdout.write(text); };
 
 function common(cmd: Command): Command {
   return cmd
@@ -65,15 +65,16 @@ async function withBus<T>(f: Flags, role: string, fn: (c: MusterClient, from: st
   }
 }
 
+/** SCOPE FROM DATA, each escaped (JSON leaves C1 and bidi characters raw in strings). */
 function line(m: BusMessage): string {
-  const data = m.data instanceof Uint8Array ? `bytes:${Buffer.from(m.data).toString('base64')}` : JSON.stringify(m.data);
-  return `${m.scope ?? (m.kind === 'send' ? `@${m.to}` : '*')} ${m.from} ${data}\n`;
+  const data = m.data instanceof Uint8Array ? `bytes:${Buffer.from(m.data).toString('base64')}` : jsonText(m.data);
+  return `${visible(m.scope ?? (m.kind === 'send' ? `@${m.to}` : '*'))} ${visible(m.from)} ${data}\n`;
 }
 
-function jsonLine(m: BusMessage): string {
+function jsonValue(m: BusMessage): unknown {
   const data = m.data instanceof Uint8Array ? undefined : m.data;
   const bytes = m.data instanceof Uint8Array ? Buffer.from(m.data).toString('base64') : undefined;
-  return JSON.stringify({ ...m, data, bytes }) + '\n';
+  return { ...m, data, bytes };
 }
 
 export function busCommands(program: Command): void {
@@ -84,7 +85,7 @@ export function busCommands(program: Command): void {
     .option('--text', 'send DATA as a string even when it parses as JSON')
     .action(async (scope: string, data: string, f: Flags) => {
       const r = await withBus(f, 'pub', (c, from) => bus(c).publish(scope, dataOf(data, f), { from }));
-      out(`seq ${r.seq}, delivered to ${r.delivered}\n`);
+      print(`seq ${r.seq}, delivered to ${r.delivered}\n`);
     });
 
   common(program.command('broadcast'))
@@ -93,7 +94,7 @@ export function busCommands(program: Command): void {
     .option('--text', 'send DATA as a string even when it parses as JSON')
     .action(async (data: string, f: Flags) => {
       const r = await withBus(f, 'broadcast', (c, from) => bus(c).broadcast(dataOf(data, f), { from }));
-      out(`seq ${r.seq}, delivered to ${r.delivered}\n`);
+      print(`seq ${r.seq}, delivered to ${r.delivered}\n`);
     });
 
   common(program.command('sub'))
@@ -112,14 +113,16 @@ export function busCommands(program: Command): void {
           finish = resolve;
           process.once('SIGINT', resolve);
           process.once('SIGTERM', resolve);
+          stdoutClosed.addEventListener('abort', () => resolve(), { once: true });
         });
-        const print = (m: BusMessage) => {
+        const show = (m: BusMessage) => {
           if (count !== undefined && n >= count) return;
-          out(f.json ? jsonLine(m) : line(m));
+          if (f.json) printJson(jsonValue(m));
+          else print(line(m));
           if (++n === count) finish();
         };
-        if (f.all) bus(c).onMessage((m) => { if (m.kind !== 'publish') print(m); });
-        const sub = bus(c).subscribe(scope, print, { echo: f.echo ?? false });
+        if (f.all) bus(c).onMessage((m) => { if (m.kind !== 'publish') show(m); });
+        const sub = bus(c).subscribe(scope, show, { echo: f.echo ?? false });
         await sub.ready;
         if (count === 0) finish();
         await stop;
@@ -137,6 +140,6 @@ export function busCommands(program: Command): void {
       const p = jsonArg(params, 'PARAMS');
       const timeoutMs = intOpt(f.timeout, 'timeout');
       const result = await withBus(f, 'request', (c, from) => bus(c).request(name, method, p, { timeoutMs, from }));
-      out(JSON.stringify(result) + '\n');
+      printJson(result);
     });
 }

@@ -9,12 +9,11 @@ import type { Command } from 'commander';
 import { connect, controller, MusterClientError, type Controller, type Selector } from '../client/index.js';
 import { age, fields, table } from './format.js';
 import { DEFAULT_HUB, hubTarget } from './hub-api.js';
+import { print, printJson } from './output.js';
 
 interface Flags {
   hub?: string; token?: string; json?: boolean; type?: string; prefix?: string; state?: string; meta?: string[]; timeout?: string;
 }
-
-const out = (text: string) => { process.stdout.write(text); };
 
 function common(cmd: Command): Command {
   return cmd
@@ -102,9 +101,9 @@ export function controlCommands(program: Command): void {
         if ('name' in t) return [await ctl.configure(t.name, config, { timeoutMs })];
         return (await ctl.configureGroup(t.selector, config, { timeoutMs })).members;
       });
-      if (f.json) out(JSON.stringify('name' in t ? rows[0] : { members: rows }) + '\n');
-      else if (rows.length === 0) out('no components match\n');
-      else out(table(['name', 'result', 'state', 'error'], rows.map((r) => [r.name, r.ok ? 'OK' : (('code' in r && r.code) || 'ERROR'), r.state ?? '-', r.error ?? ''])));
+      if (f.json) printJson('name' in t ? rows[0] : { members: rows });
+      else if (rows.length === 0) print('no components match\n');
+      else print(table(['name', 'result', 'state', 'error'], rows.map((r) => [r.name, r.ok ? 'OK' : (('code' in r && r.code) || 'ERROR'), r.state ?? '-', r.error ?? ''])));
       if (rows.some((r) => !r.ok)) process.exitCode = 1;
     });
 
@@ -118,9 +117,9 @@ export function controlCommands(program: Command): void {
         if ('name' in t) return [await ctl.stop(t.name, { timeoutMs })];
         return (await ctl.stopGroup(t.selector, { timeoutMs })).members;
       });
-      if (f.json) out(JSON.stringify('name' in t ? rows[0] : { members: rows }) + '\n');
-      else if (rows.length === 0) out('no components match\n');
-      else out(table(['name', 'outcome', 'state', 'details'], rows.map((r) => [r.name, r.outcome ?? ('code' in r ? r.code ?? 'ERROR' : 'ERROR'), r.state ?? '-', (r.details ?? []).join('; ') || ('error' in r ? r.error ?? '' : '')])));
+      if (f.json) printJson('name' in t ? rows[0] : { members: rows });
+      else if (rows.length === 0) print('no components match\n');
+      else print(table(['name', 'outcome', 'state', 'details'], rows.map((r) => [r.name, r.outcome ?? ('code' in r ? r.code ?? 'ERROR' : 'ERROR'), r.state ?? '-', (r.details ?? []).join('; ') || ('error' in r ? r.error ?? '' : '')])));
       if (rows.some((r) => r.outcome !== 'OK')) process.exitCode = 1;
     });
 
@@ -129,14 +128,14 @@ export function controlCommands(program: Command): void {
     .argument('<name>', 'component name')
     .action(async (name: string, f: Flags) => {
       const lc = await withController(f, (ctl) => ctl.lifecycle(name));
-      if (f.json) return out(JSON.stringify(lc) + '\n');
+      if (f.json) return printJson(lc);
       const now = Date.now();
       const endpoints = Object.entries(lc.endpoints).map(([ch, addrs]) => `${ch}=${addrs.join(',')}`).join(' ') || '-';
-      out(fields([
+      print(fields([
         ['name', lc.name], ['state', `${lc.state} (${age(now - lc.since)})`], ['endpoints', endpoints], ['last error', lc.lastError ?? '-'],
         ['connected', lc.connected ? 'yes' : 'no'],
         ['open call', lc.pending ? `${lc.pending.command} ${lc.pending.call}, due in ${Math.max(0, lc.pending.deadline - now)} ms` : '-'],
       ]));
-      out('\n' + table(['at', 'from', 'to', 'note'], lc.history.map((t) => [new Date(t.at).toISOString(), t.from ?? '-', t.to, t.note ?? ''])));
+      print('\n' + table(['at', 'from', 'to', 'note'], lc.history.map((t) => [new Date(t.at).toISOString(), t.from ?? '-', t.to, t.note ?? ''])));
     });
 }

@@ -1,9 +1,13 @@
-/** Output for people: aligned tables, short ages, one line per event. */
+/**
+ * Output for people: aligned tables, short ages, one line per event. Every value is escaped here
+ * (see visible.ts) before it is measured, so columns line up and a value cannot fake a line.
+ */
 import type { MemberView, RegistryEvent } from '../client/index.js';
+import { visible } from './visible.js';
 
 /** Pads columns to their widest cell; the header row is upper case. */
 export function table(header: string[], rows: string[][]): string {
-  const all = [header.map((h) => h.toUpperCase()), ...rows];
+  const all = [header.map((h) => h.toUpperCase()), ...rows].map((r) => r.map(visible));
   const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
   return all.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n';
 }
@@ -22,7 +26,8 @@ export function memberTable(members: MemberView[], now = Date.now()): string {
 }
 
 /** `key  value` lines, for one member or the hub's info. */
-export function fields(entries: [string, string][]): string {
+export function fields(raw: [string, string][]): string {
+  const entries = raw.map(([k, v]) => [visible(k), visible(v)] as const);
   const width = Math.max(...entries.map(([k]) => k.length));
   return entries.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n') + '\n';
 }
@@ -47,5 +52,5 @@ export function memberFields(m: MemberView, now = Date.now()): string {
 /** `12  added    cam-1  alive` (removed events add the reason, lifecycle events the transition). */
 export function eventLine(e: RegistryEvent): string {
   const extra = e.type === 'removed' ? e.reason : e.type === 'lifecycle' ? `${e.from} -> ${e.to}` : e.member.status;
-  return `${String(e.revision).padStart(6)}  ${new Date(e.at).toISOString()}  ${e.type.padEnd(9)}  ${e.member.name.padEnd(20)}  ${e.member.type.padEnd(12)}  ${extra}`;
+  return `${String(e.revision).padStart(6)}  ${new Date(e.at).toISOString()}  ${visible(e.type).padEnd(9)}  ${visible(e.member.name).padEnd(20)}  ${visible(e.member.type).padEnd(12)}  ${visible(String(extra))}`;
 }

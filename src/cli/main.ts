@@ -5,9 +5,11 @@ import { hubCommand } from './hub-command.js';
 import { registryCommands } from './registry-commands.js';
 import { controlCommands } from './control-commands.js';
 import { busCommands } from './bus-commands.js';
+import { handleClosedOutput, warn } from './output.js';
 
 const program = new Command('muster').version(VERSION).description('registry and relay hub for fleets of devices, services and components');
 program.exitOverride();
+handleClosedOutput();
 hubCommand(program);
 registryCommands(program);
 controlCommands(program);
@@ -20,6 +22,7 @@ try {
   // Errors with a muster code (hub answers, HUB_UNREACHABLE, ...) show it: `muster: CODE: message`.
   const code = (err as { code?: unknown }).code;
   const prefix = typeof code === 'string' && /^[A-Z][A-Z_]+$/.test(code) && !(err as Error).message.startsWith(code) ? `${code}: ` : '';
-  process.stderr.write(`muster: ${prefix}${(err as Error).message}\n`);
+  // The message may quote a member (MEMBER_ERROR, lifecycle errors): warn escapes it.
+  warn(`muster: ${prefix}${(err as Error).message}`);
   process.exit(1);
 }

@@ -8,10 +8,10 @@ import { connect, MusterClientError, type HubInfo, type ListResult, type MemberV
 import type { TreeNode } from '../schemas/federation.js';
 import { eventLine, fields, memberFields, memberTable, age } from './format.js';
 import { DEFAULT_HUB, hubTarget, request, type HubTarget } from './hub-api.js';
+import { print, printJson, stdoutClosed, warn } from './output.js';
+import { visible } from './visible.js';
 
 interface HubFlags { hub?: string; token?: string; json?: boolean }
-
-const out = (text: string) => { process.stdout.write(text); };
 
 function withHub(cmd: Command): Command {
   return cmd
@@ -62,7 +62,7 @@ function registrarLine(f: HubInfo['federation']): string {
 /** The tree drawn with box characters, one hub a line: id, status, members, first point of access. */
 export function treeLines(node: TreeNode, prefix = '', last = true, root = true): string[] {
   const counts = node.members ? `${node.members.total} members (${node.members.alive} alive)` : 'members unknown';
-  const line = `${node.hubId}  ${node.status}  ${counts}${node.poa[0] ? `  ${node.poa[0]}` : ''}`;
+  const line = visible(`${node.hubId}  ${node.status}  ${counts}${node.poa[0] ? `  ${node.poa[0]}` : ''}`);
   const lines = [root ? line : `${prefix}${last ? '└─ ' : '├─ '}${line}`];
   const childPrefix = root ? '' : prefix + (last ? '   ' : '│  ');
   node.children.forEach((c, i) => lines.push(...treeLines(c, childPrefix, i === node.children.length - 1, false)));
@@ -90,10 +90,10 @@ export function registryCommands(program: Command): void {
       if (flags.prefix) q.set('prefix', flags.prefix);
       for (const [k, v] of Object.entries(metaFlags(flags.meta) ?? {})) q.set(`meta.${k}`, v);
       const members = await listAll(hubTarget(flags), q);
-      if (flags.json) out(JSON.stringify(members) + '\n');
+      if (flags.json) printJson(members);
       else {
         const shown = flags.in || flags.subtree ? members.map((m) => ({ ...m, name: `${m.hub ?? ''}/${m.name}` })) : members;
-        out(shown.length ? memberTable(shown) : 'no members\n');
+        print(shown.length ? memberTable(shown) : 'no members\n');
       }
     });
 
@@ -103,7 +103,8 @@ export function registryCommands(program: Command): void {
     .option('--json', 'the member as JSON')
     .action(async (name: string, flags: HubFlags) => {
       const m = await request<MemberView>(hubTarget(flags), 'GET', `/v1/members/${encodeURIComponent(name)}`);
-      out(flags.json ? JSON.stringify(m) + '\n' : memberFields(m));
+      if (flags.json) printJson(m);
+      else print(memberFields(m));
     });
 
   withHub(program.command('info'))
@@ -111,8 +112,8 @@ export function registryCommands(program: Command): void {
     .option('--json', 'as JSON')
     .action(async (flags: HubFlags) => {
       const i = await request<HubInfo>(hubTarget(flags), 'GET', '/v1/info');
-      if (flags.json) return out(JSON.stringify(i) + '\n');
-      out(fields([
+      if (flags.json) return printJson(i);
+      print(fields([
         ['hub', `${i.hubName} (${i.hubId})`], ['version', i.version], ['url', hubTarget(flags).url], ['uptime', age(i.uptimeMs)],
         ['host', `${i.host}, ${i.platform}, node ${i.node}`], ['store', i.store], ['revision', String(i.revision)],
         ['members', `${i.members.total} (${i.members.alive} alive, ${i.members.suspect} suspect)`],
@@ -127,7 +128,8 @@ export function registryCommands(program: Command): void {
     .option('--json', 'as JSON')
     .action(async (flags: HubFlags) => {
       const t = await request<TreeNode>(hubTarget(flags), 'GET', '/v1/tree');
-      out(flags.json ? JSON.stringify(t) + '\n' : treeLines(t).join('\n') + '\n');
+      if (flags.json) printJson(t);
+      else print(treeLines(t).join('\n') + '\n');
     });
 
   withHub(program.command('register'))
@@ -154,7 +156,8 @@ export function registryCommands(program: Command): void {
       else body.liveness = ttlMs === undefined ? 'ttl' : { kind: 'ttl', ttlMs };
       if (flags.key) body.key = flags.key;
       const r = await request<RegisterResult>(hubTarget(flags), 'POST', '/v1/members', body);
-      out(flags.json ? JSON.stringify(r) + '\n' : fields([['id', r.id], ['name', r.name], ['token', r.token]]));
+      if (flags.json) printJson(r);
+      else print(fields([['id', r.id], ['name', r.name], ['token', r.token]]));
     });
 
   withHub(program.command('heartbeat'))
@@ -163,7 +166,8 @@ export function registryCommands(program: Command): void {
     .option('--json', 'as JSON')
     .action(async (id: string, flags: HubFlags) => {
       const r = await request<{ status: string }>(hubTarget(flags), 'PUT', `/v1/members/${encodeURIComponent(id)}/heartbeat`);
-      out(flags.json ? JSON.stringify(r) + '\n' : `${r.status}\n`);
+      if (flags.json) printJson(r);
+      else print(`${visible(r.status)}\n`);
     });
 
   withHub(program.command('unregister'))
@@ -172,7 +176,8 @@ export function registryCommands(program: Command): void {
     .option('--json', 'as JSON')
     .action(async (id: string, flags: HubFlags) => {
       const r = await request<{ ok: boolean }>(hubTarget(flags), 'DELETE', `/v1/members/${encodeURIComponent(id)}`);
-      out(flags.json ? JSON.stringify(r) + '\n' : `unregistered ${id}\n`);
+      if (flags.json) printJson(r);
+      else print(`unregistered ${visible(id)}\n`);
     });
 
   withHub(program.command('watch'))
@@ -197,13 +202,15 @@ export function registryCommands(program: Command): void {
       const stop = () => { void client.close(); };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
+      stdoutClosed.addEventListener('abort', stop, { once: true });
       client.on('status', (s) => {
-        if (s.type === 'disconnected') process.stderr.write(`muster: connection lost (${s.reason}); reconnecting\n`);
-        else if (s.type === 'reconnected') process.stderr.write('muster: reconnected\n');
+        if (s.type === 'disconnected') warn(`muster: connection lost (${s.reason}); reconnecting`);
+        else if (s.type === 'reconnected') warn('muster: reconnected');
       });
       try {
         for await (const e of client.watch(filter, since === undefined ? {} : { since })) {
-          out((flags.json ? JSON.stringify(e) : eventLine(e)) + '\n');
+          if (flags.json) printJson(e);
+          else print(eventLine(e) + '\n');
         }
       } finally {
         await client.close();

@@ -13,19 +13,22 @@ export const LIMITS = {
   listLimitMax: 1000,
 } as const;
 
-export const NAME_PATTERN = '^[A-Za-z0-9._-]{1,64}$';
+export const NAME_PATTERN = '^(?!\\.\\.?$)[A-Za-z0-9._-]{1,64}$';
 
 export const ADDRESS_PATTERN = '^([A-Za-z0-9._-]{1,64}/)?[A-Za-z0-9._-]{1,64}$';
 /** A member anywhere in a tree of hubs: `name` (this hub) or `hub/name`. */
 export const MemberAddress = Type.String({ pattern: ADDRESS_PATTERN, maxLength: 129, description: 'Member name, or hub/name for a member of another hub in the tree' });
 export const Name = Type.String({ pattern: NAME_PATTERN, description: '1-64 characters of [A-Za-z0-9._-]' });
+/** No control characters (C0, DEL, C1): members' text ends up on operators' terminals (`muster ls`). */
+export const NO_CONTROL_PATTERN = '^[^\\u0000-\\u001f\\u007f-\\u009f]*$';
+
 export const MemberType = Type.String({ minLength: 1, maxLength: LIMITS.typeMax, pattern: '^[A-Za-z0-9._/-]+$', description: 'What kind of member this is (device, service, hub, ...)' });
-export const Address = Type.String({ maxLength: LIMITS.addressMax, description: 'Where the member can be reached' });
+export const Address = Type.String({ maxLength: LIMITS.addressMax, pattern: NO_CONTROL_PATTERN, description: 'Where the member can be reached (no control characters)' });
 export const Meta = Type.Record(
   Type.String({ minLength: 1, maxLength: LIMITS.metaKeyMax, pattern: '^[A-Za-z0-9._/-]+$' }),
-  Type.String({ maxLength: LIMITS.metaValueMax }),
+  Type.String({ maxLength: LIMITS.metaValueMax, pattern: NO_CONTROL_PATTERN }),
   // additionalProperties: false makes the key pattern binding (patternProperties alone lets other keys through).
-  { maxProperties: LIMITS.metaKeys, additionalProperties: false, description: 'String labels, at most 32; keys of [A-Za-z0-9._/-]' },
+  { maxProperties: LIMITS.metaKeys, additionalProperties: false, description: 'String labels, at most 32; keys of [A-Za-z0-9._/-]; values without control characters' },
 );
 export const Token = Type.String({ minLength: 1, maxLength: LIMITS.tokenMax });
 export const Id = Type.String({ minLength: 1, maxLength: 64, description: 'Member id (uuid)' });
