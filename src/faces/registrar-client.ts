@@ -110,36 +110,43 @@ export class RegistrarClient implements HubLink, Session {
   async #connect(): Promise<void> {
     this.#retryTimer = null;
     if (this.#stopped) return;
+    let conn: RpcConnection | null = null;
     try {
       const factory = await defaultWebSocketFactory();
-      const conn = await RpcConnection.open(factory, socketUrl(this.#o.url), {
+      const opened = await RpcConnection.open(factory, socketUrl(this.#o.url), {
         notification: (method, params) => this.#notification(method, params),
         request: (method, params) => this.#request(method, params),
-        closed: (reason) => this.#down(conn, reason),
+        closed: (reason) => this.#down(opened, reason),
       }, CALL_TIMEOUT_MS);
+      conn = opened;
       if (this.#stopped) { await conn.close(); return; }
       this.#conn = conn;
       await this.#register(conn);
     } catch (err) {
-      this.#failed(err);
+      this.#failed(err, conn);
     }
   }
 
+  /** hub.register, in the federation's queue: the descendant list is taken when the call is made. */
   async #register(conn: RpcConnection): Promise<void> {
-    const hello = validate(HubHello, await conn.call('hub.register', { ...this.#fed.registration(this.#o.token), version: VERSION }, CALL_TIMEOUT_MS), 'hub.register result');
-    this.#registered = true;
-    this.#retryMs = FIRST_RETRY_MS;
-    this.#lastError = '';
-    await this.#fed.registrarUp(this, this, hello);
+    await this.#fed.registerUp(this, this, this.#o.token, async (params) => {
+      const hello = validate(HubHello, await conn.call('hub.register', { ...params, version: VERSION }, CALL_TIMEOUT_MS), 'hub.register result');
+      this.#registered = true;
+      this.#retryMs = FIRST_RETRY_MS;
+      this.#lastError = '';
+      return hello;
+    });
   }
 
-  /** A refused or failed attempt: log it (once per distinct reason) and try again later. */
-  #failed(err: unknown): void {
+  /** A refused or failed attempt on `conn` (null: it never opened): log it (once per distinct reason) and try again later. */
+  #failed(err: unknown, conn: RpcConnection | null): void {
     const text = err instanceof Error ? err.message : String(err);
     const code = (err as { code?: unknown }).code;
     if (text !== this.#lastError) this.#o.log.warn({ registrar: this.#o.url, code, err: text }, 'registering with the registrar failed; retrying');
     this.#lastError = text;
-    const conn = this.#conn;
+    // A registration waits its turn in the federation's queue: its link may have dropped meanwhile,
+    // and the drop already set off the next attempt, which must not be aborted here.
+    if (conn !== null && this.#conn !== conn) return;
     this.#conn = null;
     this.#registered = false;
     if (conn) conn.abort('registration failed');
@@ -176,7 +183,7 @@ export class RegistrarClient implements HubLink, Session {
       await this.#register(conn);
     } catch (err) {
       if (err instanceof TimeoutError && err.rpcCode === undefined) conn.abort('the registrar stopped answering');
-      else if (this.#conn === conn) this.#failed(err);
+      else if (this.#conn === conn) this.#failed(err, conn);
     }
   }
 

@@ -134,25 +134,35 @@ export class Federation {
     return this.#poa;
   }
 
-  /** What this hub tells its registrar when it registers. */
-  registration(token: string): HubRegisterParams {
-    return { hubId: this.hubId, token, instance: this.instance, poa: this.#poa, descendants: this.#table.edges() };
-  }
-
   hello(): HubHello {
     return { hubId: this.hubId, instance: this.instance, poa: this.#poa };
   }
 
   // ---- Child side: this hub's registrar ------------------------------------------------
 
+  /**
+   * Registers with the registrar: `send` makes the hub.register call. It runs in the serial queue,
+   * as accepting a child does, so while it is in flight no child joins or changes unreported: the
+   * list it carries is the table when it is sent, and a change made meanwhile outside the queue (a
+   * child lost) queues its report behind it, to go on the new link. Without this a hub that joined
+   * during the call was never reported upward.
+   */
+  registerUp(link: HubLink, session: Session, token: string, send: (p: HubRegisterParams) => Promise<HubHello>): Promise<void> {
+    return this.#serially(async () => {
+      const hello = await send({ hubId: this.hubId, token, instance: this.instance, poa: this.#poa, descendants: this.#table.edges() });
+      await this.#registrarUp(link, session, hello);
+    });
+  }
+
   /** The registrar accepted this hub: keep a record of it and tell it what this side's subscribers want. */
-  async registrarUp(link: HubLink, session: Session, hello: HubHello): Promise<void> {
+  async #registrarUp(link: HubLink, session: Session, hello: HubHello): Promise<void> {
     this.#registrar = link;
     this.#registrarHello = hello;
     this.#addLink(link);
     const stale = [...this.#registry.members()].filter((m) => m.extra.hubLink === 'registrar' && m.name !== hello.hubId);
     for (const m of stale) await this.#registry.remove(m, 'unregistered');
     await this.#upsertRecord(hello.hubId, 'registrar', hello.poa, { hubId: hello.hubId }, session);
+    this.#lapseIfClosed(link, session);
     this.#log().info({ registrar: hello.hubId }, 'registered with the registrar');
   }
 
@@ -198,6 +208,7 @@ export class Federation {
       this.#children.set(p.hubId, child);
       this.#childBySession.set(session, child);
       await this.#applySubtree(p.hubId, edges, session);
+      this.#lapseIfClosed(link, session);
       this.#addLink(link);
       this.#log().info({ child: p.hubId, descendants: p.descendants.length }, 'child hub registered');
       return this.hello();
@@ -214,10 +225,13 @@ export class Federation {
   /** hub.update: the child's descendant list changed. */
   updateChild(child: Child, descendants: HubEdge[]): Promise<void> {
     return this.#serially(async () => {
+      // Queued behind the child's removal, the update must not bring its records back.
+      if (this.#children.get(child.hubId) !== child) throw new MusterError('FORBIDDEN', `Hub ${child.hubId} is no longer registered here`, { hub: child.hubId });
       const edges = HubTable.subtreeOf(child.hubId, this.hubId, descendants);
       this.#assertFree(child.hubId, edges);
       await this.#reportUp(this.#edgesWith(child.hubId, edges));
       await this.#applySubtree(child.hubId, edges, child.session);
+      this.#lapseIfClosed(child.link, child.session);
     });
   }
 
@@ -439,9 +453,19 @@ export class Federation {
       await up.call('hub.update', { descendants: edges }, QUERY_TIMEOUT_MS);
     } catch (err) {
       const e = toMusterError(err);
-      if (e.code === 'HUB_UNREACHABLE') return;
-      throw e;
+      if (e.code !== 'HUB_UNREACHABLE') throw e;
+      // No answer on an open link: whether the registrar took the list is unknown (it may refuse it
+      // late), so drop the link; registering again sends the whole list.
+      if (up.open) up.close('no answer to hub.update');
     }
+  }
+
+  /**
+   * A link that closed while its hub's records were written left them bound to a dead session,
+   * alive for good: let them lapse after the grace period like those of any closed link.
+   */
+  #lapseIfClosed(link: HubLink, session: Session): void {
+    if (!link.open) this.#registry.sessionClosed(session);
   }
 
   /** Records and routes of a child's subtree made to match `edges` (the child first). */
