@@ -1,0 +1,28 @@
+/**
+ * Every fuzz target. A new face is one more file here: a codec target for its pure decoder and
+ * a socket target for the face itself (see README.md in this folder), and one line in this list.
+ */
+import busAnswers from './bus-answers.js';
+import churn from './churn.js';
+import codecBusBinary from './codec-bus-binary.js';
+import codecJsonRpc from './codec-jsonrpc.js';
+import codecPlantimager from './codec-plantimager.js';
+import http from './http.js';
+import plantimager from './plantimager.js';
+import sse from './sse.js';
+import wsBinary from './ws-binary.js';
+import wsJsonRpc from './ws-jsonrpc.js';
+import type { FuzzTarget } from '../types.js';
+
+export const TARGETS: readonly FuzzTarget[] = [
+  codecJsonRpc,
+  codecBusBinary,
+  codecPlantimager,
+  wsJsonRpc,
+  wsBinary,
+  busAnswers,
+  http,
+  sse,
+  plantimager,
+  churn,
+];
