@@ -21,6 +21,8 @@ export type Schema = {
   minProperties?: number;
 };
 
+import { ADMIN_TOKEN, FEDERATION_TOKEN } from './hub.js';
+
 /** Hints by `method.param` first, then by `param`. */
 export type Hints = Record<string, unknown>;
 
@@ -112,4 +114,21 @@ export function httpSeeds(doc: OpenApi, hints: Hints, exclude: (path: string) =>
     }
   }
   return out;
+}
+
+/** Values that make seeds succeed: the sender's own name and token, a scope, a victim to unregister, the federation token. */
+export function hintsFor(sender: { readonly name: string; readonly token: string }): Hints {
+  return {
+    'register.name': 'fz-new', 'register.type': 'fuzz', 'register.liveness': { kind: 'ttl', ttlMs: 5000 }, 'register.meta': { k: 'v' },
+    'register.roles': ['component'],
+    'heartbeat.id': sender.name, 'heartbeat.token': sender.token, 'update.id': sender.name, 'update.token': sender.token, 'update.meta': { k: 'v' },
+    'unregister.id': 'fz-victim', 'get.name': sender.name, 'list.prefix': 'fz-', 'list.limit': 10, 'auth.token': ADMIN_TOKEN,
+    'watch.filter': { prefix: 'fz-' }, 'unwatch.watch': 1, 'system.methodHelp.name': 'get', 'system.methodSignature.name': 'get',
+    scope: '/fuzz/a/', data: { n: 1 }, to: sender.name, from: sender.name, method: 'echo', 'bus.request.params': { x: 1 }, timeoutMs: 1000,
+    subscription: 1, 'bus.format.binary': false, 'lifecycle.ready.endpoints': { main: ['tcp://127.0.0.1:1'] }, text: 'e', outcome: 'OK', call: 'c1',
+    'control.configure.name': sender.name, 'control.stop.name': sender.name, 'control.lifecycle.name': sender.name, config: { k: 1 },
+    selector: { type: 'fuzz' }, 'hub.register.token': FEDERATION_TOKEN, hubId: 'fz-child', instance: 'i-1', poa: ['http://127.0.0.1:9'],
+    descendants: [], 'hub.forward.to': 'fuzz-hub', 'hub.forward.params': { name: sender.name }, hops: 0, op: 'get', scopes: ['/tree/a/'],
+    'hub.publish.from': 'fz-child/x', 'hub.publish.scope': '/tree/a/', seq: 1, created: 1, sent: 1, received: 1,
+  };
 }

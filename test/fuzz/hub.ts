@@ -159,6 +159,8 @@ export class FuzzHub {
     if (live.dead) return this.#crashFault(live);
     const c = live.control!;
     const hb = await c.peer.call('heartbeat', { id: c.id, token: c.token }, 5000);
+    // A failed call may be the hub dying: the exit event can trail the closed socket.
+    if (!hb) await Promise.race([live.died, new Promise((r) => setTimeout(r, 500))]);
     if (live.dead) return this.#crashFault(live);
     if (!hb || !('result' in hb)) return fault('unhealthy', 'control heartbeat', `the control client's heartbeat got ${hb ? JSON.stringify(hb).slice(0, 300) : 'no answer in 5 s'}`).fault!;
     const got = await c.peer.call('get', { name: c.name }, 5000);
@@ -241,7 +243,8 @@ export class FuzzHub {
 
 /** The first error line of a crash's output (e.g. "RangeError: Maximum call stack size exceeded") and where it was thrown. */
 export function crashSignature(tail: string): string {
-  const lines = tail.split('\n');
+  // Log lines (JSON) may mention errors too: the crash is in the plain stderr text.
+  const lines = tail.split('\n').filter((l) => !l.startsWith('{'));
   const i = lines.findIndex((l) => /^\s*(\w*Error|Uncaught|node:internal)/.test(l) || /Error: /.test(l));
   if (i < 0) return 'hub exited';
   const errLine = lines.slice(i).find((l) => /\w*Error\b/.test(l)) ?? lines[i];

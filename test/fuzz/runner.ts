@@ -156,7 +156,12 @@ async function runTarget(
     try {
       outcome = await run.run(c);
     } catch (err) {
-      outcome = { codes: [], fault: { kind: 'throw', signature: `throw: harness: ${(err as Error).message}`.slice(0, 160), message: String((err as Error).stack ?? err) } };
+      // The harness fails when the hub dies under it (a refused reconnect): that is the crash, not a harness fault.
+      const live = hub?.current;
+      if (live && !live.dead) await Promise.race([live.died, new Promise((r) => setTimeout(r, 500))]);
+      outcome = live?.dead && hub
+        ? { codes: [], fault: hub.crashFault() }
+        : { codes: [], fault: { kind: 'throw', signature: `throw: harness: ${(err as Error).message}`.slice(0, 160), message: String((err as Error).stack ?? err) } };
     }
     for (const code of outcome.codes) summary.codes[code] = (summary.codes[code] ?? 0) + 1;
     const shown = safeShow(run, c);

@@ -8,13 +8,12 @@
  */
 import fc from 'fast-check';
 import { Report, checkHttpAnswer } from '../check.js';
-import { httpSeeds, type RouteSeed } from '../corpus.js';
+import { hintsFor, httpSeeds, type RouteSeed } from '../corpus.js';
 import { ADMIN_TOKEN, type Live } from '../hub.js';
 import { applyByteOps, applyJsonOps, byteOpArb, describeByteOp, describeJsonOp, jsonOpArb, safeToSend, showBytes, type ByteOp, type JsonOp } from '../mutate.js';
 import { encodeRequest, rawHttp, type HttpAnswer } from '../raw-http.js';
 import { defineTarget, fault, ok, type Outcome } from '../types.js';
 import { blur, crashOutcome, diedWithin, type Member } from '../ws-session.js';
-import { hintsFor } from './ws-jsonrpc.js';
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
 const SEGMENTS = ['', '%', '%00', '%2F', '..', '.', '%2e%2e', 'a'.repeat(2000), '%C0%AF', '%C3%A9', '__proto__', 'constructor', 'fz-http',

@@ -6,9 +6,9 @@
  * than those that wait on a member or a timer) must be answered.
  */
 import fc from 'fast-check';
-import { ADMIN_TOKEN, FEDERATION_TOKEN } from '../hub.js';
+import { ADMIN_TOKEN } from '../hub.js';
 import { mapIter, materialize, seedCaseArb, showSeedCase, truncations, type SeedCase } from '../cases.js';
-import { rpcSeeds, type Hints, type MethodDoc } from '../corpus.js';
+import { hintsFor, rpcSeeds, type MethodDoc } from '../corpus.js';
 import { safeToSend, showBytes } from '../mutate.js';
 import { defineTarget, ok } from '../types.js';
 import { registerOn, transportMayClose, verdict, WsSessions, type Member } from '../ws-session.js';
@@ -39,22 +39,6 @@ export function owedIds(bytes: Buffer): (string | number)[] {
     if ((typeof id === 'string' && id.length <= 128 && !id.startsWith('fz-')) || (typeof id === 'number' && Number.isFinite(id))) out.push(id);
   }
   return out;
-}
-
-export function hintsFor(sender: Member): Hints {
-  return {
-    'register.name': 'fz-new', 'register.type': 'fuzz', 'register.liveness': { kind: 'ttl', ttlMs: 5000 }, 'register.meta': { k: 'v' },
-    'register.roles': ['component'],
-    'heartbeat.id': sender.name, 'heartbeat.token': sender.token, 'update.id': sender.name, 'update.token': sender.token, 'update.meta': { k: 'v' },
-    'unregister.id': 'fz-victim', 'get.name': sender.name, 'list.prefix': 'fz-', 'list.limit': 10, 'auth.token': ADMIN_TOKEN,
-    'watch.filter': { prefix: 'fz-' }, 'unwatch.watch': 1, 'system.methodHelp.name': 'get', 'system.methodSignature.name': 'get',
-    scope: '/fuzz/a/', data: { n: 1 }, to: sender.name, from: sender.name, method: 'echo', 'bus.request.params': { x: 1 }, timeoutMs: 1000,
-    subscription: 1, 'bus.format.binary': false, 'lifecycle.ready.endpoints': { main: ['tcp://127.0.0.1:1'] }, text: 'e', outcome: 'OK', call: 'c1',
-    'control.configure.name': sender.name, 'control.stop.name': sender.name, 'control.lifecycle.name': sender.name, config: { k: 1 },
-    selector: { type: 'fuzz' }, 'hub.register.token': FEDERATION_TOKEN, hubId: 'fz-child', instance: 'i-1', poa: ['http://127.0.0.1:9'],
-    descendants: [], 'hub.forward.to': 'fuzz-hub', 'hub.forward.params': { name: sender.name }, hops: 0, op: 'get', scopes: ['/tree/a/'],
-    'hub.publish.from': 'fz-child/x', 'hub.publish.scope': '/tree/a/', seq: 1, created: 1, sent: 1, received: 1,
-  };
 }
 
 interface Fixtures { sender: Member; seeds: Buffer[]; methods: string[] }
