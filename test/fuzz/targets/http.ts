@@ -49,8 +49,8 @@ const arbitrary: fc.Arbitrary<Case> = fc.record({
   raw: fc.oneof({ weight: 6, arbitrary: fc.constant([]) }, { weight: 1, arbitrary: fc.array(byteOpArb(), { minLength: 1, maxLength: 3 }) }),
 });
 
-/** The hub's default body limit (maxMessageBytes). */
-const BODY_LIMIT = 1024 * 1024;
+/** Past this size a request may still be in flight when the hub answers and closes (see judge). */
+const EARLY_ANSWER_BYTES = 64 * 1024;
 
 /** Statuses Node's HTTP parser answers by itself for requests it cannot read. */
 const PARSER_REFUSALS = new Set([400, 413, 414, 431, 505]);
@@ -85,8 +85,8 @@ async function judge(live: Live, a: HttpAnswer, b: Built): Promise<Outcome> {
     return fault('hang', `${b.label}: the hub stopped answering HTTP`, `no answer in 5 s and /healthz gave ${health}`);
   }
   if (a.end === 'closed' || a.status === 0) {
-    // A body past the limit is refused (413) before it is read; the close then resets the socket under our write, losing the answer.
-    if (b.bytes.length > BODY_LIMIT) return ok('http:reset-oversize');
+    // A request refused before its body is read (413, 404, ...) is answered and closed while we still write: the reset loses the answer.
+    if (b.bytes.length > EARLY_ANSWER_BYTES) return ok('http:reset-large-body');
     return b.wellFormed ? fault('malformed', `${b.label}: connection closed without an answer`, '') : ok('http:closed');
   }
   const r = new Report();
