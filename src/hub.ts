@@ -1,14 +1,16 @@
 /** Builds a hub from a config: store, core services, faces; and stops it gracefully. */
 import { readFileSync } from 'node:fs';
 import { hostname, platform, release } from 'node:os';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import fastifyWebsocket from '@fastify/websocket';
 import pino, { type Logger } from 'pino';
 import type { HubConfig } from './config.js';
 import { Prober } from './core/probes.js';
 import { Registry } from './core/registry.js';
 import type { FaceLimits, HubContext } from './faces/context.js';
-import { mountHttp, registryRoutes, type HttpRoute } from './faces/http.js';
+import { fromFastifyError, mountHttp, registryRoutes, type HttpRoute } from './faces/http.js';
+import { answerClientError, httpServerFactory } from './faces/http-server.js';
+import { OpenStreams } from './faces/open-streams.js';
 import { PlantimagerFace } from './faces/plantimager/face.js';
 import { WsFace } from './faces/ws.js';
 import { busHttpRoutes } from './faces/bus-http.js';
@@ -28,6 +30,9 @@ import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/store.js';
 
 export { VERSION };
+
+/** How long a stopping hub waits for peers to close before it cuts their connections. */
+const STOP_GRACE_MS = 2_000;
 
 /** A face on its own port (plantimager, ...), started after the core and stopped before it. */
 export interface LegacyFace {
@@ -55,6 +60,7 @@ export class Hub implements HubContext {
   readonly control: Control;
   readonly federation: Federation;
   readonly startedAt = Date.now();
+  readonly streams = new OpenStreams();
   readonly #store: Store;
   readonly #prober: Prober;
   readonly #faces: LegacyFace[] = [];
@@ -80,8 +86,18 @@ export class Hub implements HubContext {
     registry.onRemoved((_m, reason) => this.metrics.removals.inc({ reason }));
     this.#prober = new Prober(registry);
     registry.attachProbes(this.#prober);
-    const https = config.tlsCert && config.tlsKey ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : null;
-    this.app = Fastify({ logger: false, bodyLimit: config.maxMessageBytes, ...(https ? { https } : {}) }) as unknown as FastifyInstance;
+    const tls = config.tlsCert && config.tlsKey ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : null;
+    this.app = Fastify({
+      logger: false, bodyLimit: config.maxMessageBytes, requestTimeout: config.requestTimeoutMs, keepAliveTimeout: config.idleTimeoutMs,
+      serverFactory: httpServerFactory(config, tls),
+      clientErrorHandler: answerClientError,
+      // Bad percent-encoding and over-long path parameters, answered like every other error.
+      frameworkErrors: (err, _req, reply: FastifyReply) => {
+        const e = fromFastifyError(err);
+        this.metrics.errors.inc({ face: 'http', code: e.code });
+        void reply.code(e.status).send({ error: e.toJSON() });
+      },
+    }) as unknown as FastifyInstance;
     this.ws = new WsFace(this);
     // Services: each is built here and adds its WebSocket methods (this.ws.addMethods) and
     // HTTP routes (this.#routes.push) before the hub listens.
@@ -128,7 +144,7 @@ export class Hub implements HubContext {
     }
     // Legacy faces listen on their own ports once the core is up.
     if (config.plantimager !== undefined) {
-      const face = await PlantimagerFace.start(hub, { listen: config.plantimager, defaultHost: config.host, allow: config.plantimagerAllow })
+      const face = await PlantimagerFace.start(hub, { listen: config.plantimager, defaultHost: config.host, allow: config.plantimagerAllow, maxConnections: config.maxConnections })
         .catch(async (err: unknown) => { await hub.stop(); throw err; });
       hub.addFace(face);
     }
@@ -181,8 +197,13 @@ export class Hub implements HubContext {
       await this.#registrar?.stop(this.config.deregisterOnStop).catch((err: unknown) => this.log.warn({ err }, 'registrar link stop failed'));
       this.federation.close();
       for (const f of this.#faces.splice(0)) await f.stop().catch((err: unknown) => this.log.warn({ err, face: f.name }, 'face stop failed'));
-      this.ws.stop('hub shutting down');
+      const reason = 'hub shutting down';
+      this.ws.stop(reason);
+      this.streams.closeAll(reason);
+      // Peers had their close frames; whoever has not hung up after the grace is cut off, so stop is bounded.
+      const force = setTimeout(() => { this.ws.terminateAll(); this.app.server.closeAllConnections(); }, STOP_GRACE_MS);
       await this.app.close();
+      clearTimeout(force);
       this.control.close();
       this.registry.close();
       this.#prober.stopAll();

@@ -7,6 +7,7 @@ export class Metrics {
   readonly removals = new Counter({ name: 'muster_removals_total', help: 'Members removed, by reason', labelNames: ['reason'] as const, registers: [this.registry] });
   readonly errors = new Counter({ name: 'muster_errors_total', help: 'Errors answered, by face and code', labelNames: ['face', 'code'] as const, registers: [this.registry] });
   readonly requests = new Counter({ name: 'muster_requests_total', help: 'Requests handled, by face', labelNames: ['face'] as const, registers: [this.registry] });
+  readonly unhandled = new Counter({ name: 'muster_unhandled_rejections_total', help: 'Promise rejections no handler took (bugs; the hub logged each and kept serving)', registers: [this.registry] });
   readonly slowWatchers = new Counter({ name: 'muster_watchers_dropped_total', help: 'Watchers dropped for falling behind', registers: [this.registry] });
 
   constructor(gauges: { counters: () => { registrations: number; heartbeats: number }; members: () => Record<string, number>; revision: () => number; connections: () => number; watchers: () => number }) {

@@ -34,7 +34,7 @@ const httpCases = (): HttpCase[] => [
   ['malformed JSON', 'POST', '/v1/members', '{"type":', json, 400, 'PARSE_ERROR'],
   ['JSON array body', 'POST', '/v1/members', '[1,2]', json, 400, 'INVALID_REQUEST'],
   ['JSON string body', 'POST', '/v1/members', '"hi"', json, 400, 'INVALID_REQUEST'],
-  ['empty JSON body', 'POST', '/v1/members', '', json, 400, 'INVALID_REQUEST'],
+  ['empty JSON body (no body: type is missing)', 'POST', '/v1/members', '', json, 400, 'INVALID_PARAMS'],
   ['not JSON content type', 'POST', '/v1/members', 'type=x', { 'content-type': 'application/x-www-form-urlencoded' }, 400, 'INVALID_REQUEST'],
   ['missing type', 'POST', '/v1/members', { name: 'a' }, json, 400, 'INVALID_PARAMS'],
   ['type is a number', 'POST', '/v1/members', { type: 5 }, json, 400, 'INVALID_PARAMS'],

@@ -59,6 +59,8 @@ export function hubCommand(program: Command): void {
       // Loaded here, not at the top: client commands then start without fastify and SQLite.
       const { Hub } = await import('../hub.js');
       const hub = await Hub.start({ config });
+      const { keepServingOnUnhandledRejections } = await import('../last-resort.js');
+      keepServingOnUnhandledRejections(hub.log, () => hub.metrics.unhandled.inc());
       let stopping = false;
       const stop = (signal: string) => {
         if (stopping) return;

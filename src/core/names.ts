@@ -4,11 +4,12 @@ import { MusterError } from '../errors.js';
 const NAME_RE = /^[A-Za-z0-9._-]{1,64}$/;
 
 export function isValidName(name: string): boolean {
-  return NAME_RE.test(name);
+  // `.` and `..` would turn /v1/members/NAME into another path.
+  return NAME_RE.test(name) && name !== '.' && name !== '..';
 }
 
 export function assertValidName(name: string): void {
-  if (!isValidName(name)) throw new MusterError('INVALID_NAME', `Invalid name ${JSON.stringify(name.slice(0, 80))}: names are 1-64 characters of [A-Za-z0-9._-]`);
+  if (!isValidName(name)) throw new MusterError('INVALID_NAME', `Invalid name ${JSON.stringify(name.slice(0, 80))}: names are 1-64 characters of [A-Za-z0-9._-], not . or ..`);
 }
 
 /** The first of `base`, `base-1`, `base-2`, ... that `taken` says is free and that fits 64 characters. */

@@ -9,17 +9,11 @@ import type { Relay } from './bus-relay.js';
 import {
   BroadcastParams, BusStats, DEFAULT_REQUEST_TIMEOUT_MS, HttpRequestBody, PayloadFields, PublishParams, SendResult,
 } from './bus-schemas.js';
-import type { HttpRoute } from './http.js';
+import { bodyObject, type HttpRoute } from './http.js';
 
 const NamePath = Type.Object({ name: Type.String() });
 const SendBody = Type.Object(PayloadFields, { additionalProperties: false });
 
-function body(req: FastifyRequest): unknown {
-  const b = req.body;
-  if (b === undefined || b === null) return {};
-  if (typeof b !== 'object' || Array.isArray(b)) throw new MusterError('INVALID_REQUEST', 'The body must be a JSON object');
-  return b;
-}
 
 export function busHttpRoutes(relay: Relay): HttpRoute[] {
   return [
@@ -27,7 +21,7 @@ export function busHttpRoutes(relay: Relay): HttpRoute[] {
       method: 'POST', url: '/v1/publish', summary: 'Publish data or bytes (base64) on a scope, as `from` (its token) or as the hub (admin token).',
       body: PublishParams, response: SendResult, auth: true,
       handler: (req, _reply, caller) => {
-        const p = validate(PublishParams, body(req), 'body');
+        const p = validate(PublishParams, bodyObject(req), 'body');
         return relay.publish(relay.httpSender(p.from, caller.token), parseScope(p.scope), payloadOf(p), p);
       },
     },
@@ -35,7 +29,7 @@ export function busHttpRoutes(relay: Relay): HttpRoute[] {
       method: 'POST', url: '/v1/broadcast', summary: 'Deliver to every connected member except the sender.',
       body: BroadcastParams, response: SendResult, auth: true,
       handler: (req, _reply, caller) => {
-        const p = validate(BroadcastParams, body(req), 'body');
+        const p = validate(BroadcastParams, bodyObject(req), 'body');
         return relay.broadcast(relay.httpSender(p.from, caller.token), payloadOf(p), p);
       },
     },
@@ -43,7 +37,7 @@ export function busHttpRoutes(relay: Relay): HttpRoute[] {
       method: 'POST', url: '/v1/members/:name/send', summary: 'Deliver data or bytes to one member.',
       path: NamePath, body: SendBody, response: SendResult, auth: true,
       handler: (req, _reply, caller) => {
-        const p = validate(SendBody, body(req), 'body');
+        const p = validate(SendBody, bodyObject(req), 'body');
         return relay.send(relay.httpSender(p.from, caller.token), (req.params as { name: string }).name, payloadOf(p), p);
       },
     },
@@ -51,7 +45,7 @@ export function busHttpRoutes(relay: Relay): HttpRoute[] {
       method: 'POST', url: '/v1/members/:name/request', summary: "Ask a member; the answer is {result}, or its error as MEMBER_ERROR.",
       path: NamePath, body: HttpRequestBody, response: Type.Object({ result: Type.Unknown() }), auth: true,
       handler: async (req, _reply, caller) => {
-        const p = validate(HttpRequestBody, body(req), 'body');
+        const p = validate(HttpRequestBody, bodyObject(req), 'body');
         const sender = relay.httpSender(p.from, caller.token);
         const result = await relay.requests.ask(sender, (req.params as { name: string }).name, p.method, p.params ?? null, p.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
         return { result: result ?? null };

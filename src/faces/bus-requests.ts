@@ -15,6 +15,7 @@
  */
 import { DeadlineWheel, type WheelEntry } from '../core/deadline-wheel.js';
 import { MusterError, toMusterError } from '../errors.js';
+import { jsonBytesTooDeep, MAX_JSON_DEPTH } from '../schemas/json-depth.js';
 import {
   encodeAnswerRecord, encodeRequestRecord, FRAME_MAGIC, KIND_ERROR, KIND_HANDLE, KIND_REPLY, type AnswerRecord, type RequestRecord,
 } from './bus-binary.js';
@@ -106,10 +107,13 @@ export class BusRequests {
       const rid = r.id;
       this.#state(conn).asking++;
       counted = true;
-      this.#relay.request(sender, r.where, r.method, params, timeoutMs).then(
-        (v) => { this.#state(conn).asking--; this.#recordAnswer(conn, rid, r.where, null, BusPayload.json(JSON.stringify(v ?? null))); },
-        (e: unknown) => { this.#state(conn).asking--; this.#recordAnswer(conn, rid, r.where, toMusterError(e), null); },
-      );
+      // Encoding the answer is a step of its own, so that a failure there is this request's error too.
+      this.#relay.request(sender, r.where, r.method, params, timeoutMs)
+        .then((v) => BusPayload.json(JSON.stringify(v ?? null)))
+        .then(
+          (payload) => { this.#state(conn).asking--; this.#recordAnswer(conn, rid, r.where, null, payload); },
+          (e: unknown) => { this.#state(conn).asking--; this.#recordAnswer(conn, rid, r.where, toMusterError(e), null); },
+        );
     } catch (err) {
       if (counted) this.#state(conn).asking--;
       this.#relay.totals.requestErrors++;
@@ -226,6 +230,7 @@ export class BusRequests {
 /** The JSON value of a JSON-flagged payload (empty: null); throws INVALID_PARAMS. */
 function jsonOf(bytes: Uint8Array): unknown {
   if (bytes.byteLength === 0) return null;
+  if (jsonBytesTooDeep(bytes)) throw new MusterError('INVALID_PARAMS', `A record's JSON is nested deeper than ${MAX_JSON_DEPTH} levels`);
   try {
     return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
   } catch {

@@ -12,6 +12,7 @@ import {
   SubscribeParams, SubscribeResult, UnsubscribeParams,
 } from './bus-schemas.js';
 import { MusterError, toMusterError } from '../errors.js';
+import { jsonBytesTooDeep, MAX_JSON_DEPTH } from '../schemas/json-depth.js';
 import { decodeClientFrame, KIND_NAME, type PublishRecord } from './bus-binary.js';
 import { BusPayload } from './bus-codec.js';
 import { wsMethod, type WsConnection, type WsMethod } from './ws.js';
@@ -100,6 +101,7 @@ export function busBinaryHandler(relay: Relay): (conn: WsConnection, data: Buffe
 }
 
 function checkJson(bytes: Uint8Array): void {
+  if (jsonBytesTooDeep(bytes)) throw new MusterError('INVALID_PARAMS', `A record's JSON is nested deeper than ${MAX_JSON_DEPTH} levels`);
   try {
     JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
   } catch {

@@ -4,6 +4,7 @@ import type { Federation } from '../core/federation/federation.js';
 import type { Registry } from '../core/registry.js';
 import type { HubInfo } from '../schemas/hub.js';
 import type { Metrics } from '../metrics.js';
+import type { OpenStreams } from './open-streams.js';
 
 export interface FaceLimits {
   /** Largest HTTP body or WebSocket message accepted, in bytes. */
@@ -18,5 +19,7 @@ export interface HubContext {
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly limits: FaceLimits;
+  /** Streams held open (SSE), closed with a reason when the hub stops. */
+  readonly streams: OpenStreams;
   info(): HubInfo;
 }

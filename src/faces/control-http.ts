@@ -8,19 +8,13 @@ import {
   StopResult,
 } from '../schemas/control.js';
 import { validate } from '../schemas/validate.js';
-import type { HttpRoute } from './http.js';
+import { bodyObject, type HttpRoute } from './http.js';
 
 const Timeout = Type.Optional(Type.Integer({ minimum: 10, maximum: 600_000, description: 'How long to wait for the answer, in ms' }));
 const ConfigureBody = Type.Object({ config: Config, timeoutMs: Timeout }, { additionalProperties: false });
 const StopBody = Type.Object({ timeoutMs: Timeout }, { additionalProperties: false });
 const NamePath = Type.Object({ name: Type.String() });
 
-function body(req: FastifyRequest): unknown {
-  const b = req.body;
-  if (b === undefined || b === null) return {};
-  if (typeof b !== 'object' || Array.isArray(b)) throw new MusterError('INVALID_REQUEST', 'The body must be a JSON object');
-  return b;
-}
 
 const nameOf = (req: FastifyRequest): string => (req.params as { name: string }).name;
 
@@ -30,7 +24,7 @@ export function controlHttpRoutes(control: Control): HttpRoute[] {
       method: 'POST', url: '/v1/members/:name/configure', path: NamePath, body: ConfigureBody, response: ConfigureResult, auth: true,
       summary: 'Send CONFIGURE to a component; answers {ok: true} or {ok: false, error: its ERROR text}. Admin or controller token.',
       handler: (req, _reply, caller) => {
-        const p = validate(ConfigureBody, body(req), 'body');
+        const p = validate(ConfigureBody, bodyObject(req), 'body');
         return control.configure(nameOf(req), p.config, { timeoutMs: p.timeoutMs }, caller);
       },
     },
@@ -38,7 +32,7 @@ export function controlHttpRoutes(control: Control): HttpRoute[] {
       method: 'POST', url: '/v1/members/:name/stop', path: NamePath, body: StopBody, response: StopResult, auth: true,
       summary: 'Send STOP to a component; answers its FINISHED outcome and details. Admin or controller token.',
       handler: (req, _reply, caller) => {
-        const p = validate(StopBody, body(req), 'body');
+        const p = validate(StopBody, bodyObject(req), 'body');
         return control.stop(nameOf(req), { timeoutMs: p.timeoutMs }, caller);
       },
     },
@@ -51,7 +45,7 @@ export function controlHttpRoutes(control: Control): HttpRoute[] {
       method: 'POST', url: '/v1/control/configure', body: GroupConfigureParams, response: GroupConfigureResult, auth: true,
       summary: 'CONFIGURE every component matching {selector: {type, meta, prefix, state}}; one outcome per member.',
       handler: (req, _reply, caller) => {
-        const p = validate(GroupConfigureParams, body(req), 'body');
+        const p = validate(GroupConfigureParams, bodyObject(req), 'body');
         return control.configureGroup(p.selector, p.config, { timeoutMs: p.timeoutMs }, caller);
       },
     },
@@ -59,7 +53,7 @@ export function controlHttpRoutes(control: Control): HttpRoute[] {
       method: 'POST', url: '/v1/control/stop', body: GroupStopParams, response: GroupStopResult, auth: true,
       summary: 'STOP every component matching {selector}; one outcome per member.',
       handler: (req, _reply, caller) => {
-        const p = validate(GroupStopParams, body(req), 'body');
+        const p = validate(GroupStopParams, bodyObject(req), 'body');
         return control.stopGroup(p.selector, { timeoutMs: p.timeoutMs }, caller);
       },
     },

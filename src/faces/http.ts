@@ -7,6 +7,7 @@ import { Type, type TSchema } from '@sinclair/typebox';
 import { MusterError, toMusterError } from '../errors.js';
 import type { Caller } from '../core/registry.js';
 import { TreeListParams } from '../schemas/federation.js';
+import { jsonTooDeep, MAX_JSON_DEPTH } from '../schemas/json-depth.js';
 import { validate } from '../schemas/validate.js';
 import type { HubContext } from './context.js';
 import { operationsByName, type Operation } from './operations.js';
@@ -29,9 +30,10 @@ function callerOf(req: FastifyRequest): Caller {
   return { token: bearerToken(req) };
 }
 
-function bodyObject(req: FastifyRequest): Record<string, unknown> {
+/** The JSON object a route takes as its body ({} when there is none). */
+export function bodyObject(req: FastifyRequest): Record<string, unknown> {
   const b = req.body;
-  if (b === undefined || b === null) return {};
+  if (b === undefined) return {};
   if (typeof b !== 'object' || Array.isArray(b)) throw new MusterError('INVALID_REQUEST', 'The body must be a JSON object');
   return b as Record<string, unknown>;
 }
@@ -103,8 +105,24 @@ export function registryRoutes(hub: HubContext): HttpRoute[] {
   ];
 }
 
+/**
+ * JSON bodies: fastify's own parser (prototype-poisoning checks kept) behind a depth check, and
+ * an empty body is no body (a DELETE sent with content-type: application/json is fine).
+ */
+function mountJsonParser(app: FastifyInstance): void {
+  const parse = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    const text = body as string;
+    if (text.length === 0) return done(null, undefined);
+    if (jsonTooDeep(text)) return done(new MusterError('INVALID_PARAMS', `The body is JSON nested deeper than ${MAX_JSON_DEPTH} levels`, { maxDepth: MAX_JSON_DEPTH }), undefined);
+    parse(req, text, done);
+  });
+}
+
 /** Registers routes with uniform error handling, plus /metrics and /v1/openapi.json. */
 export function mountHttp(app: FastifyInstance, hub: HubContext, routes: HttpRoute[], version: string): void {
+  mountJsonParser(app);
   app.setErrorHandler((err: FastifyError | MusterError, _req, reply) => {
     const e = fromFastifyError(err);
     hub.metrics.errors.inc({ face: 'http', code: e.code });
@@ -133,7 +151,7 @@ export function mountHttp(app: FastifyInstance, hub: HubContext, routes: HttpRou
   app.get('/v1/openapi.json', async () => openapi);
 }
 
-function fromFastifyError(err: FastifyError | MusterError): MusterError {
+export function fromFastifyError(err: FastifyError | MusterError): MusterError {
   if (err instanceof MusterError) return err;
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
@@ -144,6 +162,10 @@ function fromFastifyError(err: FastifyError | MusterError): MusterError {
       return new MusterError('INVALID_REQUEST', 'The body is empty but content-type says JSON');
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new MusterError('INVALID_REQUEST', 'Content-Length does not match the body');
+    case 'FST_ERR_BAD_URL':
+      return new MusterError('INVALID_REQUEST', 'The URL is not validly percent-encoded');
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new MusterError('INVALID_PARAMS', 'A path parameter is too long');
   }
   if (err instanceof SyntaxError || (err.statusCode === 400 && /JSON/i.test(err.message))) {
     return new MusterError('PARSE_ERROR', `The body is not valid JSON: ${err.message}`);

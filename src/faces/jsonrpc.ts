@@ -3,6 +3,7 @@
  * JSON-RPC code and, in `data.code`, muster's stable string code.
  */
 import { ERRORS, MusterError } from '../errors.js';
+import { jsonTooDeep, MAX_JSON_DEPTH, topLevelFields } from '../schemas/json-depth.js';
 
 export const PROTOCOL_VERSION = '2.0';
 
@@ -16,6 +17,7 @@ export type RpcMessage =
 
 /** Parses one frame: a single message or a batch. A parse failure is one invalid message. */
 export function decode(text: string): { batch: boolean; messages: RpcMessage[] } {
+  if (jsonTooDeep(text)) return { batch: false, messages: [tooDeep(text)] };
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -28,6 +30,17 @@ export function decode(text: string): { batch: boolean; messages: RpcMessage[] }
     return { batch: true, messages: value.map(classify) };
   }
   return { batch: false, messages: [classify(value)] };
+}
+
+/**
+ * A frame nested past MAX_JSON_DEPTH, never parsed: a request is refused under its id; an answer
+ * to one of the hub's requests settles it as the peer's error, so the asker hears at once.
+ */
+function tooDeep(text: string): RpcMessage {
+  const { id, hasMethod } = topLevelFields(text);
+  const message = `JSON nested deeper than ${MAX_JSON_DEPTH} levels`;
+  if (!hasMethod && typeof id === 'string') return { kind: 'response', id, error: { code: ERRORS.INVALID_PARAMS.rpc, message: `The answer is ${message}` } };
+  return { kind: 'invalid', id, error: new MusterError('INVALID_PARAMS', message, { maxDepth: MAX_JSON_DEPTH }) };
 }
 
 export function classify(v: unknown): RpcMessage {

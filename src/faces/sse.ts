@@ -67,9 +67,14 @@ export async function serveEvents(hub: HubContext, req: FastifyRequest, reply: F
   for (const c of pending) res.write(c);
   const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
   keepalive.unref();
+  // A stopping hub tells the client why and ends the stream (EventSource reconnects by itself).
+  const forget = hub.streams.add((reason) => {
+    res.end(`event: close\ndata: ${JSON.stringify({ reason })}\n\n`);
+  });
   const stop = () => {
     clearInterval(keepalive);
     hub.registry.log.unwatch(watcher);
+    forget();
   };
   res.on('close', stop);
   res.on('error', stop);

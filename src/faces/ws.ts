@@ -237,6 +237,10 @@ export class WsConnection implements Session {
     this.#socket.close(code, reason.slice(0, 120));
   }
 
+  terminate(): void {
+    this.#socket.terminate();
+  }
+
   onClose(listener: CloseListener): void {
     this.#closeListeners.push(listener);
   }
@@ -370,6 +374,11 @@ export class WsFace {
     for (const c of this.connections) c.close(1001, reason);
   }
 
+  /** Drops every connection without waiting for the peer's close frame. */
+  terminateAll(): void {
+    for (const c of this.connections) c.terminate();
+  }
+
   /** Takes over an accepted socket. */
   accept(socket: WebSocket, req: IncomingMessage): void {
     const url = new URL(req.url ?? '/', 'http://x');
@@ -381,7 +390,8 @@ export class WsFace {
     pinger.unref();
     socket.on('message', (data: Buffer, isBinary: boolean) => {
       conn.alive = true;
-      void this.#onMessage(conn, data, isBinary);
+      // Every reply path catches its own errors; this is the backstop that keeps one frame from taking the hub down.
+      this.#onMessage(conn, data, isBinary).catch((err: unknown) => this.#hub.log.error({ err }, 'unhandled error on a WebSocket frame'));
     });
     socket.on('close', () => {
       clearInterval(pinger);
@@ -465,7 +475,7 @@ export class WsFace {
           if (Array.isArray(params)) params = method.params === MethodName && typeof params[0] === 'string' ? { name: params[0] } : params;
           const result = method.run(conn, validate(method.params, params));
           if (result instanceof Promise) return this.#later(msg, id, result);
-          return msg.kind === 'request' ? encodeResult(id, JSON.stringify(result ?? null)) : null;
+          return this.#succeeded(msg, id, result);
         }
       }
     } catch (err) {
@@ -474,7 +484,17 @@ export class WsFace {
   }
 
   #later(msg: RpcMessage, id: RpcId, result: Promise<unknown>): Promise<string | null> {
-    return result.then((r) => (msg.kind === 'request' ? encodeResult(id, JSON.stringify(r ?? null)) : null), (err: unknown) => this.#failed(msg, id, err));
+    return result.then((r) => this.#succeeded(msg, id, r), (err: unknown) => this.#failed(msg, id, err));
+  }
+
+  /** The encoded result; a result that cannot be encoded is this request's INTERNAL error, never a throw. */
+  #succeeded(msg: RpcMessage, id: RpcId, result: unknown): string | null {
+    if (msg.kind !== 'request') return null;
+    try {
+      return encodeResult(id, JSON.stringify(result ?? null));
+    } catch (err) {
+      return this.#failed(msg, id, err);
+    }
   }
 
   #failed(msg: RpcMessage, id: RpcId, err: unknown): string | null {

@@ -39,31 +39,34 @@ export class AllowList {
   }
 }
 
-/** Answers ZAP requests until the socket closes: 200 for allowed peers, 400 for the rest. */
+/** Says why a new connection from `peer` (its IP) is refused, or null to take it. */
+export type Admission = (peer: string) => string | null;
+
+/** Answers ZAP requests until the socket closes: 200 for admitted peers, 400 with the reason for the rest. */
 export class ZapHandler {
   readonly #socket: zmq.Reply;
   readonly #done: Promise<void>;
 
-  private constructor(socket: zmq.Reply, allow: AllowList, log: Logger) {
+  private constructor(socket: zmq.Reply, admit: Admission, log: Logger) {
     this.#socket = socket;
-    this.#done = this.#serve(allow, log);
+    this.#done = this.#serve(admit, log);
   }
 
-  static async start(context: zmq.Context, allow: AllowList, log: Logger): Promise<ZapHandler> {
+  static async start(context: zmq.Context, admit: Admission, log: Logger): Promise<ZapHandler> {
     const socket = new zmq.Reply({ context, linger: 0 });
     await socket.bind(ZAP_ENDPOINT);
-    return new ZapHandler(socket, allow, log);
+    return new ZapHandler(socket, admit, log);
   }
 
-  async #serve(allow: AllowList, log: Logger): Promise<void> {
+  async #serve(admit: Admission, log: Logger): Promise<void> {
     try {
       for await (const frames of this.#socket) {
         // [version, request id, domain, address, identity, mechanism, credentials...]
         const [version = Buffer.from('1.0'), requestId = Buffer.alloc(0), , address = Buffer.alloc(0)] = frames;
         const peer = address.toString();
-        const ok = allow.allows(peer);
-        if (!ok) log.warn({ peer, face: 'plantimager' }, 'refused a client outside plantimagerAllow');
-        await this.#socket.send([version, requestId, ok ? '200' : '400', ok ? 'OK' : 'address not allowed', '', '']);
+        const refused = admit(peer);
+        if (refused) log.warn({ peer, face: 'plantimager', reason: refused }, 'refused a client');
+        await this.#socket.send([version, requestId, refused ? '400' : '200', refused ?? 'OK', '', '']);
       }
     } catch (err) {
       if (!this.#socket.closed) log.error({ err }, 'plantimager ZAP handler failed');

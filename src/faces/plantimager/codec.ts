@@ -11,6 +11,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { MusterError, toMusterError, type ErrorCode } from '../../errors.js';
+import { jsonTooDeep, MAX_JSON_DEPTH } from '../../schemas/json-depth.js';
 import { validate } from '../../schemas/validate.js';
 
 export const PROTOCOL_VERSION = 'plantimager-deviceregistry-1';
@@ -63,7 +64,9 @@ export function decodeRequest(frames: readonly Uint8Array[], maxFrameBytes = MAX
   if (frame.byteLength > maxFrameBytes) return fail(null, 'PAYLOAD_TOO_LARGE', `Frames are limited to ${maxFrameBytes} bytes`);
   let message: unknown;
   try {
-    message = JSON.parse(utf8.decode(frame));
+    const text = utf8.decode(frame);
+    if (jsonTooDeep(text)) return fail(null, 'INVALID_PARAMS', `The message is JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
+    message = JSON.parse(text);
   } catch {
     return fail(null, 'PARSE_ERROR', 'The frame is not UTF-8 JSON');
   }

@@ -27,7 +27,14 @@ export interface PlantimagerFaceOptions {
   /** Requests handled at once; 1 behaves like the original's REP socket. */
   maxInFlight?: number;
   maxFrameBytes?: number;
+  /** Connections taken at once; more are refused at the handshake (ZAP). */
+  maxConnections?: number;
 }
+
+/** A peer must finish the ZeroMQ handshake within this, and answer heartbeats within HEARTBEAT_TIMEOUT_MS. */
+const HANDSHAKE_MS = 10_000;
+const HEARTBEAT_MS = 10_000;
+const HEARTBEAT_TIMEOUT_MS = 30_000;
 
 /** Frames past this are not read at all: libzmq drops the peer's connection. */
 const HARD_CAP_BYTES = 1024 * 1024;
@@ -37,7 +44,7 @@ export class PlantimagerFace implements LegacyFace {
   readonly name = 'plantimager';
   readonly address: string;
   readonly #router: zmq.Router;
-  readonly #zap: ZapHandler | null;
+  readonly #zap: ZapHandler;
   readonly #devices: PlantimagerDevices;
   readonly #log: Logger;
   readonly #maxInFlight: number;
@@ -49,7 +56,7 @@ export class PlantimagerFace implements LegacyFace {
   #sendTail: Promise<void> = Promise.resolve();
   readonly #served: Promise<void>;
 
-  private constructor(router: zmq.Router, zap: ZapHandler | null, hub: HubContext, options: PlantimagerFaceOptions) {
+  private constructor(router: zmq.Router, zap: ZapHandler, hub: HubContext, options: PlantimagerFaceOptions) {
     this.#router = router;
     this.#zap = zap;
     this.#log = hub.log.child({ face: 'plantimager' });
@@ -63,19 +70,26 @@ export class PlantimagerFace implements LegacyFace {
   static async start(hub: HubContext, options: PlantimagerFaceOptions): Promise<PlantimagerFace> {
     const endpoint = parseEndpoint(options.listen, options.defaultHost);
     const allow = options.allow?.length ? new AllowList(options.allow) : null;
+    const maxConnections = options.maxConnections ?? 10_000;
+    const open = { count: 0 };
     // Its own context: the ZAP endpoint is per context, and other faces may want theirs.
     const context = new zmq.Context();
-    const zap = allow ? await ZapHandler.start(context, allow, hub.log) : null;
+    // Every new connection passes ZAP: the allow-list, then the connection cap.
+    const zap = await ZapHandler.start(context, (peer) => {
+      if (allow && !allow.allows(peer)) return 'address not allowed';
+      return open.count > maxConnections ? `more than ${maxConnections} connections` : null;
+    }, hub.log);
     const maxFrame = options.maxFrameBytes ?? MAX_FRAME_BYTES;
     const router = new zmq.Router({
-      context, linger: 0, ipv6: endpoint.ipv6, maxMessageSize: Math.max(HARD_CAP_BYTES, maxFrame * 4),
-      ...(allow ? { zapDomain: ZAP_DOMAIN } : {}),
+      context, linger: 0, ipv6: endpoint.ipv6, maxMessageSize: Math.max(HARD_CAP_BYTES, maxFrame * 4), zapDomain: ZAP_DOMAIN,
+      handshakeInterval: HANDSHAKE_MS, heartbeatInterval: HEARTBEAT_MS, heartbeatTimeout: HEARTBEAT_TIMEOUT_MS,
     });
+    void countConnections(router, open);
     try {
       await router.bind(endpoint.url);
     } catch (err) {
       router.close();
-      await zap?.stop();
+      await zap.stop();
       throw new Error(`plantimager face cannot bind ${endpoint.url}: ${(err as Error).message}`, { cause: err });
     }
     const face = new PlantimagerFace(router, zap, hub, options);
@@ -88,7 +102,7 @@ export class PlantimagerFace implements LegacyFace {
     await this.#served;
     const deadline = Date.now() + STOP_WAIT_MS;
     while (this.#inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    await this.#zap?.stop();
+    await this.#zap.stop();
   }
 
   async #serve(): Promise<void> {
@@ -191,5 +205,17 @@ export class PlantimagerFace implements LegacyFace {
       case 'UNSUPPORTED':
         return encodeUnsupported(req.reqEvent);
     }
+  }
+}
+
+/** Keeps `open.count` at the number of connections the socket holds (accepted, not yet gone). */
+async function countConnections(socket: zmq.Router, open: { count: number }): Promise<void> {
+  try {
+    for await (const event of socket.events) {
+      if (event.type === 'accept') open.count++;
+      else if (event.type === 'disconnect') open.count = Math.max(0, open.count - 1);
+    }
+  } catch {
+    // The observer ends with the socket.
   }
 }
