@@ -13,6 +13,8 @@ export const ERRORS = {
   INTERNAL: { status: 500, rpc: -32603, message: 'Internal error' },
   PAYLOAD_TOO_LARGE: { status: 413, rpc: -32001, message: 'The request is too large' },
   NOT_FOUND: { status: 404, rpc: -32002, message: 'No such route' },
+  REQUEST_TIMEOUT: { status: 408, rpc: -32003, message: 'The request was not received in time' },
+  HEADERS_TOO_LARGE: { status: 431, rpc: -32004, message: 'The request headers are too large' },
   // Registry
   INVALID_NAME: { status: 400, rpc: -32010, message: 'Names are 1-64 characters of [A-Za-z0-9._-]' },
   NAME_TAKEN: { status: 409, rpc: -32011, message: 'The name is taken' },
@@ -29,6 +31,7 @@ export const ERRORS = {
   MEMBER_GONE: { status: 410, rpc: -32033, message: 'The member left while the request was open' },
   NOT_CONNECTED: { status: 409, rpc: -32034, message: 'The member has no open session' },
   MEMBER_ERROR: { status: 502, rpc: -32035, message: 'The member answered the request with an error' },
+  SLOW_CONSUMER: { status: 503, rpc: -32036, message: 'The receiver fell too far behind and was dropped' },
   // Lifecycle control
   PROTOCOL_ERROR: { status: 409, rpc: -32040, message: 'Lifecycle protocol error' },
   INVALID_STATE: { status: 409, rpc: -32041, message: 'Not allowed in the current lifecycle state' },

@@ -437,3 +437,22 @@ describe('client - hub URLs', () => {
     assert.throws(() => socketUrl('ftp://h'), /http\(s\):\/\/ or ws\(s\):\/\//);
   });
 });
+
+describe('client - connecting to a server that never answers the upgrade', () => {
+  test('connect rejects with ConnectionClosedError after the timeout, and nothing is thrown later', async () => {
+    const silent = createTcpServer((s) => { s.on('error', () => {}); });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as { port: number }).port;
+    const stray: unknown[] = [];
+    const onStray = (err: unknown) => stray.push(err);
+    process.on('uncaughtException', onStray);
+    try {
+      await assert.rejects(connect({ url: `http://127.0.0.1:${port}`, reconnect: false, requestTimeoutMs: 200 }), ConnectionClosedError);
+      await sleep(200);
+      assert.deepEqual(stray, []);
+    } finally {
+      process.off('uncaughtException', onStray);
+      silent.close();
+    }
+  });
+});

@@ -9,7 +9,7 @@ import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { ERROR_CODES } from '../src/errors.js';
-import { encodePublishRecord, frameOf } from '../src/faces/bus-binary.js';
+import { decodeHubFrame, encodePublishRecord, encodeRequestRecord, frameOf, type AnswerRecord } from '../src/faces/bus-binary.js';
 import { MAX_JSON_DEPTH } from '../src/schemas/json-depth.js';
 import { ADMIN_TOKEN, spawnHub, startHub, tempDir, type HubProcess, type TestHub } from './support/hub.js';
 import { RpcPeer } from './support/rpc.js';
@@ -109,6 +109,22 @@ describe('hardening - deep JSON never reaches the core', () => {
       const err = JSON.parse(await peer.raw(Buffer.from(frameOf([record]))));
       assert.equal(err.method, 'bus.error');
       assert.equal(err.params.code, 'INVALID_PARAMS');
+      // Times JSON cannot carry (Infinity, NaN) or before the epoch are refused, never relayed.
+      for (const created of [Infinity, -Infinity, NaN, -1]) {
+        const bad = encodePublishRecord({ kind: 1, isBytes: false, from: '', where: '/a/', created, sent: 0, payload: Buffer.from('1') });
+        const e = JSON.parse(await peer.raw(Buffer.from(frameOf([bad]))));
+        assert.equal(e.params.code, 'INVALID_PARAMS', String(created));
+      }
+      // A request naming a target too long for a record header is answered with a record that decodes.
+      const req = encodeRequestRecord({ kind: 4, isBytes: false, from: '', where: 'x'.repeat(300), id: 5, timeoutMs: 0, method: 'm', payload: Buffer.from('1') });
+      const raw = new WebSocket(`${hub.wsUrl}?token=${ADMIN_TOKEN}`);
+      await new Promise((r) => raw.once('open', r));
+      const answer = await new Promise<Buffer>((resolve) => { raw.once('message', (d: Buffer) => resolve(d)); raw.send(frameOf([req])); });
+      raw.close();
+      const answers: AnswerRecord[] = [];
+      decodeHubFrame(answer, { answer: (a) => answers.push(a) });
+      assert.equal(answers[0]?.id, 5);
+      assert.equal(answers[0]?.where, 'INVALID_PARAMS');
       assert.equal((await peer.call('info', {})).result !== undefined, true, 'the connection still works');
     } finally {
       await peer.close();
@@ -165,11 +181,11 @@ describe('hardening - slow clients and connection caps', () => {
   });
   after(async () => { await h.stop(); });
 
-  test('half-sent headers are answered 408 TIMEOUT in the envelope and closed', async () => {
+  test('half-sent headers are answered 408 REQUEST_TIMEOUT in the envelope and closed', async () => {
     const t0 = Date.now();
     const out = await rawHttp(port, 'GET /v1/info HTTP/1.1\r\nHost: x\r\n');
     assert.match(out, /^HTTP\/1\.1 408/);
-    assert.equal(bodyOf(out).error.code, 'TIMEOUT');
+    assert.equal(bodyOf(out).error.code, 'REQUEST_TIMEOUT');
     assert.ok(Date.now() - t0 < 3_000);
   });
 
@@ -224,7 +240,7 @@ describe('hardening - every error in the envelope', () => {
     assert.equal(catalogued(await r.json()), 'INVALID_PARAMS');
     const long = await rawHttp(port, `GET /v1/members?prefix=${'a'.repeat(100_000)} HTTP/1.1\r\nHost: x\r\n\r\n`);
     assert.match(long, /^HTTP\/1\.1 431/);
-    assert.equal(catalogued(bodyOf(long)), 'PAYLOAD_TOO_LARGE');
+    assert.equal(catalogued(bodyOf(long)), 'HEADERS_TOO_LARGE');
     for (const bad of ['GARBAGE\r\n\r\n', 'GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n', 'GET /\x00 HTTP/1.1\r\n\r\n']) {
       const out = await rawHttp(port, bad);
       assert.match(out, /^HTTP\/1\.1 400/, JSON.stringify(bad));

@@ -56,7 +56,9 @@ export class RpcConnection {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        socket.onopen = socket.onclose = socket.onerror = null;
+        socket.onopen = socket.onclose = null;
+        // Closing a socket that is still connecting raises an error event; without a handler Node's `ws` would throw it.
+        socket.onerror = () => {};
         try { socket.close(); } catch { /* already closed */ }
         reject(new ConnectionClosedError(`Cannot connect to ${redact(url)}: ${why}`));
       };

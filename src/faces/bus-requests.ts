@@ -22,12 +22,14 @@ import {
 import { BusPayload } from './bus-codec.js';
 import type { BusSession, Relay, Sender } from './bus-relay.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from './bus-schemas.js';
+import { ADDRESS_PATTERN } from '../schemas/member.js';
 
 export const MAX_OPEN_PER_CONNECTION = 10_000;
 const MAX_TIMEOUT_MS = 300_000;
 const MAX_METHOD_LENGTH = 128;
 const TICK_MS = 10;
 const MAGIC = Buffer.from([FRAME_MAGIC]);
+const MEMBER_ADDRESS = new RegExp(ADDRESS_PATTERN);
 const alloc = (n: number) => Buffer.allocUnsafe(n);
 
 /** One request open at a member that takes binary records. */
@@ -89,6 +91,7 @@ export class BusRequests {
     let counted = false;
     try {
       const sender = this.#relay.senderOf(conn, r.from === '' ? undefined : r.from, token);
+      if (!MEMBER_ADDRESS.test(r.where)) throw new MusterError('INVALID_PARAMS', 'A request names its target as name or hub/name');
       if (r.method.length === 0 || r.method.length > MAX_METHOD_LENGTH) {
         throw new MusterError('INVALID_PARAMS', `A request's method is 1 to ${MAX_METHOD_LENGTH} characters`);
       }
@@ -178,8 +181,10 @@ export class BusRequests {
   }
 
   /** A reply or error record to a binary requester: with its deliveries in binary mode, else a frame of its own. */
-  #recordAnswer(conn: BusSession, rid: number, from: string, err: MusterError | null, value: BusPayload | null): void {
+  #recordAnswer(conn: BusSession, rid: number, to: string, err: MusterError | null, value: BusPayload | null): void {
     if (!conn.open) return;
+    // `to` is whatever the request named; only a real address fits the record's one-byte ASCII `from`.
+    const from = MEMBER_ADDRESS.test(to) ? to : '';
     const rec = encodeAnswerRecord(err
       ? { kind: KIND_ERROR, isBytes: false, from, where: err.code, id: rid, payload: Buffer.from(JSON.stringify(err.toJSON())) }
       : { kind: KIND_REPLY, isBytes: value!.isBytes, from, where: '', id: rid, payload: value!.raw }, alloc) as Buffer;

@@ -76,6 +76,8 @@ export function busBinaryHandler(relay: Relay): (conn: WsConnection, data: Buffe
       publish: (r: PublishRecord) => {
         try {
           const sender = relay.senderOf(conn, r.from === '' ? undefined : r.from, conn.token);
+          // JSON receivers get these as numbers: Infinity or NaN would make their whole frame unparseable.
+          if (!isTime(r.created) || !isTime(r.sent)) throw new MusterError('INVALID_PARAMS', 'A record\'s created and sent times are microseconds since the epoch (0: now)');
           const times = { created: r.created || undefined, sent: r.sent || undefined };
           const payload = BusPayload.raw(r.payload, r.isBytes);
           if (!r.isBytes) checkJson(r.payload);
@@ -108,3 +110,5 @@ function checkJson(bytes: Uint8Array): void {
     throw new MusterError('INVALID_PARAMS', 'A record flagged JSON does not hold valid JSON');
   }
 }
+
+const isTime = (t: number): boolean => Number.isFinite(t) && t >= 0;

@@ -36,11 +36,10 @@ export function httpServerFactory(limits: HttpServerLimits, tls: { cert: Buffer;
 /** fastify's `clientErrorHandler`: errors of the HTTP parser, answered in the envelope, then the socket is closed. */
 export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
-  const [status, code, message]: [number, ErrorCode, string] =
-    err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'PAYLOAD_TOO_LARGE', 'The request headers are too large']
-      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'TIMEOUT', 'The request was not received in time']
-        : [400, 'INVALID_REQUEST', 'Malformed HTTP request'];
-  const body = JSON.stringify({ error: new MusterError(code, message).toJSON() });
+  const code: ErrorCode = err.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'REQUEST_TIMEOUT' : 'INVALID_REQUEST';
+  const e = code === 'INVALID_REQUEST' ? new MusterError(code, 'Malformed HTTP request') : new MusterError(code);
+  const status = e.status;
+  const body = JSON.stringify({ error: e.toJSON() });
   if (socket.writable) {
     socket.end(`HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
   }

@@ -85,9 +85,9 @@ export function topLevelFields(text: string): { id: string | number | null; hasM
   return { id, hasMethod };
 }
 
-/** A JSON string or number starting at `at`, or null. */
+/** A JSON string or number starting at `at` (and ending where a value may end), or null. */
 function primitiveAt(text: string, at: number): string | number | null {
-  const m = /^("(?:[^"\\]|\\.){0,128}"|-?\d{1,16}(?:\.\d{1,16})?)/.exec(text.slice(at, at + 300));
+  const m = /^("(?:[^"\\]|\\.){0,128}"|-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?)\s*(?:[,}]|$)/.exec(text.slice(at, at + 300));
   if (!m) return null;
   try {
     const v = JSON.parse(m[1]!) as unknown;
