@@ -98,6 +98,8 @@ export class PlantimagerFace implements LegacyFace {
   }
 
   async stop(): Promise<void> {
+    // The connection counter's observer holds the process open until it is closed itself.
+    this.#router.events.close();
     this.#router.close();
     await this.#served;
     const deadline = Date.now() + STOP_WAIT_MS;
