@@ -9,7 +9,7 @@ import WebSocket from 'ws';
 import {
   decodeHubFrame, encodeAnswerRecord, encodePublishRecord, encodeRequestRecord, frameOf, KIND_CODE, KIND_REPLY, KIND_REQUEST,
   type AnswerRecord, type RequestRecord,
-} from '../src/faces/bus-binary.js';
+} from '../src/faces/native/bus-binary.js';
 
 export interface Publisher {
   publish(payload: Buffer): void;

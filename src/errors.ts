@@ -75,3 +75,51 @@ export function toMusterError(err: unknown): MusterError {
   if (err instanceof MusterError) return err;
   return new MusterError('INTERNAL', undefined, undefined, { cause: err });
 }
+
+/** A JSON-RPC error object as a peer sent it. */
+export interface RpcErrorObject {
+  code: number;
+  message: string;
+  data?: unknown;
+}
+
+/**
+ * The other side of a connection answered one of the hub's requests with an error: a member's own
+ * error (its answer to a bus request), or another hub's MusterError (a forwarded call). The one
+ * type for "the peer said no"; `asMemberError` and `asHubError` say what it means to the caller.
+ */
+export class PeerError extends Error {
+  readonly rpcError: RpcErrorObject;
+  constructor(rpcError: RpcErrorObject) {
+    super(rpcError.message);
+    this.name = 'PeerError';
+    this.rpcError = rpcError;
+  }
+
+  /** A JSON-RPC error object from anything a peer sent (code -32000 and "error" where it gave none). */
+  static from(value: unknown): PeerError {
+    const e = (typeof value === 'object' && value !== null ? value : {}) as { code?: unknown; message?: unknown; data?: unknown };
+    const out: RpcErrorObject = { code: typeof e.code === 'number' ? e.code : -32000, message: typeof e.message === 'string' ? e.message : 'error' };
+    if (e.data !== undefined) out.data = e.data;
+    return new PeerError(out);
+  }
+}
+
+/** A member's error answer, for whoever asked it: MEMBER_ERROR carrying the member's error object. */
+export function asMemberError(err: unknown, member: string): unknown {
+  return err instanceof PeerError ? new MusterError('MEMBER_ERROR', err.rpcError.message, { member, error: err.rpcError }) : err;
+}
+
+/**
+ * Another hub's answer to a forwarded call: its own code kept (`data.code`), INTERNAL when it
+ * gave none; anything else (no answer, a dropped link) is HUB_UNREACHABLE.
+ */
+export function asHubError(err: unknown): MusterError {
+  if (err instanceof PeerError) {
+    const data = (typeof err.rpcError.data === 'object' && err.rpcError.data !== null ? err.rpcError.data : {}) as { code?: unknown; details?: unknown };
+    const details = typeof data.details === 'object' && data.details !== null ? (data.details as Record<string, unknown>) : undefined;
+    return new MusterError(isErrorCode(data.code) ? data.code : 'INTERNAL', err.rpcError.message, details);
+  }
+  const text = err instanceof Error ? err.message : String(err);
+  return new MusterError('HUB_UNREACHABLE', `The next hub did not answer: ${text}`);
+}

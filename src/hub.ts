@@ -1,49 +1,43 @@
-/** Builds a hub from a config: store, core services, faces; and stops it gracefully. */
+/**
+ * Builds a hub from a config: the store, the core services, the adapters that carry the bus and
+ * lifecycle control beyond this process, and the faces; and stops it gracefully.
+ */
 import { readFileSync } from 'node:fs';
 import { hostname, platform, release } from 'node:os';
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import fastifyWebsocket from '@fastify/websocket';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import pino, { type Logger } from 'pino';
 import type { HubConfig } from './config.js';
-import { Prober } from './core/probes.js';
-import { Registry } from './core/registry.js';
-import type { FaceLimits, HubContext } from './faces/context.js';
-import { fromFastifyError, mountHttp, registryRoutes, type HttpRoute } from './faces/http.js';
-import { answerClientError, httpServerFactory } from './faces/http-server.js';
-import { OpenStreams } from './faces/open-streams.js';
-import { PlantimagerFace } from './faces/plantimager/face.js';
-import { WsFace } from './faces/ws.js';
-import { busHttpRoutes } from './faces/bus-http.js';
-import { Relay } from './faces/bus-relay.js';
-import { busBinaryHandler, busWsMethods } from './faces/bus-ws.js';
-import { Control } from './core/control.js';
-import { controlHttpRoutes } from './faces/control-http.js';
-import { controlWsMethods } from './faces/control-ws.js';
+import { Relay } from './core/bus/relay.js';
+import { Control } from './core/control/control.js';
+import { Watches } from './core/events/watches.js';
 import { Federation } from './core/federation/federation.js';
-import { federationHttpRoutes } from './faces/federation-http.js';
-import { federationWsMethods } from './faces/federation-ws.js';
-import { RegistrarClient } from './faces/registrar-client.js';
+import { Prober } from './core/registry/prober.js';
+import { Registry } from './core/registry/registry.js';
+import type { FaceLimits, HubContext } from './faces/context.js';
+import type { Face } from './faces/face.js';
+import { answerClientError, httpServerFactory } from './faces/native/http-server.js';
+import { fromFastifyError, httpRoutes, mountHttp } from './faces/native/http.js';
+import { OpenStreams } from './faces/native/open-streams.js';
+import { RegistrarClient } from './faces/native/registrar-client.js';
+import { WsFace } from './faces/native/ws-face.js';
+import { PlantimagerFace } from './faces/plantimager/face.js';
+import { probeOnce } from './faces/probes/probe-once.js';
 import { Metrics } from './metrics.js';
-import { VERSION } from './version.js';
 import type { HubInfo } from './schemas/hub.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/store.js';
+import { VERSION } from './version.js';
 
 export { VERSION };
+export type { Face };
 
 /** How long a stopping hub waits for peers to close before it cuts their connections. */
 const STOP_GRACE_MS = 2_000;
 
-/** A face on its own port (plantimager, ...), started after the core and stopped before it. */
-export interface LegacyFace {
-  readonly name: string;
-  readonly address: string;
-  stop(): Promise<void>;
-}
-
 export interface HubOptions {
   config: HubConfig;
-  /** Another store (Redis); default SQLite under config.dataDir. */
+  /** Another store; default SQLite under config.dataDir. */
   store?: Store;
   logger?: Logger;
 }
@@ -51,21 +45,20 @@ export interface HubOptions {
 export class Hub implements HubContext {
   readonly config: HubConfig;
   readonly registry: Registry;
-  readonly metrics: Metrics;
-  readonly log: Logger;
-  readonly limits: FaceLimits;
-  readonly app: FastifyInstance;
-  readonly ws: WsFace;
+  readonly watches: Watches;
   readonly bus: Relay;
   readonly control: Control;
   readonly federation: Federation;
-  readonly startedAt = Date.now();
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  readonly limits: FaceLimits;
   readonly streams = new OpenStreams();
+  readonly app: FastifyInstance;
+  readonly ws: WsFace;
+  readonly startedAt = Date.now();
   readonly #store: Store;
   readonly #prober: Prober;
-  readonly #faces: LegacyFace[] = [];
-  /** HTTP routes of services other than the registry (bus, control, ...), mounted at listen. */
-  readonly #routes: HttpRoute[] = [];
+  readonly #faces: Face[] = [];
   #registrar: RegistrarClient | null = null;
   #url = '';
   #stopping: Promise<void> | null = null;
@@ -75,17 +68,39 @@ export class Hub implements HubContext {
     this.#store = store;
     this.registry = registry;
     this.log = log;
-    this.limits = { maxMessageBytes: config.maxMessageBytes, maxWatchQueueBytes: config.maxWatchQueueBytes };
+    this.limits = { maxMessageBytes: config.maxMessageBytes, maxWatchQueueBytes: config.maxWatchQueueBytes, maxConnections: config.maxConnections };
+    // The core: registry (opened by start), watches, bus, lifecycle control, federation.
+    this.watches = new Watches(registry.log);
+    this.bus = new Relay(registry, { rateLimits: config.busRateLimits });
+    this.control = new Control({ registry, timeoutMs: config.lifecycleTimeoutMs, onError: (err) => log.warn({ err }, 'lifecycle transition not persisted') });
+    this.federation = new Federation({
+      registry, relay: this.bus, control: this.control, log, hubId: config.hubId, federationToken: config.federationToken,
+      federationAllow: config.federationAllow, monitorMs: config.federationMonitorMs, graceMs: config.federationGraceMs,
+      treeScopes: config.treeScopes, lifecycleTimeoutMs: config.lifecycleTimeoutMs,
+    });
+    // Adapters: where the bus and lifecycle control reach beyond this process.
+    this.bus.addAdapter(this.federation.busAdapter);
+    this.control.addAdapter(this.federation.controlAdapter);
+    this.#prober = new Prober(registry, probeOnce);
+    registry.attachProbes(this.#prober);
+    this.control.start();
+
     this.metrics = new Metrics({
       counters: () => registry.counters,
       members: () => registry.counts(),
       revision: () => registry.log.revision,
       connections: () => this.ws.connections.size,
-      watchers: () => registry.log.watcherCount,
+      watchers: () => this.watches.count,
+      watchersDropped: () => this.watches.dropped,
     });
     registry.onRemoved((_m, reason) => this.metrics.removals.inc({ reason }));
-    this.#prober = new Prober(registry);
-    registry.attachProbes(this.#prober);
+    this.metrics.addBus(() => this.bus.totals);
+    this.metrics.addFederation(() => ({
+      registrarConnected: config.registrar ? this.federation.registrarConnected : null, children: this.federation.childCount,
+      descendants: this.federation.descendants().length, dropped: this.federation.dropped,
+    }));
+
+    // The native face: HTTP, SSE and the WebSocket API on one port.
     const tls = config.tlsCert && config.tlsKey ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : null;
     this.app = Fastify({
       logger: false, bodyLimit: config.maxMessageBytes, requestTimeout: config.requestTimeoutMs, keepAliveTimeout: config.idleTimeoutMs,
@@ -98,31 +113,9 @@ export class Hub implements HubContext {
         void reply.code(e.status).send({ error: e.toJSON() });
       },
     }) as unknown as FastifyInstance;
-    this.ws = new WsFace(this);
-    // Services: each is built here and adds its WebSocket methods (this.ws.addMethods) and
-    // HTTP routes (this.#routes.push) before the hub listens.
-    this.bus = new Relay(registry, () => this.ws.connections, {
-      rateLimits: config.busRateLimits, queueMessages: config.busQueueMessages, queueBytes: config.busQueueBytes, slowPolicy: config.busSlowPolicy,
+    this.ws = new WsFace(this, {
+      queueMessages: config.busQueueMessages, queueBytes: config.busQueueBytes, slowPolicy: config.busSlowPolicy, maxWatchQueueBytes: config.maxWatchQueueBytes,
     });
-    this.ws.addMethods(busWsMethods(this.bus));
-    this.ws.onBinary(busBinaryHandler(this.bus));
-    this.#routes.push(...busHttpRoutes(this.bus));
-    this.metrics.addBus(() => this.bus.totals);
-    this.control = new Control({ registry, timeoutMs: config.lifecycleTimeoutMs, onError: (err) => log.warn({ err }, 'lifecycle transition not persisted') });
-    this.ws.addMethods(controlWsMethods(this.control, registry));
-    this.#routes.push(...controlHttpRoutes(this.control));
-    this.control.start();
-    this.federation = new Federation({
-      registry, relay: this.bus, control: this.control, log, hubId: config.hubId, federationToken: config.federationToken,
-      federationAllow: config.federationAllow, monitorMs: config.federationMonitorMs, graceMs: config.federationGraceMs,
-      treeScopes: config.treeScopes, lifecycleTimeoutMs: config.lifecycleTimeoutMs, linkQueueBytes: config.busQueueBytes,
-    });
-    this.ws.addMethods(federationWsMethods(this.federation));
-    this.metrics.addFederation(() => ({
-      registrarConnected: config.registrar ? this.federation.registrarConnected : null, children: this.federation.childCount,
-      descendants: this.federation.descendants().length, dropped: this.federation.dropped,
-    }));
-    this.#routes.push(...federationHttpRoutes(this.federation));
   }
 
   static async start(options: HubOptions): Promise<Hub> {
@@ -139,7 +132,9 @@ export class Hub implements HubContext {
     await hub.#listen();
     hub.federation.start(config.poa ?? [hub.url]);
     if (config.registrar) {
-      hub.#registrar = new RegistrarClient(hub.federation, registry, { url: config.registrar, token: config.registrarToken!, monitorMs: config.federationMonitorMs, log });
+      hub.#registrar = new RegistrarClient(hub.federation, registry, {
+        url: config.registrar, token: config.registrarToken!, monitorMs: config.federationMonitorMs, queueBytes: config.busQueueBytes, log,
+      });
       hub.#registrar.start();
     }
     // Legacy faces listen on their own ports once the core is up.
@@ -156,7 +151,7 @@ export class Hub implements HubContext {
   }
 
   /** Registers a face that listens on its own port so it shows in info and stops with the hub. */
-  addFace(face: LegacyFace): void {
+  addFace(face: Face): void {
     this.#faces.push(face);
   }
 
@@ -181,7 +176,7 @@ export class Hub implements HubContext {
     await this.app.register(async (scoped) => {
       scoped.get('/v1/ws', { websocket: true }, (socket, req) => ws.accept(socket, req.raw));
     });
-    mountHttp(this.app, this, [...registryRoutes(this), ...this.#routes], VERSION);
+    mountHttp(this.app, this, httpRoutes(this), VERSION);
     ws.start();
     await this.app.listen({ host: this.config.host, port: this.config.port });
     const addr = this.app.server.address();
@@ -191,7 +186,7 @@ export class Hub implements HubContext {
     this.log.info({ url: this.#url, store: this.#store.kind, members: this.registry.size }, 'hub listening');
   }
 
-  /** Graceful stop: stop accepting, close sessions with a reason, flush the store. */
+  /** Graceful stop: stop accepting, close sessions and streams with a reason, flush the store. */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
       await this.#registrar?.stop(this.config.deregisterOnStop).catch((err: unknown) => this.log.warn({ err }, 'registrar link stop failed'));

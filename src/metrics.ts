@@ -1,6 +1,6 @@
 /** Prometheus metrics. Counters are bumped on the hot path; gauges are read when scraped. */
 import { Counter, Gauge, Registry as PromRegistry, collectDefaultMetrics } from 'prom-client';
-import type { BusTotals } from './faces/bus-relay.js';
+import type { BusTotals } from './core/bus/relay.js';
 
 export class Metrics {
   readonly registry = new PromRegistry();
@@ -8,9 +8,11 @@ export class Metrics {
   readonly errors = new Counter({ name: 'muster_errors_total', help: 'Errors answered, by face and code', labelNames: ['face', 'code'] as const, registers: [this.registry] });
   readonly requests = new Counter({ name: 'muster_requests_total', help: 'Requests handled, by face', labelNames: ['face'] as const, registers: [this.registry] });
   readonly unhandled = new Counter({ name: 'muster_unhandled_rejections_total', help: 'Promise rejections no handler took (bugs; the hub logged each and kept serving)', registers: [this.registry] });
-  readonly slowWatchers = new Counter({ name: 'muster_watchers_dropped_total', help: 'Watchers dropped for falling behind', registers: [this.registry] });
 
-  constructor(gauges: { counters: () => { registrations: number; heartbeats: number }; members: () => Record<string, number>; revision: () => number; connections: () => number; watchers: () => number }) {
+  constructor(gauges: {
+    counters: () => { registrations: number; heartbeats: number }; members: () => Record<string, number>; revision: () => number;
+    connections: () => number; watchers: () => number; watchersDropped: () => number;
+  }) {
     collectDefaultMetrics({ register: this.registry, prefix: 'muster_process_' });
     new Counter({ name: 'muster_registrations_total', help: 'Members registered', registers: [this.registry], collect() { this.reset(); this.inc(gauges.counters().registrations); } });
     new Counter({ name: 'muster_heartbeats_total', help: 'Heartbeats received', registers: [this.registry], collect() { this.reset(); this.inc(gauges.counters().heartbeats); } });
@@ -24,6 +26,7 @@ export class Metrics {
     new Gauge({ name: 'muster_revision', help: 'Current event revision', registers: [this.registry], collect() { this.set(gauges.revision()); } });
     new Gauge({ name: 'muster_ws_connections', help: 'Open WebSocket connections', registers: [this.registry], collect() { this.set(gauges.connections()); } });
     new Gauge({ name: 'muster_watchers', help: 'Open watches (WebSocket and SSE)', registers: [this.registry], collect() { this.set(gauges.watchers()); } });
+    new Counter({ name: 'muster_watchers_dropped_total', help: 'Watchers dropped for falling behind', registers: [this.registry], collect() { this.reset(); this.inc(gauges.watchersDropped()); } });
   }
 
   /** Federation: the registrar link, the hubs below, and tree-wide publications dropped on slow links. */
@@ -39,7 +42,7 @@ export class Metrics {
     const counters: [keyof BusTotals, string, string][] = [
       ['published', 'muster_bus_published_total', 'Messages accepted from senders'],
       ['delivered', 'muster_bus_delivered_total', 'Messages queued to receivers'],
-      ['deliveredBytes', 'muster_bus_delivered_bytes_total', 'Encoded bytes queued to receivers'],
+      ['deliveredBytes', 'muster_bus_delivered_bytes_total', 'Payload bytes of the messages queued to receivers'],
       ['dropped', 'muster_bus_dropped_total', 'Messages a slow receiver lost (its queue was full)'],
       ['throttled', 'muster_bus_throttled_total', 'Messages refused by a sender rate limit'],
       ['slowDisconnects', 'muster_bus_slow_disconnects_total', 'Receivers disconnected for a full queue'],

@@ -10,7 +10,7 @@ import { bus, connect, MusterClientError, type MusterClient } from '../src/clien
 import {
   decodeHubFrame, encodeAnswerRecord, encodeRequestRecord, frameOf, KIND_ERROR, KIND_HANDLE, KIND_REPLY, KIND_REQUEST,
   type AnswerRecord, type RequestRecord,
-} from '../src/faces/bus-binary.js';
+} from '../src/faces/native/bus-binary.js';
 import { startHub, type TestHub } from './support/hub.js';
 
 let h: TestHub;

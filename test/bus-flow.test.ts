@@ -64,8 +64,8 @@ describe('bus - slow receivers', () => {
     const pub = await member(h, 'flooder');
     const heapBefore = process.memoryUsage().heapUsed;
     let maxOwed = 0;
-    const slowConn = [...h.hub.ws.connections].find((c) => h.hub.registry.sessionMembers(c).values().next().value?.name === 'slow')!;
-    const probe = setInterval(() => { maxOwed = Math.max(maxOwed, slowConn.outboundBytes); }, 1);
+    const slowConn = [...h.hub.ws.connections].find((c) => h.hub.registry.connectionMembers(c).values().next().value?.name === 'slow')!;
+    const probe = setInterval(() => { maxOwed = Math.max(maxOwed, slowConn.backlog.bytes); }, 1);
     try {
       await flood(pub, '/flood/');
       await until(() => counts.every((c) => c.n === N), 'the fast subscribers to receive everything');

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { SubscriptionTrie } from '../src/core/bus.js';
-import { SenderLimit } from '../src/core/rate-limit.js';
-import { parseScope } from '../src/core/scope.js';
+import { SubscriptionTrie } from '../src/core/bus/subscriptions.js';
+import { SenderLimit } from '../src/core/bus/rate-limit.js';
+import { parseScope } from '../src/core/bus/scope.js';
 import { MusterError } from '../src/errors.js';
 
 describe('bus - scopes', () => {

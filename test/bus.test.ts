@@ -124,7 +124,7 @@ describe('bus - publish and subscribe', () => {
     for (const s of subs) await s.ok('bus.subscribe', { scope: '/once/' });
     const pub = await member('once-pub');
     const frames: Buffer[] = [];
-    const conns = [...h.hub.ws.connections].filter((c) => h.hub.registry.sessionMembers(c).values().next().value?.name.startsWith('once-'));
+    const conns = [...h.hub.ws.connections].filter((c) => h.hub.registry.connectionMembers(c).values().next().value?.name.startsWith('once-'));
     const restore = conns.map((c) => {
       const orig = c.enqueue.bind(c);
       c.enqueue = (f: Buffer) => { frames.push(f); orig(f); };
@@ -258,7 +258,7 @@ describe('bus - flow control and stats', () => {
 
 describe('bus - binary frame format', () => {
   test('binary publishes reach JSON and binary subscribers alike; bytes stay bytes, JSON stays JSON', async () => {
-    const { decodeDeliveries, encodePublishRecord, frameOf, KIND_CODE } = await import('../src/faces/bus-binary.js');
+    const { decodeDeliveries, encodePublishRecord, frameOf, KIND_CODE } = await import('../src/faces/native/bus-binary.js');
     const jsonSub = await member('bin-json-sub');
     const binSub = await member('bin-bin-sub');
     await jsonSub.ok('bus.subscribe', { scope: '/bf/' });
@@ -284,7 +284,7 @@ describe('bus - binary frame format', () => {
   });
 
   test('a bad record is reported with bus.error and the connection keeps working', async () => {
-    const { encodePublishRecord, frameOf, KIND_CODE } = await import('../src/faces/bus-binary.js');
+    const { encodePublishRecord, frameOf, KIND_CODE } = await import('../src/faces/native/bus-binary.js');
     const pub = await member('bin-bad');
     const rec = (where: string, payload: Uint8Array, isBytes: boolean) =>
       encodePublishRecord({ kind: KIND_CODE.publish, isBytes, from: '', where, created: 0, sent: 0, payload });

@@ -3,7 +3,8 @@ import { createServer, type Server } from 'node:http';
 import { connect as tcpConnect, createServer as createTcpServer, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { socketUrl } from '../src/client/transport.js';
-import { PeerError } from '../src/faces/ws.js';
+import { PeerError } from '../src/errors.js';
+import type { WsConnection } from '../src/faces/native/ws-connection.js';
 import {
   connect, ConnectionClosedError, MusterClientError, TimeoutError, type ClientStatus, type MusterClient, type RegistryEvent, type Watch,
 } from '../src/client/index.js';
@@ -198,13 +199,13 @@ describe('client - registration and liveness', () => {
       const m = await own.register({ type: 'comp', name: 'comp-a' });
       own.handle('test.echo', async (p) => ({ echoed: p }));
       own.handle('test.refuse', () => { throw new MusterClientError('INVALID_STATE', 'not now', { state: 'idle' }); });
-      const session = h.hub.registry.find(m.id)!.session!;
-      assert.deepEqual(await session.request('test.echo', { x: 1 }, 2000), { echoed: { x: 1 } });
-      const missing = await errorOf(session.request('test.nothing', {}, 2000));
+      const session = h.hub.registry.find(m.id)!.connection as WsConnection;
+      assert.deepEqual(await session.call('test.echo', { x: 1 }, 2000), { echoed: { x: 1 } });
+      const missing = await errorOf(session.call('test.nothing', {}, 2000));
       assert.ok(missing instanceof PeerError);
       assert.equal(missing.rpcError.code, -32601);
       assert.deepEqual(missing.rpcError.data, { code: 'METHOD_NOT_FOUND' });
-      const refused = await errorOf(session.request('test.refuse', {}, 2000));
+      const refused = await errorOf(session.call('test.refuse', {}, 2000));
       assert.ok(refused instanceof PeerError);
       assert.equal(refused.rpcError.code, -32041);
       assert.equal(refused.rpcError.message, 'not now');
@@ -232,9 +233,9 @@ describe('client - registration and liveness', () => {
     await h.hub.registry.register({ type: 'drop', name: 'drop-0' });
     const first = await readUntil(w, (s) => s.length >= 1);
     // What the hub does with a watcher that fell behind: stop it, say where to resume.
-    const conn = [...h.hub.ws.connections].find((x) => x.watches.size > 0)!;
-    const [hubWatch] = [...conn.watches.keys()];
-    conn.removeWatch(hubWatch!);
+    const conn = [...h.hub.ws.connections].find((x) => h.hub.watches.idsOf(x).length > 0)!;
+    const [hubWatch] = h.hub.watches.idsOf(conn);
+    h.hub.watches.close(conn, hubWatch!);
     for (let i = 1; i <= 3; i++) await h.hub.registry.register({ type: 'drop', name: `drop-${i}` });
     conn.notify('watch.dropped', JSON.stringify({ watch: hubWatch, code: 'SLOW_CONSUMER', resumeAfter: first[0]!.revision }));
     const rest = await readUntil(w, (s) => s.length >= 3);
@@ -304,7 +305,7 @@ describe('client - reconnect', () => {
       const s2 = await c.get('keeper');
       assert.equal(s2.id, sess.id);
       assert.equal(s2.status, 'alive');
-      assert.equal(h.hub.registry.find('keeper')?.session !== null, true, 'bound to the new session');
+      assert.equal(h.hub.registry.find('keeper')?.connection !== null, true, 'bound to the new session');
       const t2 = await c.get('beater');
       assert.equal(t2.id, ttl.id);
       await sleep(1500); // heartbeats go on after the reconnect
@@ -419,7 +420,7 @@ describe('client - dead links', () => {
       assert.equal(v.id, m.id);
       assert.equal(v.status, 'alive');
       const member = h.hub.registry.find(m.id)!;
-      assert.ok(member.session && [...h.hub.ws.connections].some((x) => x === member.session), 'bound to the new connection');
+      assert.ok(member.connection && [...h.hub.ws.connections].some((x) => x === member.connection), 'bound to the new connection');
     } finally {
       await c.close();
       await proxy.stop();

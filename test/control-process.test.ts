@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { component, connect, controller, MusterClientError, type Controller, type MusterClient } from '../src/client/index.js';
-import type { WsConnection } from '../src/faces/ws.js';
+import type { WsConnection } from '../src/faces/native/ws-connection.js';
 import { ADMIN_TOKEN, startHub, type TestHub } from './support/hub.js';
 
 const TIMEOUT = 300;
@@ -178,7 +178,7 @@ describe('control sdk - components in this process', () => {
       const comp = await component(c, { name: 'sdk-rejoin', type: 'fixture', onConfigure: (config) => { seen.push(config); } });
       await comp.ready({ data: ['inproc://rejoin'] });
       assert.deepEqual(await ctl.configure('sdk-rejoin', { a: 1 }), { name: 'sdk-rejoin', ok: true, state: 'configured' });
-      (h.hub.registry.find('sdk-rejoin')!.session as WsConnection).close(1011, 'test drop');
+      (h.hub.registry.find('sdk-rejoin')!.connection as WsConnection).close('test drop', 1011);
       const deadline = Date.now() + 5000;
       let lc = await ctl.lifecycle('sdk-rejoin');
       while (Date.now() < deadline && !(lc.state === 'ready' && lc.history.some((t) => t.note === 'registered again: a new run'))) {
@@ -201,7 +201,7 @@ describe('control sdk - components in this process', () => {
       const comp = await component(c, { name: 'sdk-anew', type: 'fixture', onConfigure: () => {} });
       await comp.ready({ data: ['inproc://anew'] });
       const oldId = comp.id;
-      (h.hub.registry.find('sdk-anew')!.session as WsConnection).close(1011, 'test drop');
+      (h.hub.registry.find('sdk-anew')!.connection as WsConnection).close('test drop', 1011);
       // graceMs is 200: the member is gone before the client comes back (300-600 ms).
       const deadline = Date.now() + 5000;
       while (Date.now() < deadline && (comp.id === oldId || comp.state !== 'ready')) await new Promise((r) => setTimeout(r, 20));

@@ -9,7 +9,7 @@ import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { ERROR_CODES } from '../src/errors.js';
-import { decodeHubFrame, encodePublishRecord, encodeRequestRecord, frameOf, type AnswerRecord } from '../src/faces/bus-binary.js';
+import { decodeHubFrame, encodePublishRecord, encodeRequestRecord, frameOf, type AnswerRecord } from '../src/faces/native/bus-binary.js';
 import { MAX_JSON_DEPTH } from '../src/schemas/json-depth.js';
 import { ADMIN_TOKEN, spawnHub, startHub, tempDir, type HubProcess, type TestHub } from './support/hub.js';
 import { RpcPeer } from './support/rpc.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { MusterError } from '../src/errors.js';
-import { Registry } from '../src/core/registry.js';
+import { Registry } from '../src/core/registry/registry.js';
 import { SqliteStore } from '../src/store/sqlite.js';
 import { ADMIN_TOKEN, tempDir } from './support/hub.js';
 

@@ -5,7 +5,7 @@
  * A problem reads "what — excerpt": the part before the dash names the fault.
  */
 import { ERRORS, isErrorCode } from '../../src/errors.js';
-import { decodeHubFrame, KIND_ERROR } from '../../src/faces/bus-binary.js';
+import { decodeHubFrame, KIND_ERROR } from '../../src/faces/native/bus-binary.js';
 
 export interface HubRequest {
   readonly binary: boolean;

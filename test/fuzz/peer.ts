@@ -6,7 +6,7 @@
  * everything sent before it that the hub handles synchronously.
  */
 import WebSocket from 'ws';
-import { encodeAnswerRecord, frameOf, KIND_REPLY } from '../../src/faces/bus-binary.js';
+import { encodeAnswerRecord, frameOf, KIND_REPLY } from '../../src/faces/native/bus-binary.js';
 import { checkBinaryFrame, checkTextFrame, Report, type HubRequest } from './check.js';
 
 /** A frame to send back: text (possibly not UTF-8, when fuzzing) or binary. */

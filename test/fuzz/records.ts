@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import {
   encodeAnswerRecord, encodePublishRecord, encodeRequestRecord, frameOf, KIND_ERROR, KIND_HANDLE, KIND_REPLY, KIND_REQUEST,
-} from '../../src/faces/bus-binary.js';
+} from '../../src/faces/native/bus-binary.js';
 import { describeValue, valueSpec, valueText, type ValueSpec } from './values.js';
 
 export type PayloadSpec = { readonly json: ValueSpec } | { readonly raw: Uint8Array };

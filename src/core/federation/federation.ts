@@ -9,12 +9,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { MusterError, toMusterError } from '../../errors.js';
-import type { Relay, Sender } from '../../faces/bus-relay.js';
-import { payloadOf, type BusMessage } from '../../faces/bus-codec.js';
-import type { CallResult, Control, Kind } from '../control.js';
-import type { Member, Registry, Session } from '../registry.js';
-import { parseScope, type Scope } from '../scope.js';
+import { asHubError, MusterError, toMusterError } from '../../errors.js';
+import type { Relay } from '../bus/relay.js';
+import { BusMessage, BusPayload, payloadOf } from '../bus/message.js';
+import type { CallResult, Control, Kind } from '../control/control.js';
+import type { BusAdapter, ControlAdapter, Connection, HubLink } from '../ports.js';
+import type { Member, Registry } from '../registry/registry.js';
+import { parseScope, type Scope } from '../bus/scope.js';
 import { hashToken, newToken, secretEquals } from '../tokens.js';
 import type { ListResult, MemberView } from '../../schemas/member.js';
 import {
@@ -24,16 +25,7 @@ import { validate } from '../../schemas/validate.js';
 import { HubTable } from './hub-table.js';
 import { Interest } from './interest.js';
 
-/** The other end of a hub-to-hub connection. */
-export interface HubLink {
-  readonly open: boolean;
-  /** Bytes written to the link and not yet sent: publications are dropped past the bound. */
-  readonly backlog: number;
-  /** Asks the hub at the other end; rejects with its error code, or HUB_UNREACHABLE. */
-  call(method: string, params: unknown, timeoutMs: number): Promise<unknown>;
-  notify(method: string, paramsJson: string): void;
-  close(reason: string): void;
-}
+export type { HubLink };
 
 export interface FederationOptions {
   registry: Registry;
@@ -47,8 +39,6 @@ export interface FederationOptions {
   graceMs: number;
   treeScopes: string[];
   lifecycleTimeoutMs: number;
-  /** Unsent bytes a link may hold before tree-wide publications to it are dropped (counted). */
-  linkQueueBytes: number;
 }
 
 /** What a record of another hub carries in member.extra.hubLink. */
@@ -59,7 +49,7 @@ interface Child {
   readonly instance: string;
   readonly poa: string[];
   readonly link: HubLink;
-  readonly session: Session;
+  readonly session: Connection;
 }
 
 /** Forwards are refused past this many hops: a tree this deep is a loop. */
@@ -74,6 +64,10 @@ export class Federation {
   readonly hubId: string;
   /** One run of this hub: tells a restarted hub from a second hub with the same id. */
   readonly instance = randomUUID();
+  /** The bus across the tree: installed in the relay by the hub. */
+  readonly busAdapter: BusAdapter;
+  /** Configure and stop across the tree: installed in the control service by the hub. */
+  readonly controlAdapter: ControlAdapter;
   /** Tree-wide publications not passed to a neighbour because its link was backed up. */
   dropped = 0;
   readonly #o: FederationOptions;
@@ -81,7 +75,7 @@ export class Federation {
   readonly #table: HubTable;
   readonly #interest: Interest<HubLink>;
   readonly #children = new Map<string, Child>();
-  readonly #childBySession = new WeakMap<Session, Child>();
+  readonly #childBySession = new WeakMap<Connection, Child>();
   /** Interest last told to each neighbour, to tell only changes. */
   readonly #told = new Map<HubLink, string>();
   readonly #links: HubLink[] = [];
@@ -101,19 +95,22 @@ export class Federation {
     this.#registry = options.registry;
     this.#table = new HubTable(options.hubId);
     this.#interest = new Interest(options.treeScopes);
-    options.relay.remote = {
-      send: (_s, hubId, name, m) => this.forward(hubId, 'send', sendParams(name, m), null) as Promise<{ seq: number; delivered: number }>,
-      request: (s: Sender, hubId, name, method, params, timeoutMs) => this.forward(hubId, 'request', { from: s.name, to: name, method, params, timeoutMs }, null),
+    this.busAdapter = {
+      name: 'federation',
+      reaches: (hubId) => hubId !== this.hubId,
+      send: (hubId, name, m) => this.forward(hubId, 'send', sendParams(name, m), null) as Promise<{ seq: number; delivered: number }>,
+      request: async (hubId, name, req, timeoutMs) => BusPayload.of(await this.forward(hubId, 'request', { from: req.from, to: name, method: req.method, params: req.payload.toJSONValue(), timeoutMs }, null)),
       wants: (scope) => this.#interest.wanted(scope),
       // Other hubs see the publisher as hub/name, so they can answer it.
-      published: (m) => this.#spread({ ...m, from: `${this.hubId}/${m.from}` }, parseScope(m.scope!), null),
+      published: (m) => this.#spread(m.from.includes('/') ? m : m.withSender(`${this.hubId}/${m.from}`), parseScope(m.scope!), null),
+      interest: (scope, delta) => {
+        if (this.#interest.localChanged(scope, delta)) this.#scheduleInterest();
+      },
     };
-    options.control.remote = {
+    this.controlAdapter = {
+      reaches: (hubId) => hubId !== this.hubId,
       command: (hubId, name, kind, config, timeoutMs) => this.forward(hubId, kind, { name, config, timeoutMs }, null) as Promise<CallResult>,
     };
-    options.relay.onSubscription((scope, delta) => {
-      if (this.#interest.localChanged(scope, delta)) this.#scheduleInterest();
-    });
     this.#registry.onRemoved((m, reason) => this.#recordRemoved(m, reason));
   }
 
@@ -147,7 +144,7 @@ export class Federation {
    * child lost) queues its report behind it, to go on the new link. Without this a hub that joined
    * during the call was never reported upward.
    */
-  registerUp(link: HubLink, session: Session, token: string, send: (p: HubRegisterParams) => Promise<HubHello>): Promise<void> {
+  registerUp(link: HubLink, session: Connection, token: string, send: (p: HubRegisterParams) => Promise<HubHello>): Promise<void> {
     return this.#serially(async () => {
       const hello = await send({ hubId: this.hubId, token, instance: this.instance, poa: this.#poa, descendants: this.#table.edges() });
       await this.#registrarUp(link, session, hello);
@@ -155,7 +152,7 @@ export class Federation {
   }
 
   /** The registrar accepted this hub: keep a record of it and tell it what this side's subscribers want. */
-  async #registrarUp(link: HubLink, session: Session, hello: HubHello): Promise<void> {
+  async #registrarUp(link: HubLink, session: Connection, hello: HubHello): Promise<void> {
     this.#registrar = link;
     this.#registrarHello = hello;
     this.#addLink(link);
@@ -184,7 +181,7 @@ export class Federation {
   // ---- Parent side: child hubs ---------------------------------------------------------
 
   /** hub.register from a child: checks token, allow-list and ids across the tree, then records it. */
-  acceptChild(link: HubLink, session: Session, p: HubRegisterParams): Promise<HubHello> {
+  acceptChild(link: HubLink, session: Connection, p: HubRegisterParams): Promise<HubHello> {
     const o = this.#o;
     if (!o.federationToken) throw new MusterError('FORBIDDEN', 'This hub takes no child hubs (no federation token is set)');
     if (!secretEquals(p.token, o.federationToken)) throw new MusterError('UNAUTHORIZED', 'Wrong federation token');
@@ -216,7 +213,7 @@ export class Federation {
   }
 
   /** The child behind a session, for the hub.* calls only registered children may make. */
-  childOf(session: Session): Child {
+  childOf(session: Connection): Child {
     const c = this.#childBySession.get(session);
     if (!c || this.#children.get(c.hubId) !== c) throw new MusterError('FORBIDDEN', 'Register with hub.register (and the federation token) first');
     return c;
@@ -236,7 +233,7 @@ export class Federation {
   }
 
   /** hub.check: does this hub still hold the record of that run of the child? */
-  checkChild(session: Session, hubId: string, instance: string): boolean {
+  checkChild(session: Connection, hubId: string, instance: string): boolean {
     const c = this.#childBySession.get(session);
     return !!c && c.hubId === hubId && c.instance === instance && this.#children.get(hubId) === c && this.#registry.find(hubId)?.extra.hubLink === 'registree';
   }
@@ -249,7 +246,7 @@ export class Federation {
   }
 
   /** The child's connection closed: its record turns suspect for the grace period (the registry's timer). */
-  childLinkClosed(session: Session): void {
+  childLinkClosed(session: Connection): void {
     const c = this.#childBySession.get(session);
     if (!c || this.#children.get(c.hubId) !== c) return;
     this.#removeLink(c.link);
@@ -264,7 +261,7 @@ export class Federation {
     const next = this.#nextHop(to, from);
     const timeoutMs = (typeof params.timeoutMs === 'number' ? params.timeoutMs : op === 'configure' || op === 'stop' ? this.#o.lifecycleTimeoutMs : QUERY_TIMEOUT_MS) + FORWARD_MARGIN_MS;
     const call: ForwardParams = { to, op, params, hops: hops + 1 };
-    return next.call('hub.forward', call, timeoutMs);
+    return next.call('hub.forward', call, timeoutMs).catch((err: unknown) => { throw asHubError(err); });
   }
 
   #nextHop(to: string, from: HubLink | null): HubLink {
@@ -291,7 +288,7 @@ export class Federation {
       case 'list': return this.list(validate(TreeListParams, p, 'list'));
       case 'tree': return this.tree();
       case 'send': return relay.sendRemote(sendMessage(p));
-      case 'request': return relay.requestRemote(str(p, 'from'), str(p, 'to'), str(p, 'method'), p.params ?? null, int(p, 'timeoutMs'));
+      case 'request': return (await relay.requestRemote(str(p, 'from'), str(p, 'to'), str(p, 'method'), BusPayload.of(p.params), int(p, 'timeoutMs'))).toJSONValue();
       case 'configure':
       case 'stop': {
         const config = (typeof p.config === 'object' && p.config !== null ? p.config : {}) as Record<string, unknown>;
@@ -369,8 +366,8 @@ export class Federation {
   published(link: HubLink, p: HubPublish): void {
     const scope = parseScope(p.scope);
     const payload = payloadOf(p);
-    const message: BusMessage = { kind: 'publish', from: p.from, scope: scope.text, to: null, seq: p.seq, created: p.created, sent: p.sent, received: p.received, payload };
-    this.#o.relay.publishRemote(message, scope);
+    const message = new BusMessage('publish', p.from, scope.text, null, p.seq, p.created, p.sent, p.received, payload);
+    this.#o.relay.publishRemote(message, scope, this.busAdapter);
     this.#spread(message, scope, link);
   }
 
@@ -378,13 +375,11 @@ export class Federation {
   #spread(m: BusMessage, scope: Scope, from: HubLink | null): void {
     const links = this.#interest.linksFor(scope, from);
     if (links.length === 0) return;
-    const body = m.payload.isBytes ? `"bytes":"${m.payload.base64}"` : `"data":${m.payload.jsonText}`;
-    const json = `{"from":${JSON.stringify(m.from)},"scope":"${m.scope}","seq":${m.seq},"created":${m.created},"sent":${m.sent},"received":${m.received},${body}}`;
+    const out = { type: 'tree-publish', message: m } as const;
     for (const l of links) {
       if (!l.open) continue;
       // Bounded like any receiver: a slow link loses publications (counted), never the hub's memory.
-      if (l.backlog > this.#o.linkQueueBytes) this.dropped++;
-      else l.notify('hub.publish', json);
+      if (!l.deliver(out)) this.dropped++;
     }
   }
 
@@ -402,7 +397,7 @@ export class Federation {
     const key = scopes.join(' ');
     if (this.#told.get(link) === key) return;
     this.#told.set(link, key);
-    link.notify('hub.interest', JSON.stringify({ scopes }));
+    link.deliver({ type: 'interest', scopes });
   }
 
   #addLink(link: HubLink): void {
@@ -450,7 +445,7 @@ export class Federation {
     const up = this.#registrar;
     if (!up?.open) return;
     try {
-      await up.call('hub.update', { descendants: edges }, QUERY_TIMEOUT_MS);
+      await up.call('hub.update', { descendants: edges }, QUERY_TIMEOUT_MS).catch((err: unknown) => { throw asHubError(err); });
     } catch (err) {
       const e = toMusterError(err);
       if (e.code !== 'HUB_UNREACHABLE') throw e;
@@ -464,12 +459,12 @@ export class Federation {
    * A link that closed while its hub's records were written left them bound to a dead session,
    * alive for good: let them lapse after the grace period like those of any closed link.
    */
-  #lapseIfClosed(link: HubLink, session: Session): void {
-    if (!link.open) this.#registry.sessionClosed(session);
+  #lapseIfClosed(link: HubLink, session: Connection): void {
+    if (!link.open) this.#registry.connectionClosed(session);
   }
 
   /** Records and routes of a child's subtree made to match `edges` (the child first). */
-  async #applySubtree(childId: string, edges: HubEdge[], session: Session): Promise<void> {
+  async #applySubtree(childId: string, edges: HubEdge[], session: Connection): Promise<void> {
     const { removed } = this.#table.set(childId, edges);
     for (const id of removed) {
       const m = this.#registry.find(id);
@@ -483,7 +478,7 @@ export class Federation {
   }
 
   /** Creates or refreshes the record of another hub (type hub, named by its hub id). */
-  async #upsertRecord(hubId: string, role: HubRole, poa: string[], meta: Record<string, string>, session: Session | undefined): Promise<void> {
+  async #upsertRecord(hubId: string, role: HubRole, poa: string[], meta: Record<string, string>, session: Connection | undefined): Promise<void> {
     const allMeta = { ...meta, role, ...(poa.length ? { poa: poa.join(' ').slice(0, 256) } : {}) };
     const existing = this.#registry.find(hubId);
     if (existing && existing.extra.hubLink !== undefined) {
@@ -583,5 +578,5 @@ function sendMessage(p: Record<string, unknown>): BusMessage {
   const num = (k: string) => (typeof p[k] === 'number' ? (p[k] as number) : 0);
   const payload = payloadOf({ data: p.data, bytes: typeof p.bytes === 'string' ? p.bytes : undefined });
   const to = str(p, 'to');
-  return { kind: 'send', from: str(p, 'from'), scope: null, to, seq: num('seq'), created: num('created'), sent: num('sent'), received: num('received'), payload };
+  return new BusMessage('send', str(p, 'from'), null, to, num('seq'), num('created'), num('sent'), num('received'), payload);
 }

@@ -4,8 +4,8 @@
  * never back where it came from; each hub tells a neighbour the union of what everyone else
  * wants, so interest spreads along the tree and a tree has no loops to follow.
  */
-import { SubscriptionTrie } from '../bus.js';
-import { parseScope, type Scope } from '../scope.js';
+import { SubscriptionTrie } from '../bus/subscriptions.js';
+import { parseScope, type Scope } from '../bus/scope.js';
 
 export class Interest<L extends object> {
   /** Scopes (with everything below them) marked tree-wide. */

@@ -9,7 +9,7 @@
  * id. The member's public id is another random uuid.
  */
 import { randomUUID } from 'node:crypto';
-import type { Member, Registry } from '../../core/registry.js';
+import type { Member, Registry } from '../../core/registry/registry.js';
 import { hashToken } from '../../core/tokens.js';
 import { aliveUntil } from './alive-window.js';
 import { ALIVE_TIMEOUT_S, type PlantimagerRequest } from './codec.js';

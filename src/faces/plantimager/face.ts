@@ -9,7 +9,7 @@
 import type { Logger } from 'pino';
 import * as zmq from 'zeromq';
 import { toMusterError } from '../../errors.js';
-import type { LegacyFace } from '../../hub.js';
+import type { Face } from '../face.js';
 import type { HubContext } from '../context.js';
 import { AllowList, ZAP_DOMAIN, ZapHandler } from './allow-list.js';
 import {
@@ -40,7 +40,7 @@ const HEARTBEAT_TIMEOUT_MS = 30_000;
 const HARD_CAP_BYTES = 1024 * 1024;
 const STOP_WAIT_MS = 2000;
 
-export class PlantimagerFace implements LegacyFace {
+export class PlantimagerFace implements Face {
   readonly name = 'plantimager';
   readonly address: string;
   readonly #router: zmq.Router;

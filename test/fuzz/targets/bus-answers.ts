@@ -6,7 +6,7 @@
  * (the result, MEMBER_ERROR, TIMEOUT, ...), and the hub must live on.
  */
 import fc from 'fast-check';
-import { encodeAnswerRecord, encodeRequestRecord, frameOf, KIND_ERROR, KIND_REPLY } from '../../../src/faces/bus-binary.js';
+import { encodeAnswerRecord, encodeRequestRecord, frameOf, KIND_ERROR, KIND_REPLY } from '../../../src/faces/native/bus-binary.js';
 import { Report, checkHttpAnswer, type HubRequest } from '../check.js';
 import type { Live } from '../hub.js';
 import { applyByteOps, byteOpArb, describeByteOp, safeToSend, showBytes, type ByteOp } from '../mutate.js';

@@ -6,7 +6,7 @@
  * errors, never a RangeError out of a DataView.
  */
 import fc from 'fast-check';
-import { decodeClientFrame, decodeHubFrame, KIND_HANDLE, KIND_REQUEST, type AnswerRecord, type PublishRecord, type RequestRecord } from '../../../src/faces/bus-binary.js';
+import { decodeClientFrame, decodeHubFrame, KIND_HANDLE, KIND_REQUEST, type AnswerRecord, type PublishRecord, type RequestRecord } from '../../../src/faces/native/bus-binary.js';
 import { byteOpArb, applyByteOps, describeByteOp, showBytes, type ByteOp } from '../mutate.js';
 import { describeRecord, encodeFrame, encodeRecord, payloadBytes, recordSpecArb, type RecordSpec } from '../records.js';
 import { defineTarget, fault, ok, type Outcome } from '../types.js';

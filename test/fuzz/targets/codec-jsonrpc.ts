@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { ERRORS, isErrorCode, MusterError } from '../../../src/errors.js';
-import { decode, encodeError, encodeResult } from '../../../src/faces/jsonrpc.js';
+import { decode, encodeError, encodeResult } from '../../../src/faces/native/jsonrpc.js';
 import { mapIter, materialize, seedCaseArb, showSeedCase, truncations, type SeedCase } from '../cases.js';
 import { showBytes } from '../mutate.js';
 import { defineTarget, fault, ok, type Outcome } from '../types.js';

@@ -5,7 +5,7 @@
  * every request record the hub can read is owed a reply or error record with its id.
  */
 import fc from 'fast-check';
-import { decodeClientFrame } from '../../../src/faces/bus-binary.js';
+import { decodeClientFrame } from '../../../src/faces/native/bus-binary.js';
 import { applyByteOps, byteOpArb, describeByteOp, safeToSend, showBytes, type ByteOp } from '../mutate.js';
 import { describeRecord, encodeFrame, recordSpecArb, type RecordSpec } from '../records.js';
 import { defineTarget, ok } from '../types.js';

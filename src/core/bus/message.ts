@@ -1,0 +1,140 @@
+/**
+ * What travels on the bus: a payload (JSON text or raw bytes, converted only when a receiver needs
+ * the other form) inside a message with its sender, where it goes, its sequence number and times.
+ * A message is encoded at most once per codec however many receivers it has: each face's codec
+ * asks `encoded(codec)` and gets the bytes the first receiver of that codec made.
+ */
+import { MusterError } from '../../errors.js';
+
+export type MessageKind = 'publish' | 'broadcast' | 'send';
+
+/** Microsecond times the sender, its SDK and the hub set. */
+export interface Times {
+  created?: number;
+  sent?: number;
+}
+
+export class BusPayload {
+  readonly isBytes: boolean;
+  readonly size: number;
+  #json: string | null;
+  #base64: string | null;
+  #raw: Uint8Array | null;
+
+  private constructor(isBytes: boolean, size: number, json: string | null, base64: string | null, raw: Uint8Array | null) {
+    this.isBytes = isBytes;
+    this.size = size;
+    this.#json = json;
+    this.#base64 = base64;
+    this.#raw = raw;
+  }
+
+  static json(text: string): BusPayload {
+    return new BusPayload(false, Buffer.byteLength(text), text, null, null);
+  }
+
+  static base64(b64: string): BusPayload {
+    const pad = b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0;
+    return new BusPayload(true, (b64.length / 4) * 3 - pad, null, b64, null);
+  }
+
+  /** Raw bytes, or UTF-8 JSON text as bytes (already checked by the caller). */
+  static raw(bytes: Uint8Array, isBytes: boolean): BusPayload {
+    return new BusPayload(isBytes, bytes.byteLength, null, null, bytes);
+  }
+
+  /** A JSON value as a payload; `{bytes: base64}` stays JSON (use payloadOf for bus params). */
+  static of(value: unknown): BusPayload {
+    return BusPayload.json(JSON.stringify(value ?? null));
+  }
+
+  /** The JSON text of a JSON payload. */
+  get jsonText(): string {
+    return (this.#json ??= Buffer.from(this.#raw!.buffer, this.#raw!.byteOffset, this.#raw!.byteLength).toString('utf8'));
+  }
+
+  get base64(): string {
+    return (this.#base64 ??= Buffer.from(this.#raw!.buffer, this.#raw!.byteOffset, this.#raw!.byteLength).toString('base64'));
+  }
+
+  get raw(): Uint8Array {
+    if (!this.#raw) this.#raw = this.isBytes ? Buffer.from(this.#base64!, 'base64') : Buffer.from(this.#json!);
+    return this.#raw;
+  }
+
+  /** As a JSON value: bytes become `{bytes: base64}`, an empty JSON payload null. */
+  toJSONValue(): unknown {
+    if (this.isBytes) return { bytes: this.base64 };
+    const text = this.jsonText;
+    return text.length === 0 ? null : (JSON.parse(text) as unknown);
+  }
+}
+
+/** Turns a message into one face's wire form; a message remembers what each codec made of it. */
+export interface MessageCodec<T> {
+  readonly name: string;
+  encode(message: BusMessage): T;
+}
+
+export class BusMessage {
+  readonly type = 'bus' as const;
+  // Most messages meet one or two codecs: two inline slots, a map past that.
+  #codec0: MessageCodec<unknown> | null = null;
+  #value0: unknown = null;
+  #codec1: MessageCodec<unknown> | null = null;
+  #value1: unknown = null;
+  #more: Map<MessageCodec<unknown>, unknown> | null = null;
+
+  constructor(
+    readonly kind: MessageKind,
+    readonly from: string,
+    readonly scope: string | null,
+    readonly to: string | null,
+    readonly seq: number,
+    /** Microseconds since the epoch: set by the sender, its SDK, and the hub. */
+    readonly created: number,
+    readonly sent: number,
+    readonly received: number,
+    readonly payload: BusPayload,
+  ) {}
+
+  encoded<T>(codec: MessageCodec<T>): T {
+    if (this.#codec0 === codec) return this.#value0 as T;
+    if (this.#codec1 === codec) return this.#value1 as T;
+    if (this.#codec0 === null) {
+      this.#codec0 = codec;
+      return (this.#value0 = codec.encode(this)) as T;
+    }
+    if (this.#codec1 === null) {
+      this.#codec1 = codec;
+      return (this.#value1 = codec.encode(this)) as T;
+    }
+    const more = (this.#more ??= new Map());
+    if (more.has(codec)) return more.get(codec) as T;
+    const value = codec.encode(this);
+    more.set(codec, value);
+    return value;
+  }
+
+  /** The same message under another sender name (another hub sees the publisher as hub/name). */
+  withSender(from: string): BusMessage {
+    return new BusMessage(this.kind, from, this.scope, this.to, this.seq, this.created, this.sent, this.received, this.payload);
+  }
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** Builds the payload of params carrying `data` (any JSON value) or `bytes` (base64). */
+export function payloadOf(p: { data?: unknown; bytes?: string }): BusPayload {
+  if (p.bytes !== undefined) {
+    if (p.data !== undefined) throw new MusterError('INVALID_PARAMS', 'Give data or bytes, not both');
+    if (p.bytes.length % 4 !== 0 || !BASE64.test(p.bytes)) throw new MusterError('INVALID_PARAMS', 'params.bytes: not base64');
+    return BusPayload.base64(p.bytes);
+  }
+  return BusPayload.of(p.data);
+}
+
+/** Microseconds since the epoch. */
+export function nowMicros(): number {
+  return Math.round((performance.timeOrigin + performance.now()) * 1000);
+}

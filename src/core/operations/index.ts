@@ -1,0 +1,15 @@
+/** Every service's operations, in one list: what the native face serves and the SDK types. */
+import { busOperations } from './bus.js';
+import { controlOperations } from './control.js';
+import { federationOperations } from './federation.js';
+import type { MethodTypes, Operation } from './operation.js';
+import { registryOperations } from './registry.js';
+
+export const allOperations = [...registryOperations, ...busOperations, ...controlOperations, ...federationOperations] as const;
+
+/** Method name -> its params and result types (the SDK's typed calls). */
+export type HubMethods = MethodTypes<typeof allOperations>;
+
+export const operationsByName: ReadonlyMap<string, Operation> = new Map(allOperations.map((o) => [o.name, o as Operation]));
+
+export type { Operation, Services } from './operation.js';

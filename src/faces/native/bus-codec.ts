@@ -1,0 +1,63 @@
+/**
+ * How the native face writes what the core hands it (core/ports.ts Outbound): JSON-RPC
+ * notifications, or records of the bus binary format for connections that asked for them. Bus
+ * messages go through codecs, so each message is encoded once per format however many
+ * receivers take it.
+ */
+import type { BusMessage, MessageCodec } from '../../core/bus/message.js';
+import type { Outbound } from '../../core/ports.js';
+import { encodeDeliveryRecord, KIND_CODE } from './bus-binary.js';
+
+/**
+ * The `bus.message` notification; binary payloads travel as `bytes` (base64) instead of `data`,
+ * so the SDK knows to hand the receiver a Uint8Array. Names, scopes and numbers need no escaping
+ * (names and scopes are validated to plain ASCII), so this is concatenation plus one Buffer.
+ */
+export const JSON_MESSAGE: MessageCodec<Buffer> = {
+  name: 'native-json',
+  encode(m) {
+    const where = m.scope !== null ? `,"scope":"${m.scope}"` : m.to !== null ? `,"to":"${m.to}"` : '';
+    return Buffer.from(
+      `{"jsonrpc":"2.0","method":"bus.message","params":{"kind":"${m.kind}","from":"${m.from}"${where},"seq":${m.seq},` +
+      `"created":${m.created},"sent":${m.sent},"received":${m.received},${payloadField(m)}}}`,
+    );
+  },
+};
+
+/** The delivery record of the bus binary format (bus-binary.ts). */
+export const BINARY_MESSAGE: MessageCodec<Buffer> = {
+  name: 'native-binary',
+  encode(m) {
+    return encodeDeliveryRecord({
+      kind: KIND_CODE[m.kind], isBytes: m.payload.isBytes, from: m.from, where: m.scope ?? m.to ?? '',
+      seq: m.seq, created: m.created, sent: m.sent, received: m.received, payload: m.payload.raw,
+    }, Buffer.allocUnsafe) as Buffer;
+  },
+};
+
+/** The params of `hub.publish` (a publication travelling between hubs), JSON. */
+export const HUB_PUBLISH_PARAMS: MessageCodec<string> = {
+  name: 'hub-publish',
+  encode(m) {
+    return `{"from":${JSON.stringify(m.from)},"scope":"${m.scope}","seq":${m.seq},"created":${m.created},"sent":${m.sent},"received":${m.received},${payloadField(m)}}`;
+  },
+};
+
+function payloadField(m: BusMessage): string {
+  return m.payload.isBytes ? `"bytes":"${m.payload.base64}"` : `"data":${m.payload.jsonText}`;
+}
+
+/** The method and params (JSON) of every Outbound but bus messages (see the notification schemas). */
+export function notificationOf(out: Exclude<Outbound, BusMessage>): { method: string; params: string } {
+  switch (out.type) {
+    case 'event': return { method: 'event', params: `{"watch":${out.watch},"event":${out.event.json}}` };
+    case 'watch-dropped': return { method: 'watch.dropped', params: JSON.stringify({ watch: out.watch, code: 'SLOW_CONSUMER', resumeAfter: out.resumeAfter }) };
+    case 'command': {
+      const { type, ...params } = out.command;
+      return { method: `lifecycle.${type}`, params: JSON.stringify(params) };
+    }
+    case 'throttled': return { method: 'bus.throttled', params: JSON.stringify({ from: out.from, retryAfterMs: out.retryAfterMs }) };
+    case 'tree-publish': return { method: 'hub.publish', params: out.message.encoded(HUB_PUBLISH_PARAMS) };
+    case 'interest': return { method: 'hub.interest', params: JSON.stringify({ scopes: out.scopes }) };
+  }
+}
