@@ -18,7 +18,7 @@ import type { FaceLimits, HubContext } from './faces/context.js';
 import type { Face } from './faces/face.js';
 import { answerClientError, httpServerFactory } from './faces/native/http-server.js';
 import { fromFastifyError, httpRoutes, mountHttp } from './faces/native/http.js';
-import { OpenStreams } from './faces/native/open-streams.js';
+import { OpenStreams } from './faces/open-streams.js';
 import { RegistrarClient } from './faces/native/registrar-client.js';
 import { WsFace } from './faces/native/ws-face.js';
 import { PlantimagerFace } from './faces/plantimager/face.js';

@@ -19,7 +19,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const stored = (id: string, name: string) => ({ id, name, type: 't', address: '', meta: {}, liveness: { kind: 'ttl' as const, ttlMs: 60_000 }, tokenHash: id, registeredAt: Date.now(), extra: {} });
+const stored = (id: string, name: string) => ({ id, name, type: 't', address: '', meta: {}, liveness: { kind: 'ttl' as const, ttlMs: 60_000 }, tokenHash: id, registeredAt: Date.now() });
 
 describe('registry - core rules', () => {
   test('a refused add leaves the members it would have evicted in place', async () => {

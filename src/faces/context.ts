@@ -2,7 +2,7 @@
 import type { Logger } from 'pino';
 import type { Services } from '../core/operations/operation.js';
 import type { Metrics } from '../metrics.js';
-import type { OpenStreams } from './native/open-streams.js';
+import type { OpenStreams } from './open-streams.js';
 
 export interface FaceLimits {
   /** Largest HTTP body or WebSocket message accepted, in bytes. */

@@ -34,7 +34,6 @@ export type Kind = Command['type'];
 export type CallResult = ConfigureResult | StopResult;
 
 const LABEL = { ok: 'OK', error: 'ERROR', finished: 'FINISHED', configure: 'CONFIGURE', stop: 'STOP' } as const;
-const HISTORY_KEY = 'lifecycleHistory';
 
 interface OpenCall {
   readonly call: string;
@@ -466,13 +465,9 @@ export class Control {
   }
 }
 
-/** The bounded transition history, kept in member.extra so it persists with the member. */
+/** The bounded transition history, persisted with the member. */
 function historyOf(m: Member): Transition[] {
-  const h = m.extra[HISTORY_KEY];
-  if (Array.isArray(h)) return h as Transition[];
-  const fresh: Transition[] = [];
-  m.extra[HISTORY_KEY] = fresh;
-  return fresh;
+  return m.history;
 }
 
 /** Whether READY came in the current run (since the last entry into `starting`). */

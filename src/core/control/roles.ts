@@ -1,5 +1,5 @@
 /**
- * The role model of lifecycle control. Roles live in member.extra.roles (persisted with the member):
+ * The role model of lifecycle control. Roles live in member.roles (persisted with the member):
  * "component" members are driven through the lifecycle; "controller" members may configure and
  * stop any component. Granting "controller" needs the admin token (checked at registration).
  */
@@ -8,8 +8,7 @@ import type { Role } from '../../schemas/control.js';
 import type { Caller, Member, Registry } from '../registry/registry.js';
 
 export function hasRole(member: Member, role: Role): boolean {
-  const roles = member.extra.roles;
-  return Array.isArray(roles) && roles.includes(role);
+  return member.roles.includes(role);
 }
 
 /** The admin token, a controller's token, or a connection a controller registered on. */

@@ -41,7 +41,7 @@ export interface FederationOptions {
   lifecycleTimeoutMs: number;
 }
 
-/** What a record of another hub carries in member.extra.hubLink. */
+/** What a record of another hub carries in member.hubLink. */
 type HubRole = 'registrar' | 'registree' | 'descendant';
 
 interface Child {
@@ -156,7 +156,7 @@ export class Federation {
     this.#registrar = link;
     this.#registrarHello = hello;
     this.#addLink(link);
-    const stale = [...this.#registry.members()].filter((m) => m.extra.hubLink === 'registrar' && m.name !== hello.hubId);
+    const stale = [...this.#registry.members()].filter((m) => m.hubLink === 'registrar' && m.name !== hello.hubId);
     for (const m of stale) await this.#registry.remove(m, 'unregistered');
     await this.#upsertRecord(hello.hubId, 'registrar', hello.poa, { hubId: hello.hubId }, session);
     this.#lapseIfClosed(link, session);
@@ -235,13 +235,13 @@ export class Federation {
   /** hub.check: does this hub still hold the record of that run of the child? */
   checkChild(session: Connection, hubId: string, instance: string): boolean {
     const c = this.#childBySession.get(session);
-    return !!c && c.hubId === hubId && c.instance === instance && this.#children.get(hubId) === c && this.#registry.find(hubId)?.extra.hubLink === 'registree';
+    return !!c && c.hubId === hubId && c.instance === instance && this.#children.get(hubId) === c && this.#registry.find(hubId)?.hubLink === 'registree';
   }
 
   /** hub.deregister, or a child's link gone for good: its subtree leaves at once. */
   async removeChild(child: Child, reason: 'unregistered' | 'hub-lost'): Promise<void> {
     const m = this.#registry.find(child.hubId);
-    if (m && m.extra.hubLink === 'registree') await this.#registry.remove(m, reason);
+    if (m && m.hubLink === 'registree') await this.#registry.remove(m, reason);
     else this.#dropChild(child.hubId, reason);
   }
 
@@ -422,8 +422,8 @@ export class Federation {
     const clash = this.#table.conflicts(childId, edges);
     for (const e of edges) {
       const m = this.#registry.find(e.hubId);
-      const ours = m && (m.extra.hubLink === 'registree' || m.extra.hubLink === 'descendant') && (this.#table.via(e.hubId) ?? e.hubId) === childId;
-      const stale = m && m.extra.hubLink !== undefined && this.#table.via(e.hubId) === undefined && m.status !== 'alive';
+      const ours = m && (m.hubLink === 'registree' || m.hubLink === 'descendant') && (this.#table.via(e.hubId) ?? e.hubId) === childId;
+      const stale = m && m.hubLink !== null && this.#table.via(e.hubId) === undefined && m.status !== 'alive';
       if (m && !ours && !stale && !clash.includes(e.hubId)) clash.push(e.hubId);
       if (e.hubId === this.registrarId && !clash.includes(e.hubId)) clash.push(e.hubId);
     }
@@ -468,7 +468,7 @@ export class Federation {
     const { removed } = this.#table.set(childId, edges);
     for (const id of removed) {
       const m = this.#registry.find(id);
-      if (m?.extra.hubLink === 'descendant') await this.#registry.remove(m, 'hub-lost');
+      if (m?.hubLink === 'descendant') await this.#registry.remove(m, 'hub-lost');
     }
     const child = this.#children.get(childId);
     for (const e of edges) {
@@ -481,11 +481,11 @@ export class Federation {
   async #upsertRecord(hubId: string, role: HubRole, poa: string[], meta: Record<string, string>, session: Connection | undefined): Promise<void> {
     const allMeta = { ...meta, role, ...(poa.length ? { poa: poa.join(' ').slice(0, 256) } : {}) };
     const existing = this.#registry.find(hubId);
-    if (existing && existing.extra.hubLink !== undefined) {
+    if (existing && existing.hubLink !== null) {
       existing.address = poa[0] ?? existing.address;
       existing.meta = allMeta;
-      existing.extra.hubLink = role;
-      existing.extra.roles = [role];
+      existing.hubLink = role;
+      existing.roles = [role];
       await this.#registry.resume(existing, session);
       return;
     }
@@ -495,7 +495,7 @@ export class Federation {
       id: randomUUID(), name: hubId, type: 'hub', address: poa[0] ?? '', meta: allMeta,
       // A registrar's record waits for it as long as it takes; a child's lapses after the grace.
       liveness: { kind: 'session', graceMs: role === 'registrar' ? 86_400_000 : this.#o.graceMs },
-      tokenHash: hashToken(newToken()), registeredAt: now, extra: { hubLink: role, roles: [role] },
+      tokenHash: hashToken(newToken()), registeredAt: now, hubLink: role, roles: [role],
     }, now);
     await this.#registry.add(member, session);
   }
@@ -503,7 +503,7 @@ export class Federation {
   /** A record left the registry: a child's takes its subtree with it; the registrar's is forgotten. */
   #recordRemoved(m: Member, reason: string): void {
     if (this.#closed) return;
-    if (m.extra.hubLink === 'registree' && this.#children.has(m.name)) {
+    if (m.hubLink === 'registree' && this.#children.has(m.name)) {
       this.#dropChild(m.name, reason === 'unregistered' ? 'unregistered' : 'hub-lost');
     }
   }
@@ -518,7 +518,7 @@ export class Federation {
     const ids = this.#table.drop(childId);
     for (const id of ids) {
       const r = this.#registry.find(id);
-      if (r && r.extra.hubLink === 'descendant') void this.#registry.remove(r, reason).catch(() => {});
+      if (r && r.hubLink === 'descendant') void this.#registry.remove(r, reason).catch(() => {});
     }
     this.#log().info({ child: childId, hubs: ids.length, reason }, 'child hub removed with its subtree');
     void this.#serially(() => this.#reportUp(this.#table.edges())).catch((err: unknown) => this.#log().warn({ err }, 'could not tell the registrar'));

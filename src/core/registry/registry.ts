@@ -6,6 +6,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Connection } from '../ports.js';
+import { fromStoredExtra, toStored, viewOf, type LifecycleInfo, type Member, type MemberInit } from './member.js';
+
+export type { LifecycleInfo, Member, MemberInit } from './member.js';
 import { MusterError } from '../../errors.js';
 import type { RegistryEvent } from '../../schemas/event.js';
 import type {
@@ -37,34 +40,6 @@ export interface Caller {
   connection?: Connection;
 }
 
-export interface LifecycleInfo {
-  state: string;
-  endpoints: Record<string, string[]>;
-  lastError: string | null;
-  since: number;
-}
-
-export interface Member extends WheelEntry {
-  readonly id: string;
-  readonly name: string;
-  type: string;
-  address: string;
-  meta: Record<string, string>;
-  liveness: Required<LivenessSpec>;
-  tokenHash: string;
-  readonly registeredAt: number;
-  lastSeen: number;
-  status: MemberStatus;
-  /** The connection it registered on (and is reached through), if any. */
-  connection: Connection | null;
-  /** Facts other services keep with the member and persist (roles, lifecycle, ...). */
-  extra: Record<string, unknown>;
-  lifecycle: LifecycleInfo | null;
-  probe: ProbeStats | null;
-  /** Allocated on first message: most members never use the bus. */
-  traffic: TrafficStats | null;
-}
-
 export interface ProbeRunner {
   start(member: Member): void;
   stop(member: Member): void;
@@ -85,7 +60,6 @@ type RemovedListener = (member: Member, reason: RemovalReason) => void;
 /** `again`: the member registered once more with its token (a new run for a component). */
 type RegisteredListener = (member: Member, again: boolean) => void;
 
-const EMPTY_TRAFFIC: TrafficStats = Object.freeze({ sent: 0, sentBytes: 0, lastSent: null, received: 0, receivedBytes: 0, lastReceived: null, dropped: 0 });
 
 export class Registry {
   readonly hubId: string;
@@ -220,7 +194,7 @@ export class Registry {
     const now = this.#now();
     const member = this.createMember({
       id: randomUUID(), name, type: params.type, address: params.address ?? '', meta: params.meta ?? {},
-      liveness, tokenHash: hashToken(token), registeredAt: now, extra: params.roles?.length ? { roles: params.roles } : {},
+      liveness, tokenHash: hashToken(token), registeredAt: now, roles: params.roles ?? [],
     }, now);
     // A component starts its lifecycle at registration (the control service takes it from there).
     if (params.roles?.includes('component')) member.lifecycle = { state: 'starting', endpoints: {}, lastError: null, since: now };
@@ -230,8 +204,8 @@ export class Registry {
   }
 
   /** Builds a member record; `add` puts it in the registry. For faces that assign ids and names themselves. */
-  createMember(stored: StoredMember, now = this.#now()): Member {
-    return this.#fromStored(stored, now);
+  createMember(init: MemberInit, now = this.#now()): Member {
+    return this.#live(init, now);
   }
 
   /**
@@ -258,7 +232,7 @@ export class Registry {
     member.type = params.type;
     if (params.address !== undefined) member.address = params.address;
     if (params.meta !== undefined) member.meta = params.meta;
-    if (params.roles !== undefined) member.extra.roles = params.roles;
+    if (params.roles !== undefined) member.roles = params.roles;
     const livenessChanged = JSON.stringify(member.liveness) !== JSON.stringify(liveness);
     if (livenessChanged) {
       if (member.liveness.kind === 'probe') this.#probes?.stop(member);
@@ -427,22 +401,11 @@ export class Registry {
   }
 
   view(m: Member): MemberView {
-    const v: MemberView = {
-      id: m.id, name: m.name, type: m.type, address: m.address, meta: m.meta, liveness: m.liveness,
-      status: m.status, registeredAt: m.registeredAt, lastSeen: m.lastSeen, hub: this.hubId,
-      stats: { traffic: m.traffic ?? EMPTY_TRAFFIC },
-    };
-    if (m.probe) v.stats.probe = { ...m.probe };
-    if (m.lifecycle) v.lifecycle = m.lifecycle;
-    if (Array.isArray(m.extra.roles)) v.roles = m.extra.roles as MemberView['roles'];
-    return v;
+    return viewOf(m, this.hubId);
   }
 
   toStored(m: Member): StoredMember {
-    return {
-      id: m.id, name: m.name, type: m.type, address: m.address, meta: m.meta, liveness: m.liveness,
-      tokenHash: m.tokenHash, registeredAt: m.registeredAt, extra: m.lifecycle ? { ...m.extra, lifecycle: m.lifecycle } : m.extra,
-    };
+    return toStored(m);
   }
 
   normalizeLiveness(spec: RegisterParams['liveness']): Required<LivenessSpec> {
@@ -527,7 +490,7 @@ export class Registry {
 
   #expire(member: Member): void {
     // Records of other hubs (federation) lapse when their hub's link stays down past the grace.
-    const reason: RemovalReason = member.extra.hubLink !== undefined ? 'hub-lost' : member.liveness.kind === 'session' ? 'session-lost' : 'expired';
+    const reason: RemovalReason = member.hubLink !== null ? 'hub-lost' : member.liveness.kind === 'session' ? 'session-lost' : 'expired';
     void this.remove(member, reason).catch(() => {});
   }
 
@@ -556,12 +519,16 @@ export class Registry {
   }
 
   #fromStored(s: StoredMember, now: number): Member {
-    const { lifecycle, ...extra } = s.extra as { lifecycle?: LifecycleInfo };
+    return this.#live({ ...s, ...fromStoredExtra(s.extra) }, now);
+  }
+
+  /** A member record with its live state: alive, seen now, no connection, not scheduled. */
+  #live(init: MemberInit, now: number): Member {
     return {
-      id: s.id, name: s.name, type: s.type, address: s.address, meta: s.meta,
-      liveness: this.normalizeLiveness(s.liveness), tokenHash: s.tokenHash, registeredAt: s.registeredAt,
-      lastSeen: now, status: 'alive', connection: null, extra, lifecycle: lifecycle ?? null, probe: null, traffic: null,
-      deadline: Infinity, slot: -1,
+      id: init.id, name: init.name, type: init.type, address: init.address, meta: init.meta,
+      liveness: this.normalizeLiveness(init.liveness), tokenHash: init.tokenHash, registeredAt: init.registeredAt,
+      lastSeen: now, status: 'alive', connection: null, roles: init.roles ?? [], hubLink: init.hubLink ?? null,
+      lifecycle: init.lifecycle ?? null, history: init.history ?? [], probe: null, traffic: null, deadline: Infinity, slot: -1,
     };
   }
 
@@ -582,7 +549,7 @@ type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : n
 /** The controller role is granted only with the admin token (or kept by a member that has it). */
 function assertRoles(roles: RegisterParams['roles'], admin: boolean, existing?: Member): void {
   if (!roles?.includes('controller') || admin) return;
-  const had = existing && Array.isArray(existing.extra.roles) && existing.extra.roles.includes('controller');
+  const had = existing?.roles.includes('controller');
   if (!had) throw new MusterError('FORBIDDEN', 'Only the admin token may register a member with the controller role');
 }
 

@@ -80,7 +80,7 @@ export class RegistrarClient implements HubLink {
     if (deregister && this.open && conn) {
       await conn.call('hub.deregister', {}, 2_000).catch((err: unknown) => this.#o.log.warn({ err }, 'could not deregister from the registrar'));
       const record = this.#fed.registrarId ? this.#registry.find(this.#fed.registrarId) : undefined;
-      if (record?.extra.hubLink === 'registrar') await this.#registry.remove(record, 'unregistered').catch(() => {});
+      if (record?.hubLink === 'registrar') await this.#registry.remove(record, 'unregistered').catch(() => {});
     }
     this.#registered = false;
     this.#fed.registrarDown(this);

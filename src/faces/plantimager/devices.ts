@@ -62,7 +62,7 @@ export class PlantimagerDevices {
     const member = this.#registry.createMember({
       id: randomUUID(), name, type: memberType(req.deviceType), address: req.addr, meta: { face: FACE_LABEL },
       liveness: { kind: 'ttl', ttlMs: ALIVE_TIMEOUT_S * 1000 },
-      tokenHash: hashToken(uuid), registeredAt: Date.now(), extra: {},
+      tokenHash: hashToken(uuid), registeredAt: Date.now(),
     });
     // Everything up to add()'s first await is synchronous, so concurrent registrations see each other.
     const added = this.#registry.add(member, undefined, [...evict]);

@@ -1,0 +1,106 @@
+/**
+ * A member as the core keeps it: its record (persisted), its live state (status, connection,
+ * deadline, stats), and the facts other services keep with it as typed fields (roles, lifecycle
+ * and its history, the hub link of a record of another hub). The store sees them as `extra`.
+ */
+import type { Transition } from '../../schemas/control.js';
+import type { LivenessSpec, MemberStatus, MemberView, ProbeStats, TrafficStats } from '../../schemas/member.js';
+import type { StoredMember } from '../../store/store.js';
+import type { WheelEntry } from '../deadline-wheel.js';
+import type { Connection } from '../ports.js';
+
+/** What a record of another hub is to this hub (federation). */
+export type HubRole = 'registrar' | 'registree' | 'descendant';
+export type MemberRole = 'component' | 'controller' | HubRole;
+
+export interface LifecycleInfo {
+  state: string;
+  endpoints: Record<string, string[]>;
+  lastError: string | null;
+  since: number;
+}
+
+export interface Member extends WheelEntry {
+  readonly id: string;
+  readonly name: string;
+  type: string;
+  address: string;
+  meta: Record<string, string>;
+  liveness: Required<LivenessSpec>;
+  tokenHash: string;
+  readonly registeredAt: number;
+  lastSeen: number;
+  status: MemberStatus;
+  /** The connection it registered on (and is reached through), if any. */
+  connection: Connection | null;
+  roles: MemberRole[];
+  /** Set on records of other hubs: how this hub knows them. */
+  hubLink: HubRole | null;
+  lifecycle: LifecycleInfo | null;
+  /** The last lifecycle transitions, oldest first (bounded by the control service). */
+  history: Transition[];
+  probe: ProbeStats | null;
+  /** Allocated on first message: most members never use the bus. */
+  traffic: TrafficStats | null;
+}
+
+/** What a face or service gives to create a member; the registry fills in the live state. */
+export interface MemberInit {
+  id: string;
+  name: string;
+  type: string;
+  address: string;
+  meta: Record<string, string>;
+  liveness: LivenessSpec;
+  tokenHash: string;
+  registeredAt: number;
+  roles?: MemberRole[];
+  hubLink?: HubRole | null;
+  lifecycle?: LifecycleInfo | null;
+  history?: Transition[];
+}
+
+export const EMPTY_TRAFFIC: TrafficStats = Object.freeze({ sent: 0, sentBytes: 0, lastSent: null, received: 0, receivedBytes: 0, lastReceived: null, dropped: 0 });
+
+const HUB_ROLES: readonly string[] = ['registrar', 'registree', 'descendant'];
+
+/** The record as the store keeps it: the typed fields go into `extra` (only those set). */
+export function toStored(m: Member): StoredMember {
+  const extra: Record<string, unknown> = {};
+  if (m.roles.length) extra.roles = m.roles;
+  if (m.hubLink) extra.hubLink = m.hubLink;
+  if (m.lifecycle) extra.lifecycle = m.lifecycle;
+  if (m.history.length) extra.lifecycleHistory = m.history;
+  return {
+    id: m.id, name: m.name, type: m.type, address: m.address, meta: m.meta, liveness: m.liveness,
+    tokenHash: m.tokenHash, registeredAt: m.registeredAt, extra,
+  };
+}
+
+/** The typed fields of a stored record's `extra` (unknown keys are dropped). */
+export function fromStoredExtra(extra: Record<string, unknown>): Pick<MemberInit, 'roles' | 'hubLink' | 'lifecycle' | 'history'> {
+  const hubLink = typeof extra.hubLink === 'string' && HUB_ROLES.includes(extra.hubLink) ? (extra.hubLink as HubRole) : null;
+  return {
+    roles: Array.isArray(extra.roles) ? (extra.roles.filter((r) => typeof r === 'string') as MemberRole[]) : [],
+    hubLink,
+    lifecycle: typeof extra.lifecycle === 'object' && extra.lifecycle !== null ? (extra.lifecycle as LifecycleInfo) : null,
+    history: Array.isArray(extra.lifecycleHistory) ? (extra.lifecycleHistory as Transition[]) : [],
+  };
+}
+
+/** The public view of a member (what lists, gets and events show). */
+export function viewOf(m: Member, hubId: string): MemberView {
+  const v: MemberView = {
+    id: m.id, name: m.name, type: m.type, address: m.address, meta: m.meta, liveness: m.liveness,
+    status: m.status, registeredAt: m.registeredAt, lastSeen: m.lastSeen, hub: hubId,
+    stats: { traffic: m.traffic ?? EMPTY_TRAFFIC },
+  };
+  if (m.probe) v.stats.probe = { ...m.probe };
+  if (m.lifecycle) v.lifecycle = m.lifecycle;
+  if (m.roles.length) v.roles = m.roles;
+  return v;
+}
+
+export function hasRole(m: Member, role: MemberRole): boolean {
+  return m.roles.includes(role);
+}
