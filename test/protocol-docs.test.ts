@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { operationsByName } from '../src/core/operations/index.js';
 import { NOTIFICATIONS } from '../src/schemas/notifications.js';
+import { validate } from '../src/schemas/validate.js';
 import { startHub, type TestHub } from './support/hub.js';
 import { RpcPeer } from './support/rpc.js';
 
@@ -46,5 +47,36 @@ describe('protocol docs', () => {
     const expected = NOTIFICATIONS.map((n) => [`\`${n.method}\``, n.request ? 'request' : 'notification']);
     const documented = tableRows('### Notification index').map((r) => [r[0]!, r[1]!]);
     assert.deepEqual(documented, expected, `expected rows:\n${NOTIFICATIONS.map((n) => `| \`${n.method}\` | ${n.request ? 'request' : 'notification'} | ${n.summary} |`).join('\n')}`);
+  });
+
+  test('what the hub sends matches its schema: bus.message, event, bus.handle', async () => {
+    const a = await RpcPeer.connect(h.wsUrl);
+    const b = await RpcPeer.connect(h.wsUrl);
+    try {
+      await a.ok('register', { name: 'schema-a', type: 't', liveness: 'session' });
+      await b.ok('register', { name: 'schema-b', type: 't', liveness: 'session' });
+      await b.ok('watch', { filter: { prefix: 'schema-' } });
+      await b.ok('bus.subscribe', { scope: '/schema/' });
+      await a.ok('bus.publish', { scope: '/schema/x/', data: { n: 1 } });
+      await a.ok('bus.send', { to: 'schema-b', bytes: 'AAEC' });
+      await h.hub.registry.register({ name: 'schema-c', type: 't' });
+      const asked = a.call('bus.request', { to: 'schema-b', method: 'm', params: [1] });
+      const handle = await b.waitFor((n) => n.method === 'bus.handle');
+      b.ws.send(JSON.stringify({ jsonrpc: '2.0', id: (handle as unknown as { id: string }).id, result: null }));
+      await asked;
+      await b.waitFor((n) => n.method === 'event' && n.params.event.member.name === 'schema-c');
+      const schemas = new Map(NOTIFICATIONS.map((n) => [n.method, n.params]));
+      const seen = new Set<string>();
+      for (const n of b.notifications) {
+        const schema = schemas.get(n.method);
+        assert.ok(schema, `${n.method} has a schema`);
+        validate(schema, n.params, n.method);
+        seen.add(n.method);
+      }
+      assert.deepEqual([...seen].sort(), ['bus.handle', 'bus.message', 'event']);
+    } finally {
+      await a.close();
+      await b.close();
+    }
   });
 });
