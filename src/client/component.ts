@@ -10,7 +10,11 @@
  *   await c.finished;                                               // after STOP was answered
  */
 import type { Endpoints, LifecycleState } from '../schemas/control.js';
+import type { MethodResult } from './hub-methods.js';
 import type { MusterClient, RegisterOptions } from './types.js';
+
+/** What a component tells the hub. */
+type LifecycleMessage = 'lifecycle.ready' | 'lifecycle.error' | 'lifecycle.ok' | 'lifecycle.finished';
 
 export interface StopOutcome {
   outcome?: 'OK' | 'ERROR';
@@ -80,7 +84,8 @@ class ComponentImpl implements Component {
         }
         // While reconnecting, 'reconnected' follows; announcing on both would be a second READY.
         const rejoined = s.type === 'reconnected' || (replaced && client.connected);
-        if (rejoined && this.#endpoints && !this.#done) void this.#send('lifecycle.ready', { endpoints: this.#endpoints });
+        const endpoints = this.#endpoints;
+        if (rejoined && endpoints && !this.#done) void this.#send(() => client.call('lifecycle.ready', { name: this.name, endpoints }));
       }),
     );
   }
@@ -91,12 +96,12 @@ class ComponentImpl implements Component {
 
   async ready(endpoints: Endpoints = {}): Promise<void> {
     this.#endpoints = endpoints;
-    await this.#send('lifecycle.ready', { endpoints }, true);
+    await this.#send(() => this.#client.call('lifecycle.ready', { name: this.name, endpoints }), true);
   }
 
   async fail(reason: string): Promise<void> {
     this.#done = true;
-    await this.#send('lifecycle.error', { text: reason }, true);
+    await this.#send(() => this.#client.call('lifecycle.error', { name: this.name, text: reason }), true);
   }
 
   close(): void {
@@ -111,10 +116,10 @@ class ComponentImpl implements Component {
     try {
       await this.#options.onConfigure?.(p.config ?? {});
     } catch (err) {
-      await this.#send('lifecycle.error', { call: p.call, text: messageOf(err) });
+      await this.#send(() => this.#client.call('lifecycle.error', { name: this.name, call: p.call, text: messageOf(err) }));
       return;
     }
-    await this.#send('lifecycle.ok', { call: p.call });
+    await this.#send(() => this.#client.call('lifecycle.ok', { name: this.name, call: p.call }));
   }
 
   async #stop(p: CommandParams): Promise<void> {
@@ -126,14 +131,14 @@ class ComponentImpl implements Component {
       result = { outcome: 'ERROR', details: [messageOf(err)] };
     }
     this.#done = true;
-    await this.#send('lifecycle.finished', { call: p.call, ...result });
+    await this.#send(() => this.#client.call('lifecycle.finished', { name: this.name, call: p.call, ...result }));
     this.#finish(result);
   }
 
   /** Sends one lifecycle message; the hub's answer is the state it moved to. */
-  async #send(method: string, params: Record<string, unknown>, rethrow = false): Promise<void> {
+  async #send(message: () => Promise<MethodResult<LifecycleMessage>>, rethrow = false): Promise<void> {
     try {
-      const r = await this.#client.call<{ state: LifecycleState }>(method, { name: this.name, ...params });
+      const r = await message();
       this.state = r.state;
     } catch (err) {
       if (rethrow) throw err;

@@ -31,7 +31,7 @@ export interface Controller {
 /** The hub answers within timeoutMs; the client waits a little longer so the hub's answer wins. */
 const clientWait = (timeoutMs: number | undefined) => ({ timeoutMs: (timeoutMs ?? 60_000) + 5_000 });
 
-const withTimeout = (params: Record<string, unknown>, timeoutMs: number | undefined) => (timeoutMs === undefined ? params : { ...params, timeoutMs });
+const withTimeout = <P extends object>(params: P, timeoutMs: number | undefined): P & { timeoutMs?: number } => (timeoutMs === undefined ? params : { ...params, timeoutMs });
 
 export function controller(client: MusterClient): Controller {
   return {

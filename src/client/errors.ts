@@ -51,3 +51,6 @@ export function fromRpcError(error: unknown): MusterClientError {
   if (code === 'TIMEOUT') return new TimeoutError(message, details, rpcCode);
   return new MusterClientError(code, message, details, { rpcCode });
 }
+
+/** The link failed (closed or silent), as opposed to the hub refusing: retried on a fresh connection. */
+export const isLinkError = (err: unknown): boolean => err instanceof ConnectionClosedError || err instanceof TimeoutError;

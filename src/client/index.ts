@@ -11,6 +11,7 @@ import type { ConnectOptions, MusterClient } from './types.js';
 
 export { ConnectionClosedError, MusterClientError, TimeoutError, type ClientErrorCode } from './errors.js';
 export type { WebSocketFactory, WebSocketLike } from './transport.js';
+export type { HubMethod, HubMethods, MethodParams, MethodResult } from './hub-methods.js';
 export type {
   CallOptions, ClientStatus, ConnectOptions, MusterClient, NotificationHandler, ReconnectOptions, RegisterOptions,
   RequestHandler, Watch, WatchOptions,

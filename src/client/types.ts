@@ -2,8 +2,9 @@
 import type { RegistryEvent, WatchFilter } from '../schemas/event.js';
 import type { HubInfo } from '../schemas/hub.js';
 import type { TreeListParams } from '../schemas/federation.js';
-import type { ListResult, LivenessSpec, MemberStatus, MemberView, RegisterResult, UpdateParams } from '../schemas/member.js';
+import type { ListResult, MemberStatus, MemberView, RegisterResult, UpdateParams } from '../schemas/member.js';
 import type { MusterClientError } from './errors.js';
+import type { HubMethod, MethodParams, MethodResult, OtherMethod } from './hub-methods.js';
 import type { WebSocketFactory } from './transport.js';
 
 export interface ReconnectOptions {
@@ -28,20 +29,23 @@ export interface ConnectOptions {
   webSocket?: WebSocketFactory;
 }
 
+type Register = MethodParams<'register'>;
+
+/** register's params but the token (the client keeps it); field types from the operation table. */
 export interface RegisterOptions {
   /** Proposed name; taken names get `-1`, `-2`, ... unless `exclusive`. Default: from the type. */
-  name?: string;
-  type: string;
-  address?: string;
-  meta?: Record<string, string>;
+  name?: Register['name'];
+  type: Register['type'];
+  address?: Register['address'];
+  meta?: Register['meta'];
   /** Default `'session'`: alive while this client is connected. ttl members get automatic heartbeats. */
-  liveness?: LivenessSpec | 'ttl' | 'session';
+  liveness?: Register['liveness'];
   /** Fail with NAME_TAKEN rather than choosing another name. */
-  exclusive?: boolean;
+  exclusive?: Register['exclusive'];
   /** Registration key, when the hub requires one. */
-  key?: string;
+  key?: Register['key'];
   /** "component": driven through the lifecycle (see component()); "controller": may configure and stop components (granting it needs the admin token). */
-  roles?: ('component' | 'controller')[];
+  roles?: Register['roles'];
 }
 
 export interface CallOptions {
@@ -94,8 +98,10 @@ export interface MusterClient {
   heartbeat(id: string): Promise<MemberStatus>;
   info(): Promise<HubInfo>;
   watch(filter?: WatchFilter, options?: WatchOptions): Watch;
-  /** Any JSON-RPC method of the hub (services build on this). */
-  call<T = unknown>(method: string, params?: unknown, options?: CallOptions): Promise<T>;
+  /** A method of the hub's operation tables: params and result typed from them. */
+  call<M extends HubMethod>(method: M, params: MethodParams<M>, options?: CallOptions): Promise<MethodResult<M>>;
+  /** Any other JSON-RPC method (system.*, rpc.discover, bus.format, a newer hub's), untyped. */
+  call<T = unknown, M extends string = string>(method: OtherMethod<M>, params?: unknown, options?: CallOptions): Promise<T>;
   /** Hub-to-client notifications; returns an unsubscribe function. */
   onNotification(method: string, handler: NotificationHandler): () => void;
   /** Answers hub-to-client requests for a method; a throw becomes an error reply. Returns a remover. */
