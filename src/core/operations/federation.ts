@@ -27,7 +27,7 @@ export const federationOperations = [
     params: HubRegisterParams,
     result: HubHello,
     needsConnection: true,
-    run: (s, p, caller) => s.federation.acceptChild(linkOf(caller), linkOf(caller), p),
+    run: (s, p, caller) => s.federation.acceptChild(linkOf(caller), p),
   }),
   op({
     name: 'hub.update',

@@ -79,8 +79,7 @@ export class RegistrarClient implements HubLink {
     const conn = this.#conn;
     if (deregister && this.open && conn) {
       await conn.call('hub.deregister', {}, 2_000).catch((err: unknown) => this.#o.log.warn({ err }, 'could not deregister from the registrar'));
-      const record = this.#fed.registrarId ? this.#registry.find(this.#fed.registrarId) : undefined;
-      if (record?.hubLink === 'registrar') await this.#registry.remove(record, 'unregistered').catch(() => {});
+      await this.#fed.deregistered().catch(() => {});
     }
     this.#registered = false;
     this.#fed.registrarDown(this);
@@ -142,7 +141,7 @@ export class RegistrarClient implements HubLink {
 
   /** hub.register, in the federation's queue: the descendant list is taken when the call is made. */
   async #register(conn: RpcConnection): Promise<void> {
-    await this.#fed.registerUp(this, this, this.#o.token, async (params) => {
+    await this.#fed.registerUp(this, this.#o.token, async (params) => {
       const hello = validate(HubHello, await conn.call('hub.register', { ...params, version: VERSION }, CALL_TIMEOUT_MS), 'hub.register result');
       this.#registered = true;
       this.#retryMs = FIRST_RETRY_MS;
