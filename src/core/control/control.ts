@@ -1,61 +1,41 @@
 /**
  * Component lifecycle control: Saturnin ICCP's state machine, held by the hub so that controllers
- * drive components across processes and every watcher sees the state. Pure logic and timers:
- * faces decode messages and hand them here; commands go out through the ComponentLink the face
- * bound at READY. Each transition is persisted with the member (a `lifecycle` event); none of
- * this is on a hot path. A component has at most one command open at a time, as in ICCP.
+ * drive components across processes and every watcher sees the state. Faces decode messages and
+ * hand them here; commands go out through the connection the component sent READY on. Every
+ * transition is the table's (lifecycle.ts): this service asks it, then does the I/O (timers,
+ * calls, persistence as a `lifecycle` event). None of this is on a hot path. A component has at
+ * most one command open at a time, as in ICCP.
  */
 import { MusterError } from '../../errors.js';
 import type {
-  ConfigureResult, Endpoints, GroupConfigureResult, GroupStopResult, LifecycleRecord, LifecycleState, Selector, StopResult, Transition,
+  ConfigureResult, Endpoints, GroupConfigureResult, GroupStopResult, LifecycleRecord, LifecycleState, Selector, StopResult,
 } from '../../schemas/control.js';
 import type { RemovalReason } from '../../schemas/member.js';
+import { resultOf, type CallResult, type OpenCall } from './calls.js';
+import { Components, HISTORY_LIMIT, stateOf, type Component } from './components.js';
 import { configureEach, selectComponents, stopEach } from './groups.js';
+import { step, type Answer, type Happening, type Kind } from './lifecycle.js';
 import { authorizeController, hasRole } from './roles.js';
 import type { Connection, ControlAdapter, LifecycleCommand } from '../ports.js';
 import type { Caller, Member, Registry } from '../registry/registry.js';
 import { splitAddress } from '../names.js';
 
-export { hasRole };
+export { hasRole, HISTORY_LIMIT };
+export type { Answer, CallResult, Kind };
 
-export const HISTORY_LIMIT = 50;
 export const DEFAULT_LIFECYCLE_TIMEOUT_MS = 10_000;
 
 /** A command from the hub to one component. */
 export type Command = LifecycleCommand;
 
-/** A component's answer to a command (or, for `error` before READY, its failure to start). */
-export type Answer =
-  | { type: 'ok'; call?: string }
-  | { type: 'error'; call?: string; text: string }
-  | { type: 'finished'; call?: string; outcome: 'OK' | 'ERROR' | 'UNKNOWN'; details?: string[] };
+const LABEL = { configure: 'CONFIGURE', stop: 'STOP' } as const;
+const SENT = { configure: 'CONFIGURE sent', stop: 'STOP sent' } as const;
 
-export type Kind = Command['type'];
-export type CallResult = ConfigureResult | StopResult;
-
-const LABEL = { ok: 'OK', error: 'ERROR', finished: 'FINISHED', configure: 'CONFIGURE', stop: 'STOP' } as const;
-
-interface OpenCall {
-  readonly call: string;
-  readonly kind: Kind;
-  /** State to return to when the component answers a CONFIGURE with ERROR. */
-  readonly from: LifecycleState;
-  readonly deadline: number;
-  readonly timeoutMs: number;
-  timer: NodeJS.Timeout | null;
-  resolve?(result: CallResult): void;
-  reject?(err: MusterError): void;
-}
-
-interface Component {
-  readonly member: Member;
-  /** The connection it sent READY on: commands go out through it. */
-  link: Connection | null;
-  readySeen: boolean;
-  open: OpenCall | null;
-  /** The call that timed out: its late answer is still taken (unresponsive -> answered state). */
-  late: OpenCall | null;
-  readyTimer: NodeJS.Timeout | null;
+/** A transition the table allows. */
+interface Move {
+  readonly to: LifecycleState;
+  readonly note: string | undefined;
+  readonly lastError: string | null | undefined;
 }
 
 export interface ControlOptions {
@@ -71,10 +51,7 @@ export class Control {
   readonly timeoutMs: number;
   readonly #registry: Registry;
   readonly #now: () => number;
-  readonly #onError: (err: unknown) => void;
-  readonly #components = new Map<string, Component>();
-  readonly #byLink = new Map<Connection, Set<Component>>();
-  readonly #watchedLinks = new WeakSet<Connection>();
+  readonly #components: Components;
   readonly #adapters: ControlAdapter[] = [];
   #nextCall = 1;
   #closed = false;
@@ -83,7 +60,9 @@ export class Control {
     this.#registry = options.registry;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_LIFECYCLE_TIMEOUT_MS;
     this.#now = options.now ?? Date.now;
-    this.#onError = options.onError ?? (() => {});
+    this.#components = new Components({
+      registry: options.registry, now: this.#now, onError: options.onError ?? (() => {}), onLinkClosed: (link) => this.linkClosed(link),
+    });
     this.#registry.onRegistered((m, again) => this.#registered(m, again));
     this.#registry.onRemoved((m, reason) => this.#removed(m, reason));
   }
@@ -92,13 +71,10 @@ export class Control {
   start(): void {
     for (const m of this.#registry.members()) {
       if (!m.lifecycle || !hasRole(m, 'component')) continue;
-      const c = this.#record(m);
-      const state = m.lifecycle.state;
-      if (state === 'starting') this.#armReady(c);
-      else if (state === 'configuring' || state === 'stopping') {
-        const text = `the hub restarted while ${state}`;
-        void this.#transition(c, 'unresponsive', text, { lastError: text });
-      }
+      const c = this.#components.of(m);
+      const move = this.#decide(c, { type: 'hub restarted' });
+      if (move) void this.#move(c, move);
+      else if (stateOf(c) === 'starting') this.#armReady(c);
     }
   }
 
@@ -107,7 +83,7 @@ export class Control {
     this.#closed = true;
     for (const c of this.#components.values()) {
       this.#clearReady(c);
-      this.#takeOpen(c)?.reject?.(new MusterError('SHUTTING_DOWN'));
+      c.calls.take()?.reject?.(new MusterError('SHUTTING_DOWN'));
     }
   }
 
@@ -120,80 +96,49 @@ export class Control {
 
   /** The component a lifecycle message comes from: one registered on this very connection (`name` when it holds several). */
   componentOn(connection: Connection, name: string | undefined): Member {
-    const members = this.#registry.connectionMembers(connection);
-    if (name !== undefined) {
-      const m = this.#registry.find(name);
-      if (!m || !members.has(m)) throw new MusterError('FORBIDDEN', `${name} is not registered on this connection`, { name });
-      return m;
-    }
-    let found: Member | undefined;
-    for (const m of members) {
-      if (!hasRole(m, 'component')) continue;
-      if (found) throw new MusterError('INVALID_PARAMS', 'This connection holds several components: say which with "name"');
-      found = m;
-    }
-    if (!found) throw new MusterError('FORBIDDEN', 'No component is registered on this connection: register with roles ["component"] first');
-    return found;
+    return this.#components.on(connection, name);
   }
 
   /** READY: the component is up and reachable over `link`. */
   ready(member: Member, endpoints: Endpoints, link: Connection): LifecycleState {
-    const c = this.#component(member);
-    this.#assertAlive(c, 'READY');
-    if (c.readySeen) this.#protocolError(c, 'a second READY');
+    const c = this.#components.sender(member);
+    const move = this.#message(c, { type: 'READY' });
     this.#clearReady(c);
     c.readySeen = true;
-    this.#bind(c, link);
-    const late = c.member.lifecycle!.state === 'unresponsive';
-    void this.#transition(c, 'ready', late ? 'late READY' : undefined, { endpoints });
-    return 'ready';
+    this.#components.bind(c, link);
+    void this.#move(c, move, { endpoints });
+    return move.to;
   }
 
-  /** OK, ERROR or FINISHED from the component. */
+  /** OK, ERROR or FINISHED from the component: an answer to its call, or (ERROR before READY) its failure to start. */
   answer(member: Member, a: Answer): LifecycleState {
-    const c = this.#component(member);
-    const label = LABEL[a.type];
-    this.#assertAlive(c, label);
-    if (!c.readySeen) {
-      if (a.type === 'error' && a.call === undefined) {
-        this.#clearReady(c);
-        void this.#transition(c, 'failed', 'could not start', { lastError: a.text });
-        return 'failed';
-      }
-      this.#protocolError(c, `${label} before READY`);
-    }
-    const open = c.open;
-    if (open) {
-      if (a.call !== undefined && a.call !== open.call) this.#protocolError(c, `${label} for call ${a.call}, but the open call is ${open.call}`);
-      return this.#settle(c, open, a, false);
-    }
-    const late = c.late;
-    if (late && c.member.lifecycle!.state === 'unresponsive' && (a.call === undefined || a.call === late.call)) {
-      return this.#settle(c, late, a, true);
-    }
-    this.#protocolError(c, `${label} answers nothing: no CONFIGURE or STOP is open`);
+    const c = this.#components.sender(member);
+    const call = c.calls.answerable(stateOf(c));
+    const move = this.#message(c, { type: 'answer', answer: a });
+    this.#clearReady(c);
+    if (call) c.calls.answered(call);
+    const done = this.#move(c, move);
+    const resolve = call?.resolve;
+    if (call && resolve) void done.then(() => resolve(resultOf(c.member.name, call.kind, a, move.to)));
+    return move.to;
   }
 
   /** A component sent a message that only goes from the hub (controller) to a component. */
   wrongWay(member: Member, command: Kind): never {
-    const c = this.#component(member);
-    this.#assertAlive(c, LABEL[command]);
-    this.#protocolError(c, `${LABEL[command]} goes from the hub to a component, never back`);
+    const c = this.#components.sender(member);
+    this.#message(c, { type: command === 'configure' ? 'CONFIGURE from the component' : 'STOP from the component' });
+    throw new Error(`lifecycle table: ${LABEL[command]} from a component must be refused`);
   }
 
   /** The connection a component sent READY on closed: open calls fail with MEMBER_GONE. */
   linkClosed(link: Connection): void {
-    const set = this.#byLink.get(link);
-    if (!set) return;
-    this.#byLink.delete(link);
-    for (const c of set) {
-      c.link = null;
-      c.late = null;
-      const open = this.#takeOpen(c);
-      if (!open) continue;
-      const text = `connection lost during ${LABEL[open.kind]}`;
-      void this.#transition(c, 'failed', text, { lastError: text })
-        .then(() => open.reject?.(new MusterError('MEMBER_GONE', `${c.member.name}: ${text}`, { name: c.member.name })));
+    for (const c of this.#components.release(link)) {
+      const move = this.#decide(c, { type: 'connection lost' });
+      c.calls.forgetLate();
+      const open = c.calls.take();
+      if (!move) continue;
+      const gone = () => open?.reject?.(new MusterError('MEMBER_GONE', `${c.member.name}: ${move.note}`, { name: c.member.name }));
+      void this.#move(c, move).then(gone);
     }
   }
 
@@ -225,7 +170,7 @@ export class Control {
       if (!adapter) throw new MusterError('NO_SUCH_HUB', `No hub ${JSON.stringify(hubId)}: this hub is not part of a tree`, { hub: hubId });
       return adapter.command(hubId, name, kind, config, timeoutMs) as Promise<CallResult>;
     }
-    return this.#command(this.#target(name), kind, config, timeoutMs);
+    return this.#command(this.#components.target(name), kind, config, timeoutMs);
   }
 
   /** Configures every matching component at once; one outcome per member, sorted by name. */
@@ -241,14 +186,14 @@ export class Control {
 
   /** State, endpoints, last error, open call and history of one component (anyone may read it). */
   lifecycle(name: string): LifecycleRecord {
-    const c = this.#target(name);
+    const c = this.#components.target(name);
     const lc = c.member.lifecycle!;
-    const open = c.open;
+    const open = c.calls.open;
     return {
       name: c.member.name, state: lc.state as LifecycleState, endpoints: lc.endpoints, lastError: lc.lastError, since: lc.since,
       connected: c.link !== null,
-      pending: open ? { call: open.call, command: open.kind, deadline: open.deadline } : null,
-      history: [...historyOf(c.member)],
+      pending: open ? { call: open.id, command: open.kind, deadline: open.deadline } : null,
+      history: [...c.member.history],
     };
   }
 
@@ -257,121 +202,91 @@ export class Control {
   #command(c: Component, kind: Kind, config: Record<string, unknown>, timeoutMs: number | undefined): Promise<CallResult> {
     if (this.#closed) throw new MusterError('SHUTTING_DOWN');
     const name = c.member.name;
-    const state = this.#stateOf(c);
-    const allowed = state === 'ready' || state === 'configured' || (kind === 'stop' && state === 'unresponsive' && c.readySeen);
-    if (!allowed) {
-      const needs = kind === 'configure' ? 'ready or configured' : 'ready, configured or unresponsive after READY';
-      throw new MusterError('INVALID_STATE', `${name} is ${state}; ${LABEL[kind]} needs ${needs}`, { name, state });
-    }
+    const id = `c${this.#nextCall}`;
+    const state = stateOf(c);
+    const move = this.#decide(c, { type: SENT[kind], call: id });
+    if (!move) throw new Error(`lifecycle table: ${LABEL[kind]} sent must move or be refused`);
     const link = c.link;
     if (!link) throw new MusterError('NOT_CONNECTED', `${name} has no open connection to the hub`, { name });
+    this.#nextCall++;
     const ms = timeoutMs ?? this.timeoutMs;
-    const call = `c${this.#nextCall++}`;
     return new Promise<CallResult>((resolve, reject) => {
-      const open: OpenCall = { call, kind, from: state, deadline: this.#now() + ms, timeoutMs: ms, timer: null, resolve, reject };
-      open.timer = setTimeout(() => this.#timedOut(c, open), ms);
-      open.timer.unref();
-      c.open = open;
-      c.late = null;
-      void this.#transition(c, kind === 'configure' ? 'configuring' : 'stopping', `${LABEL[kind]} ${call}`);
-      link.deliver({ type: 'command', command: kind === 'configure' ? { type: 'configure', name, call, config } : { type: 'stop', name, call } });
+      const open: OpenCall = { id, kind, from: state, deadline: this.#now() + ms, timeoutMs: ms, resolve, reject };
+      c.calls.begin(open, (call) => this.#timedOut(c, call));
+      void this.#move(c, move);
+      link.deliver({ type: 'command', command: kind === 'configure' ? { type: 'configure', name, call: id, config } : { type: 'stop', name, call: id } });
     });
   }
 
-  /** Applies an answer to the call it answers (open, or late after a timeout). */
-  #settle(c: Component, call: OpenCall, a: Answer, late: boolean): LifecycleState {
-    if (call.kind === 'configure' && a.type === 'finished') this.#protocolError(c, 'FINISHED does not answer CONFIGURE');
-    if (call.kind === 'stop' && a.type === 'ok') this.#protocolError(c, 'OK does not answer STOP');
-    if (late) c.late = null;
-    else this.#takeOpen(c);
-    const name = c.member.name;
-    const prefix = late ? `late answer to ${LABEL[call.kind]} ${call.call}: ` : '';
-    let to: LifecycleState;
-    let note: string;
-    let lastError: string | undefined;
-    let result: CallResult;
-    if (a.type === 'ok') {
-      to = 'configured';
-      note = `${prefix}OK`;
-      result = { name, ok: true, state: to };
-    } else if (a.type === 'error' && call.kind === 'configure') {
-      to = call.from === 'configured' ? 'configured' : 'ready';
-      lastError = a.text;
-      note = `${prefix}CONFIGURE failed: ${a.text}`;
-      result = { name, ok: false, error: a.text, state: to };
-    } else if (a.type === 'error') {
-      to = 'failed';
-      lastError = a.text;
-      note = `${prefix}STOP failed: ${a.text}`;
-      result = { name, outcome: 'ERROR', details: [a.text], state: to };
-    } else {
-      const outcome = a.outcome === 'ERROR' ? 'ERROR' : 'OK';
-      const details = a.details ?? [];
-      to = 'finished';
-      if (outcome === 'ERROR') lastError = details.join('; ') || 'finished with outcome ERROR';
-      note = `${prefix}FINISHED ${outcome}`;
-      result = { name, outcome, details, state: to };
-    }
-    const done = this.#transition(c, to, note, lastError === undefined ? {} : { lastError });
-    if (call.resolve) void done.then(() => call.resolve?.(result));
-    return to;
+  #timedOut(c: Component, open: OpenCall): void {
+    const move = this.#decide(c, { type: 'no answer in time' });
+    const reject = c.calls.expire(open);
+    if (!move) return;
+    const timeout = () => reject?.(new MusterError('TIMEOUT', `${c.member.name}: ${move.note}`, { name: c.member.name, timeoutMs: open.timeoutMs }));
+    void this.#move(c, move).then(timeout);
   }
 
-  #timedOut(c: Component, open: OpenCall): void {
-    if (c.open !== open) return;
-    c.open = null;
-    open.timer = null;
-    c.late = open;
-    const text = `no answer to ${LABEL[open.kind]} within ${open.timeoutMs} ms`;
-    const reject = open.reject;
-    open.resolve = undefined;
-    open.reject = undefined;
-    void this.#transition(c, 'unresponsive', text, { lastError: text })
-      .then(() => reject?.(new MusterError('TIMEOUT', `${c.member.name}: ${text}`, { name: c.member.name, timeoutMs: open.timeoutMs })));
+  /** The table's move for a component's own message; refusals and protocol errors are thrown to the sender. */
+  #message(c: Component, h: Happening): Move {
+    const move = this.#decide(c, h);
+    if (!move) throw new Error(`lifecycle table: no row for ${h.type} in state ${stateOf(c)}`);
+    return move;
+  }
+
+  /** Asks the table. Protocol errors fail the component and throw; refusals throw; null: nothing changes. */
+  #decide(c: Component, h: Happening): Move | null {
+    const s = step(this.#components.situation(c), h);
+    const name = c.member.name;
+    switch (s.type) {
+      case 'move': return s;
+      case 'stay': return null;
+      case 'invalid-state': {
+        const state = stateOf(c);
+        throw new MusterError('INVALID_STATE', `${name} is ${state}; ${LABEL[s.kind]} needs ${s.needs}`, { name, state });
+      }
+      case 'refused': throw new MusterError('PROTOCOL_ERROR', s.reason, { name, reason: 'failed' });
+      case 'protocol-error': this.#protocolError(c, s);
+    }
   }
 
   /** Fails the component, fails any waiting controller call, and throws to the sender. */
-  #protocolError(c: Component, reason: string): never {
-    const name = c.member.name;
-    const text = `protocol error: ${reason}`;
+  #protocolError(c: Component, fail: { readonly reason: string; readonly to: LifecycleState; readonly note: string }): never {
+    const { name } = c.member;
+    const { reason } = fail;
     this.#clearReady(c);
-    c.late = null;
-    const open = this.#takeOpen(c);
-    const done = this.#transition(c, 'failed', text, { lastError: text });
+    c.calls.forgetLate();
+    const open = c.calls.take();
+    const done = this.#components.transition(c, fail.to, fail.note, { lastError: fail.note });
     if (open) void done.then(() => open.reject?.(new MusterError('PROTOCOL_ERROR', `${name}: ${reason}`, { name, reason })));
     throw new MusterError('PROTOCOL_ERROR', reason, { name, reason });
   }
 
-  /** After a protocol error (or a failed start or stop) the run is over: register again for a new one. */
-  #assertAlive(c: Component, label: string): void {
-    if (this.#stateOf(c) !== 'failed') return;
-    const name = c.member.name;
-    throw new MusterError('PROTOCOL_ERROR', `${label} from a failed component (${c.member.lifecycle!.lastError ?? 'failed'}); register again to start a new run`, { name, reason: 'failed' });
-  }
-
   #registered(member: Member, again: boolean): void {
-    const old = this.#components.get(member.id);
+    const old = this.#components.kept(member.id);
     if (old) {
       this.#clearReady(old);
-      this.#unbind(old);
-      this.#takeOpen(old)?.reject?.(new MusterError('MEMBER_GONE', `${member.name} registered again (a new run) while a command was open`, { name: member.name }));
-      this.#components.delete(member.id);
+      old.calls.take()?.reject?.(new MusterError('MEMBER_GONE', `${member.name} registered again (a new run) while a command was open`, { name: member.name }));
+      this.#components.drop(old);
     }
     if (!hasRole(member, 'component')) return;
-    const c = this.#record(member);
+    const c = this.#components.of(member);
     c.readySeen = false;
-    if (again || !member.lifecycle) void this.#transition(c, 'starting', again ? 'registered again: a new run' : 'registered', { endpoints: {}, lastError: null });
-    else historyOf(member).push({ at: member.lifecycle.since, from: null, to: 'starting', note: 'registered' });
+    // A first registration comes from no state, whatever the registry already wrote.
+    const s = again ? this.#components.situation(c) : { state: null, readySeen: false, lastError: null, call: null };
+    const move = step(s, { type: again ? 'registered again' : 'registered' });
+    if (move.type !== 'move') throw new Error('lifecycle table: registering must start a run');
+    if (again || !member.lifecycle) void this.#move(c, move, { endpoints: {} });
+    // The registry stored the state with the registration; only the history entry is the service's.
+    else member.history.push({ at: member.lifecycle.since, from: null, to: move.to, note: move.note ?? 'registered' });
     this.#armReady(c);
   }
 
   #removed(member: Member, reason: RemovalReason): void {
-    const c = this.#components.get(member.id);
+    const c = this.#components.kept(member.id);
     if (!c || c.member !== member) return;
     this.#clearReady(c);
-    this.#unbind(c);
-    this.#takeOpen(c)?.reject?.(new MusterError('MEMBER_GONE', `${member.name} was removed (${reason}) while a command was open`, { name: member.name, reason }));
-    this.#components.delete(member.id);
+    c.calls.take()?.reject?.(new MusterError('MEMBER_GONE', `${member.name} was removed (${reason}) while a command was open`, { name: member.name, reason }));
+    this.#components.drop(c);
   }
 
   #armReady(c: Component): void {
@@ -379,9 +294,9 @@ export class Control {
     const ms = this.timeoutMs;
     c.readyTimer = setTimeout(() => {
       c.readyTimer = null;
-      if (this.#components.get(c.member.id) !== c || c.readySeen || this.#stateOf(c) !== 'starting') return;
-      const text = `no READY within ${ms} ms`;
-      void this.#transition(c, 'unresponsive', text, { lastError: text });
+      if (this.#components.kept(c.member.id) !== c) return;
+      const move = this.#decide(c, { type: 'no READY in time', ms });
+      if (move) void this.#move(c, move);
     }, ms);
     c.readyTimer.unref();
   }
@@ -391,92 +306,7 @@ export class Control {
     c.readyTimer = null;
   }
 
-  #takeOpen(c: Component): OpenCall | null {
-    const open = c.open;
-    if (!open) return null;
-    if (open.timer) clearTimeout(open.timer);
-    c.open = null;
-    return open;
+  #move(c: Component, move: Move, patch: { endpoints?: Endpoints } = {}): Promise<void> {
+    return this.#components.transition(c, move.to, move.note, move.lastError === undefined ? patch : { ...patch, lastError: move.lastError });
   }
-
-  #bind(c: Component, link: Connection): void {
-    this.#unbind(c);
-    c.link = link;
-    if (!this.#watchedLinks.has(link)) {
-      this.#watchedLinks.add(link);
-      link.onClose(() => this.linkClosed(link));
-    }
-    let set = this.#byLink.get(link);
-    if (!set) this.#byLink.set(link, (set = new Set()));
-    set.add(c);
-  }
-
-  #unbind(c: Component): void {
-    if (!c.link) return;
-    const set = this.#byLink.get(c.link);
-    set?.delete(c);
-    if (set?.size === 0) this.#byLink.delete(c.link);
-    c.link = null;
-  }
-
-  /** The live component record for a member that is a component (FORBIDDEN otherwise). */
-  #component(member: Member): Component {
-    if (!member.lifecycle || !hasRole(member, 'component')) {
-      throw new MusterError('FORBIDDEN', `${member.name} is not a component: register with roles ["component"]`, { name: member.name });
-    }
-    return this.#record(member);
-  }
-
-  #target(name: string): Component {
-    const m = this.#registry.find(name);
-    if (!m) throw new MusterError('NO_SUCH_MEMBER', `No member named ${JSON.stringify(name.slice(0, 80))}`, { name });
-    if (!m.lifecycle || !hasRole(m, 'component')) throw new MusterError('INVALID_STATE', `${m.name} is not a component`, { name: m.name, state: null });
-    return this.#record(m);
-  }
-
-  #record(member: Member): Component {
-    let c = this.#components.get(member.id);
-    if (c && c.member === member) return c;
-    c = { member, link: null, readySeen: readySeenIn(member), open: null, late: null, readyTimer: null };
-    this.#components.set(member.id, c);
-    return c;
-  }
-
-  #stateOf(c: Component): LifecycleState {
-    return (c.member.lifecycle?.state ?? 'starting') as LifecycleState;
-  }
-
-  /** Records and persists one transition; resolves once durable (store failures go to onError). */
-  #transition(c: Component, to: LifecycleState, note?: string, patch: { endpoints?: Endpoints; lastError?: string | null } = {}): Promise<void> {
-    const m = c.member;
-    const prev = m.lifecycle;
-    const from = (prev?.state ?? null) as LifecycleState | null;
-    const at = this.#now();
-    m.lifecycle = {
-      state: to,
-      endpoints: patch.endpoints ?? prev?.endpoints ?? {},
-      lastError: patch.lastError !== undefined ? patch.lastError : prev?.lastError ?? null,
-      since: at,
-    };
-    const history = historyOf(m);
-    history.push(note ? { at, from, to, note } : { at, from, to });
-    if (history.length > HISTORY_LIMIT) history.splice(0, history.length - HISTORY_LIMIT);
-    return this.#registry.changed(m, { from: from ?? 'none', to }).catch((err: unknown) => this.#onError(err));
-  }
-}
-
-/** The bounded transition history, persisted with the member. */
-function historyOf(m: Member): Transition[] {
-  return m.history;
-}
-
-/** Whether READY came in the current run (since the last entry into `starting`). */
-function readySeenIn(m: Member): boolean {
-  if (!m.lifecycle || m.lifecycle.state === 'starting') return false;
-  const h = historyOf(m);
-  for (let i = h.length - 1; i >= 0; i--) {
-    if (h[i]!.to === 'ready') return true;
-    if (h[i]!.to === 'starting') return false;
-  }
-  return m.lifecycle.state !== 'unresponsive' && m.lifecycle.state !== 'failed';
 }
