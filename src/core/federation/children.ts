@@ -102,6 +102,8 @@ export class Children {
       const old = this.#byId.get(p.hubId);
       if (old && old.link !== link) o.bus.removeLink(old.link);
       this.#byId.set(p.hubId, child);
+      // Once per link (it stays in #byLink): when it closes, what it asked for stops counting.
+      if (!this.#byLink.has(link)) link.onClose(() => this.#linkClosed(link));
       this.#byLink.set(link, child);
       await this.#applySubtree(child, edges);
       o.records.lapseIfClosed(link);
@@ -145,8 +147,8 @@ export class Children {
     else this.#drop(child.hubId, reason);
   }
 
-  /** The child's link closed: what it asked for stops counting; its record turns suspect for the grace period (the registry's timer). */
-  linkClosed(link: HubLink): void {
+  /** The child's link closed: its interest goes now; its record turns suspect for the grace period (the registry's timer). */
+  #linkClosed(link: HubLink): void {
     const c = this.#byLink.get(link);
     if (!c || this.#byId.get(c.hubId) !== c) return;
     this.#o.bus.removeLink(c.link);
