@@ -88,6 +88,21 @@ export function fromStoredExtra(extra: Record<string, unknown>): Pick<MemberInit
   };
 }
 
+/** A member record with its live state: alive, seen now, no connection, not scheduled. */
+export function liveMember(init: MemberInit, liveness: Required<LivenessSpec>, now: number): Member {
+  return {
+    id: init.id, name: init.name, type: init.type, address: init.address, meta: init.meta,
+    liveness, tokenHash: init.tokenHash, registeredAt: init.registeredAt,
+    lastSeen: now, status: 'alive', connection: null, roles: init.roles ?? [], hubLink: init.hubLink ?? null,
+    lifecycle: init.lifecycle ?? null, history: init.history ?? [], probe: null, traffic: null, deadline: Infinity, slot: -1,
+  };
+}
+
+/** What a stored record gives to build its member again. */
+export function initFromStored(s: StoredMember): MemberInit {
+  return { ...s, ...fromStoredExtra(s.extra) };
+}
+
 /** The public view of a member (what lists, gets and events show). */
 export function viewOf(m: Member, hubId: string): MemberView {
   const v: MemberView = {

@@ -1,48 +1,33 @@
 /**
  * The registry: who is registered, under which name, and whether they are alive. Live state is
- * in memory (maps by id, name and token hash); every acknowledged change is committed to the
- * store before its promise resolves, and its event reaches watchers after that. Heartbeats touch
- * memory only. Expiry runs on a deadline wheel, never by scanning.
+ * in memory (member-index.ts finds members, liveness.ts keeps them alive); every acknowledged
+ * change is committed to the store before its promise resolves, and its event reaches watchers
+ * after that. Heartbeats touch memory only.
  */
 import { randomUUID } from 'node:crypto';
-import type { Connection } from '../ports.js';
-import { fromStoredExtra, toStored, viewOf, type LifecycleInfo, type Member, type MemberInit } from './member.js';
-
-export type { LifecycleInfo, Member, MemberInit } from './member.js';
 import { MusterError } from '../../errors.js';
 import type { RegistryEvent } from '../../schemas/event.js';
 import type {
-  ListParams, ListResult, LivenessSpec, MemberStatus, MemberView, ProbeStats, RegisterParams,
-  RegisterResult, RemovalReason, TrafficStats, UpdateParams,
+  ListParams, ListResult, LivenessSpec, MemberStatus, MemberView, RegisterParams, RegisterResult,
+  RemovalReason, UpdateParams,
 } from '../../schemas/member.js';
 import { LIMITS } from '../../schemas/member.js';
 import type { Store, StoredMember } from '../../store/store.js';
-import { DeadlineWheel, type WheelEntry } from '../deadline-wheel.js';
 import { EventLog } from '../events/event-log.js';
-import { assertValidName, firstFreeName } from '../names.js';
+import { assertValidName } from '../names.js';
+import type { Connection } from '../ports.js';
 import { hashToken, newToken, Secret, secretEquals } from '../tokens.js';
+import { DEFAULT_LIVENESS, Liveness, normalizeLiveness, type LivenessDefaults, type ProbeRunner } from './liveness.js';
+import { initFromStored, liveMember, toStored, viewOf, type Member, type MemberInit } from './member.js';
+import { MemberIndex } from './member-index.js';
 
-export interface LivenessDefaults {
-  ttlMs: number;
-  graceMs: number;
-  probeIntervalMs: number;
-  probeTimeoutMs: number;
-  probeFailures: number;
-}
-
-export const DEFAULT_LIVENESS: LivenessDefaults = {
-  ttlMs: 20_000, graceMs: 10_000, probeIntervalMs: 5_000, probeTimeoutMs: 2_000, probeFailures: 3,
-};
+export { DEFAULT_LIVENESS, type LivenessDefaults, type ProbeRunner } from './liveness.js';
+export type { LifecycleInfo, Member, MemberInit } from './member.js';
 
 /** Who is asking: a presented token (member or admin) and the connection the call came on. */
 export interface Caller {
   token?: string;
   connection?: Connection;
-}
-
-export interface ProbeRunner {
-  start(member: Member): void;
-  stop(member: Member): void;
 }
 
 export interface RegistryOptions {
@@ -60,7 +45,6 @@ type RemovedListener = (member: Member, reason: RemovalReason) => void;
 /** `again`: the member registered once more with its token (a new run for a component). */
 type RegisteredListener = (member: Member, again: boolean) => void;
 
-
 export class Registry {
   readonly hubId: string;
   readonly log: EventLog;
@@ -70,18 +54,10 @@ export class Registry {
   readonly #registrationKey: string | undefined;
   readonly #maxMembers: number;
   readonly #now: () => number;
-  readonly #byId = new Map<string, Member>();
-  readonly #byName = new Map<string, Member>();
-  readonly #byToken = new Map<string, Member>();
-  readonly #connections = new Map<Connection, Set<Member>>();
-  readonly #wheel: DeadlineWheel<Member>;
+  readonly #index = new MemberIndex();
+  readonly #liveness: Liveness;
   readonly #removedListeners: RemovedListener[] = [];
   readonly #registeredListeners: RegisteredListener[] = [];
-  /** Names held outside this registry's members (another face's reservation, a hub id, ...). */
-  readonly #reservedNames = new Set<string>();
-  /** Per base name, a suffix N such that base-1 .. base-N are all taken: keeps "first free" O(1) for crowds of one name. */
-  readonly #suffixHint = new Map<string, number>();
-  #probes: ProbeRunner | null = null;
   #closed = false;
   /** Plain counters (read by /metrics at scrape time; cheaper than a metrics call per heartbeat). */
   readonly counters = { registrations: 0, heartbeats: 0 };
@@ -95,7 +71,11 @@ export class Registry {
     this.#registrationKey = options.registrationKey || undefined;
     this.#maxMembers = options.maxMembers ?? 100_000;
     this.#now = options.now ?? Date.now;
-    this.#wheel = new DeadlineWheel<Member>((m) => this.#expire(m), { now: this.#now });
+    this.#liveness = new Liveness(this.#index, {
+      // A status change is an event but not a write; a lapse is a removal like any other.
+      statusChanged: (m) => void this.#commit([], [], [this.#event({ type: 'updated', member: this.view(m) })]).catch(() => {}),
+      lapsed: (m, reason) => void this.remove(m, reason).catch(() => {}),
+    }, this.#now);
   }
 
   /** Loads the store and gives every member a fresh chance to show it is alive. */
@@ -105,22 +85,17 @@ export class Registry {
     const registry = new Registry(options, log);
     const now = registry.#now();
     for (const stored of snapshot.members) {
-      const m = registry.#fromStored(stored, now);
-      registry.#index(m);
-      if (m.liveness.kind === 'ttl') registry.#wheel.schedule(m, now + m.liveness.ttlMs);
-      else if (m.liveness.kind === 'session') {
-        m.status = 'suspect';
-        registry.#wheel.schedule(m, now + m.liveness.graceMs);
-      }
+      const m = registry.createMember(initFromStored(stored), now);
+      registry.#index.add(m);
+      registry.#liveness.restore(m, now);
     }
-    registry.#wheel.start();
+    registry.#liveness.run();
     return registry;
   }
 
   /** Probing starts for every probe member once a runner is attached. */
   attachProbes(runner: ProbeRunner): void {
-    this.#probes = runner;
-    for (const m of this.#byId.values()) if (m.liveness.kind === 'probe') runner.start(m);
+    this.#liveness.attachProbes(runner, this.#index.values());
   }
 
   onRemoved(listener: RemovedListener): void {
@@ -134,11 +109,11 @@ export class Registry {
 
   /** The member a token belongs to (roles such as controller are checked by their service). */
   findByToken(token: string): Member | undefined {
-    return this.#byToken.get(hashToken(token));
+    return this.#index.byTokenHash(hashToken(token));
   }
 
   get size(): number {
-    return this.#byId.size;
+    return this.#index.size;
   }
 
   isAdmin(token: string | undefined): boolean {
@@ -147,15 +122,15 @@ export class Registry {
 
   /** Reserves a name so no member can take it (another face's device, a hub id, ...). */
   reserveName(name: string): void {
-    this.#reservedNames.add(name);
+    this.#index.reserve(name);
   }
 
   releaseName(name: string): void {
-    this.#reservedNames.delete(name);
+    this.#index.release(name);
   }
 
   isNameTaken(name: string): boolean {
-    return this.#byName.has(name) || this.#reservedNames.has(name);
+    return this.#index.isTaken(name);
   }
 
   async register(params: RegisterParams, caller: Caller = {}): Promise<RegisterResult> {
@@ -171,7 +146,7 @@ export class Registry {
     if (params.name !== undefined) assertValidName(params.name);
 
     if (params.token) {
-      const existing = this.#byToken.get(hashToken(params.token));
+      const existing = this.#index.byTokenHash(hashToken(params.token));
       if (existing) {
         assertRoles(params.roles, admin, existing);
         return this.#reregister(existing, params, liveness, caller, params.token);
@@ -179,16 +154,14 @@ export class Registry {
     }
     assertRoles(params.roles, admin);
 
-    if (this.#byId.size >= this.#maxMembers) {
+    if (this.#index.size >= this.#maxMembers) {
       throw new MusterError('REGISTRY_FULL', `The registry is full (${this.#maxMembers} members)`, { max: this.#maxMembers });
     }
     const base = params.name ?? `${params.type.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 60)}`;
     let name = base;
-    if (this.isNameTaken(base)) {
+    if (this.#index.isTaken(base)) {
       if (params.exclusive) throw new MusterError('NAME_TAKEN', `The name ${base} is taken`, { name: base });
-      name = firstFreeName(base, (n) => this.isNameTaken(n), (this.#suffixHint.get(base) ?? 0) + 1);
-      const suffix = Number(name.slice(name.lastIndexOf('-') + 1));
-      if (name.length <= 64 && Number.isInteger(suffix)) this.#suffixHint.set(base, suffix);
+      name = this.#index.firstFree(base);
     }
     const token = newToken();
     const now = this.#now();
@@ -205,7 +178,7 @@ export class Registry {
 
   /** Builds a member record; `add` puts it in the registry. For faces that assign ids and names themselves. */
   createMember(init: MemberInit, now = this.#now()): Member {
-    return this.#live(init, now);
+    return liveMember(init, this.normalizeLiveness(init.liveness), now);
   }
 
   /**
@@ -214,14 +187,14 @@ export class Registry {
    */
   async add(member: Member, connection?: Connection, evict: Member[] = []): Promise<void> {
     this.#assertOpen();
-    const removed = evict.filter((m) => this.#byId.get(m.id) === m);
+    const removed = evict.filter((m) => this.#index.holds(m));
     // Check before evicting: a refused add must leave the evicted members where they were.
     const freedName = removed.some((m) => m.name === member.name);
-    if (this.isNameTaken(member.name) && !freedName) throw new MusterError('NAME_TAKEN', `The name ${member.name} is taken`, { name: member.name });
-    if (this.#byId.size - removed.length >= this.#maxMembers) throw new MusterError('REGISTRY_FULL', `The registry is full (${this.#maxMembers} members)`, { max: this.#maxMembers });
+    if (this.#index.isTaken(member.name) && !freedName) throw new MusterError('NAME_TAKEN', `The name ${member.name} is taken`, { name: member.name });
+    if (this.#index.size - removed.length >= this.#maxMembers) throw new MusterError('REGISTRY_FULL', `The registry is full (${this.#maxMembers} members)`, { max: this.#maxMembers });
     for (const m of removed) this.#unindex(m, 'evicted');
-    this.#index(member);
-    this.#startLiveness(member, connection);
+    this.#index.add(member);
+    this.#liveness.start(member, connection);
     this.counters.registrations++;
     const events = removed.map((m) => this.#event({ type: 'removed', member: this.view(m), reason: 'evicted' }));
     events.push(this.#event({ type: 'added', member: this.view(member) }));
@@ -233,12 +206,8 @@ export class Registry {
     if (params.address !== undefined) member.address = params.address;
     if (params.meta !== undefined) member.meta = params.meta;
     if (params.roles !== undefined) member.roles = params.roles;
-    const livenessChanged = JSON.stringify(member.liveness) !== JSON.stringify(liveness);
-    if (livenessChanged) {
-      if (member.liveness.kind === 'probe') this.#probes?.stop(member);
-      member.liveness = liveness;
-    }
-    this.#startLiveness(member, caller.connection);
+    this.#liveness.replaceSpec(member, liveness);
+    this.#liveness.start(member, caller.connection);
     await this.#commit([this.toStored(member)], [], [this.#event({ type: 'updated', member: this.view(member) })]);
     for (const l of this.#registeredListeners) l(member, true);
     return { id: member.id, name: member.name, token };
@@ -256,26 +225,25 @@ export class Registry {
    * link that reconnected): alive, bound to `connection`, persisted, and watchers told.
    */
   async resume(member: Member, connection?: Connection): Promise<void> {
-    if (this.#byId.get(member.id) !== member) return;
-    this.#startLiveness(member, connection);
+    if (!this.#index.holds(member)) return;
+    this.#liveness.start(member, connection);
     await this.changed(member);
   }
 
-  /** Moves a member's expiry to now + forMs (default its ttl); for faces with their own alive checks. */
-  keepAlive(member: Member, forMs?: number): void {
-    this.touch(member);
+  /** Marks a member seen and moves a ttl member's expiry a whole ttl on; for faces with their own alive checks. */
+  keepAlive(member: Member): void {
     this.counters.heartbeats++;
-    if (member.liveness.kind === 'ttl') this.#wheel.schedule(member, this.#now() + (forMs ?? member.liveness.ttlMs));
+    this.#liveness.keepAlive(member);
   }
 
   /** Sets a ttl member's expiry to an absolute time, for faces whose protocol fixes it (plantimager's whole seconds). */
   expireAt(member: Member, atMs: number): void {
-    if (this.#byId.get(member.id) === member && member.liveness.kind === 'ttl') this.#wheel.schedule(member, atMs);
+    this.#liveness.expireAt(member, atMs);
   }
 
   /** Marks a member seen (any traffic from it counts). */
   touch(member: Member): void {
-    member.lastSeen = this.#now();
+    this.#liveness.touch(member);
   }
 
   async update(idOrName: string, patch: UpdateParams, caller: Caller): Promise<MemberView> {
@@ -293,7 +261,7 @@ export class Registry {
 
   /** Removes a member for a reason; resolves once durable. */
   async remove(member: Member, reason: RemovalReason): Promise<void> {
-    if (this.#byId.get(member.id) !== member) return;
+    if (!this.#index.holds(member)) return;
     this.#unindex(member, reason);
     await this.#commit([], [member.id], [this.#event({ type: 'removed', member: this.view(member), reason })]);
   }
@@ -303,7 +271,7 @@ export class Registry {
    * events carry the transition; everything else is `updated`.
    */
   async changed(member: Member, transition?: { from: string; to: string }): Promise<void> {
-    if (this.#byId.get(member.id) !== member) return;
+    if (!this.#index.holds(member)) return;
     const event = transition
       ? this.#event({ type: 'lifecycle', member: this.view(member), from: transition.from, to: transition.to })
       : this.#event({ type: 'updated', member: this.view(member) });
@@ -312,49 +280,25 @@ export class Registry {
 
   /** A connection closed: its session members become suspect until their grace period ends. */
   connectionClosed(connection: Connection): void {
-    const members = this.#connections.get(connection);
-    this.#connections.delete(connection);
-    if (!members) return;
-    const now = this.#now();
-    for (const m of members) {
-      if (m.connection !== connection) continue;
-      m.connection = null;
-      if (m.liveness.kind !== 'session') continue;
-      this.#setStatus(m, 'suspect');
-      this.#wheel.schedule(m, now + m.liveness.graceMs);
-    }
+    this.#liveness.connectionClosed(connection);
   }
 
   /** Members bound to a connection (the bus uses this to route messages). */
   connectionMembers(connection: Connection): ReadonlySet<Member> {
-    return this.#connections.get(connection) ?? new Set();
+    return this.#liveness.connectionMembers(connection);
   }
 
   /** Probe results: stats, status, and removal after N failures in a row. */
   probeResult(member: Member, ok: boolean, rttMs: number, consecutiveFails: number): void {
-    if (this.#byId.get(member.id) !== member || member.liveness.kind !== 'probe') return;
-    const s = (member.probe ??= { last: null, min: null, max: null, avg: null, count: 0, fails: 0 });
-    if (ok) {
-      s.last = rttMs;
-      s.min = s.min === null ? rttMs : Math.min(s.min, rttMs);
-      s.max = s.max === null ? rttMs : Math.max(s.max, rttMs);
-      s.avg = s.avg === null ? rttMs : (s.avg * s.count + rttMs) / (s.count + 1);
-      s.count++;
-      this.touch(member);
-      this.#setStatus(member, 'alive');
-    } else {
-      s.fails++;
-      if (consecutiveFails >= member.liveness.failures) void this.remove(member, 'probe-failed').catch(() => {});
-      else this.#setStatus(member, 'suspect');
-    }
+    this.#liveness.probeResult(member, ok, rttMs, consecutiveFails);
   }
 
   find(idOrName: string): Member | undefined {
-    return this.#byId.get(idOrName) ?? this.#byName.get(idOrName);
+    return this.#index.find(idOrName);
   }
 
   get(idOrName: string): MemberView {
-    const m = this.find(idOrName);
+    const m = this.#index.find(idOrName);
     if (!m) throw new MusterError('NO_SUCH_MEMBER', `No member named ${JSON.stringify(idOrName.slice(0, 80))}`, { name: idOrName });
     return this.view(m);
   }
@@ -366,26 +310,16 @@ export class Registry {
 
   /** Every connection with members bound (broadcast reaches each once). */
   connections(): IterableIterator<Connection> {
-    return this.#connections.keys();
+    return this.#liveness.connections();
   }
 
   members(): IterableIterator<Member> {
-    return this.#byId.values();
+    return this.#index.values();
   }
 
   list(params: ListParams = {}): ListResult {
     const limit = params.limit ?? LIMITS.listLimitDefault;
-    const hits: Member[] = [];
-    for (const m of this.#byId.values()) {
-      if (params.type !== undefined && m.type !== params.type) continue;
-      if (params.status !== undefined && m.status !== params.status) continue;
-      if (params.prefix !== undefined && !m.name.startsWith(params.prefix)) continue;
-      if (params.after !== undefined && m.name <= params.after) continue;
-      if (params.state !== undefined && m.lifecycle?.state !== params.state) continue;
-      if (params.meta && !metaMatches(m.meta, params.meta)) continue;
-      hits.push(m);
-    }
-    hits.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const hits = this.#index.select(params);
     const page = hits.slice(0, limit);
     return {
       members: page.map((m) => this.view(m)),
@@ -395,8 +329,8 @@ export class Registry {
   }
 
   counts(): Record<MemberStatus | 'total', number> {
-    const c = { total: this.#byId.size, alive: 0, suspect: 0, gone: 0 };
-    for (const m of this.#byId.values()) c[m.status]++;
+    const c = { total: this.#index.size, alive: 0, suspect: 0, gone: 0 };
+    for (const m of this.#index.values()) c[m.status]++;
     return c;
   }
 
@@ -409,24 +343,13 @@ export class Registry {
   }
 
   normalizeLiveness(spec: RegisterParams['liveness']): Required<LivenessSpec> {
-    const d = this.defaults;
-    if (spec === undefined || spec === 'ttl') return { kind: 'ttl', ttlMs: d.ttlMs };
-    if (spec === 'session') return { kind: 'session', graceMs: d.graceMs };
-    switch (spec.kind) {
-      case 'ttl': return { kind: 'ttl', ttlMs: spec.ttlMs ?? d.ttlMs };
-      case 'session': return { kind: 'session', graceMs: spec.graceMs ?? d.graceMs };
-      case 'probe': return {
-        kind: 'probe', target: spec.target, intervalMs: spec.intervalMs ?? d.probeIntervalMs,
-        timeoutMs: spec.timeoutMs ?? d.probeTimeoutMs, failures: spec.failures ?? d.probeFailures,
-      };
-    }
+    return normalizeLiveness(spec, this.defaults);
   }
 
   /** Stops timers and probes; the store is closed by its owner. */
   close(): void {
     this.#closed = true;
-    this.#wheel.stop();
-    for (const m of this.#byId.values()) if (m.liveness.kind === 'probe') this.#probes?.stop(m);
+    this.#liveness.close(this.#index.values());
   }
 
   #assertOpen(): void {
@@ -434,7 +357,7 @@ export class Registry {
   }
 
   #authorized(idOrName: string, caller: Caller): Member {
-    const member = this.find(idOrName);
+    const member = this.#index.find(idOrName);
     // Names are listable anyway; telling a client its member is gone lets it register again.
     if (!member) throw new MusterError('NO_SUCH_MEMBER', `No member ${JSON.stringify(idOrName.slice(0, 80))}`, { name: idOrName });
     if (caller.token) {
@@ -446,90 +369,11 @@ export class Registry {
     throw new MusterError('UNAUTHORIZED', 'A valid member token or the admin token is required');
   }
 
-  #startLiveness(member: Member, connection: Connection | undefined): void {
-    const now = this.#now();
-    member.lastSeen = now;
-    switch (member.liveness.kind) {
-      case 'ttl':
-        this.#bind(member, null);
-        this.#wheel.schedule(member, now + member.liveness.ttlMs);
-        this.#setStatus(member, 'alive');
-        break;
-      case 'session':
-        this.#bind(member, connection ?? null);
-        this.#wheel.cancel(member);
-        this.#setStatus(member, 'alive');
-        break;
-      case 'probe':
-        this.#bind(member, null);
-        this.#wheel.cancel(member);
-        this.#probes?.start(member);
-        break;
-    }
-    if (connection && member.liveness.kind !== 'session') this.#bind(member, connection);
-  }
-
-  #bind(member: Member, connection: Connection | null): void {
-    if (member.connection && member.connection !== connection) this.#connections.get(member.connection)?.delete(member);
-    member.connection = connection;
-    if (connection) {
-      let set = this.#connections.get(connection);
-      if (!set) this.#connections.set(connection, (set = new Set()));
-      set.add(member);
-    }
-  }
-
-  /** Status changes are events too, but not writes: status is not persisted. */
-  #setStatus(member: Member, status: MemberStatus): void {
-    if (member.status === status) return;
-    member.status = status;
-    if (this.#byId.get(member.id) !== member) return;
-    const e = this.#event({ type: 'updated', member: this.view(member) });
-    void this.#commit([], [], [e]).catch(() => {});
-  }
-
-  #expire(member: Member): void {
-    // Records of other hubs (federation) lapse when their hub's link stays down past the grace.
-    const reason: RemovalReason = member.hubLink !== null ? 'hub-lost' : member.liveness.kind === 'session' ? 'session-lost' : 'expired';
-    void this.remove(member, reason).catch(() => {});
-  }
-
-  #index(m: Member): void {
-    this.#byId.set(m.id, m);
-    this.#byName.set(m.name, m);
-    this.#byToken.set(m.tokenHash, m);
-  }
-
   #unindex(m: Member, reason: RemovalReason): void {
-    this.#byId.delete(m.id);
-    this.#byName.delete(m.name);
-    const dash = m.name.lastIndexOf('-');
-    if (dash > 0) {
-      const base = m.name.slice(0, dash);
-      const n = Number(m.name.slice(dash + 1));
-      const hint = this.#suffixHint.get(base);
-      if (hint !== undefined && Number.isInteger(n) && n >= 1 && n <= hint) this.#suffixHint.set(base, n - 1);
-    }
-    this.#byToken.delete(m.tokenHash);
-    this.#wheel.cancel(m);
-    if (m.liveness.kind === 'probe') this.#probes?.stop(m);
-    this.#bind(m, null);
+    this.#index.delete(m);
+    this.#liveness.stop(m);
     m.status = 'gone';
     for (const l of this.#removedListeners) l(m, reason);
-  }
-
-  #fromStored(s: StoredMember, now: number): Member {
-    return this.#live({ ...s, ...fromStoredExtra(s.extra) }, now);
-  }
-
-  /** A member record with its live state: alive, seen now, no connection, not scheduled. */
-  #live(init: MemberInit, now: number): Member {
-    return {
-      id: init.id, name: init.name, type: init.type, address: init.address, meta: init.meta,
-      liveness: this.normalizeLiveness(init.liveness), tokenHash: init.tokenHash, registeredAt: init.registeredAt,
-      lastSeen: now, status: 'alive', connection: null, roles: init.roles ?? [], hubLink: init.hubLink ?? null,
-      lifecycle: init.lifecycle ?? null, history: init.history ?? [], probe: null, traffic: null, deadline: Infinity, slot: -1,
-    };
   }
 
   #event<E extends DistributiveOmit<RegistryEvent, 'revision' | 'at'>>(partial: E): RegistryEvent {
@@ -551,9 +395,4 @@ function assertRoles(roles: RegisterParams['roles'], admin: boolean, existing?: 
   if (!roles?.includes('controller') || admin) return;
   const had = existing?.roles.includes('controller');
   if (!had) throw new MusterError('FORBIDDEN', 'Only the admin token may register a member with the controller role');
-}
-
-function metaMatches(meta: Record<string, string>, want: Record<string, string>): boolean {
-  for (const k in want) if (meta[k] !== want[k]) return false;
-  return true;
 }

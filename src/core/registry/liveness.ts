@@ -1,0 +1,210 @@
+/**
+ * Whether members are alive. A ttl member lives until its deadline on the wheel (a heartbeat
+ * moves it: a number write); a session member lives while its connection is open, then for a
+ * grace period; a probe member lives while the hub's probes answer. Status changes are told to
+ * watchers but never written: status is not persisted.
+ */
+import type { LivenessSpec, MemberStatus, RegisterParams, RemovalReason } from '../../schemas/member.js';
+import { DeadlineWheel } from '../deadline-wheel.js';
+import type { Connection } from '../ports.js';
+import type { Member } from './member.js';
+import type { MemberIndex } from './member-index.js';
+
+export interface LivenessDefaults {
+  ttlMs: number;
+  graceMs: number;
+  probeIntervalMs: number;
+  probeTimeoutMs: number;
+  probeFailures: number;
+}
+
+export const DEFAULT_LIVENESS: LivenessDefaults = {
+  ttlMs: 20_000, graceMs: 10_000, probeIntervalMs: 5_000, probeTimeoutMs: 2_000, probeFailures: 3,
+};
+
+export interface ProbeRunner {
+  start(member: Member): void;
+  stop(member: Member): void;
+}
+
+/** What liveness asks of the registry it serves. */
+export interface LivenessHooks {
+  /** A registered member's status changed: tell watchers. */
+  statusChanged(member: Member): void;
+  /** A member's liveness ran out (deadline, session grace, probe failures): remove it. */
+  lapsed(member: Member, reason: RemovalReason): void;
+}
+
+/** A liveness spec with every default filled in. */
+export function normalizeLiveness(spec: RegisterParams['liveness'], d: LivenessDefaults): Required<LivenessSpec> {
+  if (spec === undefined || spec === 'ttl') return { kind: 'ttl', ttlMs: d.ttlMs };
+  if (spec === 'session') return { kind: 'session', graceMs: d.graceMs };
+  switch (spec.kind) {
+    case 'ttl': return { kind: 'ttl', ttlMs: spec.ttlMs ?? d.ttlMs };
+    case 'session': return { kind: 'session', graceMs: spec.graceMs ?? d.graceMs };
+    case 'probe': return {
+      kind: 'probe', target: spec.target, intervalMs: spec.intervalMs ?? d.probeIntervalMs,
+      timeoutMs: spec.timeoutMs ?? d.probeTimeoutMs, failures: spec.failures ?? d.probeFailures,
+    };
+  }
+}
+
+export class Liveness {
+  readonly #index: MemberIndex;
+  readonly #hooks: LivenessHooks;
+  readonly #now: () => number;
+  readonly #wheel: DeadlineWheel<Member>;
+  /** Members by the connection they are bound to (the bus routes by it; a close ends sessions). */
+  readonly #connections = new Map<Connection, Set<Member>>();
+  #probes: ProbeRunner | null = null;
+
+  constructor(index: MemberIndex, hooks: LivenessHooks, now: () => number) {
+    this.#index = index;
+    this.#hooks = hooks;
+    this.#now = now;
+    this.#wheel = new DeadlineWheel<Member>((m) => this.#expire(m), { now });
+  }
+
+  /** A member loaded from the store gets a fresh chance: a whole ttl, or a session's grace to come back. */
+  restore(member: Member, now: number): void {
+    if (member.liveness.kind === 'ttl') this.#wheel.schedule(member, now + member.liveness.ttlMs);
+    else if (member.liveness.kind === 'session') {
+      member.status = 'suspect';
+      this.#wheel.schedule(member, now + member.liveness.graceMs);
+    }
+  }
+
+  /** Starts expiry (once the store is loaded). */
+  run(): void {
+    this.#wheel.start();
+  }
+
+  /** Probing starts for every probe member once a runner is attached. */
+  attachProbes(runner: ProbeRunner, members: Iterable<Member>): void {
+    this.#probes = runner;
+    for (const m of members) if (m.liveness.kind === 'probe') runner.start(m);
+  }
+
+  /** Alive from now (registered, registered again, or resumed), bound to `connection` if given. */
+  start(member: Member, connection: Connection | undefined): void {
+    const now = this.#now();
+    member.lastSeen = now;
+    switch (member.liveness.kind) {
+      case 'ttl':
+        this.#bind(member, null);
+        this.#wheel.schedule(member, now + member.liveness.ttlMs);
+        this.#setStatus(member, 'alive');
+        break;
+      case 'session':
+        this.#bind(member, connection ?? null);
+        this.#wheel.cancel(member);
+        this.#setStatus(member, 'alive');
+        break;
+      case 'probe':
+        this.#bind(member, null);
+        this.#wheel.cancel(member);
+        this.#probes?.start(member);
+        break;
+    }
+    if (connection && member.liveness.kind !== 'session') this.#bind(member, connection);
+  }
+
+  /** A re-registration's spec replaces the member's; probing under the old one stops (start() follows). */
+  replaceSpec(member: Member, spec: Required<LivenessSpec>): void {
+    if (JSON.stringify(member.liveness) === JSON.stringify(spec)) return;
+    if (member.liveness.kind === 'probe') this.#probes?.stop(member);
+    member.liveness = spec;
+  }
+
+  /** A member leaving the registry: off the wheel, not probed, bound to nothing. */
+  stop(member: Member): void {
+    this.#wheel.cancel(member);
+    if (member.liveness.kind === 'probe') this.#probes?.stop(member);
+    this.#bind(member, null);
+  }
+
+  /** A heartbeat: seen now, and a ttl member's deadline moves a whole ttl on (a number write). */
+  keepAlive(member: Member): void {
+    const now = this.#now();
+    member.lastSeen = now;
+    if (member.liveness.kind === 'ttl') this.#wheel.schedule(member, now + member.liveness.ttlMs);
+  }
+
+  expireAt(member: Member, atMs: number): void {
+    if (this.#index.holds(member) && member.liveness.kind === 'ttl') this.#wheel.schedule(member, atMs);
+  }
+
+  touch(member: Member): void {
+    member.lastSeen = this.#now();
+  }
+
+  /** A connection closed: its session members become suspect until their grace period ends. */
+  connectionClosed(connection: Connection): void {
+    const members = this.#connections.get(connection);
+    this.#connections.delete(connection);
+    if (!members) return;
+    const now = this.#now();
+    for (const m of members) {
+      if (m.connection !== connection) continue;
+      m.connection = null;
+      if (m.liveness.kind !== 'session') continue;
+      this.#setStatus(m, 'suspect');
+      this.#wheel.schedule(m, now + m.liveness.graceMs);
+    }
+  }
+
+  connectionMembers(connection: Connection): ReadonlySet<Member> {
+    return this.#connections.get(connection) ?? new Set();
+  }
+
+  connections(): IterableIterator<Connection> {
+    return this.#connections.keys();
+  }
+
+  /** A probe's result: round-trip stats, status, and removal after N failures in a row. */
+  probeResult(member: Member, ok: boolean, rttMs: number, consecutiveFails: number): void {
+    if (!this.#index.holds(member) || member.liveness.kind !== 'probe') return;
+    const s = (member.probe ??= { last: null, min: null, max: null, avg: null, count: 0, fails: 0 });
+    if (ok) {
+      s.last = rttMs;
+      s.min = s.min === null ? rttMs : Math.min(s.min, rttMs);
+      s.max = s.max === null ? rttMs : Math.max(s.max, rttMs);
+      s.avg = s.avg === null ? rttMs : (s.avg * s.count + rttMs) / (s.count + 1);
+      s.count++;
+      this.touch(member);
+      this.#setStatus(member, 'alive');
+    } else {
+      s.fails++;
+      if (consecutiveFails >= member.liveness.failures) this.#hooks.lapsed(member, 'probe-failed');
+      else this.#setStatus(member, 'suspect');
+    }
+  }
+
+  /** Stops the wheel and the probes of `members`. */
+  close(members: Iterable<Member>): void {
+    this.#wheel.stop();
+    for (const m of members) if (m.liveness.kind === 'probe') this.#probes?.stop(m);
+  }
+
+  #bind(member: Member, connection: Connection | null): void {
+    if (member.connection && member.connection !== connection) this.#connections.get(member.connection)?.delete(member);
+    member.connection = connection;
+    if (connection) {
+      let set = this.#connections.get(connection);
+      if (!set) this.#connections.set(connection, (set = new Set()));
+      set.add(member);
+    }
+  }
+
+  #setStatus(member: Member, status: MemberStatus): void {
+    if (member.status === status) return;
+    member.status = status;
+    if (this.#index.holds(member)) this.#hooks.statusChanged(member);
+  }
+
+  #expire(member: Member): void {
+    // Records of other hubs (federation) lapse when their hub's link stays down past the grace.
+    const reason: RemovalReason = member.hubLink !== null ? 'hub-lost' : member.liveness.kind === 'session' ? 'session-lost' : 'expired';
+    this.#hooks.lapsed(member, reason);
+  }
+}

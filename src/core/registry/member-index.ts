@@ -1,0 +1,100 @@
+/**
+ * Where the registry finds its members: by id, by name and by token hash, and the names held
+ * outside its members. "The first free name" stays O(1) for a crowd of one name with a suffix
+ * hint per base name, so the thousandth `sensor` does not try sensor-1 .. sensor-999 first.
+ */
+import type { ListParams } from '../../schemas/member.js';
+import { firstFreeName } from '../names.js';
+import type { Member } from './member.js';
+
+export class MemberIndex {
+  readonly #byId = new Map<string, Member>();
+  readonly #byName = new Map<string, Member>();
+  readonly #byToken = new Map<string, Member>();
+  /** Names held outside the members (another face's reservation, a hub id, ...). */
+  readonly #reserved = new Set<string>();
+  /** Per base name, a suffix N such that base-1 .. base-N are all taken. */
+  readonly #suffixHint = new Map<string, number>();
+
+  get size(): number {
+    return this.#byId.size;
+  }
+
+  /** By id, then by name: one map lookup for a caller that knows its id (every heartbeat). */
+  find(idOrName: string): Member | undefined {
+    return this.#byId.get(idOrName) ?? this.#byName.get(idOrName);
+  }
+
+  byTokenHash(tokenHash: string): Member | undefined {
+    return this.#byToken.get(tokenHash);
+  }
+
+  /** True while `member` is the record indexed under its id (not one removed or replaced since). */
+  holds(member: Member): boolean {
+    return this.#byId.get(member.id) === member;
+  }
+
+  values(): IterableIterator<Member> {
+    return this.#byId.values();
+  }
+
+  /** The members a list asks for (every filter of `params` but the limit), by name. */
+  select(params: ListParams): Member[] {
+    const hits: Member[] = [];
+    for (const m of this.#byId.values()) {
+      if (params.type !== undefined && m.type !== params.type) continue;
+      if (params.status !== undefined && m.status !== params.status) continue;
+      if (params.prefix !== undefined && !m.name.startsWith(params.prefix)) continue;
+      if (params.after !== undefined && m.name <= params.after) continue;
+      if (params.state !== undefined && m.lifecycle?.state !== params.state) continue;
+      if (params.meta && !metaMatches(m.meta, params.meta)) continue;
+      hits.push(m);
+    }
+    return hits.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  reserve(name: string): void {
+    this.#reserved.add(name);
+  }
+
+  release(name: string): void {
+    this.#reserved.delete(name);
+  }
+
+  isTaken(name: string): boolean {
+    return this.#byName.has(name) || this.#reserved.has(name);
+  }
+
+  /** The first free `base-N` for a newcomer whose `base` is taken. */
+  firstFree(base: string): string {
+    const name = firstFreeName(base, (n) => this.isTaken(n), (this.#suffixHint.get(base) ?? 0) + 1);
+    const suffix = Number(name.slice(name.lastIndexOf('-') + 1));
+    if (name.length <= 64 && Number.isInteger(suffix)) this.#suffixHint.set(base, suffix);
+    return name;
+  }
+
+  add(m: Member): void {
+    this.#byId.set(m.id, m);
+    this.#byName.set(m.name, m);
+    this.#byToken.set(m.tokenHash, m);
+  }
+
+  delete(m: Member): void {
+    this.#byId.delete(m.id);
+    this.#byName.delete(m.name);
+    // A freed base-N at or below the hint lowers it, so the next newcomer gets base-N again.
+    const dash = m.name.lastIndexOf('-');
+    if (dash > 0) {
+      const base = m.name.slice(0, dash);
+      const n = Number(m.name.slice(dash + 1));
+      const hint = this.#suffixHint.get(base);
+      if (hint !== undefined && Number.isInteger(n) && n >= 1 && n <= hint) this.#suffixHint.set(base, n - 1);
+    }
+    this.#byToken.delete(m.tokenHash);
+  }
+}
+
+function metaMatches(meta: Record<string, string>, want: Record<string, string>): boolean {
+  for (const k in want) if (meta[k] !== want[k]) return false;
+  return true;
+}
