@@ -36,23 +36,9 @@ export function jsonTooDeep(text: string, max = MAX_JSON_DEPTH): boolean {
   return false;
 }
 
-/** jsonTooDeep over UTF-8 bytes (the brackets, quotes and backslash are ASCII, so bytes scan the same). */
+/** jsonTooDeep over UTF-8 bytes: as latin1 each byte is one character, and the brackets, quotes and backslash are ASCII. */
 export function jsonBytesTooDeep(bytes: Uint8Array, max = MAX_JSON_DEPTH): boolean {
-  if (bytes.byteLength <= max) return false;
-  let depth = 0;
-  for (let i = 0; i < bytes.byteLength; i++) {
-    const c = bytes[i]!;
-    if (c === QUOTE) {
-      for (i++; i < bytes.byteLength; i++) {
-        const d = bytes[i]!;
-        if (d === BACKSLASH) i++;
-        else if (d === QUOTE) break;
-      }
-    } else if (c === OPEN_ARRAY || c === OPEN_OBJECT) {
-      if (++depth > max) return true;
-    } else if (c === CLOSE_ARRAY || c === CLOSE_OBJECT) depth--;
-  }
-  return false;
+  return bytes.byteLength > max && jsonTooDeep(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1'), max);
 }
 
 /**

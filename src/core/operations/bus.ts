@@ -6,7 +6,7 @@ import {
 } from '../../schemas/bus.js';
 import { BusPayload, payloadOf } from '../bus/message.js';
 import { parseScope } from '../bus/scope.js';
-import { op } from './operation.js';
+import { op, readOp } from './operation.js';
 
 export const busOperations = [
   op({
@@ -64,12 +64,5 @@ export const busOperations = [
       return answer.toJSONValue();
     },
   }),
-  op({
-    name: 'bus.stats',
-    summary: 'Bus totals, subscription count and messages per scope.',
-    params: Type.Object({}, { additionalProperties: false }),
-    result: BusStats,
-    http: { method: 'GET', path: '/v1/bus/stats', from: 'none' },
-    run: (s) => s.bus.stats(),
-  }),
+  readOp('bus.stats', 'Bus totals, subscription count and messages per scope.', BusStats, '/v1/bus/stats', (s) => s.bus.stats()),
 ] as const;

@@ -3,14 +3,22 @@
  * (lifecycle.ready / .error / .ok / .finished) on the connection they registered on, so that
  * wrong-order and unsolicited answers are visible to the hub; controllers use control.*.
  */
-import { Type } from '@sinclair/typebox';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { MusterError } from '../../errors.js';
 import {
   ConfigureParams, ConfigureResult, ErrorParams, FinishedParams, GroupConfigureParams, GroupConfigureResult, GroupStopParams,
   GroupStopResult, LifecycleParams, LifecycleRecord, MessageAck, OkParams, ReadyParams, StopParams, StopResult,
 } from '../../schemas/control.js';
 import type { Kind } from '../control/control.js';
-import { op } from './operation.js';
+import type { Caller } from '../registry/registry.js';
+import { op, type Operation, type Services } from './operation.js';
+
+/** A controller's command: bound to `POST path`, needs the admin token or a controller's. */
+function controllerOp<N extends string, P extends TSchema, R extends TSchema>(
+  name: N, summary: string, params: P, result: R, path: string, run: (s: Services, p: Static<P>, caller: Caller) => Promise<Static<R>>,
+): Operation<P, R, N> {
+  return op({ name, summary: `${summary} Admin or controller token.`, params, result, http: { method: 'POST', path, auth: true }, run });
+}
 
 const WrongWayParams = Type.Object({ name: Type.Optional(Type.String({ maxLength: 64 })) });
 
@@ -70,23 +78,11 @@ export const controlOperations = [
   }),
   wrongWay('configure'),
   wrongWay('stop'),
-  // Controller API
-  op({
-    name: 'control.configure',
-    summary: 'Controller: send CONFIGURE to a component and wait for OK ({ok: true}) or its ERROR text ({ok: false, error}). Admin or controller token.',
-    params: ConfigureParams,
-    result: ConfigureResult,
-    http: { method: 'POST', path: '/v1/members/:name/configure', auth: true },
-    run: (s, p, caller) => s.control.configure(p.name, p.config, { timeoutMs: p.timeoutMs }, caller),
-  }),
-  op({
-    name: 'control.stop',
-    summary: 'Controller: send STOP to a component and wait for FINISHED (outcome and details). Admin or controller token.',
-    params: StopParams,
-    result: StopResult,
-    http: { method: 'POST', path: '/v1/members/:name/stop', auth: true },
-    run: (s, p, caller) => s.control.stop(p.name, { timeoutMs: p.timeoutMs }, caller),
-  }),
+  // Controller API (admin or controller token)
+  controllerOp('control.configure', 'Controller: send CONFIGURE to a component and wait for OK ({ok: true}) or its ERROR text ({ok: false, error}).',
+    ConfigureParams, ConfigureResult, '/v1/members/:name/configure', (s, p, caller) => s.control.configure(p.name, p.config, p, caller)),
+  controllerOp('control.stop', 'Controller: send STOP to a component and wait for FINISHED (outcome and details).',
+    StopParams, StopResult, '/v1/members/:name/stop', (s, p, caller) => s.control.stop(p.name, p, caller)),
   op({
     name: 'control.lifecycle',
     summary: "A component's state, endpoints, last error, open command and transition history.",
@@ -95,20 +91,8 @@ export const controlOperations = [
     http: { method: 'GET', path: '/v1/members/:name/lifecycle', from: 'none' },
     run: (s, p) => s.control.lifecycle(p.name),
   }),
-  op({
-    name: 'control.configureGroup',
-    summary: 'Controller: CONFIGURE every component matching the selector (type, meta, prefix, state); one outcome per member.',
-    params: GroupConfigureParams,
-    result: GroupConfigureResult,
-    http: { method: 'POST', path: '/v1/control/configure', auth: true },
-    run: (s, p, caller) => s.control.configureGroup(p.selector, p.config, { timeoutMs: p.timeoutMs }, caller),
-  }),
-  op({
-    name: 'control.stopGroup',
-    summary: 'Controller: STOP every component matching the selector; one outcome per member.',
-    params: GroupStopParams,
-    result: GroupStopResult,
-    http: { method: 'POST', path: '/v1/control/stop', auth: true },
-    run: (s, p, caller) => s.control.stopGroup(p.selector, { timeoutMs: p.timeoutMs }, caller),
-  }),
+  controllerOp('control.configureGroup', 'Controller: CONFIGURE every component matching the selector (type, meta, prefix, state); one outcome per member.',
+    GroupConfigureParams, GroupConfigureResult, '/v1/control/configure', (s, p, caller) => s.control.configureGroup(p.selector, p.config, p, caller)),
+  controllerOp('control.stopGroup', 'Controller: STOP every component matching the selector; one outcome per member.',
+    GroupStopParams, GroupStopResult, '/v1/control/stop', (s, p, caller) => s.control.stopGroup(p.selector, p, caller)),
 ] as const;

@@ -11,7 +11,16 @@ import {
 } from '../../schemas/federation.js';
 import type { Connection, HubLink } from '../ports.js';
 import type { Caller } from '../registry/registry.js';
-import { op } from './operation.js';
+import { op, readOp, type Services } from './operation.js';
+
+/** The link of a registered child hub: the calls only registered children may make. */
+function childLink(s: Services, caller: Caller): HubLink {
+  const link = linkOf(caller);
+  s.federation.childOf(link);
+  return link;
+}
+
+const OK = { ok: true as const };
 
 /** The caller's connection as a hub link: only connections the hub can call back can be one. */
 function linkOf(caller: Caller): HubLink {
@@ -66,8 +75,7 @@ export const federationOperations = [
     result: Type.Unknown(),
     needsConnection: true,
     run: (s, p, caller) => {
-      const link = linkOf(caller);
-      s.federation.childOf(link);
+      const link = childLink(s, caller);
       return s.federation.forward(p.to, p.op, p.params, link, p.hops);
     },
   }),
@@ -77,12 +85,7 @@ export const federationOperations = [
     params: InterestParams,
     result: Ok,
     needsConnection: true,
-    run: (s, p, caller) => {
-      const link = linkOf(caller);
-      s.federation.childOf(link);
-      s.federation.declareInterest(link, p.scopes);
-      return { ok: true as const };
-    },
+    run: (s, p, caller) => (s.federation.declareInterest(childLink(s, caller), p.scopes), OK),
   }),
   op({
     name: 'hub.publish',
@@ -90,19 +93,7 @@ export const federationOperations = [
     params: HubPublish,
     result: Ok,
     needsConnection: true,
-    run: (s, p, caller) => {
-      const link = linkOf(caller);
-      s.federation.childOf(link);
-      s.federation.published(link, p);
-      return { ok: true as const };
-    },
+    run: (s, p, caller) => (s.federation.published(childLink(s, caller), p), OK),
   }),
-  op({
-    name: 'hub.tree',
-    summary: 'This hub and every hub below it, each asked now: status (up, suspect, unreachable), points of access and member counts.',
-    params: Type.Object({}, { additionalProperties: false }),
-    result: TreeNode,
-    http: { method: 'GET', path: '/v1/tree', from: 'none' },
-    run: (s) => s.federation.tree(),
-  }),
+  readOp('hub.tree', 'This hub and every hub below it, each asked now: status (up, suspect, unreachable), points of access and member counts.', TreeNode, '/v1/tree', (s) => s.federation.tree()),
 ] as const;

@@ -5,7 +5,7 @@
  * HTTP routes (validated from the params schema); OpenRPC, OpenAPI and the SDK's types come
  * from the same tables, and legacy faces call the same handlers.
  */
-import type { Static, TSchema } from '@sinclair/typebox';
+import { Type, type Static, type TObject, type TSchema } from '@sinclair/typebox';
 import type { HubInfo } from '../../schemas/hub.js';
 import type { Control } from '../control/control.js';
 import type { Watches } from '../events/watches.js';
@@ -58,3 +58,10 @@ export function op<N extends string, P extends TSchema, R extends TSchema>(o: Op
 export type MethodTypes<T extends readonly { name: string; params: TSchema; result: TSchema }[]> = {
   [O in T[number] as O['name']]: { params: Static<O['params']>; result: Static<O['result']> };
 };
+
+const NoParams = Type.Object({}, { additionalProperties: false });
+
+/** An operation that takes no params and reads something, bound to `GET path`. */
+export function readOp<N extends string, R extends TSchema>(name: N, summary: string, result: R, path: string, run: (s: Services) => Promise<Static<R>> | Static<R>): Operation<TObject, R, N> {
+  return op({ name, summary, params: NoParams, result, http: { method: 'GET', path, from: 'none' }, run: (s) => run(s) });
+}

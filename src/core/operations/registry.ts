@@ -4,7 +4,7 @@ import { WatchParams } from '../../schemas/event.js';
 import { TreeListParams } from '../../schemas/federation.js';
 import { HubInfo } from '../../schemas/hub.js';
 import { Address, ListResult, Meta, MemberStatus, MemberView, RegisterParams, RegisterResult, Token } from '../../schemas/member.js';
-import { op } from './operation.js';
+import { op, readOp } from './operation.js';
 
 const MemberRef = { id: Type.String({ minLength: 1, maxLength: 64, description: 'Member id or name' }), token: Type.Optional(Token) };
 
@@ -12,7 +12,6 @@ export const HeartbeatParams = Type.Object(MemberRef, { additionalProperties: fa
 export const UpdateMemberParams = Type.Object({ ...MemberRef, address: Type.Optional(Address), meta: Type.Optional(Meta) }, { additionalProperties: false });
 export const UnregisterParams = Type.Object(MemberRef, { additionalProperties: false });
 export const GetParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 129, description: 'Member name or id, or hub/name for a member of another hub in the tree' }) }, { additionalProperties: false });
-export const Empty = Type.Object({}, { additionalProperties: false });
 const Ok = Type.Object({ ok: Type.Literal(true) });
 
 export const registryOperations = [
@@ -67,14 +66,7 @@ export const registryOperations = [
     http: { method: 'GET', path: '/v1/members', from: 'query' },
     run: (s, p) => (p.hub !== undefined || p.subtree ? s.federation.list(p) : s.registry.list(p)),
   }),
-  op({
-    name: 'info',
-    summary: 'Facts about the hub: version, ids, uptime, host, member counts, faces.',
-    params: Empty,
-    result: HubInfo,
-    http: { method: 'GET', path: '/v1/info', from: 'none' },
-    run: (s) => s.info(),
-  }),
+  readOp('info', 'Facts about the hub: version, ids, uptime, host, member counts, faces.', HubInfo, '/v1/info', (s) => s.info()),
   op({
     name: 'watch',
     summary: 'Replay events after `since`, then stream them live as `event` notifications (at most 16 watches per connection).',

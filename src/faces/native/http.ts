@@ -9,7 +9,7 @@ import { Type, type TObject, type TSchema } from '@sinclair/typebox';
 import { allOperations, type Operation } from '../../core/operations/index.js';
 import type { HttpBinding } from '../../core/operations/operation.js';
 import type { Caller } from '../../core/registry/registry.js';
-import { MusterError, toMusterError } from '../../errors.js';
+import { MusterError, toMusterError, type ErrorCode } from '../../errors.js';
 import { jsonTooDeep, MAX_JSON_DEPTH } from '../../schemas/json-depth.js';
 import { validate } from '../../schemas/validate.js';
 import type { HubContext } from '../context.js';
@@ -147,22 +147,20 @@ export function mountHttp(app: FastifyInstance, hub: HubContext, routes: HttpRou
   app.get('/v1/openapi.json', async () => openapi);
 }
 
+/** fastify's own errors, by code, as catalogue errors. */
+const FASTIFY_ERRORS: Readonly<Record<string, [ErrorCode, string]>> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: ['PAYLOAD_TOO_LARGE', 'The request body is too large'],
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: ['INVALID_REQUEST', 'Send JSON with content-type: application/json'],
+  FST_ERR_CTP_EMPTY_JSON_BODY: ['INVALID_REQUEST', 'The body is empty but content-type says JSON'],
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: ['INVALID_REQUEST', 'Content-Length does not match the body'],
+  FST_ERR_BAD_URL: ['INVALID_REQUEST', 'The URL is not validly percent-encoded'],
+  FST_ERR_MAX_PARAM_LENGTH: ['INVALID_PARAMS', 'A path parameter is too long'],
+};
+
 export function fromFastifyError(err: FastifyError | MusterError): MusterError {
   if (err instanceof MusterError) return err;
-  switch (err.code) {
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new MusterError('PAYLOAD_TOO_LARGE', 'The request body is too large');
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new MusterError('INVALID_REQUEST', 'Send JSON with content-type: application/json');
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return new MusterError('INVALID_REQUEST', 'The body is empty but content-type says JSON');
-    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return new MusterError('INVALID_REQUEST', 'Content-Length does not match the body');
-    case 'FST_ERR_BAD_URL':
-      return new MusterError('INVALID_REQUEST', 'The URL is not validly percent-encoded');
-    case 'FST_ERR_MAX_PARAM_LENGTH':
-      return new MusterError('INVALID_PARAMS', 'A path parameter is too long');
-  }
+  const known = FASTIFY_ERRORS[err.code];
+  if (known) return new MusterError(known[0], known[1]);
   if (err instanceof SyntaxError || (err.statusCode === 400 && /JSON/i.test(err.message))) {
     return new MusterError('PARSE_ERROR', `The body is not valid JSON: ${err.message}`);
   }
