@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { BusPayload, type BusMessage, type MessageCodec } from '../src/core/bus/message.js';
+import { BusPayload, type MessageCodec } from '../src/core/bus/message.js';
 import { parseScope } from '../src/core/bus/scope.js';
 import type { Backlog, BusRequest, Connection, Outbound } from '../src/core/ports.js';
 import { PeerError } from '../src/errors.js';

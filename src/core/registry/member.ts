@@ -44,21 +44,13 @@ export interface Member extends WheelEntry {
   traffic: TrafficStats | null;
 }
 
-/** What a face or service gives to create a member; the registry fills in the live state. */
-export interface MemberInit {
-  id: string;
-  name: string;
-  type: string;
-  address: string;
-  meta: Record<string, string>;
-  liveness: LivenessSpec;
-  tokenHash: string;
-  registeredAt: number;
+/** What a face or service gives to create a member (the stored record, its facts typed); the registry fills in the live state. */
+export type MemberInit = Omit<StoredMember, 'extra'> & {
   roles?: MemberRole[];
   hubLink?: HubRole | null;
   lifecycle?: LifecycleInfo | null;
   history?: Transition[];
-}
+};
 
 export const EMPTY_TRAFFIC: TrafficStats = Object.freeze({ sent: 0, sentBytes: 0, lastSent: null, received: 0, receivedBytes: 0, lastReceived: null, dropped: 0 });
 
