@@ -129,6 +129,8 @@ export class Children {
       const edges = HubTable.subtreeOf(child.hubId, o.hubId, descendants);
       this.#assertFree(child.hubId, edges);
       await o.up.reportUp(this.#edgesWith(child.hubId, edges));
+      // Removed while the registrar was asked (a deregister or a lapse does not wait for the queue): nothing to apply.
+      if (this.#byId.get(child.hubId) !== child) return;
       await this.#applySubtree(child, edges);
       o.records.lapseIfClosed(child.link);
     });
