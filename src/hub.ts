@@ -14,8 +14,11 @@ import { Watches } from './core/events/watches.js';
 import { Federation } from './core/federation/federation.js';
 import { Prober } from './core/registry/prober.js';
 import { Registry } from './core/registry/registry.js';
+import { coreSample } from './core/stats/core-sample.js';
+import { StatsHistory } from './core/stats/history.js';
 import type { FaceLimits, HubContext } from './faces/context.js';
 import type { Face } from './faces/face.js';
+import { mountDashboard } from './faces/native/dashboard-route.js';
 import { answerClientError, httpServerFactory } from './faces/native/http-server.js';
 import { fromFastifyError, httpRoutes, mountHttp } from './faces/native/http.js';
 import { OpenStreams } from './faces/open-streams.js';
@@ -49,6 +52,7 @@ export class Hub implements HubContext {
   readonly bus: Relay;
   readonly control: Control;
   readonly federation: Federation;
+  readonly stats: StatsHistory;
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly limits: FaceLimits;
@@ -84,6 +88,8 @@ export class Hub implements HubContext {
     this.#prober = new Prober(registry, probeOnce);
     registry.attachProbes(this.#prober);
     this.control.start();
+    this.stats = new StatsHistory({ read: () => coreSample(this) });
+    this.stats.start();
 
     this.metrics = new Metrics({
       counters: () => registry.counters,
@@ -177,6 +183,7 @@ export class Hub implements HubContext {
       scoped.get('/v1/ws', { websocket: true }, (socket, req) => ws.accept(socket, req.raw));
     });
     mountHttp(this.app, this, httpRoutes(this), VERSION);
+    mountDashboard(this.app);
     ws.start();
     await this.app.listen({ host: this.config.host, port: this.config.port });
     const addr = this.app.server.address();
@@ -200,6 +207,7 @@ export class Hub implements HubContext {
       await this.app.close();
       clearTimeout(force);
       this.control.close();
+      this.stats.stop();
       this.registry.close();
       this.#prober.stopAll();
       await this.#store.close();

@@ -47,6 +47,7 @@ export const BusStats = Type.Object({
   }),
   subscriptions: Type.Integer(),
   scopes: Type.Record(Type.String(), Type.Integer(), { description: 'Messages published per scope' }),
+  subscribers: Type.Record(Type.String(), Type.Integer(), { description: 'Subscriptions per scope on this hub (each also receives every scope below it)' }),
 });
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;

@@ -11,7 +11,12 @@ export const LIMITS = {
   tokenMax: 256,
   listLimitDefault: 100,
   listLimitMax: 1000,
+  listOffsetMax: 1_000_000,
 } as const;
+
+/** What a list may be sorted by (ties broken by name). */
+export const LIST_SORT_KEYS = ['name', 'type', 'status', 'state', 'lastSeen', 'registeredAt', 'received', 'sent'] as const;
+export type ListSortKey = (typeof LIST_SORT_KEYS)[number];
 
 export const NAME_PATTERN = '^(?!\\.\\.?$)[A-Za-z0-9._-]{1,64}$';
 
@@ -127,6 +132,7 @@ export const MemberView = Type.Object({
   registeredAt: Type.Number({ description: 'ms since the epoch' }),
   lastSeen: Type.Number({ description: 'ms since the epoch' }),
   hub: Type.Optional(Type.String({ description: 'Id of the hub the member belongs to' })),
+  face: Type.Optional(Type.String({ description: 'The face of the connection it last registered or reconnected on (native, plantimager, hub-link, ...); absent when it never had one (HTTP)' })),
   lifecycle: Type.Optional(LifecycleView),
   roles: Type.Optional(RecordRoles),
   stats: Type.Object({ probe: Type.Optional(ProbeStats), traffic: TrafficStats }),
@@ -139,8 +145,13 @@ export const ListParams = Type.Object({
   prefix: Type.Optional(Type.String({ maxLength: LIMITS.nameMax, description: 'Name prefix' })),
   meta: Type.Optional(Meta),
   state: Type.Optional(Type.String({ maxLength: 32, description: 'Lifecycle state' })),
+  search: Type.Optional(Type.String({ maxLength: LIMITS.nameMax, description: 'Part of the name, in any case' })),
+  role: Type.Optional(Type.Union([Type.Literal('component'), Type.Literal('controller')], { description: 'Only members with this role' })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: LIMITS.listLimitMax })),
   after: Type.Optional(Type.String({ maxLength: LIMITS.nameMax, description: 'Cursor: list names after this one' })),
+  sort: Type.Optional(Type.Union(LIST_SORT_KEYS.map((k) => Type.Literal(k)), { description: 'Order of the list (default name); `after` pages by name only' })),
+  order: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')], { description: 'Default asc' })),
+  offset: Type.Optional(Type.Integer({ minimum: 0, maximum: LIMITS.listOffsetMax, description: 'Skip this many members (page by offset, any sort)' })),
 }, { additionalProperties: false });
 export type ListParams = Static<typeof ListParams>;
 
@@ -148,6 +159,7 @@ export const ListResult = Type.Object({
   members: Type.Array(MemberView),
   next: Type.Union([Type.String(), Type.Null()], { description: 'Cursor for the next page, null at the end' }),
   revision: Type.Integer(),
+  total: Type.Optional(Type.Integer({ description: 'Members matching the filters (with `after`: those after it), whatever the page; set by this hub\'s own lists' })),
   unreachable: Type.Optional(Type.Array(Type.String(), { description: 'Hubs of the listed subtree that did not answer' })),
 });
 export type ListResult = Static<typeof ListResult>;

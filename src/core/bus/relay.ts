@@ -47,6 +47,8 @@ export class Relay {
   readonly #adapters: BusAdapter[] = [];
   readonly #watched = new WeakSet<Connection>();
   readonly #asking = new WeakMap<Connection, number>();
+  /** Subscriptions per scope (bus.stats; one entry per scope subscribed, so bounded by the subscriptions). */
+  readonly #subscribers = new Map<string, number>();
   /** Reused by every route: the publish path allocates no receiver list. */
   readonly #route: Connection[] = [];
 
@@ -109,6 +111,9 @@ export class Relay {
   }
 
   #interest(scope: Scope, delta: 1 | -1): void {
+    const n = (this.#subscribers.get(scope.text) ?? 0) + delta;
+    if (n > 0) this.#subscribers.set(scope.text, n);
+    else this.#subscribers.delete(scope.text);
     for (const a of this.#adapters) a.interest(scope, delta);
   }
 
@@ -214,8 +219,8 @@ export class Relay {
     }
   }
 
-  stats(): { totals: BusTotals; subscriptions: number; scopes: Record<string, number> } {
-    return { totals: { ...this.totals }, subscriptions: this.trie.size, scopes: Object.fromEntries(this.scopeCounts) };
+  stats(): { totals: BusTotals; subscriptions: number; scopes: Record<string, number>; subscribers: Record<string, number> } {
+    return { totals: { ...this.totals }, subscriptions: this.trie.size, scopes: Object.fromEntries(this.scopeCounts), subscribers: Object.fromEntries(this.#subscribers) };
   }
 
   // ---- internals ------------------------------------------------------------------------

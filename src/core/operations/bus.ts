@@ -64,5 +64,5 @@ export const busOperations = [
       return answer.toJSONValue();
     },
   }),
-  readOp('bus.stats', 'Bus totals, subscription count and messages per scope.', BusStats, '/v1/bus/stats', (s) => s.bus.stats()),
+  readOp('bus.stats', 'Bus totals, subscription count, messages per scope and subscriptions per scope.', BusStats, '/v1/bus/stats', (s) => s.bus.stats()),
 ] as const;

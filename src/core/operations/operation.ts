@@ -12,6 +12,7 @@ import type { Watches } from '../events/watches.js';
 import type { Federation } from '../federation/federation.js';
 import type { Relay } from '../bus/relay.js';
 import type { Caller, Registry } from '../registry/registry.js';
+import type { StatsHistory } from '../stats/history.js';
 
 /** The core services an operation may use. */
 export interface Services {
@@ -20,6 +21,8 @@ export interface Services {
   readonly control: Control;
   readonly federation: Federation;
   readonly watches: Watches;
+  /** The hub's counters over time (stats.history). */
+  readonly stats: StatsHistory;
   info(): HubInfo;
 }
 

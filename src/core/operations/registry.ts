@@ -60,7 +60,7 @@ export const registryOperations = [
   }),
   op({
     name: 'list',
-    summary: 'Members filtered by type, status, name prefix, meta labels and lifecycle state; paginated by name. `hub` lists another hub of the tree, `subtree` every hub below too.',
+    summary: 'Members filtered by type, status, name prefix, meta labels and lifecycle state; paginated by name. `hub` lists another hub of the tree, `subtree` every hub below too. Also: `search` (part of the name), `role`, `sort` and `order`, `offset`; `total` counts every match.',
     params: TreeListParams,
     result: ListResult,
     http: { method: 'GET', path: '/v1/members', from: 'query' },

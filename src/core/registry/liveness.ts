@@ -190,6 +190,7 @@ export class Liveness {
     if (member.connection && member.connection !== connection) this.#connections.get(member.connection)?.delete(member);
     member.connection = connection;
     if (connection) {
+      member.face = connection.face;
       let set = this.#connections.get(connection);
       if (!set) this.#connections.set(connection, (set = new Set()));
       set.add(member);

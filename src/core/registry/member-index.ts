@@ -5,6 +5,7 @@
  */
 import type { ListParams } from '../../schemas/member.js';
 import { firstFreeName } from '../names.js';
+import { listOrder } from './list-order.js';
 import type { Member } from './member.js';
 
 export class MemberIndex {
@@ -38,9 +39,10 @@ export class MemberIndex {
     return this.#byId.values();
   }
 
-  /** The members a list asks for (every filter of `params` but the limit), by name. */
+  /** The members a list asks for (every filter of `params` but the limit), in its order (by name unless it says). */
   select(params: ListParams): Member[] {
     const hits: Member[] = [];
+    const search = params.search?.toLowerCase();
     for (const m of this.#byId.values()) {
       if (params.type !== undefined && m.type !== params.type) continue;
       if (params.status !== undefined && m.status !== params.status) continue;
@@ -48,9 +50,11 @@ export class MemberIndex {
       if (params.after !== undefined && m.name <= params.after) continue;
       if (params.state !== undefined && m.lifecycle?.state !== params.state) continue;
       if (params.meta && !metaMatches(m.meta, params.meta)) continue;
+      if (search !== undefined && !m.name.toLowerCase().includes(search)) continue;
+      if (params.role !== undefined && !m.roles.includes(params.role)) continue;
       hits.push(m);
     }
-    return hits.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return hits.sort(listOrder(params));
   }
 
   reserve(name: string): void {

@@ -33,6 +33,8 @@ export interface Member extends WheelEntry {
   status: MemberStatus;
   /** The connection it registered on (and is reached through), if any. */
   connection: Connection | null;
+  /** The face of the last connection it was bound to (kept after it closes; not persisted). */
+  face: string | null;
   roles: MemberRole[];
   /** Set on records of other hubs: how this hub knows them. */
   hubLink: HubRole | null;
@@ -85,7 +87,7 @@ export function liveMember(init: MemberInit, liveness: Required<LivenessSpec>, n
   return {
     id: init.id, name: init.name, type: init.type, address: init.address, meta: init.meta,
     liveness, tokenHash: init.tokenHash, registeredAt: init.registeredAt,
-    lastSeen: now, status: 'alive', connection: null, roles: init.roles ?? [], hubLink: init.hubLink ?? null,
+    lastSeen: now, status: 'alive', connection: null, face: null, roles: init.roles ?? [], hubLink: init.hubLink ?? null,
     lifecycle: init.lifecycle ?? null, history: init.history ?? [], probe: null, traffic: null, deadline: Infinity, slot: -1,
   };
 }
@@ -102,6 +104,7 @@ export function viewOf(m: Member, hubId: string): MemberView {
     status: m.status, registeredAt: m.registeredAt, lastSeen: m.lastSeen, hub: hubId,
     stats: { traffic: m.traffic ?? EMPTY_TRAFFIC },
   };
+  if (m.face) v.face = m.face;
   if (m.probe) v.stats.probe = { ...m.probe };
   if (m.lifecycle) v.lifecycle = m.lifecycle;
   if (m.roles.length) v.roles = m.roles;

@@ -319,12 +319,16 @@ export class Registry {
 
   list(params: ListParams = {}): ListResult {
     const limit = params.limit ?? LIMITS.listLimitDefault;
+    const offset = params.offset ?? 0;
     const hits = this.#index.select(params);
-    const page = hits.slice(0, limit);
+    const page = hits.slice(offset, offset + limit);
+    // A name cursor only means something in name order; other orders page by offset.
+    const byName = (params.sort ?? 'name') === 'name' && params.order !== 'desc';
     return {
       members: page.map((m) => this.view(m)),
-      next: hits.length > limit ? page[page.length - 1]!.name : null,
+      next: byName && hits.length > offset + limit ? page[page.length - 1]!.name : null,
       revision: this.log.revision,
+      total: hits.length,
     };
   }
 

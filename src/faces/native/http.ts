@@ -48,6 +48,7 @@ export function queryParams(schema: TSchema, query: Record<string, unknown>): Re
     if (Array.isArray(v)) throw new MusterError('INVALID_PARAMS', `query.${k}: given more than once`);
     if (k.startsWith('meta.')) meta[k.slice(5)] = v;
     else if (props[k]?.type === 'integer') out[k] = /^\d{1,9}$/.test(String(v)) ? Number(v) : v;
+    else if (props[k]?.type === 'number') out[k] = /^\d{1,15}(\.\d{1,6})?$/.test(String(v)) ? Number(v) : v;
     else if (props[k]?.type === 'boolean') out[k] = v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v;
     else out[k] = v;
   }

@@ -1,0 +1,27 @@
+/** The orders a member list can be sorted in: each key compares two members, ties broken by name. */
+import type { ListParams, ListSortKey, MemberStatus } from '../../schemas/member.js';
+import type { Member } from './member.js';
+
+type Compare = (a: Member, b: Member) => number;
+
+const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+/** Alive first: the order an operator reads a status column in. */
+const STATUS_RANK: Readonly<Record<MemberStatus, number>> = { alive: 0, suspect: 1, gone: 2 };
+
+const KEYS: Readonly<Record<ListSortKey, Compare>> = {
+  name: (a, b) => byText(a.name, b.name),
+  type: (a, b) => byText(a.type, b.type),
+  status: (a, b) => STATUS_RANK[a.status] - STATUS_RANK[b.status],
+  state: (a, b) => byText(a.lifecycle?.state ?? '', b.lifecycle?.state ?? ''),
+  lastSeen: (a, b) => a.lastSeen - b.lastSeen,
+  registeredAt: (a, b) => a.registeredAt - b.registeredAt,
+  received: (a, b) => (a.traffic?.received ?? 0) - (b.traffic?.received ?? 0),
+  sent: (a, b) => (a.traffic?.sent ?? 0) - (b.traffic?.sent ?? 0),
+};
+
+/** The comparator a list asks for (default: by name, ascending). */
+export function listOrder(params: Pick<ListParams, 'sort' | 'order'>): Compare {
+  const key = KEYS[params.sort ?? 'name'];
+  const sign = params.order === 'desc' ? -1 : 1;
+  return (a, b) => sign * (key(a, b) || byText(a.name, b.name));
+}
