@@ -138,6 +138,7 @@ export class WatchTable implements WatchOwner {
   async #open(w: WatchStream, conn: RpcConnection): Promise<void> {
     const params: MethodParams<'watch'> = { filter: w.filter };
     if (w.revision !== undefined) params.since = w.revision;
+    if (w.revision !== undefined && w.epoch !== undefined) params.epoch = w.epoch;
     this.#opening++;
     w.opening = true;
     try {
@@ -153,7 +154,7 @@ export class WatchTable implements WatchOwner {
       this.#orphans.delete(r.watch);
       this.#orphanCount -= replayed.length;
       for (const e of replayed) this.#deliver(w, e);
-      if (!w.paused) w.opened(r.watch, r.revision);
+      if (!w.paused) w.opened(r.watch, r.revision, r.epoch);
     } catch (err) {
       if (isLinkError(err)) throw err;
       this.#watches.delete(w);

@@ -19,6 +19,8 @@ export class WatchStream implements Watch {
   readonly maxQueue: number;
   /** The revision this watch has seen everything up to (undefined until the hub first answers, without `since`). */
   revision: number | undefined;
+  /** The history `revision` belongs to, from the hub: a resumed watch passes it back, so a wiped store answers COMPACTED. */
+  epoch: string | undefined;
   /** The hub's watch id on the current connection (undefined while not open there). */
   hubId: number | undefined;
   /** Too many unread events: the hub watch is stopped until the reader catches up. */
@@ -48,8 +50,9 @@ export class WatchStream implements Watch {
   }
 
   /** The hub accepted the watch and is current to `revision`. */
-  opened(hubId: number, revision: number): void {
+  opened(hubId: number, revision: number, epoch: string): void {
     this.hubId = hubId;
+    this.epoch = epoch;
     this.revision = Math.max(this.revision ?? revision, revision);
     this.#resolveReady(this.revision);
   }

@@ -25,5 +25,6 @@ export type WatchFilter = Static<typeof WatchFilter>;
 export const WatchParams = Type.Object({
   filter: Type.Optional(WatchFilter),
   since: Type.Optional(Type.Integer({ minimum: 0, description: 'Replay events after this revision, then stream live' })),
+  epoch: Type.Optional(Type.String({ maxLength: 64, description: 'The epoch `since` belongs to (from an earlier watch); another epoch answers COMPACTED' })),
 }, { additionalProperties: false });
 export type WatchParams = Static<typeof WatchParams>;

@@ -1,11 +1,15 @@
 /**
- * The embedded store: one SQLite file in WAL mode. Commits arriving in the same event-loop turn
- * go into one transaction (group commit), so durable registrations cost one fsync per batch.
+ * The embedded store: one SQLite file in WAL mode. A change is decided when it is applied (its
+ * conditions checked against the store's own book, its revisions handed out), then written with
+ * every other change of the same event-loop turn in one transaction (group commit: one fsync per
+ * batch), then fed, in revision order, and acknowledged.
  */
 import Database from 'better-sqlite3';
+import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Store, StoreChange, StoreSnapshot, StoredEvent, StoredMember } from './store.js';
+import { ConditionBook } from './conditions.js';
+import { withRevision, type Applied, type Change, type Store, type StoreSnapshot, type StoredEvent, type StoredMember } from './store.js';
 
 export interface SqliteStoreOptions {
   /** Folder that holds muster.db. */
@@ -17,8 +21,8 @@ export interface SqliteStoreOptions {
 }
 
 interface Pending {
-  change: StoreChange;
-  resolve: () => void;
+  applied: Applied;
+  resolve: (applied: Applied) => void;
   reject: (err: unknown) => void;
 }
 
@@ -34,6 +38,10 @@ export class SqliteStore implements Store {
   readonly #trimEvents: Database.Statement;
   readonly #setRevision: Database.Statement;
   readonly #writeBatch: (batch: Pending[]) => void;
+  readonly #listeners: ((a: Applied) => void)[] = [];
+  #book = new ConditionBook();
+  #revision = 0;
+  #epoch = '';
 
   constructor(options: SqliteStoreOptions) {
     mkdirSync(options.dataDir, { recursive: true });
@@ -60,12 +68,13 @@ export class SqliteStore implements Store {
     this.#setRevision = this.#db.prepare("INSERT INTO settings (key, value) VALUES ('revision', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
     this.#writeBatch = this.#db.transaction((batch: Pending[]) => {
       let revision = -1;
-      for (const { change } of batch) {
+      for (const { applied } of batch) {
+        const change = applied.change;
         // Deletes first: a name freed and taken again in one batch must not trip UNIQUE(name).
         for (const id of change.deletes) this.#deleteMember.run(id);
         // Positional parameters: binding by name costs a property walk per row.
         for (const m of change.puts) this.#putMember.run(m.id, m.name, m.type, m.address, json(m.meta), json(m.liveness), m.tokenHash, m.registeredAt, json(m.extra));
-        for (const e of change.events) {
+        for (const e of applied.events) {
           this.#putEvent.run(e.revision, e.json);
           if (e.revision > revision) revision = e.revision;
         }
@@ -94,17 +103,38 @@ export class SqliteStore implements Store {
     }
     const events = this.#db.prepare('SELECT revision, json FROM events ORDER BY revision').all() as StoredEvent[];
     const rev = this.#db.prepare("SELECT value FROM settings WHERE key = 'revision'").get() as { value: string } | undefined;
-    return { members, events, revision: rev ? Number(rev.value) : 0 };
+    this.#revision = rev ? Number(rev.value) : 0;
+    // The epoch names this file's history: a watch resumed from another file's revisions is told so.
+    const epoch = this.#db.prepare("SELECT value FROM settings WHERE key = 'epoch'").get() as { value: string } | undefined;
+    this.#epoch = epoch?.value ?? randomUUID();
+    if (!epoch) this.#db.prepare("INSERT INTO settings (key, value) VALUES ('epoch', ?)").run(this.#epoch);
+    this.#book = new ConditionBook(members);
+    return { members, events, position: { revision: this.#revision, epoch: this.#epoch } };
   }
 
-  commit(change: StoreChange): Promise<void> {
+  /** Decides now (conditions, revisions), so the next change in this turn sees this one; durable and fed after the batch commits. */
+  apply(change: Change): Promise<Applied> {
+    try {
+      this.#book.check(change);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    this.#book.record(change);
+    const events = change.events.map((draft) => {
+      const revision = ++this.#revision;
+      return { revision, json: withRevision(draft, revision) };
+    });
     return new Promise((resolve, reject) => {
-      this.#pending.push({ change, resolve, reject });
+      this.#pending.push({ applied: { change, events }, resolve, reject });
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;
         setImmediate(() => this.#flush());
       }
     });
+  }
+
+  feed(listener: (applied: Applied) => void): void {
+    this.#listeners.push(listener);
   }
 
   #flush(): void {
@@ -115,10 +145,14 @@ export class SqliteStore implements Store {
     try {
       this.#writeBatch(batch);
     } catch (err) {
+      // The disk refused the batch (full, gone): its callers hear it; the book stays ahead of the file.
       for (const p of batch) p.reject(err);
       return;
     }
-    for (const p of batch) p.resolve();
+    for (const p of batch) {
+      for (const l of this.#listeners) l(p.applied);
+      p.resolve(p.applied);
+    }
   }
 
   async close(): Promise<void> {

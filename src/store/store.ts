@@ -1,9 +1,11 @@
 /**
- * The store keeps what must survive a restart: members (with token hashes) and the bounded
- * event log. The core keeps the live state in memory and calls commit() for every acknowledged
- * change; commit resolves once the change is durable. Heartbeats never reach the store.
+ * The registry's store: what survives a restart (members with token hashes, the bounded event
+ * history) and, when several hubs share it, the one place that decides. A store applies a change
+ * atomically, after checking its conditions, hands out revisions, and feeds every applied change,
+ * in revision order, to every hub that shares it (a single hub's store feeds just that hub).
+ * Heartbeats never reach an embedded store; a shared store keeps deadlines for every hub.
  */
-import type { LivenessSpec } from '../schemas/member.js';
+import type { LivenessSpec, MemberStatus } from '../schemas/member.js';
 
 export interface StoredMember {
   id: string;
@@ -14,33 +16,74 @@ export interface StoredMember {
   liveness: LivenessSpec;
   tokenHash: string;
   registeredAt: number;
-  /** Facts other core services keep with the member (roles, lifecycle, hub); opaque to the store. */
+  /** Facts other core services keep with the member (roles, lifecycle, hub link); opaque to the store. */
   extra: Record<string, unknown>;
+  /** The hub whose faces hold the member (cluster mode); absent: this hub. */
+  attachedTo?: string;
+  /** Status is live state: kept by shared stores (every hub must see it), not by embedded ones. */
+  status?: MemberStatus;
 }
 
 export interface StoredEvent {
   revision: number;
-  /** The event as JSON, encoded once by the core. */
+  /** The event as JSON, with its revision. */
   json: string;
+}
+
+/** Where a store's history stands: a revision, within an epoch that changes when the store is wiped. */
+export interface Position {
+  revision: number;
+  epoch: string;
 }
 
 export interface StoreSnapshot {
   members: StoredMember[];
   events: StoredEvent[];
-  revision: number;
+  position: Position;
 }
 
-export interface StoreChange {
+/** What must still hold when a change is applied; a shared store checks it atomically. */
+export interface Conditions {
+  /** Names that must be free (a registration's name), unless freed by this change's deletes. */
+  namesFree?: string[];
+  /** Members that must still exist (an update or removal of someone another hub may have removed). */
+  present?: string[];
+  /** The registry may hold at most this many members after the change. */
+  maxMembers?: number;
+}
+
+export interface Change {
   puts: StoredMember[];
   deletes: string[];
+  /** Events as JSON objects without their revision (`{"type":...}`): the store gives each the next. */
+  events: string[];
+  conditions?: Conditions;
+  /** The hub that made the change (cluster mode), so that it knows its own changes in the feed. */
+  origin?: string;
+}
+
+/** A change as applied: its revisions (one per event, increasing) and its events with them. */
+export interface Applied {
+  change: Change;
   events: StoredEvent[];
 }
 
 export interface Store {
   readonly kind: string;
-  /** Loads everything kept; called once before any commit. */
+  /** Loads everything kept; called once, before any apply. */
   open(): Promise<StoreSnapshot>;
-  /** Resolves when the change is durable. Changes commit in call order. */
-  commit(change: StoreChange): Promise<void>;
+  /**
+   * Applies a change atomically; resolves once it is durable and fed. Rejects with NAME_TAKEN,
+   * NO_SUCH_MEMBER or REGISTRY_FULL when a condition fails (nothing applied), or
+   * STORE_UNAVAILABLE when the store cannot be reached.
+   */
+  apply(change: Change): Promise<Applied>;
+  /** Every applied change, this hub's and (shared stores) other hubs', in revision order, once durable. */
+  feed(listener: (applied: Applied) => void): void;
   close(): Promise<void>;
+}
+
+/** The event JSON with its revision: `{"revision":N,` + the rest of the draft. */
+export function withRevision(draft: string, revision: number): string {
+  return `{"revision":${revision},${draft.slice(1)}`;
 }

@@ -1,12 +1,12 @@
 /**
- * Revisions and watches. Every change gets the next revision; the last `retention` events are
- * kept in a ring (and in the store) for replay. A watcher gets what is after its `since`, then
- * live events, in revision order. Each event is encoded to JSON once, for the store and for
- * every watcher.
+ * The history watchers read: every event the store applied, in revision order, the last
+ * `retention` kept in a ring for replay. Revisions come from the store (one sequence, shared by
+ * every hub of a cluster) within an epoch that changes when the store is wiped. A watcher gets
+ * what is after its `since`, then live events. Each event is JSON-encoded once, for every watcher.
  */
 import { MusterError } from '../../errors.js';
 import type { RegistryEvent, WatchFilter } from '../../schemas/event.js';
-import type { StoredEvent } from '../../store/store.js';
+import type { Position, StoredEvent } from '../../store/store.js';
 
 export interface LoggedEvent {
   event: RegistryEvent;
@@ -24,22 +24,27 @@ export class EventLog {
   readonly #ring: (LoggedEvent | undefined)[];
   #head = 0; // index of the oldest kept event
   #count = 0;
+  /** The last revision delivered to watchers. */
   #revision: number;
-  /** Events are recorded when a change is made and delivered once it is durable; replay stops here. */
-  #delivered: number;
+  #epoch: string;
   readonly #watchers = new Set<Watcher>();
 
-  constructor(retention: number, revision = 0, kept: StoredEvent[] = []) {
+  constructor(retention: number, position: Position, kept: StoredEvent[] = []) {
     this.#retention = Math.max(1, retention);
     this.#ring = new Array(this.#retention);
-    this.#revision = revision;
-    this.#delivered = revision;
+    this.#revision = position.revision;
+    this.#epoch = position.epoch;
     for (const s of kept.slice(-this.#retention)) this.#push({ event: JSON.parse(s.json) as RegistryEvent, json: s.json });
   }
 
   /** The revision of the last event delivered to watchers. */
   get revision(): number {
-    return this.#delivered;
+    return this.#revision;
+  }
+
+  /** Names the history the revisions belong to. */
+  get epoch(): string {
+    return this.#epoch;
   }
 
   /** The oldest revision a watch can still start after (since >= this works). */
@@ -52,42 +57,42 @@ export class EventLog {
     return this.#watchers.size;
   }
 
-  /** Assigns the next revision; the caller fills it into the event it builds. */
-  nextRevision(): number {
-    return ++this.#revision;
-  }
-
-  /** Records an event (its revision from nextRevision) and returns it encoded. Not yet delivered. */
-  record(event: RegistryEvent): LoggedEvent {
-    const logged = { event, json: JSON.stringify(event) };
-    this.#push(logged);
-    return logged;
-  }
-
-  /** Sends a recorded event to matching watchers (after it is durable). */
+  /** Keeps an applied event and sends it to matching watchers. Events arrive in revision order. */
   deliver(logged: LoggedEvent): void {
-    this.#delivered = logged.event.revision;
+    this.#push(logged);
+    this.#revision = logged.event.revision;
     for (const w of this.#watchers) if (matches(w.filter, logged.event)) w.deliver(logged);
   }
 
+  /** The store was wiped and began a new history: what came before cannot be resumed from. */
+  restart(position: Position): void {
+    this.#ring.fill(undefined);
+    this.#head = 0;
+    this.#count = 0;
+    this.#revision = position.revision;
+    this.#epoch = position.epoch;
+  }
+
   /**
-   * Adds a watcher. Replays kept events after `since` (throws COMPACTED when they are gone),
-   * then it receives live ones. Returns the revision it is current to.
+   * Adds a watcher. Replays kept events after `since`, then it receives live ones; returns the
+   * revision it is current to. A `since` the log cannot serve (older than it keeps, ahead of it,
+   * or from another epoch) throws COMPACTED with the current revision: re-list, then watch from there.
    */
-  watch(watcher: Watcher, since?: number): number {
+  watch(watcher: Watcher, since?: number, epoch?: string): number {
     if (since !== undefined) {
-      if (since > this.#delivered) since = this.#delivered;
-      if (since < this.oldestReplayable) {
-        throw new MusterError('COMPACTED', `Revision ${since} is older than the log keeps (oldest: ${this.oldestReplayable}); re-list at revision ${this.#revision}`, { revision: this.#revision, oldest: this.oldestReplayable });
+      const why = epoch !== undefined && epoch !== this.#epoch ? `is from another history (epoch ${epoch}; this store's is ${this.#epoch})`
+        : since > this.#revision ? `is ahead of the log (at ${this.#revision})`
+          : since < this.oldestReplayable ? `is older than the log keeps (oldest: ${this.oldestReplayable})` : null;
+      if (why) {
+        throw new MusterError('COMPACTED', `Revision ${since} ${why}; re-list at revision ${this.#revision}`, { revision: this.#revision, oldest: this.oldestReplayable, epoch: this.#epoch });
       }
       for (let i = 0; i < this.#count; i++) {
         const e = this.#at(i)!;
-        if (e.event.revision > this.#delivered) break;
         if (e.event.revision > since && matches(watcher.filter, e.event)) watcher.deliver(e);
       }
     }
     this.#watchers.add(watcher);
-    return this.#delivered;
+    return this.#revision;
   }
 
   unwatch(watcher: Watcher): void {

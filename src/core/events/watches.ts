@@ -27,7 +27,7 @@ export class Watches {
   }
 
   /** Opens a watch; replayed events are delivered before this returns (throws COMPACTED first when they are gone). */
-  open(connection: Connection, filter: WatchFilter, since: number | undefined): { watch: number; revision: number } {
+  open(connection: Connection, filter: WatchFilter, since: number | undefined, epoch?: string): { watch: number; revision: number; epoch: string } {
     let mine = this.#byConnection.get(connection);
     if (mine && mine.size >= MAX_WATCHES_PER_CONNECTION) throw new MusterError('INVALID_REQUEST', `At most ${MAX_WATCHES_PER_CONNECTION} watches per connection`);
     const id = this.#nextId++;
@@ -41,13 +41,13 @@ export class Watches {
         connection.deliver({ type: 'watch-dropped', watch: id, resumeAfter: event.event.revision - 1 });
       },
     };
-    const revision = this.#log.watch(watcher, since);
+    const revision = this.#log.watch(watcher, since, epoch);
     if (!mine) {
       this.#byConnection.set(connection, (mine = new Map()));
       connection.onClose(() => this.closeAll(connection));
     }
     mine.set(id, watcher);
-    return { watch: id, revision };
+    return { watch: id, revision, epoch: this.#log.epoch };
   }
 
   /** The ids of a connection's open watches. */

@@ -71,9 +71,9 @@ export const registryOperations = [
     name: 'watch',
     summary: 'Replay events after `since`, then stream them live as `event` notifications (at most 16 watches per connection).',
     params: WatchParams,
-    result: Type.Object({ watch: Type.Integer(), revision: Type.Integer() }),
+    result: Type.Object({ watch: Type.Integer(), revision: Type.Integer(), epoch: Type.String({ description: 'Names the history revisions belong to: pass it back with since' }) }),
     needsConnection: true,
-    run: (s, p, caller) => s.watches.open(caller.connection!, p.filter ?? {}, p.since),
+    run: (s, p, caller) => s.watches.open(caller.connection!, p.filter ?? {}, p.since, p.epoch),
   }),
   op({
     name: 'unwatch',

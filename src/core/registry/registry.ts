@@ -1,8 +1,9 @@
 /**
  * The registry: who is registered, under which name, and whether they are alive. Live state is
- * in memory (member-index.ts finds members, liveness.ts keeps them alive); every acknowledged
- * change is committed to the store before its promise resolves, and its event reaches watchers
- * after that. Heartbeats touch memory only.
+ * in memory (member-index.ts finds members, liveness.ts keeps them alive). Every change goes to
+ * the store with the conditions it relies on; the store decides, hands out revisions and feeds
+ * the applied change back, and only then do its events reach watchers and the caller hear back.
+ * Heartbeats touch memory only.
  */
 import { randomUUID } from 'node:crypto';
 import { MusterError } from '../../errors.js';
@@ -12,7 +13,7 @@ import type {
   RemovalReason, UpdateParams,
 } from '../../schemas/member.js';
 import { LIMITS } from '../../schemas/member.js';
-import type { Store, StoredMember } from '../../store/store.js';
+import type { Applied, Conditions, Store, StoredMember } from '../../store/store.js';
 import { EventLog } from '../events/event-log.js';
 import { assertValidName } from '../names.js';
 import type { Connection } from '../ports.js';
@@ -58,6 +59,8 @@ export class Registry {
   readonly #liveness: Liveness;
   readonly #removedListeners: RemovedListener[] = [];
   readonly #registeredListeners: RegisteredListener[] = [];
+  /** The events of this hub's changes as objects, so the feed need not parse them back. */
+  readonly #drafts = new WeakMap<object, EventDraft[]>();
   #closed = false;
   /** Plain counters (read by /metrics at scrape time; cheaper than a metrics call per heartbeat). */
   readonly counters = { registrations: 0, heartbeats: 0 };
@@ -73,7 +76,7 @@ export class Registry {
     this.#now = options.now ?? Date.now;
     this.#liveness = new Liveness(this.#index, {
       // A status change is an event but not a write; a lapse is a removal like any other.
-      statusChanged: (m) => void this.#commit([], [], [this.#event({ type: 'updated', member: this.view(m) })]).catch(() => {}),
+      statusChanged: (m) => void this.#commit([], [], [{ type: 'updated', member: this.view(m) }]).catch(() => {}),
       lapsed: (m, reason) => void this.remove(m, reason).catch(() => {}),
     }, this.#now);
   }
@@ -81,8 +84,9 @@ export class Registry {
   /** Loads the store and gives every member a fresh chance to show it is alive. */
   static async open(options: RegistryOptions): Promise<Registry> {
     const snapshot = await options.store.open();
-    const log = new EventLog(options.eventRetention ?? 10_000, snapshot.revision, snapshot.events);
+    const log = new EventLog(options.eventRetention ?? 10_000, snapshot.position, snapshot.events);
     const registry = new Registry(options, log);
+    options.store.feed((applied) => registry.#applied(applied));
     const now = registry.#now();
     for (const stored of snapshot.members) {
       const m = registry.createMember(initFromStored(stored), now);
@@ -196,9 +200,9 @@ export class Registry {
     this.#index.add(member);
     this.#liveness.start(member, connection);
     this.counters.registrations++;
-    const events = removed.map((m) => this.#event({ type: 'removed', member: this.view(m), reason: 'evicted' }));
-    events.push(this.#event({ type: 'added', member: this.view(member) }));
-    await this.#commit([this.toStored(member)], removed.map((m) => m.id), events);
+    const events: EventDraft[] = removed.map((m) => ({ type: 'removed', member: this.view(m), reason: 'evicted' }));
+    events.push({ type: 'added', member: this.view(member) });
+    await this.#commit([this.toStored(member)], removed.map((m) => m.id), events, { namesFree: [member.name], maxMembers: this.#maxMembers });
   }
 
   async #reregister(member: Member, params: RegisterParams, liveness: Required<LivenessSpec>, caller: Caller, token: string): Promise<RegisterResult> {
@@ -208,7 +212,7 @@ export class Registry {
     if (params.roles !== undefined) member.roles = params.roles;
     this.#liveness.replaceSpec(member, liveness);
     this.#liveness.start(member, caller.connection);
-    await this.#commit([this.toStored(member)], [], [this.#event({ type: 'updated', member: this.view(member) })]);
+    await this.#commit([this.toStored(member)], [], [{ type: 'updated', member: this.view(member) }]);
     for (const l of this.#registeredListeners) l(member, true);
     return { id: member.id, name: member.name, token };
   }
@@ -263,7 +267,7 @@ export class Registry {
   async remove(member: Member, reason: RemovalReason): Promise<void> {
     if (!this.#index.holds(member)) return;
     this.#unindex(member, reason);
-    await this.#commit([], [member.id], [this.#event({ type: 'removed', member: this.view(member), reason })]);
+    await this.#commit([], [member.id], [{ type: 'removed', member: this.view(member), reason }]);
   }
 
   /**
@@ -272,9 +276,9 @@ export class Registry {
    */
   async changed(member: Member, transition?: { from: string; to: string }): Promise<void> {
     if (!this.#index.holds(member)) return;
-    const event = transition
-      ? this.#event({ type: 'lifecycle', member: this.view(member), from: transition.from, to: transition.to })
-      : this.#event({ type: 'updated', member: this.view(member) });
+    const event: EventDraft = transition
+      ? { type: 'lifecycle', member: this.view(member), from: transition.from, to: transition.to }
+      : { type: 'updated', member: this.view(member) };
     await this.#commit([this.toStored(member)], [], [event]);
   }
 
@@ -380,17 +384,29 @@ export class Registry {
     for (const l of this.#removedListeners) l(m, reason);
   }
 
-  #event<E extends DistributiveOmit<RegistryEvent, 'revision' | 'at'>>(partial: E): RegistryEvent {
-    return { ...partial, revision: this.log.nextRevision(), at: this.#now() } as RegistryEvent;
+  /** Sends a change to the store; its events reach watchers when the store feeds it back, before this resolves. */
+  async #commit(puts: StoredMember[], deletes: string[], drafts: EventDraft[], conditions?: Conditions): Promise<void> {
+    const at = this.#now();
+    for (const d of drafts) d.at = at;
+    const change = { puts, deletes, events: drafts.map((d) => JSON.stringify(d)), conditions, origin: this.hubId };
+    this.#drafts.set(change, drafts);
+    await this.#store.apply(change);
   }
 
-  /** Writes a change with its events, then delivers the events (in revision order, since commits are FIFO). */
-  async #commit(puts: StoredMember[], deletes: string[], events: RegistryEvent[]): Promise<void> {
-    const logged = events.map((e) => this.log.record(e));
-    await this.#store.commit({ puts, deletes, events: logged.map((l) => ({ revision: l.event.revision, json: l.json })) });
-    for (const l of logged) this.log.deliver(l);
+  /** An applied change from the store's feed: its events, with their revisions, to watchers. */
+  #applied(applied: Applied): void {
+    const drafts = this.#drafts.get(applied.change);
+    for (let i = 0; i < applied.events.length; i++) {
+      const e = applied.events[i]!;
+      // This hub's own events are at hand as objects; others' are read from their JSON.
+      const event = drafts ? Object.assign(drafts[i]!, { revision: e.revision }) as RegistryEvent : JSON.parse(e.json) as RegistryEvent;
+      this.log.deliver({ event, json: e.json });
+    }
   }
 }
+
+/** An event before the store gives it a revision (`at` is stamped when it is sent). */
+type EventDraft = DistributiveOmit<RegistryEvent, 'revision' | 'at'> & { at?: number };
 
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
 

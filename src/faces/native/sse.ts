@@ -20,7 +20,7 @@ export function watchFilterFromQuery(query: Record<string, unknown>): WatchFilte
   const filter: Record<string, unknown> = {};
   const meta: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(query)) {
-    if (k === 'since') continue;
+    if (k === 'since' || k === 'epoch') continue;
     if (Array.isArray(v)) throw new MusterError('INVALID_PARAMS', `query.${k}: given more than once`);
     if (k.startsWith('meta.')) meta[k.slice(5)] = v;
     else if (k === 'types') filter.types = String(v).split(',');
@@ -124,7 +124,8 @@ export async function serveEvents(hub: HubContext, req: FastifyRequest, reply: F
   const res = reply.raw;
   const stream = new SseStream(res, hub.limits.maxWatchQueueBytes);
   // Throws COMPACTED before anything is sent, so the client gets a JSON error with a status.
-  const { revision } = hub.watches.open(stream, filter, since);
+  const epoch = (req.query as Record<string, unknown>).epoch;
+  const { revision } = hub.watches.open(stream, filter, since, typeof epoch === 'string' ? epoch : undefined);
   reply.hijack();
   stream.start(revision);
   const keepalive = setInterval(() => stream.keepalive(), KEEPALIVE_MS);

@@ -1,0 +1,61 @@
+/**
+ * A watch resumes only from where the log can serve it: a `since` older than the log keeps, ahead
+ * of it, or from another history (epoch) answers COMPACTED with the current revision, never
+ * silently stale or missing data. The epoch survives a restart of the same data folder.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startHub, tempDir, type TestHub } from './support/hub.js';
+import { RpcPeer } from './support/rpc.js';
+
+let h: TestHub;
+let peer: RpcPeer;
+before(async () => {
+  h = await startHub({ eventRetention: 5 });
+  peer = await RpcPeer.connect(h.wsUrl);
+});
+after(async () => {
+  await peer.close();
+  await h.stop();
+});
+
+const codeOf = async (params: unknown) => (await peer.call('watch', params)).error?.data;
+
+describe('watch - resuming', () => {
+  test('the watch result names the epoch; resuming with it works, from another epoch answers COMPACTED', async () => {
+    const first = await peer.ok('watch', {});
+    assert.equal(typeof first.epoch, 'string');
+    await h.hub.registry.register({ type: 't', name: 'r1' });
+    const again = await peer.ok('watch', { since: first.revision, epoch: first.epoch });
+    assert.equal(again.epoch, first.epoch);
+    const other = await codeOf({ since: first.revision, epoch: 'not-this-one' });
+    assert.equal(other?.code, 'COMPACTED');
+    assert.equal((other?.details as { revision: number }).revision, again.revision);
+  });
+
+  test('a since ahead of the log answers COMPACTED (it is not clamped)', async () => {
+    const { revision } = await peer.ok('watch', {});
+    const r = await peer.call('watch', { since: revision + 10 });
+    assert.equal(r.error?.data?.code, 'COMPACTED');
+    assert.match(r.error!.message, /ahead of the log/);
+  });
+
+  test('a since older than retention answers COMPACTED with where to re-list', async () => {
+    for (let i = 0; i < 8; i++) await h.hub.registry.register({ type: 't', name: `old-${i}` });
+    const r = await codeOf({ since: 0 });
+    assert.equal(r?.code, 'COMPACTED');
+  });
+
+  test('the epoch is the data folder\'s: the same after a restart, another for another folder', async () => {
+    const dir = tempDir();
+    const one = await startHub({ dataDir: dir });
+    const e1 = one.hub.registry.log.epoch;
+    await one.stop({ keepData: true });
+    const two = await startHub({ dataDir: dir });
+    assert.equal(two.hub.registry.log.epoch, e1);
+    await two.stop();
+    const three = await startHub();
+    assert.notEqual(three.hub.registry.log.epoch, e1);
+    await three.stop();
+  });
+});
