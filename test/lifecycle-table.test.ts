@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
-  EVENTS, MESSAGES, PHASES, TRANSITIONS, fill, phaseOf, rowFor, step,
+  EVENTS, ICCP_ROWS, MESSAGES, PHASES, TRANSITIONS, fill, phaseOf, rowFor, step,
   type CallInfo, type EventName, type Happening, type Phase, type Row, type Situation, type Step,
 } from '../src/core/control/lifecycle.js';
 
@@ -47,6 +47,7 @@ const ON: Record<EventName, Happening> = {
   'no READY in time': { type: 'no READY in time', ms: 300 },
   'no answer in time': { type: 'no answer in time' },
   'connection lost': { type: 'connection lost' },
+  'process exited': { type: 'process exited', text: 'exit code 3' },
 };
 
 /** Rows the tests below reached: the last test checks it is every row. */
@@ -326,7 +327,87 @@ describe('lifecycle table - commands, timers and no-ops', () => {
   });
 });
 
+describe('lifecycle table - process exit (muster launch)', () => {
+  test('starting / unresponsive before READY | process exited | failed "its process exited before READY"', () => {
+    for (const p of ['starting', 'unresponsive before READY'] as const) {
+      moves(p, ON['process exited'], { to: 'failed', note: 'its process exited before READY: exit code 3', lastError: 'its process exited before READY: exit code 3' });
+    }
+  });
+
+  test('after READY, not finished | process exited | failed, the state named', () => {
+    for (const p of ['ready', 'configuring', 'configured', 'stopping', 'unresponsive after READY', 'unresponsive (late CONFIGURE)', 'unresponsive (late STOP)'] as const) {
+      const state = AT[p].state!;
+      moves(p, ON['process exited'], { to: 'failed', note: `its process exited in state ${state}: exit code 3`, lastError: `its process exited in state ${state}: exit code 3` });
+    }
+  });
+
+  test('finished / failed | process exited | same state, the exit noted', () => {
+    moves('finished', ON['process exited'], { to: 'finished', note: 'its process exited: exit code 3' });
+    moves('failed', ON['process exited'], { to: 'failed', note: 'its process exited: exit code 3' });
+  });
+});
+
+/** The same phase in the ICCP dialect. */
+const iccp = (p: Phase): Situation => ({ ...AT[p], dialect: 'iccp' });
+
+describe('lifecycle table - ICCP dialect (real Saturnin components)', () => {
+  test('ready / configured / unresponsive after READY | FINISHED unprompted | finished (outcome ERROR sets lastError)', () => {
+    for (const p of ['ready', 'configured', 'unresponsive after READY'] as const) {
+      moves(iccp(p), answer({ type: 'finished', outcome: 'OK' }), { to: 'finished', note: 'FINISHED OK, unprompted' });
+      moves(iccp(p), answer({ type: 'finished', outcome: 'ERROR', details: ['TypeError: x'] }), { to: 'finished', note: 'FINISHED ERROR, unprompted', lastError: 'TypeError: x' });
+    }
+  });
+
+  test('ready / configured / unresponsive after READY | ERROR unprompted | failed', () => {
+    for (const p of ['ready', 'configured', 'unresponsive after READY'] as const) {
+      moves(iccp(p), ON.ERROR, { to: 'failed', note: 'ERROR, unprompted: boom', lastError: 'boom' });
+    }
+  });
+
+  test('ready / configured / unresponsive after READY | OK unprompted | accepted, nothing changes', () => {
+    for (const p of ['ready', 'configured', 'unresponsive after READY'] as const) {
+      const r = run(iccp(p), ON.OK);
+      assert.equal(r.type, 'stay');
+    }
+  });
+
+  test('finished | OK, FINISHED | accepted; finished | ERROR | failed', () => {
+    assert.equal(run(iccp('finished'), ON.OK).type, 'stay');
+    assert.equal(run(iccp('finished'), ON.FINISHED).type, 'stay');
+    moves(iccp('finished'), ON.ERROR, { to: 'failed', note: 'ERROR after FINISHED: boom', lastError: 'boom' });
+  });
+
+  test('ready / configured / unresponsive after READY | connection lost | failed: vanished without FINISHED', () => {
+    for (const p of ['ready', 'configured', 'unresponsive after READY'] as const) {
+      const text = `connection lost in state ${AT[p].state!}: the component vanished without FINISHED`;
+      moves(iccp(p), ON['connection lost'], { to: 'failed', note: text, lastError: text });
+    }
+  });
+
+  test('everything else is the native table: the stock configure answers ERROR then FINISHED ERROR', () => {
+    const back = step(iccp('configuring'), ON.ERROR);
+    assert.deepEqual(back.type === 'move' ? back.to : back.type, 'ready');
+    moves(iccp('ready'), answer({ type: 'finished', outcome: 'ERROR', details: ['TypeError: config dropped'] }), { to: 'finished', note: 'FINISHED ERROR, unprompted', lastError: 'TypeError: config dropped' });
+    protocolError(iccp('ready'), ON.READY, 'a second READY');
+    protocolError(iccp('configured'), ON['CONFIGURE from the component'], 'CONFIGURE goes from the hub to a component, never back');
+    protocolError(iccp('starting'), ON.OK, 'OK before READY');
+  });
+
+  test('native components keep the native rows', () => {
+    protocolError('ready', ON.FINISHED, 'FINISHED answers nothing: no CONFIGURE or STOP is open');
+    assert.equal(rowFor('ready', 'connection lost'), undefined);
+    assert.ok(ICCP_ROWS.includes(rowFor('ready', 'connection lost', 'iccp')!));
+  });
+});
+
 describe('lifecycle table - shape', () => {
+  test('each (phase, event) pair is in at most one ICCP row', () => {
+    const seen = new Set<string>();
+    for (const r of ICCP_ROWS) for (const p of r.from) for (const e of r.on) {
+      assert.ok(!seen.has(`${p} | ${e}`), `${p} | ${e}`);
+      seen.add(`${p} | ${e}`);
+    }
+  });
   test('each (phase, event) pair is in at most one row', () => {
     const seen = new Map<string, number>();
     TRANSITIONS.forEach((r, i) => {
@@ -353,7 +434,7 @@ describe('lifecycle table - shape', () => {
   });
 
   test('every row is tested above', () => {
-    const untested = TRANSITIONS.filter((r) => !reached.has(r)).map((r) => `${r.from.join(' / ')} | ${r.on.join(', ')}`);
+    const untested = [...TRANSITIONS, ...ICCP_ROWS].filter((r) => !reached.has(r)).map((r) => `${r.from.join(' / ')} | ${r.on.join(', ')}`);
     assert.deepEqual(untested, []);
   });
 });

@@ -6,7 +6,7 @@
 import { MusterError } from '../../errors.js';
 import type { Endpoints, LifecycleState, Transition } from '../../schemas/control.js';
 import { Calls } from './calls.js';
-import type { Situation } from './lifecycle.js';
+import type { Dialect, Situation } from './lifecycle.js';
 import { hasRole } from './roles.js';
 import type { Connection } from '../ports.js';
 import type { Member, Registry } from '../registry/registry.js';
@@ -28,6 +28,8 @@ export interface ComponentsOptions {
   onError: (err: unknown) => void;
   /** A connection some component sent READY on closed. */
   onLinkClosed: (link: Connection) => void;
+  /** Whose rules the component follows. */
+  dialectOf: (member: Member) => Dialect;
 }
 
 export class Components {
@@ -130,7 +132,7 @@ export class Components {
   situation(c: Component): Situation {
     const lc = c.member.lifecycle;
     const state = stateOf(c);
-    return { state, readySeen: c.readySeen, lastError: lc?.lastError ?? null, call: c.calls.answerable(state) };
+    return { state, readySeen: c.readySeen, lastError: lc?.lastError ?? null, call: c.calls.answerable(state), dialect: this.#o.dialectOf(c.member) };
   }
 
   /** Records and persists one transition; resolves once durable (store failures go to onError). */

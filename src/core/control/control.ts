@@ -13,6 +13,7 @@ import type {
 import type { RemovalReason } from '../../schemas/member.js';
 import { resultOf, type CallResult, type OpenCall } from './calls.js';
 import { Components, HISTORY_LIMIT, stateOf, type Component } from './components.js';
+import { Dialects, type DialectRule } from './dialects.js';
 import { configureEach, selectComponents, stopEach } from './groups.js';
 import { step, type Answer, type Happening, type Kind } from './lifecycle.js';
 import { authorizeController, hasRole } from './roles.js';
@@ -21,7 +22,7 @@ import type { Caller, Member, Registry } from '../registry/registry.js';
 import { splitAddress } from '../names.js';
 
 export { hasRole, HISTORY_LIMIT };
-export type { Answer, CallResult, Kind };
+export type { Answer, CallResult, DialectRule, Kind };
 
 export const DEFAULT_LIFECYCLE_TIMEOUT_MS = 10_000;
 
@@ -53,6 +54,7 @@ export class Control {
   readonly #now: () => number;
   readonly #components: Components;
   readonly #adapters: ControlAdapter[] = [];
+  readonly #dialects = new Dialects();
   #nextCall = 1;
   #closed = false;
 
@@ -62,6 +64,7 @@ export class Control {
     this.#now = options.now ?? Date.now;
     this.#components = new Components({
       registry: options.registry, now: this.#now, onError: options.onError ?? (() => {}), onLinkClosed: (link) => this.linkClosed(link),
+      dialectOf: (m) => this.#dialects.of(m),
     });
     this.#registry.onRegistered((m, again) => this.#registered(m, again));
     this.#registry.onRemoved((m, reason) => this.#removed(m, reason));
@@ -90,6 +93,12 @@ export class Control {
   /** Configure and stop of components reached through other hubs: installed by the hub (federation). */
   addAdapter(adapter: ControlAdapter): void {
     this.#adapters.push(adapter);
+  }
+
+  /** A face's components that follow a real system's rules (ICCP); removed when the face stops. */
+  addDialect(rule: DialectRule): () => void {
+    this.#dialects.add(rule);
+    return () => this.#dialects.remove(rule);
   }
 
   // ---- Component side -------------------------------------------------------------------
@@ -128,6 +137,33 @@ export class Control {
     const c = this.#components.sender(member);
     this.#message(c, { type: command === 'configure' ? 'CONFIGURE from the component' : 'STOP from the component' });
     throw new Error(`lifecycle table: ${LABEL[command]} from a component must be refused`);
+  }
+
+  /**
+   * For faces that add component members themselves (registry.add): a run starts as register()
+   * would start it (again: a new run of a kept member; an open call fails MEMBER_GONE).
+   */
+  adopt(member: Member, again: boolean): void {
+    this.#registered(member, again);
+  }
+
+  /** A component that sent READY before is reachable again over `link` (its face's session came back after a hub restart or a reconnect). */
+  resume(member: Member, link: Connection): void {
+    const c = this.#components.sender(member);
+    if (!c.readySeen) return;
+    this.#components.bind(c, link);
+  }
+
+  /** Its process exited (reported by whoever started it): recorded, and a live run fails. */
+  exited(member: Member, text: string): LifecycleState {
+    const c = this.#components.sender(member);
+    const move = this.#decide(c, { type: 'process exited', text });
+    if (!move) return stateOf(c);
+    this.#clearReady(c);
+    c.calls.forgetLate();
+    const open = c.calls.take();
+    void this.#move(c, move).then(() => open?.reject?.(new MusterError('MEMBER_GONE', `${c.member.name}: ${move.note}`, { name: c.member.name })));
+    return move.to;
   }
 
   /** The connection a component sent READY on closed: open calls fail with MEMBER_GONE. */
@@ -208,8 +244,9 @@ export class Control {
     if (!move) throw new Error(`lifecycle table: ${LABEL[kind]} sent must move or be refused`);
     const link = c.link;
     if (!link) throw new MusterError('NOT_CONNECTED', `${name} has no open connection to the hub`, { name });
+    if (kind === 'configure') this.#dialects.ruleOf(c.member)?.checkConfig?.(config);
     this.#nextCall++;
-    const ms = timeoutMs ?? this.timeoutMs;
+    const ms = timeoutMs ?? this.#dialects.timeout(c.member, kind, this.timeoutMs);
     return new Promise<CallResult>((resolve, reject) => {
       const open: OpenCall = { id, kind, from: state, deadline: this.#now() + ms, timeoutMs: ms, resolve, reject };
       c.calls.begin(open, (call) => this.#timedOut(c, call));
@@ -272,7 +309,7 @@ export class Control {
     const c = this.#components.of(member);
     c.readySeen = false;
     // A first registration comes from no state, whatever the registry already wrote.
-    const s = again ? this.#components.situation(c) : { state: null, readySeen: false, lastError: null, call: null };
+    const s = again ? this.#components.situation(c) : { state: null, readySeen: false, lastError: null, call: null, dialect: this.#dialects.of(member) };
     const move = step(s, { type: again ? 'registered again' : 'registered' });
     if (move.type !== 'move') throw new Error('lifecycle table: registering must start a run');
     if (again || !member.lifecycle) void this.#move(c, move, { endpoints: {} });
@@ -291,7 +328,7 @@ export class Control {
 
   #armReady(c: Component): void {
     this.#clearReady(c);
-    const ms = this.timeoutMs;
+    const ms = this.#dialects.timeout(c.member, 'ready', this.timeoutMs);
     c.readyTimer = setTimeout(() => {
       c.readyTimer = null;
       if (this.#components.kept(c.member.id) !== c) return;

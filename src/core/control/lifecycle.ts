@@ -3,6 +3,9 @@
  * phase and an event to the next state, or to a protocol error with its reason. Pure: no
  * timers, no I/O, no registry; control.ts asks `step` before every transition and does what it
  * says. test/lifecycle-table.test.ts tests it row by row; docs/architecture.md draws it.
+ *
+ * Dialects: components of a face with its own wire (ICCP: real Saturnin components) follow the
+ * real system where it differs from the native table: `ICCP_ROWS` come first for them.
  */
 import type { LifecycleState } from '../../schemas/control.js';
 
@@ -23,6 +26,8 @@ export const EVENTS = [
   'READY', 'ERROR', 'OK', 'FINISHED', 'answer to another call', 'CONFIGURE from the component', 'STOP from the component',
   // From the hub, and what the hub sees.
   'CONFIGURE sent', 'STOP sent', 'no READY in time', 'no answer in time', 'connection lost',
+  // Reported by whoever started the component's process (`muster launch`).
+  'process exited',
 ] as const;
 export type EventName = (typeof EVENTS)[number];
 
@@ -32,6 +37,10 @@ export const MESSAGES = [
 ] as const satisfies readonly EventName[];
 
 export type Kind = 'configure' | 'stop';
+
+/** Whose rules a component follows: the native table, or the real ICCP system's where they differ. */
+export const DIALECTS = ['native', 'iccp'] as const;
+export type Dialect = (typeof DIALECTS)[number];
 
 /** A component's answer to a command (or, for `error` before READY, its failure to start). */
 export type Answer =
@@ -45,6 +54,7 @@ export type Happening =
   | { readonly type: 'CONFIGURE from the component' | 'STOP from the component' }
   | { readonly type: 'CONFIGURE sent' | 'STOP sent'; readonly call: string }
   | { readonly type: 'no READY in time'; readonly ms: number }
+  | { readonly type: 'process exited'; readonly text: string }
   | { readonly type: 'answer'; readonly answer: Answer };
 
 /** The call an answer can answer: the open one, or (unresponsive) the one that timed out. */
@@ -63,6 +73,8 @@ export interface Situation {
   readonly readySeen: boolean;
   readonly lastError: string | null;
   readonly call: CallInfo | null;
+  /** Default: native. */
+  readonly dialect?: Dialect;
 }
 
 /**
@@ -137,7 +149,31 @@ export const TRANSITIONS: readonly Row[] = [
   { from: LATE, on: ['answer to another call'], outcome: { protocolError: '{answer} answers nothing: no CONFIGURE or STOP is open' } },
   { from: ALIVE, on: ['CONFIGURE from the component', 'STOP from the component'], outcome: { protocolError: '{answer} goes from the hub to a component, never back' } },
   { from: ['failed'], on: MESSAGES, outcome: { refused: '{answer} from a failed component ({lastError}); register again to start a new run' } },
+
+  { from: BEFORE_READY, on: ['process exited'], outcome: failing('failed', 'its process exited before READY: {text}') },
+  { from: AFTER_READY.filter((p) => p !== 'finished'), on: ['process exited'], outcome: failing('failed', 'its process exited in state {state}: {text}') },
+  { from: ['finished'], on: ['process exited'], outcome: { to: 'finished', note: 'its process exited: {text}' } },
+  { from: ['failed'], on: ['process exited'], outcome: { to: 'failed', note: 'its process exited: {text}' } },
 ];
+
+/** ICCP components after READY with nothing open: components finish or crash on their own (PROTOCOLS.md section 3). */
+const ICCP_IDLE = ['ready', 'configured', 'unresponsive after READY'] as const satisfies readonly Phase[];
+
+/**
+ * The ICCP dialect's rows, asked before TRANSITIONS for its components. An OK, ERROR or FINISHED
+ * with no command open is accepted, as the real controller accepts it: FINISHED finishes the run,
+ * ERROR fails it, OK changes nothing. A component that vanishes without FINISHED has failed.
+ */
+export const ICCP_ROWS: readonly Row[] = [
+  { from: ICCP_IDLE, on: ['FINISHED'], outcome: { to: 'finished', note: 'FINISHED {outcome}, unprompted', lastError: '{problems}' } },
+  { from: ICCP_IDLE, on: ['ERROR'], outcome: { to: 'failed', note: 'ERROR, unprompted: {text}', lastError: '{text}' } },
+  { from: ICCP_IDLE, on: ['OK'], outcome: { stay: 'an unprompted OK is accepted and changes nothing' } },
+  { from: ['finished'], on: ['OK', 'FINISHED'], outcome: { stay: 'the run is over; accepted' } },
+  { from: ['finished'], on: ['ERROR'], outcome: { to: 'failed', note: 'ERROR after FINISHED: {text}', lastError: '{text}' } },
+  { from: ICCP_IDLE, on: ['connection lost'], outcome: failing('failed', 'connection lost in state {state}: the component vanished without FINISHED') },
+];
+
+const ROWS_OF: Readonly<Record<Dialect, readonly (readonly Row[])[]>> = { native: [TRANSITIONS], iccp: [ICCP_ROWS, TRANSITIONS] };
 
 /** What a command needs when the table has no row for it (INVALID_STATE). */
 export const NEEDS = { configure: 'ready or configured', stop: 'ready, configured or unresponsive after READY' } as const;
@@ -162,9 +198,13 @@ export function phaseOf(s: Situation): Phase {
   return s.call.kind === 'configure' ? 'unresponsive (late CONFIGURE)' : 'unresponsive (late STOP)';
 }
 
-/** The row for a phase and an event, if any. */
-export function rowFor(phase: Phase, event: EventName): Row | undefined {
-  return TRANSITIONS.find((r) => r.from.includes(phase) && r.on.includes(event));
+/** The row for a phase and an event in a dialect, if any. */
+export function rowFor(phase: Phase, event: EventName, dialect: Dialect = 'native'): Row | undefined {
+  for (const rows of ROWS_OF[dialect]) {
+    const row = rows.find((r) => r.from.includes(phase) && r.on.includes(event));
+    if (row) return row;
+  }
+  return undefined;
 }
 
 const LABEL = { ok: 'OK', error: 'ERROR', finished: 'FINISHED', configure: 'CONFIGURE', stop: 'STOP' } as const;
@@ -180,7 +220,7 @@ export function eventOf(s: Situation, h: Happening): EventName {
 /** The next step for a component in situation `s` when `h` happens. */
 export function step(s: Situation, h: Happening): Step {
   const event = eventOf(s, h);
-  const row = rowFor(phaseOf(s), event);
+  const row = rowFor(phaseOf(s), event, s.dialect);
   if (!row) {
     if (event === 'CONFIGURE sent') return { type: 'invalid-state', kind: 'configure', needs: NEEDS.configure };
     if (event === 'STOP sent') return { type: 'invalid-state', kind: 'stop', needs: NEEDS.stop };
@@ -217,6 +257,7 @@ function factsOf(s: Situation, h: Happening): Facts {
     case 'CONFIGURE from the component': return { ...base, answer: 'CONFIGURE' };
     case 'STOP from the component': return { ...base, answer: 'STOP' };
     case 'no READY in time': return { ...base, ms: h.ms };
+    case 'process exited': return { ...base, text: h.text };
     case 'READY': return { ...base, answer: 'READY' };
     default: return base;
   }
