@@ -29,6 +29,11 @@ export const HubConfig = Type.Object({
   logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))),
   plantimager: Type.Optional(Type.String({ description: '[HOST:]PORT of the plantimager ZeroMQ face; off when absent' })),
   plantimagerAllow: Type.Optional(Type.Array(Type.String(), { description: 'Client networks (CIDR) allowed on the plantimager face' })),
+  rsb: Type.Optional(Type.String({ description: '[HOST:]PORT of the RSB socket bus server (conventional port 55555); off when absent' })),
+  rsbConnect: Type.Optional(Type.String({ description: 'HOST:PORT of an existing RSB bus server to join as a client and bridge; off when absent' })),
+  rsbMaxFrameBytes: Type.Integer({ minimum: 1024, maximum: 0x7fffffff, description: 'Largest RSB Notification accepted; a longer length prefix closes the connection' }),
+  rsbIdleTimeoutMs: Type.Integer({ minimum: 100, description: 'An RSB connection that sent part of a frame and then nothing for this long is closed' }),
+  rsbScopes: Type.Array(Type.String({ pattern: '^/' }), { minItems: 1, description: 'Bus scopes every RSB connection receives (with every scope below them); / is what RSB servers do' }),
   busRateLimits: Type.Record(Type.String(), Type.Object({
     messagesPerSec: Type.Number({ minimum: 0, description: '0 = unlimited' }),
     bytesPerSec: Type.Number({ minimum: 0, description: '0 = unlimited' }),
@@ -72,6 +77,9 @@ export const DEFAULT_CONFIG: HubConfig = {
   busQueueMessages: 10_000,
   busQueueBytes: 8 * 1024 * 1024,
   busSlowPolicy: 'drop',
+  rsbMaxFrameBytes: 4 * 1024 * 1024,
+  rsbIdleTimeoutMs: 30_000,
+  rsbScopes: ['/'],
   federationMonitorMs: 10_000,
   federationGraceMs: 15_000,
   deregisterOnStop: true,
@@ -117,6 +125,7 @@ export function resolveConfig(layers: { file?: string; env?: NodeJS.ProcessEnv; 
   };
   // A bare port is the documented form of the plantimager address; JSON files naturally write it as a number.
   if (typeof merged.plantimager === 'number') merged.plantimager = String(merged.plantimager);
+  if (typeof merged.rsb === 'number') merged.rsb = String(merged.rsb);
   return validate(HubConfig, merged, 'config');
 }
 

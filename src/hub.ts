@@ -25,6 +25,7 @@ import { OpenStreams } from './faces/open-streams.js';
 import { RegistrarClient } from './faces/native/registrar-client.js';
 import { WsFace } from './faces/native/ws-face.js';
 import { PlantimagerFace } from './faces/plantimager/face.js';
+import { RsbFace } from './faces/rsb/face.js';
 import { probeOnce } from './faces/probes/probe-once.js';
 import { Metrics } from './metrics.js';
 import type { HubInfo } from './schemas/hub.js';
@@ -147,6 +148,16 @@ export class Hub implements HubContext {
     if (config.plantimager !== undefined) {
       const face = await PlantimagerFace.start(hub, { listen: config.plantimager, defaultHost: config.host, allow: config.plantimagerAllow, maxConnections: config.maxConnections })
         .catch(async (err: unknown) => { await hub.stop(); throw err; });
+      hub.addFace(face);
+    }
+    if (config.rsb !== undefined || config.rsbConnect !== undefined) {
+      const face = await RsbFace.start(hub, {
+        listen: config.rsb, connect: config.rsbConnect, defaultHost: config.host, maxConnections: config.maxConnections, scopes: config.rsbScopes,
+        limits: {
+          maxFrameBytes: config.rsbMaxFrameBytes, idleMs: config.rsbIdleTimeoutMs,
+          queueMessages: config.busQueueMessages, queueBytes: config.busQueueBytes, slowPolicy: config.busSlowPolicy,
+        },
+      }).catch(async (err: unknown) => { await hub.stop(); throw err; });
       hub.addFace(face);
     }
     return hub;

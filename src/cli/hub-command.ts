@@ -7,6 +7,7 @@ interface HubFlags {
   hubId?: string; registrationKey?: string; plantimager?: string | boolean; plantimagerAllow?: string; logLevel?: string; sync?: string;
   registrar?: string; registrarToken?: string; federationToken?: string; federationAllow?: string; monitorMs?: string; graceMs?: string;
   treeScopes?: string; deregister?: boolean;
+  rsb?: string | boolean; rsbConnect?: string;
 }
 
 const list = (v: string | undefined) => v?.split(',').map((c) => c.trim()).filter((c) => c !== '');
@@ -31,6 +32,8 @@ export function hubCommand(program: Command): void {
     .option('--sync <mode>', 'SQLite durability: full or normal')
     .option('--plantimager [addr]', 'enable the plantimager ZeroMQ face on [HOST:]PORT (default 5555)')
     .option('--plantimager-allow <cidrs>', 'comma-separated client networks allowed on the plantimager face (ZAP), e.g. 10.0.0.0/8,127.0.0.1')
+    .option('--rsb [addr]', 'enable the RSB socket bus server on [HOST:]PORT (default 55555)')
+    .option('--rsb-connect <host:port>', 'join an existing RSB bus server as a client and bridge it into the bus')
     .option('--registrar <url>', 'parent hub to register with (federation), e.g. http://site:7070')
     .option('--registrar-token <token>', "the parent's federation token (or MUSTER_REGISTRAR_TOKEN)")
     .option('--federation-token <token>', 'token child hubs must present to register here (or MUSTER_FEDERATION_TOKEN)')
@@ -50,6 +53,7 @@ export function hubCommand(program: Command): void {
           sync: flags.sync as HubConfig['sync'] | undefined, logLevel: flags.logLevel as HubConfig['logLevel'] | undefined,
           plantimager: flags.plantimager === true ? '5555' : flags.plantimager || undefined,
           plantimagerAllow: list(flags.plantimagerAllow),
+          rsb: flags.rsb === true ? '55555' : flags.rsb || undefined, rsbConnect: flags.rsbConnect,
           registrar: flags.registrar, registrarToken: flags.registrarToken, federationToken: flags.federationToken,
           federationAllow: list(flags.federationAllow), federationMonitorMs: intFlag(flags.monitorMs, 'monitor-ms'),
           federationGraceMs: intFlag(flags.graceMs, 'grace-ms'), treeScopes: list(flags.treeScopes),

@@ -14,23 +14,37 @@ export interface Times {
   sent?: number;
 }
 
+/**
+ * What a face knows about a payload from its own wire format, carried with it so that the bytes
+ * keep their meaning on other faces (RSB: the event's wire schema, such as `.pkg.Message`).
+ */
+export interface PayloadMeta {
+  /** The face the payload came in through. */
+  readonly face: string;
+  /** What the payload is in its sender's terms (an RSB wire schema). */
+  readonly schema: string;
+}
+
 export class BusPayload {
   readonly isBytes: boolean;
   readonly size: number;
+  /** Set by the face a payload came in through; null for native payloads. */
+  readonly meta: PayloadMeta | null;
   #json: string | null;
   #base64: string | null;
   #raw: Uint8Array | null;
 
-  private constructor(isBytes: boolean, size: number, json: string | null, base64: string | null, raw: Uint8Array | null) {
+  private constructor(isBytes: boolean, size: number, json: string | null, base64: string | null, raw: Uint8Array | null, meta: PayloadMeta | null = null) {
     this.isBytes = isBytes;
     this.size = size;
     this.#json = json;
     this.#base64 = base64;
     this.#raw = raw;
+    this.meta = meta;
   }
 
-  static json(text: string): BusPayload {
-    return new BusPayload(false, Buffer.byteLength(text), text, null, null);
+  static json(text: string, meta: PayloadMeta | null = null): BusPayload {
+    return new BusPayload(false, Buffer.byteLength(text), text, null, null, meta);
   }
 
   static base64(b64: string): BusPayload {
@@ -39,8 +53,8 @@ export class BusPayload {
   }
 
   /** Raw bytes, or UTF-8 JSON text as bytes (already checked by the caller). */
-  static raw(bytes: Uint8Array, isBytes: boolean): BusPayload {
-    return new BusPayload(isBytes, bytes.byteLength, null, null, bytes);
+  static raw(bytes: Uint8Array, isBytes: boolean, meta: PayloadMeta | null = null): BusPayload {
+    return new BusPayload(isBytes, bytes.byteLength, null, null, bytes, meta);
   }
 
   /** A JSON value as a payload; `{bytes: base64}` stays JSON (use payloadOf for bus params). */

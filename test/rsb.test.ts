@@ -1,0 +1,166 @@
+/**
+ * The RSB face with real RSB-protocol clients (test/rsb/rsb_peer.py: Python, Debian's protobuf,
+ * the face's .proto files through protoc), several processes at once, and native members over
+ * WebSocket: the handshake, delivery by scope with no echo and the exact bytes, the members they
+ * are, native <-> RSB both ways with every wire schema, and a clean leave.
+ */
+import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { encodeFrame } from '../src/faces/rsb/notification.js';
+import { startHub, type TestHub } from './support/hub.js';
+import { RpcPeer } from './support/rpc.js';
+import { RsbClient, type RsbEvent } from './rsb/peer.js';
+
+let h: TestHub;
+let port = 0;
+const open: { stop(): Promise<void> }[] = [];
+
+const client = async () => { const c = await RsbClient.connect(port); open.push(c); return c; };
+const native = async (name: string) => {
+  const p = await RpcPeer.connect(h.wsUrl);
+  await p.ok('register', { name, type: 'svc', liveness: 'session' });
+  open.push({ stop: () => p.close() });
+  return p;
+};
+const until = async (what: () => boolean | Promise<boolean>, label: string, ms = 3000) => {
+  const deadline = Date.now() + ms;
+  while (!(await what())) {
+    if (Date.now() > deadline) throw new Error(`not seen: ${label}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+};
+const busMessages = (p: RpcPeer) => p.notifications.filter((n) => n.method === 'bus.message').map((n) => n.params);
+
+/** A raw TCP peer: what the hub writes, byte for byte. */
+async function rawPeer(): Promise<{ socket: Socket; received: () => Buffer; close(): void }> {
+  const socket = connect({ host: '127.0.0.1', port });
+  const chunks: Buffer[] = [];
+  socket.on('data', (d: Buffer) => chunks.push(d));
+  socket.on('error', () => {});
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  await until(() => Buffer.concat(chunks).length >= 4, 'handshake');
+  return { socket, received: () => Buffer.concat(chunks), close: () => socket.destroy() };
+}
+
+before(async () => {
+  h = await startHub({ rsb: '127.0.0.1:0' });
+  const face = h.hub.info().faces.find((f) => f.name === 'rsb');
+  port = Number(face!.address.split(':').at(-1));
+});
+after(async () => {
+  for (const c of open.splice(0).reverse()) await c.stop().catch(() => {});
+  await h.stop();
+});
+
+describe('rsb - wire', () => {
+  test('on accept the hub sends 4 zero bytes in one write, and nothing else', async () => {
+    const socket = connect({ host: '127.0.0.1', port });
+    const first = await new Promise<Buffer>((resolve) => socket.once('data', resolve));
+    assert.deepEqual([...first], [0, 0, 0, 0]);
+    socket.destroy();
+    const c = await client();
+    assert.equal((await c.op<{ handshake: string }>({ op: 'hello' })).handshake, '00000000');
+  });
+
+  test('a notification reaches every other client, never its sender; listeners filter by scope', async () => {
+    const [a, b, c] = [await client(), await client(), await client()];
+    await a.listen('/');
+    await b.listen('/x/');
+    await c.listen('/xy/');
+    await a.send('/x/y/', 'utf-8-string', { text: 'hello' });
+    const got = await b.events(1);
+    assert.equal(got.length, 1);
+    assert.equal(got[0]!.scope, '/x/y/');
+    assert.equal(got[0]!.text, 'hello');
+    assert.deepEqual(await a.events(1, 300), [], 'no echo to the sender');
+    assert.deepEqual(await c.events(1, 300), [], '/xy/ is not a super-scope of /x/y/');
+  });
+
+  test('the receiver gets the exact bytes the sender wrote (unknown fields and all)', async () => {
+    const sender = await rawPeer();
+    const receiver = await rawPeer();
+    const frame = encodeFrame({
+      eventId: { senderId: Buffer.alloc(16, 0xab), sequenceNumber: 7 }, scope: '/exact/', wireSchema: '.my.Message', data: Buffer.from([1, 2, 3]),
+      causes: [{ senderId: Buffer.alloc(16, 1), sequenceNumber: 3 }],
+      metaData: { createTime: 1_700_000_000_000_000, sendTime: 1_700_000_000_000_001, userInfos: [['k', 'v']], userTimes: [['t', 5]] },
+    });
+    // An unknown field (number 200, varint 1) appended: a newer client's extension the hub must not strip.
+    const body = Buffer.concat([frame.subarray(4), Buffer.from([0xc0, 0x0c, 0x01])]);
+    const withUnknown = Buffer.concat([Buffer.from([body.length, 0, 0, 0]), body]);
+    sender.socket.write(withUnknown);
+    await until(() => receiver.received().length >= 4 + withUnknown.length, 'the frame at the receiver');
+    assert.deepEqual(receiver.received().subarray(4), withUnknown);
+    sender.close();
+    receiver.close();
+  });
+});
+
+describe('rsb - participants are members', () => {
+  test('each connection is a member: type rsb, address the peer, stats, removed as unregistered on a clean leave', async () => {
+    const admin = await native('rsb-watcher');
+    const before = (await admin.ok('list', { type: 'rsb' })).members.length;
+    const c = await client();
+    await c.listen('/');
+    await until(async () => (await admin.ok('list', { type: 'rsb' })).members.length === before + 1, 'the member listed');
+    const listed = (await admin.ok('list', { type: 'rsb' })).members as { name: string; address: string; status: string; meta: Record<string, string> }[];
+    const m = listed.at(-1)!;
+    assert.match(m.name, /^rsb-\d+$/);
+    assert.match(m.address, /^127\.0\.0\.1:\d+$/);
+    assert.equal(m.status, 'alive');
+    await c.send('/stats/', 'utf-8-string', { text: 'x' });
+    await until(async () => (await admin.ok('get', { name: m.name })).stats.traffic.sent === 1, 'sent counted');
+    const { watch } = await admin.ok('watch', { filter: { name: m.name } });
+    await c.leave();
+    const ev = await admin.waitFor((n) => n.method === 'event' && n.params.watch === watch && n.params.event.type === 'removed');
+    assert.equal(ev.params.event.reason, 'unregistered');
+  });
+});
+
+describe('rsb - one bus with native members', () => {
+  test('a native subscriber to /a/ receives RSB events on /a/b/, payload mapped, schema kept', async () => {
+    const n = await native('rsb-native-sub');
+    await n.ok('bus.subscribe', { scope: '/nat/' });
+    const c = await client();
+    await c.send('/nat/b/', 'utf-8-string', { text: 'grüß' });
+    await c.send('/nat/b/', '.rst.Pose', { hex: '0a0b' });
+    await until(() => busMessages(n).length >= 2, 'two messages');
+    const [text, proto] = busMessages(n);
+    assert.equal(text.scope, '/nat/b/');
+    assert.equal(text.data, 'grüß');
+    assert.match(text.from, /^rsb-\d+$/);
+    assert.equal(proto.bytes, Buffer.from([0x0a, 0x0b]).toString('base64'));
+  });
+
+  test('a native publication reaches RSB listeners as a Notification with the hub\'s id, rising seqs, times and a wire schema', async () => {
+    const n = await native('rsb-native-pub');
+    const c = await client();
+    await c.listen('/');
+    const sent: [unknown, string, string][] = [
+      ['text', 'utf-8-string', Buffer.from('text').toString('hex')],
+      [42, 'int64', Buffer.from([42, 0, 0, 0, 0, 0, 0, 0]).toString('hex')],
+      [true, 'bool', '01'],
+      [null, 'void', ''],
+      [{ a: [1] }, 'utf-8-string', Buffer.from('{"a":[1]}').toString('hex')],
+    ];
+    for (const [data] of sent) await n.ok('bus.publish', { scope: '/pub/a/', data });
+    await n.ok('bus.publish', { scope: '/pub/', bytes: Buffer.from([9, 8]).toString('base64') });
+    await n.ok('bus.publish', { scope: '/pub/', data: 1.5 });
+    const got: RsbEvent[] = await c.events(7);
+    assert.equal(got.length, 7);
+    for (const [i, [, schema, hex]] of sent.entries()) {
+      assert.equal(got[i]!.schema, schema);
+      assert.equal(got[i]!.hex, hex);
+      assert.equal(got[i]!.scope, '/pub/a/');
+    }
+    assert.deepEqual([got[5]!.schema, got[5]!.hex], ['bytes', '0908']);
+    assert.equal(got[6]!.schema, 'double');
+    assert.equal(new Set(got.map((e) => e.sender)).size, 1, 'one hub sender id');
+    assert.equal(got[0]!.sender.length, 32, '16-byte sender id');
+    for (let i = 1; i < got.length; i++) assert.ok(got[i]!.seq > got[i - 1]!.seq, 'rising sequence numbers');
+    for (const e of got) {
+      assert.ok(e.has_meta && e.create > 1.6e15 && e.send >= e.create);
+      assert.equal(e.user_infos['muster:from'], 'rsb-native-pub');
+    }
+  });
+});
