@@ -164,3 +164,109 @@ describe('rsb - one bus with native members', () => {
     }
   });
 });
+
+describe('rsb - wire schemas and meta data across the bridge', () => {
+  test('every standard wire schema reaches native members as JSON, bytes otherwise', async () => {
+    const n = await native('rsb-schemas');
+    await n.ok('bus.subscribe', { scope: '/schemas/' });
+    const c = await client();
+    const cases: [string, Parameters<RsbClient['send']>[2], unknown][] = [
+      ['void', {}, null],
+      ['bool', { pack: '?', value: true }, true],
+      ['int32', { pack: '<i', value: -5 }, -5],
+      ['uint32', { pack: '<I', value: 4000000000 }, 4000000000],
+      ['int64', { pack: '<q', value: -1234567890123 }, -1234567890123],
+      ['uint64', { pack: '<Q', value: 77 }, 77],
+      ['float', { pack: '<f', value: 0.5 }, 0.5],
+      ['double', { pack: '<d', value: 2.25 }, 2.25],
+      ['utf-8-string', { text: 'ünï' }, 'ünï'],
+      ['ascii-string', { text: 'plain' }, 'plain'],
+      ['scope', { text: '/a/b/' }, '/a/b/'],
+      ['bytes', { hex: '00ff' }, { bytes: 'AP8=' }],
+      ['.rst.geometry.Pose', { hex: '0801' }, { bytes: 'CAE=' }],
+      ['some-schema-of-its-own', { hex: '01' }, { bytes: 'AQ==' }],
+      ['int64', { hex: '0102' }, { bytes: 'AQI=' }],
+    ];
+    for (const [schema, data] of cases) await c.send('/schemas/', schema, data);
+    await until(() => busMessages(n).length >= cases.length, 'every case');
+    const got = busMessages(n).map((m) => (m.bytes !== undefined ? { bytes: m.bytes } : m.data));
+    assert.deepEqual(got, cases.map(([, , want]) => want));
+  });
+
+  test('causes, user infos and user times reach RSB receivers as sent', async () => {
+    const [a, b] = [await client(), await client()];
+    await b.listen('/meta/');
+    const cause = { sender: '11'.repeat(16), seq: 99 };
+    await a.send('/meta/', 'utf-8-string', { text: 'm' }, { causes: [cause], user_infos: { who: 'a', 'rsb:x': 'y' }, user_times: { grabbed: 1234 } });
+    const [e] = await b.events(1);
+    assert.deepEqual(e!.causes, [cause]);
+    assert.deepEqual(e!.user_infos, { who: 'a', 'rsb:x': 'y' });
+    assert.deepEqual(e!.user_times, { grabbed: 1234 });
+  });
+
+  test('a native receiver gets the RSB create and send times', async () => {
+    const n = await native('rsb-times');
+    await n.ok('bus.subscribe', { scope: '/times/' });
+    const c = await client();
+    await c.send('/times/', 'bytes', { hex: '01' });
+    await until(() => busMessages(n).length >= 1, 'the message');
+    const m = busMessages(n)[0]!;
+    assert.ok(Math.abs(m.created - Date.now() * 1000) < 60e6 && m.sent >= m.created);
+  });
+});
+
+describe('rsb - RPC', () => {
+  test('REQUEST and REPLY pass through between RSB clients', async () => {
+    const [server, caller] = [await client(), await client()];
+    await server.serve('/calc/upper/', 'upper');
+    const reply = await caller.call('/calc/upper/', 'utf-8-string', { text: 'shout' });
+    assert.equal(reply?.text, 'SHOUT');
+    assert.equal(reply?.method, 'REPLY');
+  });
+
+  test('a native member calls an RSB server\'s method through the member rsb, and gets its REPLY', async () => {
+    const server = await client();
+    await server.serve('/svc/echo/', 'echo');
+    await server.serve('/svc/fail/', 'error');
+    await server.serve('/svc/mute/', 'silent');
+    const n = await native('rsb-caller');
+    assert.equal(await n.ok('bus.request', { to: 'rsb', method: '/svc/echo', params: 'ping' }), 'ping');
+    assert.deepEqual(await n.ok('bus.request', { to: 'rsb', method: '/svc/echo/', params: 21 }), 21);
+    const failed = await n.call('bus.request', { to: 'rsb', method: '/svc/fail/', params: 'x' });
+    assert.equal(failed.error?.data?.code, 'MEMBER_ERROR');
+    assert.equal(failed.error?.message, 'no such thing');
+    const silent = await n.call('bus.request', { to: 'rsb', method: '/svc/mute/', params: 'x', timeoutMs: 300 });
+    assert.equal(silent.error?.data?.code, 'TIMEOUT');
+    const bad = await n.call('bus.request', { to: 'rsb', method: 'not a scope', params: 'x' });
+    assert.equal(bad.error?.data?.code, 'INVALID_PARAMS');
+  });
+
+  test('a native member can ask one RSB participant by its member name', async () => {
+    const server = await client();
+    await server.serve('/one/echo/', 'echo');
+    await server.op({ op: 'hello' });
+    const n = await native('rsb-direct');
+    const members = (await n.ok('list', { type: 'rsb' })).members as { name: string; address: string }[];
+    const asked = await Promise.all(members.map((m) => n.call('bus.request', { to: m.name, method: '/one/echo', params: 'me', timeoutMs: 1000 })));
+    assert.equal(asked.filter((r) => r.result === 'me').length, 1, 'exactly the serving participant answers');
+  });
+});
+
+describe('rsb - bounded queues', () => {
+  test('a reader that never reads loses messages on its own queue, counted; the others get everything', async () => {
+    const slow = connect({ host: '127.0.0.1', port });
+    slow.on('error', () => {});
+    slow.pause();
+    await new Promise<void>((resolve) => slow.once('connect', () => resolve()));
+    const fast = await rawPeer();
+    const n = await native('rsb-flood');
+    const dropped = h.hub.bus.totals.dropped;
+    const big = Buffer.alloc(64 * 1024, 1).toString('base64');
+    const count = 400;
+    for (let i = 0; i < count; i++) n.ws.send(JSON.stringify({ jsonrpc: '2.0', method: 'bus.publish', params: { scope: '/flood/', bytes: big } }));
+    await until(() => h.hub.bus.totals.dropped > dropped, 'drops counted', 10_000);
+    await until(() => fast.received().length >= count * 64 * 1024, 'every message at the fast reader', 20_000);
+    slow.destroy();
+    fast.close();
+  });
+});
