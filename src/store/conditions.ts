@@ -29,13 +29,13 @@ export class ConditionBook {
     }
     for (const name of c.namesFree ?? []) {
       const holder = this.#idOf.get(name);
-      const mine = change.puts.some((p) => p.id === holder);
+      const mine = change.puts.some((p) => p.member.id === holder);
       if (holder !== undefined && !freed.has(holder) && !mine) throw new MusterError('NAME_TAKEN', `The name ${name} is taken`, { name });
     }
     if (c.maxMembers !== undefined) {
       let after = this.#nameOf.size;
       for (const id of change.deletes) if (this.#nameOf.has(id)) after--;
-      for (const p of change.puts) if (!this.#nameOf.has(p.id)) after++;
+      for (const p of change.puts) if (!this.#nameOf.has(p.member.id)) after++;
       if (after > c.maxMembers) throw new MusterError('REGISTRY_FULL', `The registry is full (${c.maxMembers} members)`, { max: c.maxMembers });
     }
   }
@@ -48,7 +48,7 @@ export class ConditionBook {
       this.#nameOf.delete(id);
       if (this.#idOf.get(name) === id) this.#idOf.delete(name);
     }
-    for (const m of change.puts) this.#put(m);
+    for (const p of change.puts) this.#put(p.member);
   }
 
   #put(m: StoredMember): void {

@@ -33,7 +33,7 @@ export class MemoryStore implements Store {
     this.#book.check(change);
     this.#book.record(change);
     for (const id of change.deletes) this.#members.delete(id);
-    for (const m of change.puts) this.#members.set(m.id, m);
+    for (const p of change.puts) this.#members.set(p.member.id, p.member);
     const events = change.events.map((draft) => {
       const revision = ++this.#revision;
       return { revision, json: withRevision(draft, revision) };

@@ -73,7 +73,11 @@ export class SqliteStore implements Store {
         // Deletes first: a name freed and taken again in one batch must not trip UNIQUE(name).
         for (const id of change.deletes) this.#deleteMember.run(id);
         // Positional parameters: binding by name costs a property walk per row.
-        for (const m of change.puts) this.#putMember.run(m.id, m.name, m.type, m.address, json(m.meta), json(m.liveness), m.tokenHash, m.registeredAt, json(m.extra));
+        // The whole row: this hub is the only writer, so its record is the whole truth (status is not kept).
+        for (const { member: m, fields } of change.puts) {
+          if (fields && fields.every(isLiveState)) continue;
+          this.#putMember.run(m.id, m.name, m.type, m.address, json(m.meta), json(m.liveness), m.tokenHash, m.registeredAt, json(m.extra));
+        }
         for (const e of applied.events) {
           this.#putEvent.run(e.revision, e.json);
           if (e.revision > revision) revision = e.revision;
@@ -160,6 +164,9 @@ export class SqliteStore implements Store {
     if (this.#db.open) this.#db.close();
   }
 }
+
+/** Status and attachment are live state: a single hub works them out again at start. */
+const isLiveState = (f: string) => f === 'status' || f === 'attachedTo';
 
 /** JSON of a member field; most meta and extra objects are empty. */
 function json(o: object): string {

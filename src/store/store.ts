@@ -52,8 +52,21 @@ export interface Conditions {
   maxMembers?: number;
 }
 
+/** The fields of a record a change may write on their own. */
+export type MemberField = Exclude<keyof StoredMember, 'id'>;
+
+/**
+ * A member written: the whole record (a new member, a registration again), or only `fields`
+ * of it (an update of its address, a lifecycle step): a store that several hubs share writes
+ * only those, so that hubs changing different fields of one member never undo each other.
+ */
+export interface Put {
+  member: StoredMember;
+  fields?: readonly MemberField[];
+}
+
 export interface Change {
-  puts: StoredMember[];
+  puts: Put[];
   deletes: string[];
   /** Events as JSON objects without their revision (`{"type":...}`): the store gives each the next. */
   events: string[];

@@ -22,7 +22,7 @@ const member = (id: string, name: string): StoredMember => ({
   id, name, type: 't', address: '', meta: {}, liveness: { kind: 'ttl', ttlMs: 1000 }, tokenHash: `h-${id}`, registeredAt: 1, extra: {},
 });
 const added = (name: string) => JSON.stringify({ type: 'added', name });
-const put = (id: string, name: string, conditions?: Change['conditions']): Change => ({ puts: [member(id, name)], deletes: [], events: [added(name)], conditions });
+const put = (id: string, name: string, conditions?: Change['conditions']): Change => ({ puts: [{ member: member(id, name) }], deletes: [], events: [added(name)], conditions });
 
 async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
   try {
@@ -77,7 +77,7 @@ export function runStoreContract(f: StoreFactory): void {
       const s = await f.create();
       await s.open();
       await s.apply(put('old', 'cam'));
-      const r = await s.apply({ puts: [member('new', 'cam')], deletes: ['old'], events: [added('cam')], conditions: { namesFree: ['cam'], maxMembers: 1 } });
+      const r = await s.apply({ puts: [{ member: member('new', 'cam') }], deletes: ['old'], events: [added('cam')], conditions: { namesFree: ['cam'], maxMembers: 1 } });
       assert.equal(r.events.length, 1);
       await s.close();
     });
@@ -97,7 +97,7 @@ export function runStoreContract(f: StoreFactory): void {
       const s = await f.create();
       const first = await s.open();
       for (let i = 0; i < 8; i++) await s.apply(put(`k${i}`, `keep-${i}`));
-      await s.apply({ puts: [{ ...member('k1', 'keep-1'), address: 'moved' }], deletes: ['k0'], events: [added('u')] });
+      await s.apply({ puts: [{ member: { ...member('k1', 'keep-1'), address: 'moved' }, fields: ['address'] }], deletes: ['k0'], events: [added('u')] });
       await s.close();
       const again = await reopen(s);
       const snap = await again.open();

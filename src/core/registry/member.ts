@@ -33,6 +33,8 @@ export interface Member extends WheelEntry {
   status: MemberStatus;
   /** The connection it registered on (and is reached through), if any. */
   connection: Connection | null;
+  /** The hub of a cluster whose faces hold it (null: this hub, or no hub holds it). */
+  attachedTo: string | null;
   /** The face of the last connection it was bound to (kept after it closes; not persisted). */
   face: string | null;
   roles: MemberRole[];
@@ -44,6 +46,8 @@ export interface Member extends WheelEntry {
   probe: ProbeStats | null;
   /** Allocated on first message: most members never use the bus. */
   traffic: TrafficStats | null;
+  /** Values a face keeps with the member and never shows (a CO2 satellite's notify_pass); persisted. */
+  secrets?: Readonly<Record<string, string>>;
 }
 
 /** What a face or service gives to create a member (the stored record, its facts typed); the registry fills in the live state. */
@@ -52,6 +56,7 @@ export type MemberInit = Omit<StoredMember, 'extra'> & {
   hubLink?: HubRole | null;
   lifecycle?: LifecycleInfo | null;
   history?: Transition[];
+  secrets?: Readonly<Record<string, string>>;
 };
 
 export const EMPTY_TRAFFIC: TrafficStats = Object.freeze({ sent: 0, sentBytes: 0, lastSent: null, received: 0, receivedBytes: 0, lastReceived: null, dropped: 0 });
@@ -65,31 +70,41 @@ export function toStored(m: Member): StoredMember {
   if (m.hubLink) extra.hubLink = m.hubLink;
   if (m.lifecycle) extra.lifecycle = m.lifecycle;
   if (m.history.length) extra.lifecycleHistory = m.history;
+  if (m.secrets) extra.secrets = m.secrets;
   return {
     id: m.id, name: m.name, type: m.type, address: m.address, meta: m.meta, liveness: m.liveness,
-    tokenHash: m.tokenHash, registeredAt: m.registeredAt, extra,
+    tokenHash: m.tokenHash, registeredAt: m.registeredAt, extra, status: m.status, ...(m.attachedTo ? { attachedTo: m.attachedTo } : {}),
   };
 }
 
 /** The typed fields of a stored record's `extra` (unknown keys are dropped). */
-export function fromStoredExtra(extra: Record<string, unknown>): Pick<MemberInit, 'roles' | 'hubLink' | 'lifecycle' | 'history'> {
+export function fromStoredExtra(extra: Record<string, unknown>): Pick<MemberInit, 'roles' | 'hubLink' | 'lifecycle' | 'history' | 'secrets'> {
   const hubLink = typeof extra.hubLink === 'string' && HUB_ROLES.includes(extra.hubLink) ? (extra.hubLink as HubRole) : null;
   return {
     roles: Array.isArray(extra.roles) ? (extra.roles.filter((r) => typeof r === 'string') as MemberRole[]) : [],
     hubLink,
     lifecycle: typeof extra.lifecycle === 'object' && extra.lifecycle !== null ? (extra.lifecycle as LifecycleInfo) : null,
     history: Array.isArray(extra.lifecycleHistory) ? (extra.lifecycleHistory as Transition[]) : [],
+    ...secretsOf(extra.secrets),
   };
+}
+
+/** Stored secrets: string values only. */
+function secretsOf(value: unknown): { secrets?: Record<string, string> } {
+  if (typeof value !== 'object' || value === null) return {};
+  return { secrets: Object.fromEntries(Object.entries(value).filter(([, v]) => typeof v === 'string')) as Record<string, string> };
 }
 
 /** A member record with its live state: alive, seen now, no connection, not scheduled. */
 export function liveMember(init: MemberInit, liveness: Required<LivenessSpec>, now: number): Member {
-  return {
+  const m: Member = {
     id: init.id, name: init.name, type: init.type, address: init.address, meta: init.meta,
     liveness, tokenHash: init.tokenHash, registeredAt: init.registeredAt,
-    lastSeen: now, status: 'alive', connection: null, face: null, roles: init.roles ?? [], hubLink: init.hubLink ?? null,
+    lastSeen: now, status: init.status ?? 'alive', connection: null, attachedTo: init.attachedTo ?? null, face: null, roles: init.roles ?? [], hubLink: init.hubLink ?? null,
     lifecycle: init.lifecycle ?? null, history: init.history ?? [], probe: null, traffic: null, deadline: Infinity, slot: -1,
   };
+  if (init.secrets) m.secrets = init.secrets;
+  return m;
 }
 
 /** What a stored record gives to build its member again. */
@@ -101,7 +116,7 @@ export function initFromStored(s: StoredMember): MemberInit {
 export function viewOf(m: Member, hubId: string): MemberView {
   const v: MemberView = {
     id: m.id, name: m.name, type: m.type, address: m.address, meta: m.meta, liveness: m.liveness,
-    status: m.status, registeredAt: m.registeredAt, lastSeen: m.lastSeen, hub: hubId,
+    status: m.status, registeredAt: m.registeredAt, lastSeen: m.lastSeen, hub: m.attachedTo ?? hubId,
     stats: { traffic: m.traffic ?? EMPTY_TRAFFIC },
   };
   if (m.face) v.face = m.face;

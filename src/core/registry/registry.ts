@@ -13,7 +13,7 @@ import type {
   RemovalReason, UpdateParams,
 } from '../../schemas/member.js';
 import { LIMITS } from '../../schemas/member.js';
-import type { Applied, Conditions, Store, StoredMember } from '../../store/store.js';
+import type { Applied, Conditions, MemberField, Put, Store, StoredMember } from '../../store/store.js';
 import { EventLog } from '../events/event-log.js';
 import { assertValidName } from '../names.js';
 import type { Connection } from '../ports.js';
@@ -76,7 +76,7 @@ export class Registry {
     this.#now = options.now ?? Date.now;
     this.#liveness = new Liveness(this.#index, {
       // A status change is an event but not a write; a lapse is a removal like any other.
-      statusChanged: (m) => void this.#commit([], [], [{ type: 'updated', member: this.view(m) }]).catch(() => {}),
+      statusChanged: (m) => void this.#commit([{ member: this.toStored(m), fields: STATUS }], [], [{ type: 'updated', member: this.view(m) }]).catch(() => {}),
       lapsed: (m, reason) => void this.remove(m, reason).catch(() => {}),
     }, this.#now);
   }
@@ -202,7 +202,7 @@ export class Registry {
     this.counters.registrations++;
     const events: EventDraft[] = removed.map((m) => ({ type: 'removed', member: this.view(m), reason: 'evicted' }));
     events.push({ type: 'added', member: this.view(member) });
-    await this.#commit([this.toStored(member)], removed.map((m) => m.id), events, { namesFree: [member.name], maxMembers: this.#maxMembers });
+    await this.#commit([{ member: this.toStored(member) }], removed.map((m) => m.id), events, { namesFree: [member.name], maxMembers: this.#maxMembers });
   }
 
   async #reregister(member: Member, params: RegisterParams, liveness: Required<LivenessSpec>, caller: Caller, token: string): Promise<RegisterResult> {
@@ -212,7 +212,7 @@ export class Registry {
     if (params.roles !== undefined) member.roles = params.roles;
     this.#liveness.replaceSpec(member, liveness);
     this.#liveness.start(member, caller.connection);
-    await this.#commit([this.toStored(member)], [], [{ type: 'updated', member: this.view(member) }]);
+    await this.#commit([{ member: this.toStored(member) }], [], [{ type: 'updated', member: this.view(member) }]);
     for (const l of this.#registeredListeners) l(member, true);
     return { id: member.id, name: member.name, token };
   }
@@ -254,7 +254,7 @@ export class Registry {
     const member = this.#authorized(idOrName, caller);
     if (patch.address !== undefined) member.address = patch.address;
     if (patch.meta !== undefined) member.meta = patch.meta;
-    await this.changed(member);
+    await this.changed(member, undefined, ADDRESS_META);
     return this.view(member);
   }
 
@@ -274,12 +274,12 @@ export class Registry {
    * Persists a member whose record another service changed and tells watchers. `lifecycle`
    * events carry the transition; everything else is `updated`.
    */
-  async changed(member: Member, transition?: { from: string; to: string }): Promise<void> {
+  async changed(member: Member, transition?: { from: string; to: string }, fields?: readonly MemberField[]): Promise<void> {
     if (!this.#index.holds(member)) return;
     const event: EventDraft = transition
       ? { type: 'lifecycle', member: this.view(member), from: transition.from, to: transition.to }
       : { type: 'updated', member: this.view(member) };
-    await this.#commit([this.toStored(member)], [], [event]);
+    await this.#commit([{ member: this.toStored(member), fields }], [], [event]);
   }
 
   /** A connection closed: its session members become suspect until their grace period ends. */
@@ -385,7 +385,7 @@ export class Registry {
   }
 
   /** Sends a change to the store; its events reach watchers when the store feeds it back, before this resolves. */
-  async #commit(puts: StoredMember[], deletes: string[], drafts: EventDraft[], conditions?: Conditions): Promise<void> {
+  async #commit(puts: Put[], deletes: string[], drafts: EventDraft[], conditions?: Conditions): Promise<void> {
     const at = this.#now();
     for (const d of drafts) d.at = at;
     const change = { puts, deletes, events: drafts.map((d) => JSON.stringify(d)), conditions, origin: this.hubId };
@@ -404,6 +404,9 @@ export class Registry {
     }
   }
 }
+
+const STATUS: readonly MemberField[] = ['status'];
+const ADDRESS_META: readonly MemberField[] = ['address', 'meta'];
 
 /** An event before the store gives it a revision (`at` is stamped when it is sent). */
 type EventDraft = DistributiveOmit<RegistryEvent, 'revision' | 'at'> & { at?: number };
