@@ -26,6 +26,7 @@ import { RegistrarClient } from './faces/native/registrar-client.js';
 import { WsFace } from './faces/native/ws-face.js';
 import { PlantimagerFace } from './faces/plantimager/face.js';
 import { RsbFace } from './faces/rsb/face.js';
+import { IccpFace } from './faces/iccp/face.js';
 import { probeOnce } from './faces/probes/probe-once.js';
 import { Metrics } from './metrics.js';
 import type { HubInfo } from './schemas/hub.js';
@@ -65,6 +66,7 @@ export class Hub implements HubContext {
   readonly #prober: Prober;
   readonly #faces: Face[] = [];
   #registrar: RegistrarClient | null = null;
+  #iccp: IccpFace | undefined;
   #url = '';
   #stopping: Promise<void> | null = null;
 
@@ -150,6 +152,14 @@ export class Hub implements HubContext {
         .catch(async (err: unknown) => { await hub.stop(); throw err; });
       hub.addFace(face);
     }
+    if (config.iccp !== undefined) {
+      const face = await IccpFace.start(hub, {
+        bind: config.iccp, endpoints: config.iccpEndpoints, readyTimeoutMs: config.iccpReadyTimeoutMs, finishedTimeoutMs: config.iccpFinishedTimeoutMs,
+        maxFrameBytes: config.iccpMaxFrameBytes, maxEndpoints: config.iccpMaxEndpoints ?? config.maxConnections,
+      }).catch(async (err: unknown) => { await hub.stop(); throw err; });
+      hub.#iccp = face;
+      hub.addFace(face);
+    }
     if (config.rsb !== undefined || config.rsbConnect !== undefined) {
       const face = await RsbFace.start(hub, {
         listen: config.rsb, connect: config.rsbConnect, defaultHost: config.host, maxConnections: config.maxConnections, scopes: config.rsbScopes,
@@ -165,6 +175,11 @@ export class Hub implements HubContext {
 
   get url(): string {
     return this.#url;
+  }
+
+  /** The Saturnin ICCP face's endpoints (iccp.* operations), when it runs. */
+  get iccp(): IccpFace | undefined {
+    return this.#iccp;
   }
 
   /** Registers a face that listens on its own port so it shows in info and stops with the hub. */

@@ -48,6 +48,7 @@ const ON: Record<EventName, Happening> = {
   'no answer in time': { type: 'no answer in time' },
   'connection lost': { type: 'connection lost' },
   'process exited': { type: 'process exited', text: 'exit code 3' },
+  'bad message': { type: 'bad message', text: 'READY takes 3 frames, got 2' },
 };
 
 /** Rows the tests below reached: the last test checks it is every row. */
@@ -248,7 +249,7 @@ describe('lifecycle table - rows', () => {
   test('failed | any message | failed (refused: the run is over)', () => {
     const labels: Record<(typeof MESSAGES)[number], string> = {
       'READY': 'READY', 'ERROR': 'ERROR', 'OK': 'OK', 'FINISHED': 'FINISHED', 'answer to another call': 'OK',
-      'CONFIGURE from the component': 'CONFIGURE', 'STOP from the component': 'STOP',
+      'CONFIGURE from the component': 'CONFIGURE', 'STOP from the component': 'STOP', 'bad message': 'a bad message',
     };
     for (const m of MESSAGES) {
       const r = run(AT.failed, ON[m]);
@@ -324,6 +325,17 @@ describe('lifecycle table - commands, timers and no-ops', () => {
     assert.equal(fill('{answer} for call {call}', { answer: 'OK', call: 'c1' }), 'OK for call c1');
     assert.equal(fill('{problems}', { problems: undefined }), undefined);
     assert.equal(fill('no facts', {}), 'no facts');
+  });
+});
+
+describe('lifecycle table - bad messages (legacy faces)', () => {
+  test('any phase of a live run | a bad message | protocol error naming the reason', () => {
+    for (const p of PHASES.filter((x) => x !== 'none' && x !== 'failed')) protocolError(p, ON['bad message'], 'a bad message: READY takes 3 frames, got 2');
+  });
+
+  test('failed | a bad message | refused', () => {
+    const r = run(AT.failed, ON['bad message']);
+    assert.equal(r.type, 'refused');
   });
 });
 

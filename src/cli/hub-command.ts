@@ -7,10 +7,23 @@ interface HubFlags {
   hubId?: string; registrationKey?: string; plantimager?: string | boolean; plantimagerAllow?: string; logLevel?: string; sync?: string;
   registrar?: string; registrarToken?: string; federationToken?: string; federationAllow?: string; monitorMs?: string; graceMs?: string;
   treeScopes?: string; deregister?: boolean;
+  iccp?: string | boolean; iccpEndpoint?: string[];
   rsb?: string | boolean; rsbConnect?: string;
 }
 
 const list = (v: string | undefined) => v?.split(',').map((c) => c.trim()).filter((c) => c !== '');
+
+/** NAME=VALUE flags (repeatable) as a record. */
+function pairs(v: string[] | undefined, name: string): Record<string, string> | undefined {
+  if (!v?.length) return undefined;
+  const out: Record<string, string> = {};
+  for (const p of v) {
+    const eq = p.indexOf('=');
+    if (eq <= 0) throw new Error(`--${name} takes NAME=VALUE, not ${JSON.stringify(p)}`);
+    out[p.slice(0, eq)] = p.slice(eq + 1);
+  }
+  return out;
+}
 
 function intFlag(v: string | undefined, name: string): number | undefined {
   if (v === undefined) return undefined;
@@ -32,6 +45,8 @@ export function hubCommand(program: Command): void {
     .option('--sync <mode>', 'SQLite durability: full or normal')
     .option('--plantimager [addr]', 'enable the plantimager ZeroMQ face on [HOST:]PORT (default 5555)')
     .option('--plantimager-allow <cidrs>', 'comma-separated client networks allowed on the plantimager face (ZAP), e.g. 10.0.0.0/8,127.0.0.1')
+    .option('--iccp [bind]', 'enable the Saturnin ICCP face; endpoints handed out on demand are bound at [bind] (default tcp://127.0.0.1:*; tcp://HOST:LO-HI, ipc:///DIR/)')
+    .option('--iccp-endpoint <name=endpoint>', 'declare an ICCP endpoint, e.g. log=tcp://127.0.0.1:5601 (repeatable; turns the face on)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--rsb [addr]', 'enable the RSB socket bus server on [HOST:]PORT (default 55555)')
     .option('--rsb-connect <host:port>', 'join an existing RSB bus server as a client and bridge it into the bus')
     .option('--registrar <url>', 'parent hub to register with (federation), e.g. http://site:7070')
@@ -53,6 +68,8 @@ export function hubCommand(program: Command): void {
           sync: flags.sync as HubConfig['sync'] | undefined, logLevel: flags.logLevel as HubConfig['logLevel'] | undefined,
           plantimager: flags.plantimager === true ? '5555' : flags.plantimager || undefined,
           plantimagerAllow: list(flags.plantimagerAllow),
+          iccp: flags.iccp === true || (flags.iccp === undefined && flags.iccpEndpoint) ? 'tcp://127.0.0.1:*' : flags.iccp || undefined,
+          iccpEndpoints: pairs(flags.iccpEndpoint, 'iccp-endpoint'),
           rsb: flags.rsb === true ? '55555' : flags.rsb || undefined, rsbConnect: flags.rsbConnect,
           registrar: flags.registrar, registrarToken: flags.registrarToken, federationToken: flags.federationToken,
           federationAllow: list(flags.federationAllow), federationMonitorMs: intFlag(flags.monitorMs, 'monitor-ms'),

@@ -132,6 +132,12 @@ export class Control {
     return move.to;
   }
 
+  /** Its face could not read what the component sent (`reason` says why): a protocol error. */
+  badMessage(member: Member, reason: string): never {
+    this.#message(this.#components.sender(member), { type: 'bad message', text: reason });
+    throw new Error('lifecycle table: a bad message must be refused');
+  }
+
   /** A component sent a message that only goes from the hub (controller) to a component. */
   wrongWay(member: Member, command: Kind): never {
     const c = this.#components.sender(member);

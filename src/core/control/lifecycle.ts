@@ -24,6 +24,8 @@ export const EVENTS = [
   'registered', 'registered again', 'hub restarted',
   // From the component. "another call": an answer naming a call that is not the one it can answer.
   'READY', 'ERROR', 'OK', 'FINISHED', 'answer to another call', 'CONFIGURE from the component', 'STOP from the component',
+  // A message its face could not read (a legacy wire: garbage, wrong frames, too large).
+  'bad message',
   // From the hub, and what the hub sees.
   'CONFIGURE sent', 'STOP sent', 'no READY in time', 'no answer in time', 'connection lost',
   // Reported by whoever started the component's process (`muster launch`).
@@ -33,7 +35,7 @@ export type EventName = (typeof EVENTS)[number];
 
 /** The messages a component sends; a refusal or a protocol error answers each. */
 export const MESSAGES = [
-  'READY', 'ERROR', 'OK', 'FINISHED', 'answer to another call', 'CONFIGURE from the component', 'STOP from the component',
+  'READY', 'ERROR', 'OK', 'FINISHED', 'answer to another call', 'CONFIGURE from the component', 'STOP from the component', 'bad message',
 ] as const satisfies readonly EventName[];
 
 export type Kind = 'configure' | 'stop';
@@ -55,6 +57,7 @@ export type Happening =
   | { readonly type: 'CONFIGURE sent' | 'STOP sent'; readonly call: string }
   | { readonly type: 'no READY in time'; readonly ms: number }
   | { readonly type: 'process exited'; readonly text: string }
+  | { readonly type: 'bad message'; readonly text: string }
   | { readonly type: 'answer'; readonly answer: Answer };
 
 /** The call an answer can answer: the open one, or (unresponsive) the one that timed out. */
@@ -148,6 +151,7 @@ export const TRANSITIONS: readonly Row[] = [
   { from: IDLE, on: ANSWERS, outcome: { protocolError: '{answer} answers nothing: no CONFIGURE or STOP is open' } },
   { from: LATE, on: ['answer to another call'], outcome: { protocolError: '{answer} answers nothing: no CONFIGURE or STOP is open' } },
   { from: ALIVE, on: ['CONFIGURE from the component', 'STOP from the component'], outcome: { protocolError: '{answer} goes from the hub to a component, never back' } },
+  { from: ALIVE, on: ['bad message'], outcome: { protocolError: 'a bad message: {text}' } },
   { from: ['failed'], on: MESSAGES, outcome: { refused: '{answer} from a failed component ({lastError}); register again to start a new run' } },
 
   { from: BEFORE_READY, on: ['process exited'], outcome: failing('failed', 'its process exited before READY: {text}') },
@@ -258,6 +262,7 @@ function factsOf(s: Situation, h: Happening): Facts {
     case 'STOP from the component': return { ...base, answer: 'STOP' };
     case 'no READY in time': return { ...base, ms: h.ms };
     case 'process exited': return { ...base, text: h.text };
+    case 'bad message': return { ...base, answer: 'a bad message', text: h.text };
     case 'READY': return { ...base, answer: 'READY' };
     default: return base;
   }

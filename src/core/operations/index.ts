@@ -2,11 +2,12 @@
 import { busOperations } from './bus.js';
 import { controlOperations } from './control.js';
 import { federationOperations } from './federation.js';
+import { iccpOperations } from './iccp.js';
 import type { MethodTypes, Operation } from './operation.js';
 import { registryOperations } from './registry.js';
 import { statsOperations } from './stats.js';
 
-export const allOperations = [...registryOperations, ...busOperations, ...controlOperations, ...federationOperations, ...statsOperations] as const;
+export const allOperations = [...registryOperations, ...busOperations, ...controlOperations, ...federationOperations, ...statsOperations, ...iccpOperations] as const;
 
 /** Method name -> its params and result types (the SDK's typed calls). */
 export type HubMethods = MethodTypes<typeof allOperations>;

@@ -13,6 +13,7 @@ import type { Federation } from '../federation/federation.js';
 import type { Relay } from '../bus/relay.js';
 import type { Caller, Registry } from '../registry/registry.js';
 import type { StatsHistory } from '../stats/history.js';
+import type { IccpPort } from './iccp-port.js';
 
 /** The core services an operation may use. */
 export interface Services {
@@ -23,6 +24,8 @@ export interface Services {
   readonly watches: Watches;
   /** The hub's counters over time (stats.history). */
   readonly stats: StatsHistory;
+  /** The Saturnin ICCP face's endpoints, when the hub runs it (--iccp). */
+  readonly iccp?: IccpPort;
   info(): HubInfo;
 }
 
