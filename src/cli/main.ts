@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
 import { hubCommand } from './hub-command.js';
 import { registryCommands } from './registry-commands.js';
+import { iccpCommands } from './iccp-commands.js';
 import { controlCommands } from './control-commands.js';
 import { busCommands } from './bus-commands.js';
 import { handleClosedOutput, warn } from './output.js';
@@ -12,6 +13,7 @@ program.exitOverride();
 handleClosedOutput();
 hubCommand(program);
 registryCommands(program);
+iccpCommands(program);
 controlCommands(program);
 busCommands(program);
 
