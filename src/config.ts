@@ -29,6 +29,13 @@ export const HubConfig = Type.Object({
   logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))),
   plantimager: Type.Optional(Type.String({ description: '[HOST:]PORT of the plantimager ZeroMQ face; off when absent' })),
   plantimagerAllow: Type.Optional(Type.Array(Type.String(), { description: 'Client networks (CIDR) allowed on the plantimager face' })),
+  co2: Type.Optional(Type.String({ description: '[HOST:]PORT of the CO2 relay XML-RPC face; off when absent' })),
+  co2MaxSats: Type.Integer({ minimum: 1, description: 'CO2 satellites registered at once (max_sats); more are refused with a fault' }),
+  co2PingIntervalMs: Type.Integer({ minimum: 100, description: 'How often the hub pings each CO2 satellite (XML-RPC ping)' }),
+  co2PingFailures: Type.Integer({ minimum: 1, maximum: 100, description: 'Failed pings in a row after which a CO2 satellite is removed (probe-failed)' }),
+  co2TimeoutMs: Type.Integer({ minimum: 10, description: "Deadline of each call the hub makes to a CO2 satellite (ping, notify)" }),
+  co2NotifyPerSec: Type.Integer({ minimum: 0, description: 'notify calls per second to each CO2 satellite (0 = unlimited)' }),
+  co2QueueMessages: Type.Integer({ minimum: 1, description: 'Relayed messages queued for each CO2 satellite; past it they are dropped (counted)' }),
   iccp: Type.Optional(Type.String({ description: 'Saturnin ICCP face: where endpoints handed out on demand are bound (tcp://HOST:*, tcp://HOST:LO-HI or ipc:///DIR/); off when absent' })),
   iccpEndpoints: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'Declared ICCP endpoints: component name -> tcp://HOST:PORT or ipc:///PATH (bound at start)' })),
   iccpReadyTimeoutMs: Type.Integer({ minimum: 10, description: 'How long an ICCP component may take to send READY once connected (or once its endpoint was handed out)' }),
@@ -78,6 +85,12 @@ export const DEFAULT_CONFIG: HubConfig = {
   ttlMs: 20_000,
   graceMs: 10_000,
   lifecycleTimeoutMs: 10_000,
+  co2MaxSats: 100,
+  co2PingIntervalMs: 10_000,
+  co2PingFailures: 3,
+  co2TimeoutMs: 5_000,
+  co2NotifyPerSec: 1_000,
+  co2QueueMessages: 1_000,
   iccpReadyTimeoutMs: 10_000,
   iccpFinishedTimeoutMs: 10_000,
   iccpMaxFrameBytes: 64 * 1024,
@@ -134,6 +147,7 @@ export function resolveConfig(layers: { file?: string; env?: NodeJS.ProcessEnv; 
   };
   // A bare port is the documented form of the plantimager address; JSON files naturally write it as a number.
   if (typeof merged.plantimager === 'number') merged.plantimager = String(merged.plantimager);
+  if (typeof merged.co2 === 'number') merged.co2 = String(merged.co2);
   if (typeof merged.rsb === 'number') merged.rsb = String(merged.rsb);
   return validate(HubConfig, merged, 'config');
 }

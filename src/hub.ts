@@ -25,9 +25,11 @@ import { OpenStreams } from './faces/open-streams.js';
 import { RegistrarClient } from './faces/native/registrar-client.js';
 import { WsFace } from './faces/native/ws-face.js';
 import { PlantimagerFace } from './faces/plantimager/face.js';
+import { Co2Face } from './faces/co2/face.js';
+import { PING_SCHEME, xmlrpcPing } from './faces/co2/ping.js';
 import { RsbFace } from './faces/rsb/face.js';
 import { IccpFace } from './faces/iccp/face.js';
-import { probeOnce } from './faces/probes/probe-once.js';
+import { probeOnceWith } from './faces/probes/probe-once.js';
 import { Metrics } from './metrics.js';
 import type { HubInfo } from './schemas/hub.js';
 import { SqliteStore } from './store/sqlite.js';
@@ -88,7 +90,7 @@ export class Hub implements HubContext {
     // Adapters: where the bus and lifecycle control reach beyond this process.
     this.bus.addAdapter(this.federation.busAdapter);
     this.control.addAdapter(this.federation.controlAdapter);
-    this.#prober = new Prober(registry, probeOnce);
+    this.#prober = new Prober(registry, probeOnceWith({ [PING_SCHEME]: xmlrpcPing }));
     registry.attachProbes(this.#prober);
     this.control.start();
     this.stats = new StatsHistory({ read: () => coreSample(this) });
@@ -150,6 +152,16 @@ export class Hub implements HubContext {
     if (config.plantimager !== undefined) {
       const face = await PlantimagerFace.start(hub, { listen: config.plantimager, defaultHost: config.host, allow: config.plantimagerAllow, maxConnections: config.maxConnections })
         .catch(async (err: unknown) => { await hub.stop(); throw err; });
+      hub.addFace(face);
+    }
+    if (config.co2 !== undefined) {
+      const face = await Co2Face.start(hub, {
+        listen: config.co2, defaultHost: config.host, maxSats: config.co2MaxSats, maxConnections: config.maxConnections,
+        ping: { intervalMs: config.co2PingIntervalMs, timeoutMs: config.co2TimeoutMs, failures: config.co2PingFailures },
+        link: { queueMessages: config.co2QueueMessages, notifyPerSec: config.co2NotifyPerSec, callTimeoutMs: config.co2TimeoutMs },
+        headersTimeoutMs: config.headersTimeoutMs, requestTimeoutMs: config.requestTimeoutMs, idleTimeoutMs: config.idleTimeoutMs,
+        startedAt: hub.startedAt, maintainer: config.hubName,
+      }).catch(async (err: unknown) => { await hub.stop(); throw err; });
       hub.addFace(face);
     }
     if (config.iccp !== undefined) {

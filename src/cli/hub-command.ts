@@ -7,6 +7,7 @@ interface HubFlags {
   hubId?: string; registrationKey?: string; plantimager?: string | boolean; plantimagerAllow?: string; logLevel?: string; sync?: string;
   registrar?: string; registrarToken?: string; federationToken?: string; federationAllow?: string; monitorMs?: string; graceMs?: string;
   treeScopes?: string; deregister?: boolean;
+  co2?: string; co2MaxSats?: string;
   iccp?: string | boolean; iccpEndpoint?: string[];
   rsb?: string | boolean; rsbConnect?: string;
 }
@@ -45,6 +46,8 @@ export function hubCommand(program: Command): void {
     .option('--sync <mode>', 'SQLite durability: full or normal')
     .option('--plantimager [addr]', 'enable the plantimager ZeroMQ face on [HOST:]PORT (default 5555)')
     .option('--plantimager-allow <cidrs>', 'comma-separated client networks allowed on the plantimager face (ZAP), e.g. 10.0.0.0/8,127.0.0.1')
+    .option('--co2 <addr>', 'enable the CO2 relay XML-RPC face on [HOST:]PORT')
+    .option('--co2-max-sats <n>', 'CO2 satellites registered at once (default 100)')
     .option('--iccp [bind]', 'enable the Saturnin ICCP face; endpoints handed out on demand are bound at [bind] (default tcp://127.0.0.1:*; tcp://HOST:LO-HI, ipc:///DIR/)')
     .option('--iccp-endpoint <name=endpoint>', 'declare an ICCP endpoint, e.g. log=tcp://127.0.0.1:5601 (repeatable; turns the face on)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--rsb [addr]', 'enable the RSB socket bus server on [HOST:]PORT (default 55555)')
@@ -68,6 +71,7 @@ export function hubCommand(program: Command): void {
           sync: flags.sync as HubConfig['sync'] | undefined, logLevel: flags.logLevel as HubConfig['logLevel'] | undefined,
           plantimager: flags.plantimager === true ? '5555' : flags.plantimager || undefined,
           plantimagerAllow: list(flags.plantimagerAllow),
+          co2: flags.co2, co2MaxSats: intFlag(flags.co2MaxSats, 'co2-max-sats'),
           iccp: flags.iccp === true || (flags.iccp === undefined && flags.iccpEndpoint) ? 'tcp://127.0.0.1:*' : flags.iccp || undefined,
           iccpEndpoints: pairs(flags.iccpEndpoint, 'iccp-endpoint'),
           rsb: flags.rsb === true ? '55555' : flags.rsb || undefined, rsbConnect: flags.rsbConnect,

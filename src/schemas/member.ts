@@ -49,7 +49,7 @@ export const SessionLiveness = Type.Object({
 }, { additionalProperties: false });
 export const ProbeLiveness = Type.Object({
   kind: Type.Literal('probe'),
-  target: Type.String({ pattern: '^(https?|tcp|wss?)://', maxLength: LIMITS.addressMax, description: 'http(s)://..., tcp://host:port or ws(s)://...' }),
+  target: Type.String({ pattern: '^(https?|tcp|wss?|xmlrpc)://', maxLength: LIMITS.addressMax, description: 'http(s)://..., tcp://host:port, ws(s)://... or xmlrpc://host:port/path (an XML-RPC ping())' }),
   intervalMs: Type.Optional(Ms('Probe interval (default 5000)', 100, 3_600_000)),
   timeoutMs: Type.Optional(Ms('Probe timeout (default 2000)', 10, 600_000)),
   failures: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'Failures in a row before gone (default 3)' })),

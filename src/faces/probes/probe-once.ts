@@ -1,10 +1,22 @@
 /**
  * The network half of `probe` liveness: one check of a target, an HTTP GET (any status below 500
- * counts as up), a TCP connect, or a WebSocket open, each within a timeout. The core's prober
+ * counts as up), a TCP connect, or a WebSocket open, each within a timeout; a face adds checks of
+ * its own by scheme (probeOnceWith: the CO2 face's XML-RPC ping for xmlrpc://). The core's prober
  * (core/registry/prober.ts) schedules them and keeps the results.
  */
 import { connect as tcpConnect } from 'node:net';
 import WebSocket from 'ws';
+
+/** One check of a target; resolves if it answered within the timeout (the core's ProbeOnce). */
+export type Check = (target: string, timeoutMs: number) => Promise<void>;
+
+/** The built-in checks, then `extra` ones by URL scheme (`'xmlrpc:'`, with the colon). */
+export function probeOnceWith(extra: Readonly<Record<string, Check>>): Check {
+  return (target, timeoutMs) => {
+    const scheme = new URL(target).protocol;
+    return Object.hasOwn(extra, scheme) ? extra[scheme]!(target, timeoutMs) : probeOnce(target, timeoutMs);
+  };
+}
 
 /** Resolves if the target answers within the timeout. */
 export async function probeOnce(target: string, timeoutMs: number): Promise<void> {

@@ -1,0 +1,47 @@
+/**
+ * Bus messages as the satellites' `notify` call: notify({host_id, data, notify_pass}). A message
+ * is encoded once for all satellites (the codec's part: host_id and data); each satellite's link
+ * adds its own notify_pass around it. A satellite's relay keeps the exact XML-RPC value it sent
+ * (remembered by payload), so doubles, dateTimes and base64 reach the others unchanged; anything
+ * else on the bus is mapped from JSON (json-map.ts).
+ */
+import type { BusMessage, BusPayload, MessageCodec } from '../../core/bus/message.js';
+import { encodeValue, escapeXml, XML_HEADER } from './encode.js';
+import { fromJsonValue } from './json-map.js';
+import { XmlRpcBase64, type XmlRpcValue } from './values.js';
+
+export class NotifyCodec implements MessageCodec<string> {
+  readonly name = 'co2-notify';
+  readonly #exact = new WeakMap<BusPayload, string>();
+  readonly #hostIdOf: (sender: string) => string;
+
+  /** `hostIdOf`: the host_id satellites are told for a sender's name (its member id, or the name itself). */
+  constructor(hostIdOf: (sender: string) => string) {
+    this.#hostIdOf = hostIdOf;
+  }
+
+  /** The exact value of a payload this face built from a satellite's relay. */
+  remember(payload: BusPayload, value: XmlRpcValue): void {
+    this.#exact.set(payload, encodeValue(value));
+  }
+
+  /** The struct members host_id and data; throws RangeError for a payload nested too deep. */
+  encode(message: BusMessage): string {
+    const data = this.#exact.get(message.payload) ?? encodeValue(valueOf(message.payload));
+    return `<member>\n<name>host_id</name>\n${encodeValue(this.#hostIdOf(message.from))}</member>\n<member>\n<name>data</name>\n${data}</member>\n`;
+  }
+}
+
+function valueOf(payload: BusPayload): XmlRpcValue {
+  if (payload.isBytes) return new XmlRpcBase64(payload.base64);
+  return fromJsonValue(payload.toJSONValue());
+}
+
+const HEAD = `${XML_HEADER}<methodCall>\n<methodName>notify</methodName>\n<params>\n<param>\n<value><struct>\n`;
+const TAIL = '</struct></value>\n</param>\n</params>\n</methodCall>\n';
+
+/** What a satellite's link puts before and after the shared part: its notify_pass, if it gave one. */
+export function notifyFrame(notifyPass: string | undefined): { head: string; tail: string } {
+  const pass = notifyPass ? `<member>\n<name>notify_pass</name>\n<value><string>${escapeXml(notifyPass)}</string></value>\n</member>\n` : '';
+  return { head: HEAD + pass, tail: TAIL };
+}
