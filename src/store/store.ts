@@ -81,8 +81,19 @@ export interface Applied {
   events: StoredEvent[];
 }
 
+/**
+ * Deadlines several hubs share (cluster mode): a heartbeat at any hub moves a member's deadline
+ * where every hub sees it, and the store itself removes members whose deadline passed, once.
+ */
+export interface SharedDeadlines {
+  /** Moves an existing member's deadline to `at` (ms since the epoch); pipelined, fire and forget. */
+  touch(id: string, at: number): void;
+}
+
 export interface Store {
   readonly kind: string;
+  /** Present when several hubs share the store: deadlines live there, not in each hub. */
+  readonly deadlines?: SharedDeadlines;
   /** Loads everything kept; called once, before any apply. */
   open(): Promise<StoreSnapshot>;
   /**

@@ -5,6 +5,7 @@
  * watchers but never written: status is not persisted.
  */
 import type { LivenessSpec, MemberStatus, RegisterParams, RemovalReason } from '../../schemas/member.js';
+import type { SharedDeadlines } from '../../store/store.js';
 import { DeadlineWheel } from '../deadline-wheel.js';
 import type { Connection } from '../ports.js';
 import type { Member } from './member.js';
@@ -54,19 +55,23 @@ export class Liveness {
   readonly #hooks: LivenessHooks;
   readonly #now: () => number;
   readonly #wheel: DeadlineWheel<Member>;
+  /** Cluster mode: deadlines live in the shared store, which also expires members (once, for every hub). */
+  readonly #shared: SharedDeadlines | null;
   /** Members by the connection they are bound to (the bus routes by it; a close ends sessions). */
   readonly #connections = new Map<Connection, Set<Member>>();
   #probes: ProbeRunner | null = null;
 
-  constructor(index: MemberIndex, hooks: LivenessHooks, now: () => number) {
+  constructor(index: MemberIndex, hooks: LivenessHooks, now: () => number, shared: SharedDeadlines | null = null) {
     this.#index = index;
     this.#hooks = hooks;
     this.#now = now;
+    this.#shared = shared;
     this.#wheel = new DeadlineWheel<Member>((m) => this.#expire(m), { now });
   }
 
   /** A member loaded from the store gets a fresh chance: a whole ttl, or a session's grace to come back. */
   restore(member: Member, now: number): void {
+    if (this.#shared) return; // a shared store kept the status and the deadline
     if (member.liveness.kind === 'ttl') this.#wheel.schedule(member, now + member.liveness.ttlMs);
     else if (member.liveness.kind === 'session') {
       member.status = 'suspect';
@@ -92,17 +97,17 @@ export class Liveness {
     switch (member.liveness.kind) {
       case 'ttl':
         this.#bind(member, null);
-        this.#wheel.schedule(member, now + member.liveness.ttlMs);
+        this.#schedule(member, now + member.liveness.ttlMs);
         this.#setStatus(member, 'alive');
         break;
       case 'session':
         this.#bind(member, connection ?? null);
-        this.#wheel.cancel(member);
+        this.#cancel(member);
         this.#setStatus(member, 'alive');
         break;
       case 'probe':
         this.#bind(member, null);
-        this.#wheel.cancel(member);
+        this.#cancel(member);
         this.#probes?.start(member);
         break;
     }
@@ -118,7 +123,7 @@ export class Liveness {
 
   /** A member leaving the registry: off the wheel, not probed, bound to nothing. */
   stop(member: Member): void {
-    this.#wheel.cancel(member);
+    this.#cancel(member);
     if (member.liveness.kind === 'probe') this.#probes?.stop(member);
     this.#bind(member, null);
   }
@@ -127,11 +132,11 @@ export class Liveness {
   keepAlive(member: Member): void {
     const now = this.#now();
     member.lastSeen = now;
-    if (member.liveness.kind === 'ttl') this.#wheel.schedule(member, now + member.liveness.ttlMs);
+    if (member.liveness.kind === 'ttl') this.#schedule(member, now + member.liveness.ttlMs);
   }
 
   expireAt(member: Member, atMs: number): void {
-    if (this.#index.holds(member) && member.liveness.kind === 'ttl') this.#wheel.schedule(member, atMs);
+    if (this.#index.holds(member) && member.liveness.kind === 'ttl') this.#schedule(member, atMs);
   }
 
   touch(member: Member): void {
@@ -149,7 +154,7 @@ export class Liveness {
       m.connection = null;
       if (m.liveness.kind !== 'session') continue;
       this.#setStatus(m, 'suspect');
-      this.#wheel.schedule(m, now + m.liveness.graceMs);
+      this.#schedule(m, now + m.liveness.graceMs);
     }
   }
 
@@ -184,6 +189,20 @@ export class Liveness {
   close(members: Iterable<Member>): void {
     this.#wheel.stop();
     for (const m of members) if (m.liveness.kind === 'probe') this.#probes?.stop(m);
+  }
+
+  /** A member held by another hub of the cluster now: no connection of this hub reaches it. */
+  unbind(member: Member): void {
+    this.#bind(member, null);
+  }
+
+  #schedule(member: Member, at: number): void {
+    if (this.#shared) this.#shared.touch(member.id, at);
+    else this.#wheel.schedule(member, at);
+  }
+
+  #cancel(member: Member): void {
+    if (!this.#shared) this.#wheel.cancel(member);
   }
 
   #bind(member: Member, connection: Connection | null): void {

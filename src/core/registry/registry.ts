@@ -7,13 +7,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { MusterError } from '../../errors.js';
-import type { RegistryEvent } from '../../schemas/event.js';
 import type {
   ListParams, ListResult, LivenessSpec, MemberStatus, MemberView, RegisterParams, RegisterResult,
   RemovalReason, UpdateParams,
 } from '../../schemas/member.js';
 import { LIMITS } from '../../schemas/member.js';
-import type { Applied, Conditions, MemberField, Put, Store, StoredMember } from '../../store/store.js';
+import type { MemberField, Store } from '../../store/store.js';
 import { EventLog } from '../events/event-log.js';
 import { assertValidName } from '../names.js';
 import type { Connection } from '../ports.js';
@@ -21,6 +20,8 @@ import { hashToken, newToken, Secret, secretEquals } from '../tokens.js';
 import { DEFAULT_LIVENESS, Liveness, normalizeLiveness, type LivenessDefaults, type ProbeRunner } from './liveness.js';
 import { initFromStored, liveMember, toStored, viewOf, type Member, type MemberInit } from './member.js';
 import { MemberIndex } from './member-index.js';
+import { Changes, type EventDraft } from './changes.js';
+import { Mirror } from './mirror.js';
 
 export { DEFAULT_LIVENESS, type LivenessDefaults, type ProbeRunner } from './liveness.js';
 export type { LifecycleInfo, Member, MemberInit } from './member.js';
@@ -50,7 +51,6 @@ export class Registry {
   readonly hubId: string;
   readonly log: EventLog;
   readonly defaults: LivenessDefaults;
-  readonly #store: Store;
   readonly #admin: Secret;
   readonly #registrationKey: string | undefined;
   readonly #maxMembers: number;
@@ -59,8 +59,9 @@ export class Registry {
   readonly #liveness: Liveness;
   readonly #removedListeners: RemovedListener[] = [];
   readonly #registeredListeners: RegisteredListener[] = [];
-  /** The events of this hub's changes as objects, so the feed need not parse them back. */
-  readonly #drafts = new WeakMap<object, EventDraft[]>();
+  /** Cluster mode: applies other hubs' changes to this hub's members (null for a store of its own). */
+  readonly #mirror: Mirror | null;
+  readonly #changes: Changes;
   #closed = false;
   /** Plain counters (read by /metrics at scrape time; cheaper than a metrics call per heartbeat). */
   readonly counters = { registrations: 0, heartbeats: 0 };
@@ -69,16 +70,23 @@ export class Registry {
     this.hubId = options.hubId;
     this.log = log;
     this.defaults = { ...DEFAULT_LIVENESS, ...options.liveness };
-    this.#store = options.store;
     this.#admin = new Secret(options.adminToken || undefined);
     this.#registrationKey = options.registrationKey || undefined;
     this.#maxMembers = options.maxMembers ?? 100_000;
     this.#now = options.now ?? Date.now;
     this.#liveness = new Liveness(this.#index, {
       // A status change is an event but not a write; a lapse is a removal like any other.
-      statusChanged: (m) => void this.#commit([{ member: this.toStored(m), fields: STATUS }], [], [{ type: 'updated', member: this.view(m) }]).catch(() => {}),
+      statusChanged: (m) => void this.#changes.commit([{ member: toStored(m), fields: STATUS }], [], [{ type: 'updated', member: this.view(m) }]).catch(() => {}),
       lapsed: (m, reason) => void this.remove(m, reason).catch(() => {}),
-    }, this.#now);
+    }, this.#now, options.store.deadlines ?? null);
+    this.#mirror = options.store.deadlines ? new Mirror(this.#index, {
+      hubId: this.hubId,
+      create: (init) => liveMember(init, this.normalizeLiveness(init.liveness), this.#now()),
+      added: () => {},
+      removed: (m, reason) => this.#unindex(m, reason),
+      movedAway: (m) => this.#liveness.unbind(m),
+    }) : null;
+    this.#changes = new Changes(options.store, log, this.hubId, this.#mirror, this.#now);
   }
 
   /** Loads the store and gives every member a fresh chance to show it is alive. */
@@ -86,7 +94,6 @@ export class Registry {
     const snapshot = await options.store.open();
     const log = new EventLog(options.eventRetention ?? 10_000, snapshot.position, snapshot.events);
     const registry = new Registry(options, log);
-    options.store.feed((applied) => registry.#applied(applied));
     const now = registry.#now();
     for (const stored of snapshot.members) {
       const m = registry.createMember(initFromStored(stored), now);
@@ -162,27 +169,43 @@ export class Registry {
       throw new MusterError('REGISTRY_FULL', `The registry is full (${this.#maxMembers} members)`, { max: this.#maxMembers });
     }
     const base = params.name ?? `${params.type.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 60)}`;
-    let name = base;
-    if (this.#index.isTaken(base)) {
-      if (params.exclusive) throw new MusterError('NAME_TAKEN', `The name ${base} is taken`, { name: base });
-      name = this.#index.firstFree(base);
-    }
     const token = newToken();
-    const now = this.#now();
-    const member = this.createMember({
-      id: randomUUID(), name, type: params.type, address: params.address ?? '', meta: params.meta ?? {},
-      liveness, tokenHash: hashToken(token), registeredAt: now, roles: params.roles ?? [],
-    }, now);
-    // A component starts its lifecycle at registration (the control service takes it from there).
-    if (params.roles?.includes('component')) member.lifecycle = { state: 'starting', endpoints: {}, lastError: null, since: now };
-    await this.add(member, caller.connection);
-    for (const l of this.#registeredListeners) l(member, false);
-    return { id: member.id, name: member.name, token };
+    for (let attempt = 1; ; attempt++) {
+      let name = base;
+      if (this.#index.isTaken(base)) {
+        if (params.exclusive) throw new MusterError('NAME_TAKEN', `The name ${base} is taken`, { name: base });
+        name = this.#index.firstFree(base);
+      }
+      const now = this.#now();
+      const member = this.createMember({
+        id: randomUUID(), name, type: params.type, address: params.address ?? '', meta: params.meta ?? {},
+        liveness, tokenHash: hashToken(token), registeredAt: now, roles: params.roles ?? [],
+      }, now);
+      // A component starts its lifecycle at registration (the control service takes it from there).
+      if (params.roles?.includes('component')) member.lifecycle = { state: 'starting', endpoints: {}, lastError: null, since: now };
+      try {
+        await this.add(member, caller.connection);
+      } catch (err) {
+        // Another hub of the cluster took the name first: its change is on its way here; hold the name meanwhile and try the next.
+        if (!this.#mirror || params.exclusive || attempt >= MAX_NAME_ATTEMPTS || (err as MusterError).code !== 'NAME_TAKEN') throw err;
+        this.#holdRacedName(name);
+        continue;
+      }
+      for (const l of this.#registeredListeners) l(member, false);
+      return { id: member.id, name: member.name, token };
+    }
+  }
+
+  #holdRacedName(name: string): void {
+    this.#index.reserve(name);
+    setTimeout(() => { if (!this.#index.find(name)) this.#index.release(name); }, RACED_NAME_HOLD_MS).unref();
   }
 
   /** Builds a member record; `add` puts it in the registry. For faces that assign ids and names themselves. */
   createMember(init: MemberInit, now = this.#now()): Member {
-    return liveMember(init, this.normalizeLiveness(init.liveness), now);
+    // In a cluster a member is held by the hub it registered at (its faces reach it).
+    const attachedTo = init.attachedTo ?? (this.#mirror ? this.hubId : undefined);
+    return liveMember({ ...init, attachedTo }, this.normalizeLiveness(init.liveness), now);
   }
 
   /**
@@ -202,7 +225,16 @@ export class Registry {
     this.counters.registrations++;
     const events: EventDraft[] = removed.map((m) => ({ type: 'removed', member: this.view(m), reason: 'evicted' }));
     events.push({ type: 'added', member: this.view(member) });
-    await this.#commit([{ member: this.toStored(member) }], removed.map((m) => m.id), events, { namesFree: [member.name], maxMembers: this.#maxMembers });
+    try {
+      await this.#changes.commit([{ member: toStored(member) }], removed.map((m) => m.id), events, { namesFree: [member.name], maxMembers: this.#maxMembers });
+    } catch (err) {
+      // Refused by the store (in a cluster, another hub took the name): as if it never came.
+      if (this.#index.holds(member)) {
+        this.#index.delete(member);
+        this.#liveness.stop(member);
+      }
+      throw err;
+    }
   }
 
   async #reregister(member: Member, params: RegisterParams, liveness: Required<LivenessSpec>, caller: Caller, token: string): Promise<RegisterResult> {
@@ -210,9 +242,10 @@ export class Registry {
     if (params.address !== undefined) member.address = params.address;
     if (params.meta !== undefined) member.meta = params.meta;
     if (params.roles !== undefined) member.roles = params.roles;
+    if (this.#mirror) member.attachedTo = this.hubId;
     this.#liveness.replaceSpec(member, liveness);
     this.#liveness.start(member, caller.connection);
-    await this.#commit([{ member: this.toStored(member) }], [], [{ type: 'updated', member: this.view(member) }]);
+    await this.#changes.commit([{ member: toStored(member) }], [], [{ type: 'updated', member: this.view(member) }]);
     for (const l of this.#registeredListeners) l(member, true);
     return { id: member.id, name: member.name, token };
   }
@@ -267,7 +300,7 @@ export class Registry {
   async remove(member: Member, reason: RemovalReason): Promise<void> {
     if (!this.#index.holds(member)) return;
     this.#unindex(member, reason);
-    await this.#commit([], [member.id], [{ type: 'removed', member: this.view(member), reason }]);
+    await this.#changes.commit([], [member.id], [{ type: 'removed', member: this.view(member), reason }]);
   }
 
   /**
@@ -279,7 +312,7 @@ export class Registry {
     const event: EventDraft = transition
       ? { type: 'lifecycle', member: this.view(member), from: transition.from, to: transition.to }
       : { type: 'updated', member: this.view(member) };
-    await this.#commit([{ member: this.toStored(member), fields }], [], [event]);
+    await this.#changes.commit([{ member: toStored(member), fields }], [], [event]);
   }
 
   /** A connection closed: its session members become suspect until their grace period ends. */
@@ -346,10 +379,6 @@ export class Registry {
     return viewOf(m, this.hubId);
   }
 
-  toStored(m: Member): StoredMember {
-    return toStored(m);
-  }
-
   normalizeLiveness(spec: RegisterParams['liveness']): Required<LivenessSpec> {
     return normalizeLiveness(spec, this.defaults);
   }
@@ -383,35 +412,14 @@ export class Registry {
     m.status = 'gone';
     for (const l of this.#removedListeners) l(m, reason);
   }
-
-  /** Sends a change to the store; its events reach watchers when the store feeds it back, before this resolves. */
-  async #commit(puts: Put[], deletes: string[], drafts: EventDraft[], conditions?: Conditions): Promise<void> {
-    const at = this.#now();
-    for (const d of drafts) d.at = at;
-    const change = { puts, deletes, events: drafts.map((d) => JSON.stringify(d)), conditions, origin: this.hubId };
-    this.#drafts.set(change, drafts);
-    await this.#store.apply(change);
-  }
-
-  /** An applied change from the store's feed: its events, with their revisions, to watchers. */
-  #applied(applied: Applied): void {
-    const drafts = this.#drafts.get(applied.change);
-    for (let i = 0; i < applied.events.length; i++) {
-      const e = applied.events[i]!;
-      // This hub's own events are at hand as objects; others' are read from their JSON.
-      const event = drafts ? Object.assign(drafts[i]!, { revision: e.revision }) as RegistryEvent : JSON.parse(e.json) as RegistryEvent;
-      this.log.deliver({ event, json: e.json });
-    }
-  }
 }
 
 const STATUS: readonly MemberField[] = ['status'];
+/** Cluster mode: tries of a registration whose name another hub took at the same moment. */
+const MAX_NAME_ATTEMPTS = 20;
+const RACED_NAME_HOLD_MS = 5_000;
 const ADDRESS_META: readonly MemberField[] = ['address', 'meta'];
 
-/** An event before the store gives it a revision (`at` is stamped when it is sent). */
-type EventDraft = DistributiveOmit<RegistryEvent, 'revision' | 'at'> & { at?: number };
-
-type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
 
 /** The controller role is granted only with the admin token (or kept by a member that has it). */
 function assertRoles(roles: RegisterParams['roles'], admin: boolean, existing?: Member): void {

@@ -1,0 +1,58 @@
+/**
+ * The registry's way to the store and back: a change goes out with the events it makes (without
+ * revisions) and the conditions it relies on; the store decides and feeds it back with
+ * revisions, and only then do its events reach watchers (in revision order, with every other
+ * hub's in a cluster) and the writer hear back.
+ */
+import type { RegistryEvent } from '../../schemas/event.js';
+import type { Applied, Conditions, Put, Store } from '../../store/store.js';
+import type { EventLog } from '../events/event-log.js';
+import type { Mirror } from './mirror.js';
+
+/** An event before the store gives it a revision (`at` is stamped when it is sent). */
+export type EventDraft = DistributiveOmit<RegistryEvent, 'revision' | 'at'> & { at?: number };
+type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
+
+export class Changes {
+  readonly #store: Store;
+  readonly #log: EventLog;
+  readonly #origin: string;
+  readonly #mirror: Mirror | null;
+  readonly #now: () => number;
+  /** The events of this hub's changes as objects, so the feed need not parse them back. */
+  readonly #drafts = new WeakMap<object, EventDraft[]>();
+
+  constructor(store: Store, log: EventLog, origin: string, mirror: Mirror | null, now: () => number) {
+    this.#store = store;
+    this.#log = log;
+    this.#origin = origin;
+    this.#mirror = mirror;
+    this.#now = now;
+    store.feed((applied) => this.#applied(applied));
+  }
+
+  /** Sends a change; resolves once the store applied it and its events reached watchers. */
+  async commit(puts: Put[], deletes: string[], drafts: EventDraft[], conditions?: Conditions): Promise<void> {
+    const at = this.#now();
+    for (const d of drafts) d.at = at;
+    const change = { puts, deletes, events: drafts.map((d) => JSON.stringify(d)), conditions, origin: this.#origin };
+    this.#drafts.set(change, drafts);
+    this.#mirror?.sent(change);
+    try {
+      await this.#store.apply(change);
+    } catch (err) {
+      this.#mirror?.settled(change);
+      throw err;
+    }
+  }
+
+  /** An applied change from the feed: another hub's is mirrored first; then its events go to watchers. */
+  #applied(applied: Applied): void {
+    const drafts = this.#drafts.get(applied.change);
+    // This hub's own events are at hand as objects; others' are read from their JSON.
+    const events = applied.events.map((e, i) => (drafts ? Object.assign(drafts[i]!, { revision: e.revision }) as RegistryEvent : JSON.parse(e.json) as RegistryEvent));
+    if (drafts) this.#mirror?.settled(applied.change);
+    else this.#mirror?.apply(applied.change, events);
+    for (let i = 0; i < events.length; i++) this.#log.deliver({ event: events[i]!, json: applied.events[i]!.json });
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * Cluster mode: this hub's copy of members other hubs change. Every applied change comes back
+ * through the store's feed, in revision order; changes made here are already in memory, changes
+ * made elsewhere are applied here, field by field. A field this hub has written and whose change
+ * the feed has not brought back yet keeps this hub's value: that write comes later in the store's
+ * order, so it is the one the store ends with, and every hub's copy converges on the store's.
+ */
+import type { RegistryEvent } from '../../schemas/event.js';
+import type { RemovalReason } from '../../schemas/member.js';
+import type { Change, MemberField, Put, StoredMember } from '../../store/store.js';
+import { fromStoredExtra, type Member, type MemberInit } from './member.js';
+import type { MemberIndex } from './member-index.js';
+
+/** What the mirror asks of the registry it serves. */
+export interface MirrorHooks {
+  readonly hubId: string;
+  create(init: MemberInit): Member;
+  /** A new member from another hub: indexed (and probed here if this hub holds it). */
+  added(member: Member): void;
+  /** A member another hub removed: out of this hub's index, its listeners told. */
+  removed(member: Member, reason: RemovalReason): void;
+  /** A member this hub held is held by another hub now (its client moved there). */
+  movedAway(member: Member): void;
+}
+
+const ALL_FIELDS: readonly MemberField[] = ['name', 'type', 'address', 'meta', 'liveness', 'tokenHash', 'registeredAt', 'extra', 'attachedTo', 'status'];
+
+export class Mirror {
+  readonly #index: MemberIndex;
+  readonly #hooks: MirrorHooks;
+  /** Per member id, per field: this hub's writes the feed has not brought back yet. */
+  readonly #pending = new Map<string, Map<MemberField, number>>();
+
+  constructor(index: MemberIndex, hooks: MirrorHooks) {
+    this.#index = index;
+    this.#hooks = hooks;
+  }
+
+  /** A change this hub is sending to the store: its fields are pending until the feed brings it back. */
+  sent(change: Change): void {
+    this.#count(change.puts, 1);
+  }
+
+  /** This hub's own change came back (or failed): its fields are settled. */
+  settled(change: Change): void {
+    this.#count(change.puts, -1);
+  }
+
+  /** Another hub's change: deletes, then puts, applied to this hub's members. */
+  apply(change: Change, events: readonly RegistryEvent[]): void {
+    for (const id of change.deletes) {
+      const m = this.#index.find(id);
+      if (!m || m.id !== id) continue;
+      const removal = events.find((e) => e.type === 'removed' && e.member.id === id);
+      this.#hooks.removed(m, removal?.type === 'removed' ? removal.reason : 'unregistered');
+    }
+    for (const put of change.puts) this.#put(put);
+  }
+
+  #put(put: Put): void {
+    const stored = put.member;
+    const m = this.#index.find(stored.id);
+    if (!m || m.id !== stored.id) {
+      const member = this.#hooks.create({ ...stored, ...fromStoredExtra(stored.extra) });
+      this.#index.add(member);
+      this.#hooks.added(member);
+      return;
+    }
+    const pending = this.#pending.get(stored.id);
+    const fields = (put.fields ?? ALL_FIELDS).filter((f) => !pending?.get(f));
+    if (fields.length === 0) return;
+    const wasHere = m.attachedTo === this.#hooks.hubId;
+    // Name and token hash are index keys: the member is indexed again under the new ones.
+    const rekey = fields.includes('name') || fields.includes('tokenHash');
+    if (rekey) this.#index.delete(m);
+    assign(m, stored, fields);
+    if (rekey) this.#index.add(m);
+    if (wasHere && m.attachedTo !== this.#hooks.hubId) this.#hooks.movedAway(m);
+  }
+
+  #count(puts: readonly Put[], delta: 1 | -1): void {
+    for (const put of puts) {
+      const id = put.member.id;
+      let fields = this.#pending.get(id);
+      if (!fields) {
+        if (delta < 0) continue;
+        this.#pending.set(id, (fields = new Map()));
+      }
+      for (const f of put.fields ?? ALL_FIELDS) {
+        const n = (fields.get(f) ?? 0) + delta;
+        if (n > 0) fields.set(f, n);
+        else fields.delete(f);
+      }
+      if (fields.size === 0) this.#pending.delete(id);
+    }
+  }
+}
+
+/** Copies `fields` of a stored record onto a live member (the typed facts out of `extra`). */
+function assign(m: Member, s: StoredMember, fields: readonly MemberField[]): void {
+  for (const f of fields) {
+    switch (f) {
+      case 'name': (m as { name: string }).name = s.name; break;
+      case 'type': m.type = s.type; break;
+      case 'address': m.address = s.address; break;
+      case 'meta': m.meta = s.meta; break;
+      case 'tokenHash': m.tokenHash = s.tokenHash; break;
+      case 'attachedTo': m.attachedTo = s.attachedTo ?? null; break;
+      case 'status': if (s.status) m.status = s.status; break;
+      case 'liveness': m.liveness = s.liveness as Member['liveness']; break;
+      case 'registeredAt': break;
+      case 'extra': {
+        const facts = fromStoredExtra(s.extra);
+        m.roles = facts.roles ?? [];
+        m.hubLink = facts.hubLink ?? null;
+        m.lifecycle = facts.lifecycle ?? null;
+        m.history = facts.history ?? [];
+        break;
+      }
+    }
+  }
+}
