@@ -21,11 +21,11 @@ export interface XmlLimits {
 
 export type TreeResult =
   | { readonly ok: true; readonly root: XmlElement }
-  | { readonly ok: false; readonly code: 'PARSE_ERROR' | 'INVALID_REQUEST' | 'PAYLOAD_TOO_LARGE'; readonly message: string };
+  | { readonly ok: false; readonly code: 'PARSE_ERROR' | 'INVALID_REQUEST' | 'INVALID_PARAMS' | 'PAYLOAD_TOO_LARGE'; readonly message: string };
 
 /** Thrown from inside the parser's handlers to stop it at the first refusal. */
 class Refusal extends Error {
-  constructor(readonly code: 'INVALID_REQUEST' | 'PAYLOAD_TOO_LARGE', message: string) {
+  constructor(readonly code: 'INVALID_REQUEST' | 'INVALID_PARAMS' | 'PAYLOAD_TOO_LARGE', message: string) {
     super(message);
   }
 }
@@ -40,7 +40,8 @@ export function parseXmlTree(text: string, limits: XmlLimits): TreeResult {
   });
   parser.on('opentag', (tag) => {
     if (++count > limits.maxElements) throw new Refusal('PAYLOAD_TOO_LARGE', `More than ${limits.maxElements} elements`);
-    if (stack.length >= limits.maxDepth) throw new Refusal('INVALID_REQUEST', `Elements nested deeper than ${limits.maxDepth} levels`);
+    // Only values nest deeply in XML-RPC: the same code as the value depth cap.
+    if (stack.length >= limits.maxDepth) throw new Refusal('INVALID_PARAMS', `Elements nested deeper than ${limits.maxDepth} levels`);
     const el: XmlElement = { name: tag.name, children: [], text: '' };
     const parent = stack[stack.length - 1];
     if (parent) parent.children.push(el);
