@@ -1,7 +1,7 @@
 /** The page: a header (pages, link state, token), then the page the URL names. Pages start over on a new connection. */
 import type { VNode } from 'preact';
 import type { HubConnection } from './connection.js';
-import { HubContext, useConnectionState } from './hooks.js';
+import { ClientContext, HubContext, useConnection, useConnectionState } from './hooks.js';
 import { html } from './html.js';
 import { href, useRoute, type Route } from './router.js';
 import { Bus } from './views/bus.js';
@@ -30,11 +30,12 @@ function LinkState() {
 
 function Page(props: { route: Route }) {
   const s = useConnectionState();
-  if (s.generation === 0) return html`<p class="muted" data-waiting>connecting to the hub… ${s.reason}</p>`;
+  const client = useConnection().client;
+  if (!client) return html`<p class="muted" data-waiting>connecting to the hub… ${s.reason}</p>`;
   const r = props.route;
   const View = r.page === 'member' ? Member : (PAGES.find((p) => p.page === r.page)?.view ?? Overview);
   // Keyed by the connection: a new token means a new client, and every page starts over on it.
-  return html`<${View} key=${s.generation} route=${r} />`;
+  return html`<${ClientContext.Provider} value=${client}><${View} key=${s.generation} route=${r} /></${ClientContext.Provider}>`;
 }
 
 function Shell() {

@@ -21,10 +21,15 @@ export function useConnectionState(): ConnectionState {
   return state;
 }
 
-/** The client (pages render only once there is one). */
+/**
+ * The client a page was rendered for: handed down by the page frame, so a page whose token just
+ * changed keeps its (closing) client until the frame starts it over on the new one.
+ */
+export const ClientContext = createContext<MusterClient | null>(null);
+
 export function useClient(): MusterClient {
-  const client = useConnection().client;
-  if (!client) throw new Error('not connected');
+  const client = useContext(ClientContext);
+  if (!client) throw new Error('rendered outside a connected page');
   return client;
 }
 

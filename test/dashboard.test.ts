@@ -1,0 +1,179 @@
+/**
+ * The dashboard in a real browser (Debian's Chromium) against a real hub: the page loads with no
+ * console errors and within its JavaScript budget; a member appears live and goes when it
+ * expires; the hub's filters and sorting; a component configured and stopped from the page (and
+ * refused without a token); a hub restart survived without a reload.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { component, connect, type Component, type MusterClient } from '../src/client/index.js';
+import { launch, type TestBrowser } from './dashboard/browser.js';
+import { ensureBundle, eventually, freePort } from './dashboard/setup.js';
+import { ADMIN_TOKEN, startHub, tempDir, type TestHub } from './support/hub.js';
+
+const BUDGET_GZIP_BYTES = 100 * 1024;
+const WAIT = { timeout: 10_000 };
+
+let h: TestHub;
+let port: number;
+let dataDir: string;
+let browser: TestBrowser;
+let page: Page;
+
+async function register(body: Record<string, unknown>): Promise<{ id: string; name: string; token: string }> {
+  const res = await fetch(`${h.url}/v1/members`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  assert.equal(res.status, 201);
+  return (await res.json()) as { id: string; name: string; token: string };
+}
+
+const rowNames = (p: Page) => p.locator('table.members tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-name')));
+
+before(async () => {
+  await ensureBundle();
+  port = await freePort();
+  dataDir = tempDir('muster-dash-');
+  h = await startHub({ port, dataDir });
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await h?.stop();
+});
+
+describe('dashboard - the page', () => {
+  test('dashboard - its JavaScript is within budget and is served by the hub, compressed', async () => {
+    const b = await ensureBundle();
+    console.log(JSON.stringify({ dashboardJs: { bytes: b.jsBytes, gzipBytes: b.jsGzipBytes, budget: BUDGET_GZIP_BYTES }, css: { gzipBytes: b.cssGzipBytes } }));
+    assert.ok(b.jsGzipBytes < BUDGET_GZIP_BYTES, `the page's JavaScript is ${b.jsGzipBytes} bytes gzipped`);
+    const index = await fetch(`${h.url}/`);
+    assert.equal(index.status, 200);
+    assert.match(index.headers.get('content-security-policy') ?? '', /default-src 'self'/);
+    const js = /src="\/ui\/([^"]+\.js)"/.exec(await index.text())?.[1];
+    assert.ok(js, 'the page loads its bundle from /ui/');
+    const asset = await fetch(`${h.url}/ui/${js}`, { headers: { 'accept-encoding': 'gzip' } });
+    assert.equal(asset.status, 200);
+    assert.match(asset.headers.get('cache-control') ?? '', /immutable/);
+    assert.equal((await fetch(`${h.url}/ui/nope.js`)).status, 404);
+  });
+
+  test('dashboard - the overview loads live, with no console errors', async () => {
+    page = await browser.open(`${h.url}/`);
+    await page.locator('[data-link="connected"]').waitFor(WAIT);
+    await page.locator('[data-fact="hubId"]', { hasText: 'test-hub' }).waitFor(WAIT);
+    await page.locator('.chart').first().waitFor(WAIT);
+    for (const p of ['members', 'components', 'bus', 'tree', 'events', 'overview']) {
+      await page.click(`nav a[data-page="${p}"]`);
+      await page.waitForTimeout(300);
+    }
+    assert.deepEqual(browser.errors, []);
+  });
+});
+
+describe('dashboard - members', () => {
+  test('dashboard - a member registered by the test appears live and disappears when it expires', async () => {
+    await page.goto(`${h.url}/#/members?prefix=live-`);
+    await page.locator('table.members[data-loaded="yes"]').waitFor(WAIT);
+    assert.deepEqual(await rowNames(page), []);
+    await register({ name: 'live-1', type: 'probe-me', liveness: { kind: 'ttl', ttlMs: 1500 } });
+    const row = page.locator('tr[data-name="live-1"]');
+    await row.waitFor(WAIT);
+    assert.equal(await row.getAttribute('data-status'), 'alive');
+    await row.waitFor({ state: 'detached', timeout: 15_000 });
+    assert.equal(await page.locator('[data-total]').getAttribute('data-total'), '0');
+  });
+
+  test('dashboard - filters, search and sorting are the hub\'s, and live', async () => {
+    for (let i = 0; i < 6; i++) await register({ name: `f-${i}`, type: i % 2 ? 'camera' : 'sensor', meta: { room: i < 3 ? 'lab' : 'hall' } });
+    await page.goto(`${h.url}/#/members?prefix=f-`);
+    await eventually('six rows', async () => (await rowNames(page)).length === 6);
+    await page.fill('input[name="type"]', 'camera');
+    await eventually('only cameras', async () => JSON.stringify(await rowNames(page)) === JSON.stringify(['f-1', 'f-3', 'f-5']));
+    assert.equal(await page.locator('[data-total]').getAttribute('data-total'), '3');
+    assert.match(page.url(), /type=camera/, 'the filters are in the URL');
+    await page.fill('input[name="meta"]', 'room=hall');
+    await eventually('cameras in the hall', async () => JSON.stringify(await rowNames(page)) === JSON.stringify(['f-3', 'f-5']));
+    await page.click('button[data-sort="name"]');
+    await eventually('name descending', async () => JSON.stringify(await rowNames(page)) === JSON.stringify(['f-5', 'f-3']));
+    // A newcomer that matches shows up in the filtered list by itself.
+    await register({ name: 'f-9', type: 'camera', meta: { room: 'hall' } });
+    await eventually('the newcomer', async () => JSON.stringify(await rowNames(page)) === JSON.stringify(['f-9', 'f-5', 'f-3']));
+    await page.goto(`${h.url}/#/members?search=F-4`);
+    await eventually('search in any case', async () => JSON.stringify(await rowNames(page)) === JSON.stringify(['f-4']));
+    await page.selectOption('select[name="status"]', 'suspect');
+    await eventually('no suspect f-4', async () => (await rowNames(page)).length === 0);
+    assert.deepEqual(browser.errors, []);
+  });
+});
+
+describe('dashboard - components', () => {
+  let client: MusterClient;
+  let worker: Component;
+  const configs: Record<string, unknown>[] = [];
+
+  before(async () => {
+    client = await connect({ url: h.url });
+    worker = await component(client, {
+      name: 'worker-1', type: 'worker',
+      onConfigure: (config) => { configs.push(config); },
+      onStop: () => ({ details: ['flushed 3 files'] }),
+    });
+    await worker.ready({ data: ['tcp://127.0.0.1:9000'] });
+  });
+  after(async () => { await client?.close(); });
+
+  const outcome = (name: string) => page.locator(`tr[data-outcome="${name}"]`);
+
+  test('dashboard - without a token the hub refuses a command, and the page says so', async () => {
+    await page.goto(`${h.url}/#/components`);
+    await page.locator('tr[data-name="worker-1"][data-state="ready"]').waitFor(WAIT);
+    await page.check('input[aria-label="select worker-1"]');
+    await page.click('button[name="configure-picked"]');
+    await outcome('worker-1').waitFor(WAIT);
+    assert.match(await outcome('worker-1').innerText(), /UNAUTHORIZED/);
+    assert.deepEqual(configs, []);
+  });
+
+  test('dashboard - with the admin token a component is configured (JSON checked first) and stopped from the page', async () => {
+    await page.fill('input[name="token"]', ADMIN_TOKEN);
+    await page.click('form.token button[type="submit"]');
+    await page.locator('[data-role="admin"]').waitFor(WAIT);
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('muster.token')), ADMIN_TOKEN, 'kept for this tab only');
+    await page.locator('tr[data-name="worker-1"]').waitFor(WAIT);
+    await page.check('input[aria-label="select worker-1"]');
+    await page.fill('textarea[name="config"]', '{"rate": ');
+    assert.match(await page.locator('[data-check]').innerText(), /not JSON/);
+    assert.equal(await page.locator('button[name="configure-picked"]').isDisabled(), true, 'invalid JSON is never sent');
+    await page.fill('textarea[name="config"]', '[1, 2]');
+    assert.equal(await page.locator('button[name="configure-picked"]').isDisabled(), true, 'a config is an object');
+    await page.fill('textarea[name="config"]', '{"rate": 7, "mode": "fast"}');
+    await page.click('button[name="configure-picked"]');
+    await outcome('worker-1').locator('b', { hasText: 'OK' }).waitFor(WAIT);
+    assert.deepEqual(configs, [{ rate: 7, mode: 'fast' }]);
+    await page.locator('tr[data-name="worker-1"][data-state="configured"]').waitFor(WAIT);
+    await page.click('button[name="stop-picked"]');
+    await outcome('worker-1').locator('b', { hasText: 'FINISHED OK' }).waitFor(WAIT);
+    assert.match(await outcome('worker-1').innerText(), /flushed 3 files/);
+    await page.locator('tr[data-name="worker-1"][data-state="finished"]').waitFor(WAIT);
+    assert.equal(h.hub.registry.get('worker-1').lifecycle?.state, 'finished');
+    assert.deepEqual(browser.errors, []);
+  });
+});
+
+describe('dashboard - a hub restart', () => {
+  test('dashboard - the page survives a hub restart without a reload and stays live', async () => {
+    await page.goto(`${h.url}/#/members?prefix=after-`);
+    await page.locator('table.members[data-loaded="yes"]').waitFor(WAIT);
+    await page.evaluate(() => { (globalThis as unknown as { notReloaded: boolean }).notReloaded = true; });
+    await h.stop({ keepData: true });
+    await page.locator('[data-link="reconnecting"]').waitFor(WAIT);
+    h = await startHub({ port, dataDir });
+    await page.locator('[data-link="connected"]').waitFor({ timeout: 15_000 });
+    await register({ name: 'after-1', type: 'sensor' });
+    await page.locator('tr[data-name="after-1"]').waitFor(WAIT);
+    assert.equal(await page.evaluate(() => (globalThis as unknown as { notReloaded?: boolean }).notReloaded), true, 'the same page, not reloaded');
+    // The connection dropped while the hub was away; nothing else went wrong.
+    assert.deepEqual(browser.errors.filter((e) => !/WebSocket connection to .* failed/.test(e)), []);
+  });
+});
