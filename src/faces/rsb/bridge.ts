@@ -9,7 +9,7 @@ import type { Relay, Sender } from '../../core/bus/relay.js';
 import { parseScope, type Scope } from '../../core/bus/scope.js';
 import type { Times } from '../../core/bus/message.js';
 import { MusterError } from '../../errors.js';
-import { rememberFrame } from './codec.js';
+import { RsbMeta } from './codec.js';
 import type { Notification } from './notification.js';
 import type { RsbCalls } from './rpc.js';
 import { payloadFromRsb } from './wire-schema.js';
@@ -37,8 +37,7 @@ export class RsbBridge {
     }
     // A reply to one of the hub's own calls answers it, and travels on like any event.
     this.#calls.observe(n);
-    const payload = payloadFromRsb(n.wireSchema, n.data);
-    rememberFrame(payload, frame);
+    const payload = payloadFromRsb(n.wireSchema, n.data, new RsbMeta(n.wireSchema, frame));
     const times: Times = n.metaData ? { created: n.metaData.createTime, sent: n.metaData.sendTime } : {};
     try {
       this.#relay.publish(sender, scope, payload, times);

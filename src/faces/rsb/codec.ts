@@ -6,9 +6,9 @@
  * number, the message's create and send times, and its payload mapped to a wire schema.
  */
 import { randomUUID } from 'node:crypto';
-import type { BusMessage, BusPayload, MessageCodec } from '../../core/bus/message.js';
+import type { BusMessage, BusPayload, MessageCodec, PayloadMeta } from '../../core/bus/message.js';
 import { encodeFrame, type EventId, type NotificationInit } from './notification.js';
-import { rsbFromPayload } from './wire-schema.js';
+import { FACE, rsbFromPayload } from './wire-schema.js';
 
 /** User info keys the hub adds to events it builds: who sent it on the bus, and to whom (sends). */
 export const USER_INFO = { from: 'muster:from', to: 'muster:to' } as const;
@@ -18,11 +18,10 @@ export const METHOD = { request: 'REQUEST', reply: 'REPLY' } as const;
 /** The user info an RPC reply carries when the method failed (every RSB language). */
 export const ERROR_INFO = 'rsb:error?';
 
-/** Frames as read from RSB participants, by the payload made of them (one entry per event, dropped with it). */
-const ORIGINAL_FRAMES = new WeakMap<BusPayload, Buffer>();
-
-export function rememberFrame(payload: BusPayload, frame: Buffer): void {
-  ORIGINAL_FRAMES.set(payload, frame);
+/** The meta of a payload that came from an RSB participant: its wire schema, and the frame as read. */
+export class RsbMeta implements PayloadMeta {
+  readonly face = FACE;
+  constructor(readonly schema: string, readonly frame: Buffer) {}
 }
 
 /** The 16-byte UUID the hub sends its own events under (new at every start). */
@@ -40,8 +39,8 @@ export class RsbCodec implements MessageCodec<Buffer> {
   }
 
   encode(m: BusMessage): Buffer {
-    const original = ORIGINAL_FRAMES.get(m.payload);
-    if (original) return original;
+    const meta = m.payload.meta;
+    if (meta instanceof RsbMeta) return meta.frame;
     const infos: [string, string][] = [[USER_INFO.from, m.from]];
     if (m.to !== null) infos.push([USER_INFO.to, m.to]);
     const { wireSchema, data } = rsbFromPayload(m.payload);

@@ -8,12 +8,15 @@
 export const HANDSHAKE = Buffer.alloc(4);
 export const PREFIX_BYTES = 4;
 
-export type FrameEvent =
-  /** `frame` is prefix + body; `body` is the Notification's bytes (a view of `frame`). */
-  | { readonly type: 'frame'; readonly frame: Buffer; readonly body: Buffer }
+/** Where a reader's frames go, in order. */
+export interface FrameSink {
+  /** A whole frame, prefix included: the Notification's bytes start at offset 4. */
+  frame(frame: Buffer): void;
   /** A zero-length frame: RSB's Common Lisp client reads it as the end of the connection. */
-  | { readonly type: 'end' }
-  | { readonly type: 'too-large'; readonly length: number };
+  end(): void;
+  /** A length prefix past the limit. */
+  tooLarge(length: number): void;
+}
 
 export class FrameReader {
   readonly #maxBody: number;
@@ -31,10 +34,10 @@ export class FrameReader {
   }
 
   /**
-   * Feeds a chunk; calls `on` for each whole frame, in order. After 'end' or 'too-large' the
-   * reader stops: the stream is over.
+   * Feeds a chunk; hands each whole frame to the sink, in order. After `end` or `tooLarge` the
+   * reader stops: the stream is over. No allocation per frame but its view.
    */
-  push(chunk: Buffer, on: (e: FrameEvent) => void): void {
+  push(chunk: Buffer, sink: FrameSink): void {
     if (this.#stopped) return;
     let buf = chunk;
     if (this.#pendingBytes) {
@@ -53,11 +56,11 @@ export class FrameReader {
     let pos = 0;
     while (buf.length - pos >= PREFIX_BYTES) {
       const length = buf.readUInt32LE(pos);
-      if (length === 0) { this.#stop(); on({ type: 'end' }); return; }
-      if (length > this.#maxBody) { this.#stop(); on({ type: 'too-large', length }); return; }
+      if (length === 0) { this.#stop(); sink.end(); return; }
+      if (length > this.#maxBody) { this.#stop(); sink.tooLarge(length); return; }
       const end = pos + PREFIX_BYTES + length;
       if (end > buf.length) break;
-      on({ type: 'frame', frame: buf.subarray(pos, end), body: buf.subarray(pos + PREFIX_BYTES, end) });
+      sink.frame(buf.subarray(pos, end));
       if (this.#stopped) return;
       pos = end;
     }

@@ -48,32 +48,41 @@ export type Refusal =
   | { readonly kind: 'garbage'; readonly detail: string }
   | { readonly kind: 'missing-required'; readonly detail: string };
 
-export type Decoded = { readonly ok: true; readonly notification: Notification } | { readonly ok: false; readonly refusal: Refusal };
+/** A notification, or why not (a refusal has `detail`; no notification does). */
+export type Decoded = Notification | Refusal;
+
+export function isRefusal(d: Decoded): d is Refusal {
+  return 'detail' in d;
+}
 
 const EMPTY = new Uint8Array(0);
 
-export function decodeNotification(body: Uint8Array): Decoded {
+/** Decodes the Notification in `buf` from `start` (a frame's body begins after its 4-byte prefix). */
+export function decodeNotification(buf: Buffer, start = 0): Decoded {
   try {
-    return readNotification(body);
+    return readNotification(buf, start);
   } catch (err) {
-    if (err instanceof WireError) return { ok: false, refusal: { kind: 'garbage', detail: err.message } };
+    if (err instanceof WireError) return { kind: 'garbage', detail: err.message };
     throw err;
   }
 }
 
-function missing(detail: string): Decoded {
-  return { ok: false, refusal: { kind: 'missing-required', detail } };
+function missing(detail: string): Refusal {
+  return { kind: 'missing-required', detail };
 }
 
-function readNotification(body: Uint8Array): Decoded {
-  const r = new WireReader(body);
+const NO_CAUSES: readonly EventId[] = Object.freeze([]);
+const NO_PAIRS: readonly never[] = Object.freeze([]);
+
+function readNotification(body: Buffer, start: number): Decoded {
+  const r = new WireReader(body, start);
   const F = FIELD.notification;
   let eventId: EventId | null | 'incomplete' = null;
   let scope: string | null = null;
   let method = '';
   let wireSchema = '';
   let data: Uint8Array = EMPTY;
-  const causes: EventId[] = [];
+  let causes: EventId[] | null = null;
   let metaData: MetaData | null | 'incomplete' = null;
   while (!r.done) {
     const { field, wire } = r.key();
@@ -84,14 +93,14 @@ function readNotification(body: Uint8Array): Decoded {
     const [s, e] = r.span();
     switch (field) {
       case F.eventId: eventId = readEventId(body, s, e); break;
-      case F.scope: scope = latin1(body, s, e); break;
+      case F.scope: scope = SCOPES.text(body, s, e); break;
       case F.method: method = latin1(body, s, e); break;
-      case F.wireSchema: wireSchema = latin1(body, s, e); break;
+      case F.wireSchema: wireSchema = SCHEMAS.text(body, s, e); break;
       case F.data: data = body.subarray(s, e); break;
       case F.causes: {
         const cause = readEventId(body, s, e);
         if (cause === 'incomplete') return missing('a cause (EventId) lacks sender_id or sequence_number');
-        causes.push(cause);
+        (causes ??= []).push(cause);
         break;
       }
       case F.metaData: metaData = readMetaData(body, s, e); break;
@@ -101,10 +110,10 @@ function readNotification(body: Uint8Array): Decoded {
   if (eventId === 'incomplete') return missing('event_id lacks sender_id or sequence_number');
   if (metaData === 'incomplete') return missing('meta_data lacks create_time or send_time, or a user time or info lacks a field');
   if (scope === null) return missing('scope is needed to route the event');
-  return { ok: true, notification: { eventId, scope, method, wireSchema, data, causes, metaData } };
+  return { eventId, scope, method, wireSchema, data, causes: causes ?? NO_CAUSES, metaData };
 }
 
-function readEventId(buf: Uint8Array, start: number, end: number): EventId | 'incomplete' {
+function readEventId(buf: Buffer, start: number, end: number): EventId | 'incomplete' {
   const r = new WireReader(buf, start, end);
   let senderId: Uint8Array | null = null;
   let seq: number | null = null;
@@ -118,37 +127,40 @@ function readEventId(buf: Uint8Array, start: number, end: number): EventId | 'in
   return senderId === null || seq === null ? 'incomplete' : { senderId, sequenceNumber: seq };
 }
 
-function readMetaData(buf: Uint8Array, start: number, end: number): MetaData | 'incomplete' {
+function readMetaData(buf: Buffer, start: number, end: number): MetaData | 'incomplete' {
   const r = new WireReader(buf, start, end);
   const F = FIELD.metaData;
-  const times: Partial<Record<'createTime' | 'sendTime' | 'receiveTime' | 'deliverTime', number>> = {};
-  const userTimes: [string, number][] = [];
-  const userInfos: [string, string][] = [];
+  let createTime: number | undefined;
+  let sendTime: number | undefined;
+  let receiveTime: number | undefined;
+  let deliverTime: number | undefined;
+  let userTimes: [string, number][] | null = null;
+  let userInfos: [string, string][] | null = null;
   let complete = true;
   while (!r.done) {
     const { field, wire } = r.key();
     if (field >= F.createTime && field <= F.deliverTime) {
       if (wire !== WIRE.VARINT) throw new WireError(`EventMetaData field ${field} must be a varint`);
       const v = r.varint();
-      if (field === F.createTime) times.createTime = v;
-      else if (field === F.sendTime) times.sendTime = v;
-      else if (field === F.receiveTime) times.receiveTime = v;
-      else times.deliverTime = v;
+      if (field === F.createTime) createTime = v;
+      else if (field === F.sendTime) sendTime = v;
+      else if (field === F.receiveTime) receiveTime = v;
+      else deliverTime = v;
     } else if (field === F.userTimes || field === F.userInfos) {
       if (wire !== WIRE.LEN) throw new WireError(`EventMetaData field ${field} must be length-delimited`);
       const [s, e] = r.span();
       const pair = readPair(buf, s, e, field === F.userTimes);
       if (pair === null) complete = false;
-      else if (field === F.userTimes) userTimes.push([pair[0], pair[1] as number]);
-      else userInfos.push([pair[0], pair[1] as string]);
+      else if (field === F.userTimes) (userTimes ??= []).push([pair[0], pair[1] as number]);
+      else (userInfos ??= []).push([pair[0], pair[1] as string]);
     } else r.skip(wire);
   }
-  if (!complete || times.createTime === undefined || times.sendTime === undefined) return 'incomplete';
-  return { createTime: times.createTime, sendTime: times.sendTime, receiveTime: times.receiveTime, deliverTime: times.deliverTime, userTimes, userInfos };
+  if (!complete || createTime === undefined || sendTime === undefined) return 'incomplete';
+  return { createTime, sendTime, receiveTime, deliverTime, userTimes: userTimes ?? NO_PAIRS, userInfos: userInfos ?? NO_PAIRS };
 }
 
 /** A UserTime (key, uint64 timestamp) or a UserInfo (key, bytes value); null when a required field is missing. */
-function readPair(buf: Uint8Array, start: number, end: number, isTime: boolean): [string, string | number] | null {
+function readPair(buf: Buffer, start: number, end: number, isTime: boolean): [string, string | number] | null {
   const r = new WireReader(buf, start, end);
   let key: string | null = null;
   let value: string | number | null = null;
@@ -163,8 +175,27 @@ function readPair(buf: Uint8Array, start: number, end: number, isTime: boolean):
   return key === null || value === null ? null : [key, value];
 }
 
-function latin1(buf: Uint8Array, start: number, end: number): string {
-  return Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString('latin1');
+/**
+ * The last text read for a field, kept with its bytes: a publisher sends the same scope and wire
+ * schema over and over, and the same string object also keeps the scope parser's cache lookup cheap.
+ */
+class LastText {
+  #bytes = Buffer.alloc(0);
+  #text = '';
+
+  text(buf: Buffer, start: number, end: number): string {
+    const n = end - start;
+    if (n === this.#bytes.length && n <= 256 && buf.compare(this.#bytes, 0, n, start, end) === 0) return this.#text;
+    this.#text = latin1(buf, start, end);
+    if (n <= 256) this.#bytes = Buffer.from(buf.subarray(start, end));
+    return this.#text;
+  }
+}
+const SCOPES = new LastText();
+const SCHEMAS = new LastText();
+
+function latin1(buf: Buffer, start: number, end: number): string {
+  return start === end ? '' : buf.toString('latin1', start, end);
 }
 
 // ---- building -------------------------------------------------------------------------

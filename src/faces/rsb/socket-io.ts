@@ -5,8 +5,8 @@
  * socket.
  */
 import type { Socket } from 'node:net';
-import { FrameReader, type FrameEvent } from './framing.js';
-import { decodeNotification, type Notification } from './notification.js';
+import { FrameReader, PREFIX_BYTES, type FrameSink } from './framing.js';
+import { decodeNotification, isRefusal, type Notification } from './notification.js';
 
 export interface SocketLimits {
   /** Largest Notification accepted, in bytes (the length prefix is checked before reading). */
@@ -97,9 +97,13 @@ export class RsbSocket {
   /** Starts reading; `preamble` bytes (after a client's handshake) are read first. */
   start(handlers: SocketHandlers, preamble?: Buffer): void {
     this.#handlers = handlers;
-    const on = (e: FrameEvent) => this.#onFrameEvent(e);
-    if (preamble?.length) this.#reader.push(preamble, on);
-    this.#socket.on('data', (chunk: Buffer) => this.#reader.push(chunk, on));
+    const sink: FrameSink = {
+      frame: (frame) => this.#onFrame(frame),
+      end: () => this.end('zeroLength'),
+      tooLarge: (length) => this.end('tooLarge', `${length} bytes announced, at most ${this.#limits.maxFrameBytes}`),
+    };
+    if (preamble?.length) this.#reader.push(preamble, sink);
+    this.#socket.on('data', (chunk: Buffer) => this.#reader.push(chunk, sink));
   }
 
   get open(): boolean {
@@ -114,9 +118,10 @@ export class RsbSocket {
   queue(frame: Buffer): boolean {
     if (!this.open) return false;
     const l = this.#limits;
-    const backlog = this.backlog;
-    if (backlog.messages >= l.queueMessages || backlog.bytes + frame.length > l.queueBytes) {
-      if (l.slowPolicy === 'disconnect') this.end('slow', `${backlog.messages} frames, ${backlog.bytes} bytes unsent`);
+    const messages = this.#pending.length + this.#inflight;
+    const bytes = this.#pendingBytes + this.#socket.writableLength;
+    if (messages >= l.queueMessages || bytes + frame.length > l.queueBytes) {
+      if (l.slowPolicy === 'disconnect') this.end('slow', `${messages} frames, ${bytes} bytes unsent`);
       return false;
     }
     this.#pending.push(frame);
@@ -169,15 +174,9 @@ export class RsbSocket {
     } else this.#socket.destroy();
   }
 
-  #onFrameEvent(e: FrameEvent): void {
-    switch (e.type) {
-      case 'end': this.end('zeroLength'); return;
-      case 'too-large': this.end('tooLarge', `${e.length} bytes announced, at most ${this.#limits.maxFrameBytes}`); return;
-      case 'frame': {
-        const d = decodeNotification(e.body);
-        if (!d.ok) { this.end(d.refusal.kind === 'garbage' ? 'garbage' : 'missingRequired', d.refusal.detail); return; }
-        this.#handlers?.frame(e.frame, d.notification);
-      }
-    }
+  #onFrame(frame: Buffer): void {
+    const d = decodeNotification(frame, PREFIX_BYTES);
+    if (isRefusal(d)) { this.end(d.kind === 'garbage' ? 'garbage' : 'missingRequired', d.detail); return; }
+    this.#handlers?.frame(frame, d);
   }
 }

@@ -3,7 +3,7 @@
  * where RSB's standard converters define a value, bytes otherwise), and a bus payload becomes a
  * wire schema and data for RSB listeners. The mapping is documented in docs/protocol.md (RSB).
  */
-import { BusPayload } from '../../core/bus/message.js';
+import { BusPayload, type PayloadMeta } from '../../core/bus/message.js';
 
 export const FACE = 'rsb';
 
@@ -30,15 +30,16 @@ const asBuffer = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLe
  * number (64-bit integers written exactly, as JSON text allows), utf-8-string, ascii-string and
  * scope → a JSON string. Everything else (bytes, `.pkg.Message` protobuf schemas, schemas the hub
  * does not know, and standard schemas whose data does not fit them) → bytes. The wire schema is
- * kept in the payload's meta either way.
+ * kept in the payload's meta either way (the bridge's meta also keeps the frame).
  */
-export function payloadFromRsb(wireSchema: string, data: Uint8Array): BusPayload {
-  const meta = { face: FACE, schema: wireSchema };
+export function payloadFromRsb(wireSchema: string, data: Uint8Array, meta: PayloadMeta = { face: FACE, schema: wireSchema }): BusPayload {
   const json = jsonOf(wireSchema, asBuffer(data));
   return json === null ? BusPayload.raw(data, true, meta) : BusPayload.json(json, meta);
 }
 
 function jsonOf(schema: string, data: Buffer): string | null {
+  // The common cases first: raw bytes and protobuf payloads stay bytes.
+  if (schema === SCHEMA.bytes || schema.charCodeAt(0) === 0x2e) return null;
   switch (schema) {
     case SCHEMA.void: return 'null';
     case SCHEMA.bool: return data.length === 1 ? (data[0] ? 'true' : 'false') : null;
