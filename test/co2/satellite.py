@@ -7,6 +7,7 @@ Values cross the JSON boundary typed: {"int": 1}, {"bool": true}, {"double": 1.0
 strings and lists are themselves.
 """
 import base64
+import http.client
 import json
 import socket
 import sys
@@ -53,8 +54,21 @@ def from_json(v):
     }[tag]()
 
 
+class SourceTransport(xmlrpc.client.Transport):
+    """Calls from another loopback address (127.0.0.2, ...), to look like another machine."""
+
+    def __init__(self, source):
+        super().__init__()
+        self.source = source
+
+    def make_connection(self, host):
+        chost, self._extra_headers, _ = self.get_host_info(host)
+        return http.client.HTTPConnection(chost, source_address=(self.source, 0))
+
+
 class Satellite:
     def __init__(self, relay_url):
+        self.relay_url = relay_url
         self.relay = xmlrpc.client.ServerProxy(relay_url, allow_none=True)
         self.notifies = []
         self.pings = 0
@@ -92,7 +106,10 @@ class Satellite:
             return {"port": self.port}
         if kind == "call":
             try:
-                result = getattr(self.relay, o["method"])(*[from_json(p) for p in o.get("params", [])])
+                relay = self.relay
+                if "source" in o:
+                    relay = xmlrpc.client.ServerProxy(self.relay_url, allow_none=True, transport=SourceTransport(o["source"]))
+                result = getattr(relay, o["method"])(*[from_json(p) for p in o.get("params", [])])
                 return {"result": to_json(result)}
             except xmlrpc.client.Fault as f:
                 return {"fault": {"code": f.faultCode, "string": f.faultString}}

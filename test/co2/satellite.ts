@@ -67,6 +67,11 @@ export class PySatellite {
     return this.op<CallOut>({ op: 'call', method, params });
   }
 
+  /** Calls a relay method from another loopback address (another machine as the relay sees it). */
+  callFrom(source: string, method: string, ...params: Typed[]): Promise<CallOut> {
+    return this.op<CallOut>({ op: 'call', method, params, source });
+  }
+
   /** The result of a call that must succeed. */
   async ok(method: string, ...params: Typed[]): Promise<Typed> {
     const out = await this.call(method, ...params);
