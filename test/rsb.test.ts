@@ -5,10 +5,11 @@
  * are, native <-> RSB both ways with every wire schema, and a clean leave.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { encodeFrame } from '../src/faces/rsb/notification.js';
-import { startHub, type TestHub } from './support/hub.js';
+import { ADMIN_TOKEN, startHub, type TestHub } from './support/hub.js';
 import { RpcPeer } from './support/rpc.js';
 import { RsbClient, type RsbEvent } from './rsb/peer.js';
 
@@ -268,5 +269,41 @@ describe('rsb - bounded queues', () => {
     await until(() => fast.received().length >= count * 64 * 1024, 'every message at the fast reader', 20_000);
     slow.destroy();
     fast.close();
+  });
+});
+
+describe('rsb - seen from the command line and /metrics', () => {
+  const BIN = new URL('../bin/muster.js', import.meta.url).pathname;
+  const muster = (args: string[]) => new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args, '--hub', h.url], { env: { ...process.env, MUSTER_TOKEN: ADMIN_TOKEN }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+  });
+
+  test('muster ls lists RSB participants and muster request calls an RSB method', async () => {
+    const c = await client();
+    await c.serve('/cli/echo/', 'upper');
+    const ls = await muster(['ls']);
+    assert.equal(ls.code, 0, ls.stderr);
+    assert.match(ls.stdout, /rsb-\d+\s+rsb\b/);
+    assert.match(ls.stdout, /\brsb\s+rsb-gateway\b/);
+    const asked = await muster(['request', 'rsb', '/cli/echo', '"loud"']);
+    assert.equal(asked.code, 0, asked.stderr);
+    assert.equal(JSON.parse(asked.stdout), 'LOUD');
+  });
+
+  test('/metrics counts RSB connections and their ends; the face is listed in /v1/info', async () => {
+    const c = await client();
+    await c.op({ op: 'hello' });
+    assert.match(await (await fetch(`${h.url}/metrics`)).text(), /^muster_rsb_connections [1-9]\d*$/m);
+    await (await client()).leave();
+    const cleanEnds = async () => Number(/^muster_rsb_closed_total\{reason="clean"\} (\d+)$/m.exec(await (await fetch(`${h.url}/metrics`)).text())?.[1] ?? 0);
+    await until(async () => (await cleanEnds()) >= 1, 'a clean end counted');
+    const info = await (await fetch(`${h.url}/v1/info`)).json() as { faces: { name: string; address: string }[] };
+    assert.ok(info.faces.some((f) => f.name === 'rsb' && f.address === `127.0.0.1:${port}`));
   });
 });
