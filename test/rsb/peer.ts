@@ -122,3 +122,15 @@ export class RsbServer extends LineProcess {
     await this.exited;
   }
 }
+
+/** Python protobuf reading and writing Notifications (the reference for the codec tests). */
+export class PyCodec extends LineProcess {
+  constructor() {
+    super(['codec']);
+  }
+
+  async op<T>(op: Record<string, unknown>): Promise<T> {
+    this.child.stdin!.write(JSON.stringify(op) + '\n');
+    return JSON.parse(await this.line()) as T;
+  }
+}

@@ -263,7 +263,31 @@ def serve(port):
         threading.Thread(target=handle, args=(conn,), daemon=True).start()
 
 
+def codec():
+    """Protobuf's own reading and writing of Notifications, for the byte-by-byte codec tests."""
+    for line in sys.stdin:
+        op = json.loads(line)
+        try:
+            if op['op'] == 'decode':
+                n = Notification()
+                n.ParseFromString(bytes.fromhex(op['hex']))
+                out = event_json(n)
+            else:
+                c = Client.__new__(Client)
+                c.sender, c.seq = bytes.fromhex(op['sender']), op['seq'] - 1
+                n = c.notification(op['scope'], op['schema'], bytes.fromhex(op['data']), op.get('method', '').encode(),
+                                   op.get('causes', ()), op.get('user_infos'), op.get('user_times'))
+                n.meta_data.create_time, n.meta_data.send_time = op['create'], op['send']
+                out = {'hex': n.SerializeToString().hex()}
+        except Exception as e:
+            out = {'error': '%s: %s' % (type(e).__name__, e)}
+        print(json.dumps(out), flush=True)
+
+
 def main():
+    if sys.argv[1] == 'codec':
+        codec()
+        return
     if sys.argv[1] == 'server':
         serve(int(sys.argv[2]))
         return
