@@ -161,6 +161,40 @@ describe('dashboard - components', () => {
   });
 });
 
+describe('dashboard - bus and events', () => {
+  test('dashboard - bus scopes with subscribers; a live tail (paused, filtered) and a test publication', async () => {
+    await page.goto(`${h.url}/#/bus`);
+    await page.fill('input[name="tail-scope"]', '/lab/');
+    await page.click('form.filters button[type="submit"]');
+    await page.locator('tr[data-scope="/lab/"] td.num').first().filter({ hasText: '1' }).waitFor(WAIT);
+    await page.fill('input[name="pub-scope"]', '/lab/bench/');
+    await page.fill('input[name="pub-data"]', '{"temp": 21.5}');
+    await page.click('form.filters:has(input[name="pub-scope"]) button[type="submit"]');
+    await page.locator('[data-answer]', { hasText: 'delivered to 1' }).waitFor(WAIT);
+    await page.locator('table.tail-messages tr', { hasText: '21.5' }).waitFor(WAIT);
+    await page.click('button[name="pause"]');
+    await page.fill('input[name="pub-data"]', '{"temp": 99}');
+    await page.click('form.filters:has(input[name="pub-scope"]) button[type="submit"]');
+    await page.locator('[data-answer]', { hasText: 'seq 2' }).waitFor(WAIT);
+    await page.waitForTimeout(300);
+    assert.equal(await page.locator('table.tail-messages tr', { hasText: '99' }).count(), 0, 'paused: not shown');
+    await page.fill('input[name="tail-filter"]', 'nothing-like-this');
+    assert.equal(await page.locator('table.tail-messages tr').count(), 0, 'the filter hides what does not match');
+    assert.deepEqual(browser.errors, []);
+  });
+
+  test('dashboard - the event feed, filtered by the hub', async () => {
+    await page.goto(`${h.url}/#/events?types=added&prefix=ev-`);
+    await page.locator('table.feed').waitFor(WAIT);
+    await register({ name: 'ev-1', type: 'sensor' });
+    await register({ name: 'other-1', type: 'sensor' });
+    await page.locator('tr.ev.added', { hasText: 'ev-1' }).waitFor(WAIT);
+    await page.waitForTimeout(300);
+    assert.equal(await page.locator('tr.ev', { hasText: 'other-1' }).count(), 0);
+    assert.equal(await page.locator('input[name="type-added"]').isChecked(), true);
+  });
+});
+
 describe('dashboard - a hub restart', () => {
   test('dashboard - the page survives a hub restart without a reload and stays live', async () => {
     await page.goto(`${h.url}/#/members?prefix=after-`);

@@ -50,10 +50,11 @@ function Tail(props: { initialScope: string }) {
     if (!active) return;
     let sub: Subscription | null = null;
     try {
+      // echo: the tail also shows what this page publishes.
       sub = bus(client).subscribe(active, (m) => {
         setSeen((n) => n + 1);
         if (!pausedRef.current) setMessages((old) => [m, ...old].slice(0, TAIL_KEEP));
-      });
+      }, { echo: true });
     } catch (err) {
       setError(errorText(err));
       return;
