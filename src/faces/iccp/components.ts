@@ -15,6 +15,7 @@ import type { Member } from '../../core/registry/registry.js';
 import { hashToken, newToken } from '../../core/tokens.js';
 import type { HubContext } from '../context.js';
 import { decode, type IccpMessage, type Peer } from './codec.js';
+import type { IccpMetrics } from './metrics.js';
 import type { EndpointEvents, PairEndpoint } from './pair-endpoint.js';
 import { IccpSession } from './session.js';
 
@@ -36,7 +37,11 @@ export interface ComponentsOptions {
   maxFrameBytes: number;
   /** How long a new session may go without READY before it is dropped. */
   readyTimeoutMs: number;
+  metrics: IccpMetrics;
 }
+
+/** Why the hub ended a session, as the failures metric labels it. */
+type FailKind = 'bad-message' | 'protocol' | 'no-ready' | 'not-sent' | 'not-registered';
 
 const ANSWERS = { OK: 'ok', ERROR: 'error', FINISHED: 'finished' } as const;
 /** States of a run that sent READY and is not over: its session may come back without a new READY. */
@@ -77,8 +82,9 @@ export class IccpComponents implements EndpointEvents {
   }
 
   sessionStarted(endpoint: PairEndpoint, number: number): void {
-    const session = new IccpSession(endpoint, number, (s, err) => this.#fail(s, `a command was not sent: ${err.message}`));
+    const session = new IccpSession(endpoint, number, (s, err) => this.#fail(s, `a command was not sent: ${err.message}`, 'not-sent'));
     this.#sessions.set(endpoint.name, session);
+    this.#o.metrics.sessions.inc();
     this.record(endpoint.name).sessions++;
     const m = this.member(endpoint.name);
     // A component that sent READY before (a hub restart, a reconnect) speaks on without sending it again.
@@ -89,7 +95,7 @@ export class IccpComponents implements EndpointEvents {
     }
     const timer = setTimeout(() => {
       this.#readyTimers.delete(session);
-      if (session.open && !session.readySeen) this.#fail(session, `no READY within ${this.#o.readyTimeoutMs} ms`);
+      if (session.open && !session.readySeen) this.#fail(session, `no READY within ${this.#o.readyTimeoutMs} ms`, 'no-ready');
     }, this.#o.readyTimeoutMs);
     timer.unref();
     this.#readyTimers.set(session, timer);
@@ -112,7 +118,7 @@ export class IccpComponents implements EndpointEvents {
     } catch (err) {
       const e = toMusterError(err);
       if (e.code === 'INTERNAL') this.#log.error({ err, name: endpoint.name }, 'ICCP message failed');
-      this.#fail(session, e.message);
+      this.#fail(session, e.message, 'protocol');
     }
   }
 
@@ -149,7 +155,7 @@ export class IccpComponents implements EndpointEvents {
       case 'REQUEST': case 'STOP': {
         const kind = msg.type === 'REQUEST' ? 'configure' : 'stop';
         if (member) this.#hub.control.wrongWay(member, kind);
-        this.#fail(session, `${msg.type === 'REQUEST' ? 'REQUEST/CONF' : 'STOP'} goes from the hub to a component, never back`);
+        this.#fail(session, `${msg.type === 'REQUEST' ? 'REQUEST/CONF' : 'STOP'} goes from the hub to a component, never back`, 'protocol');
         return;
       }
       default: {
@@ -160,7 +166,7 @@ export class IccpComponents implements EndpointEvents {
           return;
         }
         const what = msg.type === 'ERROR' ? `it could not start: ${msg.text}` : `${msg.type} before READY`;
-        this.#fail(session, what);
+        this.#fail(session, what, 'protocol');
       }
     }
   }
@@ -194,7 +200,7 @@ export class IccpComponents implements EndpointEvents {
       const added = m;
       void registry.add(m, session).catch((err: unknown) => {
         this.#log.warn({ err, name }, 'ICCP component not registered');
-        this.#fail(session, `not registered: ${toMusterError(err).message}`, false);
+        this.#fail(session, `not registered: ${toMusterError(err).message}`, 'not-registered');
         void registry.remove(added, 'unregistered').catch(() => {});
       });
       control.adopt(m, false);
@@ -221,14 +227,16 @@ export class IccpComponents implements EndpointEvents {
     } catch {
       // The table failed the member and recorded why.
     }
-    this.#fail(session, `a bad message: ${reason}`);
+    this.#fail(session, `a bad message: ${reason}`, 'bad-message');
   }
 
   /** Records why the session failed, counts it, and binds the endpoint again. */
-  #fail(session: IccpSession, reason: string, count = true): void {
+  #fail(session: IccpSession, reason: string, kind: FailKind): void {
+    if (!session.open) return;
     const name = session.endpoint.name;
     this.record(name).lastError = reason;
-    if (count) this.#hub.metrics.errors.inc({ face: FACE_LABEL, code: 'PROTOCOL_ERROR' });
+    this.#o.metrics.failures.inc({ reason: kind });
+    this.#hub.metrics.errors.inc({ face: FACE_LABEL, code: 'PROTOCOL_ERROR' });
     this.#log.warn({ name, reason }, 'ICCP session failed');
     this.#clearReadyTimer(session);
     session.close(reason);

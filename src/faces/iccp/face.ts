@@ -17,6 +17,7 @@ import { candidates, checkEndpoint, DEFAULT_BIND, parseBindSpec, type BindSpec }
 import { MAX_FRAME_BYTES } from './codec.js';
 import { toConfigProto } from './config-map.js';
 import { IccpComponents, isIccpComponent } from './components.js';
+import { IccpMetrics } from './metrics.js';
 import { PairEndpoint } from './pair-endpoint.js';
 
 export interface IccpFaceOptions {
@@ -51,6 +52,7 @@ export class IccpFace implements Face, IccpPort {
   readonly #maxEndpoints: number;
   readonly #maxFrameBytes: number;
   readonly #removeDialect: () => void;
+  readonly #metrics: IccpMetrics;
   #stopped = false;
 
   private constructor(hub: HubContext, options: IccpFaceOptions) {
@@ -62,7 +64,15 @@ export class IccpFace implements Face, IccpPort {
     this.#maxEndpoints = options.maxEndpoints ?? hub.limits.maxConnections;
     this.#maxFrameBytes = options.maxFrameBytes ?? MAX_FRAME_BYTES;
     const readyTimeoutMs = options.readyTimeoutMs ?? DEFAULT_TIMEOUT_MS;
-    this.#components = new IccpComponents(hub, this.#log, { maxFrameBytes: this.#maxFrameBytes, readyTimeoutMs });
+    this.#metrics = new IccpMetrics(hub.metrics.registry, {
+      endpoints: () => {
+        let connected = 0;
+        for (const b of this.#bound.values()) if (b.endpoint.connected) connected++;
+        return { connected, waiting: this.#bound.size - connected };
+      },
+      components: () => [...hub.registry.members()].filter(isIccpComponent),
+    });
+    this.#components = new IccpComponents(hub, this.#log, { maxFrameBytes: this.#maxFrameBytes, readyTimeoutMs, metrics: this.#metrics });
     this.#removeDialect = hub.control.addDialect({
       name: 'iccp', covers: isIccpComponent,
       timeouts: { ready: readyTimeoutMs, stop: options.finishedTimeoutMs ?? DEFAULT_TIMEOUT_MS },
@@ -134,6 +144,7 @@ export class IccpFace implements Face, IccpPort {
     for (const b of this.#bound.values()) b.endpoint.close('hub shutting down');
     this.#bound.clear();
     this.#removeDialect();
+    this.#metrics.close();
   }
 
   async #bind(name: string, addresses: readonly string[], origin: Bound['origin']): Promise<Bound> {

@@ -91,9 +91,8 @@ export class PairEndpoint {
   async rearm(reason: string): Promise<void> {
     if (this.#closed) return;
     this.#end(reason);
-    const old = this.#socket;
-    old.events.close();
-    old.close();
+    // Closing the socket ends its observer too; closing the observer first stalls other zeromq sockets of the process (zeromq 6).
+    this.#socket.close();
     const socket = await bindSocket(this.url, this.#options, REBIND_TRIES);
     if (this.#closed) {
       socket.close();
@@ -109,7 +108,6 @@ export class PairEndpoint {
     if (this.#closed) return;
     this.#end(reason);
     this.#closed = true;
-    this.#socket.events.close();
     this.#socket.close();
   }
 

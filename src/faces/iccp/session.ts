@@ -43,7 +43,9 @@ export class IccpSession implements Connection {
     const c = out.command;
     // The config was checked by the dialect before the call opened; this cannot throw for it.
     const frames = c.type === 'configure' ? encodeRequest(toConfigProto(c.config)) : encodeStop();
-    return this.endpoint.send(this.number, frames, (err) => this.#onSendFailed(this, err));
+    const taken = this.endpoint.send(this.number, frames, (err) => this.#onSendFailed(this, err));
+    if (!taken) this.#onSendFailed(this, new Error('its control channel is gone or full'));
+    return taken;
   }
 
   request(_req: BusRequest, _timeoutMs: number): Promise<BusPayload> {
