@@ -168,7 +168,7 @@ export function trimText(s: string, max = MAX_TEXT): string {
 }
 
 function shortReason(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).replace(/^cannot decode [\w.]+ from binary: /, '').slice(0, 120);
+  return (err instanceof Error ? err.message : String(err)).replace(/^cannot decode (message )?[\w.]+ from binary: /, '').slice(0, 120);
 }
 
 // ---- Encoders -----------------------------------------------------------------------------
