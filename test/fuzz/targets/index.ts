@@ -7,8 +7,10 @@ import churn from './churn.js';
 import codecBusBinary from './codec-bus-binary.js';
 import codecJsonRpc from './codec-jsonrpc.js';
 import codecPlantimager from './codec-plantimager.js';
+import codecRsb from './codec-rsb.js';
 import http from './http.js';
 import plantimager from './plantimager.js';
+import rsb from './rsb.js';
 import sse from './sse.js';
 import wsBinary from './ws-binary.js';
 import wsJsonRpc from './ws-jsonrpc.js';
@@ -18,11 +20,13 @@ export const TARGETS: readonly FuzzTarget[] = [
   codecJsonRpc,
   codecBusBinary,
   codecPlantimager,
+  codecRsb,
   wsJsonRpc,
   wsBinary,
   busAnswers,
   http,
   sse,
   plantimager,
+  rsb,
   churn,
 ];
