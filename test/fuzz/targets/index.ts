@@ -7,6 +7,7 @@ import churn from './churn.js';
 import codecBusBinary from './codec-bus-binary.js';
 import codecJsonRpc from './codec-jsonrpc.js';
 import codecPlantimager from './codec-plantimager.js';
+import co2 from './co2.js';
 import codecRsb from './codec-rsb.js';
 import http from './http.js';
 import plantimager from './plantimager.js';
@@ -20,6 +21,7 @@ export const TARGETS: readonly FuzzTarget[] = [
   codecJsonRpc,
   codecBusBinary,
   codecPlantimager,
+  co2,
   codecRsb,
   wsJsonRpc,
   wsBinary,
