@@ -165,16 +165,16 @@ describe('dashboard - bus and events', () => {
   test('dashboard - bus scopes with subscribers; a live tail (paused, filtered) and a test publication', async () => {
     await page.goto(`${h.url}/#/bus`);
     await page.fill('input[name="tail-scope"]', '/lab/');
-    await page.click('form.filters button[type="submit"]');
+    await page.click('button[name="tail"]');
     await page.locator('tr[data-scope="/lab/"] td.num').first().filter({ hasText: '1' }).waitFor(WAIT);
     await page.fill('input[name="pub-scope"]', '/lab/bench/');
     await page.fill('input[name="pub-data"]', '{"temp": 21.5}');
-    await page.click('form.filters:has(input[name="pub-scope"]) button[type="submit"]');
+    await page.click('button[name="publish"]');
     await page.locator('[data-answer]', { hasText: 'delivered to 1' }).waitFor(WAIT);
     await page.locator('table.tail-messages tr', { hasText: '21.5' }).waitFor(WAIT);
     await page.click('button[name="pause"]');
     await page.fill('input[name="pub-data"]', '{"temp": 99}');
-    await page.click('form.filters:has(input[name="pub-scope"]) button[type="submit"]');
+    await page.click('button[name="publish"]');
     await page.locator('[data-answer]', { hasText: 'seq 2' }).waitFor(WAIT);
     await page.waitForTimeout(300);
     assert.equal(await page.locator('table.tail-messages tr', { hasText: '99' }).count(), 0, 'paused: not shown');

@@ -67,7 +67,7 @@ function Tail(props: { initialScope: string }) {
   return html`<section class="card tail"><h3>Live tail</h3>
     <form class="filters" onSubmit=${(e: Event) => { e.preventDefault(); setMessages([]); setSeen(0); setActive(scope); }}>
       <label>scope<input name="tail-scope" value=${scope} onInput=${(e: Event) => setScope((e.target as HTMLInputElement).value)} /></label>
-      <button type="submit">${active ? 'Tail this instead' : 'Tail'}</button>
+      <button type="submit" name="tail">${active ? 'Tail this instead' : 'Tail'}</button>
       ${active ? html`<button type="button" onClick=${() => setActive(null)}>Stop</button>
         <button type="button" name="pause" onClick=${() => setPaused(!paused)}>${paused ? 'Resume' : 'Pause'}</button>` : ''}
       <label>filter<input name="tail-filter" value=${filter} placeholder="text in data or sender" onInput=${(e: Event) => setFilter((e.target as HTMLInputElement).value)} /></label>
@@ -99,7 +99,7 @@ function Publish() {
     <form class="filters" onSubmit=${send}>
       <label>scope<input name="pub-scope" value=${scope} onInput=${(e: Event) => setScope((e.target as HTMLInputElement).value)} /></label>
       <label>data (JSON)<input name="pub-data" size="40" value=${text} onInput=${(e: Event) => setText((e.target as HTMLInputElement).value)} /></label>
-      <button type="submit" disabled=${bad !== ''}>Publish</button>
+      <button type="submit" name="publish" disabled=${bad !== ''}>Publish</button>
     </form>
     ${bad ? html`<p class="invalid">not JSON: ${bad}</p>` : ''}${answer ? html`<p data-answer>${answer}</p>` : ''}
   </section>`;
@@ -122,7 +122,8 @@ export function Bus() {
       ${rows.map((r) => html`<tr data-scope=${r.scope}><td><code>${r.scope}</code></td><td class="num">${r.subscribers}</td><td class="num">${count(r.published)}</td><td class="num">${rate(r.perSec)}</td></tr>`)}
     </tbody></table>
     ${conn.admin ? '' : html`<p class="muted">Tailing and publishing need the admin token (the hub refuses them otherwise).</p>`}
-    <div class="cards"><${Tail} initialScope="/" /><${Publish} /></div>
+    <${Publish} />
+    <${Tail} initialScope="/" />
   </div>`;
 }
 
