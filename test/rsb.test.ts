@@ -307,3 +307,65 @@ describe('rsb - seen from the command line and /metrics', () => {
     assert.ok(info.faces.some((f) => f.name === 'rsb' && f.address === `127.0.0.1:${port}`));
   });
 });
+
+describe('rsb - rate limits and the disconnect policy, per connection', () => {
+  const portOf = (t: TestHub) => Number(t.hub.info().faces.find((f) => f.name === 'rsb')!.address.split(':').at(-1));
+
+  test('an RSB sender over its rate limit loses its own events, counted; another sender is not limited', async () => {
+    const strict = await startHub({
+      rsb: '127.0.0.1:0', busRateLimits: { '*': { messagesPerSec: 0, bytesPerSec: 0, burstSec: 1 }, rsb: { messagesPerSec: 20, bytesPerSec: 0, burstSec: 1 } },
+    });
+    const p = portOf(strict);
+    const [noisy, quiet, listener] = [await RsbClient.connect(p), await RsbClient.connect(p), await RsbClient.connect(p)];
+    try {
+      await listener.listen('/rate/');
+      await noisy.op({ op: 'burst', scope: '/rate/noisy/', count: 200 });
+      await quiet.send('/rate/quiet/', 'utf-8-string', { text: 'still heard' });
+      const got = await listener.events(300, 1500);
+      const fromNoisy = got.filter((e) => e.scope === '/rate/noisy/').length;
+      assert.ok(fromNoisy >= 15 && fromNoisy < 100, `${fromNoisy} of 200 within the limit`);
+      assert.ok(got.some((e) => e.text === 'still heard'), 'the other sender is not limited');
+      assert.ok(strict.hub.bus.totals.throttled > 0);
+      const metrics = await (await fetch(`${strict.url}/metrics`)).text();
+      assert.match(metrics, /^muster_rsb_throttled_total [1-9]\d*$/m);
+    } finally {
+      for (const c of [noisy, quiet, listener]) await c.stop();
+      await strict.stop();
+    }
+  });
+
+  test('under busSlowPolicy disconnect a reader that never reads is closed; a reader that keeps up gets everything', async () => {
+    const strict = await startHub({ rsb: '127.0.0.1:0', busSlowPolicy: 'disconnect', busQueueBytes: 4 * 1024 * 1024, busRateLimits: { '*': { messagesPerSec: 0, bytesPerSec: 0, burstSec: 1 } } });
+    const p = portOf(strict);
+    try {
+      const slow = connect({ host: '127.0.0.1', port: p });
+      slow.on('error', () => {});
+      slow.pause();
+      await new Promise<void>((resolve) => slow.once('connect', () => resolve()));
+      const fast = connect({ host: '127.0.0.1', port: p });
+      let fastBytes = 0;
+      fast.on('data', (d: Buffer) => { fastBytes += d.length; });
+      await new Promise<void>((resolve) => fast.once('connect', () => resolve()));
+      const n = await RpcPeer.connect(strict.wsUrl);
+      await n.ok('register', { name: 'flooder', type: 'svc', liveness: 'session' });
+      await until(() => strict.hub.registry.list({ type: 'rsb' }).members.length === 2, 'both readers are members');
+      // More than the kernel's socket buffers hold for a reader that never reads (several MiB on loopback).
+      const size = 64 * 1024;
+      const count = 600;
+      const big = Buffer.alloc(size, 2).toString('base64');
+      for (let i = 0; i < count; i++) {
+        n.ws.send(JSON.stringify({ jsonrpc: '2.0', method: 'bus.publish', params: { scope: '/slow/', bytes: big } }));
+        if (i % 5 === 4) await new Promise((r) => setTimeout(r, 5));
+      }
+      await until(() => strict.hub.bus.totals.slowDisconnects === 1, `the slow reader dropped ${JSON.stringify(strict.hub.bus.totals)} fast ${fastBytes}`, 10_000);
+      await until(() => fastBytes >= 4 + count * size, 'everything at the fast reader', 20_000);
+      const closed = (await (await fetch(`${strict.url}/metrics`)).text()).match(/^muster_rsb_closed_total\{reason="slow"\} (\d+)$/m)?.[1];
+      assert.equal(closed, '1');
+      slow.destroy();
+      fast.destroy();
+      await n.close();
+    } finally {
+      await strict.stop();
+    }
+  });
+});

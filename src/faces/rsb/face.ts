@@ -170,6 +170,7 @@ export class RsbFace implements Face {
   /** Every end is counted by reason; refusals are logged with it and counted as errors of the face. */
   #count(kind: EndKind, detail: string, remote: string, name?: string): void {
     this.#closed.inc({ reason: kind });
+    if (kind === 'slow') this.#hub.bus.totals.slowDisconnects++;
     const end = END[kind];
     if (end.code === null) {
       this.#log.debug({ remote, name, reason: end.text, detail }, 'RSB connection ended');
