@@ -166,6 +166,33 @@ describe('rsb - one bus with native members', () => {
   });
 });
 
+describe('rsb - broadcast and send from native members', () => {
+  test('a broadcast reaches every RSB client on /muster/broadcast/; a send to rsb-N that client on /muster/send/; a send to rsb every client', async () => {
+    const [c1, c2] = [await client(), await client()];
+    await c1.listen('/muster/');
+    await c2.listen('/muster/');
+    const n = await native('rsb-caster');
+    const dropped = h.hub.bus.totals.dropped;
+    await n.ok('bus.broadcast', { data: 'all' });
+    for (const c of [c1, c2]) {
+      const [e] = await c.events(1);
+      assert.deepEqual([e?.scope, e?.text, e?.user_infos['muster:from']], ['/muster/broadcast/', 'all', 'rsb-caster']);
+    }
+    assert.equal(h.hub.bus.totals.dropped, dropped, 'no drop counted for the member rsb');
+    const localPort = (await c1.op<{ port: number }>({ op: 'hello' })).port;
+    const members = (await n.ok('list', { type: 'rsb' })).members as { name: string; address: string }[];
+    const named = members.find((m) => m.address === `127.0.0.1:${localPort}`)!;
+    await n.ok('bus.send', { to: 'rsb', data: 'everyone' });
+    for (const c of [c1, c2]) {
+      const [e] = await c.events(1);
+      assert.deepEqual([e?.scope, e?.text, e?.user_infos['muster:to']], ['/muster/send/', 'everyone', 'rsb']);
+    }
+    await n.ok('bus.send', { to: named.name, data: 'just you' });
+    const got = [...await c1.events(1, 500), ...await c2.events(1, 500)];
+    assert.deepEqual(got.map((e) => [e.scope, e.text, e.user_infos['muster:to']]), [['/muster/send/', 'just you', named.name]]);
+  });
+});
+
 describe('rsb - wire schemas and meta data across the bridge', () => {
   test('every standard wire schema reaches native members as JSON, bytes otherwise', async () => {
     const n = await native('rsb-schemas');

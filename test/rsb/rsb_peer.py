@@ -172,7 +172,7 @@ class Client:
     def op(self, op):
         kind = op['op']
         if kind == 'hello':
-            return {'handshake': self.handshake.hex(), 'sender': self.sender.hex()}
+            return {'handshake': self.handshake.hex(), 'sender': self.sender.hex(), 'port': self.sock.getsockname()[1]}
         if kind == 'listen':
             with self.cond:
                 self.listeners.append(op['scope'])

@@ -54,8 +54,7 @@ export class RsbConnection implements Connection, FrameTarget {
   }
 
   close(reason: string): void {
-    void reason;
-    this.#socket.end('closedByHub');
+    this.#socket.end('closedByHub', reason);
   }
 
   onClose(listener: (reason: string) => void): void {

@@ -63,7 +63,7 @@ export class RsbFace implements Face {
     this.#calls = new RsbCalls(this.#codec);
     this.#bridge = new RsbBridge(hub.bus, this.#calls, this.#log);
     this.#participants = new RsbParticipants(hub.registry, hub.bus, options.scopes);
-    this.#gateway = new RsbGateway(this.#calls, () => this.#targets());
+    this.#gateway = new RsbGateway(this.#calls, this.#codec, () => this.#targets());
     this.#closed = new Counter({ name: 'muster_rsb_closed_total', help: 'RSB connections ended, by reason', labelNames: ['reason'] as const, registers: [hub.metrics.registry] });
     const links = this.#links;
     new Gauge({ name: 'muster_rsb_connections', help: 'Open RSB client connections', registers: [hub.metrics.registry], collect() { this.set(links.size); } });
