@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startHub, type TestHub } from './support/hub.js';
+import { spawnHub, startHub, tempDir, type TestHub } from './support/hub.js';
 import { RpcPeer } from './support/rpc.js';
 import { RsbClient, RsbServer } from './rsb/peer.js';
 
@@ -97,5 +97,35 @@ describe('rsb upstream - the hub as a client of another bus server', () => {
     await x.listen('/');
     await native.ok('bus.publish', { scope: '/up/again/', data: 'after the restart' });
     assert.equal((await x.events(1))[0]?.text, 'after the restart');
+  });
+});
+
+describe('rsb upstream - from the command line', () => {
+  test('muster hub --rsb --rsb-connect: serves RSB at once, and joins a bus server that starts later', async () => {
+    const late = await RsbServer.start();
+    const port = late.port;
+    await late.kill();
+    const proc = await spawnHub(['--data', tempDir(), '--rsb', '127.0.0.1:0', '--rsb-connect', `127.0.0.1:${port}`]);
+    let server: RsbServer | null = null;
+    try {
+      const info = await (await fetch(`${proc.url}/v1/info`)).json() as { faces: { name: string; address: string }[] };
+      const rsbPort = Number(info.faces.find((f) => f.name === 'rsb')!.address.split(':').at(-1));
+      const local = await RsbClient.connect(rsbPort);
+      await local.listen('/late/');
+      server = await RsbServer.start(port);
+      const far = await RsbClient.connect(port);
+      const upstream = async () => {
+        const list = await (await fetch(`${proc.url}/v1/members?type=rsb-upstream`)).json() as { members: { status: string }[] };
+        return list.members[0]?.status === 'alive';
+      };
+      await until(upstream, 'the hub joined the late server', 15_000);
+      await far.send('/late/x/', 'utf-8-string', { text: 'hello late' });
+      assert.equal((await local.events(1))[0]?.text, 'hello late');
+      await far.stop();
+      await local.stop();
+    } finally {
+      await proc.kill();
+      await server?.kill();
+    }
   });
 });
