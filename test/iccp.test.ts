@@ -257,3 +257,23 @@ describe('iccp - alongside native components', () => {
     assert.ok(list.endpoints.some((e) => e.name === 'http-1'));
   });
 });
+
+describe('iccp - accepted without a change', () => {
+  test('an unprompted OK after READY, and an OK or FINISHED after FINISHED, are accepted: nothing changes, nothing fails', async () => {
+    const ep = await h.hub.iccp!.endpoint('stray-ok');
+    const p = new RawPeer(ep.endpoint);
+    raws.push(p);
+    await p.send(encodeReady({ uid: Buffer.alloc(16, 7), pid: 9, host: 'raw' }, {}));
+    await waitState('stray-ok', 'ready');
+    const history = member('stray-ok')!.history.length;
+    await p.send([Buffer.from([0, 3])]);
+    await p.send(encodeFinished('OK'));
+    await waitState('stray-ok', 'finished');
+    await p.send([Buffer.from([0, 3])]);
+    await p.send(encodeFinished('ERROR', ['again']));
+    await eventually(() => h.hub.iccp!.endpoints().find((e) => e.name === 'stray-ok')?.lastMessage === 'FINISHED ERROR (again)', 'the last message read');
+    assert.equal(stateOf('stray-ok'), 'finished');
+    assert.equal(member('stray-ok')!.history.length, history + 1);
+    assert.equal(h.hub.iccp!.endpoints().find((e) => e.name === 'stray-ok')?.lastError, null);
+  });
+});

@@ -129,7 +129,7 @@ export class FuzzHub {
       await this.#cleanup(this.#live);
     }
     const dataDir = tempDir('muster-fuzz-');
-    const proc = await spawnHub(['--data', dataDir, '--hub-id', 'fuzz-hub', '--sync', 'normal', '--plantimager', '127.0.0.1:0'], {
+    const proc = await spawnHub(['--data', dataDir, '--hub-id', 'fuzz-hub', '--sync', 'normal', '--plantimager', '127.0.0.1:0', '--iccp'], {
       MUSTER_FEDERATION_TOKEN: FEDERATION_TOKEN,
     });
     this.spawns++;

@@ -123,7 +123,9 @@ export class Control {
   answer(member: Member, a: Answer): LifecycleState {
     const c = this.#components.sender(member);
     const call = c.calls.answerable(stateOf(c));
-    const move = this.#message(c, { type: 'answer', answer: a });
+    const move = this.#decide(c, { type: 'answer', answer: a });
+    // A row that keeps the state (an ICCP component's unprompted OK): accepted, nothing changes.
+    if (!move) return stateOf(c);
     this.#clearReady(c);
     if (call) c.calls.answered(call);
     const done = this.#move(c, move);

@@ -7,6 +7,8 @@ import churn from './churn.js';
 import codecBusBinary from './codec-bus-binary.js';
 import codecJsonRpc from './codec-jsonrpc.js';
 import codecPlantimager from './codec-plantimager.js';
+import codecIccp from './codec-iccp.js';
+import iccp from './iccp.js';
 import co2 from './co2.js';
 import codecRsb from './codec-rsb.js';
 import http from './http.js';
@@ -29,6 +31,7 @@ export const TARGETS: readonly FuzzTarget[] = [
   http,
   sse,
   plantimager,
+  codecIccp, iccp,
   rsb,
   churn,
 ];
