@@ -41,6 +41,7 @@ export const ERRORS = {
   HUB_ID_TAKEN: { status: 409, rpc: -32052, message: 'Another hub in the tree has this hub id' },
   // Hub
   SHUTTING_DOWN: { status: 503, rpc: -32060, message: 'The hub is shutting down' },
+  STORE_UNAVAILABLE: { status: 503, rpc: -32061, message: 'The shared store (Redis) cannot be reached' },
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;

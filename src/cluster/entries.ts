@@ -1,0 +1,115 @@
+/**
+ * How changes travel through Redis: a member as a hash of fields (each encoded by the hub that
+ * writes it), and the change stream's entries read back as applied changes. Entries come in
+ * three kinds: a hub's change ('c', with its events as that hub wrote them), members expired
+ * ('x') and members of a lost hub turned suspect ('h'); the events of the last two are written
+ * here, the same way on every hub, from the fields the entry carries.
+ */
+import { initFromStored, liveMember, viewOf } from '../core/registry/member.js';
+import type { RegistryEvent } from '../schemas/event.js';
+import type { LivenessSpec, MemberStatus, RemovalReason } from '../schemas/member.js';
+import { withRevision, type Applied, type Change, type MemberField, type Put, type StoredMember } from '../store/store.js';
+
+/** A put as the apply script takes it: the fields to write, encoded; `whole` for a whole record. */
+export interface WirePut {
+  id: string;
+  set: Partial<Record<MemberField, string>>;
+  whole: boolean;
+}
+
+const ALL: readonly MemberField[] = ['name', 'type', 'address', 'meta', 'liveness', 'tokenHash', 'registeredAt', 'extra', 'attachedTo', 'status'];
+
+export function encodeField(m: StoredMember, f: MemberField): string {
+  switch (f) {
+    case 'meta': return JSON.stringify(m.meta);
+    case 'liveness': return JSON.stringify(m.liveness);
+    case 'extra': return JSON.stringify(m.extra);
+    case 'registeredAt': return String(m.registeredAt);
+    case 'attachedTo': return m.attachedTo ?? '';
+    case 'status': return m.status ?? 'alive';
+    default: return m[f];
+  }
+}
+
+export function wirePut(put: Put): WirePut {
+  const fields = put.fields ?? ALL;
+  const set: Partial<Record<MemberField, string>> = {};
+  for (const f of fields) set[f] = encodeField(put.member, f);
+  return { id: put.member.id, set, whole: put.fields === undefined };
+}
+
+/** A stored member from a hash's fields (as HGETALL lists them, or as a put wrote them). */
+export function memberOf(id: string, h: Partial<Record<string, string>>): StoredMember {
+  const m: StoredMember = {
+    id, name: h.name ?? '', type: h.type ?? '', address: h.address ?? '',
+    meta: h.meta ? (JSON.parse(h.meta) as Record<string, string>) : {},
+    liveness: h.liveness ? (JSON.parse(h.liveness) as LivenessSpec) : { kind: 'ttl' },
+    tokenHash: h.tokenHash ?? '', registeredAt: Number(h.registeredAt ?? 0),
+    extra: h.extra ? (JSON.parse(h.extra) as Record<string, unknown>) : {},
+  };
+  if (h.attachedTo) m.attachedTo = h.attachedTo;
+  if (h.status) m.status = h.status as MemberStatus;
+  return m;
+}
+
+export function pairsToRecord(flat: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i]!] = flat[i + 1]!;
+  return out;
+}
+
+/** One stream entry's fields: k (kind), b (body), r (first revision), at (ms). */
+export interface RawEntry {
+  k: string;
+  b: string;
+  r: string;
+  at: string;
+}
+
+interface WireChange {
+  puts: WirePut[];
+  deletes: string[];
+  events: string[];
+  origin?: string;
+  ticket?: string;
+}
+
+/** An entry as an applied change; `ticket` names a hub's own change so it can be matched to its caller. */
+export function appliedOf(e: RawEntry): { applied: Applied; ticket: string | undefined } {
+  const first = Number(e.r);
+  const at = Number(e.at);
+  let change: Change;
+  let ticket: string | undefined;
+  if (e.k === 'c') {
+    const w = JSON.parse(e.b) as WireChange;
+    ticket = w.ticket;
+    change = {
+      puts: w.puts.map((p) => ({ member: memberOf(p.id, p.set), fields: p.whole ? undefined : (Object.keys(p.set) as MemberField[]) })),
+      deletes: w.deletes, events: w.events, origin: w.origin,
+    };
+  } else if (e.k === 'x') {
+    const gone = JSON.parse(e.b) as { id: string; reason: RemovalReason; fields: string[] }[];
+    change = {
+      puts: [], deletes: gone.map((g) => g.id), origin: 'store',
+      events: gone.map((g) => JSON.stringify({ type: 'removed', member: render(memberOf(g.id, pairsToRecord(g.fields)), 'gone'), reason: g.reason, at })),
+    };
+  } else {
+    const suspect = JSON.parse(e.b) as { id: string; fields: string[] }[];
+    const members = suspect.map((s) => memberOf(s.id, pairsToRecord(s.fields)));
+    change = {
+      puts: members.map((member) => ({ member, fields: ['status', 'attachedTo'] as MemberField[] })), deletes: [], origin: 'store',
+      events: members.map((m) => JSON.stringify({ type: 'updated', member: render(m, m.status ?? 'suspect'), at })),
+    };
+  }
+  const events = change.events.map((draft, i) => ({ revision: first + i, json: withRevision(draft, first + i) }));
+  return { applied: { change, events }, ticket };
+}
+
+/** A member's view as every hub writes it for events the store made (no hub's own stats in it). */
+function render(s: StoredMember, status: MemberStatus): RegistryEvent['member'] {
+  const m = liveMember(initFromStored(s), s.liveness as Parameters<typeof liveMember>[1], s.registeredAt);
+  m.status = status;
+  const v = viewOf(m, '');
+  if (!v.hub) delete v.hub;
+  return v;
+}

@@ -1,0 +1,40 @@
+/**
+ * Runs the cluster's Lua scripts by their SHA (loaded once; loaded again after a Redis restart
+ * forgot them), with a timeout: a Redis that does not answer is STORE_UNAVAILABLE.
+ */
+import { createHash } from 'node:crypto';
+import type { createClient } from '@redis/client';
+import { MusterError } from '../errors.js';
+
+type Client = ReturnType<typeof createClient>;
+
+export class Scripts {
+  readonly #client: Client;
+  readonly #timeoutMs: number;
+  readonly #sha = new Map<string, string>();
+
+  constructor(client: Client, timeoutMs: number) {
+    this.#client = client;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  async run<T>(script: string, argv: readonly string[]): Promise<T> {
+    let sha = this.#sha.get(script);
+    if (!sha) this.#sha.set(script, (sha = createHash('sha1').update(script).digest('hex')));
+    const options = { timeout: this.#timeoutMs };
+    try {
+      try {
+        return await this.#client.sendCommand<T>(['EVALSHA', sha, '0', ...argv], options);
+      } catch (err) {
+        if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
+        return await this.#client.sendCommand<T>(['EVAL', script, '0', ...argv], options);
+      }
+    } catch (err) {
+      if (err instanceof MusterError) throw err;
+      const text = (err as Error).message;
+      // A script error is a bug of ours; anything else is Redis not answering.
+      if (/^ERR|user_script/.test(text)) throw new MusterError('INTERNAL', `A cluster script failed: ${text}`);
+      throw new MusterError('STORE_UNAVAILABLE', `Redis did not answer: ${text}`);
+    }
+  }
+}

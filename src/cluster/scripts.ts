@@ -1,0 +1,168 @@
+/**
+ * The Lua scripts that make Redis the one place a cluster decides: each runs atomically, so a
+ * name is taken once, a revision handed out once, a member expired once, whatever the number of
+ * hubs. Keys all begin with the cluster's prefix (one hash tag, `{muster}`, so that on a Redis
+ * Cluster they share a slot). The scripts never re-encode JSON (Redis's cjson turns empty arrays
+ * into objects): members are hashes of fields the hubs encoded.
+ *
+ *   P:rev            the revision counter           P:ids           member ids (set)
+ *   P:m:<id>         a member (hash of fields)      P:names         name -> id (hash)
+ *   P:events         the change stream (ID = the change's last revision)
+ *   P:deadlines      id -> deadline ms (zset)       P:reason        id -> removal reason at that deadline
+ *   P:at:<hub>       ids attached to a hub (set)    P:hubs          hub id -> facts (hash)
+ *   P:lease:<hub>    a hub's lease (expires)        P:epoch         names this history
+ */
+
+/** Shared helpers, prepended to the scripts that change members. */
+const COMMON = `
+local p = ARGV[1]
+local function drop(id)
+  local key = p .. ':m:' .. id
+  local name = redis.call('HGET', key, 'name')
+  local hub = redis.call('HGET', key, 'attachedTo')
+  if name and redis.call('HGET', p .. ':names', name) == id then redis.call('HDEL', p .. ':names', name) end
+  if hub and hub ~= '' then redis.call('SREM', p .. ':at:' .. hub, id) end
+  redis.call('DEL', key)
+  redis.call('SREM', p .. ':ids', id)
+  redis.call('ZREM', p .. ':deadlines', id)
+  redis.call('HDEL', p .. ':reason', id)
+end
+-- Where a member's deadline stands after a write: a ttl member counts as seen when written whole;
+-- a suspect session member has its grace; an alive one (or a probed one) has none here.
+local function schedule(id, whole, now)
+  local key = p .. ':m:' .. id
+  local lv = cjson.decode(redis.call('HGET', key, 'liveness'))
+  if lv.kind == 'ttl' then
+    if whole then redis.call('ZADD', p .. ':deadlines', now + lv.ttlMs, id); redis.call('HDEL', p .. ':reason', id) end
+  elseif lv.kind == 'session' and redis.call('HGET', key, 'status') == 'suspect' then
+    if redis.call('ZSCORE', p .. ':deadlines', id) == false then
+      local extra = cjson.decode(redis.call('HGET', key, 'extra') or '{}')
+      redis.call('ZADD', p .. ':deadlines', now + (lv.graceMs or 10000), id)
+      redis.call('HSET', p .. ':reason', id, extra.hubLink and 'hub-lost' or 'session-lost')
+    end
+  else
+    redis.call('ZREM', p .. ':deadlines', id)
+    redis.call('HDEL', p .. ':reason', id)
+  end
+end
+local function append(kind, body, count, now)
+  local first = redis.call('INCRBY', p .. ':rev', count) - count + 1
+  local last = first + count - 1
+  redis.call('XADD', p .. ':events', 'MAXLEN', '~', ARGV[4], last .. '-0', 'k', kind, 'b', body, 'r', first, 'at', now)
+  return first
+end
+`;
+
+/**
+ * ARGV: prefix, change (JSON), now, stream length. The change: { puts: [{ id, set: {field:
+ * value}, whole }], deletes, events, conditions, origin, ticket }. Returns {'OK', firstRevision}
+ * or {CODE, detail} for a failed condition (nothing written).
+ */
+export const APPLY = COMMON + `
+local c = cjson.decode(ARGV[2])
+local now = tonumber(ARGV[3])
+local deleting, putting = {}, {}
+for _, id in ipairs(c.deletes) do deleting[id] = true end
+for _, put in ipairs(c.puts) do putting[put.id] = true end
+local cond = c.conditions
+if type(cond) == 'table' then
+  if type(cond.present) == 'table' then
+    for _, id in ipairs(cond.present) do
+      if redis.call('SISMEMBER', p .. ':ids', id) == 0 then return {'NO_SUCH_MEMBER', id} end
+    end
+  end
+  if type(cond.namesFree) == 'table' then
+    for _, name in ipairs(cond.namesFree) do
+      local holder = redis.call('HGET', p .. ':names', name)
+      if holder and not deleting[holder] and not putting[holder] then return {'NAME_TAKEN', name} end
+    end
+  end
+  if type(cond.maxMembers) == 'number' then
+    local n = redis.call('SCARD', p .. ':ids')
+    for id, _ in pairs(deleting) do if redis.call('SISMEMBER', p .. ':ids', id) == 1 then n = n - 1 end end
+    for id, _ in pairs(putting) do if redis.call('SISMEMBER', p .. ':ids', id) == 0 then n = n + 1 end end
+    if n > cond.maxMembers then return {'REGISTRY_FULL', tostring(cond.maxMembers)} end
+  end
+end
+for _, id in ipairs(c.deletes) do drop(id) end
+for _, put in ipairs(c.puts) do
+  local key = p .. ':m:' .. put.id
+  -- Fields of a member another hub removed meanwhile are not written back.
+  if put.whole or redis.call('EXISTS', key) == 1 then
+    local oldName = redis.call('HGET', key, 'name')
+    local oldHub = redis.call('HGET', key, 'attachedTo')
+    local args = {}
+    for f, v in pairs(put.set) do args[#args + 1] = f; args[#args + 1] = v end
+    redis.call('HSET', key, unpack(args))
+    redis.call('SADD', p .. ':ids', put.id)
+    local name = put.set.name
+    if name then
+      if oldName and oldName ~= name and redis.call('HGET', p .. ':names', oldName) == put.id then redis.call('HDEL', p .. ':names', oldName) end
+      redis.call('HSET', p .. ':names', name, put.id)
+    end
+    local hub = put.set.attachedTo
+    if hub then
+      if oldHub and oldHub ~= hub then redis.call('SREM', p .. ':at:' .. oldHub, put.id) end
+      -- '' is "held by no hub".
+      if hub == '' then redis.call('HDEL', key, 'attachedTo') else redis.call('SADD', p .. ':at:' .. hub, put.id) end
+    end
+    schedule(put.id, put.whole, now)
+  end
+end
+return {'OK', append('c', ARGV[2], #c.events, now)}
+`;
+
+/**
+ * ARGV: prefix, now, limit, stream length. Removes members whose deadline passed, at most
+ * `limit`, as one change; returns how many. The entry lists each with its reason and fields.
+ */
+export const EXPIRE = COMMON + `
+local now = tonumber(ARGV[2])
+local due = redis.call('ZRANGEBYSCORE', p .. ':deadlines', '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
+if #due == 0 then return 0 end
+local gone = {}
+for _, id in ipairs(due) do
+  local fields = redis.call('HGETALL', p .. ':m:' .. id)
+  local reason = redis.call('HGET', p .. ':reason', id) or 'expired'
+  drop(id)
+  if #fields > 0 then gone[#gone + 1] = { id = id, reason = reason, fields = fields } end
+end
+if #gone == 0 then return 0 end
+append('x', cjson.encode(gone), #gone, now)
+return #gone
+`;
+
+/**
+ * ARGV: prefix, now, grace ms (for members without their own), stream length. For every hub
+ * whose lease ran out: its session and probed members turn suspect with the grace (reason
+ * hub-lost), its ttl members belong to no hub (their heartbeats may come anywhere); the hub
+ * leaves the cluster's list. Returns the hub ids reaped.
+ */
+export const REAP = COMMON + `
+local now = tonumber(ARGV[2])
+local grace = tonumber(ARGV[3])
+local reaped, changed = {}, {}
+for _, hub in ipairs(redis.call('HKEYS', p .. ':hubs')) do
+  if redis.call('EXISTS', p .. ':lease:' .. hub) == 0 then
+    reaped[#reaped + 1] = hub
+    for _, id in ipairs(redis.call('SMEMBERS', p .. ':at:' .. hub)) do
+      local key = p .. ':m:' .. id
+      local raw = redis.call('HGET', key, 'liveness')
+      if raw then
+        local lv = cjson.decode(raw)
+        redis.call('HDEL', key, 'attachedTo')
+        if lv.kind ~= 'ttl' then
+          redis.call('HSET', key, 'status', 'suspect')
+          redis.call('ZADD', p .. ':deadlines', now + (lv.graceMs or grace), id)
+          redis.call('HSET', p .. ':reason', id, 'hub-lost')
+        end
+        changed[#changed + 1] = { id = id, fields = redis.call('HGETALL', key) }
+      end
+    end
+    redis.call('DEL', p .. ':at:' .. hub)
+    redis.call('HDEL', p .. ':hubs', hub)
+  end
+end
+if #changed > 0 then append('h', cjson.encode(changed), #changed, now) end
+return reaped
+`;
