@@ -101,6 +101,25 @@ describe('rsb upstream - the hub as a client of another bus server', () => {
 });
 
 describe('rsb upstream - from the command line', () => {
+  test('after a crash (SIGKILL) the hub starts again on the same data: the member rsb is its own again, old links are gone', async () => {
+    const data = tempDir();
+    const first = await spawnHub(['--data', data, '--rsb', '127.0.0.1:0']);
+    const info = await (await fetch(`${first.url}/v1/info`)).json() as { faces: { name: string; address: string }[] };
+    const c = await RsbClient.connect(Number(info.faces.find((f) => f.name === 'rsb')!.address.split(':').at(-1)));
+    await c.op({ op: 'hello' });
+    await first.kill('SIGKILL');
+    await c.stop();
+    const second = await spawnHub(['--data', data, '--rsb', '127.0.0.1:0']);
+    try {
+      const members = async () => (await (await fetch(`${second.url}/v1/members?meta.face=rsb`)).json() as { members: { name: string; type: string; status: string }[] }).members;
+      await until(async () => (await members()).every((m) => m.type === 'rsb-gateway'), 'the old link gone');
+      const [gateway] = await members();
+      assert.deepEqual([gateway?.name, gateway?.status], ['rsb', 'alive']);
+    } finally {
+      await second.kill();
+    }
+  });
+
   test('muster hub --rsb --rsb-connect: serves RSB at once, and joins a bus server that starts later', async () => {
     const late = await RsbServer.start();
     const port = late.port;

@@ -86,7 +86,12 @@ export class RsbFace implements Face {
       address = typeof a === 'object' && a ? `${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}` : `${host}:${port}`;
     }
     const face = new RsbFace(hub, server, address || `client of ${options.connect ?? '?'}`, options);
-    await face.#addGateway();
+    try {
+      await face.#addGateway();
+    } catch (err) {
+      server?.close();
+      throw err;
+    }
     if (options.connect !== undefined) {
       face.#upstream = new RsbUpstream(options.connect, {
         limits: options.limits, codec: face.#codec, calls: face.#calls, bridge: face.#bridge, participants: face.#participants, log: face.#log,
@@ -109,7 +114,8 @@ export class RsbFace implements Face {
     for (const c of this.#links) c.close('hub shutting down');
     this.#calls.closeAll(new MusterError('SHUTTING_DOWN'));
     this.#gateway.close('hub shutting down');
-    this.#hub.registry.connectionClosed(this.#gateway);
+    const gateway = this.#hub.registry.find(GATEWAY.name);
+    if (gateway?.connection === this.#gateway) await this.#hub.registry.remove(gateway, 'unregistered').catch(() => {});
     const deadline = Date.now() + 2_000;
     while (this.#links.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     await this.#participants.settled();
