@@ -5,7 +5,6 @@
  */
 import type { ListParams } from '../../schemas/member.js';
 import { firstFreeName } from '../names.js';
-import { listOrder } from './list-order.js';
 import type { Member } from './member.js';
 
 export class MemberIndex {
@@ -39,7 +38,7 @@ export class MemberIndex {
     return this.#byId.values();
   }
 
-  /** The members a list asks for (every filter of `params` but the limit), in its order (by name unless it says). */
+  /** The members a list asks for (every filter of `params` but the limit and the order), unsorted. */
   select(params: ListParams): Member[] {
     const hits: Member[] = [];
     const search = params.search?.toLowerCase();
@@ -54,7 +53,7 @@ export class MemberIndex {
       if (params.role !== undefined && !m.roles.includes(params.role)) continue;
       hits.push(m);
     }
-    return hits.sort(listOrder(params));
+    return hits;
   }
 
   reserve(name: string): void {

@@ -20,6 +20,7 @@ import { hashToken, newToken, Secret, secretEquals } from '../tokens.js';
 import { DEFAULT_LIVENESS, Liveness, normalizeLiveness, type LivenessDefaults, type ProbeRunner } from './liveness.js';
 import { initFromStored, liveMember, toStored, viewOf, type Member, type MemberInit } from './member.js';
 import { MemberIndex } from './member-index.js';
+import { firstInOrder, listOrder } from './list-order.js';
 import { Changes, type EventDraft } from './changes.js';
 import { Mirror } from './mirror.js';
 
@@ -358,7 +359,7 @@ export class Registry {
     const limit = params.limit ?? LIMITS.listLimitDefault;
     const offset = params.offset ?? 0;
     const hits = this.#index.select(params);
-    const page = hits.slice(offset, offset + limit);
+    const page = firstInOrder(hits, offset + limit, listOrder(params)).slice(offset);
     // A name cursor only means something in name order; other orders page by offset.
     const byName = (params.sort ?? 'name') === 'name' && params.order !== 'desc';
     return {
