@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { firstInOrder } from '../src/core/registry/list-order.js';
 import { ADMIN_TOKEN, startHub, type TestHub } from './support/hub.js';
 import { RpcPeer } from './support/rpc.js';
 
@@ -75,6 +76,20 @@ describe('dashboard api - member lists', () => {
     }
     for (let i = 0; i < 100 && h.hub.registry.get('worker-ws').status !== 'suspect'; i++) await new Promise((r) => setTimeout(r, 20));
     assert.equal((await get('/v1/members/worker-ws')).body.face, 'native', 'the face is kept once the connection closed');
+  });
+});
+
+describe('dashboard api - list order', () => {
+  test('a page taken from one pass is the page a full sort gives, at any offset and order', () => {
+    let seed = 7;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    for (let round = 0; round < 50; round++) {
+      const items = Array.from({ length: 1 + Math.floor(random() * 400) }, () => Math.floor(random() * 100));
+      const k = Math.floor(random() * 60);
+      const desc = random() < 0.5;
+      const compare = (a: number, b: number) => (desc ? b - a : a - b);
+      assert.deepEqual(firstInOrder(items, k, compare), items.slice().sort(compare).slice(0, k));
+    }
   });
 });
 
