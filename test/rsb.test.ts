@@ -118,6 +118,26 @@ describe('rsb - participants are members', () => {
   });
 });
 
+describe('rsb - how a participant leaves', () => {
+  test('a reset removes the member as session-lost; a zero-length frame as unregistered', async () => {
+    const admin = await native('rsb-leave-watcher');
+    const { watch } = await admin.ok('watch', { filter: { type: 'rsb' } });
+    const removedReason = async (port: number) => {
+      const ev = await admin.waitFor((n) => n.method === 'event' && n.params.watch === watch && n.params.event.type === 'removed' && n.params.event.member.address === `127.0.0.1:${port}`);
+      return ev.params.event.reason as string;
+    };
+    const crashing = await client();
+    const crashPort = (await crashing.op<{ port: number }>({ op: 'hello' })).port;
+    await crashing.op({ op: 'reset' });
+    assert.equal(await removedReason(crashPort), 'session-lost');
+    const lisp = await client();
+    const lispPort = (await lisp.op<{ port: number }>({ op: 'hello' })).port;
+    await lisp.raw('00000000');
+    assert.equal(await lisp.closed(), 'eof', 'the hub ends the connection');
+    assert.equal(await removedReason(lispPort), 'unregistered');
+  });
+});
+
 describe('rsb - one bus with native members', () => {
   test('a native subscriber to /a/ receives RSB events on /a/b/, payload mapped, schema kept', async () => {
     const n = await native('rsb-native-sub');
