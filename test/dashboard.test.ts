@@ -159,6 +159,20 @@ describe('dashboard - components', () => {
     assert.equal(h.hub.registry.get('worker-1').lifecycle?.state, 'finished');
     assert.deepEqual(browser.errors, []);
   });
+
+  test('dashboard - a group: every component the filters select is configured, each answer shown', async () => {
+    const second = await component(client, { name: 'worker-2', type: 'worker', onConfigure: (config) => { configs.push(config); } });
+    await second.ready();
+    await page.goto(`${h.url}/#/components?type=worker`);
+    await page.locator('tr[data-name="worker-2"][data-state="ready"]').waitFor(WAIT);
+    await page.fill('textarea[name="config"]', '{"batch": 2}');
+    await page.click('button[name="configure-group"]');
+    await outcome('worker-2').locator('b', { hasText: 'OK' }).waitFor(WAIT);
+    // worker-1 finished its run: the hub refuses it, and the page says so beside it.
+    assert.match(await outcome('worker-1').innerText(), /INVALID_STATE/);
+    assert.deepEqual(configs.at(-1), { batch: 2 });
+    await page.locator('tr[data-name="worker-2"][data-state="configured"]').waitFor(WAIT);
+  });
 });
 
 describe('dashboard - bus and events', () => {
@@ -203,8 +217,11 @@ describe('dashboard - a hub restart', () => {
     await h.stop({ keepData: true });
     await page.locator('[data-link="reconnecting"]').waitFor(WAIT);
     h = await startHub({ port, dataDir });
+    // Registered before the page is back: its resumed watch (since its last revision) brings it.
+    await register({ name: 'after-0', type: 'sensor' });
     await page.locator('[data-link="connected"]').waitFor({ timeout: 15_000 });
     await register({ name: 'after-1', type: 'sensor' });
+    await page.locator('tr[data-name="after-0"]').waitFor(WAIT);
     await page.locator('tr[data-name="after-1"]').waitFor(WAIT);
     assert.equal(await page.evaluate(() => (globalThis as unknown as { notReloaded?: boolean }).notReloaded), true, 'the same page, not reloaded');
     // The connection dropped while the hub was away; nothing else went wrong.
