@@ -13,6 +13,8 @@ interface Stats { totals: Record<string, number>; subscriptions: number; scopes:
 interface ScopeRow { scope: string; subscribers: number; published: number; perSec: number }
 
 const TAIL_KEEP = 200;
+/** The busiest scopes are shown; the hub counts up to 10,000. */
+const SCOPES_SHOWN = 100;
 
 function useScopes(): { rows: ScopeRow[]; stats: Stats | null; error: string } {
   const client = useClient();
@@ -119,8 +121,9 @@ export function Bus() {
     ${t ? html`<p class="muted">${count(t.published ?? 0)} published, ${count(t.delivered ?? 0)} delivered, ${count(t.dropped ?? 0)} dropped, ${count(t.throttled ?? 0)} throttled; ${stats?.subscriptions ?? 0} subscriptions</p>` : ''}
     <table class="scopes"><thead><tr><th>scope</th><th class="num">subscribers</th><th class="num">published</th><th class="num">messages/s</th></tr></thead><tbody>
       ${rows.length === 0 ? html`<tr><td colspan="4" class="muted">no scope used yet</td></tr>` : ''}
-      ${rows.map((r) => html`<tr data-scope=${r.scope}><td><code>${r.scope}</code></td><td class="num">${r.subscribers}</td><td class="num">${count(r.published)}</td><td class="num">${rate(r.perSec)}</td></tr>`)}
+      ${rows.slice(0, SCOPES_SHOWN).map((r) => html`<tr data-scope=${r.scope}><td><code>${r.scope}</code></td><td class="num">${r.subscribers}</td><td class="num">${count(r.published)}</td><td class="num">${rate(r.perSec)}</td></tr>`)}
     </tbody></table>
+    ${rows.length > SCOPES_SHOWN ? html`<p class="muted">and ${rows.length - SCOPES_SHOWN} more scopes, quieter than these</p>` : ''}
     ${conn.admin ? '' : html`<p class="muted">Tailing and publishing need the admin token (the hub refuses them otherwise).</p>`}
     <${Publish} />
     <${Tail} initialScope="/" />
