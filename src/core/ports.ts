@@ -93,6 +93,8 @@ export interface BusAdapter {
   reaches(hubId: string): boolean;
   send(hubId: string, name: string, message: BusMessage): Promise<SendResult>;
   request(hubId: string, name: string, req: BusRequest, timeoutMs: number): Promise<BusPayload>;
+  /** A broadcast of this hub's, for the other hubs it reaches that take broadcasts (a cluster's; a tree keeps them local). */
+  broadcast?(message: BusMessage): void;
 }
 
 /** Configure and stop of components reached through an adapter (another hub). */

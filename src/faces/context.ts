@@ -14,6 +14,8 @@ export interface FaceLimits {
 }
 
 export interface HubContext extends Services {
+  /** What /healthz answers: not ok while the hub cannot do its job (a cluster's Redis away). */
+  health(): { ok: boolean; reason?: string };
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly limits: FaceLimits;

@@ -26,5 +26,10 @@ export const HubInfo = Type.Object({
     children: Type.Integer({ description: 'Hubs registered directly with this one' }),
     descendants: Type.Integer({ description: 'Hubs below this one, direct or indirect' }),
   }),
+  cluster: Type.Optional(Type.Object({
+    prefix: Type.String({ description: 'The key prefix the cluster uses in Redis' }),
+    healthy: Type.Boolean({ description: 'Redis answers and the change stream is read' }),
+    hubs: Type.Array(Type.Object({ hubId: Type.String(), url: Type.String(), startedAt: Type.Number() }), { description: 'The hubs sharing the registry now' }),
+  }, { description: 'Cluster mode: several hubs sharing one registry and bus through Redis' })),
 });
 export type HubInfo = Static<typeof HubInfo>;

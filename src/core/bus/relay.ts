@@ -148,18 +148,28 @@ export class Relay {
     return delivered;
   }
 
-  /** Every connection with a member bound (on every face), except the sender's. */
+  /** Every connection with a member bound (on every face, and on every hub of a cluster), except the sender's. */
   broadcast(sender: Sender, payload: BusPayload, times: Times): SendResult {
     const mono = performance.now();
     const seq = this.#admit(sender, payload.size, mono);
     const message = this.#message('broadcast', sender, null, null, seq, mono, times, payload);
-    const now = Math.round(ORIGIN + mono);
+    const delivered = this.#broadcastHere(message, sender.connection, Math.round(ORIGIN + mono));
+    for (const a of this.#adapters) a.broadcast?.(message);
+    return { seq, delivered };
+  }
+
+  /** A broadcast from another hub of the cluster (admitted there): to this hub's connections. */
+  broadcastRemote(message: BusMessage): number {
+    return this.#broadcastHere(message, null, Date.now());
+  }
+
+  #broadcastHere(message: BusMessage, except: Connection | null, now: number): number {
     let delivered = 0;
     for (const c of this.#registry.connections()) {
-      if (c === sender.connection || this.#registry.connectionMembers(c).size === 0) continue;
+      if (c === except || this.#registry.connectionMembers(c).size === 0) continue;
       if (this.#deliver(c, message, now)) delivered++;
     }
-    return { seq, delivered };
+    return delivered;
   }
 
   send(sender: Sender, to: string, payload: BusPayload, times: Times): SendResult | Promise<SendResult> {
@@ -167,8 +177,7 @@ export class Relay {
     const remote = this.#remote(to);
     if (remote) {
       const seq = this.#admit(sender, payload.size, mono);
-      const m = this.#message('send', sender, null, remote.name, seq, mono, times, payload);
-      return remote.adapter.send(remote.hubId, remote.name, m.withSender(`${this.#registry.hubId}/${m.from}`));
+      return remote.adapter.send(remote.hubId, remote.name, this.#message('send', sender, null, remote.name, seq, mono, times, payload));
     }
     const target = this.#connectionOf(this.#local(to), 'deliver to');
     const seq = this.#admit(sender, payload.size, mono);
@@ -196,7 +205,7 @@ export class Relay {
     this.totals.requests++;
     if (asker) this.#asking.set(asker, open + 1);
     try {
-      const req: BusRequest = { from: remote ? `${this.#registry.hubId}/${sender.name}` : sender.name, to: name, method, payload };
+      const req: BusRequest = { from: sender.name, to: name, method, payload };
       return await (remote ? remote.adapter.request(remote.hubId, name, req, timeoutMs) : target!.request(req, timeoutMs));
     } catch (err) {
       this.totals.requestErrors++;
@@ -243,10 +252,20 @@ export class Relay {
     return out;
   }
 
-  /** `hub/name` of another hub with the adapter that reaches it; null for this hub's own members. */
+  /**
+   * Where a send or request leaves this hub: `hub/name` of another hub of the tree, or (cluster
+   * mode) a member another hub of the cluster holds, with the adapter that reaches that hub.
+   */
   #remote(address: string): { adapter: BusAdapter; hubId: string; name: string } | null {
-    const { hubId, name } = splitAddress(address);
-    if (hubId === null || hubId === this.#registry.hubId) return null;
+    const split = splitAddress(address);
+    const name = split.name;
+    let hubId = split.hubId;
+    if (hubId === null) {
+      const held = this.#registry.find(name)?.attachedTo;
+      if (!held || held === this.#registry.hubId) return null;
+      hubId = held;
+    }
+    if (hubId === this.#registry.hubId) return null;
     const adapter = this.#adapters.find((a) => a.reaches(hubId));
     if (!adapter) throw new MusterError('NO_SUCH_HUB', `No hub ${JSON.stringify(hubId)}: this hub is not part of a tree`, { hub: hubId });
     return { adapter, hubId, name };

@@ -208,7 +208,10 @@ export class Control {
    * callers check it first (configure, stop), or it was checked at the hub the call came from.
    */
   async command(address: string, kind: Kind, config: Record<string, unknown>, timeoutMs: number | undefined): Promise<CallResult> {
-    const { hubId, name } = splitAddress(address);
+    const split = splitAddress(address);
+    const name = split.name;
+    // A component another hub of the cluster holds is commanded there.
+    const hubId = split.hubId ?? this.#registry.find(name)?.attachedTo ?? null;
     if (hubId !== null && hubId !== this.#registry.hubId) {
       const adapter = this.#adapters.find((a) => a.reaches(hubId));
       if (!adapter) throw new MusterError('NO_SUCH_HUB', `No hub ${JSON.stringify(hubId)}: this hub is not part of a tree`, { hub: hubId });

@@ -74,14 +74,14 @@ export class Forwarding implements ControlAdapter {
     return this.forward(hubId, kind, { name, config, timeoutMs }, null);
   }
 
-  /** A direct message to `hubId/name`. */
+  /** A direct message to `hubId/name`; the far hub sees the sender as this hub's `hub/name`. */
   send(hubId: string, name: string, m: BusMessage): Promise<SendResult> {
-    return this.forward(hubId, 'send', sendParams(name, m), null) as Promise<SendResult>;
+    return this.forward(hubId, 'send', sendParams(name, m.withSender(`${this.#hubId}/${m.from}`)), null) as Promise<SendResult>;
   }
 
-  /** A request to `hubId/name`. */
+  /** A request to `hubId/name`, asked as this hub's `hub/name`. */
   async request(hubId: string, name: string, req: BusRequest, timeoutMs: number): Promise<BusPayload> {
-    const params = { from: req.from, to: name, method: req.method, params: req.payload.toJSONValue(), timeoutMs };
+    const params = { from: `${this.#hubId}/${req.from}`, to: name, method: req.method, params: req.payload.toJSONValue(), timeoutMs };
     return BusPayload.of(await this.forward(hubId, 'request', params, null));
   }
 

@@ -86,8 +86,13 @@ function faceRoutes(hub: HubContext): HttpRoute[] {
       handler: (req, reply) => serveEvents(hub, req, reply),
     },
     {
-      method: 'GET', url: '/healthz', summary: 'Liveness of the hub itself', response: Type.Object({ ok: Type.Boolean() }),
-      handler: () => ({ ok: true }),
+      method: 'GET', url: '/healthz', summary: 'Health of the hub: 200 {ok: true}, or 503 {ok: false, reason} (in cluster mode, while Redis does not answer)',
+      response: Type.Object({ ok: Type.Boolean(), reason: Type.Optional(Type.String()) }),
+      handler: (_req, reply) => {
+        const h = hub.health();
+        if (!h.ok) reply.code(503);
+        return h;
+      },
     },
   ];
 }

@@ -1,0 +1,252 @@
+/**
+ * The bus across the hubs of a cluster, over Redis pub/sub: each hub listens on a channel of its
+ * own and tells the others which scopes its subscribers want. A publication crosses Redis once per
+ * hub that wants it (encoded once, the same bytes to each); sends, requests and lifecycle commands
+ * to a member another hub holds go to that hub's channel, and answers come back on the asker's.
+ * Redis pub/sub delivers at most once: a message published while a hub's subscription is down is
+ * lost (counted by the sender as sent, by nobody as delivered); requests time out instead.
+ */
+import { BusPayload, BusMessage, type MessageCodec, type MessageKind } from '../core/bus/message.js';
+import type { Relay } from '../core/bus/relay.js';
+import { parseScope, type Scope } from '../core/bus/scope.js';
+import { SubscriptionTrie } from '../core/bus/subscriptions.js';
+import type { Control } from '../core/control/control.js';
+import type { BusAdapter, BusRequest, ControlAdapter, LifecycleCommand, SendResult } from '../core/ports.js';
+import { asMemberError, MusterError, PeerError, toMusterError } from '../errors.js';
+import type { RedisClient } from './redis-store.js';
+
+export interface ClusterBusOptions {
+  hubId: string;
+  prefix: string;
+  client: RedisClient;
+  relay: Relay;
+  control: Control;
+  /** The hubs of the cluster now (kept by the leases). */
+  hubs: () => ReadonlySet<string>;
+}
+
+/** What crosses between hubs: a message, a request or command, or an answer. */
+type Envelope =
+  | { t: 'pub' | 'send' | 'bc'; m: WireMessage }
+  | { t: 'req'; id: number; from: string; to: string; method: string; p: WirePayload; timeoutMs: number; replyTo: string }
+  | { t: 'ctl'; id: number; name: string; kind: LifecycleCommand['type']; config: Record<string, unknown>; timeoutMs?: number; replyTo: string }
+  | { t: 'rep'; id: number; ok: boolean; p?: WirePayload; value?: unknown; error?: { code: string; message: string; details?: Record<string, unknown>; peer?: unknown } };
+
+interface WirePayload { j?: string; b?: string }
+interface WireMessage { k: MessageKind; f: string; s: string | null; to: string | null; q: number; c: number; st: number; r: number; p: WirePayload }
+
+const wirePayload = (p: BusPayload): WirePayload => (p.isBytes ? { b: p.base64 } : { j: p.jsonText });
+const payloadOf = (w: WirePayload | undefined): BusPayload => (w?.b !== undefined ? BusPayload.base64(w.b) : BusPayload.json(w?.j ?? 'null'));
+
+/** A message's envelope text, built once per message and kind, whatever the number of hubs it goes to. */
+const codecs = Object.fromEntries((['pub', 'send', 'bc'] as const).map((t) => [t, {
+  name: `cluster-${t}`,
+  encode: (m: BusMessage) => JSON.stringify({ t, m: { k: m.kind, f: m.from, s: m.scope, to: m.to, q: m.seq, c: m.created, st: m.sent, r: m.received, p: wirePayload(m.payload) } }),
+} satisfies MessageCodec<string>])) as Record<'pub' | 'send' | 'bc', MessageCodec<string>>;
+
+export class ClusterBus implements BusAdapter, ControlAdapter {
+  readonly name = 'cluster';
+  readonly #o: ClusterBusOptions;
+  readonly #sub: RedisClient;
+  /** What every other hub asked for, as subscriptions of that hub (routing is the usual trie walk). */
+  readonly #wanted = new SubscriptionTrie<{ hub: string }>({ maxPerReceiver: 100_000 });
+  readonly #hubKeys = new Map<string, { hub: string }>();
+  readonly #route: { hub: string }[] = [];
+  /** This hub's subscriptions per scope, told to the others when the set changes. */
+  readonly #local = new Map<string, number>();
+  readonly #pending = new Map<number, { resolve(v: Envelope & { t: 'rep' }): void; timer: NodeJS.Timeout }>();
+  #nextId = 1;
+  #tellScheduled = false;
+  /** Cross-hub traffic, for /metrics. */
+  readonly stats = { sent: 0, received: 0, timeouts: 0, lastHeard: Date.now() };
+
+  constructor(options: ClusterBusOptions) {
+    this.#o = options;
+    this.#sub = options.client.duplicate();
+    this.#sub.on('error', () => { /* reconnects by itself */ });
+  }
+
+  get #me(): string {
+    return `${this.#o.prefix}:bus:${this.#o.hubId}`;
+  }
+
+  async start(): Promise<void> {
+    await this.#sub.connect();
+    // node-redis subscribes again after a reconnect; the interest of the others is read again then too.
+    await this.#sub.subscribe(this.#me, (text) => this.#received(text));
+    await this.#sub.subscribe(`${this.#o.prefix}:interest`, (hub) => void this.#readInterest(hub));
+    const all = await this.#o.client.sendCommand<string[]>(['HGETALL', `${this.#o.prefix}:interest`]);
+    for (let i = 0; i + 1 < all.length; i += 2) if (all[i] !== this.#o.hubId) this.#declare(all[i]!, JSON.parse(all[i + 1]!) as string[]);
+    this.#tell();
+  }
+
+  async stop(): Promise<void> {
+    for (const p of this.#pending.values()) clearTimeout(p.timer);
+    await this.#o.client.sendCommand(['HDEL', `${this.#o.prefix}:interest`, this.#o.hubId]).catch(() => {});
+    await this.#sub.quit().catch(() => {});
+  }
+
+  /** A hub left the cluster: its interest goes with it. */
+  forget(hub: string): void {
+    const key = this.#hubKeys.get(hub);
+    if (key) this.#wanted.removeReceiver(key);
+    this.#hubKeys.delete(hub);
+  }
+
+  // ---- BusAdapter ----------------------------------------------------------------------
+
+  reaches(hubId: string): boolean {
+    return this.#o.hubs().has(hubId);
+  }
+
+  wants(scope: Scope): boolean {
+    if (this.#wanted.size === 0) return false;
+    const n = this.#wanted.route(scope, null, this.#route).length;
+    this.#route.length = 0;
+    return n > 0;
+  }
+
+  published(message: BusMessage): void {
+    const hubs = this.#wanted.route(parseScope(message.scope!), null, this.#route);
+    const text = message.encoded(codecs.pub);
+    for (const h of hubs) this.#publish(h.hub, text);
+    hubs.length = 0;
+  }
+
+  broadcast(message: BusMessage): void {
+    const text = message.encoded(codecs.bc);
+    for (const hub of this.#o.hubs()) if (hub !== this.#o.hubId) this.#publish(hub, text);
+  }
+
+  interest(scope: Scope, delta: 1 | -1): void {
+    const n = (this.#local.get(scope.text) ?? 0) + delta;
+    const changed = n <= 0 ? this.#local.delete(scope.text) : (this.#local.set(scope.text, n), n === 1 && delta === 1);
+    if (changed && !this.#tellScheduled) {
+      this.#tellScheduled = true;
+      setImmediate(() => this.#tell());
+    }
+  }
+
+  /** Sent at most once: `delivered` counts the hub it was handed to, not the member. */
+  async send(hubId: string, _name: string, message: BusMessage): Promise<SendResult> {
+    this.#publish(hubId, message.encoded(codecs.send));
+    return { seq: message.seq, delivered: 1 };
+  }
+
+  async request(hubId: string, name: string, req: BusRequest, timeoutMs: number): Promise<BusPayload> {
+    const reply = await this.#ask(hubId, (id) => ({ t: 'req', id, from: req.from, to: name, method: req.method, p: wirePayload(req.payload), timeoutMs, replyTo: this.#o.hubId }), timeoutMs);
+    return payloadOf(reply.p);
+  }
+
+  // ---- ControlAdapter ------------------------------------------------------------------
+
+  async command(hubId: string, name: string, kind: LifecycleCommand['type'], config: Record<string, unknown>, timeoutMs: number | undefined): Promise<unknown> {
+    const wait = (timeoutMs ?? this.#o.control.timeoutMs) + ANSWER_MARGIN_MS;
+    return (await this.#ask(hubId, (id) => ({ t: 'ctl', id, name, kind, config, timeoutMs, replyTo: this.#o.hubId }), wait)).value;
+  }
+
+  // ---- internals -----------------------------------------------------------------------
+
+  async #ask(hubId: string, build: (id: number) => Envelope, timeoutMs: number): Promise<Envelope & { t: 'rep' }> {
+    const id = this.#nextId++;
+    const reply = await new Promise<Envelope & { t: 'rep' }>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(id);
+        this.stats.timeouts++;
+        reject(new MusterError('TIMEOUT', `No answer from hub ${hubId} within ${timeoutMs} ms`, { hub: hubId, timeoutMs }));
+      }, timeoutMs + ANSWER_MARGIN_MS);
+      this.#pending.set(id, { resolve, timer });
+      this.#publish(hubId, JSON.stringify(build(id)));
+    });
+    if (reply.ok) return reply;
+    const e = reply.error!;
+    // A member's own error answer travels as its error object, read on this side as it is on the far one.
+    if (e.code === 'MEMBER_ERROR' && e.peer) throw PeerError.from(e.peer);
+    throw new MusterError(isCode(e.code) ? e.code : 'INTERNAL', e.message, e.details);
+  }
+
+  #publish(hub: string, text: string): void {
+    this.stats.sent++;
+    void this.#o.client.sendCommand(['PUBLISH', `${this.#o.prefix}:bus:${hub}`, text]).catch(() => {});
+  }
+
+  #received(text: string): void {
+    this.stats.received++;
+    this.stats.lastHeard = Date.now();
+    let e: Envelope;
+    try {
+      e = JSON.parse(text) as Envelope;
+    } catch {
+      return;
+    }
+    const relay = this.#o.relay;
+    try {
+      switch (e.t) {
+        case 'pub': relay.publishRemote(messageOf(e.m), parseScope(e.m.s!), this); break;
+        case 'send': relay.sendRemote(messageOf(e.m)); break;
+        case 'bc': relay.broadcastRemote(messageOf(e.m)); break;
+        case 'req':
+          this.#answer(e.replyTo, e.id, relay.requestRemote(e.from, e.to, e.method, payloadOf(e.p), e.timeoutMs).then((p) => ({ p: wirePayload(p) })));
+          break;
+        case 'ctl':
+          this.#answer(e.replyTo, e.id, this.#o.control.command(e.name, e.kind, e.config, e.timeoutMs).then((value) => ({ value })));
+          break;
+        case 'rep': {
+          const p = this.#pending.get(e.id);
+          if (!p) return;
+          this.#pending.delete(e.id);
+          clearTimeout(p.timer);
+          p.resolve(e);
+          break;
+        }
+      }
+    } catch {
+      // A message for a member that left meanwhile: dropped, as on one hub.
+    }
+  }
+
+  #answer(replyTo: string, id: number, work: Promise<{ p?: WirePayload; value?: unknown }>): void {
+    work.then(
+      (ok) => this.#publish(replyTo, JSON.stringify({ t: 'rep', id, ok: true, ...ok })),
+      (err: unknown) => {
+        const peer = err instanceof MusterError && err.code === 'MEMBER_ERROR' ? (err.details as { error?: unknown } | undefined)?.error : undefined;
+        const m = toMusterError(asMemberError(err, ''));
+        this.#publish(replyTo, JSON.stringify({ t: 'rep', id, ok: false, error: { code: m.code, message: m.message, details: m.details, peer } }));
+      },
+    ).catch(() => {});
+  }
+
+  #tell(): void {
+    this.#tellScheduled = false;
+    const scopes = [...this.#local.keys()];
+    const c = this.#o.client;
+    void c.sendCommand(['HSET', `${this.#o.prefix}:interest`, this.#o.hubId, JSON.stringify(scopes)])
+      .then(() => c.sendCommand(['PUBLISH', `${this.#o.prefix}:interest`, this.#o.hubId])).catch(() => {});
+  }
+
+  async #readInterest(hub: string): Promise<void> {
+    if (hub === this.#o.hubId) return;
+    const raw = await this.#o.client.sendCommand<string | null>(['HGET', `${this.#o.prefix}:interest`, hub]).catch(() => null);
+    this.#declare(hub, raw ? (JSON.parse(raw) as string[]) : []);
+  }
+
+  #declare(hub: string, scopes: string[]): void {
+    let key = this.#hubKeys.get(hub);
+    if (!key) this.#hubKeys.set(hub, (key = { hub }));
+    this.#wanted.removeReceiver(key);
+    for (const s of scopes) {
+      try { this.#wanted.subscribe(key, parseScope(s)); } catch { /* a bad scope from a bad peer: ignored */ }
+    }
+  }
+}
+
+/** Requests wait this much longer than their own timeout, so the far hub's TIMEOUT arrives first. */
+const ANSWER_MARGIN_MS = 1_000;
+
+function messageOf(m: WireMessage): BusMessage {
+  return new BusMessage(m.k, m.f, m.s, m.to, m.q, m.c, m.st, m.r, payloadOf(m.p));
+}
+
+function isCode(code: string): code is MusterError['code'] {
+  return /^[A-Z_]+$/.test(code);
+}

@@ -1,0 +1,138 @@
+/**
+ * Keeps a hub's place in its cluster: a lease it renews (one hub id is one live process), the
+ * list of the cluster's hubs, and two duties every hub shares so that none depends on one hub:
+ * expiring members whose deadline passed and reaping hubs whose lease ran out. Both are Lua
+ * scripts, so each member expires once and each lost hub is reaped once, whichever hub runs them.
+ */
+import type { Logger } from 'pino';
+import { MusterError } from '../errors.js';
+import type { Scripts } from './redis-scripts.js';
+import type { RedisClient } from './redis-store.js';
+import { EXPIRE, REAP } from './scripts.js';
+
+export interface ClusterKeeperOptions {
+  client: RedisClient;
+  scripts: Scripts;
+  prefix: string;
+  hubId: string;
+  instance: string;
+  url: string;
+  leaseMs: number;
+  graceMs: number;
+  eventRetention: number;
+  log: Logger;
+  /** Hubs reaped by this hub (their interest and routes go). */
+  onHubLost(hubId: string): void;
+}
+
+export interface ClusterHub {
+  hubId: string;
+  url: string;
+  startedAt: number;
+}
+
+/** How often every hub looks for members past their deadline (the expiry lag is about this). */
+const EXPIRE_EVERY_MS = 25;
+const EXPIRE_BATCH = 500;
+const REAP_EVERY_MS = 1_000;
+
+export class ClusterKeeper {
+  readonly #o: ClusterKeeperOptions;
+  readonly #timers: NodeJS.Timeout[] = [];
+  #hubs = new Map<string, ClusterHub>();
+  #expiring = false;
+  readonly stats = { expired: 0, reaped: 0, leaseRenewals: 0, leaseFailures: 0 };
+
+  constructor(options: ClusterKeeperOptions) {
+    this.#o = options;
+  }
+
+  get #p(): string {
+    return this.#o.prefix;
+  }
+
+  /** Takes the lease of this hub id (refused while another process holds it) and joins the list. */
+  async start(): Promise<void> {
+    const o = this.#o;
+    // A hub killed and started again finds its old lease still running: it waits that lease out.
+    const until = Date.now() + o.leaseMs + 500;
+    let got: string | null = null;
+    while ((got = await o.client.sendCommand<string | null>(['SET', `${this.#p}:lease:${o.hubId}`, o.instance, 'PX', String(o.leaseMs), 'NX'])) !== 'OK' && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    if (got !== 'OK') {
+      throw new MusterError('HUB_ID_TAKEN', `Hub id ${o.hubId} is held by another running hub of this cluster (its lease has up to ${o.leaseMs} ms to run out if it was killed)`, { hub: o.hubId });
+    }
+    await o.client.sendCommand(['HSET', `${this.#p}:hubs`, o.hubId, JSON.stringify({ url: o.url, startedAt: Date.now() })]);
+    await this.#refreshHubs();
+    this.#every(Math.max(100, Math.floor(o.leaseMs / 3)), () => this.#renew());
+    this.#every(REAP_EVERY_MS, () => this.#reap());
+    this.#every(EXPIRE_EVERY_MS, () => this.#expire());
+  }
+
+  /** The cluster's hubs as last read (this one included). */
+  hubs(): ReadonlyMap<string, ClusterHub> {
+    return this.#hubs;
+  }
+
+  /** Leaves the cluster: the lease goes at once, so its session members are not reaped as lost. */
+  async stop(): Promise<void> {
+    for (const t of this.#timers) clearInterval(t);
+    const o = this.#o;
+    await o.client.sendCommand(['DEL', `${this.#p}:lease:${o.hubId}`]).catch(() => {});
+    await o.client.sendCommand(['HDEL', `${this.#p}:hubs`, o.hubId]).catch(() => {});
+  }
+
+  #every(ms: number, work: () => Promise<void>): void {
+    const t = setInterval(() => void work().catch((err: unknown) => this.#o.log.debug({ err: (err as Error).message }, 'cluster duty failed; next round')), ms);
+    t.unref();
+    this.#timers.push(t);
+  }
+
+  async #renew(): Promise<void> {
+    const o = this.#o;
+    try {
+      await o.client.sendCommand(['SET', `${this.#p}:lease:${o.hubId}`, o.instance, 'PX', String(o.leaseMs)]);
+      // Reaped while Redis or this hub stood still: join the list again (its members are suspect; they come back as clients reconnect).
+      await o.client.sendCommand(['HSETNX', `${this.#p}:hubs`, o.hubId, JSON.stringify({ url: o.url, startedAt: Date.now() })]);
+      this.stats.leaseRenewals++;
+    } catch (err) {
+      this.stats.leaseFailures++;
+      throw err;
+    }
+  }
+
+  async #reap(): Promise<void> {
+    const reaped = await this.#o.scripts.run<string[]>(REAP, [this.#p, String(Date.now()), String(this.#o.graceMs), String(this.#o.eventRetention)]);
+    for (const hub of reaped) {
+      this.stats.reaped++;
+      this.#o.log.warn({ hub }, 'a hub of the cluster lost its lease; its session members are suspect');
+    }
+    await this.#refreshHubs();
+  }
+
+  async #expire(): Promise<void> {
+    if (this.#expiring) return;
+    this.#expiring = true;
+    try {
+      for (;;) {
+        const n = await this.#o.scripts.run<number>(EXPIRE, [this.#p, String(Date.now()), String(EXPIRE_BATCH), String(this.#o.eventRetention)]);
+        this.stats.expired += n;
+        if (n < EXPIRE_BATCH) break;
+      }
+    } finally {
+      this.#expiring = false;
+    }
+  }
+
+  async #refreshHubs(): Promise<void> {
+    const all = await this.#o.client.sendCommand<string[]>(['HGETALL', `${this.#p}:hubs`]);
+    const next = new Map<string, ClusterHub>();
+    for (let i = 0; i + 1 < all.length; i += 2) {
+      const info = JSON.parse(all[i + 1]!) as { url: string; startedAt: number };
+      next.set(all[i]!, { hubId: all[i]!, url: info.url, startedAt: info.startedAt });
+    }
+    for (const hub of this.#hubs.keys()) if (!next.has(hub)) this.#o.onHubLost(hub);
+    this.#hubs = next;
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * Cluster mode, put together: several hub processes share one registry and one bus through
+ * Redis. The store (redis-store.ts) decides and feeds every hub; the keeper holds this hub's
+ * lease and shares the duties of expiry and of reaping lost hubs; the bus (cluster-bus.ts) is the
+ * adapter that carries publications, sends, requests and lifecycle commands to the hub that
+ * holds a member. src/hub.ts builds one when the config names a cluster.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Relay } from '../core/bus/relay.js';
+import type { Control } from '../core/control/control.js';
+import { ClusterBus } from './cluster-bus.js';
+import { ClusterKeeper, type ClusterHub } from './cluster-keeper.js';
+import { Scripts } from './redis-scripts.js';
+import { RedisStore } from './redis-store.js';
+
+export interface ClusterOptions {
+  url: string;
+  prefix: string;
+  hubId: string;
+  leaseMs: number;
+  graceMs: number;
+  timeoutMs: number;
+  eventRetention: number;
+  log: Logger;
+}
+
+export interface ClusterInfo {
+  prefix: string;
+  healthy: boolean;
+  hubs: ClusterHub[];
+}
+
+export class Cluster {
+  readonly store: RedisStore;
+  readonly #o: ClusterOptions;
+  readonly #instance = randomUUID();
+  #bus: ClusterBus | null = null;
+  #keeper: ClusterKeeper | null = null;
+
+  constructor(options: ClusterOptions) {
+    this.#o = options;
+    this.store = new RedisStore({ url: options.url, prefix: options.prefix, hubId: options.hubId, eventRetention: options.eventRetention, commandTimeoutMs: options.timeoutMs, log: options.log });
+  }
+
+  /** The adapter for the relay and the control service (installed before the federation's). */
+  bus(relay: Relay, control: Control): ClusterBus {
+    this.#bus ??= new ClusterBus({
+      hubId: this.#o.hubId, prefix: this.store.prefix, client: this.store.client, relay, control,
+      hubs: () => new Set(this.#keeper?.hubs().keys() ?? []),
+    });
+    return this.#bus;
+  }
+
+  /** Joins: the lease (refused while another process holds this hub id), the bus, the shared duties. */
+  async start(url: string): Promise<void> {
+    const o = this.#o;
+    this.#keeper = new ClusterKeeper({
+      client: this.store.client, scripts: new Scripts(this.store.client, o.timeoutMs), prefix: this.store.prefix, hubId: o.hubId,
+      instance: this.#instance, url, leaseMs: o.leaseMs, graceMs: o.graceMs, eventRetention: o.eventRetention, log: o.log,
+      onHubLost: (hub) => this.#bus?.forget(hub),
+    });
+    await this.#keeper.start();
+    await this.#bus?.start();
+  }
+
+  info(): ClusterInfo {
+    return { prefix: this.#o.prefix, healthy: this.healthy, hubs: [...(this.#keeper?.hubs().values() ?? [])] };
+  }
+
+  get healthy(): boolean {
+    return this.store.healthy;
+  }
+
+  metrics(): { commands: number; failures: number; fed: number; feedLagMs: number; busSent: number; busReceived: number; busTimeouts: number; expired: number; reaped: number } {
+    const s = this.store.stats;
+    const b = this.#bus?.stats;
+    const k = this.#keeper?.stats;
+    return {
+      commands: s.commands, failures: s.failures, fed: s.fed, feedLagMs: s.feedLagMs,
+      busSent: b?.sent ?? 0, busReceived: b?.received ?? 0, busTimeouts: b?.timeouts ?? 0, expired: k?.expired ?? 0, reaped: k?.reaped ?? 0,
+    };
+  }
+
+  /** Leaves the cluster (the store is closed by the hub, after its sessions). */
+  async stop(): Promise<void> {
+    await this.#keeper?.stop();
+    await this.#bus?.stop();
+  }
+}
