@@ -8,6 +8,7 @@ import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import pino, { type Logger } from 'pino';
 import type { HubConfig } from './config.js';
+import { Cluster } from './cluster/cluster.js';
 import { Relay } from './core/bus/relay.js';
 import { Control } from './core/control/control.js';
 import { Watches } from './core/events/watches.js';
@@ -68,12 +69,15 @@ export class Hub implements HubContext {
   readonly #prober: Prober;
   readonly #faces: Face[] = [];
   #registrar: RegistrarClient | null = null;
+  /** Cluster mode: this hub's part of several sharing one Redis (null on its own). */
+  readonly #cluster: Cluster | null;
   #iccp: IccpFace | undefined;
   #url = '';
   #stopping: Promise<void> | null = null;
 
-  private constructor(config: HubConfig, store: Store, registry: Registry, log: Logger) {
+  private constructor(config: HubConfig, store: Store, registry: Registry, log: Logger, cluster: Cluster | null) {
     this.config = config;
+    this.#cluster = cluster;
     this.#store = store;
     this.registry = registry;
     this.log = log;
@@ -87,7 +91,13 @@ export class Hub implements HubContext {
       federationAllow: config.federationAllow, monitorMs: config.federationMonitorMs, graceMs: config.federationGraceMs,
       treeScopes: config.treeScopes, lifecycleTimeoutMs: config.lifecycleTimeoutMs,
     });
-    // Adapters: where the bus and lifecycle control reach beyond this process.
+    // Adapters: where the bus and lifecycle control reach beyond this process. The cluster's first:
+    // its hubs share one namespace, so a plain name may live on another hub of it.
+    if (cluster) {
+      const shared = cluster.bus(this.bus, this.control);
+      this.bus.addAdapter(shared);
+      this.control.addAdapter(shared);
+    }
     this.bus.addAdapter(this.federation.busAdapter);
     this.control.addAdapter(this.federation.controlAdapter);
     this.#prober = new Prober(registry, probeOnceWith({ [PING_SCHEME]: xmlrpcPing }));
@@ -132,15 +142,20 @@ export class Hub implements HubContext {
   static async start(options: HubOptions): Promise<Hub> {
     const { config } = options;
     const log = options.logger ?? pino({ level: config.logLevel, name: 'muster' });
-    const store = options.store ?? new SqliteStore({ dataDir: config.dataDir, eventRetention: config.eventRetention, synchronous: config.sync });
+    const cluster = !options.store && config.cluster ? new Cluster({
+      url: config.cluster, prefix: config.clusterPrefix, hubId: config.hubId, leaseMs: config.clusterLeaseMs, graceMs: config.graceMs,
+      timeoutMs: config.storeTimeoutMs, eventRetention: config.eventRetention, log,
+    }) : null;
+    const store = options.store ?? cluster?.store ?? new SqliteStore({ dataDir: config.dataDir, eventRetention: config.eventRetention, synchronous: config.sync });
     const registry = await Registry.open({
       store, hubId: config.hubId, adminToken: config.adminToken, registrationKey: config.registrationKey,
       maxMembers: config.maxMembers, eventRetention: config.eventRetention,
       liveness: { ttlMs: config.ttlMs, graceMs: config.graceMs },
     });
     if (config.registrar && !config.registrarToken) throw new Error('config: registrar needs registrarToken (the parent\'s federation token)');
-    const hub = new Hub(config, store, registry, log);
+    const hub = new Hub(config, store, registry, log, cluster);
     await hub.#listen();
+    await cluster?.start(hub.url).catch(async (err: unknown) => { await hub.stop(); throw err; });
     hub.federation.start(config.poa ?? [hub.url]);
     if (config.registrar) {
       hub.#registrar = new RegistrarClient(hub.federation, registry, {
@@ -211,7 +226,14 @@ export class Hub implements HubContext {
         registrar: this.federation.registrarId, registrarUrl: this.config.registrar ?? null, connected: this.federation.registrarConnected,
         lastError: this.#registrar?.lastError ?? '', children: this.federation.childCount, descendants: this.federation.descendants().length,
       },
+      ...(this.#cluster ? { cluster: this.#cluster.info() } : {}),
     };
+  }
+
+  /** What /healthz says: a cluster hub whose Redis does not answer is not healthy. */
+  health(): { ok: boolean; reason?: string } {
+    if (this.#cluster && !this.#cluster.healthy) return { ok: false, reason: 'the shared store (Redis) does not answer' };
+    return { ok: true };
   }
 
   async #listen(): Promise<void> {
@@ -246,6 +268,7 @@ export class Hub implements HubContext {
       clearTimeout(force);
       this.control.close();
       this.stats.stop();
+      await this.#cluster?.stop().catch((err: unknown) => this.log.warn({ err }, 'leaving the cluster failed'));
       this.registry.close();
       this.#prober.stopAll();
       await this.#store.close();

@@ -5,7 +5,7 @@ import { resolveConfig, type HubConfig } from '../config.js';
 interface HubFlags {
   host?: string; port?: string; data?: string; config?: string; adminToken?: string; maxMembers?: string;
   hubId?: string; registrationKey?: string; plantimager?: string | boolean; plantimagerAllow?: string; logLevel?: string; sync?: string;
-  registrar?: string; registrarToken?: string; federationToken?: string; federationAllow?: string; monitorMs?: string; graceMs?: string;
+  cluster?: string; registrar?: string; registrarToken?: string; federationToken?: string; federationAllow?: string; monitorMs?: string; graceMs?: string;
   treeScopes?: string; deregister?: boolean;
   co2?: string; co2MaxSats?: string;
   iccp?: string | boolean; iccpEndpoint?: string[];
@@ -52,6 +52,7 @@ export function hubCommand(program: Command): void {
     .option('--iccp-endpoint <name=endpoint>', 'declare an ICCP endpoint, e.g. log=tcp://127.0.0.1:5601 (repeatable; turns the face on)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--rsb [addr]', 'enable the RSB socket bus server on [HOST:]PORT (default 55555)')
     .option('--rsb-connect <host:port>', 'join an existing RSB bus server as a client and bridge it into the bus')
+    .option('--cluster <url>', 'run as one hub of a cluster sharing its registry and bus through Redis, e.g. redis://127.0.0.1:6379')
     .option('--registrar <url>', 'parent hub to register with (federation), e.g. http://site:7070')
     .option('--registrar-token <token>', "the parent's federation token (or MUSTER_REGISTRAR_TOKEN)")
     .option('--federation-token <token>', 'token child hubs must present to register here (or MUSTER_FEDERATION_TOKEN)')
@@ -75,7 +76,7 @@ export function hubCommand(program: Command): void {
           iccp: flags.iccp === true || (flags.iccp === undefined && flags.iccpEndpoint) ? 'tcp://127.0.0.1:*' : flags.iccp || undefined,
           iccpEndpoints: pairs(flags.iccpEndpoint, 'iccp-endpoint'),
           rsb: flags.rsb === true ? '55555' : flags.rsb || undefined, rsbConnect: flags.rsbConnect,
-          registrar: flags.registrar, registrarToken: flags.registrarToken, federationToken: flags.federationToken,
+          cluster: flags.cluster, registrar: flags.registrar, registrarToken: flags.registrarToken, federationToken: flags.federationToken,
           federationAllow: list(flags.federationAllow), federationMonitorMs: intFlag(flags.monitorMs, 'monitor-ms'),
           federationGraceMs: intFlag(flags.graceMs, 'grace-ms'), treeScopes: list(flags.treeScopes),
           deregisterOnStop: flags.deregister === false ? false : undefined,
