@@ -34,15 +34,26 @@ export function layout(root: TreeNode): Placed[] {
   return out;
 }
 
-/** What a later /v1/info may say about the cluster this hub belongs to (cluster mode). */
-interface ClusterHub { readonly hubId?: string; readonly id?: string; readonly url?: string; readonly status?: string; readonly members?: number }
-type WithCluster = HubInfo & { readonly cluster?: { readonly hubs?: readonly ClusterHub[] } };
+/** What /v1/info says of the cluster this hub belongs to, in cluster mode (read loosely: older hubs say nothing). */
+interface ClusterInfo {
+  readonly prefix?: string;
+  readonly healthy?: boolean;
+  readonly hubs?: readonly { readonly hubId: string; readonly url?: string; readonly startedAt?: number }[];
+}
 
-function Cluster(props: { info: WithCluster | null }) {
-  const hubs = props.info?.cluster?.hubs;
-  return html`<section class="card cluster" data-cluster=${hubs ? hubs.length : 0}><h3>The cluster's hubs</h3>
-    ${hubs && hubs.length ? html`<table><thead><tr><th>hub</th><th>status</th><th class="num">members</th><th>address</th></tr></thead><tbody>
-      ${hubs.map((c) => html`<tr><td>${c.hubId ?? c.id ?? '?'}</td><td><span class=${'badge ' + (c.status ?? '')}>${c.status ?? '—'}</span></td><td class="num">${c.members ?? ''}</td><td><code>${c.url ?? ''}</code></td></tr>`)}
+function clusterOf(info: HubInfo | null): ClusterInfo | null {
+  return (info as unknown as { cluster?: ClusterInfo } | null)?.cluster ?? null;
+}
+
+function Cluster(props: { info: HubInfo | null }) {
+  const cluster = clusterOf(props.info);
+  const hubs = cluster?.hubs ?? [];
+  return html`<section class="card cluster" data-cluster=${hubs.length}><h3>The cluster's hubs</h3>
+    ${cluster ? html`<p class="muted">sharing one registry and bus through Redis${cluster.prefix ? html` (prefix <code>${cluster.prefix}</code>)` : ''}:
+      <span class=${'badge ' + (cluster.healthy === false ? 'gone' : 'alive')}>${cluster.healthy === false ? 'store unreachable' : 'healthy'}</span></p>
+      <table><thead><tr><th>hub</th><th>address</th><th>up since</th></tr></thead><tbody>
+      ${hubs.map((c) => html`<tr data-cluster-hub=${c.hubId}><td>${c.hubId}${c.hubId === props.info?.hubId ? ' · this hub' : ''}</td><td><code>${c.url ?? ''}</code></td>
+        <td>${c.startedAt ? new Date(c.startedAt).toLocaleString() : ''}</td></tr>`)}
     </tbody></table>` : html`<p class="muted">This hub runs alone, not in a cluster of hubs sharing one store.</p>`}
   </section>`;
 }
@@ -72,6 +83,6 @@ export function Tree() {
           </g></a>`)}
       </svg>
     </div>
-    <${Cluster} info=${info.data as WithCluster | null} />
+    <${Cluster} info=${info.data} />
   </div>`;
 }
