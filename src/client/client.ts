@@ -28,7 +28,7 @@ export class Client implements MusterClient {
   constructor(options: ConnectOptions, factory: WebSocketFactory) {
     const r = options.reconnect;
     this.#keeper = new ConnectionKeeper({
-      url: socketUrl(options.url, options.token),
+      urls: (typeof options.url === 'string' ? [options.url] : options.url).map((u) => socketUrl(u, options.token)),
       factory,
       reconnect: r === false ? false : { initialDelayMs: r?.initialDelayMs ?? DEFAULTS.initialDelayMs, maxDelayMs: r?.maxDelayMs ?? DEFAULTS.maxDelayMs },
       timeoutMs: options.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs,

@@ -19,7 +19,8 @@ export interface ReconnectPolicy { initialDelayMs: number; maxDelayMs: number }
 
 export interface KeeperOptions {
   /** The socket URL, token included. */
-  url: string;
+  /** The hub's URL, or the URLs of a cluster's hubs (tried in turn). */
+  urls: readonly string[];
   factory: WebSocketFactory;
   /** false: the first drop closes the client. */
   reconnect: ReconnectPolicy | false;
@@ -58,6 +59,7 @@ export class ConnectionKeeper implements WatchLink {
   #conn: RpcConnection | undefined;
   /** User calls wait on it while reconnecting. */
   #ready = deferred();
+  #urlIndex = 0;
   #sleep: { timer: ReturnType<typeof setTimeout>; wake(): void } | undefined;
   #keepAlive: ReturnType<typeof setInterval> | undefined;
 
@@ -82,9 +84,16 @@ export class ConnectionKeeper implements WatchLink {
     return this.#conn;
   }
 
-  /** The first connection: failure rejects (no retry) so a wrong URL is reported at once. */
+  /** The first connection: each URL once, in order; if none answers it rejects at once (a wrong URL is reported, not retried). */
   async start(): Promise<void> {
-    this.#conn = await this.#open();
+    for (let tried = 1; ; tried++) {
+      try {
+        this.#conn = await this.#open();
+        break;
+      } catch (err) {
+        if (tried >= this.#options.urls.length) throw err;
+      }
+    }
     this.#state = 'connected';
     this.#ready.resolve();
     const { keepAliveMs } = this.#options;
@@ -124,8 +133,13 @@ export class ConnectionKeeper implements WatchLink {
       request: (method, params) => this.#inbound.request(method, params),
       closed: (reason) => { if (current()) this.#onDrop(reason); },
     };
-    const { factory, url, timeoutMs } = this.#options;
-    return RpcConnection.open(factory, url, handlers, timeoutMs).then((conn) => (ref.conn = conn));
+    const { factory, urls, timeoutMs } = this.#options;
+    const url = urls[this.#urlIndex % urls.length]!;
+    // A failed attempt moves on to the next hub of the list, so a dead hub is not retried forever.
+    return RpcConnection.open(factory, url, handlers, timeoutMs).then((conn) => (ref.conn = conn), (err: unknown) => {
+      this.#urlIndex++;
+      throw err;
+    });
   }
 
   #onNotification(method: string, params: unknown): void {
@@ -136,6 +150,8 @@ export class ConnectionKeeper implements WatchLink {
 
   #onDrop(reason: string): void {
     this.#conn = undefined;
+    // The hub went: try the next one first (with one URL, the same one).
+    this.#urlIndex++;
     this.watches.forget();
     if (this.#state !== 'connected') return; // a resume in progress retries by itself
     this.#status.emit({ type: 'disconnected', reason });

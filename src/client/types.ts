@@ -15,8 +15,12 @@ export interface ReconnectOptions {
 }
 
 export interface ConnectOptions {
-  /** `http://host:port` (→ `ws://host:port/v1/ws`) or a `ws://` / `wss://` URL. */
-  url: string;
+  /**
+   * `http://host:port` (→ `ws://host:port/v1/ws`) or a `ws://` / `wss://` URL; or several, the
+   * hubs of a cluster: the client connects to the first that answers and, when its hub goes,
+   * moves on to the next, resuming its members and watches there.
+   */
+  url: string | readonly string[];
   /** Admin or member token, sent as `?token=`. */
   token?: string;
   /** Reconnect after a drop (default on); `false` closes the client at the first drop. */
