@@ -1,5 +1,5 @@
-/** The orders a member list can be sorted in: each key compares two members, ties broken by name. */
-import type { ListParams, ListSortKey, MemberStatus } from '../../schemas/member.js';
+/** A page of a member list: the orders it can be sorted in (ties broken by name), the page, its cursor. */
+import { LIMITS, type ListParams, type ListSortKey, type MemberStatus } from '../../schemas/member.js';
 import type { Member } from './member.js';
 
 type Compare = (a: Member, b: Member) => number;
@@ -48,4 +48,14 @@ export function firstInOrder<T>(items: readonly T[], k: number, compare: (a: T, 
     if (top.length > k) top.pop();
   }
   return top;
+}
+
+/** The page a list asks for out of its matches (unsorted), the name cursor after it, and how many matched. */
+export function listPage(hits: readonly Member[], params: ListParams): { page: Member[]; next: string | null; total: number } {
+  const limit = params.limit ?? LIMITS.listLimitDefault;
+  const offset = params.offset ?? 0;
+  const page = firstInOrder(hits, offset + limit, listOrder(params)).slice(offset);
+  // A name cursor only means something in ascending name order; other orders page by offset.
+  const byName = (params.sort ?? 'name') === 'name' && params.order !== 'desc';
+  return { page, next: byName && hits.length > offset + limit ? page[page.length - 1]!.name : null, total: hits.length };
 }

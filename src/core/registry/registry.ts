@@ -11,7 +11,6 @@ import type {
   ListParams, ListResult, LivenessSpec, MemberStatus, MemberView, RegisterParams, RegisterResult,
   RemovalReason, UpdateParams,
 } from '../../schemas/member.js';
-import { LIMITS } from '../../schemas/member.js';
 import type { MemberField, Store } from '../../store/store.js';
 import { EventLog } from '../events/event-log.js';
 import { assertValidName } from '../names.js';
@@ -20,7 +19,7 @@ import { hashToken, newToken, Secret, secretEquals } from '../tokens.js';
 import { DEFAULT_LIVENESS, Liveness, normalizeLiveness, type LivenessDefaults, type ProbeRunner } from './liveness.js';
 import { initFromStored, liveMember, toStored, viewOf, type Member, type MemberInit } from './member.js';
 import { MemberIndex } from './member-index.js';
-import { firstInOrder, listOrder } from './list-order.js';
+import { listPage } from './list-order.js';
 import { Changes, type EventDraft } from './changes.js';
 import { Mirror } from './mirror.js';
 
@@ -356,18 +355,8 @@ export class Registry {
   }
 
   list(params: ListParams = {}): ListResult {
-    const limit = params.limit ?? LIMITS.listLimitDefault;
-    const offset = params.offset ?? 0;
-    const hits = this.#index.select(params);
-    const page = firstInOrder(hits, offset + limit, listOrder(params)).slice(offset);
-    // A name cursor only means something in name order; other orders page by offset.
-    const byName = (params.sort ?? 'name') === 'name' && params.order !== 'desc';
-    return {
-      members: page.map((m) => this.view(m)),
-      next: byName && hits.length > offset + limit ? page[page.length - 1]!.name : null,
-      revision: this.log.revision,
-      total: hits.length,
-    };
+    const { page, next, total } = listPage(this.#index.select(params), params);
+    return { members: page.map((m) => this.view(m)), next, revision: this.log.revision, total };
   }
 
   counts(): Record<MemberStatus | 'total', number> {
