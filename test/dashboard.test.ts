@@ -99,6 +99,9 @@ describe('dashboard - members', () => {
     // A newcomer that matches shows up in the filtered list by itself.
     await register({ name: 'f-9', type: 'camera', meta: { room: 'hall' } });
     await eventually('the newcomer', async () => JSON.stringify(await rowNames(page)) === JSON.stringify(['f-9', 'f-5', 'f-3']));
+    // A change to a row on screen redraws it, flashing.
+    await h.hub.registry.update('f-3', { address: '10.1.1.3:80' }, { token: ADMIN_TOKEN });
+    await page.locator('tr.flash[data-name="f-3"]', { hasText: '10.1.1.3:80' }).waitFor(WAIT);
     await page.goto(`${h.url}/#/members?search=F-4`);
     await eventually('search in any case', async () => JSON.stringify(await rowNames(page)) === JSON.stringify(['f-4']));
     await page.selectOption('select[name="status"]', 'suspect');
@@ -172,6 +175,22 @@ describe('dashboard - components', () => {
     assert.match(await outcome('worker-1').innerText(), /INVALID_STATE/);
     assert.deepEqual(configs.at(-1), { batch: 2 });
     await page.locator('tr[data-name="worker-2"][data-state="configured"]').waitFor(WAIT);
+  });
+});
+
+describe("dashboard - a member's page", () => {
+  test("dashboard - a member's page: record, meta, probe round trips, lifecycle history, recent events", async () => {
+    await register({ name: 'web-1', type: 'service', meta: { owner: 'lab' }, liveness: { kind: 'probe', target: `${h.url}/healthz`, intervalMs: 200 } });
+    await page.goto(`${h.url}/#/member/web-1`);
+    await page.locator('[data-field="name"]', { hasText: 'web-1' }).waitFor(WAIT);
+    assert.match(await page.locator('.member-page').innerText(), /owner\s+lab/);
+    await page.locator('.member-page .chart').waitFor(WAIT);
+    await eventually('probe round trips counted', async () => /\d+ ok, 0 failed/.test(await page.locator('.member-page').innerText()) && !/ 0 ok/.test(await page.locator('.member-page').innerText()));
+    await page.locator('table.events tr', { hasText: 'registered (service)' }).waitFor(WAIT);
+    await page.goto(`${h.url}/#/member/worker-2`);
+    await page.locator('table.history tr', { hasText: 'configured' }).waitFor(WAIT);
+    await page.locator('table.events tr', { hasText: 'ready → configuring' }).waitFor(WAIT);
+    assert.deepEqual(browser.errors, []);
   });
 });
 
