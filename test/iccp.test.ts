@@ -255,6 +255,8 @@ describe('iccp - alongside native components', () => {
     assert.equal(taken.status, 409);
     const list = await (await fetch(`${h.url}/v1/iccp/endpoints`)).json() as { endpoints: { name: string }[] };
     assert.ok(list.endpoints.some((e) => e.name === 'http-1'));
+    const info = await (await fetch(`${h.url}/v1/info`)).json() as { faces: { name: string; address: string }[] };
+    assert.deepEqual(info.faces.find((f) => f.name === 'iccp'), { name: 'iccp', address: 'tcp://127.0.0.1:*' });
   });
 });
 
