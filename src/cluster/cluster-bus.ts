@@ -12,7 +12,7 @@ import { parseScope, type Scope } from '../core/bus/scope.js';
 import { SubscriptionTrie } from '../core/bus/subscriptions.js';
 import type { Control } from '../core/control/control.js';
 import type { BusAdapter, BusRequest, ControlAdapter, LifecycleCommand, SendResult } from '../core/ports.js';
-import { asMemberError, MusterError, PeerError, toMusterError } from '../errors.js';
+import { asMemberError, isErrorCode, MusterError, PeerError, toMusterError } from '../errors.js';
 import type { RedisClient } from './redis-store.js';
 
 export interface ClusterBusOptions {
@@ -30,7 +30,9 @@ type Envelope =
   | { t: 'pub' | 'send' | 'bc'; m: WireMessage }
   | { t: 'req'; id: number; from: string; to: string; method: string; p: WirePayload; timeoutMs: number; replyTo: string }
   | { t: 'ctl'; id: number; name: string; kind: LifecycleCommand['type']; config: Record<string, unknown>; timeoutMs?: number; replyTo: string }
-  | { t: 'rep'; id: number; ok: boolean; p?: WirePayload; value?: unknown; error?: { code: string; message: string; details?: Record<string, unknown>; peer?: unknown } };
+  | { t: 'rep'; id: number; ok: boolean; p?: WirePayload; value?: unknown; error?: { code: string; message: string; details?: Record<string, unknown>; peer?: unknown } }
+  /** A hub's message to itself: its subscription is alive while these come back. */
+  | { t: 'ping' };
 
 interface WirePayload { j?: string; b?: string }
 interface WireMessage { k: MessageKind; f: string; s: string | null; to: string | null; q: number; c: number; st: number; r: number; p: WirePayload }
@@ -58,7 +60,8 @@ export class ClusterBus implements BusAdapter, ControlAdapter {
   #nextId = 1;
   #tellScheduled = false;
   /** Cross-hub traffic, for /metrics. */
-  readonly stats = { sent: 0, received: 0, timeouts: 0, lastHeard: Date.now() };
+  readonly stats = { sent: 0, received: 0, timeouts: 0, lastHeard: Date.now(), resubscribed: 0 };
+  #watchdog: NodeJS.Timeout | undefined;
 
   constructor(options: ClusterBusOptions) {
     this.#o = options;
@@ -72,15 +75,37 @@ export class ClusterBus implements BusAdapter, ControlAdapter {
 
   async start(): Promise<void> {
     await this.#sub.connect();
-    // node-redis subscribes again after a reconnect; the interest of the others is read again then too.
-    await this.#sub.subscribe(this.#me, (text) => this.#received(text));
-    await this.#sub.subscribe(`${this.#o.prefix}:interest`, (hub) => void this.#readInterest(hub));
+    // node-redis subscribes again after a reconnect.
+    await this.#subscribe();
     const all = await this.#o.client.sendCommand<string[]>(['HGETALL', `${this.#o.prefix}:interest`]);
     for (let i = 0; i + 1 < all.length; i += 2) if (all[i] !== this.#o.hubId) this.#declare(all[i]!, JSON.parse(all[i + 1]!) as string[]);
     this.#tell();
+    this.#watchdog = setInterval(() => this.#check(), PING_EVERY_MS);
+    this.#watchdog.unref();
+  }
+
+  /** The subscription is alive while this hub hears its own pings (a subscription can die without a word). */
+  get healthy(): boolean {
+    return Date.now() - this.stats.lastHeard < SILENT_AFTER_MS;
+  }
+
+  #check(): void {
+    if (!this.healthy && this.#sub.isOpen) {
+      // Silent for too long: drop the connection; node-redis reconnects and subscribes again.
+      this.stats.resubscribed++;
+      this.stats.lastHeard = Date.now();
+      void this.#sub.disconnect().then(() => this.#sub.connect()).then(() => this.#subscribe()).catch(() => {});
+    }
+    this.#publish(this.#o.hubId, PING);
+  }
+
+  async #subscribe(): Promise<void> {
+    await this.#sub.subscribe(this.#me, (text) => this.#received(text));
+    await this.#sub.subscribe(`${this.#o.prefix}:interest`, (hub) => void this.#readInterest(hub));
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.#watchdog);
     for (const p of this.#pending.values()) clearTimeout(p.timer);
     await this.#o.client.sendCommand(['HDEL', `${this.#o.prefix}:interest`, this.#o.hubId]).catch(() => {});
     await this.#sub.quit().catch(() => {});
@@ -162,7 +187,7 @@ export class ClusterBus implements BusAdapter, ControlAdapter {
     const e = reply.error!;
     // A member's own error answer travels as its error object, read on this side as it is on the far one.
     if (e.code === 'MEMBER_ERROR' && e.peer) throw PeerError.from(e.peer);
-    throw new MusterError(isCode(e.code) ? e.code : 'INTERNAL', e.message, e.details);
+    throw new MusterError(isErrorCode(e.code) ? e.code : 'INTERNAL', e.message, e.details);
   }
 
   #publish(hub: string, text: string): void {
@@ -191,6 +216,7 @@ export class ClusterBus implements BusAdapter, ControlAdapter {
         case 'ctl':
           this.#answer(e.replyTo, e.id, this.#o.control.command(e.name, e.kind, e.config, e.timeoutMs).then((value) => ({ value })));
           break;
+        case 'ping': break;
         case 'rep': {
           const p = this.#pending.get(e.id);
           if (!p) return;
@@ -240,6 +266,10 @@ export class ClusterBus implements BusAdapter, ControlAdapter {
   }
 }
 
+const PING_EVERY_MS = 1_000;
+const SILENT_AFTER_MS = 3_500;
+const PING = JSON.stringify({ t: 'ping' });
+
 /** Requests wait this much longer than their own timeout, so the far hub's TIMEOUT arrives first. */
 const ANSWER_MARGIN_MS = 1_000;
 
@@ -247,6 +277,3 @@ function messageOf(m: WireMessage): BusMessage {
   return new BusMessage(m.k, m.f, m.s, m.to, m.q, m.c, m.st, m.r, payloadOf(m.p));
 }
 
-function isCode(code: string): code is MusterError['code'] {
-  return /^[A-Z_]+$/.test(code);
-}

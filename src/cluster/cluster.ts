@@ -69,7 +69,7 @@ export class Cluster {
   }
 
   get healthy(): boolean {
-    return this.store.healthy;
+    return this.store.healthy && (this.#bus?.healthy ?? true);
   }
 
   metrics(): { commands: number; failures: number; fed: number; feedLagMs: number; busSent: number; busReceived: number; busTimeouts: number; expired: number; reaped: number } {

@@ -8,6 +8,20 @@ import { MusterError } from '../errors.js';
 
 type Client = ReturnType<typeof createClient>;
 
+/**
+ * A reply within `ms` or STORE_UNAVAILABLE. node-redis's own command timeout covers only commands
+ * still queued, not one already written to a Redis that stopped answering (a paused or frozen
+ * server): this one does; the late reply, if it comes, is dropped.
+ */
+export function answered<T>(reply: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new MusterError('STORE_UNAVAILABLE', `Redis did not answer within ${ms} ms`)), ms);
+  });
+  reply.catch(() => {});
+  return Promise.race([reply, late]).finally(() => clearTimeout(timer));
+}
+
 export class Scripts {
   readonly #client: Client;
   readonly #timeoutMs: number;
@@ -21,13 +35,13 @@ export class Scripts {
   async run<T>(script: string, argv: readonly string[]): Promise<T> {
     let sha = this.#sha.get(script);
     if (!sha) this.#sha.set(script, (sha = createHash('sha1').update(script).digest('hex')));
-    const options = { timeout: this.#timeoutMs };
+    const ms = this.#timeoutMs;
     try {
       try {
-        return await this.#client.sendCommand<T>(['EVALSHA', sha, '0', ...argv], options);
+        return await answered(this.#client.sendCommand<T>(['EVALSHA', sha, '0', ...argv]), ms);
       } catch (err) {
         if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
-        return await this.#client.sendCommand<T>(['EVAL', script, '0', ...argv], options);
+        return await answered(this.#client.sendCommand<T>(['EVAL', script, '0', ...argv]), ms);
       }
     } catch (err) {
       if (err instanceof MusterError) throw err;

@@ -13,7 +13,7 @@ import { MusterError, isErrorCode } from '../errors.js';
 import type { Applied, Change, SharedDeadlines, Store, StoreSnapshot, StoredEvent, StoredMember } from '../store/store.js';
 import { appliedOf, memberOf, pairsToRecord, wirePut, type RawEntry } from './entries.js';
 import { APPLY } from './scripts.js';
-import { Scripts } from './redis-scripts.js';
+import { answered, Scripts } from './redis-scripts.js';
 
 export type RedisClient = ReturnType<typeof createClient>;
 
@@ -79,7 +79,9 @@ export class RedisStore implements Store {
     this.deadlines = {
       touch: (id, at) => {
         // XX: a member removed meanwhile is not brought back by a late heartbeat.
-        void this.#send(['ZADD', `${this.prefix}:deadlines`, 'XX', String(at), id]).catch(() => {});
+        // Fire and forget, no timer: a lost heartbeat is what the ttl is there for.
+        this.stats.commands++;
+        this.#cmd.sendCommand(['ZADD', `${this.prefix}:deadlines`, 'XX', String(at), id]).catch(() => { this.stats.failures++; });
       },
     };
   }
@@ -176,9 +178,9 @@ export class RedisStore implements Store {
   /** A command with the store's timeout; any failure to get an answer is STORE_UNAVAILABLE. */
   #send<T>(args: string[]): Promise<T> {
     this.stats.commands++;
-    return this.#cmd.sendCommand<T>(args, { timeout: this.#o.commandTimeoutMs }).catch((err: unknown) => {
+    return answered(this.#cmd.sendCommand<T>(args), this.#o.commandTimeoutMs).catch((err: unknown) => {
       this.stats.failures++;
-      throw new MusterError('STORE_UNAVAILABLE', `Redis did not answer: ${(err as Error).message}`);
+      throw err instanceof MusterError ? err : new MusterError('STORE_UNAVAILABLE', `Redis did not answer: ${(err as Error).message}`);
     });
   }
 
