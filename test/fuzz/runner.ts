@@ -73,6 +73,9 @@ const CHECK_EVERY_CASES = 100;
 const CHECK_EVERY_MS = 1000;
 const RECENT = 3;
 
+/** The least time a target gets, whatever the others took. */
+const MIN_SHARE_MS = 400;
+
 interface Pinned { signature: string; deadline: number; last: { shown: string; outcome: Outcome } | null; shrinks: number }
 
 export async function runFuzz(options: RunOptions): Promise<Summary> {
@@ -93,9 +96,10 @@ export async function runFuzz(options: RunOptions): Promise<Summary> {
     let weightLeft = ordered.reduce((s, t) => s + (t.weight ?? 1), 0);
     for (const target of ordered) {
       const now = Date.now();
-      const share = Math.max(0, ((deadline - now) * (target.weight ?? 1)) / weightLeft);
+      // A floor, so that a target that overran its share (a slow machine, a slow setup) never
+      // leaves a later one with no case at all; the run then ends a little after its budget.
+      const share = Math.max(MIN_SHARE_MS, ((deadline - now) * (target.weight ?? 1)) / weightLeft);
       weightLeft -= target.weight ?? 1;
-      if (share < 50 && !options.replay) continue;
       const summary: TargetSummary = { cases: 0, sweepCases: 0, ms: 0, rounds: 0, faults: 0, codes: {}, slowest: [] };
       summaries[target.name] = summary;
       log(`fuzz: ${target.name} for ${Math.round(share)} ms`);
