@@ -4,7 +4,10 @@
  * flushes every dirty connection. The bus messages it was owed that turn leave as one frame (a
  * JSON array of notifications, or 0xB5 + binary records), then the socket is uncorked: one
  * writev per connection per turn, however many messages. Replies and other frames share the
- * path (a reply flushes the queued messages first, so order is kept).
+ * path (a reply flushes the queued messages first, so order is kept). A turn that queues more
+ * than INLINE_FLUSH_BYTES for one connection (a burst read in one go, as from Redis in cluster mode)
+ * sends what it has at once, so the kernel takes it and only a peer that does not read counts
+ * against its bound.
  */
 import type { Duplex } from 'node:stream';
 import type WebSocket from 'ws';
@@ -14,6 +17,8 @@ const COMMA = Buffer.from(',');
 const CLOSE_BATCH = Buffer.from(']');
 const BINARY_FRAME = Buffer.from([0xb5]);
 const OPEN = 1;
+/** Queued in one turn past this, a connection's batch goes out at once (nats flushes inline at a limit too). */
+const INLINE_FLUSH_BYTES = 64 * 1024;
 
 const dirty: OutboundBatch[] = [];
 let flushScheduled = false;
@@ -75,6 +80,7 @@ export class OutboundBatch {
     this.#batch.push(frame);
     this.#batchBytes += frame.length;
     this.#markDirty();
+    if (this.#batchBytes >= INLINE_FLUSH_BYTES) this.#sendNow();
   }
 
   /** Called once per turn for a connection written to: one frame for the batch, then uncork. */
@@ -84,6 +90,15 @@ export class OutboundBatch {
     if (this.#corked) {
       this.#corked = false;
       this.#raw!.uncork();
+    }
+  }
+
+  /** The batch as one frame now, written through to the kernel; the socket stays corked for the rest of the turn. */
+  #sendNow(): void {
+    this.#sendBatch();
+    if (this.#corked) {
+      this.#raw!.uncork();
+      this.#raw!.cork();
     }
   }
 
