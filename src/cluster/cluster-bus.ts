@@ -111,6 +111,16 @@ export class ClusterBus implements BusAdapter, ControlAdapter {
     await this.#sub.quit().catch(() => {});
   }
 
+  /** A hub is in the cluster's list again (or for the first time): what it wants is read again. */
+  hubJoined(hub: string): void {
+    void this.#readInterest(hub);
+  }
+
+  /** The store was wiped (the interest of every hub with it): tell the others again what this hub wants. */
+  retell(): void {
+    this.#tell();
+  }
+
   /** A hub left the cluster: its interest goes with it. */
   forget(hub: string): void {
     const key = this.#hubKeys.get(hub);

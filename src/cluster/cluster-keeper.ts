@@ -23,6 +23,8 @@ export interface ClusterKeeperOptions {
   log: Logger;
   /** Hubs reaped by this hub (their interest and routes go). */
   onHubLost(hubId: string): void;
+  /** Hubs seen in the list again or for the first time (what they want is read again). */
+  onHubJoined(hubId: string): void;
 }
 
 export interface ClusterHub {
@@ -89,6 +91,16 @@ export class ClusterKeeper {
     this.#timers.push(t);
   }
 
+  /**
+   * The store was wiped (its history, leases and list with it): this hub's lease and place in the
+   * list at once, rather than at the next renewal, so the others do not take it as lost for long.
+   */
+  async rejoined(): Promise<void> {
+    const o = this.#o;
+    await o.client.sendCommand(['SET', `${this.#p}:lease:${o.hubId}`, o.instance, 'PX', String(o.leaseMs)]);
+    await o.client.sendCommand(['HSET', `${this.#p}:hubs`, o.hubId, JSON.stringify({ url: o.url, startedAt: Date.now() })]);
+  }
+
   async #renew(): Promise<void> {
     const o = this.#o;
     try {
@@ -133,6 +145,8 @@ export class ClusterKeeper {
       next.set(all[i]!, { hubId: all[i]!, url: info.url, startedAt: info.startedAt });
     }
     for (const hub of this.#hubs.keys()) if (!next.has(hub)) this.#o.onHubLost(hub);
+    const known = this.#hubs;
     this.#hubs = next;
+    for (const hub of next.keys()) if (!known.has(hub) && hub !== this.#o.hubId) this.#o.onHubJoined(hub);
   }
 }

@@ -59,6 +59,12 @@ export class Cluster {
       client: this.store.client, scripts: new Scripts(this.store.client, o.timeoutMs), prefix: this.store.prefix, hubId: o.hubId,
       instance: this.#instance, url, leaseMs: o.leaseMs, graceMs: o.graceMs, eventRetention: o.eventRetention, log: o.log,
       onHubLost: (hub) => this.#bus?.forget(hub),
+      onHubJoined: (hub) => this.#bus?.hubJoined(hub),
+    });
+    // Redis wiped: the registry puts its members again (the store tells it); leases and interest here.
+    this.store.restarted(() => {
+      void this.#keeper?.rejoined().catch(() => {});
+      this.#bus?.retell();
     });
     await this.#keeper.start();
     await this.#bus?.start();

@@ -58,12 +58,13 @@ export function pairsToRecord(flat: readonly string[]): Record<string, string> {
   return out;
 }
 
-/** One stream entry's fields: k (kind), b (body), r (first revision), at (ms). */
+/** One stream entry's fields: k (kind), b (body), r (first revision), at (ms), e (its epoch; absent in older entries). */
 export interface RawEntry {
   k: string;
   b: string;
   r: string;
   at: string;
+  e?: string;
 }
 
 interface WireChange {

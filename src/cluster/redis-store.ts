@@ -5,6 +5,13 @@
  * reader has fed it, so the writer hears back after its watchers saw the change. Heartbeats are
  * one pipelined ZADD. A Redis that does not answer within the command timeout makes writes fail
  * with STORE_UNAVAILABLE (and the hub unhealthy), never hang.
+ *
+ * A Redis wiped (FLUSHALL, or restarted without its data) has lost the history: its epoch key is
+ * gone or another hub already named a new one. The reader notices (the key checked every second,
+ * and every entry names its epoch, so an entry of another history is never fed as this one), the
+ * apply script refuses this hub's changes meanwhile (EPOCH, answered STORE_UNAVAILABLE), and the
+ * store joins the new history: it loads it as at open, fails the changes lost with the old one,
+ * and hands the new snapshot to its `restarted` listeners (the registry puts its own members again).
  */
 import { randomUUID } from 'node:crypto';
 import { createClient } from '@redis/client';
@@ -30,6 +37,8 @@ export interface RedisStoreOptions {
 
 const READ_BLOCK_MS = 1_000;
 const READ_COUNT = 1_000;
+/** How often the reader checks that the store still holds this hub's history (the epoch key). */
+const EPOCH_CHECK_MS = 1_000;
 
 type StreamEntries = [string, string[]][];
 /** XREAD's reply: RESP3 gives a map of stream -> entries, RESP2 a list of [stream, entries]. */
@@ -43,6 +52,8 @@ function entriesOf(reply: StreamReply): StreamEntries {
 
 interface Waiting {
   change: Change;
+  /** The history it was written in: lost with it if the store is wiped before it is fed. */
+  epoch: string;
   resolve(applied: Applied): void;
   reject(err: unknown): void;
 }
@@ -56,15 +67,23 @@ export class RedisStore implements Store {
   readonly #reader: RedisClient;
   readonly #scripts: Scripts;
   readonly #listeners: ((a: Applied) => void)[] = [];
+  readonly #restartListeners: ((snapshot: StoreSnapshot) => void)[] = [];
   /** This hub's changes sent and not yet fed back, by ticket. */
   readonly #waiting = new Map<string, Waiting>();
   readonly #instance = randomUUID();
   #nextTicket = 1;
   #lastId = '0-0';
+  /** The history this hub follows; '' until open. */
+  #epoch = '';
+  #epochCheckedAt = 0;
+  /** Set when something hinted that the store holds another history (a refused change, an entry of another epoch). */
+  #epochDoubted = false;
+  /** The last entry read that named another epoch (not fed). */
+  #foreign: string | null = null;
   #closed = false;
   #reading: Promise<void> | null = null;
-  /** Round trips to Redis (for /metrics) and the last time the reader heard from Redis. */
-  readonly stats = { commands: 0, failures: 0, fed: 0, lastRead: Date.now(), feedLagMs: 0 };
+  /** Round trips to Redis (for /metrics), the last time the reader heard from Redis, new histories joined. */
+  readonly stats = { commands: 0, failures: 0, fed: 0, lastRead: Date.now(), feedLagMs: 0, epochs: 0 };
 
   constructor(options: RedisStoreOptions) {
     this.#o = options;
@@ -97,33 +116,52 @@ export class RedisStore implements Store {
 
   async open(): Promise<StoreSnapshot> {
     await Promise.all([this.#cmd.connect(), this.#reader.connect()]);
+    const snapshot = await this.#snapshot();
+    this.#reading = this.#read();
+    return snapshot;
+  }
+
+  /** Shared store: called when the store was wiped and this hub joined its new history. */
+  restarted(listener: (snapshot: StoreSnapshot) => void): void {
+    this.#restartListeners.push(listener);
+  }
+
+  /** What the store holds now, in the history it names (one is named if there is none); the reader goes on from its end. */
+  async #snapshot(): Promise<StoreSnapshot> {
     const P = this.prefix;
     await this.#send(['SET', `${P}:epoch`, randomUUID(), 'NX']);
-    const epoch = await this.#send<string>(['GET', `${P}:epoch`]);
+    const epoch = (await this.#send<string | null>(['GET', `${P}:epoch`])) ?? '';
     // The stream's end first: changes after it come through the reader; what the snapshot misses, it brings.
     const tail = await this.#send<[string, string[]][]>(['XREVRANGE', `${P}:events`, '+', '-', 'COUNT', String(this.#o.eventRetention)]);
-    this.#lastId = tail[0]?.[0] ?? '0-0';
     const ids = await this.#send<string[]>(['SMEMBERS', `${P}:ids`]);
     const hashes = await Promise.all(ids.map((id) => this.#send<string[]>(['HGETALL', `${P}:m:${id}`])));
     const members: StoredMember[] = [];
     ids.forEach((id, i) => { if (hashes[i]!.length) members.push(memberOf(id, pairsToRecord(hashes[i]!))); });
     const events: StoredEvent[] = [];
-    for (const [, fields] of [...tail].reverse()) events.push(...appliedOf(pairsToRecord(fields) as unknown as RawEntry).applied.events);
+    for (const [, fields] of [...tail].reverse()) {
+      const raw = pairsToRecord(fields) as unknown as RawEntry;
+      if (raw.e === undefined || raw.e === epoch) events.push(...appliedOf(raw).applied.events);
+    }
+    this.#epoch = epoch;
+    this.#epochCheckedAt = Date.now();
+    this.#epochDoubted = false;
+    this.#foreign = null;
+    this.#lastId = tail[0]?.[0] ?? '0-0';
     const revision = Number(this.#lastId.split('-')[0]);
-    this.#reading = this.#read();
-    return { members, events: events.slice(-this.#o.eventRetention), position: { revision, epoch: epoch ?? '' } };
+    return { members, events: events.slice(-this.#o.eventRetention), position: { revision, epoch } };
   }
 
   async apply(change: Change): Promise<Applied> {
     if (change.events.length === 0) throw new MusterError('INTERNAL', 'A change without events takes no revision');
     const ticket = `${this.#o.hubId}:${this.#instance}:${this.#nextTicket++}`;
     const wire = { puts: change.puts.map(wirePut), deletes: change.deletes, events: change.events, conditions: change.conditions ?? {}, origin: change.origin, ticket };
-    const fed = new Promise<Applied>((resolve, reject) => this.#waiting.set(ticket, { change, resolve, reject }));
+    const epoch = this.#epoch;
+    const fed = new Promise<Applied>((resolve, reject) => this.#waiting.set(ticket, { change, epoch, resolve, reject }));
     fed.catch(() => {});
     let answer: [string, string | number];
     try {
       this.stats.commands++;
-      answer = await this.#scripts.run<[string, string | number]>(APPLY, [this.prefix, JSON.stringify(wire), String(Date.now()), String(this.#o.eventRetention)]);
+      answer = await this.#scripts.run<[string, string | number]>(APPLY, [this.prefix, JSON.stringify(wire), String(Date.now()), String(this.#o.eventRetention), epoch]);
     } catch (err) {
       this.stats.failures++;
       this.#waiting.delete(ticket);
@@ -131,6 +169,10 @@ export class RedisStore implements Store {
     }
     if (answer[0] !== 'OK') {
       this.#waiting.delete(ticket);
+      if (answer[0] === 'EPOCH') {
+        this.#epochDoubted = true;
+        throw new MusterError('STORE_UNAVAILABLE', 'The shared store lost its history (Redis was wiped); this hub is joining the new one: try again', { retryAfterMs: EPOCH_CHECK_MS });
+      }
       const code = isErrorCode(answer[0]) ? answer[0] : 'INTERNAL';
       throw new MusterError(code, code === 'NAME_TAKEN' ? `The name ${answer[1]} is taken` : `Refused: ${code} ${answer[1]}`, { detail: answer[1] });
     }
@@ -147,6 +189,7 @@ export class RedisStore implements Store {
     while (!this.#closed) {
       let reply: StreamReply;
       try {
+        if (this.#epochDoubted || Date.now() - this.#epochCheckedAt >= EPOCH_CHECK_MS) await this.#checkEpoch();
         reply = await this.#reader.sendCommand<StreamReply>(['XREAD', 'COUNT', String(READ_COUNT), 'BLOCK', String(READ_BLOCK_MS), 'STREAMS', key, this.#lastId]);
       } catch (err) {
         if (this.#closed) return;
@@ -155,13 +198,43 @@ export class RedisStore implements Store {
         continue;
       }
       this.stats.lastRead = Date.now();
-      for (const [id, fields] of entriesOf(reply)) this.#entry(id, fields);
+      for (const [id, fields] of entriesOf(reply)) if (!this.#entry(id, fields)) break;
     }
   }
 
-  #entry(id: string, fields: string[]): void {
-    this.#lastId = id;
+  /** Joins the store's new history if it no longer holds this hub's. */
+  async #checkEpoch(): Promise<void> {
+    const now = await this.#send<string | null>(['GET', `${this.prefix}:epoch`]);
+    this.#epochCheckedAt = Date.now();
+    if (now === this.#epoch) {
+      // Still this history: an entry that named another one (written while the key was gone) is passed over.
+      if (this.#foreign !== null) this.#lastId = this.#foreign;
+      this.#foreign = null;
+      this.#epochDoubted = false;
+      return;
+    }
+    const old = this.#epoch;
+    const snapshot = await this.#snapshot();
+    this.stats.epochs++;
+    this.#o.log.warn({ old, epoch: snapshot.position.epoch, members: snapshot.members.length }, 'the shared store lost its history (Redis wiped?); joined its new one');
+    // Changes written into the old history and not fed back went with it.
+    for (const [ticket, w] of this.#waiting) {
+      if (w.epoch === snapshot.position.epoch) continue;
+      this.#waiting.delete(ticket);
+      w.reject(new MusterError('STORE_UNAVAILABLE', 'The shared store lost its history (Redis was wiped) before this change reached every hub: try again', { retryAfterMs: EPOCH_CHECK_MS }));
+    }
+    for (const l of this.#restartListeners) l(snapshot);
+  }
+
+  /** Feeds one entry; false (nothing fed) for an entry of another history: the epoch is checked first. */
+  #entry(id: string, fields: string[]): boolean {
     const raw = pairsToRecord(fields) as unknown as RawEntry;
+    if (raw.e !== undefined && raw.e !== this.#epoch) {
+      this.#epochDoubted = true;
+      this.#foreign = id;
+      return false;
+    }
+    this.#lastId = id;
     const { applied, ticket } = appliedOf(raw);
     this.stats.fed++;
     this.stats.feedLagMs = Math.max(0, Date.now() - Number(raw.at));
@@ -173,6 +246,7 @@ export class RedisStore implements Store {
       this.#waiting.delete(ticket!);
       mine.resolve(out);
     }
+    return true;
   }
 
   /** A command with the store's timeout; any failure to get an answer is STORE_UNAVAILABLE. */

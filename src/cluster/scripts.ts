@@ -11,6 +11,9 @@
  *   P:deadlines      id -> deadline ms (zset)       P:reason        id -> removal reason at that deadline
  *   P:at:<hub>       ids attached to a hub (set)    P:hubs          hub id -> facts (hash)
  *   P:lease:<hub>    a hub's lease (expires)        P:epoch         names this history
+ *
+ * Redis wiped (FLUSHALL, or restarted without its data) loses P:epoch with the rest: a hub's
+ * change is refused (EPOCH) until the hub has joined the new history (redis-store.ts).
  */
 
 /** Shared helpers, prepended to the scripts that change members. */
@@ -45,20 +48,25 @@ local function schedule(id, whole, now)
     redis.call('HDEL', p .. ':reason', id)
   end
 end
+-- Each entry names the history (epoch) it belongs to: a hub that has not joined that one reads no further.
 local function append(kind, body, count, now)
   local first = redis.call('INCRBY', p .. ':rev', count) - count + 1
   local last = first + count - 1
-  redis.call('XADD', p .. ':events', 'MAXLEN', '~', ARGV[4], last .. '-0', 'k', kind, 'b', body, 'r', first, 'at', now)
+  local epoch = redis.call('GET', p .. ':epoch') or ''
+  redis.call('XADD', p .. ':events', 'MAXLEN', '~', ARGV[4], last .. '-0', 'k', kind, 'b', body, 'r', first, 'at', now, 'e', epoch)
   return first
 end
 `;
 
 /**
- * ARGV: prefix, change (JSON), now, stream length. The change: { puts: [{ id, set: {field:
- * value}, whole }], deletes, events, conditions, origin, ticket }. Returns {'OK', firstRevision}
- * or {CODE, detail} for a failed condition (nothing written).
+ * ARGV: prefix, change (JSON), now, stream length, the epoch the hub writes in. The change:
+ * { puts: [{ id, set: {field: value}, whole }], deletes, events, conditions, origin, ticket }.
+ * Returns {'OK', firstRevision}, {CODE, detail} for a failed condition, or {'EPOCH', epoch} when
+ * the store holds another history than the hub's (it was wiped): nothing written.
  */
 export const APPLY = COMMON + `
+local epoch = redis.call('GET', p .. ':epoch')
+if epoch ~= ARGV[5] then return {'EPOCH', epoch or ''} end
 local c = cjson.decode(ARGV[2])
 local now = tonumber(ARGV[3])
 local deleting, putting = {}, {}

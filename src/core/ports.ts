@@ -16,7 +16,8 @@ export type LifecycleCommand =
 export type Outbound =
   | BusMessage
   | { readonly type: 'event'; readonly watch: number; readonly event: LoggedEvent }
-  | { readonly type: 'watch-dropped'; readonly watch: number; readonly resumeAfter: number }
+  /** A watch ended by the hub: its connection fell behind (SLOW_CONSUMER, the default), or its history is gone (COMPACTED). */
+  | { readonly type: 'watch-dropped'; readonly watch: number; readonly resumeAfter: number; readonly code?: 'SLOW_CONSUMER' | 'COMPACTED' }
   | { readonly type: 'command'; readonly command: LifecycleCommand }
   | { readonly type: 'throttled'; readonly from: string; readonly retryAfterMs: number }
   /** A publication on a tree-wide scope, to another hub (federation). */

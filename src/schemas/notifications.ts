@@ -37,7 +37,7 @@ export const NOTIFICATIONS: readonly NotificationDoc[] = [
   { method: 'bus.throttled', summary: 'The sender is over its rate limit (once per episode); retry after retryAfterMs.', params: Type.Object({ from: Type.String(), retryAfterMs: Type.Integer() }) },
   { method: 'bus.error', summary: 'A binary frame (or a record in it) was refused; the first error of the frame.', params: Type.Object(ErrorBody) },
   { method: 'event', summary: 'A registry event for a watch.', params: Type.Object({ watch: Type.Integer(), event: RegistryEvent }) },
-  { method: 'watch.dropped', summary: 'The watch fell too far behind and was dropped; watch again with since: resumeAfter.', params: Type.Object({ watch: Type.Integer(), code: Type.Literal('SLOW_CONSUMER'), resumeAfter: Type.Integer() }) },
+  { method: 'watch.dropped', summary: 'The watch was dropped: it fell too far behind (SLOW_CONSUMER), or the shared store lost its history (COMPACTED); watch again with since: resumeAfter and the epoch.', params: Type.Object({ watch: Type.Integer(), code: Type.Union([Type.Literal('SLOW_CONSUMER'), Type.Literal('COMPACTED')]), resumeAfter: Type.Integer() }) },
   { method: 'lifecycle.configure', summary: 'CONFIGURE for a component on this connection; answer with lifecycle.ok or lifecycle.error quoting call.', params: Type.Object({ name: Type.String(), call: Type.String(), config: Config }) },
   { method: 'lifecycle.stop', summary: 'STOP for a component on this connection; answer with lifecycle.finished or lifecycle.error quoting call.', params: Type.Object({ name: Type.String(), call: Type.String() }) },
   { method: 'hub.publish', summary: 'To a child hub: a publication on a tree-wide scope it wants.', params: HubPublish },

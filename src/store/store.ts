@@ -104,6 +104,12 @@ export interface Store {
   apply(change: Change): Promise<Applied>;
   /** Every applied change, this hub's and (shared stores) other hubs', in revision order, once durable. */
   feed(listener: (applied: Applied) => void): void;
+  /**
+   * Shared stores: the store lost its history (wiped) and this hub now follows the new one, from
+   * `snapshot` (another epoch; the members the store holds now, which other hubs may still be
+   * putting again). The feed goes on from there.
+   */
+  restarted?(listener: (snapshot: StoreSnapshot) => void): void;
   close(): Promise<void>;
 }
 

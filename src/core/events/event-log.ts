@@ -17,6 +17,8 @@ export interface LoggedEvent {
 export interface Watcher {
   filter: WatchFilter;
   deliver(e: LoggedEvent): void;
+  /** The history it followed is gone (the store was wiped): it was current to `revision` of it. */
+  restarted?(revision: number): void;
 }
 
 export class EventLog {
@@ -64,13 +66,21 @@ export class EventLog {
     for (const w of this.#watchers) if (matches(w.filter, logged.event)) w.deliver(logged);
   }
 
-  /** The store was wiped and began a new history: what came before cannot be resumed from. */
-  restart(position: Position): void {
+  /**
+   * The store was wiped and began a new history, at `position` with `kept` events: what came
+   * before cannot be resumed from. Every watcher leaves, told the revision it was current to.
+   */
+  restart(position: Position, kept: StoredEvent[] = []): void {
+    const was = this.#revision;
     this.#ring.fill(undefined);
     this.#head = 0;
     this.#count = 0;
     this.#revision = position.revision;
     this.#epoch = position.epoch;
+    for (const s of kept.slice(-this.#retention)) this.#push({ event: JSON.parse(s.json) as RegistryEvent, json: s.json });
+    const watchers = [...this.#watchers];
+    this.#watchers.clear();
+    for (const w of watchers) w.restarted?.(was);
   }
 
   /**

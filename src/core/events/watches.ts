@@ -2,7 +2,9 @@
  * Watches: a connection's standing interest in registry events. Each watch replays what the log
  * kept after its `since`, then takes live events, through `Connection.deliver`. A connection
  * that does not take an event (its bound is reached) loses that watch and is told where to
- * resume (`watch-dropped`), so a slow watcher costs the hub a bounded queue, never memory.
+ * resume (`watch-dropped`), so a slow watcher costs the hub a bounded queue, never memory. When
+ * the store was wiped every watch is dropped the same way, with code COMPACTED: resuming it from
+ * the old history answers COMPACTED, never events of the new one as if they followed.
  */
 import { MusterError } from '../../errors.js';
 import type { WatchFilter } from '../../schemas/event.js';
@@ -39,6 +41,11 @@ export class Watches {
         this.dropped++;
         this.close(connection, id);
         connection.deliver({ type: 'watch-dropped', watch: id, resumeAfter: event.event.revision - 1 });
+      },
+      // A wiped store: resuming from `revision` answers COMPACTED (another epoch), so the client re-lists.
+      restarted: (revision: number) => {
+        this.close(connection, id);
+        connection.deliver({ type: 'watch-dropped', watch: id, resumeAfter: revision, code: 'COMPACTED' });
       },
     };
     const revision = this.#log.watch(watcher, since, epoch);

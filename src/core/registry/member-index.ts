@@ -82,8 +82,13 @@ export class MemberIndex {
     this.#byToken.set(m.tokenHash, m);
   }
 
+  /** Takes `m` out; entries that point to another member (one that took its name meanwhile) stay. */
   delete(m: Member): void {
-    this.#byId.delete(m.id);
+    if (this.#byId.get(m.id) === m) this.#byId.delete(m.id);
+    if (this.#byName.get(m.name) !== m) {
+      if (this.#byToken.get(m.tokenHash) === m) this.#byToken.delete(m.tokenHash);
+      return;
+    }
     this.#byName.delete(m.name);
     // A freed base-N at or below the hint lowers it, so the next newcomer gets base-N again.
     const dash = m.name.lastIndexOf('-');
@@ -93,7 +98,7 @@ export class MemberIndex {
       const hint = this.#suffixHint.get(base);
       if (hint !== undefined && Number.isInteger(n) && n >= 1 && n <= hint) this.#suffixHint.set(base, n - 1);
     }
-    this.#byToken.delete(m.tokenHash);
+    if (this.#byToken.get(m.tokenHash) === m) this.#byToken.delete(m.tokenHash);
   }
 }
 

@@ -22,6 +22,7 @@ import { MemberIndex } from './member-index.js';
 import { listPage } from './list-order.js';
 import { Changes, type EventDraft } from './changes.js';
 import { Mirror } from './mirror.js';
+import { rejoin } from './rejoin.js';
 
 export { DEFAULT_LIVENESS, type LivenessDefaults, type ProbeRunner } from './liveness.js';
 export type { LifecycleInfo, Member, MemberInit } from './member.js';
@@ -87,6 +88,13 @@ export class Registry {
       movedAway: (m) => this.#liveness.unbind(m),
     }) : null;
     this.#changes = new Changes(options.store, log, this.hubId, this.#mirror, this.#now);
+    // Cluster mode: the shared store was wiped and joined anew (rejoin.ts).
+    const mirror = this.#mirror;
+    if (mirror) options.store.restarted?.((snapshot) => rejoin(snapshot, {
+      hubId: this.hubId, index: this.#index, log, mirror, evict: (m) => this.#unindex(m, 'evicted'),
+      forget: (m) => { this.#index.delete(m); this.#liveness.stop(m); },
+      put: (m) => this.#changes.commit([{ member: toStored(m) }], [], [{ type: 'added', member: this.view(m) }], { namesFree: [m.name] }),
+    }));
   }
 
   /** Loads the store and gives every member a fresh chance to show it is alive. */
@@ -409,7 +417,6 @@ const STATUS: readonly MemberField[] = ['status'];
 const MAX_NAME_ATTEMPTS = 20;
 const RACED_NAME_HOLD_MS = 5_000;
 const ADDRESS_META: readonly MemberField[] = ['address', 'meta'];
-
 
 /** The controller role is granted only with the admin token (or kept by a member that has it). */
 function assertRoles(roles: RegisterParams['roles'], admin: boolean, existing?: Member): void {

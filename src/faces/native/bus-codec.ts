@@ -51,7 +51,7 @@ function payloadField(m: BusMessage): string {
 export function notificationOf(out: Exclude<Outbound, BusMessage>): { method: string; params: string } {
   switch (out.type) {
     case 'event': return { method: 'event', params: `{"watch":${out.watch},"event":${out.event.json}}` };
-    case 'watch-dropped': return { method: 'watch.dropped', params: JSON.stringify({ watch: out.watch, code: 'SLOW_CONSUMER', resumeAfter: out.resumeAfter }) };
+    case 'watch-dropped': return { method: 'watch.dropped', params: JSON.stringify({ watch: out.watch, code: out.code ?? 'SLOW_CONSUMER', resumeAfter: out.resumeAfter }) };
     case 'command': {
       const { type, ...params } = out.command;
       return { method: `lifecycle.${type}`, params: JSON.stringify(params) };
