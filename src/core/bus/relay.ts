@@ -136,16 +136,30 @@ export class Relay {
     return { seq, delivered };
   }
 
-  /** A publication from another hub (admitted there): to this hub's subscribers, and on to other adapters. */
+  /**
+   * A publication from another hub (admitted there), through adapter `from`: to this hub's
+   * subscribers only. Each adapter spreads publications on its own (the tree to its other links,
+   * a cluster to each of its hubs), so none is passed from one adapter to another: with every hub
+   * of a cluster a node of the tree, that would loop. One that came the long way round (through
+   * the tree from a hub of this cluster, whose own adapter brought it already) is left out.
+   */
   publishRemote(message: BusMessage, scope: Scope, from: BusAdapter | null = null): number {
+    if (from && this.#nearer(message.from, from)) return 0;
     const receivers = this.trie.route(scope, null, this.#route);
     this.#countScope(scope.text);
     let delivered = 0;
     const now = Date.now();
     for (let i = 0; i < receivers.length; i++) if (this.#deliver(receivers[i]!, message, now)) delivered++;
     receivers.length = 0;
-    for (const a of this.#adapters) if (a !== from && a.wants(scope)) a.published(message);
     return delivered;
+  }
+
+  /** True when the sender's hub (`hub/name`) is reached through another adapter than `from`, one listed before it. */
+  #nearer(sender: string, from: BusAdapter): boolean {
+    const hubId = splitAddress(sender).hubId;
+    if (hubId === null || hubId === this.#registry.hubId) return false;
+    const first = this.#adapters.find((a) => a.reaches(hubId));
+    return first !== undefined && first !== from;
   }
 
   /** Every connection with a member bound (on every face, and on every hub of a cluster), except the sender's. */

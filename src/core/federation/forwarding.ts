@@ -117,7 +117,7 @@ export class Forwarding implements ControlAdapter {
     const { relay, registry, control } = this.#o;
     switch (op) {
       case 'get': return registry.get(str(p, 'name'));
-      case 'list': return this.list(validate(TreeListParams, p, 'list'));
+      case 'list': return this.list(validate(TreeListParams, p, 'list'), true);
       case 'tree': return this.tree();
       case 'send': return relay.sendRemote(sendMessage(p));
       case 'request': return (await relay.requestRemote(str(p, 'from'), str(p, 'to'), str(p, 'method'), BusPayload.of(p.params), int(p, 'timeoutMs'))).toJSONValue();
@@ -138,11 +138,15 @@ export class Forwarding implements ControlAdapter {
     return this.forward(hubId, 'get', { name }, null) as Promise<MemberView>;
   }
 
-  /** Members of this hub, of one hub (`hub`), or of a whole subtree (`subtree`). */
-  async list(params: TreeListParams): Promise<ListResult> {
+  /**
+   * Members of this hub, of one hub (`hub`), or of a whole subtree (`subtree`). A hub asked by
+   * name, or by another hub, lists the members it holds: in a cluster, the others are listed by
+   * their own hubs, so each appears once, under the hub that holds it.
+   */
+  async list(params: TreeListParams, forwarded = false): Promise<ListResult> {
     const { hub, subtree, ...filters } = params;
     if (hub !== undefined && hub !== this.#hubId) return this.forward(hub, 'list', { ...filters, subtree }, null) as Promise<ListResult>;
-    const here = this.#o.registry.list(filters);
+    const here = this.#o.registry.list(filters, forwarded || hub === this.#hubId);
     if (!subtree) return here;
     const table = this.#o.table;
     const unreachable: string[] = [];

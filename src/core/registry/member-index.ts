@@ -38,11 +38,12 @@ export class MemberIndex {
     return this.#byId.values();
   }
 
-  /** The members a list asks for (every filter of `params` but the limit and the order), unsorted. */
-  select(params: ListParams): Member[] {
+  /** The members a list asks for (every filter of `params` but the limit and the order; `attachedTo` a hub's), unsorted. */
+  select(params: ListParams, attachedTo?: string): Member[] {
     const hits: Member[] = [];
     const search = params.search?.toLowerCase();
     for (const m of this.#byId.values()) {
+      if (attachedTo !== undefined && m.attachedTo !== attachedTo) continue;
       if (params.type !== undefined && m.type !== params.type) continue;
       if (params.status !== undefined && m.status !== params.status) continue;
       if (params.prefix !== undefined && !m.name.startsWith(params.prefix)) continue;

@@ -362,8 +362,9 @@ export class Registry {
     return this.#index.values();
   }
 
-  list(params: ListParams = {}): ListResult {
-    const { page, next, total } = listPage(this.#index.select(params), params);
+  /** `heldHere`: only the members this hub holds (in a cluster, those attached to it; on its own, all). */
+  list(params: ListParams = {}, heldHere = false): ListResult {
+    const { page, next, total } = listPage(this.#index.select(params, heldHere && this.#mirror ? this.hubId : undefined), params);
     return { members: page.map((m) => this.view(m)), next, revision: this.log.revision, total };
   }
 
