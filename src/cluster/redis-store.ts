@@ -19,7 +19,7 @@ import type { Logger } from 'pino';
 import { MusterError, isErrorCode } from '../errors.js';
 import type { Applied, Change, SharedDeadlines, Store, StoreSnapshot, StoredEvent, StoredMember } from '../store/store.js';
 import { appliedOf, memberOf, pairsToRecord, wirePut, type RawEntry } from './entries.js';
-import { APPLY } from './scripts.js';
+import { APPLY, RAISE } from './scripts.js';
 import { answered, Scripts } from './redis-scripts.js';
 
 export type RedisClient = ReturnType<typeof createClient>;
@@ -39,6 +39,12 @@ const READ_BLOCK_MS = 1_000;
 const READ_COUNT = 1_000;
 /** How often the reader checks that the store still holds this hub's history (the epoch key). */
 const EPOCH_CHECK_MS = 1_000;
+/**
+ * A new history's revisions start at least this far above the old one's as this hub knew it:
+ * hubs that were fed a little further (the lag between hubs) still find no revision of the old
+ * history in the new, so even a `since` passed without its epoch answers COMPACTED.
+ */
+const EPOCH_GAP = 1_000;
 
 type StreamEntries = [string, string[]][];
 /** XREAD's reply: RESP3 gives a map of stream -> entries, RESP2 a list of [stream, entries]. */
@@ -126,11 +132,15 @@ export class RedisStore implements Store {
     this.#restartListeners.push(listener);
   }
 
-  /** What the store holds now, in the history it names (one is named if there is none); the reader goes on from its end. */
-  async #snapshot(): Promise<StoreSnapshot> {
+  /**
+   * What the store holds now, in the history it names (one is named if there is none); the reader
+   * goes on from its end. Joining a new history, `after` is the old one's revision as this hub knew it.
+   */
+  async #snapshot(after = 0): Promise<StoreSnapshot> {
     const P = this.prefix;
     await this.#send(['SET', `${P}:epoch`, randomUUID(), 'NX']);
     const epoch = (await this.#send<string | null>(['GET', `${P}:epoch`])) ?? '';
+    const raised = after > 0 ? Number(await this.#scripts.run<string>(RAISE, [P, String(after + EPOCH_GAP)])) : 0;
     // The stream's end first: changes after it come through the reader; what the snapshot misses, it brings.
     const tail = await this.#send<[string, string[]][]>(['XREVRANGE', `${P}:events`, '+', '-', 'COUNT', String(this.#o.eventRetention)]);
     const ids = await this.#send<string[]>(['SMEMBERS', `${P}:ids`]);
@@ -147,7 +157,7 @@ export class RedisStore implements Store {
     this.#epochDoubted = false;
     this.#foreign = null;
     this.#lastId = tail[0]?.[0] ?? '0-0';
-    const revision = Number(this.#lastId.split('-')[0]);
+    const revision = Math.max(Number(this.#lastId.split('-')[0]), raised);
     return { members, events: events.slice(-this.#o.eventRetention), position: { revision, epoch } };
   }
 
@@ -214,7 +224,7 @@ export class RedisStore implements Store {
       return;
     }
     const old = this.#epoch;
-    const snapshot = await this.#snapshot();
+    const snapshot = await this.#snapshot(Number(this.#lastId.split('-')[0]));
     this.stats.epochs++;
     this.#o.log.warn({ old, epoch: snapshot.position.epoch, members: snapshot.members.length }, 'the shared store lost its history (Redis wiped?); joined its new one');
     // Changes written into the old history and not fed back went with it.

@@ -174,3 +174,14 @@ end
 if #changed > 0 then append('h', cjson.encode(changed), #changed, now) end
 return reaped
 `;
+
+/**
+ * ARGV: prefix, a revision. A hub joining a new history (the store was wiped) raises the revision
+ * counter to at least the old history's revision as it knew it (plus a gap), so that revisions
+ * never go back and a `since` of the old history is never one of the new. Returns the counter.
+ */
+export const RAISE = `
+local key = ARGV[1] .. ':rev'
+if tonumber(redis.call('GET', key) or '0') < tonumber(ARGV[2]) then redis.call('SET', key, ARGV[2]) end
+return redis.call('GET', key)
+`;
