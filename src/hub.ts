@@ -21,6 +21,7 @@ import type { FaceLimits, HubContext } from './faces/context.js';
 import type { Face } from './faces/face.js';
 import { mountDashboard } from './faces/native/dashboard-route.js';
 import { answerClientError, httpServerFactory } from './faces/native/http-server.js';
+import { originAllowed } from './faces/native/origin-check.js';
 import { fromFastifyError, httpRoutes, mountHttp } from './faces/native/http.js';
 import { OpenStreams } from './faces/open-streams.js';
 import { RegistrarClient } from './faces/native/registrar-client.js';
@@ -36,6 +37,7 @@ import type { HubInfo } from './schemas/hub.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/store.js';
 import { VERSION } from './version.js';
+import { MusterError } from './errors.js';
 
 export { VERSION };
 export type { Face };
@@ -240,6 +242,12 @@ export class Hub implements HubContext {
     await this.app.register(fastifyWebsocket, { options: { maxPayload: this.config.maxMessageBytes * 4 } });
     const ws = this.ws;
     await this.app.register(async (scoped) => {
+      // Refused before the upgrade: a page of another origin never gets a socket.
+      scoped.addHook('preValidation', async (req, reply) => {
+        if (originAllowed(req.headers.origin, req.headers.host, this.config.allowOrigins)) return;
+        const e = new MusterError('FORBIDDEN', `Pages of origin ${JSON.stringify(req.headers.origin).slice(0, 200)} may not open /v1/ws (see allowOrigins)`);
+        await reply.code(e.status).send({ error: e.toJSON() });
+      });
       scoped.get('/v1/ws', { websocket: true }, (socket, req) => ws.accept(socket, req.raw));
     });
     mountHttp(this.app, this, httpRoutes(this), VERSION);

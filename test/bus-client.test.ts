@@ -97,3 +97,18 @@ describe('bus - SDK', () => {
     await assert.rejects(bus(asker).request('sdk-calc', 'slow', null, { timeoutMs: 100 }), (e: unknown) => e instanceof MusterClientError && e.code === 'TIMEOUT');
   });
 });
+
+describe('SDK - frames it cannot read', () => {
+  test('bus.format {binary: true} is refused by the SDK (it reads JSON frames), and the member still gets what is published to it', async () => {
+    const sub = await member('json-only');
+    const pub = await member('json-pub');
+    await assert.rejects(sub.call('bus.format', { binary: true }), (e: unknown) => e instanceof MusterClientError && e.code === 'INVALID_PARAMS');
+    const s = bus(sub).subscribe('/f/');
+    await s.ready;
+    const it = s[Symbol.asyncIterator]();
+    await sub.call('bus.format', { binary: false });
+    await bus(pub).publish('/f/x', { n: 1 });
+    const [m] = await take(it, 1);
+    assert.deepEqual(m!.data, { n: 1 });
+  });
+});

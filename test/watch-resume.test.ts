@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { connect, MusterClientError } from '../src/client/index.js';
 import { startHub, tempDir, type TestHub } from './support/hub.js';
 import { RpcPeer } from './support/rpc.js';
 
@@ -57,5 +58,35 @@ describe('watch - resuming', () => {
     const three = await startHub();
     assert.notEqual(three.hub.registry.log.epoch, e1);
     await three.stop();
+  });
+
+  test('SDK: a revision saved with its epoch resumes in a later run on the same history, and fails COMPACTED on a wiped one', async () => {
+    const dir = tempDir();
+    const one = await startHub({ dataDir: dir });
+    const c1 = await connect({ url: one.url });
+    for (const n of ['a', 'b', 'c']) await c1.register({ type: 'job', name: n, liveness: { kind: 'ttl', ttlMs: 60_000 } });
+    const w = c1.watch({}, { since: 0 });
+    let seen = 0;
+    for await (const _e of w) if (++seen === 3) break;
+    const saved = { revision: w.revision!, epoch: w.epoch! };
+    assert.equal(typeof saved.epoch, 'string');
+    await c1.register({ type: 'job', name: 'd', liveness: { kind: 'ttl', ttlMs: 60_000 } });
+    await c1.close();
+    await one.stop({ keepData: true });
+
+    const again = await startHub({ dataDir: dir });
+    const c2 = await connect({ url: again.url });
+    const resumed = c2.watch({}, { since: saved.revision, epoch: saved.epoch });
+    for await (const e of resumed) { assert.equal(e.member.name, 'd', 'the next event of the same history'); break; }
+    await c2.close();
+    await again.stop();
+
+    const wiped = await startHub(); // another history, already past the saved revision
+    const c3 = await connect({ url: wiped.url });
+    for (const n of ['p', 'q', 'r', 's', 't']) await c3.register({ type: 'job', name: n, liveness: { kind: 'ttl', ttlMs: 60_000 } });
+    const stale = c3.watch({}, { since: saved.revision, epoch: saved.epoch });
+    await assert.rejects(async () => { for await (const _e of stale) break; }, (err: unknown) => err instanceof MusterClientError && err.code === 'COMPACTED');
+    await c3.close();
+    await wiped.stop();
   });
 });

@@ -5,7 +5,7 @@ import { resolveConfig, type HubConfig } from '../config.js';
 interface HubFlags {
   host?: string; port?: string; data?: string; config?: string; adminToken?: string; maxMembers?: string;
   hubId?: string; registrationKey?: string; plantimager?: string | boolean; plantimagerAllow?: string; logLevel?: string; sync?: string;
-  cluster?: string; registrar?: string; registrarToken?: string; federationToken?: string; federationAllow?: string; monitorMs?: string; graceMs?: string;
+  cluster?: string; registrar?: string; registrarToken?: string; federationToken?: string; federationAllow?: string; allowOrigin?: string; monitorMs?: string; graceMs?: string;
   treeScopes?: string; deregister?: boolean;
   co2?: string; co2MaxSats?: string;
   iccp?: string | boolean; iccpEndpoint?: string[];
@@ -61,6 +61,7 @@ export function hubCommand(program: Command): void {
     .option('--grace-ms <n>', 'how long a silent child hub is kept before its subtree is removed (default 15000)')
     .option('--tree-scopes <scopes>', 'comma-separated bus scopes shared across the tree (default /tree/)')
     .option('--no-deregister', 'stay registered with the parent on shutdown (it drops this hub after its grace)')
+    .option('--allow-origin <origins>', "comma-separated web page origins besides the hub's own that may open /v1/ws (\"*\" for any)")
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
     .action(async (flags: HubFlags) => {
       const config = resolveConfig({
@@ -79,7 +80,7 @@ export function hubCommand(program: Command): void {
           cluster: flags.cluster, registrar: flags.registrar, registrarToken: flags.registrarToken, federationToken: flags.federationToken,
           federationAllow: list(flags.federationAllow), federationMonitorMs: intFlag(flags.monitorMs, 'monitor-ms'),
           federationGraceMs: intFlag(flags.graceMs, 'grace-ms'), treeScopes: list(flags.treeScopes),
-          deregisterOnStop: flags.deregister === false ? false : undefined,
+          deregisterOnStop: flags.deregister === false ? false : undefined, allowOrigins: list(flags.allowOrigin),
         },
       });
       // Loaded here, not at the top: client commands then start without fastify and SQLite.

@@ -53,6 +53,10 @@ export class Client implements MusterClient {
   call<M extends HubMethod>(method: M, params: MethodParams<M>, options?: CallOptions): Promise<MethodResult<M>>;
   call<T = unknown, M extends string = string>(method: OtherMethod<M>, params?: unknown, options?: CallOptions): Promise<T>;
   call(method: string, params: unknown = {}, options: CallOptions = {}): Promise<unknown> {
+    // The SDK reads JSON frames only: binary bus records would arrive and be lost unread.
+    if (method === 'bus.format' && (params as { binary?: unknown } | null)?.binary === true) {
+      return Promise.reject(new MusterClientError('INVALID_PARAMS', 'The SDK speaks JSON frames only: bus.format {binary: true} is for clients that read the binary record format (docs/protocol.md)'));
+    }
     return this.#keeper.call(method, params, options.timeoutMs);
   }
 
@@ -140,7 +144,7 @@ export class Client implements MusterClient {
   }
 
   watch(filter: WatchFilter = {}, options: WatchOptions = {}): Watch {
-    return this.#keeper.watches.add(filter, options.since, options.maxQueue ?? DEFAULTS.maxQueue);
+    return this.#keeper.watches.add(filter, options.since, options.epoch, options.maxQueue ?? DEFAULTS.maxQueue);
   }
 
   close(): Promise<void> {

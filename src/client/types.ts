@@ -59,6 +59,11 @@ export interface CallOptions {
 export interface WatchOptions {
   /** Replay events after this revision, then stream live. */
   since?: number;
+  /**
+   * The history `since` belongs to (a `watch.epoch` saved with `watch.revision`): when the hub's
+   * store was wiped since, the watch fails COMPACTED instead of replaying another history.
+   */
+  epoch?: string;
   /** Events buffered for a slow reader before the client pauses the hub watch (default 10000). */
   maxQueue?: number;
 }
@@ -69,6 +74,8 @@ export interface Watch extends AsyncIterable<RegistryEvent> {
   readonly ready: Promise<number>;
   /** The revision of the last event received (or the start revision). */
   readonly revision: number | undefined;
+  /** The hub's history `revision` belongs to: save it with the revision to resume in a later run. */
+  readonly epoch: string | undefined;
   close(): Promise<void>;
 }
 
@@ -104,7 +111,7 @@ export interface MusterClient {
   watch(filter?: WatchFilter, options?: WatchOptions): Watch;
   /** A method of the hub's operation tables: params and result typed from them. */
   call<M extends HubMethod>(method: M, params: MethodParams<M>, options?: CallOptions): Promise<MethodResult<M>>;
-  /** Any other JSON-RPC method (system.*, rpc.discover, bus.format, a newer hub's), untyped. */
+  /** Any other JSON-RPC method (system.*, rpc.discover, a newer hub's), untyped. `bus.format {binary: true}` is refused: the SDK reads JSON frames. */
   call<T = unknown, M extends string = string>(method: OtherMethod<M>, params?: unknown, options?: CallOptions): Promise<T>;
   /** Hub-to-client notifications; returns an unsubscribe function. */
   onNotification(method: string, handler: NotificationHandler): () => void;

@@ -43,8 +43,8 @@ export class WatchTable implements WatchOwner {
   }
 
   /** A new watch: opened on the hub now when connected, by the resume step while reconnecting. */
-  add(filter: WatchFilter, since: number | undefined, maxQueue: number): WatchStream {
-    const w = new WatchStream(this, filter, since, maxQueue);
+  add(filter: WatchFilter, since: number | undefined, epoch: string | undefined, maxQueue: number): WatchStream {
+    const w = new WatchStream(this, filter, since, epoch, maxQueue);
     if (this.#link.closed) {
       w.fail(new ConnectionClosedError('The client is closed'));
       return w;

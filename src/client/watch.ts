@@ -33,10 +33,11 @@ export class WatchStream implements Watch {
   readonly #queue: AsyncQueue<RegistryEvent>;
   readonly #owner: WatchOwner;
 
-  constructor(owner: WatchOwner, filter: WatchFilter, since: number | undefined, maxQueue: number) {
+  constructor(owner: WatchOwner, filter: WatchFilter, since: number | undefined, epoch: string | undefined, maxQueue: number) {
     this.#owner = owner;
     this.filter = filter;
     this.revision = since;
+    this.epoch = epoch;
     this.maxQueue = maxQueue;
     this.#queue = new AsyncQueue(() => {
       if (this.paused && this.#queue.length <= this.maxQueue / 2) owner.resume(this);
