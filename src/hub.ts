@@ -122,6 +122,7 @@ export class Hub implements HubContext {
       registrarConnected: config.registrar ? this.federation.registrarConnected : null, children: this.federation.childCount,
       descendants: this.federation.descendants().length, dropped: this.federation.dropped,
     }));
+    if (cluster) this.metrics.addCluster(() => cluster.metrics());
 
     // The native face: HTTP, SSE and the WebSocket API on one port.
     const tls = config.tlsCert && config.tlsKey ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : null;

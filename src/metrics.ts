@@ -2,6 +2,29 @@
 import { Counter, Gauge, Registry as PromRegistry, collectDefaultMetrics } from 'prom-client';
 import type { BusTotals } from './core/bus/relay.js';
 
+/** Why the cluster's bus lost a message (`muster_cluster_bus_dropped_total{reason}`). */
+export const CLUSTER_DROP_REASONS = ['queue-full', 'redis-error', 'no-subscriber', 'no-member', 'unreadable'] as const;
+
+/** What cluster mode reports to /metrics; counters are this hub's since it started. */
+export interface ClusterFigures {
+  commands: number;
+  failures: number;
+  fed: number;
+  feedLagMs: number;
+  /** New histories joined (the shared store was wiped). */
+  epochs: number;
+  busSent: number;
+  busReceived: number;
+  busTimeouts: number;
+  busResubscribed: number;
+  busDropped: Partial<Record<(typeof CLUSTER_DROP_REASONS)[number], number>>;
+  expired: number;
+  reaped: number;
+  leaseFailures: number;
+  healthy: boolean;
+  hubs: number;
+}
+
 export class Metrics {
   readonly registry = new PromRegistry();
   readonly removals = new Counter({ name: 'muster_removals_total', help: 'Members removed, by reason', labelNames: ['reason'] as const, registers: [this.registry] });
@@ -35,6 +58,40 @@ export class Metrics {
     new Gauge({ name: 'muster_federation_child_hubs', help: 'Hubs registered directly with this one', registers: [this.registry], collect() { this.set(f().children); } });
     new Gauge({ name: 'muster_federation_descendant_hubs', help: 'Hubs below this one, direct or indirect', registers: [this.registry], collect() { this.set(f().descendants); } });
     new Counter({ name: 'muster_federation_dropped_total', help: 'Tree-wide publications a backed-up hub link lost', registers: [this.registry], collect() { this.reset(); this.inc(f().dropped); } });
+  }
+
+  /**
+   * Cluster mode: Redis round trips, the change feed, the bus between hubs (what it knows it
+   * dropped, by reason), the shared duties this hub did, health and the hubs it sees. The figures
+   * come from the cluster through `f` (src/hub.ts wires it), read at scrape time.
+   */
+  addCluster(f: () => ClusterFigures): void {
+    const r = [this.registry];
+    const counter = (name: string, help: string, read: (c: ClusterFigures) => number) =>
+      new Counter({ name, help, registers: r, collect() { this.reset(); this.inc(read(f())); } });
+    counter('muster_cluster_redis_commands_total', 'Commands this hub sent Redis: changes, reads, heartbeats, the expiry and reaper scripts (bus messages are counted apart)', (c) => c.commands);
+    counter('muster_cluster_redis_failures_total', 'Of those, the ones that failed or got no answer within storeTimeoutMs', (c) => c.failures);
+    counter('muster_cluster_changes_fed_total', 'Changes read from the change stream and applied here (every hub\'s)', (c) => c.fed);
+    new Gauge({ name: 'muster_cluster_feed_lag_ms', help: 'For the last change fed: ms from the writer deciding it to this hub applying it (includes clock skew between hubs)', registers: r, collect() { this.set(f().feedLagMs); } });
+    counter('muster_cluster_epochs_total', 'Times this hub found the shared store wiped (its history lost) and joined the new one', (c) => c.epochs);
+    counter('muster_cluster_bus_sent_total', 'Messages this hub published to other hubs (and its pings to itself)', (c) => c.busSent);
+    counter('muster_cluster_bus_received_total', 'Messages this hub received from other hubs (and its pings)', (c) => c.busReceived);
+    counter('muster_cluster_bus_timeouts_total', 'Requests and lifecycle commands to another hub that got no answer in time', (c) => c.busTimeouts);
+    counter('muster_cluster_bus_resubscribed_total', 'Times the bus subscription went silent and was made again', (c) => c.busResubscribed);
+    new Counter({
+      name: 'muster_cluster_bus_dropped_total', help: 'Messages between hubs this hub knows were lost, by reason (Redis pub/sub is at most once)',
+      labelNames: ['reason'] as const, registers: r,
+      collect() {
+        this.reset();
+        const d = f().busDropped;
+        for (const reason of CLUSTER_DROP_REASONS) this.inc({ reason }, d[reason] ?? 0);
+      },
+    });
+    counter('muster_cluster_expired_total', 'Members this hub expired for the cluster (deadline passed)', (c) => c.expired);
+    counter('muster_cluster_hubs_reaped_total', 'Hubs this hub found without a lease and reaped (their members made suspect)', (c) => c.reaped);
+    counter('muster_cluster_lease_failures_total', 'Renewals of this hub\'s lease that failed', (c) => c.leaseFailures);
+    new Gauge({ name: 'muster_cluster_healthy', help: '1 while Redis answers, the change stream is read and the bus hears its own pings', registers: r, collect() { this.set(f().healthy ? 1 : 0); } });
+    new Gauge({ name: 'muster_cluster_hubs', help: 'Hubs of the cluster (this one included), as last read', registers: r, collect() { this.set(f().hubs); } });
   }
 
   /** Bus counters live as plain numbers on the relay (hot path); they are read at scrape time. */

@@ -2,7 +2,7 @@
  * Output for people: aligned tables, short ages, one line per event. Every value is escaped here
  * (see visible.ts) before it is measured, so columns line up and a value cannot fake a line.
  */
-import type { MemberView, RegistryEvent } from '../client/index.js';
+import type { HubInfo, MemberView, RegistryEvent } from '../client/index.js';
 import { visible } from './visible.js';
 
 /** Pads columns to their widest cell; the header row is upper case. */
@@ -53,4 +53,12 @@ export function memberFields(m: MemberView, now = Date.now()): string {
 export function eventLine(e: RegistryEvent): string {
   const extra = e.type === 'removed' ? e.reason : e.type === 'lifecycle' ? `${e.from} -> ${e.to}` : e.member.status;
   return `${String(e.revision).padStart(6)}  ${new Date(e.at).toISOString()}  ${visible(e.type).padEnd(9)}  ${visible(e.member.name).padEnd(20)}  ${visible(e.member.type).padEnd(12)}  ${visible(String(extra))}`;
+}
+
+/** The cluster's hubs (`muster info` in cluster mode), sorted by id; the one asked is marked `<- this hub`. */
+export function clusterTable(cluster: NonNullable<HubInfo['cluster']>, thisHub: string, now = Date.now()): string {
+  const hubs = [...cluster.hubs].sort((a, b) => (a.hubId < b.hubId ? -1 : a.hubId > b.hubId ? 1 : 0));
+  return table(['hub', 'url', 'started', ''], hubs.map((h) => [
+    h.hubId, h.url, `${new Date(h.startedAt).toISOString()} (${age(now - h.startedAt)} ago)`, h.hubId === thisHub ? '<- this hub' : '',
+  ]));
 }

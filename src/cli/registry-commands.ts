@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { connect, MusterClientError, type HubInfo, type ListResult, type MemberView, type RegisterResult, type WatchFilter } from '../client/index.js';
 import type { TreeNode } from '../schemas/federation.js';
-import { eventLine, fields, memberFields, memberTable, age } from './format.js';
+import { clusterTable, eventLine, fields, memberFields, memberTable, age } from './format.js';
 import { DEFAULT_HUB, hubTarget, request, type HubTarget } from './hub-api.js';
 import { print, printJson, stdoutClosed, warn } from './output.js';
 import { visible } from './visible.js';
@@ -120,7 +120,9 @@ export function registryCommands(program: Command): void {
         ['faces', i.faces.map((f) => `${f.name} ${f.address}`).join(', ')],
         ['registrar', registrarLine(i.federation)],
         ['hubs below', `${i.federation.descendants} (${i.federation.children} direct)`],
+        ...(i.cluster ? [['cluster', `${i.cluster.hubs.length} hubs, prefix ${i.cluster.prefix}, ${i.cluster.healthy ? 'healthy' : 'unhealthy'}`] as [string, string]] : []),
       ]));
+      if (i.cluster) print('\n' + clusterTable(i.cluster, i.hubId));
     });
 
   withHub(program.command('tree'))

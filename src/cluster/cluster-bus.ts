@@ -4,7 +4,9 @@
  * hub that wants it (encoded once, the same bytes to each); sends, requests and lifecycle commands
  * to a member another hub holds go to that hub's channel, and answers come back on the asker's.
  * Redis pub/sub delivers at most once: a message published while a hub's subscription is down is
- * lost (counted by the sender as sent, by nobody as delivered); requests time out instead.
+ * lost; requests time out instead. What this hub knows it lost is counted by reason (`dropped`):
+ * past the bound of PUBLISHes waiting for Redis, a PUBLISH Redis refused or no hub listened to,
+ * and what arrived for a member no longer here.
  */
 import { BusPayload, BusMessage, type MessageCodec, type MessageKind } from '../core/bus/message.js';
 import type { Relay } from '../core/bus/relay.js';
@@ -59,9 +61,12 @@ export class ClusterBus implements BusAdapter, ControlAdapter {
   readonly #pending = new Map<number, { resolve(v: Envelope & { t: 'rep' }): void; timer: NodeJS.Timeout }>();
   #nextId = 1;
   #tellScheduled = false;
-  /** Cross-hub traffic, for /metrics. */
-  readonly stats = { sent: 0, received: 0, timeouts: 0, lastHeard: Date.now(), resubscribed: 0 };
+  /** Cross-hub traffic, for /metrics (pings to itself included in sent and received). */
+  readonly stats = { sent: 0, received: 0, timeouts: 0, lastHeard: Date.now(), resubscribed: 0, dropped: { ...NO_DROPS } };
   #watchdog: NodeJS.Timeout | undefined;
+  /** PUBLISHes written and not yet answered (bounded: a frozen Redis must not grow this hub's memory). */
+  #inFlight = 0;
+  #inFlightBytes = 0;
 
   constructor(options: ClusterBusOptions) {
     this.#o = options;
@@ -201,8 +206,21 @@ export class ClusterBus implements BusAdapter, ControlAdapter {
   }
 
   #publish(hub: string, text: string): void {
+    const dropped = this.stats.dropped;
+    if (this.#inFlight >= MAX_IN_FLIGHT || this.#inFlightBytes + text.length > MAX_IN_FLIGHT_BYTES) {
+      dropped['queue-full']++;
+      return;
+    }
     this.stats.sent++;
-    void this.#o.client.sendCommand(['PUBLISH', `${this.#o.prefix}:bus:${hub}`, text]).catch(() => {});
+    this.#inFlight++;
+    this.#inFlightBytes += text.length;
+    void this.#o.client.sendCommand<number>(['PUBLISH', `${this.#o.prefix}:bus:${hub}`, text]).then(
+      (listeners) => { if (listeners === 0) dropped['no-subscriber']++; },
+      () => { dropped['redis-error']++; },
+    ).finally(() => {
+      this.#inFlight--;
+      this.#inFlightBytes -= text.length;
+    });
   }
 
   #received(text: string): void {
@@ -212,6 +230,7 @@ export class ClusterBus implements BusAdapter, ControlAdapter {
     try {
       e = JSON.parse(text) as Envelope;
     } catch {
+      this.stats.dropped.unreadable++;
       return;
     }
     const relay = this.#o.relay;
@@ -237,7 +256,8 @@ export class ClusterBus implements BusAdapter, ControlAdapter {
         }
       }
     } catch {
-      // A message for a member that left meanwhile: dropped, as on one hub.
+      // A message for a member that left meanwhile (or has no connection): dropped, as on one hub.
+      this.stats.dropped['no-member']++;
     }
   }
 
@@ -275,6 +295,14 @@ export class ClusterBus implements BusAdapter, ControlAdapter {
     }
   }
 }
+
+/** Why a message between hubs was lost, as far as this hub can tell (Redis pub/sub never says). */
+export type BusDropReason = 'queue-full' | 'redis-error' | 'no-subscriber' | 'no-member' | 'unreadable';
+const NO_DROPS: Record<BusDropReason, number> = { 'queue-full': 0, 'redis-error': 0, 'no-subscriber': 0, 'no-member': 0, unreadable: 0 };
+
+/** PUBLISHes waiting for Redis's answer, at most; past either bound a message is dropped (counted). */
+const MAX_IN_FLIGHT = 10_000;
+const MAX_IN_FLIGHT_BYTES = 16 * 1024 * 1024;
 
 const PING_EVERY_MS = 1_000;
 const SILENT_AFTER_MS = 3_500;

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Relay } from '../core/bus/relay.js';
 import type { Control } from '../core/control/control.js';
-import { ClusterBus } from './cluster-bus.js';
+import { ClusterBus, type BusDropReason } from './cluster-bus.js';
 import { ClusterKeeper, type ClusterHub } from './cluster-keeper.js';
 import { Scripts } from './redis-scripts.js';
 import { RedisStore } from './redis-store.js';
@@ -29,6 +29,12 @@ export interface ClusterInfo {
   prefix: string;
   healthy: boolean;
   hubs: ClusterHub[];
+}
+
+export interface ClusterMetrics {
+  commands: number; failures: number; fed: number; feedLagMs: number; epochs: number;
+  busSent: number; busReceived: number; busTimeouts: number; busResubscribed: number; busDropped: Partial<Record<BusDropReason, number>>;
+  expired: number; reaped: number; leaseFailures: number; healthy: boolean; hubs: number;
 }
 
 export class Cluster {
@@ -56,7 +62,7 @@ export class Cluster {
   async start(url: string): Promise<void> {
     const o = this.#o;
     this.#keeper = new ClusterKeeper({
-      client: this.store.client, scripts: new Scripts(this.store.client, o.timeoutMs), prefix: this.store.prefix, hubId: o.hubId,
+      client: this.store.client, scripts: new Scripts(this.store.client, o.timeoutMs, this.store.stats), prefix: this.store.prefix, hubId: o.hubId,
       instance: this.#instance, url, leaseMs: o.leaseMs, graceMs: o.graceMs, eventRetention: o.eventRetention, log: o.log,
       onHubLost: (hub) => this.#bus?.forget(hub),
       onHubJoined: (hub) => this.#bus?.hubJoined(hub),
@@ -78,13 +84,16 @@ export class Cluster {
     return this.store.healthy && (this.#bus?.healthy ?? true);
   }
 
-  metrics(): { commands: number; failures: number; fed: number; feedLagMs: number; busSent: number; busReceived: number; busTimeouts: number; expired: number; reaped: number } {
+  /** What /metrics shows of the cluster (read at scrape time; counters are this hub's since it started). */
+  metrics(): ClusterMetrics {
     const s = this.store.stats;
     const b = this.#bus?.stats;
     const k = this.#keeper?.stats;
     return {
-      commands: s.commands, failures: s.failures, fed: s.fed, feedLagMs: s.feedLagMs,
-      busSent: b?.sent ?? 0, busReceived: b?.received ?? 0, busTimeouts: b?.timeouts ?? 0, expired: k?.expired ?? 0, reaped: k?.reaped ?? 0,
+      commands: s.commands, failures: s.failures, fed: s.fed, feedLagMs: s.feedLagMs, epochs: s.epochs,
+      busSent: b?.sent ?? 0, busReceived: b?.received ?? 0, busTimeouts: b?.timeouts ?? 0, busResubscribed: b?.resubscribed ?? 0,
+      busDropped: { ...(b?.dropped ?? {}) }, expired: k?.expired ?? 0, reaped: k?.reaped ?? 0, leaseFailures: k?.leaseFailures ?? 0,
+      healthy: this.healthy, hubs: this.#keeper?.hubs().size ?? 0,
     };
   }
 

@@ -26,16 +26,20 @@ export class Scripts {
   readonly #client: Client;
   readonly #timeoutMs: number;
   readonly #sha = new Map<string, string>();
+  readonly #counts: { commands: number; failures: number } | undefined;
 
-  constructor(client: Client, timeoutMs: number) {
+  /** `counts`, when given, is bumped for each run and each failed one (for /metrics). */
+  constructor(client: Client, timeoutMs: number, counts?: { commands: number; failures: number }) {
     this.#client = client;
     this.#timeoutMs = timeoutMs;
+    this.#counts = counts;
   }
 
   async run<T>(script: string, argv: readonly string[]): Promise<T> {
     let sha = this.#sha.get(script);
     if (!sha) this.#sha.set(script, (sha = createHash('sha1').update(script).digest('hex')));
     const ms = this.#timeoutMs;
+    if (this.#counts) this.#counts.commands++;
     try {
       try {
         return await answered(this.#client.sendCommand<T>(['EVALSHA', sha, '0', ...argv]), ms);
@@ -44,6 +48,7 @@ export class Scripts {
         return await answered(this.#client.sendCommand<T>(['EVAL', script, '0', ...argv]), ms);
       }
     } catch (err) {
+      if (this.#counts) this.#counts.failures++;
       if (err instanceof MusterError) throw err;
       const text = (err as Error).message;
       // A script error is a bug of ours; anything else is Redis not answering.
