@@ -148,4 +148,25 @@ describe('cluster in a federation tree', () => {
     const k0Msg = got.get('root')!.find((m) => (m.data as { n?: string }).n === 'from-k0')!;
     assert.equal(k0Msg.from, 'k0/pub-k0');
   });
+
+  test('one cluster hub stopped: the root drops it, the other goes on below the root', async () => {
+    const target = await member(cluster[1]!.url, 'stays');
+    const got: BusMessage[] = [];
+    bus(target).onMessage((m) => got.push(m));
+    assert.equal((await http<MemberView>(cluster[1]!.url, 'GET', '/v1/members/root')).body.roles?.[0], 'registrar', 'the cluster keeps one record of its registrar');
+    assert.equal(await cluster[0]!.kill('SIGTERM'), 0);
+    await until('k0 gone from the tree', async () => hubIds((await http<TreeNode>(root.url, 'GET', '/v1/tree')).body).sort().join(',') === 'k1,root');
+    const sender = await member(root.url, 'sender-2');
+    await until('stays known at the root', async () => (await http(root.url, 'GET', '/v1/members/k1%2Fstays')).status === 200);
+    await bus(sender).send('k1/stays', 'still here');
+    await until('the message', () => got.some((m) => m.data === 'still here'));
+    const info = (await http(cluster[1]!.url, 'GET', '/v1/info')).body;
+    assert.equal(info.federation.connected, true);
+    // The stopped hub took the registrar's record with it: the other's connection monitor puts it back, held by it.
+    const record = await until('the registrar record back at k1', async () => {
+      const r = await http<MemberView>(cluster[1]!.url, 'GET', '/v1/members/root');
+      return r.status === 200 && r.body.status === 'alive' && r.body;
+    });
+    assert.deepEqual([record.hub, record.roles], ['k1', ['registrar']]);
+  });
 });

@@ -145,6 +145,19 @@ export class Federation {
     this.#log.info({ registrar: hello.hubId }, 'registered with the registrar');
   }
 
+  /**
+   * The connection monitor, each interval the registrar answers: its record is here and alive. In
+   * a cluster the record is one for every hub registered there; the hub that held it may have
+   * left (deregistered, removing it) or been lost (leaving it suspect): another takes it over.
+   */
+  async keepRegistrarRecord(link: HubLink): Promise<void> {
+    const hello = this.#registrarHello;
+    if (!hello || this.#registrar !== link || !link.open) return;
+    const record = this.#records.roleOf(hello.hubId) === 'registrar' ? this.#records.statusOf(hello.hubId) : null;
+    if (record === 'alive') return;
+    await this.#serially(() => this.#records.upsert(hello.hubId, 'registrar', hello.poa, { hubId: hello.hubId }, link));
+  }
+
   /** The link to the registrar dropped: keep serving; its record stays, suspect, until it is back. */
   registrarDown(link: HubLink): void {
     if (this.#registrar !== link) return;

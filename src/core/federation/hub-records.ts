@@ -31,6 +31,11 @@ export class HubRecords {
     return this.#registry.find(hubId)?.hubLink ?? null;
   }
 
+  /** The status of the member named `hubId`; null when there is none. */
+  statusOf(hubId: string): string | null {
+    return this.#registry.find(hubId)?.status ?? null;
+  }
+
   /** The points of access a hub's record carries. */
   poaOf(hubId: string): string[] {
     const text = this.#registry.find(hubId)?.meta.poa;

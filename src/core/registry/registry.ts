@@ -271,6 +271,7 @@ export class Registry {
    */
   async resume(member: Member, connection?: Connection): Promise<void> {
     if (!this.#index.holds(member)) return;
+    if (this.#mirror) member.attachedTo = this.hubId;
     this.#liveness.start(member, connection);
     await this.changed(member);
   }

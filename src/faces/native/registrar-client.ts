@@ -193,7 +193,7 @@ export class RegistrarClient implements HubLink {
     if (this.#stopped || !conn || !this.#registered) return;
     try {
       const r = await conn.call('hub.check', { hubId: this.#fed.hubId, instance: this.#fed.instance }, Math.min(CALL_TIMEOUT_MS, this.#o.monitorMs));
-      if ((r as { known?: unknown }).known === true) return;
+      if ((r as { known?: unknown }).known === true) return await this.#fed.keepRegistrarRecord(this).catch(() => {});
       this.#o.log.warn({ registrar: this.#o.url }, 'the registrar lost this hub; registering again');
       await this.#register(conn);
     } catch (err) {
