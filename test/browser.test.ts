@@ -32,6 +32,8 @@ describe('browser - the SDK in Chromium', () => {
       timeout: 30_000,
     });
     page = await browser.newPage();
+    // A page of the hub's own origin, as an app served beside it (or allowed by allowOrigins) is.
+    await page.goto(h.url + '/healthz');
     await page.setContent('<!doctype html><title>muster</title>');
     await page.addScriptTag({ content: code });
   });
@@ -87,5 +89,20 @@ describe('browser - the SDK in Chromium', () => {
     await page.evaluate(async () => { await (globalThis as any).client.close(); });
     for (let i = 0; i < 100 && h.hub.registry.get('tab-1').status !== 'suspect'; i++) await new Promise((r) => setTimeout(r, 20));
     assert.equal(h.hub.registry.get('tab-1').status, 'suspect', 'the page closed its connection');
+  });
+
+  test('browser - a page of another origin cannot open the hub\'s WebSocket, and nothing it sent arrives', async () => {
+    const stranger = await browser.newPage();
+    try {
+      await stranger.setContent('<!doctype html><title>elsewhere</title>'); // about:blank: origin "null"
+      await stranger.addScriptTag({ content: code });
+      const outcome = await stranger.evaluate(async (url) => {
+        try { await (globalThis as any).muster.connect({ url, reconnect: false }); return 'connected'; } catch (e) { return (e as Error).name; }
+      }, h.url);
+      assert.equal(outcome, 'ConnectionClosedError');
+      assert.equal(h.hub.ws.connections.size, 0, 'no socket was opened');
+    } finally {
+      await stranger.close();
+    }
   });
 });
