@@ -26,6 +26,8 @@ export interface Closer { close(): Promise<void> }
 export interface Driver {
   readonly name: string;
   readonly serverPid: number;
+  /** Every process serving the load (a cluster: its hubs and its Redis); CPU is summed over them. Default [serverPid]. */
+  readonly serverPids?: readonly number[];
   publisher(topic: string): Promise<Publisher>;
   subscriber(topic: string, onMessage: (payload: Buffer) => void): Promise<Closer>;
   responder(service: string): Promise<Closer>;
@@ -231,9 +233,10 @@ class MusterPeer {
   }
 }
 
-export function musterDriver(serverPid: number, wsUrl: string): Driver {
+/** `prefix` starts the names of its members (drivers on hubs of one cluster share one namespace). */
+export function musterDriver(serverPid: number, wsUrl: string, prefix = 'bench'): Driver {
   let n = 0;
-  const name = (what: string) => `bench-${what}-${n++}`;
+  const name = (what: string) => `${prefix}-${what}-${n++}`;
   return {
     name: 'muster', serverPid,
     async publisher(topic) {

@@ -14,6 +14,13 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * TICK_S;
 }
 
+/** CPU seconds of every process serving the driver's load. */
+export function serverCpuSeconds(d: Driver): number {
+  let s = 0;
+  for (const pid of d.serverPids ?? [d.serverPid]) s += cpuSeconds(pid);
+  return s;
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (x: number, d = 0) => Number(x.toFixed(d));
 
@@ -40,7 +47,7 @@ export async function fanout(d: Driver, subs: number, count: number, payloadByte
   const payload = Buffer.alloc(payloadBytes, 7);
   const minGot = () => { let m = Infinity; for (const g of got) if (g < m) m = g; return m; };
   const t0 = performance.now();
-  const cpu0 = cpuSeconds(d.serverPid);
+  const cpu0 = serverCpuSeconds(d);
   const deadline = t0 + maxMs;
   let sent = 0;
   while (sent < count && performance.now() < deadline) {
@@ -51,7 +58,7 @@ export async function fanout(d: Driver, subs: number, count: number, payloadByte
   }
   while (minGot() < sent && performance.now() < deadline) await sleep(1);
   const seconds = (performance.now() - t0) / 1000;
-  const cpu = cpuSeconds(d.serverPid) - cpu0;
+  const cpu = serverCpuSeconds(d) - cpu0;
   const delivered = got.reduce((a, b) => a + b, 0);
   for (const c of closers) await c.close();
   return {
@@ -77,12 +84,12 @@ export async function latency(d: Driver, rate: number, seconds: number, payloadB
   await sleep(200);
   const warm = Math.round(rate * warmSeconds);
   const total = warm + Math.round(rate * seconds);
-  let cpu0 = cpuSeconds(d.serverPid);
+  let cpu0 = serverCpuSeconds(d);
   const t0 = performance.now();
   let sent = 0;
   while (sent < total) {
     const due = Math.min(total, Math.floor(((performance.now() - t0) * rate) / 1000));
-    if (sent < warm && due >= warm) cpu0 = cpuSeconds(d.serverPid);
+    if (sent < warm && due >= warm) cpu0 = serverCpuSeconds(d);
     while (sent < due) {
       const b = Buffer.alloc(payloadBytes, 7);
       b[8] = sent >= warm ? 1 : 0;
@@ -96,7 +103,7 @@ export async function latency(d: Driver, rate: number, seconds: number, payloadB
   sent = Math.max(0, sent - warm);
   const end = performance.now() + 3000;
   while (lat.length < sent && performance.now() < end) await sleep(5);
-  const cpu = cpuSeconds(d.serverPid) - cpu0;
+  const cpu = serverCpuSeconds(d) - cpu0;
   await pub.close();
   await sub.close();
   const sorted = Float64Array.from(lat).sort();
@@ -121,7 +128,7 @@ export async function requestReply(d: Driver, inFlight: number, count: number, m
   let done = 0;
   let errors = 0;
   let started = 0;
-  const cpu0 = cpuSeconds(d.serverPid);
+  const cpu0 = serverCpuSeconds(d);
   const t0 = performance.now();
   const deadline = t0 + maxMs;
   const worker = async () => {
@@ -132,7 +139,7 @@ export async function requestReply(d: Driver, inFlight: number, count: number, m
   };
   await Promise.all(Array.from({ length: inFlight }, worker));
   const seconds = (performance.now() - t0) / 1000;
-  const cpu = cpuSeconds(d.serverPid) - cpu0;
+  const cpu = serverCpuSeconds(d) - cpu0;
   await req.close();
   await responder.close();
   return {

@@ -13,14 +13,14 @@ import { BENCH_ADMIN_TOKEN, pinSelf, spawnBenchHub, type BenchHub } from './_hub
 const FED = 'bench-federation-token';
 const PHASE_MS = 4_000;
 
-async function member(url: string, name: string): Promise<MusterClient> {
+export async function member(url: string, name: string): Promise<MusterClient> {
   const c = await connect({ url, token: BENCH_ADMIN_TOKEN });
   await c.register({ name, type: 'bench', liveness: 'session' });
   return c;
 }
 
 /** Round trips/s and latency percentiles with `inFlight` requests open, for PHASE_MS. */
-async function requests(asker: MusterClient, to: string, inFlight: number): Promise<{ perSec: number; p50Us: number; p99Us: number }> {
+export async function requests(asker: MusterClient, to: string, inFlight: number): Promise<{ perSec: number; p50Us: number; p99Us: number }> {
   const lat: number[] = [];
   const end = performance.now() + PHASE_MS;
   const worker = async () => {

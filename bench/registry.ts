@@ -47,7 +47,7 @@ function summary(runs: Measured[]): Record<string, unknown> {
   };
 }
 
-function percentile(sorted: number[], p: number): number {
+export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
@@ -132,9 +132,20 @@ async function registrationsNormal(hub: BenchHub): Promise<Record<string, unknow
   }
 }
 
-/** 10,000 ttl members that never heartbeat; lag from each TTL deadline to its `removed` event at a watcher. */
-async function expiryLag(hub: BenchHub, round: number, count = 10_000, ttlMs = 3_000): Promise<Record<string, unknown>> {
-  const watcher = await connect(hub.wsUrl);
+/** Where expiry is measured: the hub that registers, the one watched (default the same) and the processes whose CPU counts. */
+export interface ExpirySetup {
+  watchUrl?: string;
+  cpuPids?: readonly number[];
+}
+
+/**
+ * 10,000 ttl members that never heartbeat; lag from each TTL deadline to its `removed` event at a
+ * watcher (on `hub` itself, or on another hub of a cluster: `at.watchUrl`).
+ */
+export async function expiryLag(hub: BenchHub, round: number, count = 10_000, ttlMs = 3_000, at: ExpirySetup = {}): Promise<Record<string, unknown>> {
+  const pids = at.cpuPids ?? [hub.pid];
+  const cpuNow = () => pids.reduce((s, pid) => s + cpuMs(pid), 0);
+  const watcher = await connect(at.watchUrl ?? hub.wsUrl);
   const ws = await connect(hub.wsUrl);
   const prefix = `exp${round}`;
   const arrivals: { at: number; text: string }[] = [];
@@ -150,11 +161,11 @@ async function expiryLag(hub: BenchHub, round: number, count = 10_000, ttlMs = 3
     if (reg.errors) throw new Error(`expiry setup: ${reg.firstError}`);
     // The hub's CPU share while the members expire: low means the hub waited for a core.
     await new Promise((r) => setTimeout(r, Math.max(0, ttlMs - reg.ms - 200)));
-    const c0 = cpuMs(hub.pid);
+    const c0 = cpuNow();
     const m0 = machineTicks();
     const w0 = performance.now();
     await Promise.race([allSeen, new Promise((r) => setTimeout(r, 15_000))]);
-    const hubCpuPercent = Math.round((100 * (cpuMs(hub.pid) - c0)) / (performance.now() - w0));
+    const hubCpuPercent = Math.round((100 * (cpuNow() - c0)) / (performance.now() - w0));
     const m1 = machineTicks();
     const machineBusyPercent = Math.round((100 * (m1.busy - m0.busy)) / Math.max(1, m1.total - m0.total));
     const lags: number[] = [];
