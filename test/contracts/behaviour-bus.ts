@@ -92,7 +92,7 @@ export function busBehaviour(b: Behaviour): void {
       await b.until('bytes over HTTP from a third hub', () => got.some((m) => m.data instanceof Uint8Array && Buffer.from(m.data).toString() === 'hi'));
     });
 
-    test('request: the answer, the member\'s error, no handler, no such member, a timeout, the member gone', async () => {
+    test('request: the answer, the member\'s error, no handler, no such member, no connection, a timeout, the member gone', async () => {
       const asker = await b.member(0, 'rq-asker');
       const answerer = await b.member(1, 'rq-answerer');
       await b.until('rq-answerer known at hub 0', async () => (await b.http(0, 'GET', '/v1/members/rq-answerer')).status === 200);
@@ -107,6 +107,10 @@ export function busBehaviour(b: Behaviour): void {
       assert.equal(failed.message, 'not today');
       assert.equal(await codeOf(ask.request('rq-answerer', 'nothing-handles-this')), 'MEMBER_ERROR', 'no handler: the member answers an error');
       assert.equal(await codeOf(ask.request('rq-ghost', 'add', {})), 'NO_SUCH_MEMBER');
+      // A member registered over HTTP has no connection to answer on.
+      await b.http(1, 'POST', '/v1/members', { name: 'rq-offline', type: 'svc', liveness: { kind: 'ttl', ttlMs: 60_000 } });
+      await b.until('rq-offline known at hub 0', async () => (await b.http(0, 'GET', '/v1/members/rq-offline')).status === 200);
+      assert.equal(await codeOf(ask.request('rq-offline', 'add', {})), 'NOT_CONNECTED');
       const t0 = Date.now();
       assert.equal(await codeOf(ask.request('rq-answerer', 'never', null, { timeoutMs: 300 })), 'TIMEOUT');
       const took = Date.now() - t0;
