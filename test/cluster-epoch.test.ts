@@ -173,4 +173,34 @@ describe('cluster - the store wiped', () => {
     assert.equal(r.body.name, 'rs-new');
     await until('rs-new at b', async () => (await names(b, 'rs-')).length === 2);
   });
+
+  test('Redis restarted from an older snapshot (same epoch key, fewer revisions): the hubs notice, take it as a new history, and the same follows', { timeout: 90_000 }, async () => {
+    const [a, b] = hubs as [HubProcess, HubProcess];
+    const holder = await client(a);
+    const early = await holder.register({ name: 'sn-early', type: 'sn', liveness: 'session' });
+    await until('sn-early at b', async () => (await names(b, 'sn-')).length === 1);
+    // A snapshot now; what comes after it is not in the file Redis restarts from.
+    const r = createClient({ url: redis.url });
+    await r.connect();
+    await r.sendCommand(['SAVE']);
+    await r.quit();
+    const late = await holder.register({ name: 'sn-late', type: 'sn', liveness: 'session' });
+    await until('sn-late at b', async () => (await names(b, 'sn-')).length === 2);
+    const watcher = await peer(b);
+    const old = await watcher.ok('watch', { filter: { prefix: 'sn-' } });
+    const port = redis.port;
+    await redis.stop({ keepData: true });
+    redis = await startRedis(['--appendonly', 'no', '--dbfilename', 'dump.rdb'], port, redis.dir);
+    const dropped = await watcher.waitFor((n) => n.method === 'watch.dropped', 20_000);
+    assert.equal(dropped.params.code, 'COMPACTED', 'the old history is not served as if nothing was lost');
+    const resumed = await watcher.call('watch', { filter: { prefix: 'sn-' }, since: old.revision, epoch: old.epoch });
+    assert.equal(resumed.error?.data?.code, 'COMPACTED');
+    assert.ok((resumed.error?.data?.details as { revision: number }).revision > old.revision, 'revisions never go back');
+    // The hub holding both puts them again: the one the snapshot lost is back, with its id.
+    for (const h of [a, b]) {
+      const listed = await until(`whole again at ${h.url}`, async () => { const l = await names(h, 'sn-'); return l.length === 2 && l; });
+      assert.equal(listed.find((m) => m.name === 'sn-early')?.id, early.id);
+      assert.equal(listed.find((m) => m.name === 'sn-late')?.id, late.id);
+    }
+  });
 });

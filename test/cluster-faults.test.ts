@@ -1,12 +1,13 @@
 /**
  * Cluster mode when things break, with real hub processes and a real redis-server: Redis frozen
  * for 5 s (writes answer STORE_UNAVAILABLE rather than hang, /healthz says so, all recover by
- * themselves), Redis killed and restarted (appendfsync always: nothing acknowledged is lost),
+ * themselves), Redis frozen longer than a lease (no live hub taken for lost), Redis killed and restarted (appendfsync always: nothing acknowledged is lost),
  * a hub killed with SIGKILL under load (every acknowledged registration is kept).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { spawnHub, tempDir, type HubProcess } from './support/hub.js';
+import { redisBlackhole } from './support/redis-blackhole.js';
 import { startRedis, type TestRedis } from './support/redis.js';
 import { RpcPeer } from './support/rpc.js';
 
@@ -63,6 +64,26 @@ describe('cluster - faults', () => {
     await watcher.close();
   });
 
+  test('Redis frozen for longer than a lease (4.5 s > 3 s): no live hub is taken for lost, its session members stay alive', { timeout: 40_000 }, async () => {
+    const member = await RpcPeer.connect(hubs[0]!.wsUrl);
+    await member.ok('register', { type: 'f', name: 'stall-held', liveness: { kind: 'session', graceMs: 1_000 } });
+    const watcher = await RpcPeer.connect(hubs[1]!.wsUrl);
+    await watcher.ok('watch', { filter: { name: 'stall-held' } });
+    await until(async () => (await listed(hubs[1]!)).some((m) => m.name === 'stall-held'), 'held, seen at the other hub');
+    await redis.pause(4_500);
+    await until(async () => (await fetch(`${hubs[0]!.url}/healthz`)).status === 200 && (await fetch(`${hubs[1]!.url}/healthz`)).status === 200, 'healthy again', 10_000);
+    // Two leases and the member's grace after Redis runs again: a reap would have shown by now.
+    await sleep(7_000);
+    const changes = watcher.notifications.filter((n) => n.method === 'event').map((n) => `${n.params.event.type} ${n.params.event.member.status}`);
+    assert.deepEqual(changes, [], 'no suspect, no removal');
+    const info = await (await fetch(`${hubs[1]!.url}/v1/info`)).json();
+    assert.deepEqual(info.cluster.hubs.map((h: { hubId: string }) => h.hubId).sort(), ['fa', 'fb']);
+    const seen = (await listed(hubs[1]!)).find((m) => m.name === 'stall-held') as { status?: string } | undefined;
+    assert.equal(seen?.status, 'alive');
+    await member.close();
+    await watcher.close();
+  });
+
   test('Redis killed and restarted (appendfsync always): hubs reconnect, nothing acknowledged is lost, watches go on', { timeout: 60_000 }, async () => {
     const acked: string[] = [];
     for (let i = 0; i < 40; i++) {
@@ -101,5 +122,42 @@ describe('cluster - faults', () => {
     const ids = new Set((await listed(hubs[0]!)).map((m) => m.id));
     const missing = acked.filter((id) => !ids.has(id));
     assert.deepEqual(missing, [], `${missing.length} of ${acked.length} acknowledged registrations lost`);
+  });
+
+  test('a hub that cannot reach its Redis does not start: it says why (password hidden) and exits 1', { timeout: 30_000 }, async () => {
+    const t0 = Date.now();
+    const failed = await spawnHub(['--cluster', 'redis://:s3cret-pass@127.0.0.1:1', '--hub-id', 'nowhere', '--data', tempDir()], { ...env, MUSTER_STORE_TIMEOUT_MS: '500' }).then(
+      () => null, (err: Error) => err.message);
+    assert.ok(failed, 'it did not start');
+    assert.match(failed, /exited with 1/);
+    assert.match(failed, /STORE_UNAVAILABLE|Cannot reach the cluster's Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1/);
+    assert.doesNotMatch(failed, /s3cret-pass/);
+    assert.ok(Date.now() - t0 < 15_000, `gave up in ${Date.now() - t0} ms`);
+  });
+
+  test('a hub whose bus subscription dies silently notices (unhealthy), subscribes again by itself, and hears the other hubs again', { timeout: 40_000 }, async () => {
+    const hole = await redisBlackhole(redis.port);
+    const quiet = await spawnHub(['--cluster', hole.url, '--hub-id', 'quiet', '--data', tempDir()], env);
+    try {
+      const sub = await RpcPeer.connect(quiet.wsUrl);
+      await sub.ok('register', { type: 'f', name: 'quiet-sub' });
+      await sub.ok('bus.subscribe', { scope: '/quiet/' });
+      const pub = await RpcPeer.connect(hubs[0]!.wsUrl);
+      await pub.ok('register', { type: 'f', name: 'quiet-pub' });
+      const heard = (text: string) => sub.notifications.some((n) => n.method === 'bus.message' && JSON.stringify(n.params).includes(text));
+      await until(async () => { await pub.ok('bus.publish', { scope: '/quiet/', data: 'before' }); await sleep(100); return heard('before'); }, 'heard before');
+      assert.ok(hole.silenceSubscribers() >= 1, 'the subscription is silenced');
+      const sick = await until(async () => { const r = await fetch(`${quiet.url}/healthz`); return r.status === 503 && r; }, 'unhealthy', 10_000);
+      assert.equal(sick.status, 503);
+      await until(async () => (await fetch(`${quiet.url}/healthz`)).status === 200, 'healthy again', 10_000);
+      await until(async () => { await pub.ok('bus.publish', { scope: '/quiet/', data: 'after' }); await sleep(100); return heard('after'); }, 'hears the others again', 10_000);
+      const metrics = await (await fetch(`${quiet.url}/metrics`)).text();
+      assert.match(metrics, /muster_cluster_bus_resubscribed_total [1-9]/);
+      await sub.close();
+      await pub.close();
+    } finally {
+      await quiet.kill('SIGKILL');
+      await hole.close();
+    }
   });
 });

@@ -26,7 +26,7 @@ async function until<T>(what: () => Promise<T | undefined | false> | T | undefin
   }
 }
 
-const hubArgs = (id: string) => ['--cluster', redis.url, '--hub-id', id, '--data', tempDir(), '--grace-ms', '1000'];
+const hubArgs = (id: string) => ['--cluster', redis.url, '--hub-id', id, '--data', tempDir()];
 async function api(h: HubProcess, method: string, path: string, body?: unknown, headers: Record<string, string> = json): Promise<{ status: number; body: any }> {
   const r = await fetch(h.url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   return { status: r.status, body: await r.json() };
@@ -36,7 +36,7 @@ const names = async (h: HubProcess) => ((await api(h, 'GET', '/v1/members?limit=
 before(async () => {
   redis = await startRedis();
   hubs = [];
-  for (const id of ['a', 'b', 'c']) hubs.push(await spawnHub(hubArgs(id), { MUSTER_CLUSTER_LEASE_MS: '1000' }));
+  for (const id of ['a', 'b', 'c']) hubs.push(await spawnHub(hubArgs(id), { MUSTER_CLUSTER_LEASE_MS: '1000', MUSTER_GRACE_MS: '1000' }));
 });
 after(async () => {
   for (const h of hubs) await h.kill('SIGKILL');
@@ -111,7 +111,7 @@ describe('cluster - one history', () => {
   });
 
   test('the SDK given every hub URL resumes its watch on another hub when its hub dies, nothing missed or repeated', async () => {
-    const extra = await spawnHub(hubArgs('d'), { MUSTER_CLUSTER_LEASE_MS: '1000' });
+    const extra = await spawnHub(hubArgs('d'), { MUSTER_CLUSTER_LEASE_MS: '1000', MUSTER_GRACE_MS: '1000' });
     const c: MusterClient = await connect({ url: [extra.url, hubs[0]!.url], reconnect: { initialDelayMs: 50, maxDelayMs: 200 } });
     try {
       const w = c.watch({ prefix: 'sdk-' });
@@ -154,7 +154,7 @@ describe('cluster - liveness across hubs', () => {
   });
 
   test('a session member of a hub killed with SIGKILL turns suspect, then is removed (hub-lost) by the others', async () => {
-    const victim = await spawnHub(hubArgs('victim'), { MUSTER_CLUSTER_LEASE_MS: '1000' });
+    const victim = await spawnHub(hubArgs('victim'), { MUSTER_CLUSTER_LEASE_MS: '1000', MUSTER_GRACE_MS: '1000' });
     const peer = await RpcPeer.connect(victim.wsUrl);
     await peer.ok('register', { type: 's', name: 'on-victim', liveness: { kind: 'session', graceMs: 800 } });
     const watcher = await RpcPeer.connect(hubs[0]!.wsUrl);

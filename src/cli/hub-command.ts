@@ -5,7 +5,7 @@ import { resolveConfig, type HubConfig } from '../config.js';
 interface HubFlags {
   host?: string; port?: string; data?: string; config?: string; adminToken?: string; maxMembers?: string;
   hubId?: string; registrationKey?: string; plantimager?: string | boolean; plantimagerAllow?: string; logLevel?: string; sync?: string;
-  cluster?: string; registrar?: string; registrarToken?: string; federationToken?: string; federationAllow?: string; allowOrigin?: string; monitorMs?: string; graceMs?: string;
+  cluster?: string; clusterPrefix?: string; registrar?: string; registrarToken?: string; federationToken?: string; federationAllow?: string; allowOrigin?: string; monitorMs?: string; graceMs?: string;
   treeScopes?: string; deregister?: boolean;
   co2?: string; co2MaxSats?: string;
   iccp?: string | boolean; iccpEndpoint?: string[];
@@ -53,6 +53,7 @@ export function hubCommand(program: Command): void {
     .option('--rsb [addr]', 'enable the RSB socket bus server on [HOST:]PORT (default 55555)')
     .option('--rsb-connect <host:port>', 'join an existing RSB bus server as a client and bridge it into the bus')
     .option('--cluster <url>', 'run as one hub of a cluster sharing its registry and bus through Redis, e.g. redis://127.0.0.1:6379')
+    .option('--cluster-prefix <prefix>', "key prefix in Redis, so that two clusters can share one Redis (default muster)")
     .option('--registrar <url>', 'parent hub to register with (federation), e.g. http://site:7070')
     .option('--registrar-token <token>', "the parent's federation token (or MUSTER_REGISTRAR_TOKEN)")
     .option('--federation-token <token>', 'token child hubs must present to register here (or MUSTER_FEDERATION_TOKEN)')
@@ -77,7 +78,7 @@ export function hubCommand(program: Command): void {
           iccp: flags.iccp === true || (flags.iccp === undefined && flags.iccpEndpoint) ? 'tcp://127.0.0.1:*' : flags.iccp || undefined,
           iccpEndpoints: pairs(flags.iccpEndpoint, 'iccp-endpoint'),
           rsb: flags.rsb === true ? '55555' : flags.rsb || undefined, rsbConnect: flags.rsbConnect,
-          cluster: flags.cluster, registrar: flags.registrar, registrarToken: flags.registrarToken, federationToken: flags.federationToken,
+          cluster: flags.cluster, clusterPrefix: flags.clusterPrefix, registrar: flags.registrar, registrarToken: flags.registrarToken, federationToken: flags.federationToken,
           federationAllow: list(flags.federationAllow), federationMonitorMs: intFlag(flags.monitorMs, 'monitor-ms'),
           federationGraceMs: intFlag(flags.graceMs, 'grace-ms'), treeScopes: list(flags.treeScopes),
           deregisterOnStop: flags.deregister === false ? false : undefined, allowOrigins: list(flags.allowOrigin),

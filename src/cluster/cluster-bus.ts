@@ -1,7 +1,8 @@
 /**
  * The bus across the hubs of a cluster, over Redis pub/sub: each hub listens on a channel of its
  * own and tells the others which scopes its subscribers want. A publication crosses Redis once per
- * hub that wants it (encoded once, the same bytes to each); sends, requests and lifecycle commands
+ * hub that wants it (encoded once, the same bytes to each), and what goes to one hub in one turn
+ * of the event loop goes as one PUBLISH; sends, requests and lifecycle commands
  * to a member another hub holds go to that hub's channel, and answers come back on the asker's.
  * Redis pub/sub delivers at most once: a message published while a hub's subscription is down is
  * lost; requests time out instead. What this hub knows it lost is counted by reason (`dropped`):
@@ -67,6 +68,9 @@ export class ClusterBus implements BusAdapter, ControlAdapter {
   /** PUBLISHes written and not yet answered (bounded: a frozen Redis must not grow this hub's memory). */
   #inFlight = 0;
   #inFlightBytes = 0;
+  /** Envelopes for each hub gathered this turn: one PUBLISH per hub (a JSON array when several). */
+  readonly #outbox = new Map<string, { texts: string[]; bytes: number }>();
+  #flushScheduled = false;
 
   constructor(options: ClusterBusOptions) {
     this.#o = options;
@@ -214,25 +218,53 @@ export class ClusterBus implements BusAdapter, ControlAdapter {
     this.stats.sent++;
     this.#inFlight++;
     this.#inFlightBytes += text.length;
+    let box = this.#outbox.get(hub);
+    if (!box) this.#outbox.set(hub, (box = { texts: [], bytes: 0 }));
+    box.texts.push(text);
+    box.bytes += text.length;
+    if (box.bytes >= BATCH_BYTES) this.#flushHub(hub, box);
+    else if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(() => this.#flush());
+    }
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    for (const [hub, box] of this.#outbox) this.#flushHub(hub, box);
+  }
+
+  #flushHub(hub: string, box: { texts: string[]; bytes: number }): void {
+    this.#outbox.delete(hub);
+    const { texts, bytes } = box;
+    const n = texts.length;
+    const dropped = this.stats.dropped;
+    const text = n === 1 ? texts[0]! : `[${texts.join(',')}]`;
     void this.#o.client.sendCommand<number>(['PUBLISH', `${this.#o.prefix}:bus:${hub}`, text]).then(
-      (listeners) => { if (listeners === 0) dropped['no-subscriber']++; },
-      () => { dropped['redis-error']++; },
+      (listeners) => { if (listeners === 0) dropped['no-subscriber'] += n; },
+      () => { dropped['redis-error'] += n; },
     ).finally(() => {
-      this.#inFlight--;
-      this.#inFlightBytes -= text.length;
+      this.#inFlight -= n;
+      this.#inFlightBytes -= bytes;
     });
   }
 
+  /** One envelope, or the array of those another hub gathered in one turn. */
   #received(text: string): void {
-    this.stats.received++;
     this.stats.lastHeard = Date.now();
-    let e: Envelope;
+    let got: Envelope | Envelope[];
     try {
-      e = JSON.parse(text) as Envelope;
+      got = JSON.parse(text) as Envelope | Envelope[];
     } catch {
       this.stats.dropped.unreadable++;
       return;
     }
+    if (Array.isArray(got)) for (const e of got) this.#handle(e);
+    else this.#handle(got);
+  }
+
+  #handle(e: Envelope): void {
+    this.stats.received++;
     const relay = this.#o.relay;
     try {
       switch (e.t) {
@@ -303,6 +335,8 @@ const NO_DROPS: Record<BusDropReason, number> = { 'queue-full': 0, 'redis-error'
 /** PUBLISHes waiting for Redis's answer, at most; past either bound a message is dropped (counted). */
 const MAX_IN_FLIGHT = 10_000;
 const MAX_IN_FLIGHT_BYTES = 16 * 1024 * 1024;
+/** A hub's gathered envelopes go out at once past this size, not at the end of the turn. */
+const BATCH_BYTES = 256 * 1024;
 
 const PING_EVERY_MS = 1_000;
 const SILENT_AFTER_MS = 3_500;

@@ -7,11 +7,11 @@
 import type { Logger } from 'pino';
 import { MusterError } from '../errors.js';
 import type { Scripts } from './redis-scripts.js';
-import type { RedisClient } from './redis-store.js';
 import { EXPIRE, REAP } from './scripts.js';
 
 export interface ClusterKeeperOptions {
-  client: RedisClient;
+  /** A command within the store's timeout (STORE_UNAVAILABLE otherwise). */
+  send<T>(args: string[]): Promise<T>;
   scripts: Scripts;
   prefix: string;
   hubId: string;
@@ -59,13 +59,13 @@ export class ClusterKeeper {
     // A hub killed and started again finds its old lease still running: it waits that lease out.
     const until = Date.now() + o.leaseMs + 500;
     let got: string | null = null;
-    while ((got = await o.client.sendCommand<string | null>(['SET', `${this.#p}:lease:${o.hubId}`, o.instance, 'PX', String(o.leaseMs), 'NX'])) !== 'OK' && Date.now() < until) {
+    while ((got = await o.send<string | null>(['SET', `${this.#p}:lease:${o.hubId}`, o.instance, 'PX', String(o.leaseMs), 'NX'])) !== 'OK' && Date.now() < until) {
       await new Promise((r) => setTimeout(r, 250));
     }
     if (got !== 'OK') {
       throw new MusterError('HUB_ID_TAKEN', `Hub id ${o.hubId} is held by another running hub of this cluster (its lease has up to ${o.leaseMs} ms to run out if it was killed)`, { hub: o.hubId });
     }
-    await o.client.sendCommand(['HSET', `${this.#p}:hubs`, o.hubId, JSON.stringify({ url: o.url, startedAt: Date.now() })]);
+    await o.send(['HSET', `${this.#p}:hubs`, o.hubId, JSON.stringify({ url: o.url, startedAt: Date.now() })]);
     await this.#refreshHubs();
     this.#every(Math.max(100, Math.floor(o.leaseMs / 3)), () => this.#renew());
     this.#every(REAP_EVERY_MS, () => this.#reap());
@@ -81,8 +81,8 @@ export class ClusterKeeper {
   async stop(): Promise<void> {
     for (const t of this.#timers) clearInterval(t);
     const o = this.#o;
-    await o.client.sendCommand(['DEL', `${this.#p}:lease:${o.hubId}`]).catch(() => {});
-    await o.client.sendCommand(['HDEL', `${this.#p}:hubs`, o.hubId]).catch(() => {});
+    await o.send(['DEL', `${this.#p}:lease:${o.hubId}`]).catch(() => {});
+    await o.send(['HDEL', `${this.#p}:hubs`, o.hubId]).catch(() => {});
   }
 
   #every(ms: number, work: () => Promise<void>): void {
@@ -97,16 +97,16 @@ export class ClusterKeeper {
    */
   async rejoined(): Promise<void> {
     const o = this.#o;
-    await o.client.sendCommand(['SET', `${this.#p}:lease:${o.hubId}`, o.instance, 'PX', String(o.leaseMs)]);
-    await o.client.sendCommand(['HSET', `${this.#p}:hubs`, o.hubId, JSON.stringify({ url: o.url, startedAt: Date.now() })]);
+    await o.send(['SET', `${this.#p}:lease:${o.hubId}`, o.instance, 'PX', String(o.leaseMs)]);
+    await o.send(['HSET', `${this.#p}:hubs`, o.hubId, JSON.stringify({ url: o.url, startedAt: Date.now() })]);
   }
 
   async #renew(): Promise<void> {
     const o = this.#o;
     try {
-      await o.client.sendCommand(['SET', `${this.#p}:lease:${o.hubId}`, o.instance, 'PX', String(o.leaseMs)]);
+      await o.send(['SET', `${this.#p}:lease:${o.hubId}`, o.instance, 'PX', String(o.leaseMs)]);
       // Reaped while Redis or this hub stood still: join the list again (its members are suspect; they come back as clients reconnect).
-      await o.client.sendCommand(['HSETNX', `${this.#p}:hubs`, o.hubId, JSON.stringify({ url: o.url, startedAt: Date.now() })]);
+      await o.send(['HSETNX', `${this.#p}:hubs`, o.hubId, JSON.stringify({ url: o.url, startedAt: Date.now() })]);
       this.stats.leaseRenewals++;
     } catch (err) {
       this.stats.leaseFailures++;
@@ -115,7 +115,8 @@ export class ClusterKeeper {
   }
 
   async #reap(): Promise<void> {
-    const reaped = await this.#o.scripts.run<string[]>(REAP, [this.#p, String(Date.now()), String(this.#o.graceMs), String(this.#o.eventRetention)]);
+    const o = this.#o;
+    const reaped = await o.scripts.run<string[]>(REAP, [this.#p, String(Date.now()), String(o.graceMs), String(o.eventRetention), o.hubId, String(o.leaseMs)]);
     for (const hub of reaped) {
       this.stats.reaped++;
       this.#o.log.warn({ hub }, 'a hub of the cluster lost its lease; its session members are suspect');
@@ -138,7 +139,7 @@ export class ClusterKeeper {
   }
 
   async #refreshHubs(): Promise<void> {
-    const all = await this.#o.client.sendCommand<string[]>(['HGETALL', `${this.#p}:hubs`]);
+    const all = await this.#o.send<string[]>(['HGETALL', `${this.#p}:hubs`]);
     const next = new Map<string, ClusterHub>();
     for (let i = 0; i + 1 < all.length; i += 2) {
       const info = JSON.parse(all[i + 1]!) as { url: string; startedAt: number };

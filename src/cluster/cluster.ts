@@ -11,7 +11,6 @@ import type { Relay } from '../core/bus/relay.js';
 import type { Control } from '../core/control/control.js';
 import { ClusterBus, type BusDropReason } from './cluster-bus.js';
 import { ClusterKeeper, type ClusterHub } from './cluster-keeper.js';
-import { Scripts } from './redis-scripts.js';
 import { RedisStore } from './redis-store.js';
 
 export interface ClusterOptions {
@@ -62,7 +61,7 @@ export class Cluster {
   async start(url: string): Promise<void> {
     const o = this.#o;
     this.#keeper = new ClusterKeeper({
-      client: this.store.client, scripts: new Scripts(this.store.client, o.timeoutMs, this.store.stats), prefix: this.store.prefix, hubId: o.hubId,
+      send: (args) => this.store.send(args), scripts: this.store.scripts, prefix: this.store.prefix, hubId: o.hubId,
       instance: this.#instance, url, leaseMs: o.leaseMs, graceMs: o.graceMs, eventRetention: o.eventRetention, log: o.log,
       onHubLost: (hub) => this.#bus?.forget(hub),
       onHubJoined: (hub) => this.#bus?.hubJoined(hub),

@@ -19,8 +19,9 @@ import type { Logger } from 'pino';
 import { MusterError, isErrorCode } from '../errors.js';
 import type { Applied, Change, SharedDeadlines, Store, StoreSnapshot, StoredEvent, StoredMember } from '../store/store.js';
 import { appliedOf, memberOf, pairsToRecord, wirePut, type RawEntry } from './entries.js';
-import { APPLY, RAISE } from './scripts.js';
-import { answered, Scripts } from './redis-scripts.js';
+import { APPLY, CHECK_EPOCH, RAISE } from './scripts.js';
+import { Scripts } from './redis-scripts.js';
+import { ReplyWatch } from './reply-watch.js';
 
 export type RedisClient = ReturnType<typeof createClient>;
 
@@ -71,7 +72,12 @@ export class RedisStore implements Store {
   readonly #o: RedisStoreOptions;
   readonly #cmd: RedisClient;
   readonly #reader: RedisClient;
-  readonly #scripts: Scripts;
+  /** Every command's deadline (one timer for all), shared with the cluster's other services. */
+  readonly watch: ReplyWatch;
+  readonly scripts: Scripts;
+  /** Heartbeats since the last ZADD went out: member id -> deadline (the latest wins). */
+  #touched = new Map<string, number>();
+  #touchFlushing = false;
   readonly #listeners: ((a: Applied) => void)[] = [];
   readonly #restartListeners: ((snapshot: StoreSnapshot) => void)[] = [];
   /** This hub's changes sent and not yet fed back, by ticket. */
@@ -96,19 +102,32 @@ export class RedisStore implements Store {
     this.prefix = `{${options.prefix}}`;
     // RESP2: replies as plain arrays (HGETALL, XREAD), the shapes the scripts and readers expect.
     const common = { url: options.url, RESP: 2 as const, socket: { connectTimeout: options.commandTimeoutMs, reconnectStrategy: (n: number) => Math.min(50 * 2 ** n, 1_000) } };
-    // Commands fail at once while Redis is away, rather than queueing without bound.
-    this.#cmd = createClient({ ...common, disableOfflineQueue: true });
+    // Commands fail at once while Redis is away, rather than queueing without bound. No command
+    // timeout of node-redis's (a timer per command): the reply watch bounds every wait instead.
+    this.#cmd = createClient({ ...common, disableOfflineQueue: true, commandOptions: { timeout: 0 } });
     this.#reader = this.#cmd.duplicate();
     for (const c of [this.#cmd, this.#reader]) c.on('error', (err: unknown) => options.log.debug({ err }, 'redis connection error'));
-    this.#scripts = new Scripts(this.#cmd, options.commandTimeoutMs);
+    this.watch = new ReplyWatch(options.commandTimeoutMs);
+    this.scripts = new Scripts(this.#cmd, this.watch, this.stats);
     this.deadlines = {
       touch: (id, at) => {
-        // XX: a member removed meanwhile is not brought back by a late heartbeat.
-        // Fire and forget, no timer: a lost heartbeat is what the ttl is there for.
-        this.stats.commands++;
-        this.#cmd.sendCommand(['ZADD', `${this.prefix}:deadlines`, 'XX', String(at), id]).catch(() => { this.stats.failures++; });
+        this.#touched.set(id, at);
+        if (!this.#touchFlushing) { this.#touchFlushing = true; setImmediate(() => this.#flushTouches()); }
       },
     };
+  }
+
+  /**
+   * Heartbeats of a turn (or of the time the last ZADD took) as one ZADD XX: a member removed
+   * meanwhile is not brought back by a late heartbeat. One ZADD at a time, so what waits is at
+   * most one deadline per member. Not awaited by the heartbeat: a lost one is what the ttl is for.
+   */
+  #flushTouches(): void {
+    if (this.#touched.size === 0 || this.#closed) { this.#touchFlushing = false; return; }
+    const args = ['ZADD', `${this.prefix}:deadlines`, 'XX'];
+    for (const [id, at] of this.#touched) args.push(String(at), id);
+    this.#touched = new Map();
+    this.#send(args).catch(() => {}).finally(() => this.#flushTouches());
   }
 
   /** The client for commands, shared with the cluster's other services (leases, the bus). */
@@ -121,10 +140,32 @@ export class RedisStore implements Store {
   }
 
   async open(): Promise<StoreSnapshot> {
-    await Promise.all([this.#cmd.connect(), this.#reader.connect()]);
+    await this.#connect();
     const snapshot = await this.#snapshot();
     this.#reading = this.#read();
     return snapshot;
+  }
+
+  /** Connects both clients, or fails clearly: a hub that cannot reach its store does not start. */
+  async #connect(): Promise<void> {
+    let last: unknown = null;
+    const seen = (err: unknown) => { last = err; };
+    for (const c of [this.#cmd, this.#reader]) c.on('error', seen);
+    const within = Math.max(5_000, this.#o.commandTimeoutMs * 2);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        Promise.all([this.#cmd.connect(), this.#reader.connect()]),
+        new Promise((_r, reject) => { timer = setTimeout(() => reject(new Error('no connection')), within); }),
+      ]);
+    } catch (err) {
+      await Promise.allSettled([this.#cmd.destroy(), this.#reader.destroy()]);
+      const why = (last as Error | null)?.message || (err as Error).message;
+      throw new MusterError('STORE_UNAVAILABLE', `Cannot reach the cluster's Redis at ${redacted(this.#o.url)} within ${within} ms: ${why}`);
+    } finally {
+      clearTimeout(timer);
+      for (const c of [this.#cmd, this.#reader]) c.off('error', seen);
+    }
   }
 
   /** Shared store: called when the store was wiped and this hub joined its new history. */
@@ -140,7 +181,7 @@ export class RedisStore implements Store {
     const P = this.prefix;
     await this.#send(['SET', `${P}:epoch`, randomUUID(), 'NX']);
     const epoch = (await this.#send<string | null>(['GET', `${P}:epoch`])) ?? '';
-    const raised = after > 0 ? Number(await this.#scripts.run<string>(RAISE, [P, String(after + EPOCH_GAP)])) : 0;
+    const raised = after > 0 ? Number(await this.scripts.run<string>(RAISE, [P, String(after + EPOCH_GAP)])) : 0;
     // The stream's end first: changes after it come through the reader; what the snapshot misses, it brings.
     const tail = await this.#send<[string, string[]][]>(['XREVRANGE', `${P}:events`, '+', '-', 'COUNT', String(this.#o.eventRetention)]);
     const ids = await this.#send<string[]>(['SMEMBERS', `${P}:ids`]);
@@ -170,10 +211,8 @@ export class RedisStore implements Store {
     fed.catch(() => {});
     let answer: [string, string | number];
     try {
-      this.stats.commands++;
-      answer = await this.#scripts.run<[string, string | number]>(APPLY, [this.prefix, JSON.stringify(wire), String(Date.now()), String(this.#o.eventRetention), epoch]);
+      answer = await this.scripts.run<[string, string | number]>(APPLY, [this.prefix, JSON.stringify(wire), String(Date.now()), String(this.#o.eventRetention), epoch]);
     } catch (err) {
-      this.stats.failures++;
       this.#waiting.delete(ticket);
       throw err;
     }
@@ -214,7 +253,10 @@ export class RedisStore implements Store {
 
   /** Joins the store's new history if it no longer holds this hub's. */
   async #checkEpoch(): Promise<void> {
-    const now = await this.#send<string | null>(['GET', `${this.prefix}:epoch`]);
+    // A Redis back with less than this hub has read (restarted from an older snapshot, or an
+    // fsync window lost) keeps its epoch key but lost history: the script names a new epoch then.
+    const known = Number(this.#lastId.split('-')[0]);
+    const now = await this.scripts.run<string | null>(CHECK_EPOCH, [this.prefix, this.#epoch, String(known), randomUUID()]);
     this.#epochCheckedAt = Date.now();
     if (now === this.#epoch) {
       // Still this history: an entry that named another one (written while the key was gone) is passed over.
@@ -260,9 +302,13 @@ export class RedisStore implements Store {
   }
 
   /** A command with the store's timeout; any failure to get an answer is STORE_UNAVAILABLE. */
+  send<T>(args: string[]): Promise<T> {
+    return this.#send<T>(args);
+  }
+
   #send<T>(args: string[]): Promise<T> {
     this.stats.commands++;
-    return answered(this.#cmd.sendCommand<T>(args), this.#o.commandTimeoutMs).catch((err: unknown) => {
+    return this.watch.answered(this.#cmd.sendCommand<T>(args)).catch((err: unknown) => {
       this.stats.failures++;
       throw err instanceof MusterError ? err : new MusterError('STORE_UNAVAILABLE', `Redis did not answer: ${(err as Error).message}`);
     });
@@ -272,7 +318,19 @@ export class RedisStore implements Store {
     this.#closed = true;
     for (const w of this.#waiting.values()) w.reject(new MusterError('SHUTTING_DOWN'));
     this.#waiting.clear();
+    this.watch.close();
     await Promise.allSettled([this.#cmd.quit(), this.#reader.disconnect()]);
     await this.#reading?.catch(() => {});
+  }
+}
+
+/** The URL without its password, for messages and logs. */
+function redacted(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'the configured URL';
   }
 }

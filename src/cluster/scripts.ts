@@ -11,6 +11,7 @@
  *   P:deadlines      id -> deadline ms (zset)       P:reason        id -> removal reason at that deadline
  *   P:at:<hub>       ids attached to a hub (set)    P:hubs          hub id -> facts (hash)
  *   P:lease:<hub>    a hub's lease (expires)        P:epoch         names this history
+ *   P:lapsed         hub -> when its lease was first seen gone (Redis time, ms)
  *
  * Redis wiped (FLUSHALL, or restarted without its data) loses P:epoch with the rest: a hub's
  * change is refused (EPOCH) until the hub has joined the new history (redis-store.ts).
@@ -141,17 +142,32 @@ return #gone
 `;
 
 /**
- * ARGV: prefix, now, grace ms (for members without their own), stream length. For every hub
- * whose lease ran out: its session and probed members turn suspect with the grace (reason
- * hub-lost), its ttl members belong to no hub (their heartbeats may come anywhere); the hub
- * leaves the cluster's list. Returns the hub ids reaped.
+ * ARGV: prefix, now, grace ms (for members without their own), stream length, the reaping hub,
+ * lease ms. For every hub whose lease has been gone for a whole lease (seen by a reaper holding
+ * its own; timed by Redis's clock): its session and probed members turn suspect with the grace
+ * (reason hub-lost), its ttl members belong to no hub (their heartbeats may come anywhere); the
+ * hub leaves the cluster's list. Returns the hub ids reaped. The wait of a lease is for a Redis
+ * that stood still (paused, busy, restarting): every lease ran out meanwhile, and the hubs, alive,
+ * renew theirs within a third of a lease once it answers again, so none is taken for lost.
  */
 export const REAP = COMMON + `
 local now = tonumber(ARGV[2])
 local grace = tonumber(ARGV[3])
+local me, leaseMs = ARGV[5], tonumber(ARGV[6])
 local reaped, changed = {}, {}
+if redis.call('EXISTS', p .. ':lease:' .. me) == 0 then return reaped end
+local t = redis.call('TIME')
+local clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local lapsed = p .. ':lapsed'
 for _, hub in ipairs(redis.call('HKEYS', p .. ':hubs')) do
-  if redis.call('EXISTS', p .. ':lease:' .. hub) == 0 then
+  local gone = redis.call('EXISTS', p .. ':lease:' .. hub) == 0
+  local since = gone and tonumber(redis.call('HGET', lapsed, hub) or '') or nil
+  if not gone then
+    redis.call('HDEL', lapsed, hub)
+  elseif since == nil then
+    redis.call('HSET', lapsed, hub, clock)
+  elseif clock - since >= leaseMs then
+    redis.call('HDEL', lapsed, hub)
     reaped[#reaped + 1] = hub
     for _, id in ipairs(redis.call('SMEMBERS', p .. ':at:' .. hub)) do
       local key = p .. ':m:' .. id
@@ -184,4 +200,21 @@ export const RAISE = `
 local key = ARGV[1] .. ':rev'
 if tonumber(redis.call('GET', key) or '0') < tonumber(ARGV[2]) then redis.call('SET', key, ARGV[2]) end
 return redis.call('GET', key)
+`;
+
+/**
+ * ARGV: prefix, the epoch the hub follows, the revision it has read up to, a fresh epoch.
+ * Returns the store's epoch. A store whose revision counter is below what a hub has read lost
+ * history while keeping its epoch key (Redis restarted from an older snapshot, or with the last
+ * second of an everysec fsync gone): it gets a new epoch, which every hub then joins as it does
+ * a wiped store's, so nothing of the lost part is served as if it were still there.
+ */
+export const CHECK_EPOCH = `
+local p = ARGV[1]
+local epoch = redis.call('GET', p .. ':epoch')
+if epoch and epoch == ARGV[2] and tonumber(redis.call('GET', p .. ':rev') or '0') < tonumber(ARGV[3]) then
+  redis.call('SET', p .. ':epoch', ARGV[4])
+  return ARGV[4]
+end
+return epoch
 `;

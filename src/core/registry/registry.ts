@@ -23,6 +23,7 @@ import { listPage } from './list-order.js';
 import { Changes, type EventDraft } from './changes.js';
 import { Mirror } from './mirror.js';
 import { rejoin } from './rejoin.js';
+import { assertRoles } from './roles.js';
 
 export { DEFAULT_LIVENESS, type LivenessDefaults, type ProbeRunner } from './liveness.js';
 export type { LifecycleInfo, Member, MemberInit } from './member.js';
@@ -85,7 +86,8 @@ export class Registry {
       create: (init) => liveMember(init, this.normalizeLiveness(init.liveness), this.#now()),
       added: () => {},
       removed: (m, reason) => this.#unindex(m, reason),
-      movedAway: (m) => this.#liveness.unbind(m),
+      // Held by no hub (this hub was reaped while it stood still) yet its client is here: held here again.
+      movedAway: (m) => (m.attachedTo == null && m.connection?.open ? void this.resume(m, m.connection).catch(() => {}) : this.#liveness.unbind(m)),
     }) : null;
     this.#changes = new Changes(options.store, log, this.hubId, this.#mirror, this.#now);
     // Cluster mode: the shared store was wiped and joined anew (rejoin.ts).
@@ -419,10 +421,3 @@ const STATUS: readonly MemberField[] = ['status'];
 const MAX_NAME_ATTEMPTS = 20;
 const RACED_NAME_HOLD_MS = 5_000;
 const ADDRESS_META: readonly MemberField[] = ['address', 'meta'];
-
-/** The controller role is granted only with the admin token (or kept by a member that has it). */
-function assertRoles(roles: RegisterParams['roles'], admin: boolean, existing?: Member): void {
-  if (!roles?.includes('controller') || admin) return;
-  const had = existing?.roles.includes('controller');
-  if (!had) throw new MusterError('FORBIDDEN', 'Only the admin token may register a member with the controller role');
-}
