@@ -213,6 +213,28 @@ describe('cluster - one bus', () => {
       await c.close();
     }
   });
+  test('a hub that just started is reached at once: a request to a member on it is answered from another hub', async () => {
+    const fresh = await spawnHub(hubArgs('fresh'), { MUSTER_CLUSTER_LEASE_MS: '1000', MUSTER_GRACE_MS: '1000' });
+    const member = await RpcPeer.connect(fresh.wsUrl);
+    const asker = await RpcPeer.connect(hubs[0]!.wsUrl);
+    try {
+      await member.ok('register', { type: 'p', name: 'on-fresh', liveness: 'session' });
+      await asker.ok('register', { type: 'p', name: 'asks-fresh', liveness: 'session' });
+      // No waiting: the other hubs learn of a new hub when it joins, not at their next look at the list.
+      const asked = asker.call('bus.request', { to: 'on-fresh', method: 'hello', timeoutMs: 3000 });
+      const handle = await Promise.race([
+        member.waitFor((n) => n.method === 'bus.handle'),
+        asked.then((r) => { throw new Error(`answered before it reached the member: ${JSON.stringify(r.error)}`); }),
+      ]);
+      member.ws.send(JSON.stringify({ jsonrpc: '2.0', id: (handle as unknown as { id: string }).id, result: 'hi' }));
+      const answer = await asked;
+      assert.equal(answer.result, 'hi', JSON.stringify(answer.error));
+    } finally {
+      await member.close();
+      await asker.close();
+      await fresh.kill('SIGTERM');
+    }
+  });
 });
 
 describe('cluster - lifecycle control across hubs', () => {

@@ -25,7 +25,9 @@ export interface ClusterBusOptions {
   relay: Relay;
   control: Control;
   /** The hubs of the cluster now (kept by the leases). */
-  hubs: () => ReadonlySet<string>;
+  hubs: () => ReadonlyMap<string, unknown>;
+  /** A hub joined or left the list (told on the list's channel): read the list again. */
+  hubsChanged: () => void;
 }
 
 /** What crosses between hubs: a message, a request or command, or an answer. */
@@ -111,6 +113,9 @@ export class ClusterBus implements BusAdapter, ControlAdapter {
   async #subscribe(): Promise<void> {
     await this.#sub.subscribe(this.#me, (text) => this.#received(text));
     await this.#sub.subscribe(`${this.#o.prefix}:interest`, (hub) => void this.#readInterest(hub));
+    await this.#sub.subscribe(`${this.#o.prefix}:hubs`, () => this.#o.hubsChanged());
+    // What changed while not subscribed (at start, or while the subscription was down).
+    this.#o.hubsChanged();
   }
 
   async stop(): Promise<void> {
@@ -159,7 +164,7 @@ export class ClusterBus implements BusAdapter, ControlAdapter {
 
   broadcast(message: BusMessage): void {
     const text = message.encoded(codecs.bc);
-    for (const hub of this.#o.hubs()) if (hub !== this.#o.hubId) this.#publish(hub, text);
+    for (const hub of this.#o.hubs().keys()) if (hub !== this.#o.hubId) this.#publish(hub, text);
   }
 
   interest(scope: Scope, delta: 1 | -1): void {

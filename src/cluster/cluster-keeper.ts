@@ -66,10 +66,28 @@ export class ClusterKeeper {
       throw new MusterError('HUB_ID_TAKEN', `Hub id ${o.hubId} is held by another running hub of this cluster (its lease has up to ${o.leaseMs} ms to run out if it was killed)`, { hub: o.hubId });
     }
     await o.send(['HSET', `${this.#p}:hubs`, o.hubId, JSON.stringify({ url: o.url, startedAt: Date.now() })]);
+    await this.#announce();
     await this.#refreshHubs();
     this.#every(Math.max(100, Math.floor(o.leaseMs / 3)), () => this.#renew());
     this.#every(REAP_EVERY_MS, () => this.#reap());
     this.#every(EXPIRE_EVERY_MS, () => this.#expire());
+  }
+
+  /**
+   * Reads the list again now (a hub told the list changed). Every hub also reads it each second,
+   * which covers a notice missed while its subscription was down.
+   */
+  refresh(): void {
+    void this.#refreshHubs().catch((err: unknown) => this.#o.log.debug({ err: (err as Error).message }, 'reading the hub list failed; next round'));
+  }
+
+  /**
+   * Tells the others the list changed, so they route to a new hub at once rather than within a
+   * second (until then, a message to one of its members is not sent, and a publication that also
+   * came through a federation tree would not be known as the same one).
+   */
+  async #announce(): Promise<void> {
+    await this.#o.send(['PUBLISH', `${this.#p}:hubs`, this.#o.hubId]);
   }
 
   /** The cluster's hubs as last read (this one included). */
@@ -83,6 +101,7 @@ export class ClusterKeeper {
     const o = this.#o;
     await o.send(['DEL', `${this.#p}:lease:${o.hubId}`]).catch(() => {});
     await o.send(['HDEL', `${this.#p}:hubs`, o.hubId]).catch(() => {});
+    await this.#announce().catch(() => {});
   }
 
   #every(ms: number, work: () => Promise<void>): void {
@@ -99,6 +118,7 @@ export class ClusterKeeper {
     const o = this.#o;
     await o.send(['SET', `${this.#p}:lease:${o.hubId}`, o.instance, 'PX', String(o.leaseMs)]);
     await o.send(['HSET', `${this.#p}:hubs`, o.hubId, JSON.stringify({ url: o.url, startedAt: Date.now() })]);
+    await this.#announce();
   }
 
   async #renew(): Promise<void> {
@@ -106,7 +126,7 @@ export class ClusterKeeper {
     try {
       await o.send(['SET', `${this.#p}:lease:${o.hubId}`, o.instance, 'PX', String(o.leaseMs)]);
       // Reaped while Redis or this hub stood still: join the list again (its members are suspect; they come back as clients reconnect).
-      await o.send(['HSETNX', `${this.#p}:hubs`, o.hubId, JSON.stringify({ url: o.url, startedAt: Date.now() })]);
+      if (await o.send<number>(['HSETNX', `${this.#p}:hubs`, o.hubId, JSON.stringify({ url: o.url, startedAt: Date.now() })]) === 1) await this.#announce();
       this.stats.leaseRenewals++;
     } catch (err) {
       this.stats.leaseFailures++;
@@ -121,6 +141,7 @@ export class ClusterKeeper {
       this.stats.reaped++;
       this.#o.log.warn({ hub }, 'a hub of the cluster lost its lease; its session members are suspect');
     }
+    if (reaped.length > 0) await this.#announce();
     await this.#refreshHubs();
   }
 

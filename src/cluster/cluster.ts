@@ -36,6 +36,8 @@ export interface ClusterMetrics {
   expired: number; reaped: number; leaseFailures: number; healthy: boolean; hubs: number;
 }
 
+const NO_HUBS: ReadonlyMap<string, ClusterHub> = new Map();
+
 export class Cluster {
   readonly store: RedisStore;
   readonly #o: ClusterOptions;
@@ -52,7 +54,8 @@ export class Cluster {
   bus(relay: Relay, control: Control): ClusterBus {
     this.#bus ??= new ClusterBus({
       hubId: this.#o.hubId, prefix: this.store.prefix, client: this.store.client, relay, control,
-      hubs: () => new Set(this.#keeper?.hubs().keys() ?? []),
+      hubs: () => this.#keeper?.hubs() ?? NO_HUBS,
+      hubsChanged: () => this.#keeper?.refresh(),
     });
     return this.#bus;
   }
