@@ -16,7 +16,7 @@ export interface Target {
   label: 'single' | 'cluster';
   wsUrls: readonly string[];
   pids: readonly number[];
-  /** Cluster: ZADDs Redis has run so far (the heartbeats that reached the shared store). */
+  /** Cluster: ZADD commands Redis has run so far (each carries the heartbeats a hub gathered meanwhile). */
   storeWrites?: () => Promise<number>;
   /** Cluster: its processes by name, for the CPU per request of each. */
   procs?: Procs;

@@ -122,7 +122,7 @@ export default async function cluster(): Promise<Record<string, unknown>> {
     },
     targets: {
       clusterRegistrationsPerSecond: { target: 10_000, value: clusterRegs, met: clusterRegs >= 10_000 },
-      clusterHeartbeatsPerSecond: { target: 100_000, value: clusterBeats, met: clusterBeats >= 100_000, reachedRedisPerSecond: beatWrites ? median(beatWrites) : null },
+      clusterHeartbeatsPerSecond: { target: 100_000, value: clusterBeats, met: clusterBeats >= 100_000, redisZaddCallsPerSecond: beatWrites ? median(beatWrites) : null, note: "heartbeats of a turn go to Redis merged into one ZADD XX: this counts ZADD commands, each carrying many heartbeats" },
     },
   };
 }
