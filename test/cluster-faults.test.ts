@@ -135,6 +135,25 @@ describe('cluster - faults', () => {
     assert.ok(Date.now() - t0 < 15_000, `gave up in ${Date.now() - t0} ms`);
   });
 
+  test('a hub asked to stop while its Redis is frozen, or gone, stops within its store timeout', { timeout: 40_000 }, async () => {
+    for (const fault of ['frozen', 'gone'] as const) {
+      const own = await startRedis();
+      const h = await spawnHub(['--cluster', own.url, '--hub-id', `stops-${fault}`, '--data', tempDir()], env);
+      assert.equal((await register(h, `before-${fault}`)).status, 201);
+      const thawed = fault === 'frozen' ? own.pause(10_000) : own.stop().then(() => {});
+      if (fault === 'gone') await thawed;
+      const t0 = Date.now();
+      const code = await Promise.race([h.kill('SIGTERM'), sleep(8_000).then(() => 'still running')]);
+      const took = Date.now() - t0;
+      if (code === 'still running') await h.kill('SIGKILL');
+      assert.equal(code, 0, `Redis ${fault}: the hub stopped (exit ${String(code)}) in ${took} ms`);
+      // Leaving the cluster and closing the store each wait one store timeout (1 s here) at most.
+      assert.ok(took < 3_500, `Redis ${fault}: stopped in ${took} ms`);
+      await thawed;
+      if (fault === 'frozen') await own.stop();
+    }
+  });
+
   test('a hub whose bus subscription dies silently notices (unhealthy), subscribes again by itself, and hears the other hubs again', { timeout: 40_000 }, async () => {
     const hole = await redisBlackhole(redis.port);
     const quiet = await spawnHub(['--cluster', hole.url, '--hub-id', 'quiet', '--data', tempDir()], env);

@@ -21,7 +21,10 @@ import type { RedisClient } from './redis-store.js';
 export interface ClusterBusOptions {
   hubId: string;
   prefix: string;
+  /** For its subscriber connection (a duplicate of it). */
   client: RedisClient;
+  /** A command, answered within the store's timeout or failed (STORE_UNAVAILABLE). */
+  send<T>(args: string[]): Promise<T>;
   relay: Relay;
   control: Control;
   /** The hubs of the cluster now (kept by the leases). */
@@ -88,7 +91,7 @@ export class ClusterBus implements BusAdapter, ControlAdapter {
     await this.#sub.connect();
     // node-redis subscribes again after a reconnect.
     await this.#subscribe();
-    const all = await this.#o.client.sendCommand<string[]>(['HGETALL', `${this.#o.prefix}:interest`]);
+    const all = await this.#o.send<string[]>(['HGETALL', `${this.#o.prefix}:interest`]);
     for (let i = 0; i + 1 < all.length; i += 2) if (all[i] !== this.#o.hubId) this.#declare(all[i]!, JSON.parse(all[i + 1]!) as string[]);
     this.#tell();
     this.#watchdog = setInterval(() => this.#check(), PING_EVERY_MS);
@@ -121,8 +124,9 @@ export class ClusterBus implements BusAdapter, ControlAdapter {
   async stop(): Promise<void> {
     clearInterval(this.#watchdog);
     for (const p of this.#pending.values()) clearTimeout(p.timer);
-    await this.#o.client.sendCommand(['HDEL', `${this.#o.prefix}:interest`, this.#o.hubId]).catch(() => {});
-    await this.#sub.quit().catch(() => {});
+    await this.#o.send(['HDEL', `${this.#o.prefix}:interest`, this.#o.hubId]).catch(() => {});
+    // Nothing to flush on a subscriber; a graceful QUIT would wait for a Redis that may be gone.
+    this.#sub.destroy();
   }
 
   /** A hub is in the cluster's list again (or for the first time): what it wants is read again. */
@@ -245,7 +249,7 @@ export class ClusterBus implements BusAdapter, ControlAdapter {
     const n = texts.length;
     const dropped = this.stats.dropped;
     const text = n === 1 ? texts[0]! : `[${texts.join(',')}]`;
-    void this.#o.client.sendCommand<number>(['PUBLISH', `${this.#o.prefix}:bus:${hub}`, text]).then(
+    void this.#o.send<number>(['PUBLISH', `${this.#o.prefix}:bus:${hub}`, text]).then(
       (listeners) => { if (listeners === 0) dropped['no-subscriber'] += n; },
       () => { dropped['redis-error'] += n; },
     ).finally(() => {
@@ -312,14 +316,13 @@ export class ClusterBus implements BusAdapter, ControlAdapter {
   #tell(): void {
     this.#tellScheduled = false;
     const scopes = [...this.#local.keys()];
-    const c = this.#o.client;
-    void c.sendCommand(['HSET', `${this.#o.prefix}:interest`, this.#o.hubId, JSON.stringify(scopes)])
-      .then(() => c.sendCommand(['PUBLISH', `${this.#o.prefix}:interest`, this.#o.hubId])).catch(() => {});
+    void this.#o.send(['HSET', `${this.#o.prefix}:interest`, this.#o.hubId, JSON.stringify(scopes)])
+      .then(() => this.#o.send(['PUBLISH', `${this.#o.prefix}:interest`, this.#o.hubId])).catch(() => {});
   }
 
   async #readInterest(hub: string): Promise<void> {
     if (hub === this.#o.hubId) return;
-    const raw = await this.#o.client.sendCommand<string | null>(['HGET', `${this.#o.prefix}:interest`, hub]).catch(() => null);
+    const raw = await this.#o.send<string | null>(['HGET', `${this.#o.prefix}:interest`, hub]).catch(() => null);
     this.#declare(hub, raw ? (JSON.parse(raw) as string[]) : []);
   }
 

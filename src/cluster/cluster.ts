@@ -53,7 +53,7 @@ export class Cluster {
   /** The adapter for the relay and the control service (installed before the federation's). */
   bus(relay: Relay, control: Control): ClusterBus {
     this.#bus ??= new ClusterBus({
-      hubId: this.#o.hubId, prefix: this.store.prefix, client: this.store.client, relay, control,
+      hubId: this.#o.hubId, prefix: this.store.prefix, client: this.store.client, send: (args) => this.store.send(args), relay, control,
       hubs: () => this.#keeper?.hubs() ?? NO_HUBS,
       hubsChanged: () => this.#keeper?.refresh(),
     });
@@ -101,7 +101,6 @@ export class Cluster {
 
   /** Leaves the cluster (the store is closed by the hub, after its sessions). */
   async stop(): Promise<void> {
-    await this.#keeper?.stop();
-    await this.#bus?.stop();
+    await Promise.all([this.#keeper?.stop(), this.#bus?.stop()]);
   }
 }

@@ -319,7 +319,16 @@ export class RedisStore implements Store {
     for (const w of this.#waiting.values()) w.reject(new MusterError('SHUTTING_DOWN'));
     this.#waiting.clear();
     this.watch.close();
-    await Promise.allSettled([this.#cmd.quit(), this.#reader.disconnect()]);
+    // The reader is cut at once (it only reads); commands still out get the timeout to finish,
+    // not more: a Redis that is gone or frozen must not hold up the hub's exit.
+    if (this.#reader.isOpen) this.#reader.destroy();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.#cmd.close().catch(() => {}),
+      new Promise((r) => { timer = setTimeout(r, this.#o.commandTimeoutMs); }),
+    ]);
+    clearTimeout(timer);
+    if (this.#cmd.isOpen) this.#cmd.destroy();
     await this.#reading?.catch(() => {});
   }
 }
