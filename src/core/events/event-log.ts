@@ -8,10 +8,26 @@ import { MusterError } from '../../errors.js';
 import type { RegistryEvent, WatchFilter } from '../../schemas/event.js';
 import type { Position, StoredEvent } from '../../store/store.js';
 
-export interface LoggedEvent {
-  event: RegistryEvent;
-  /** The event as JSON, encoded once. */
-  json: string;
+/**
+ * An applied event as its JSON (encoded once, for every watcher) and its revision. The object is
+ * read from the JSON only when something asks for it (a watch filter, a face that shows fields):
+ * in a cluster most events come from other hubs as JSON and most go out unread, so parsing each
+ * on arrival, and keeping the log's 10,000 as objects, was work and memory for nothing.
+ */
+export class LoggedEvent {
+  readonly revision: number;
+  readonly json: string;
+  #event: RegistryEvent | undefined;
+
+  constructor(revision: number, json: string, event?: RegistryEvent) {
+    this.revision = revision;
+    this.json = json;
+    this.#event = event;
+  }
+
+  get event(): RegistryEvent {
+    return (this.#event ??= JSON.parse(this.json) as RegistryEvent);
+  }
 }
 
 export interface Watcher {
@@ -36,7 +52,7 @@ export class EventLog {
     this.#ring = new Array(this.#retention);
     this.#revision = position.revision;
     this.#epoch = position.epoch;
-    for (const s of kept.slice(-this.#retention)) this.#push({ event: JSON.parse(s.json) as RegistryEvent, json: s.json });
+    for (const s of kept.slice(-this.#retention)) this.#push(new LoggedEvent(s.revision, s.json));
   }
 
   /** The revision of the last event delivered to watchers. */
@@ -52,7 +68,7 @@ export class EventLog {
   /** The oldest revision a watch can still start after (since >= this works). */
   get oldestReplayable(): number {
     const oldest = this.#at(0);
-    return oldest ? oldest.event.revision - 1 : this.#revision;
+    return oldest ? oldest.revision - 1 : this.#revision;
   }
 
   get watcherCount(): number {
@@ -62,8 +78,8 @@ export class EventLog {
   /** Keeps an applied event and sends it to matching watchers. Events arrive in revision order. */
   deliver(logged: LoggedEvent): void {
     this.#push(logged);
-    this.#revision = logged.event.revision;
-    for (const w of this.#watchers) if (matches(w.filter, logged.event)) w.deliver(logged);
+    this.#revision = logged.revision;
+    for (const w of this.#watchers) if (passes(w.filter, logged)) w.deliver(logged);
   }
 
   /**
@@ -77,7 +93,7 @@ export class EventLog {
     this.#count = 0;
     this.#revision = position.revision;
     this.#epoch = position.epoch;
-    for (const s of kept.slice(-this.#retention)) this.#push({ event: JSON.parse(s.json) as RegistryEvent, json: s.json });
+    for (const s of kept.slice(-this.#retention)) this.#push(new LoggedEvent(s.revision, s.json));
     const watchers = [...this.#watchers];
     this.#watchers.clear();
     for (const w of watchers) w.restarted?.(was);
@@ -98,7 +114,7 @@ export class EventLog {
       }
       for (let i = 0; i < this.#count; i++) {
         const e = this.#at(i)!;
-        if (e.event.revision > since && matches(watcher.filter, e.event)) watcher.deliver(e);
+        if (e.revision > since && passes(watcher.filter, e)) watcher.deliver(e);
       }
     }
     this.#watchers.add(watcher);
@@ -123,6 +139,11 @@ export class EventLog {
     if (i >= this.#count) return undefined;
     return this.#ring[(this.#head + i) % this.#retention];
   }
+}
+
+/** A watch without a filter takes every event, without reading it. */
+function passes(filter: WatchFilter, e: LoggedEvent): boolean {
+  return (filter.types === undefined && filter.type === undefined && filter.name === undefined && filter.prefix === undefined && filter.meta === undefined) || matches(filter, e.event);
 }
 
 export function matches(filter: WatchFilter, event: RegistryEvent): boolean {

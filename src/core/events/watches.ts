@@ -40,7 +40,7 @@ export class Watches {
         if (!connection.open) return;
         this.dropped++;
         this.close(connection, id);
-        connection.deliver({ type: 'watch-dropped', watch: id, resumeAfter: event.event.revision - 1 });
+        connection.deliver({ type: 'watch-dropped', watch: id, resumeAfter: event.revision - 1 });
       },
       // A wiped store: resuming from `revision` answers COMPACTED (another epoch), so the client re-lists.
       restarted: (revision: number) => {

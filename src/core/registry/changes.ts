@@ -6,7 +6,7 @@
  */
 import type { RegistryEvent } from '../../schemas/event.js';
 import type { Applied, Conditions, Put, Store } from '../../store/store.js';
-import type { EventLog } from '../events/event-log.js';
+import { LoggedEvent, type EventLog } from '../events/event-log.js';
 import type { Mirror } from './mirror.js';
 
 /** An event before the store gives it a revision (`at` is stamped when it is sent). */
@@ -49,10 +49,10 @@ export class Changes {
   /** An applied change from the feed: another hub's is mirrored first; then its events go to watchers. */
   #applied(applied: Applied): void {
     const drafts = this.#drafts.get(applied.change);
-    // This hub's own events are at hand as objects; others' are read from their JSON.
-    const events = applied.events.map((e, i) => (drafts ? Object.assign(drafts[i]!, { revision: e.revision }) as RegistryEvent : JSON.parse(e.json) as RegistryEvent));
+    // This hub's own events are at hand as objects; others' are read from their JSON if asked for.
+    const events = applied.events.map((e, i) => new LoggedEvent(e.revision, e.json, drafts ? Object.assign(drafts[i]!, { revision: e.revision }) as RegistryEvent : undefined));
     if (drafts) this.#mirror?.settled(applied.change);
     else this.#mirror?.apply(applied.change, events);
-    for (let i = 0; i < events.length; i++) this.#log.deliver({ event: events[i]!, json: applied.events[i]!.json });
+    for (const e of events) this.#log.deliver(e);
   }
 }

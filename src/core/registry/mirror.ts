@@ -5,7 +5,7 @@
  * the feed has not brought back yet keeps this hub's value: that write comes later in the store's
  * order, so it is the one the store ends with, and every hub's copy converges on the store's.
  */
-import type { RegistryEvent } from '../../schemas/event.js';
+import type { LoggedEvent } from '../events/event-log.js';
 import type { RemovalReason } from '../../schemas/member.js';
 import type { Change, MemberField, Put, StoredMember } from '../../store/store.js';
 import { fromStoredExtra, type Member, type MemberInit } from './member.js';
@@ -47,11 +47,11 @@ export class Mirror {
   }
 
   /** Another hub's change: deletes, then puts, applied to this hub's members. */
-  apply(change: Change, events: readonly RegistryEvent[]): void {
+  apply(change: Change, events: readonly LoggedEvent[]): void {
     for (const id of change.deletes) {
       const m = this.#index.find(id);
       if (!m || m.id !== id) continue;
-      const removal = events.find((e) => e.type === 'removed' && e.member.id === id);
+      const removal = events.map((e) => e.event).find((e) => e.type === 'removed' && e.member.id === id);
       this.#hooks.removed(m, removal?.type === 'removed' ? removal.reason : 'unregistered');
     }
     for (const put of change.puts) this.#put(put);
