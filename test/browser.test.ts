@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { build } from 'esbuild';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startHub, type TestHub } from './support/hub.js';
+import { CHROMIUM, requirePrerequisites } from './support/prerequisites.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ENTRY = new URL('./fixtures/browser-entry.ts', import.meta.url).pathname;
 
 /** The SDK bundled for browsers, as a page would load it. */
@@ -21,7 +20,7 @@ describe('browser - the SDK in Chromium', () => {
   let code: string;
 
   before(async () => {
-    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`);
+    requirePrerequisites('chromium');
     h = await startHub();
     const b = await bundle();
     code = b.code;

@@ -1,8 +1,9 @@
 /** Drives test/co2/satellite.py (a CO2 satellite in Python's standard library) one JSON line at a time. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { systemPython } from '../support/prerequisites.js';
 
-export const PYTHON = '/usr/bin/python3';
+export const PYTHON = systemPython();
 const SCRIPT = new URL('./satellite.py', import.meta.url).pathname;
 
 /** A typed XML-RPC value as the Python side writes it (see satellite.py). */

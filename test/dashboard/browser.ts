@@ -1,11 +1,10 @@
 /** Chromium for the dashboard tests: Debian's /usr/bin/chromium, a fresh profile, console errors collected. */
-import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { CHROMIUM, requirePrerequisites } from '../support/prerequisites.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 
 export interface TestBrowser {
   readonly context: BrowserContext;
@@ -16,7 +15,7 @@ export interface TestBrowser {
 }
 
 export async function launch(): Promise<TestBrowser> {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`);
+  requirePrerequisites('chromium');
   const profile = mkdtempSync(join(tmpdir(), 'muster-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,

@@ -3,8 +3,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { requirePrerequisites, systemPython } from '../support/prerequisites.js';
 
-export const PYTHON = '/usr/bin/python3';
+export const PYTHON = systemPython('zmq', 'protobuf');
 export const PROTO_DIR = new URL('../../src/faces/iccp/proto/', import.meta.url).pathname;
 
 let dir: string | null = null;
@@ -12,6 +13,7 @@ let dir: string | null = null;
 /** The folder holding config_pb2.py and peer_pb2.py. */
 export function pythonProtos(): string {
   if (dir) return dir;
+  requirePrerequisites('protoc');
   const out = mkdtempSync(join(tmpdir(), 'muster-iccp-py-'));
   execFileSync('protoc', [`--python_out=${out}`, '-I', PROTO_DIR, join(PROTO_DIR, 'config.proto'), join(PROTO_DIR, 'peer.proto')]);
   dir = out;

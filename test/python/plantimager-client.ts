@@ -1,8 +1,9 @@
 /** Drives test/python/plantimager_client.py (a plantimager device in Python) one JSON line at a time. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { systemPython } from '../support/prerequisites.js';
 
-export const PYTHON = '/usr/bin/python3';
+export const PYTHON = systemPython('zmq');
 const SCRIPT = new URL('./plantimager_client.py', import.meta.url).pathname;
 export const SWARM = new URL('./swarm.py', import.meta.url).pathname;
 

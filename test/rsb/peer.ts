@@ -1,8 +1,10 @@
 /** Drives test/rsb/rsb_peer.py: RSB socket clients and a bus server in Python (Debian's python3-protobuf, protoc). */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { requirePrerequisites, systemPython } from '../support/prerequisites.js';
 
-export const PYTHON = '/usr/bin/python3';
+export const PYTHON = systemPython('protobuf');
+requirePrerequisites('protoc');
 const SCRIPT = new URL('./rsb_peer.py', import.meta.url).pathname;
 
 export interface RsbEvent {

@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tempDir } from './hub.js';
+import { requirePrerequisites } from './prerequisites.js';
 
 export interface TestRedis {
   url: string;
@@ -30,6 +31,7 @@ async function freePort(): Promise<number> {
 
 /** `appendfsync always` keeps every acknowledged write across a kill; tests of loss windows pass other args. */
 export async function startRedis(extra: string[] = ['--appendonly', 'yes', '--appendfsync', 'always'], port?: number, dir?: string): Promise<TestRedis> {
+  requirePrerequisites('redis-server');
   const p = port ?? (await freePort());
   const d = dir ?? tempDir('muster-redis-');
   const child = spawn('redis-server', ['--port', String(p), '--bind', '127.0.0.1', '--dir', d, '--save', '', '--logfile', '', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
