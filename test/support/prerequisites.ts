@@ -14,9 +14,9 @@ export const SYSTEM_PYTHON = '/usr/bin/python3';
 const PREREQUISITES = {
   chromium: { pkg: 'chromium', present: () => existsSync(CHROMIUM) },
   'redis-server': { pkg: 'redis-server', present: () => onPath('redis-server') },
-  protoc: { pkg: 'protobuf-compiler', present: () => onPath('protoc') },
   'python3 zmq': { pkg: 'python3-zmq', present: () => imports('zmq') },
   'python3 protobuf': { pkg: 'python3-protobuf', present: () => imports('google.protobuf') },
+  protoc: { pkg: 'protobuf-compiler', present: () => onPath('protoc') },
 } as const;
 
 export type Prerequisite = keyof typeof PREREQUISITES;
