@@ -135,12 +135,16 @@ describe('http - hub facts', () => {
     assert.match(text, /^muster_registrations_total [1-9]\d*$/m);
     assert.match(text, /^muster_heartbeats_total [1-9]\d*$/m);
     assert.match(text, /^muster_removals_total\{reason="unregistered"\} [1-9]\d*$/m);
+    // The process's own metrics: prefixed once (prom-client names them process_* and nodejs_*).
+    assert.match(text, /^muster_process_resident_memory_bytes \d+/m);
+    assert.match(text, /^muster_nodejs_eventloop_lag_seconds /m);
+    assert.doesNotMatch(text, /muster_process_process_|muster_process_nodejs_/);
   });
 
   test('openapi describes every route', async () => {
     const r = await api('GET', '/v1/openapi.json');
     assert.equal(r.body.openapi, '3.1.0');
-    for (const p of ['/v1/members', '/v1/members/{name}', '/v1/members/{id}/heartbeat', '/v1/members/{id}', '/v1/events', '/v1/info', '/healthz']) assert.ok(r.body.paths[p], p);
+    for (const p of ['/v1/members', '/v1/members/{member}', '/v1/members/{member}/heartbeat', '/v1/events', '/v1/info', '/healthz']) assert.ok(r.body.paths[p], p);
     assert.ok(r.body.paths['/v1/members'].post.requestBody.content['application/json'].schema.properties.liveness);
   });
 });

@@ -18,14 +18,34 @@ export interface RouteDoc {
 /** TypeBox schemas are JSON Schema plus symbol keys; JSON round-trip drops the symbols. */
 const plain = (s: TSchema): unknown => JSON.parse(JSON.stringify(s));
 
+/**
+ * The routes name the member segment :id (heartbeat, update, unregister) or :name (get, send,
+ * control); OpenAPI 3.1 forbids templates that differ only in parameter names, so the document
+ * calls it {member} and says per operation what it takes. The routes themselves are unchanged.
+ */
+const MEMBER_SEGMENT = /^\/v1\/members\/:([A-Za-z]+)/;
+const MEMBER_DOCS: Readonly<Record<string, string>> = {
+  id: "The member's id (from its registration)",
+  name: "The member's name or id; hub/name (slash written %2F) for a member of another hub of the tree",
+};
+
+interface PathParam { name: string; in: 'path' | 'query'; required: boolean; description?: string; schema: unknown }
+
+function pathParams(url: string): PathParam[] {
+  const member = MEMBER_SEGMENT.exec(url)?.[1];
+  return [...url.matchAll(/:([A-Za-z]+)/g)].map((m, i) => (i === 0 && member
+    ? { name: 'member', in: 'path', required: true, description: MEMBER_DOCS[member], schema: { type: 'string' } }
+    : { name: m[1]!, in: 'path', required: true, schema: { type: 'string' } }));
+}
+
 export function buildOpenApi(routes: RouteDoc[], version: string): unknown {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of routes) {
-    const path = r.url.replace(/:([A-Za-z]+)/g, '{$1}');
-    const params = [...r.url.matchAll(/:([A-Za-z]+)/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
+    const path = r.url.replace(MEMBER_SEGMENT, '/v1/members/:member').replace(/:([A-Za-z]+)/g, '{$1}');
+    const params = pathParams(r.url);
     if (r.query) {
       const props = (plain(r.query) as { properties?: Record<string, unknown> }).properties ?? {};
-      for (const [name, schema] of Object.entries(props)) params.push({ name, in: 'query', required: false, schema: schema as { type: string } });
+      for (const [name, schema] of Object.entries(props)) params.push({ name, in: 'query', required: false, schema });
     }
     const ok = String(r.status ?? 200);
     (paths[path] ??= {})[r.method.toLowerCase()] = {
