@@ -36,7 +36,8 @@ export class Metrics {
     counters: () => { registrations: number; heartbeats: number }; members: () => Record<string, number>; revision: () => number;
     connections: () => number; watchers: () => number; watchersDropped: () => number;
   }) {
-    collectDefaultMetrics({ register: this.registry, prefix: 'muster_process_' });
+    // prom-client names them process_* and nodejs_*; the prefix makes muster_process_*, muster_nodejs_*.
+    collectDefaultMetrics({ register: this.registry, prefix: 'muster_' });
     new Counter({ name: 'muster_registrations_total', help: 'Members registered', registers: [this.registry], collect() { this.reset(); this.inc(gauges.counters().registrations); } });
     new Counter({ name: 'muster_heartbeats_total', help: 'Heartbeats received', registers: [this.registry], collect() { this.reset(); this.inc(gauges.counters().heartbeats); } });
     new Gauge({

@@ -61,7 +61,7 @@ function registrarLine(f: HubInfo['federation']): string {
 
 /** The tree drawn with box characters, one hub a line: id, status, members, first point of access. */
 export function treeLines(node: TreeNode, prefix = '', last = true, root = true): string[] {
-  const counts = node.members ? `${node.members.total} members (${node.members.alive} alive)` : 'members unknown';
+  const counts = node.members ? `${node.members.total} ${node.members.total === 1 ? 'member' : 'members'} (${node.members.alive} alive)` : 'members unknown';
   const line = visible(`${node.hubId}  ${node.status}  ${counts}${node.poa[0] ? `  ${node.poa[0]}` : ''}`);
   const lines = [root ? line : `${prefix}${last ? '└─ ' : '├─ '}${line}`];
   const childPrefix = root ? '' : prefix + (last ? '   ' : '│  ');

@@ -20,5 +20,15 @@ export function validate<T extends TSchema>(schema: T, value: unknown, what = 'p
   if (check.Check(value)) return value as Static<T>;
   const first = check.Errors(value).First();
   const where = first?.path ? `${what}${first.path.replaceAll('/', '.')}` : what;
-  throw new MusterError('INVALID_PARAMS', `${where}: ${first?.message ?? 'invalid'}`, { path: first?.path ?? '' });
+  const message = first ? oneOf(first.schema) ?? first.message : 'invalid';
+  throw new MusterError('INVALID_PARAMS', `${where}: ${message}`, { path: first?.path ?? '' });
+}
+
+/** A union of literals says which values it takes (TypeBox says only "Expected union value"). */
+function oneOf(schema: TSchema): string | undefined {
+  const options = (schema as { anyOf?: unknown }).anyOf;
+  if (!Array.isArray(options) || options.length === 0) return undefined;
+  const values = options.map((o: { const?: unknown }) => o.const);
+  if (values.some((v) => v === undefined)) return undefined;
+  return `must be one of ${values.map((v) => JSON.stringify(v)).join(', ')}`;
 }
