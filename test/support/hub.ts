@@ -44,6 +44,8 @@ export interface HubProcess {
   pid: number;
   /** Resolves when the process has exited. */
   exited: Promise<number | null>;
+  /** What it printed on stdout so far (its start-up lines first). */
+  stdout(): string;
   kill(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
@@ -58,8 +60,8 @@ export async function spawnHub(args: string[], env: NodeJS.ProcessEnv = {}): Pro
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+  let out = '';
   const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
     const timer = setTimeout(() => reject(new Error(`hub did not start in 20 s: ${stderr}`)), 20_000);
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
@@ -69,7 +71,7 @@ export async function spawnHub(args: string[], env: NodeJS.ProcessEnv = {}): Pro
     void exited.then((code) => { clearTimeout(timer); reject(new Error(`hub exited with ${code}: ${stderr}`)); });
   });
   return {
-    child, url, wsUrl: url.replace(/^http/, 'ws') + '/v1/ws', pid: child.pid!, exited,
+    child, url, wsUrl: url.replace(/^http/, 'ws') + '/v1/ws', pid: child.pid!, exited, stdout: () => out,
     async kill(signal = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, signal);
       return exited;
