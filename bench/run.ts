@@ -18,7 +18,16 @@ for (const name of names) {
   }
   const mod = (await import(new URL(`./${name}.ts`, dir).href)) as { default: Bench };
   process.stderr.write(`running ${name}...\n`);
-  report[name] = await mod.default();
+  // Every bench shows it is alive, even one that prints nothing of its own for a while.
+  const started = performance.now();
+  const seconds = () => Math.round((performance.now() - started) / 1000);
+  const alive = setInterval(() => process.stderr.write(`  ${name}: still running (${seconds()} s)\n`), 10_000);
+  try {
+    report[name] = await mod.default();
+  } finally {
+    clearInterval(alive);
+  }
+  process.stderr.write(`${name} done in ${seconds()} s\n`);
 }
 process.stdout.write(JSON.stringify(report, null, 2) + '\n');
 process.exit(0);

@@ -3,6 +3,7 @@
  * clear HUB_UNREACHABLE when nothing answers. (Watching uses the SDK over WebSocket.)
  */
 import { MusterClientError } from '../client/index.js';
+import { httpRequestText, type HttpAnswer } from './http-request.js';
 
 export const DEFAULT_HUB = 'http://127.0.0.1:7070';
 
@@ -31,22 +32,21 @@ export async function request<T>(hub: HubTarget, method: string, path: string, b
   const headers: Record<string, string> = { accept: 'application/json' };
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (token) headers.authorization = `Bearer ${token}`;
-  let res: Response;
+  let res: HttpAnswer;
   try {
-    res = await fetch(hub.url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(15_000) });
+    res = await httpRequestText(hub.url + path, method, headers, body === undefined ? undefined : JSON.stringify(body), 15_000);
   } catch (err) {
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    const why = cause?.code ?? cause?.message ?? (err as Error).message;
+    const why = (err as { code?: string }).code ?? (err as Error).message;
     throw new MusterClientError('HUB_UNREACHABLE', `Cannot reach the hub at ${hub.url} (${why})`, { url: hub.url });
   }
-  const text = await res.text();
+  const text = res.text;
   let value: unknown;
   try {
     value = text ? JSON.parse(text) : undefined;
   } catch {
     throw new MusterClientError('HUB_UNREACHABLE', `${hub.url} answered ${res.status} with something that is not muster JSON`, { url: hub.url });
   }
-  if (!res.ok) {
+  if (res.status < 200 || res.status > 299) {
     const e = (value as { error?: { code?: unknown; message?: unknown; details?: Record<string, unknown> } } | undefined)?.error;
     throw new MusterClientError(typeof e?.code === 'string' ? e.code : 'INTERNAL', typeof e?.message === 'string' ? e.message : `HTTP ${res.status}`, e?.details);
   }
