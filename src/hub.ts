@@ -150,11 +150,15 @@ export class Hub implements HubContext {
       timeoutMs: config.storeTimeoutMs, eventRetention: config.eventRetention, log,
     }) : null;
     const store = options.store ?? cluster?.store ?? new SqliteStore({ dataDir: config.dataDir, eventRetention: config.eventRetention, synchronous: config.sync });
+    const opening = performance.now();
+    log.info({ store: store.kind, ...(cluster ? {} : { dataDir: config.dataDir }) }, 'loading the store');
     const registry = await Registry.open({
       store, hubId: config.hubId, adminToken: config.adminToken, registrationKey: config.registrationKey,
       maxMembers: config.maxMembers, eventRetention: config.eventRetention,
       liveness: { ttlMs: config.ttlMs, graceMs: config.graceMs },
+      loading: (loaded, total) => log.info({ loaded, total }, `loading members: ${loaded} of ${total}`),
     });
+    log.info({ members: registry.size, ms: Math.round(performance.now() - opening) }, `store loaded: ${registry.size} members`);
     if (config.registrar && !config.registrarToken) throw new Error('config: registrar needs registrarToken (the parent\'s federation token)');
     const hub = new Hub(config, store, registry, log, cluster);
     await hub.#listen();

@@ -190,4 +190,28 @@ describe('cli - watch', () => {
       await new Promise((r) => child.once('close', r));
     }
   });
+
+  test('cli - watch --since an old revision says on stderr that it catches up, then that it is live', async () => {
+    await h.hub.registry.register({ type: 'c', name: 'c-0', liveness: 'ttl' });
+    const target = h.hub.registry.log.revision;
+    const child = spawn(process.execPath, [BIN, 'watch', ...hub, '--since', '0', '--type', 'c', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      let stderr = '';
+      let stdout = '';
+      child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`watch said only: ${stderr}`)), 20_000);
+        child.stderr.on('data', (d: Buffer) => {
+          stderr += d.toString();
+          if (/caught up/.test(stderr)) { clearTimeout(timer); resolve(); }
+        });
+      });
+      assert.match(stderr, new RegExp(`^muster: catching up from revision 0 to ${target} `));
+      assert.match(stderr, /muster: caught up at revision \d+; live from now on/);
+      for (const line of stdout.trim().split('\n')) assert.equal((JSON.parse(line) as RegistryEvent).member.type, 'c', 'stdout has events only');
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('close', r));
+    }
+  });
 });

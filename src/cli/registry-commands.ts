@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { connect, MusterClientError, type HubInfo, type ListResult, type MemberView, type RegisterResult, type WatchFilter } from '../client/index.js';
 import type { TreeNode } from '../schemas/federation.js';
+import { CatchUp } from './catch-up.js';
 import { clusterTable, eventLine, fields, memberFields, memberTable, age } from './format.js';
 import { DEFAULT_HUB, hubTarget, request, type HubTarget } from './hub-api.js';
 import { print, printJson, stdoutClosed, warn } from './output.js';
@@ -209,12 +210,17 @@ export function registryCommands(program: Command): void {
         if (s.type === 'disconnected') warn(`muster: connection lost (${s.reason}); reconnecting`);
         else if (s.type === 'reconnected') warn('muster: reconnected');
       });
+      const catchUp = since === undefined ? null : new CatchUp(since, (await request<HubInfo>(hub, 'GET', '/v1/info')).revision, warn);
       try {
-        for await (const e of client.watch(filter, since === undefined ? {} : { since })) {
+        const watch = client.watch(filter, since === undefined ? {} : { since });
+        void watch.ready.then(() => catchUp?.replayed(), () => {});
+        for await (const e of watch) {
           if (flags.json) printJson(e);
           else print(eventLine(e) + '\n');
+          catchUp?.seen(e.revision);
         }
       } finally {
+        catchUp?.stop();
         await client.close();
       }
     });

@@ -43,6 +43,8 @@ export interface RegistryOptions {
   eventRetention?: number;
   liveness?: Partial<LivenessDefaults>;
   now?: () => number;
+  /** Told about once a second while open() loads many members, so a long start shows it moves. */
+  loading?: (loaded: number, total: number) => void;
 }
 
 type RemovedListener = (member: Member, reason: RemovalReason) => void;
@@ -105,10 +107,18 @@ export class Registry {
     const log = new EventLog(options.eventRetention ?? 10_000, snapshot.position, snapshot.events);
     const registry = new Registry(options, log);
     const now = registry.#now();
+    const total = snapshot.members.length;
+    let told = performance.now();
+    let loaded = 0;
     for (const stored of snapshot.members) {
       const m = registry.createMember(initFromStored(stored), now);
       registry.#index.add(m);
       registry.#liveness.restore(m, now);
+      // The loop is synchronous: the clock is read every 1024 members, not a timer.
+      if (++loaded % 1024 === 0 && options.loading && performance.now() - told >= 1_000) {
+        told = performance.now();
+        options.loading(loaded, total);
+      }
     }
     registry.#liveness.run();
     return registry;
