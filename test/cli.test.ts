@@ -192,7 +192,8 @@ describe('cli - watch', () => {
   });
 
   test('cli - watch --since an old revision says on stderr that it catches up, then that it is live', async () => {
-    await h.hub.registry.register({ type: 'c', name: 'c-0', liveness: 'ttl' });
+    // 1,000 events or more are announced at once (fewer only when the replay takes over a second).
+    for (let i = 0; i < 1_000; i++) await h.hub.registry.register({ type: 'c', name: `c-${i}`, liveness: 'ttl' });
     const target = h.hub.registry.log.revision;
     const child = spawn(process.execPath, [BIN, 'watch', ...hub, '--since', '0', '--type', 'c', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
     try {

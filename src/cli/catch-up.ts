@@ -1,18 +1,23 @@
+/** A replay this long is announced at once; a shorter one only if it is still going after a second. */
+const LONG_REPLAY = 1_000;
+
 /**
  * `muster watch --since OLD` replays history before it streams live: say so on stderr (stdout
- * stays events only), once a second while it replays, and once when it is live.
+ * stays events only), once a second while it replays, and once when it is live. A short replay,
+ * over at once, says nothing.
  */
 export class CatchUp {
   #last: number;
   #done = false;
   #replayed = false;
+  #announced = false;
   readonly #timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly since: number, private readonly target: number, private readonly say: (line: string) => void) {
     this.#last = since;
     this.#done = target <= since;
     if (this.#done) return;
-    say(`muster: catching up from revision ${since} to ${target} (${target - since} events at most)`);
+    if (target - since >= LONG_REPLAY) this.#announce();
     this.#timer = setInterval(() => this.#tick(), 1_000);
     this.#timer.unref();
   }
@@ -35,8 +40,14 @@ export class CatchUp {
     clearInterval(this.#timer);
   }
 
+  #announce(): void {
+    this.#announced = true;
+    this.say(`muster: catching up from revision ${this.since} to ${this.target} (${this.target - this.since} events at most)`);
+  }
+
   #tick(): void {
     if (this.#replayed) return this.#finish();
+    if (!this.#announced) this.#announce();
     const share = Math.floor(((this.#last - this.since) / (this.target - this.since)) * 100);
     this.say(`muster: catching up: revision ${this.#last} of ${this.target} (${share}%)`);
   }
@@ -44,6 +55,6 @@ export class CatchUp {
   #finish(): void {
     this.#done = true;
     clearInterval(this.#timer);
-    this.say(`muster: caught up at revision ${Math.max(this.#last, this.target)}; live from now on`);
+    if (this.#announced) this.say(`muster: caught up at revision ${Math.max(this.#last, this.target)}; live from now on`);
   }
 }
