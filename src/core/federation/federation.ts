@@ -190,10 +190,12 @@ export class Federation {
       await callHub(up, 'hub.update', { descendants: edges }, QUERY_TIMEOUT_MS);
     } catch (err) {
       const e = toMusterError(err);
-      if (e.code !== 'HUB_UNREACHABLE') throw e;
+      if (e.code !== 'HUB_UNREACHABLE' && e.code !== 'FORBIDDEN') throw e;
       // No answer on an open link: whether the registrar took the list is unknown (it may refuse it
-      // late), so drop the link; registering again sends the whole list.
-      if (up.open) up.close('no answer to hub.update');
+      // late). FORBIDDEN: the registrar no longer holds this hub on this link (it dropped its
+      // record). Either way, drop the link: registering again sends the whole list, at once rather
+      // than at the next hub.check.
+      if (up.open) up.close(e.code === 'FORBIDDEN' ? 'registrar no longer holds this hub' : 'no answer to hub.update');
     }
   }
 
