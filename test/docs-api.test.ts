@@ -1,7 +1,8 @@
 /**
  * Docs - docs/api/ (the SDK reference TypeDoc makes from src/client/, `npm run docs:api`) is
  * generated again into a temporary folder and must equal the committed one: a doc comment or an
- * export changed without `npm run docs:api` fails here.
+ * export changed without `npm run docs:api` fails here. The wire types must read as their fields
+ * and values.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -26,4 +27,9 @@ test('docs - docs/api/ is what npm run docs:api makes from the sources now', { t
   const committed = files(join(ROOT, 'docs/api'));
   assert.deepEqual([...committed.keys()].sort(), [...made.keys()].sort(), 'the same pages (run npm run docs:api)');
   for (const [name, text] of made) assert.equal(committed.get(name), text, `docs/api/${name} is stale: run npm run docs:api`);
+  // The wire types read as their fields and values, not as the TypeBox schemas they come from
+  // (tools/api-docs/expand-static.mjs), and each has one page.
+  for (const [name, text] of made) assert.doesNotMatch(text, /`T(Object|Union|Literal|Recursive|String|Integer)`|`Static`/, `docs/api/${name} shows a schema type`);
+  assert.ok(![...made.keys()].some((n) => /-1\.md$/.test(n)), 'one page per name');
+  assert.match(made.get('type-aliases/MemberStatus.md') ?? '', /"alive"`? \\?\| `"suspect"/, 'a union of literals reads as its values');
 });
