@@ -1,7 +1,8 @@
 /** `muster pub`, `sub`, `broadcast`, `request` as real child processes against a real hub. */
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
+import { runMuster } from './support/cli.js';
 import { ADMIN_TOKEN, startHub, type TestHub } from './support/hub.js';
 import { RpcPeer } from './support/rpc.js';
 
@@ -16,13 +17,11 @@ after(async () => {
 
 const env = () => ({ ...process.env, MUSTER_HUB: h.url, MUSTER_TOKEN: '' });
 
-function muster(args: string[], extraEnv: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: { ...env(), ...extraEnv }, timeout: 20_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
+/** `muster ARGS` against this hub, no token unless `extraEnv` gives one; a signal counts as exit 1. */
+const muster = async (args: string[], extraEnv: Record<string, string> = {}) => {
+  const r = await runMuster(args, { MUSTER_HUB: h.url, MUSTER_TOKEN: '', ...extraEnv });
+  return { ...r, code: r.code ?? 1 };
+};
 
 /** Starts `muster sub` and resolves once the hub has its subscription. */
 async function startSub(args: string[]): Promise<{ done: Promise<{ code: number | null; stdout: string }> }> {

@@ -1,26 +1,12 @@
 /** `muster hub` as a person starts it: what it prints, its flags, and what it says about bad ones. */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { join, resolve } from 'node:path';
 import { describe, test } from 'node:test';
+import { runMuster as muster } from './support/cli.js';
 import { spawnHub, tempDir } from './support/hub.js';
-
-const BIN = new URL('../bin/muster.js', import.meta.url).pathname;
-
-interface Run { code: number | null; stdout: string; stderr: string }
-
-/** `muster ARGS` to completion (20 s at most). */
-function muster(args: string[]): Promise<Run> {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-  return new Promise((done) => child.on('close', (code) => { clearTimeout(timer); done({ code, stdout, stderr }); }));
-}
 
 describe('cli hub start', () => {
   test('cli hub start - prints where it listens, where its data is and the /v1/info URL', async () => {

@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import type { MemberView, RegistryEvent, TreeNode } from '../src/client/index.js';
 import { treeLines } from '../src/cli/registry-commands.js';
 import { jsonText, visible } from '../src/cli/visible.js';
+import { runMuster, type CliRun } from './support/cli.js';
 import { ADMIN_TOKEN, startHub, type TestHub } from './support/hub.js';
 import { RpcPeer } from './support/rpc.js';
 
@@ -18,25 +19,15 @@ const BIN = new URL('../bin/muster.js', import.meta.url).pathname;
 const RAW = /[\p{Cc}\p{Bidi_Control}]/u;
 const assertNoRaw = (text: string, what: string) => assert.doesNotMatch(text.replaceAll('\n', ''), RAW, `${what}: ${JSON.stringify(text)}`);
 
-interface Run { code: number | null; stdout: string; stderr: string }
-
-/** Runs `muster ARGS --hub URL` to completion (20 s at most). */
-function muster(args: string[], token = ''): Promise<Run> {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, MUSTER_HUB: h.url, MUSTER_TOKEN: token }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-  return new Promise((resolve) => child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); }));
-}
+/** Runs `muster ARGS` against this hub to completion (20 s at most). */
+const muster = (args: string[], token = '') => runMuster(args, { MUSTER_HUB: h.url, MUSTER_TOKEN: token });
 
 /**
  * Runs `muster ARGS` and reads its stdout up to the first line. Then, with `close`, closes the
  * pipe as `| head -1` does and waits for the command to end, calling `more()` meanwhile (bounded)
  * so that a streaming command writes again; without, stops the command with SIGTERM.
  */
-async function firstLine(args: string[], close: boolean, more: () => Promise<void> = async () => {}): Promise<Run> {
+async function firstLine(args: string[], close: boolean, more: () => Promise<void> = async () => {}): Promise<CliRun> {
   const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, MUSTER_HUB: h.url, MUSTER_TOKEN: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';

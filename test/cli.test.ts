@@ -3,25 +3,10 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { connect, type MemberView, type RegistryEvent } from '../src/client/index.js';
+import { runMuster as muster } from './support/cli.js';
 import { ADMIN_TOKEN, startHub, type TestHub } from './support/hub.js';
 
 const BIN = new URL('../bin/muster.js', import.meta.url).pathname;
-
-interface Run { code: number | null; stdout: string; stderr: string }
-
-/** Runs `muster ARGS` to completion (20 s at most). MUSTER_HUB/MUSTER_TOKEN come only from `env`. */
-function muster(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const base = { ...process.env };
-  delete base.MUSTER_HUB;
-  delete base.MUSTER_TOKEN;
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-  return new Promise((resolve) => child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); }));
-}
 
 /** A loopback port nothing listens on. */
 async function closedPort(): Promise<number> {

@@ -5,13 +5,12 @@
  * (the real CLI) lists the cluster's hubs with this one marked.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
+import { runMuster as muster } from './support/cli.js';
 import { spawnHub, tempDir, type HubProcess } from './support/hub.js';
 import { startRedis, type TestRedis } from './support/redis.js';
 import { RpcPeer } from './support/rpc.js';
 
-const BIN = new URL('../bin/muster.js', import.meta.url).pathname;
 const json = { 'content-type': 'application/json' };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -47,19 +46,6 @@ async function register(h: HubProcess, body: Record<string, unknown>): Promise<{
   const r = await fetch(`${h.url}/v1/members`, { method: 'POST', headers: json, body: JSON.stringify(body) });
   assert.equal(r.status, 201);
   return (await r.json()) as { id: string; name: string; token: string };
-}
-
-function muster(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env = { ...process.env };
-  delete env.MUSTER_HUB;
-  delete env.MUSTER_TOKEN;
-  const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-  return new Promise((resolve) => child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); }));
 }
 
 before(async () => {

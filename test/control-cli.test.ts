@@ -1,13 +1,12 @@
 /** `muster configure`, `muster stop`, `muster lifecycle` against a hub with bare JSON-RPC components. */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { runMuster } from './support/cli.js';
 import { ADMIN_TOKEN, startHub, tempDir, type TestHub } from './support/hub.js';
 import { RpcPeer } from './support/rpc.js';
 
-const BIN = new URL('../bin/muster.js', import.meta.url).pathname;
 let h: TestHub;
 const peers: RpcPeer[] = [];
 const dir = tempDir('muster-ctl-cli-');
@@ -19,14 +18,11 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function muster(args: string[], token: string | null = ADMIN_TOKEN): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env = { ...process.env, MUSTER_HUB: h.url, MUSTER_TOKEN: token ?? '' };
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env, timeout: 20_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
+/** `muster ARGS` against this hub with `token` (null: none); a signal counts as exit 1. */
+const muster = async (args: string[], token: string | null = ADMIN_TOKEN) => {
+  const r = await runMuster(args, { MUSTER_HUB: h.url, MUSTER_TOKEN: token ?? '' });
+  return { ...r, code: r.code ?? 1 };
+};
 
 /** A READY component that answers by itself: CONFIGURE {fail} -> ERROR, {silent} -> nothing, else OK; STOP -> FINISHED. */
 async function autoComponent(name: string, type = 'clitest'): Promise<RpcPeer> {

@@ -5,11 +5,12 @@
  * restart that components survive (they reconnect; their records are kept).
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { runMuster } from './support/cli.js';
 import { ADMIN_TOKEN, spawnHub, tempDir, type HubProcess } from './support/hub.js';
 import { PYTHON } from './iccp/protos.js';
 import { componentArgs, eventually, PyComponent } from './iccp/peers.js';
@@ -26,13 +27,10 @@ after(async () => {
 
 interface Run { code: number; stdout: string; stderr: string }
 
-function muster(hub: HubProcess, args: string[]): Promise<Run> {
-  const env = { ...process.env, MUSTER_HUB: hub.url, MUSTER_TOKEN: ADMIN_TOKEN };
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env, timeout: 30_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
+/** `muster ARGS` against `hub` as admin (30 s at most); a signal counts as exit 1. */
+async function muster(hub: HubProcess, args: string[]): Promise<Run> {
+  const r = await runMuster(args, { MUSTER_HUB: hub.url, MUSTER_TOKEN: ADMIN_TOKEN }, { timeoutMs: 30_000 });
+  return { ...r, code: r.code ?? 1 };
 }
 
 /** `muster launch` as a child process, to await while the test drives the component. */
