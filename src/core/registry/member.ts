@@ -109,7 +109,16 @@ export function liveMember(init: MemberInit, liveness: Required<LivenessSpec>, n
 
 /** What a stored record gives to build its member again. */
 export function initFromStored(s: StoredMember): MemberInit {
-  return { ...s, ...fromStoredExtra(s.extra) };
+  // Field by field: object spreads here cost a tenth of loading 100,000 members.
+  const facts = fromStoredExtra(s.extra);
+  const init: MemberInit = {
+    id: s.id, name: s.name, type: s.type, address: s.address, meta: s.meta, liveness: s.liveness, tokenHash: s.tokenHash,
+    registeredAt: s.registeredAt, roles: facts.roles, hubLink: facts.hubLink, lifecycle: facts.lifecycle, history: facts.history,
+  };
+  if (s.attachedTo !== undefined) init.attachedTo = s.attachedTo;
+  if (s.status !== undefined) init.status = s.status;
+  if (facts.secrets) init.secrets = facts.secrets;
+  return init;
 }
 
 /** The public view of a member (what lists, gets and events show). */

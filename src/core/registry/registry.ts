@@ -219,8 +219,9 @@ export class Registry {
   /** Builds a member record; `add` puts it in the registry. For faces that assign ids and names themselves. */
   createMember(init: MemberInit, now = this.#now()): Member {
     // In a cluster a member is held by the hub it registered at (its faces reach it).
-    const attachedTo = init.attachedTo ?? (this.#mirror ? this.hubId : undefined);
-    return liveMember({ ...init, attachedTo }, this.normalizeLiveness(init.liveness), now);
+    const m = liveMember(init, this.normalizeLiveness(init.liveness), now);
+    if (m.attachedTo === null && this.#mirror) m.attachedTo = this.hubId;
+    return m;
   }
 
   /**
