@@ -8,7 +8,7 @@ import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import pino, { type Logger } from 'pino';
 import type { HubConfig } from './config.js';
-import { Cluster } from './cluster/cluster.js';
+import type { Cluster } from './cluster/cluster.js';
 import { Relay } from './core/bus/relay.js';
 import { Control } from './core/control/control.js';
 import { Watches } from './core/events/watches.js';
@@ -26,11 +26,8 @@ import { fromFastifyError, httpRoutes, mountHttp } from './faces/native/http.js'
 import { OpenStreams } from './faces/open-streams.js';
 import { RegistrarClient } from './faces/native/registrar-client.js';
 import { WsFace } from './faces/native/ws-face.js';
-import { PlantimagerFace } from './faces/plantimager/face.js';
-import { Co2Face } from './faces/co2/face.js';
 import { PING_SCHEME, xmlrpcPing } from './faces/co2/ping.js';
-import { RsbFace } from './faces/rsb/face.js';
-import { IccpFace } from './faces/iccp/face.js';
+import type { IccpFace } from './faces/iccp/face.js';
 import { probeOnceWith } from './faces/probes/probe-once.js';
 import { Metrics } from './metrics.js';
 import type { HubInfo } from './schemas/hub.js';
@@ -145,7 +142,8 @@ export class Hub implements HubContext {
   static async start(options: HubOptions): Promise<Hub> {
     const { config } = options;
     const log = options.logger ?? pino({ level: config.logLevel, name: 'muster' });
-    const cluster = !options.store && config.cluster ? new Cluster({
+    // Cluster mode and the legacy faces are loaded only when configured: a hub starts sooner without them.
+    const cluster = !options.store && config.cluster ? new (await import('./cluster/cluster.js')).Cluster({
       url: config.cluster, prefix: config.clusterPrefix, hubId: config.hubId, leaseMs: config.clusterLeaseMs, graceMs: config.graceMs,
       timeoutMs: config.storeTimeoutMs, eventRetention: config.eventRetention, log,
     }) : null;
@@ -172,11 +170,13 @@ export class Hub implements HubContext {
     }
     // Legacy faces listen on their own ports once the core is up.
     if (config.plantimager !== undefined) {
+      const { PlantimagerFace } = await import('./faces/plantimager/face.js');
       const face = await PlantimagerFace.start(hub, { listen: config.plantimager, defaultHost: config.host, allow: config.plantimagerAllow, maxConnections: config.maxConnections })
         .catch(async (err: unknown) => { await hub.stop(); throw err; });
       hub.addFace(face);
     }
     if (config.co2 !== undefined) {
+      const { Co2Face } = await import('./faces/co2/face.js');
       const face = await Co2Face.start(hub, {
         listen: config.co2, defaultHost: config.host, maxSats: config.co2MaxSats, maxConnections: config.maxConnections,
         ping: { intervalMs: config.co2PingIntervalMs, timeoutMs: config.co2TimeoutMs, failures: config.co2PingFailures },
@@ -187,6 +187,7 @@ export class Hub implements HubContext {
       hub.addFace(face);
     }
     if (config.iccp !== undefined) {
+      const { IccpFace } = await import('./faces/iccp/face.js');
       const face = await IccpFace.start(hub, {
         bind: config.iccp, endpoints: config.iccpEndpoints, readyTimeoutMs: config.iccpReadyTimeoutMs, finishedTimeoutMs: config.iccpFinishedTimeoutMs,
         maxFrameBytes: config.iccpMaxFrameBytes, maxEndpoints: config.iccpMaxEndpoints ?? config.maxConnections,
@@ -195,6 +196,7 @@ export class Hub implements HubContext {
       hub.addFace(face);
     }
     if (config.rsb !== undefined || config.rsbConnect !== undefined) {
+      const { RsbFace } = await import('./faces/rsb/face.js');
       const face = await RsbFace.start(hub, {
         listen: config.rsb, connect: config.rsbConnect, defaultHost: config.host, maxConnections: config.maxConnections, scopes: config.rsbScopes,
         limits: {
