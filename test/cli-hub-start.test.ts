@@ -25,6 +25,29 @@ describe('cli hub start', () => {
     }
   });
 
+  test('cli hub start - a hub restarted on its data says it loads the store, then how many members it loaded and in how long', async () => {
+    const data = tempDir();
+    let p = await spawnHub(['--data', data]);
+    try {
+      for (let i = 0; i < 30; i++) {
+        const r = await fetch(`${p.url}/v1/members`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ type: 'loaded', name: `m-${i}` }) });
+        assert.equal(r.status, 201);
+      }
+      await p.kill();
+      p = await spawnHub(['--data', data, '--log-level', 'info']);
+      // Log lines are written asynchronously: they may follow the listening line by a moment.
+      for (let t = 0; t < 100 && !p.stdout().includes('store loaded'); t++) await new Promise((r) => setTimeout(r, 50));
+      const logged = p.stdout().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; members?: number; ms?: number });
+      assert.ok(logged.some((l) => l.msg === 'loading the store'), p.stdout());
+      const loaded = logged.find((l) => l.msg.startsWith('store loaded'));
+      assert.equal(loaded?.msg, 'store loaded: 30 members', p.stdout());
+      assert.equal(typeof loaded?.ms, 'number');
+    } finally {
+      await p.kill();
+      rmSync(data, { recursive: true, force: true });
+    }
+  });
+
   test('cli hub start - a bad --sync or --log-level names the flag and the values it takes, exit 1', async () => {
     const sync = await muster(['hub', '--sync', 'fast', '--port', '0']);
     assert.equal(sync.code, 1);
