@@ -42,6 +42,9 @@ export const ERRORS = {
   // Hub
   SHUTTING_DOWN: { status: 503, rpc: -32060, message: 'The hub is shutting down' },
   STORE_UNAVAILABLE: { status: 503, rpc: -32061, message: 'The shared store (Redis) cannot be reached' },
+  // Snapshots
+  SNAPSHOT_INVALID: { status: 400, rpc: -32070, message: 'The file is not a whole, valid muster snapshot' },
+  SNAPSHOT_UNSUPPORTED: { status: 501, rpc: -32071, message: "This hub's store cannot give a snapshot" },
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;

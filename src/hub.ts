@@ -31,6 +31,7 @@ import type { IccpFace } from './faces/iccp/face.js';
 import { probeOnceWith } from './faces/probes/probe-once.js';
 import { Metrics } from './metrics.js';
 import type { HubInfo } from './schemas/hub.js';
+import { SnapshotSaver } from './store/snapshot-saver.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/store.js';
 import { VERSION } from './version.js';
@@ -65,6 +66,7 @@ export class Hub implements HubContext {
   readonly ws: WsFace;
   readonly startedAt = Date.now();
   readonly #store: Store;
+  readonly #snapshots: SnapshotSaver;
   readonly #prober: Prober;
   readonly #faces: Face[] = [];
   #registrar: RegistrarClient | null = null;
@@ -78,6 +80,7 @@ export class Hub implements HubContext {
     this.config = config;
     this.#cluster = cluster;
     this.#store = store;
+    this.#snapshots = new SnapshotSaver({ store, hubId: config.hubId });
     this.registry = registry;
     this.log = log;
     this.limits = { maxMessageBytes: config.maxMessageBytes, maxWatchQueueBytes: config.maxWatchQueueBytes, maxConnections: config.maxConnections };
@@ -216,6 +219,11 @@ export class Hub implements HubContext {
   /** The Saturnin ICCP face's endpoints (iccp.* operations), when it runs. */
   get iccp(): IccpFace | undefined {
     return this.#iccp;
+  }
+
+  /** A snapshot of the store (GET /v1/admin/snapshot): gzip'd JSON lines, see docs/operations.md. */
+  snapshot(): Promise<AsyncIterable<Uint8Array>> {
+    return this.#snapshots.start();
   }
 
   /** Registers a face that listens on its own port so it shows in info and stops with the hub. */

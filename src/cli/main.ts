@@ -6,6 +6,7 @@ import { registryCommands } from './registry-commands.js';
 import { iccpCommands } from './iccp-commands.js';
 import { controlCommands } from './control-commands.js';
 import { busCommands } from './bus-commands.js';
+import { snapshotCommands } from './snapshot-commands.js';
 import { handleClosedOutput, warn } from './output.js';
 
 const program = new Command('muster').version(VERSION).description('registry and relay hub for fleets of devices, services and components');
@@ -16,6 +17,7 @@ registryCommands(program);
 iccpCommands(program);
 controlCommands(program);
 busCommands(program);
+snapshotCommands(program);
 
 try {
   await program.parseAsync(process.argv);

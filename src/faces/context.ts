@@ -21,4 +21,6 @@ export interface HubContext extends Services {
   readonly limits: FaceLimits;
   /** Streams held open (SSE), closed with a reason when the hub stops. */
   readonly streams: OpenStreams;
+  /** A snapshot of the store as gzip bytes (SNAPSHOT_UNSUPPORTED, THROTTLED before any byte). */
+  snapshot?(): Promise<AsyncIterable<Uint8Array>>;
 }

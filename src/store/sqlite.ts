@@ -9,7 +9,9 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConditionBook } from './conditions.js';
-import { withRevision, type Applied, type Change, type Store, type StoreSnapshot, type StoredEvent, type StoredMember } from './store.js';
+import { openSqliteExport } from './sqlite-export.js';
+import { memberOfRow, MEMBER_COLUMNS, type RawRow } from './sqlite-rows.js';
+import { withRevision, type Applied, type Change, type Store, type StoreExport, type StoreSnapshot, type StoredEvent, type StoredMember } from './store.js';
 
 export interface SqliteStoreOptions {
   /** Folder that holds muster.db. */
@@ -29,6 +31,9 @@ interface Pending {
 export class SqliteStore implements Store {
   readonly kind = 'sqlite';
   readonly #db: Database.Database;
+  readonly #path: string;
+  /** Snapshots being read (their own read connections), closed with the store. */
+  readonly #exports = new Set<StoreExport>();
   readonly #retention: number;
   #pending: Pending[] = [];
   #flushScheduled = false;
@@ -46,7 +51,8 @@ export class SqliteStore implements Store {
   constructor(options: SqliteStoreOptions) {
     mkdirSync(options.dataDir, { recursive: true });
     this.#retention = options.eventRetention ?? 10_000;
-    this.#db = new Database(join(options.dataDir, 'muster.db'));
+    this.#path = join(options.dataDir, 'muster.db');
+    this.#db = new Database(this.#path);
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
     this.#db.exec(`
@@ -93,18 +99,10 @@ export class SqliteStore implements Store {
   async open(): Promise<StoreSnapshot> {
     // Raw rows (arrays), one parse per distinct liveness and none for empty objects: a restart
     // with 100,000 members is mostly this loop.
-    const rows = this.#db.prepare('SELECT id, name, type, address, meta, liveness, token_hash, registered_at, extra FROM members').raw(true).all() as RawRow[];
+    const rows = this.#db.prepare(`SELECT ${MEMBER_COLUMNS} FROM members`).raw(true).all() as RawRow[];
     const members: StoredMember[] = new Array(rows.length);
     const livenesses = new Map<string, StoredMember['liveness']>();
-    for (let i = 0; i < rows.length; i++) {
-      const r = rows[i]!;
-      let liveness = livenesses.get(r[5]);
-      if (!liveness) livenesses.set(r[5], (liveness = JSON.parse(r[5]) as StoredMember['liveness']));
-      members[i] = {
-        id: r[0], name: r[1], type: r[2], address: r[3], meta: parseObject(r[4]) as Record<string, string>, liveness,
-        tokenHash: r[6], registeredAt: r[7], extra: parseObject(r[8]),
-      };
-    }
+    for (let i = 0; i < rows.length; i++) members[i] = memberOfRow(rows[i]!, livenesses);
     const events = this.#db.prepare('SELECT revision, json FROM events ORDER BY revision').all() as StoredEvent[];
     const rev = this.#db.prepare("SELECT value FROM settings WHERE key = 'revision'").get() as { value: string } | undefined;
     this.#revision = rev ? Number(rev.value) : 0;
@@ -159,7 +157,38 @@ export class SqliteStore implements Store {
     }
   }
 
+  /**
+   * The durable state at one revision, read on a connection of its own inside one read
+   * transaction: WAL mode shows it the database as it was when the transaction began while this
+   * connection goes on committing. Only what is committed (acknowledged) is in it.
+   */
+  async export(): Promise<StoreExport> {
+    const exp = openSqliteExport(this.#path, () => this.#exports.delete(exp));
+    this.#exports.add(exp);
+    return exp;
+  }
+
+  /**
+   * Writes a page of a snapshot being restored into this (fresh) store, through the same
+   * statements as every change; `restoreEnd` then sets the revision it goes on from.
+   */
+  restorePage(members: readonly StoredMember[], events: readonly StoredEvent[]): void {
+    this.#db.transaction(() => {
+      for (const m of members) this.#putMember.run(m.id, m.name, m.type, m.address, json(m.meta), json(m.liveness), m.tokenHash, m.registeredAt, json(m.extra));
+      for (const e of events) this.#putEvent.run(e.revision, e.json);
+    })();
+  }
+
+  /** The revision a restored store goes on from; its epoch stays its own (see docs/operations.md, Snapshots). */
+  restoreEnd(revision: number, restoredFrom: string): void {
+    this.#db.transaction(() => {
+      this.#setRevision.run(String(revision));
+      this.#db.prepare("INSERT INTO settings (key, value) VALUES ('restoredFrom', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(restoredFrom);
+    })();
+  }
+
   async close(): Promise<void> {
+    for (const exp of [...this.#exports]) exp.close();
     this.#flush();
     if (this.#db.open) this.#db.close();
   }
@@ -172,10 +201,4 @@ const isLiveState = (f: string) => f === 'status' || f === 'attachedTo';
 function json(o: object): string {
   for (const _ in o) return JSON.stringify(o);
   return '{}';
-}
-
-type RawRow = [string, string, string, string, string, string, string, number, string];
-
-function parseObject(json: string): Record<string, unknown> {
-  return json === '{}' ? {} : (JSON.parse(json) as Record<string, unknown>);
 }

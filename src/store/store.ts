@@ -42,6 +42,19 @@ export interface StoreSnapshot {
   position: Position;
 }
 
+/**
+ * A store's durable state at one revision, read page by page while the store goes on taking
+ * changes (a snapshot). `close` ends the read; the pages stop with it.
+ */
+export interface StoreExport {
+  readonly position: Position;
+  readonly memberCount: number;
+  readonly eventCount: number;
+  members(pageSize: number): AsyncIterable<StoredMember[]>;
+  events(pageSize: number): AsyncIterable<StoredEvent[]>;
+  close(): void;
+}
+
 /** What must still hold when a change is applied; a shared store checks it atomically. */
 export interface Conditions {
   /** Names that must be free (a registration's name), unless freed by this change's deletes. */
@@ -110,6 +123,8 @@ export interface Store {
    * putting again). The feed goes on from there.
    */
   restarted?(listener: (snapshot: StoreSnapshot) => void): void;
+  /** Present when the store can give its durable state at one revision without pausing (a snapshot). */
+  export?(): Promise<StoreExport>;
   close(): Promise<void>;
 }
 

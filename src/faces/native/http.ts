@@ -13,6 +13,7 @@ import { MusterError, toMusterError, type ErrorCode } from '../../errors.js';
 import { jsonTooDeep, MAX_JSON_DEPTH } from '../../schemas/json-depth.js';
 import { validate } from '../../schemas/validate.js';
 import type { HubContext } from '../context.js';
+import { Readable } from 'node:stream';
 import { buildOpenApi, type RouteDoc } from './openapi.js';
 import { serveEvents } from './sse.js';
 
@@ -84,6 +85,19 @@ function faceRoutes(hub: HubContext): HttpRoute[] {
     {
       method: 'GET', url: '/v1/events', summary: 'Server-Sent Events: replay after ?since= (or Last-Event-ID), then live. Filters: types, type, name, prefix, meta.KEY.', sse: true,
       handler: (req, reply) => serveEvents(hub, req, reply),
+    },
+    {
+      method: 'GET', url: '/v1/admin/snapshot', auth: true,
+      summary: "Admin: a consistent snapshot of the store (members with token hashes, kept events) as gzip'd JSON lines, taken without pausing the hub",
+      handler: async (req, reply, caller) => {
+        if (!caller.token) throw new MusterError('UNAUTHORIZED', 'A snapshot needs the admin token');
+        if (!hub.registry.isAdmin(caller.token)) throw new MusterError('FORBIDDEN', 'A snapshot needs the admin token');
+        if (!hub.snapshot) throw new MusterError('SNAPSHOT_UNSUPPORTED');
+        const bytes = await hub.snapshot();
+        hub.log.info({ from: req.ip }, 'snapshot: sending');
+        void reply.header('content-type', 'application/gzip').header('cache-control', 'no-store');
+        return reply.send(Readable.from(bytes, { objectMode: false }));
+      },
     },
     {
       method: 'GET', url: '/healthz', summary: 'Health of the hub: 200 {ok: true}, or 503 {ok: false, reason} (in cluster mode, while Redis does not answer)',
