@@ -8,6 +8,7 @@ import { controlCommands } from '../../src/cli/control-commands.js';
 import { hubCommand } from '../../src/cli/hub-command.js';
 import { iccpCommands } from '../../src/cli/iccp-commands.js';
 import { registryCommands } from '../../src/cli/registry-commands.js';
+import { snapshotCommands } from '../../src/cli/snapshot-commands.js';
 
 /** The command tree as src/cli/main.ts builds it (not parsed, only read). */
 export function musterProgram(): Command {
@@ -17,6 +18,7 @@ export function musterProgram(): Command {
   iccpCommands(program);
   controlCommands(program);
   busCommands(program);
+  snapshotCommands(program);
   return program;
 }
 
