@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { Type, type Static } from '@sinclair/typebox';
+import { LogLevel } from './schemas/admin.js';
 import { validate } from './schemas/validate.js';
 
 export const HubConfig = Type.Object({
@@ -31,7 +32,7 @@ export const HubConfig = Type.Object({
   lifecycleTimeoutMs: Type.Integer({ minimum: 10, description: 'How long the hub waits for a component\'s READY, and by default for its answer to CONFIGURE and STOP' }),
   tlsCert: Type.Optional(Type.String({ description: 'PEM certificate file; with tlsKey the hub serves HTTPS and WSS' })),
   tlsKey: Type.Optional(Type.String()),
-  logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))),
+  logLevel: LogLevel,
   plantimager: Type.Optional(Type.String({ description: '[HOST:]PORT of the plantimager ZeroMQ face; off when absent' })),
   plantimagerAllow: Type.Optional(Type.Array(Type.String(), { description: 'Client networks (CIDR) allowed on the plantimager face' })),
   co2: Type.Optional(Type.String({ description: '[HOST:]PORT of the CO2 relay XML-RPC face; off when absent' })),

@@ -49,9 +49,13 @@ export function memberFields(m: MemberView, now = Date.now()): string {
   return fields(entries);
 }
 
-/** `12  added    cam-1  alive` (removed events add the reason, lifecycle events the transition). */
+/**
+ * `12  added    cam-1  alive` (removed events add the reason, and who removed it and why when
+ * someone did: `evicted by admin: firmware recall`; lifecycle events the transition).
+ */
 export function eventLine(e: RegistryEvent): string {
-  const extra = e.type === 'removed' ? e.reason : e.type === 'lifecycle' ? `${e.from} -> ${e.to}` : e.member.status;
+  const removed = (r: Extract<RegistryEvent, { type: 'removed' }>) => `${r.reason}${r.by ? ` by ${r.by}` : ''}${r.note ? `: ${r.note}` : ''}`;
+  const extra = e.type === 'removed' ? removed(e) : e.type === 'lifecycle' ? `${e.from} -> ${e.to}` : e.member.status;
   return `${String(e.revision).padStart(6)}  ${new Date(e.at).toISOString()}  ${visible(e.type).padEnd(9)}  ${visible(e.member.name).padEnd(20)}  ${visible(e.member.type).padEnd(12)}  ${visible(String(extra))}`;
 }
 

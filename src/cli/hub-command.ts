@@ -14,7 +14,8 @@ interface HubFlags {
   tlsCert?: string; tlsKey?: string;
 }
 
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+/** pino's levels (src/schemas/admin.ts has them as a schema; not imported here, to keep typebox out of start-up). */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 const list = (v: string | undefined) => v?.split(',').map((c) => c.trim()).filter((c) => c !== '');
 

@@ -6,6 +6,7 @@ import { registryCommands } from './registry-commands.js';
 import { iccpCommands } from './iccp-commands.js';
 import { controlCommands } from './control-commands.js';
 import { busCommands } from './bus-commands.js';
+import { adminCommands } from './admin-commands.js';
 import { snapshotCommands } from './snapshot-commands.js';
 import { handleClosedOutput, warn } from './output.js';
 
@@ -17,6 +18,7 @@ registryCommands(program);
 iccpCommands(program);
 controlCommands(program);
 busCommands(program);
+adminCommands(program);
 snapshotCommands(program);
 
 try {

@@ -14,7 +14,8 @@ import { visible } from './visible.js';
 
 interface HubFlags { hub?: string; token?: string; json?: boolean }
 
-function withHub(cmd: Command): Command {
+/** --hub and --token, as every client command takes them. */
+export function withHub(cmd: Command): Command {
   return cmd
     .option('--hub <url>', `hub URL (or MUSTER_HUB; default ${DEFAULT_HUB})`)
     .option('--token <token>', 'admin or member token (or MUSTER_TOKEN)');

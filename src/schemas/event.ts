@@ -6,7 +6,11 @@ const Base = { revision: Type.Integer(), at: Type.Number({ description: 'ms sinc
 
 export const AddedEvent = Type.Object({ type: Type.Literal('added'), ...Base });
 export const UpdatedEvent = Type.Object({ type: Type.Literal('updated'), ...Base });
-export const RemovedEvent = Type.Object({ type: Type.Literal('removed'), ...Base, reason: RemovalReason });
+export const RemovedEvent = Type.Object({
+  type: Type.Literal('removed'), ...Base, reason: RemovalReason,
+  by: Type.Optional(Type.String({ description: 'Who removed it, when someone did rather than the hub (admin: an admin eviction)' })),
+  note: Type.Optional(Type.String({ description: 'Why, in their words (muster evict --reason)' })),
+});
 export const LifecycleEvent = Type.Object({ type: Type.Literal('lifecycle'), ...Base, from: Type.String(), to: Type.String() });
 export const RegistryEvent = Type.Union([AddedEvent, UpdatedEvent, RemovedEvent, LifecycleEvent]);
 export type RegistryEvent = Static<typeof RegistryEvent>;

@@ -3,6 +3,7 @@
  * checked against the real command tree: the command exists and takes every `--flag` shown.
  */
 import { Command } from 'commander';
+import { adminCommands } from '../../src/cli/admin-commands.js';
 import { busCommands } from '../../src/cli/bus-commands.js';
 import { controlCommands } from '../../src/cli/control-commands.js';
 import { hubCommand } from '../../src/cli/hub-command.js';
@@ -18,6 +19,7 @@ export function musterProgram(): Command {
   iccpCommands(program);
   controlCommands(program);
   busCommands(program);
+  adminCommands(program);
   snapshotCommands(program);
   return program;
 }

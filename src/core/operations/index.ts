@@ -1,4 +1,5 @@
 /** Every service's operations, in one list: what the native face serves and the SDK types. */
+import { adminOperations } from './admin.js';
 import { busOperations } from './bus.js';
 import { controlOperations } from './control.js';
 import { federationOperations } from './federation.js';
@@ -7,7 +8,7 @@ import type { MethodTypes, Operation } from './operation.js';
 import { registryOperations } from './registry.js';
 import { statsOperations } from './stats.js';
 
-export const allOperations = [...registryOperations, ...busOperations, ...controlOperations, ...federationOperations, ...statsOperations, ...iccpOperations] as const;
+export const allOperations = [...registryOperations, ...busOperations, ...controlOperations, ...federationOperations, ...statsOperations, ...iccpOperations, ...adminOperations] as const;
 
 /** Method name -> its params and result types (the SDK's typed calls). */
 export type HubMethods = MethodTypes<typeof allOperations>;

@@ -6,6 +6,7 @@
  * from the same tables, and legacy faces call the same handlers.
  */
 import { Type, type Static, type TObject, type TSchema } from '@sinclair/typebox';
+import type { Logger } from 'pino';
 import type { HubInfo } from '../../schemas/hub.js';
 import type { Control } from '../control/control.js';
 import type { Watches } from '../events/watches.js';
@@ -26,6 +27,8 @@ export interface Services {
   readonly stats: StatsHistory;
   /** The Saturnin ICCP face's endpoints, when the hub runs it (--iccp). */
   readonly iccp?: IccpPort;
+  /** The hub's log; its faces log through children, which follow its level (admin.logLevel). */
+  readonly log: Logger;
   info(): HubInfo;
 }
 

@@ -313,11 +313,11 @@ export class Registry {
     await this.remove(member, 'unregistered');
   }
 
-  /** Removes a member for a reason; resolves once durable. */
-  async remove(member: Member, reason: RemovalReason): Promise<void> {
+  /** Removes a member for a reason (with who asked and why, when someone did); resolves once durable. */
+  async remove(member: Member, reason: RemovalReason, asked?: { by: string; note?: string }): Promise<void> {
     if (!this.#index.holds(member)) return;
     this.#unindex(member, reason);
-    await this.#changes.commit([], [member.id], [{ type: 'removed', member: this.view(member), reason }]);
+    await this.#changes.commit([], [member.id], [{ type: 'removed', member: this.view(member), reason, ...asked }]);
   }
 
   /**

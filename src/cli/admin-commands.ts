@@ -1,0 +1,34 @@
+/** Admin commands: `muster evict NAME` and `muster admin log-level LEVEL`; both need the admin token. */
+import { Argument, type Command } from 'commander';
+import { hubTarget, request } from './hub-api.js';
+import { LOG_LEVELS } from './hub-command.js';
+import { print, printJson } from './output.js';
+import { withHub } from './registry-commands.js';
+import { visible } from './visible.js';
+
+interface HubFlags { hub?: string; token?: string; json?: boolean }
+
+export function adminCommands(program: Command): void {
+  withHub(program.command('evict'))
+    .description('remove a member at once, reason evicted (admin token); watchers see who and why')
+    .argument('<name>', 'member name or id')
+    .option('--reason <text>', 'why, shown with the removed event')
+    .option('--json', 'as JSON')
+    .action(async (name: string, flags: HubFlags & { reason?: string }) => {
+      const body = flags.reason === undefined ? {} : { reason: flags.reason };
+      const r = await request<{ ok: boolean }>(hubTarget(flags), 'POST', `/v1/members/${encodeURIComponent(name)}/evict`, body);
+      if (flags.json) printJson(r);
+      else print(`evicted ${visible(name)}\n`);
+    });
+
+  const admin = program.command('admin').description('change a running hub (admin token)');
+  withHub(admin.command('log-level'))
+    .description("set the hub's log level at once, until it restarts")
+    .addArgument(new Argument('<level>', LOG_LEVELS.join(', ')).choices(LOG_LEVELS))
+    .option('--json', 'as JSON')
+    .action(async (level: string, flags: HubFlags) => {
+      const r = await request<{ level: string; previous: string }>(hubTarget(flags), 'PUT', '/v1/admin/log-level', { level });
+      if (flags.json) printJson(r);
+      else print(`log level ${visible(r.previous)} -> ${visible(r.level)}\n`);
+    });
+}
