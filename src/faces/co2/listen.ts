@@ -1,27 +1,11 @@
 /** `[HOST:]PORT` of the CO2 face. A bare port binds the hub's own host (loopback by default). */
 import { isIP } from 'node:net';
+import { parseHostPort, type HostPort } from '../host-port.js';
 
-export interface ListenAddress {
-  readonly host: string;
-  readonly port: number;
-}
-
-export function parseListen(spec: string, defaultHost: string): ListenAddress {
-  const s = spec.trim();
-  const bracketed = /^\[([^\]]+)\]:(\d+)$/.exec(s);
-  let host = defaultHost;
-  let portText = s;
-  if (bracketed) {
-    host = bracketed[1]!;
-    portText = bracketed[2]!;
-  } else if (s.includes(':')) {
-    host = s.slice(0, s.lastIndexOf(':'));
-    portText = s.slice(s.lastIndexOf(':') + 1);
-  }
-  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) throw new Error(`co2: ${JSON.stringify(spec)} is not [HOST:]PORT`);
-  if (host === '' || host === '*') host = '0.0.0.0';
-  if (host.includes(':') && isIP(host) !== 6) throw new Error(`co2: ${JSON.stringify(host)} is not an IPv6 address`);
-  return { host, port: Number(portText) };
+/** A bare port binds `defaultHost`; `:PORT` or `*:PORT` every interface. */
+export function parseListen(spec: string, defaultHost: string): HostPort {
+  const { host, port } = parseHostPort(spec, defaultHost, 'co2');
+  return { host: host === '' || host === '*' ? '0.0.0.0' : host, port };
 }
 
 /** The address as a client's URL would write it. */

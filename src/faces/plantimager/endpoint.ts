@@ -1,5 +1,6 @@
 /** `[HOST:]PORT` to a ZeroMQ tcp endpoint. A bare port binds the hub's own host (loopback by default). */
 import { isIP } from 'node:net';
+import { parseHostPort } from '../host-port.js';
 import { DEFAULT_PORT } from './codec.js';
 
 export interface Endpoint {
@@ -8,26 +9,10 @@ export interface Endpoint {
 }
 
 export function parseEndpoint(spec: string, defaultHost: string): Endpoint {
-  const s = spec.trim();
-  let host = defaultHost;
-  let portText = s;
-  const bracketed = /^\[([^\]]+)\]:(\d+)$/.exec(s);
-  if (bracketed) {
-    host = bracketed[1]!;
-    portText = bracketed[2]!;
-  } else if (s.includes(':')) {
-    const i = s.lastIndexOf(':');
-    host = s.slice(0, i);
-    portText = s.slice(i + 1);
-  } else if (s === '') {
-    portText = String(DEFAULT_PORT);
-  }
-  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) {
-    throw new Error(`plantimager: ${JSON.stringify(spec)} is not [HOST:]PORT`);
-  }
-  if (host === '') host = '*';
+  const { port, ...at } = parseHostPort(spec, defaultHost, 'plantimager', DEFAULT_PORT);
+  let host = at.host === '' ? '*' : at.host;
   const ipv6 = isIP(host) === 6 || host === '::';
   if (host === '::') host = '*';
   const shown = isIP(host) === 6 ? `[${host}]` : host;
-  return { url: `tcp://${shown}:${Number(portText)}`, ipv6 };
+  return { url: `tcp://${shown}:${port}`, ipv6 };
 }

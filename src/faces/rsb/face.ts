@@ -17,7 +17,7 @@ import { RsbCodec } from './codec.js';
 import { RsbConnection } from './connection.js';
 import { GATEWAY, RsbGateway } from './gateway.js';
 import { HANDSHAKE } from './framing.js';
-import { parseHostPort } from './host-port.js';
+import { parseHostPort } from '../host-port.js';
 import { RsbParticipants } from './participants.js';
 import { RsbCalls, type FrameTarget } from './rpc.js';
 import { END, RsbSocket, type EndKind, type SocketLimits } from './socket-io.js';
@@ -76,7 +76,8 @@ export class RsbFace implements Face {
     let server: Server | null = null;
     let address = '';
     if (options.listen !== undefined) {
-      const { host, port } = parseHostPort(options.listen, options.defaultHost, DEFAULT_RSB_PORT);
+      const { host, port } = parseHostPort(options.listen, options.defaultHost, 'RSB', DEFAULT_RSB_PORT);
+      if (host === '') throw new Error(`RSB: ${JSON.stringify(options.listen)} is not [HOST:]PORT`);
       server = createServer({ noDelay: true });
       await new Promise<void>((resolve, reject) => {
         server!.once('error', (err) => reject(new Error(`RSB face cannot listen on ${host}:${port}: ${err.message}`, { cause: err })));

@@ -17,7 +17,7 @@ import { MusterError } from '../../errors.js';
 import type { RsbBridge } from './bridge.js';
 import type { RsbCodec } from './codec.js';
 import { HANDSHAKE, PREFIX_BYTES } from './framing.js';
-import { parseHostPort, type HostPort } from './host-port.js';
+import { parseHostPort, type HostPort } from '../host-port.js';
 import type { RsbParticipants } from './participants.js';
 import type { FrameTarget, RsbCalls } from './rpc.js';
 import { RsbSocket, type EndKind, type SocketLimits } from './socket-io.js';
@@ -56,7 +56,8 @@ export class RsbUpstream implements Connection, FrameTarget {
 
   constructor(spec: string, deps: UpstreamDeps) {
     this.#spec = spec;
-    this.#target = parseHostPort(spec, '127.0.0.1', 55555);
+    this.#target = parseHostPort(spec, '127.0.0.1', 'RSB', 55555);
+    if (this.#target.host === '') throw new Error(`RSB: ${JSON.stringify(spec)} is not [HOST:]PORT`);
     this.#deps = deps;
   }
 
