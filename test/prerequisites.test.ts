@@ -18,6 +18,12 @@ describe('prerequisites', () => {
     assert.match(ci, /^export CI=1$/m, '.ci/run runs the suite with CI=1');
   });
 
+  test('prerequisites - the quick start is npm ci && npm start, and npm start runs a hub on the embedded store', () => {
+    assert.match(readFileSync(`${ROOT}README.md`, 'utf8'), /^npm ci && npm start\b/m);
+    const scripts = (JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as { scripts: Record<string, string> }).scripts;
+    assert.match(scripts.start ?? '', /muster\.js hub --data /);
+  });
+
   test('prerequisites - this machine has every one', () => {
     assert.deepEqual(missing('chromium', 'redis-server', 'protoc', 'python3 zmq', 'python3 protobuf'), [], `install them: ${INSTALL_LINE}`);
   });
