@@ -3,6 +3,7 @@
  * outside its members. "The first free name" stays O(1) for a crowd of one name with a suffix
  * hint per base name, so the thousandth `sensor` does not try sensor-1 .. sensor-999 first.
  */
+import { MusterError } from '../../errors.js';
 import type { ListParams } from '../../schemas/member.js';
 import { firstFreeName } from '../names.js';
 import type { Member } from './member.js';
@@ -67,6 +68,19 @@ export class MemberIndex {
 
   isTaken(name: string): boolean {
     return this.#byName.has(name) || this.#reserved.has(name);
+  }
+
+  /** The name a newcomer gets: `base`, or the first free `base-N` (NAME_TAKEN instead when it must be `base`). */
+  nameFor(base: string, exclusive: boolean): string {
+    if (!this.isTaken(base)) return base;
+    if (exclusive) throw new MusterError('NAME_TAKEN', `The name ${base} is taken`, { name: base });
+    return this.firstFree(base);
+  }
+
+  /** Keeps a name from newcomers for `ms` (one another hub took first: its member is on its way here). */
+  holdFor(name: string, ms: number): void {
+    this.reserve(name);
+    setTimeout(() => { if (!this.find(name)) this.release(name); }, ms).unref();
   }
 
   /** The first free `base-N` for a newcomer whose `base` is taken. */

@@ -13,9 +13,8 @@ import type {
 } from '../../schemas/member.js';
 import type { MemberField, Store } from '../../store/store.js';
 import { EventLog } from '../events/event-log.js';
-import { assertValidName } from '../names.js';
 import type { Connection } from '../ports.js';
-import { hashToken, newToken, Secret, secretEquals } from '../tokens.js';
+import { hashToken, newToken, Secret } from '../tokens.js';
 import { DEFAULT_LIVENESS, Liveness, normalizeLiveness, type LivenessDefaults, type ProbeRunner } from './liveness.js';
 import { initFromStored, liveMember, toStored, viewOf, type Member, type MemberInit } from './member.js';
 import { MemberIndex } from './member-index.js';
@@ -24,6 +23,7 @@ import { Changes, type EventDraft } from './changes.js';
 import { Mirror } from './mirror.js';
 import { rejoin } from './rejoin.js';
 import { assertRoles } from './roles.js';
+import { assertMayRegister, authorizedMember } from './access.js';
 
 export { DEFAULT_LIVENESS, type LivenessDefaults, type ProbeRunner } from './liveness.js';
 export type { LifecycleInfo, Member, MemberInit } from './member.js';
@@ -162,15 +162,8 @@ export class Registry {
   async register(params: RegisterParams, caller: Caller = {}): Promise<RegisterResult> {
     this.#assertOpen();
     const admin = this.isAdmin(caller.token);
-    if (this.#registrationKey && !admin && !secretEquals(params.key, this.#registrationKey)) {
-      throw new MusterError('UNAUTHORIZED', 'This hub requires a registration key (param "key")');
-    }
     const liveness = this.normalizeLiveness(params.liveness);
-    if (liveness.kind === 'session' && !caller.connection) {
-      throw new MusterError('INVALID_PARAMS', 'Session liveness needs a connection (WebSocket); use ttl or probe over HTTP');
-    }
-    if (params.name !== undefined) assertValidName(params.name);
-
+    assertMayRegister(params, caller, liveness, admin, this.#registrationKey);
     if (params.token) {
       const existing = this.#index.byTokenHash(hashToken(params.token));
       if (existing) {
@@ -186,11 +179,7 @@ export class Registry {
     const base = params.name ?? `${params.type.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 60)}`;
     const token = newToken();
     for (let attempt = 1; ; attempt++) {
-      let name = base;
-      if (this.#index.isTaken(base)) {
-        if (params.exclusive) throw new MusterError('NAME_TAKEN', `The name ${base} is taken`, { name: base });
-        name = this.#index.firstFree(base);
-      }
+      const name = this.#index.nameFor(base, params.exclusive === true);
       const now = this.#now();
       const member = this.createMember({
         id: randomUUID(), name, type: params.type, address: params.address ?? '', meta: params.meta ?? {},
@@ -203,17 +192,12 @@ export class Registry {
       } catch (err) {
         // Another hub of the cluster took the name first: its change is on its way here; hold the name meanwhile and try the next.
         if (!this.#mirror || params.exclusive || attempt >= MAX_NAME_ATTEMPTS || (err as MusterError).code !== 'NAME_TAKEN') throw err;
-        this.#holdRacedName(name);
+        this.#index.holdFor(name, RACED_NAME_HOLD_MS);
         continue;
       }
       for (const l of this.#registeredListeners) l(member, false);
       return { id: member.id, name: member.name, token };
     }
-  }
-
-  #holdRacedName(name: string): void {
-    this.#index.reserve(name);
-    setTimeout(() => { if (!this.#index.find(name)) this.#index.release(name); }, RACED_NAME_HOLD_MS).unref();
   }
 
   /** Builds a member record; `add` puts it in the registry. For faces that assign ids and names themselves. */
@@ -268,7 +252,7 @@ export class Registry {
 
   /** O(1), no disk write: moves the ttl deadline and marks the member seen. */
   heartbeat(idOrName: string, caller: Caller): MemberView['status'] {
-    const member = this.#authorized(idOrName, caller);
+    const member = this.authorize(idOrName, caller);
     this.keepAlive(member);
     return member.status;
   }
@@ -301,7 +285,7 @@ export class Registry {
   }
 
   async update(idOrName: string, patch: UpdateParams, caller: Caller): Promise<MemberView> {
-    const member = this.#authorized(idOrName, caller);
+    const member = this.authorize(idOrName, caller);
     if (patch.address !== undefined) member.address = patch.address;
     if (patch.meta !== undefined) member.meta = patch.meta;
     await this.changed(member, undefined, ADDRESS_META);
@@ -309,7 +293,7 @@ export class Registry {
   }
 
   async unregister(idOrName: string, caller: Caller): Promise<void> {
-    const member = this.#authorized(idOrName, caller);
+    const member = this.authorize(idOrName, caller);
     await this.remove(member, 'unregistered');
   }
 
@@ -359,7 +343,7 @@ export class Registry {
 
   /** Checks a caller may act on a member (its own token or the admin token). */
   authorize(idOrName: string, caller: Caller): Member {
-    return this.#authorized(idOrName, caller);
+    return authorizedMember(this.#index.find(idOrName), idOrName, caller, this.#admin);
   }
 
   /** Every connection with members bound (broadcast reaches each once). */
@@ -399,19 +383,6 @@ export class Registry {
 
   #assertOpen(): void {
     if (this.#closed) throw new MusterError('SHUTTING_DOWN');
-  }
-
-  #authorized(idOrName: string, caller: Caller): Member {
-    const member = this.#index.find(idOrName);
-    // Names are listable anyway; telling a client its member is gone lets it register again.
-    if (!member) throw new MusterError('NO_SUCH_MEMBER', `No member ${JSON.stringify(idOrName.slice(0, 80))}`, { name: idOrName });
-    if (caller.token) {
-      // One hash of the presented token answers both checks (this runs on every heartbeat).
-      const presented = hashToken(caller.token);
-      if (presented === member.tokenHash || this.#admin.matchesHash(presented)) return member;
-    }
-    if (caller.connection && member.connection === caller.connection) return member;
-    throw new MusterError('UNAUTHORIZED', 'A valid member token or the admin token is required');
   }
 
   #unindex(m: Member, reason: RemovalReason): void {
