@@ -1,10 +1,10 @@
 /** CO2 satellites survive a hub killed with SIGKILL: same host ids, no new registration, relays and notify_pass work. */
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { after, test } from 'node:test';
 import { spawnHub, tempDir, type HubProcess } from './support/hub.js';
 import { int, PySatellite, struct, type Typed } from './co2/satellite.js';
+import { freePort } from './support/net.js';
 
 const dataDir = tempDir();
 const started: HubProcess[] = [];
@@ -14,14 +14,6 @@ after(async () => {
   for (const p of started) await p.kill('SIGKILL');
   rmSync(dataDir, { recursive: true, force: true });
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function until<T>(what: () => Promise<T | false>, label: string, ms = 8000): Promise<T> {
   const deadline = Date.now() + ms;

@@ -9,7 +9,8 @@ import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { component, connect, type Component, type MusterClient } from '../src/client/index.js';
 import { launch, type TestBrowser } from './dashboard/browser.js';
-import { ensureBundle, eventually, freePort } from './dashboard/setup.js';
+import { ensureBundle, eventually } from './dashboard/setup.js';
+import { freePort } from './support/net.js';
 import { ADMIN_TOKEN, startHub, tempDir, type TestHub } from './support/hub.js';
 
 const BUDGET_GZIP_BYTES = 100 * 1024;

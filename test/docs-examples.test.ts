@@ -33,7 +33,8 @@ import { dirname, join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { checkInvocation, musterInvocations, musterProgram } from './docs/cli-commands.js';
 import { codeBlocks, compareOutput, fillPlaceholders, inlineCode, tourSteps, type CodeBlock } from './docs/markdown.js';
-import { freePort, run, RUN_BOUND_MS, Tour, type Ran } from './docs/tour.js';
+import { run, RUN_BOUND_MS, Tour, type Ran } from './docs/tour.js';
+import { freePort } from './support/net.js';
 import { ADMIN_TOKEN, startHub } from './support/hub.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;

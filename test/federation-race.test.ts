@@ -7,13 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { bus, connect, type MemberView, type MusterClient, type RegistryEvent } from '../src/client/index.js';
 import { ADMIN_TOKEN, spawnHub, tempDir, type HubProcess } from './support/hub.js';
 import { TcpProxy } from './support/tcp-proxy.js';
+import { freePort } from './support/net.js';
 
 const FED = 'federation-token-race';
 /** Long enough that the root's pings outlast a held or delayed reply (holds here stay under 3 s). */
@@ -90,17 +90,6 @@ class Tree {
     for (const p of this.proxies) await p.close();
     rmSync(this.dir, { recursive: true, force: true });
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

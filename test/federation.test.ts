@@ -8,7 +8,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -16,6 +15,7 @@ import { bus, component, connect, MusterClientError, type BusMessage, type Membe
 import type { TreeNode } from '../src/schemas/federation.js';
 import { ADMIN_TOKEN, spawnHub, startHub, tempDir, type HubProcess } from './support/hub.js';
 import { RpcPeer } from './support/rpc.js';
+import { freePort } from './support/net.js';
 
 const FED = 'federation-token-1';
 const MONITOR_MS = 500;
@@ -25,17 +25,6 @@ const dir = tempDir('muster-fed-');
 const hubs: Record<string, HubProcess> = {};
 const clients: MusterClient[] = [];
 let rootPort = 0;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const common = ['--monitor-ms', String(MONITOR_MS), '--grace-ms', String(GRACE_MS), '--federation-token', FED];
 

@@ -7,13 +7,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { runMuster } from './support/cli.js';
 import { ADMIN_TOKEN, spawnHub, tempDir, type HubProcess } from './support/hub.js';
 import { PYTHON } from './iccp/protos.js';
 import { componentArgs, eventually, PyComponent } from './iccp/peers.js';
+import { freePort } from './support/net.js';
 
 const BIN = new URL('../bin/muster.js', import.meta.url).pathname;
 const dir = tempDir('muster-iccp-cli-');
@@ -55,16 +55,6 @@ interface Lifecycle { state: string; lastError: string | null; history: { to: st
 const lifecycle = (hub: HubProcess, name: string) => json<Lifecycle>(hub, ['lifecycle', name]);
 const memberOf = async (hub: HubProcess, name: string) => (await fetch(`${hub.url}/v1/members/${name}`)).json() as Promise<{ id: string; status: string; lifecycle?: { state: string } }>;
 const waitState = (hub: HubProcess, name: string, state: string) => eventually(async () => (await memberOf(hub, name)).lifecycle?.state === state, `${name} ${state}`, 15_000);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe('iccp - the command line', () => {
   test('muster iccp endpoint prints a bound endpoint; muster launch starts the component with it and reports its exit', async () => {

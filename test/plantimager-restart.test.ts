@@ -1,10 +1,10 @@
 /** plantimager devices survive a hub killed with SIGKILL: the restarted hub still knows them. */
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { after, test } from 'node:test';
 import { PyClient } from './python/plantimager-client.js';
 import { spawnHub, tempDir, type HubProcess } from './support/hub.js';
+import { freePort } from './support/net.js';
 
 const dataDir = tempDir();
 const started: HubProcess[] = [];
@@ -14,15 +14,6 @@ after(async () => {
   for (const p of started) await p.kill('SIGKILL');
   rmSync(dataDir, { recursive: true, force: true });
 });
-
-/** A port that was free a moment ago: the face must come back on the same one after the restart. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 interface Listed { id: string; name: string; liveness: { ttlMs: number } }
 

@@ -1,5 +1,4 @@
-/** What the dashboard tests share: the bundle built once per run, free ports, bounded waiting. */
-import { createServer } from 'node:net';
+/** What the dashboard tests share: the bundle built once per run, bounded waiting. */
 import { buildDashboard, type BuiltDashboard } from '../../src/dashboard/build.js';
 
 let built: Promise<BuiltDashboard> | null = null;
@@ -8,17 +7,6 @@ let built: Promise<BuiltDashboard> | null = null;
 export function ensureBundle(): Promise<BuiltDashboard> {
   built ??= buildDashboard();
   return built;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** Polls `fn` until it gives a value, within `ms`; then fails saying what was awaited. */

@@ -6,12 +6,12 @@
  */
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { spawnHub, tempDir, type HubProcess } from '../support/hub.js';
 import { startRedis, type TestRedis } from '../support/redis.js';
 import { shellWords } from './cli-commands.js';
 import { compareOutput, fillPlaceholders, type TourStep } from './markdown.js';
+import { freePort } from '../support/net.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const BIN = join(ROOT, 'bin/muster.js');
@@ -39,14 +39,6 @@ export function run(command: string, args: string[], env: Record<string, string>
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
     child.on('close', (status) => { clearTimeout(timer); resolve({ status, stdout, stderr, timedOut, stopped }); });
   });
-}
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** Face flags whose value may be a port or HOST:PORT, and the port a bare flag listens on. */

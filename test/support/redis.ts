@@ -1,9 +1,9 @@
 /** A real redis-server for tests: its own free port and data folder, stopped by its own pid. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tempDir } from './hub.js';
 import { requirePrerequisites } from './prerequisites.js';
+import { freePort } from './net.js';
 
 export interface TestRedis {
   url: string;
@@ -16,17 +16,6 @@ export interface TestRedis {
   restart(): Promise<TestRedis>;
   /** Freezes the server (SIGSTOP) for `ms`, then lets it run again. */
   pause(ms: number): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** `appendfsync always` keeps every acknowledged write across a kill; tests of loss windows pass other args. */
