@@ -14,7 +14,9 @@ import type { Relay } from '../core/bus/relay.js';
 import { parseScope, type Scope } from '../core/bus/scope.js';
 import { SubscriptionTrie } from '../core/bus/subscriptions.js';
 import type { Control } from '../core/control/control.js';
-import type { BusAdapter, BusRequest, ControlAdapter, LifecycleCommand, SendResult } from '../core/ports.js';
+import type { BusAdapter, BusRequest, ControlAdapter, LifecycleCommand, SendResult, Siblings } from '../core/ports.js';
+import { ForwardParams } from '../schemas/federation.js';
+import { validate } from '../schemas/validate.js';
 import { asMemberError, isErrorCode, MusterError, PeerError, toMusterError } from '../errors.js';
 import type { RedisClient } from './redis-store.js';
 
@@ -31,6 +33,8 @@ export interface ClusterBusOptions {
   hubs: () => ReadonlyMap<string, unknown>;
   /** A hub joined or left the list (told on the list's channel): read the list again. */
   hubsChanged: () => void;
+  /** Runs a federation call another hub of the cluster passed here (a hub registered with this one is reached through it). */
+  forward: (call: ForwardParams) => Promise<unknown>;
 }
 
 /** What crosses between hubs: a message, a request or command, or an answer. */
@@ -38,6 +42,8 @@ type Envelope =
   | { t: 'pub' | 'send' | 'bc'; m: WireMessage }
   | { t: 'req'; id: number; from: string; to: string; method: string; p: WirePayload; timeoutMs: number; replyTo: string }
   | { t: 'ctl'; id: number; name: string; kind: LifecycleCommand['type']; config: Record<string, unknown>; timeoutMs?: number; replyTo: string }
+  /** A federation call (hub.forward's params) for a hub registered with the receiving hub, or for it. */
+  | { t: 'fwd'; id: number; call: unknown; timeoutMs: number; replyTo: string }
   | { t: 'rep'; id: number; ok: boolean; p?: WirePayload; value?: unknown; error?: { code: string; message: string; details?: Record<string, unknown>; peer?: unknown } }
   /** A hub's message to itself: its subscription is alive while these come back. */
   | { t: 'ping' };
@@ -54,7 +60,7 @@ const codecs = Object.fromEntries((['pub', 'send', 'bc'] as const).map((t) => [t
   encode: (m: BusMessage) => JSON.stringify({ t, m: { k: m.kind, f: m.from, s: m.scope, to: m.to, q: m.seq, c: m.created, st: m.sent, r: m.received, p: wirePayload(m.payload) } }),
 } satisfies MessageCodec<string>])) as Record<'pub' | 'send' | 'bc', MessageCodec<string>>;
 
-export class ClusterBus implements BusAdapter, ControlAdapter {
+export class ClusterBus implements BusAdapter, ControlAdapter, Siblings {
   readonly name = 'cluster';
   readonly #o: ClusterBusOptions;
   readonly #sub: RedisClient;
@@ -198,6 +204,16 @@ export class ClusterBus implements BusAdapter, ControlAdapter {
     return (await this.#ask(hubId, (id) => ({ t: 'ctl', id, name, kind, config, timeoutMs, replyTo: this.#o.hubId }), wait)).value;
   }
 
+  // ---- Siblings (the federation's way to hubs registered with another hub of the cluster) ---
+
+  has(hubId: string): boolean {
+    return hubId !== this.#o.hubId && this.#o.hubs().has(hubId);
+  }
+
+  async forward(hubId: string, call: ForwardParams, timeoutMs: number): Promise<unknown> {
+    return (await this.#ask(hubId, (id) => ({ t: 'fwd', id, call, timeoutMs, replyTo: this.#o.hubId }), timeoutMs)).value;
+  }
+
   // ---- internals -----------------------------------------------------------------------
 
   async #ask(hubId: string, build: (id: number) => Envelope, timeoutMs: number): Promise<Envelope & { t: 'rep' }> {
@@ -285,6 +301,9 @@ export class ClusterBus implements BusAdapter, ControlAdapter {
           break;
         case 'ctl':
           this.#answer(e.replyTo, e.id, this.#o.control.command(e.name, e.kind, e.config, e.timeoutMs).then((value) => ({ value })));
+          break;
+        case 'fwd':
+          this.#answer(e.replyTo, e.id, Promise.resolve().then(() => this.#o.forward(validate(ForwardParams, e.call, 'hub.forward'))).then((value) => ({ value })));
           break;
         case 'ping': break;
         case 'rep': {

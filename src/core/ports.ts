@@ -98,6 +98,20 @@ export interface BusAdapter {
   broadcast?(message: BusMessage): void;
 }
 
+/**
+ * The other hubs of this hub's cluster, as the federation sees them (cluster mode): a hub below
+ * one of them (a child hub registered there) is reached through it.
+ */
+export interface Siblings {
+  /** The cluster's other hubs now. */
+  has(hubId: string): boolean;
+  /**
+   * Runs a forwarded call (hub.forward's params) on sibling `hubId`, which goes on from there down
+   * its own links only; rejects like a hub link's call (the far hub's code, or no answer).
+   */
+  forward(hubId: string, call: { to: string; op: string; params: Record<string, unknown>; hops: number }, timeoutMs: number): Promise<unknown>;
+}
+
 /** Configure and stop of components reached through an adapter (another hub). */
 export interface ControlAdapter {
   reaches(hubId: string): boolean;

@@ -15,14 +15,14 @@ import type { Logger } from 'pino';
 import { MusterError, toMusterError } from '../../errors.js';
 import type { Relay } from '../bus/relay.js';
 import type { Control } from '../control/control.js';
-import type { BusAdapter, ControlAdapter, HubLink } from '../ports.js';
+import type { BusAdapter, ControlAdapter, HubLink, Siblings } from '../ports.js';
 import type { Registry } from '../registry/registry.js';
 import type { ListResult, MemberView } from '../../schemas/member.js';
 import type {
   ForwardOp, HubEdge, HubHello, HubPublish, HubRegisterParams, TreeListParams, TreeNode,
 } from '../../schemas/federation.js';
 import { Children, type Child, type ChildRemoval } from './children.js';
-import { callHub, Forwarding, QUERY_TIMEOUT_MS } from './forwarding.js';
+import { callHub, Forwarding, QUERY_TIMEOUT_MS, type ForwardSource } from './forwarding.js';
 import { HubRecords } from './hub-records.js';
 import { HubTable } from './hub-table.js';
 import { TreeBus } from './tree-bus.js';
@@ -59,6 +59,8 @@ export class Federation {
   readonly #bus: TreeBus;
   readonly #children: Children;
   #registrar: HubLink | null = null;
+  /** Cluster mode: the cluster's other hubs, through which the hubs registered with them are reached. */
+  #siblings: Siblings | null = null;
   #registrarHello: HubHello | null = null;
   #poa: string[] = [];
   /** Registrations and updates run one at a time, so uniqueness checks see a settled table. */
@@ -73,7 +75,10 @@ export class Federation {
     this.#forwarding = new Forwarding({
       hubId: o.hubId, registry: o.registry, relay: o.relay, control: o.control, table: this.#table, records: this.#records,
       lifecycleTimeoutMs: o.lifecycleTimeoutMs,
-      routes: { child: (id) => this.#children.get(id), registrar: () => this.#registrar, registrarId: () => this.registrarId, poa: () => this.#poa },
+      routes: {
+        child: (id) => this.#children.get(id), registrar: () => this.#registrar, registrarId: () => this.registrarId, poa: () => this.#poa,
+        siblings: () => this.#siblings,
+      },
     });
     this.#bus = new TreeBus({ hubId: o.hubId, relay: o.relay, treeScopes: o.treeScopes, direct: this.#forwarding });
     this.#children = new Children({
@@ -83,6 +88,11 @@ export class Federation {
     });
     this.busAdapter = this.#bus;
     this.controlAdapter = this.#forwarding;
+  }
+
+  /** Cluster mode: this hub is one of several sharing a registry; hubs registered with the others are reached through them. */
+  joinCluster(siblings: Siblings): void {
+    this.#siblings = siblings;
   }
 
   /** Starts the parent-side monitor: every interval each child hub must answer a ping. */
@@ -233,8 +243,8 @@ export class Federation {
 
   // ---- Across the tree (forwarding.ts, tree-bus.ts) ---------------------------------------
 
-  /** Runs `op` on hub `to`, here or one hop nearer; `from` is the link the call came on. */
-  forward(to: string, op: ForwardOp, params: Record<string, unknown>, from: HubLink | null, hops = 0): Promise<unknown> {
+  /** Runs `op` on hub `to`, here or one hop nearer; `from` is the link the call came on ('sibling': another hub of this cluster). */
+  forward(to: string, op: ForwardOp, params: Record<string, unknown>, from: ForwardSource, hops = 0): Promise<unknown> {
     return this.#forwarding.forward(to, op, params, from, hops);
   }
 
@@ -246,8 +256,9 @@ export class Federation {
     return this.#forwarding.list(params);
   }
 
-  tree(): Promise<TreeNode> {
-    return this.#forwarding.tree();
+  /** The tree below this hub; `forwarded` when another hub asks (a cluster hub then shows only its own children). */
+  tree(forwarded = false): Promise<TreeNode> {
+    return this.#forwarding.tree(forwarded);
   }
 
   /** hub.interest from a neighbour. */

@@ -9,7 +9,7 @@ import { asHubError, MusterError } from '../../errors.js';
 import { BusMessage, BusPayload, payloadOf } from '../bus/message.js';
 import type { Relay } from '../bus/relay.js';
 import type { Control, Kind } from '../control/control.js';
-import type { BusRequest, ControlAdapter, HubLink, LifecycleCommand, SendResult } from '../ports.js';
+import type { BusRequest, ControlAdapter, HubLink, LifecycleCommand, SendResult, Siblings } from '../ports.js';
 import type { Registry } from '../registry/registry.js';
 import type { ListResult, MemberView } from '../../schemas/member.js';
 import { TreeListParams, type ForwardOp, type ForwardParams, type TreeNode } from '../../schemas/federation.js';
@@ -35,7 +35,12 @@ export interface Routes {
   registrarId(): string | null;
   /** This hub's points of access. */
   poa(): string[];
+  /** Cluster mode: the cluster's other hubs (null on a hub of its own). */
+  siblings(): Siblings | null;
 }
+
+/** Where a forwarded call came from: a link, another hub of this cluster, or this hub's own caller (null). */
+export type ForwardSource = HubLink | 'sibling' | null;
 
 export interface ForwardingOptions {
   hubId: string;
@@ -85,17 +90,36 @@ export class Forwarding implements ControlAdapter {
     return BusPayload.of(await this.forward(hubId, 'request', params, null));
   }
 
-  /** Runs `op` on hub `to`: here, or through the child leading to it, or through the registrar. `from`: the link it came on. */
-  async forward(to: string, op: ForwardOp, params: Record<string, unknown>, from: HubLink | null, hops = 0): Promise<unknown> {
-    if (to === this.#hubId) return this.#run(op, params);
+  /**
+   * Runs `op` on hub `to`: here, or through the child leading to it, or through the hub of this
+   * cluster that holds it, or through the registrar. `from`: where the call came from.
+   */
+  async forward(to: string, op: ForwardOp, params: Record<string, unknown>, from: ForwardSource, hops = 0): Promise<unknown> {
+    if (to === this.#hubId) return this.#run(op, params, from);
     if (hops >= MAX_HOPS) throw new MusterError('HUB_UNREACHABLE', `Gave up forwarding to ${to} after ${hops} hops`, { hub: to });
-    const next = this.#nextHop(to, from);
     const timeoutMs = (typeof params.timeoutMs === 'number' ? params.timeoutMs : op === 'configure' || op === 'stop' ? this.#o.lifecycleTimeoutMs : QUERY_TIMEOUT_MS) + FORWARD_MARGIN_MS;
     const call: ForwardParams = { to, op, params, hops: hops + 1 };
-    return callHub(next, 'hub.forward', call, timeoutMs);
+    const sibling = from === 'sibling' ? null : this.#siblingFor(to);
+    if (sibling) return this.#o.routes.siblings()!.forward(sibling, call, timeoutMs);
+    return callHub(this.#nextHop(to, from), 'hub.forward', call, timeoutMs);
   }
 
-  #nextHop(to: string, from: HubLink | null): HubLink {
+  /** Cluster mode: the other hub of this cluster that is `to`, or holds the link leading to it. */
+  #siblingFor(to: string): string | null {
+    const siblings = this.#o.routes.siblings();
+    if (!siblings || this.#o.table.via(to) !== undefined) return null;
+    if (siblings.has(to)) return to;
+    const holder = this.#o.records.heldBy(to);
+    return holder !== null && holder !== this.#hubId && siblings.has(holder) ? holder : null;
+  }
+
+  /** Cluster mode: the child hubs registered with the cluster's other hubs (none on a hub of its own). */
+  #siblingChildren(): string[] {
+    const siblings = this.#o.routes.siblings();
+    return siblings ? this.#o.records.childrenHeldBy((hub) => hub !== this.#hubId && siblings.has(hub)) : [];
+  }
+
+  #nextHop(to: string, from: ForwardSource): HubLink {
     const routes = this.#o.routes;
     const via = this.#o.table.via(to);
     if (via !== undefined) {
@@ -103,22 +127,27 @@ export class Forwarding implements ControlAdapter {
       if (!child?.link.open) throw new MusterError('HUB_UNREACHABLE', `Hub ${to} is below ${via}, whose link is down`, { hub: to, via });
       return child.link;
     }
-    // Not below this hub: only the registrar may know it (and never back up what came down).
+    // Not below this hub: only the registrar may know it (and never back up what came down, nor
+    // what another hub of this cluster sent here: that hub has its own way up).
     const registrar = routes.registrar();
-    if (routes.registrarId() === null || (from !== null && from === registrar)) throw new MusterError('NO_SUCH_HUB', `No hub ${JSON.stringify(to)} in this tree`, { hub: to });
+    if (routes.registrarId() === null || from === 'sibling' || (from !== null && from === registrar)) throw new MusterError('NO_SUCH_HUB', `No hub ${JSON.stringify(to)} in this tree`, { hub: to });
     if (!registrar?.open) {
       throw new MusterError('HUB_UNREACHABLE', `Hub ${to} is not below this hub and the registrar ${routes.registrarId() ?? ''} cannot be reached`, { hub: to });
     }
     return registrar;
   }
 
-  /** A forwarded operation, run on this hub's own members. Authority was checked at the hub it came from. */
-  async #run(op: ForwardOp, p: Record<string, unknown>): Promise<unknown> {
+  /**
+   * A forwarded operation, run on this hub's own members. Authority was checked at the hub it came
+   * from. A hub's own caller (`from` null) sees a cluster as one hub: its tree and subtree lists
+   * take in the children of the cluster's other hubs; a hub asked by another sees only its own.
+   */
+  async #run(op: ForwardOp, p: Record<string, unknown>, from: ForwardSource): Promise<unknown> {
     const { relay, registry, control } = this.#o;
     switch (op) {
       case 'get': return registry.get(str(p, 'name'));
-      case 'list': return this.list(validate(TreeListParams, p, 'list'), true);
-      case 'tree': return this.tree();
+      case 'list': return this.list(validate(TreeListParams, p, 'list'), from !== null);
+      case 'tree': return this.tree(from !== null);
       case 'send': return relay.sendRemote(sendMessage(p));
       case 'request': return (await relay.requestRemote(str(p, 'from'), str(p, 'to'), str(p, 'method'), BusPayload.of(p.params), int(p, 'timeoutMs'))).toJSONValue();
       case 'configure':
@@ -150,7 +179,8 @@ export class Forwarding implements ControlAdapter {
     if (!subtree) return here;
     const table = this.#o.table;
     const unreachable: string[] = [];
-    const below = await Promise.all(table.childrenOf(this.#hubId).map((id) =>
+    const children = forwarded ? table.childrenOf(this.#hubId) : [...table.childrenOf(this.#hubId), ...this.#siblingChildren()];
+    const below = await Promise.all(children.map((id) =>
       (this.forward(id, 'list', { ...filters, subtree: true }, null) as Promise<ListResult>).catch(() => {
         unreachable.push(...table.subtree(id));
         return null;
@@ -165,14 +195,22 @@ export class Forwarding implements ControlAdapter {
     return { members, next: null, revision: here.revision, ...(unreachable.length ? { unreachable: unreachable.sort() } : {}) };
   }
 
-  /** This hub and everything below it, each hub asked now (in parallel); silent ones shown unreachable. */
-  async tree(): Promise<TreeNode> {
-    const children = await Promise.all(this.#o.table.childrenOf(this.#hubId).map(async (id): Promise<TreeNode> => {
+  /**
+   * This hub and everything below it, each hub asked now (in parallel); silent ones shown
+   * unreachable. In a cluster, asked here (not `forwarded` by another hub), the children of the
+   * cluster's other hubs are below it too: the cluster is one node of the tree.
+   */
+  async tree(forwarded = false): Promise<TreeNode> {
+    const own = this.#o.table.childrenOf(this.#hubId).map(async (id): Promise<TreeNode> => {
       const child = this.#o.routes.child(id);
       if (!child?.link.open) return this.#knownNode(id, 'suspect');
       return (child.link.call('hub.forward', { to: id, op: 'tree', params: {}, hops: 1 }, QUERY_TIMEOUT_MS) as Promise<TreeNode>)
         .catch(() => this.#knownNode(id, 'unreachable'));
-    }));
+    });
+    const theirs = forwarded ? [] : this.#siblingChildren().map((id) =>
+      (this.forward(id, 'tree', {}, null) as Promise<TreeNode>).catch(() => this.#knownNode(id, 'unreachable')));
+    const children = await Promise.all([...own, ...theirs]);
+    children.sort((a, b) => (a.hubId < b.hubId ? -1 : 1));
     return { hubId: this.#hubId, status: 'up', poa: this.#o.routes.poa(), members: this.#o.registry.counts(), children };
   }
 

@@ -36,6 +36,22 @@ export class HubRecords {
     return this.#registry.find(hubId)?.status ?? null;
   }
 
+  /**
+   * Cluster mode: the hub of this cluster that holds the link leading to `hubId` (the records of
+   * a child hub and of the hubs below it are attached to the cluster hub it registered with).
+   */
+  heldBy(hubId: string): string | null {
+    const m = this.#registry.find(hubId);
+    return m && (m.hubLink === 'registree' || m.hubLink === 'descendant') ? m.attachedTo : null;
+  }
+
+  /** Cluster mode: the child hubs registered with other hubs of this cluster (their records are shared). */
+  childrenHeldBy(isSibling: (hubId: string) => boolean): string[] {
+    const out: string[] = [];
+    for (const m of this.#registry.members()) if (m.hubLink === 'registree' && m.attachedTo !== null && isSibling(m.attachedTo)) out.push(m.name);
+    return out.sort();
+  }
+
   /** The points of access a hub's record carries. */
   poaOf(hubId: string): string[] {
     const text = this.#registry.find(hubId)?.meta.poa;

@@ -217,7 +217,7 @@ export class RegistrarClient implements HubLink {
       const p = validate(ForwardParams, params, 'hub.forward');
       return this.#fed.forward(p.to, p.op, p.params, this, p.hops);
     }
-    if (method === 'hub.tree') return this.#fed.tree();
+    if (method === 'hub.tree') return this.#fed.tree(true);
     throw new MusterError('METHOD_NOT_FOUND', `No method ${method} on a child hub`);
   }
 }
