@@ -96,7 +96,10 @@ export class Hub implements HubContext {
     // Adapters: where the bus and lifecycle control reach beyond this process. The cluster's first:
     // its hubs share one namespace, so a plain name may live on another hub of it.
     if (cluster) {
-      const shared = cluster.bus(this.bus, this.control, (call) => this.federation.forward(call.to, call.op, call.params, 'sibling', call.hops));
+      const fed = this.federation;
+      const shared = cluster.bus(this.bus, this.control, {
+        forward: (call) => fed.forward(call.to, call.op, call.params, 'sibling', call.hops), heldBy: (hubId) => fed.heldBy(hubId), fromCluster: (m, scope) => fed.fromCluster(m, scope),
+      });
       this.bus.addAdapter(shared);
       this.control.addAdapter(shared);
       this.federation.joinCluster(shared);

@@ -104,4 +104,34 @@ describe('a cluster as a parent of hubs', () => {
     bus(asker).onRequest('ping', (_p, ctx) => `pong ${ctx.from}`);
     assert.equal(await bus(target).request('p1/asker', 'ping', null, { timeoutMs: 3000 }), 'pong leaf/target');
   });
+
+  test('a tree-wide publication crosses between the leaf and both cluster hubs, reaching each subscriber once', async () => {
+    const where = ['leaf', 'p0', 'p1'] as const;
+    const urls = { leaf: leaf.url, p0: cluster[0]!.url, p1: cluster[1]!.url };
+    const got = new Map<string, BusMessage[]>(where.map((w) => [w, []]));
+    for (const w of where) await bus(await member(urls[w], `sub-${w}`)).subscribe('/tree/news/', (m) => got.get(w)!.push(m)).ready;
+    const pub = { leaf: await member(leaf.url, 'pub-leaf'), p0: await member(urls.p0, 'pub-p0'), p1: await member(urls.p1, 'pub-p1') };
+    const count = (w: string, n: string) => got.get(w)!.filter((m) => (m.data as { n?: string }).n === n).length;
+    // Interest spreads with a delay: probe until each publisher reaches every subscriber.
+    for (const from of where) {
+      await until(`${from} reaches all`, async () => {
+        await bus(pub[from]).publish('/tree/news/', { probe: from });
+        await sleep(100);
+        return where.every((w) => got.get(w)!.some((m) => (m.data as { probe?: string }).probe === from));
+      });
+    }
+    // Markers, each sent once the one before arrived everywhere: a copy that came the long way
+    // round (leaf -> p0 -> Redis -> p1 -> ...) would be counted before the last one arrives.
+    const order = ['leaf', 'p1', 'p0', 'leaf', 'p1'] as const;
+    for (const [i, from] of order.entries()) {
+      await bus(pub[from]).publish('/tree/news/', { n: `marker-${i}` });
+      await until(`marker-${i} everywhere`, () => where.every((w) => count(w, `marker-${i}`) >= 1));
+    }
+    await sleep(200);
+    for (const i of order.keys()) for (const w of where) assert.equal(count(w, `marker-${i}`), 1, `marker-${i} (from ${order[i]}) once at ${w}`);
+    const fromLeaf = got.get('p1')!.find((m) => (m.data as { n?: string }).n === 'marker-0')!;
+    assert.equal(fromLeaf.from, 'leaf/pub-leaf');
+    const fromP1 = got.get('leaf')!.find((m) => (m.data as { n?: string }).n === 'marker-1')!;
+    assert.equal(fromP1.from, 'p1/pub-p1');
+  });
 });

@@ -9,7 +9,7 @@
  * past the bound of PUBLISHes waiting for Redis, a PUBLISH Redis refused or no hub listened to,
  * and what arrived for a member no longer here.
  */
-import { BusPayload, BusMessage, type MessageCodec, type MessageKind } from '../core/bus/message.js';
+import type { BusMessage, BusPayload } from '../core/bus/message.js';
 import type { Relay } from '../core/bus/relay.js';
 import { parseScope, type Scope } from '../core/bus/scope.js';
 import { SubscriptionTrie } from '../core/bus/subscriptions.js';
@@ -18,6 +18,7 @@ import type { BusAdapter, BusRequest, ControlAdapter, LifecycleCommand, SendResu
 import { ForwardParams } from '../schemas/federation.js';
 import { validate } from '../schemas/validate.js';
 import { asMemberError, isErrorCode, MusterError, PeerError, toMusterError } from '../errors.js';
+import { codecs, messageOf, payloadOf, PING, wirePayload, type Envelope, type WirePayload } from './bus-envelopes.js';
 import type { RedisClient } from './redis-store.js';
 
 export interface ClusterBusOptions {
@@ -33,32 +34,19 @@ export interface ClusterBusOptions {
   hubs: () => ReadonlyMap<string, unknown>;
   /** A hub joined or left the list (told on the list's channel): read the list again. */
   hubsChanged: () => void;
-  /** Runs a federation call another hub of the cluster passed here (a hub registered with this one is reached through it). */
-  forward: (call: ForwardParams) => Promise<unknown>;
+  /** The federation: hubs registered with one hub of the cluster are reached from them all. */
+  tree: TreeSide;
 }
 
-/** What crosses between hubs: a message, a request or command, or an answer. */
-type Envelope =
-  | { t: 'pub' | 'send' | 'bc'; m: WireMessage }
-  | { t: 'req'; id: number; from: string; to: string; method: string; p: WirePayload; timeoutMs: number; replyTo: string }
-  | { t: 'ctl'; id: number; name: string; kind: LifecycleCommand['type']; config: Record<string, unknown>; timeoutMs?: number; replyTo: string }
-  /** A federation call (hub.forward's params) for a hub registered with the receiving hub, or for it. */
-  | { t: 'fwd'; id: number; call: unknown; timeoutMs: number; replyTo: string }
-  | { t: 'rep'; id: number; ok: boolean; p?: WirePayload; value?: unknown; error?: { code: string; message: string; details?: Record<string, unknown>; peer?: unknown } }
-  /** A hub's message to itself: its subscription is alive while these come back. */
-  | { t: 'ping' };
-
-interface WirePayload { j?: string; b?: string }
-interface WireMessage { k: MessageKind; f: string; s: string | null; to: string | null; q: number; c: number; st: number; r: number; p: WirePayload }
-
-const wirePayload = (p: BusPayload): WirePayload => (p.isBytes ? { b: p.base64 } : { j: p.jsonText });
-const payloadOf = (w: WirePayload | undefined): BusPayload => (w?.b !== undefined ? BusPayload.base64(w.b) : BusPayload.json(w?.j ?? 'null'));
-
-/** A message's envelope text, built once per message and kind, whatever the number of hubs it goes to. */
-const codecs = Object.fromEntries((['pub', 'send', 'bc'] as const).map((t) => [t, {
-  name: `cluster-${t}`,
-  encode: (m: BusMessage) => JSON.stringify({ t, m: { k: m.kind, f: m.from, s: m.scope, to: m.to, q: m.seq, c: m.created, st: m.sent, r: m.received, p: wirePayload(m.payload) } }),
-} satisfies MessageCodec<string>])) as Record<'pub' | 'send' | 'bc', MessageCodec<string>>;
+/** The federation as the cluster bus serves it. */
+export interface TreeSide {
+  /** Runs a federation call another hub of the cluster passed here (for a hub registered with this one, or below it). */
+  forward(call: ForwardParams): Promise<unknown>;
+  /** The hub of the cluster holding the link to hub `hubId`, if one does. */
+  heldBy(hubId: string): string | null;
+  /** A tree-wide publication from another hub of the cluster, for this hub's children. */
+  fromCluster(message: BusMessage, scope: Scope): void;
+}
 
 export class ClusterBus implements BusAdapter, ControlAdapter, Siblings {
   readonly name = 'cluster';
@@ -67,6 +55,11 @@ export class ClusterBus implements BusAdapter, ControlAdapter, Siblings {
   /** What every other hub asked for, as subscriptions of that hub (routing is the usual trie walk). */
   readonly #wanted = new SubscriptionTrie<{ hub: string }>({ maxPerReceiver: 100_000 });
   readonly #hubKeys = new Map<string, { hub: string }>();
+  /** What each other hub asked for, as it said it (for the federation: what its children are asked for). */
+  readonly #hubScopes = new Map<string, readonly string[]>();
+  readonly #wantedListeners: (() => void)[] = [];
+  /** Tree-wide scopes this hub's children want, told with its own subscribers'. */
+  #below: readonly string[] = [];
   readonly #route: { hub: string }[] = [];
   /** This hub's subscriptions per scope, told to the others when the set changes. */
   readonly #local = new Map<string, number>();
@@ -150,12 +143,20 @@ export class ClusterBus implements BusAdapter, ControlAdapter, Siblings {
     const key = this.#hubKeys.get(hub);
     if (key) this.#wanted.removeReceiver(key);
     this.#hubKeys.delete(hub);
+    if (this.#hubScopes.delete(hub)) for (const l of this.#wantedListeners) l();
   }
 
   // ---- BusAdapter ----------------------------------------------------------------------
 
   reaches(hubId: string): boolean {
     return this.#o.hubs().has(hubId);
+  }
+
+  /** A hub of the cluster, or one registered with another hub of it, is nearest through the cluster. */
+  leadsTo(hubId: string): boolean {
+    if (this.#o.hubs().has(hubId)) return true;
+    const holder = this.#o.tree.heldBy(hubId);
+    return holder !== null && this.has(holder);
   }
 
   wants(scope: Scope): boolean {
@@ -180,10 +181,13 @@ export class ClusterBus implements BusAdapter, ControlAdapter, Siblings {
   interest(scope: Scope, delta: 1 | -1): void {
     const n = (this.#local.get(scope.text) ?? 0) + delta;
     const changed = n <= 0 ? this.#local.delete(scope.text) : (this.#local.set(scope.text, n), n === 1 && delta === 1);
-    if (changed && !this.#tellScheduled) {
-      this.#tellScheduled = true;
-      setImmediate(() => this.#tell());
-    }
+    if (changed) this.#scheduleTell();
+  }
+
+  #scheduleTell(): void {
+    if (this.#tellScheduled) return;
+    this.#tellScheduled = true;
+    setImmediate(() => this.#tell());
   }
 
   /** Sent at most once: `delivered` counts the hub it was handed to, not the member. */
@@ -212,6 +216,23 @@ export class ClusterBus implements BusAdapter, ControlAdapter, Siblings {
 
   async forward(hubId: string, call: ForwardParams, timeoutMs: number): Promise<unknown> {
     return (await this.#ask(hubId, (id) => ({ t: 'fwd', id, call, timeoutMs, replyTo: this.#o.hubId }), timeoutMs)).value;
+  }
+
+  wanted(): string[] {
+    return [...new Set([...this.#hubScopes.values()].flat())];
+  }
+
+  onWanted(changed: () => void): void {
+    this.#wantedListeners.push(changed);
+  }
+
+  wantBelow(scopes: readonly string[]): void {
+    this.#below = [...scopes];
+    this.#scheduleTell();
+  }
+
+  passOn(message: BusMessage): void {
+    this.published(message);
   }
 
   // ---- internals -----------------------------------------------------------------------
@@ -293,7 +314,14 @@ export class ClusterBus implements BusAdapter, ControlAdapter, Siblings {
     const relay = this.#o.relay;
     try {
       switch (e.t) {
-        case 'pub': relay.publishRemote(messageOf(e.m), parseScope(e.m.s!), this); break;
+        case 'pub': {
+          const m = messageOf(e.m);
+          if (relay.arrivedFarther(m.from, this)) break;
+          const scope = parseScope(e.m.s!);
+          relay.publishRemote(m, scope, this);
+          this.#o.tree.fromCluster(m, scope);
+          break;
+        }
         case 'send': relay.sendRemote(messageOf(e.m)); break;
         case 'bc': relay.broadcastRemote(messageOf(e.m)); break;
         case 'req':
@@ -303,7 +331,7 @@ export class ClusterBus implements BusAdapter, ControlAdapter, Siblings {
           this.#answer(e.replyTo, e.id, this.#o.control.command(e.name, e.kind, e.config, e.timeoutMs).then((value) => ({ value })));
           break;
         case 'fwd':
-          this.#answer(e.replyTo, e.id, Promise.resolve().then(() => this.#o.forward(validate(ForwardParams, e.call, 'hub.forward'))).then((value) => ({ value })));
+          this.#answer(e.replyTo, e.id, Promise.resolve().then(() => this.#o.tree.forward(validate(ForwardParams, e.call, 'hub.forward'))).then((value) => ({ value })));
           break;
         case 'ping': break;
         case 'rep': {
@@ -334,7 +362,7 @@ export class ClusterBus implements BusAdapter, ControlAdapter, Siblings {
 
   #tell(): void {
     this.#tellScheduled = false;
-    const scopes = [...this.#local.keys()];
+    const scopes = [...new Set([...this.#local.keys(), ...this.#below])];
     void this.#o.send(['HSET', `${this.#o.prefix}:interest`, this.#o.hubId, JSON.stringify(scopes)])
       .then(() => this.#o.send(['PUBLISH', `${this.#o.prefix}:interest`, this.#o.hubId])).catch(() => {});
   }
@@ -349,9 +377,13 @@ export class ClusterBus implements BusAdapter, ControlAdapter, Siblings {
     let key = this.#hubKeys.get(hub);
     if (!key) this.#hubKeys.set(hub, (key = { hub }));
     this.#wanted.removeReceiver(key);
+    const taken: string[] = [];
     for (const s of scopes) {
-      try { this.#wanted.subscribe(key, parseScope(s)); } catch { /* a bad scope from a bad peer: ignored */ }
+      try { this.#wanted.subscribe(key, parseScope(s)); taken.push(s); } catch { /* a bad scope from a bad peer: ignored */ }
     }
+    const before = this.#hubScopes.get(hub);
+    this.#hubScopes.set(hub, taken);
+    if (before?.join(' ') !== taken.join(' ')) for (const l of this.#wantedListeners) l();
   }
 }
 
@@ -367,12 +399,6 @@ const BATCH_BYTES = 256 * 1024;
 
 const PING_EVERY_MS = 1_000;
 const SILENT_AFTER_MS = 3_500;
-const PING = JSON.stringify({ t: 'ping' });
 
 /** Requests wait this much longer than their own timeout, so the far hub's TIMEOUT arrives first. */
 const ANSWER_MARGIN_MS = 1_000;
-
-function messageOf(m: WireMessage): BusMessage {
-  return new BusMessage(m.k, m.f, m.s, m.to, m.q, m.c, m.st, m.r, payloadOf(m.p));
-}
-

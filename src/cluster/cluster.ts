@@ -9,8 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Relay } from '../core/bus/relay.js';
 import type { Control } from '../core/control/control.js';
-import type { ForwardParams } from '../schemas/federation.js';
-import { ClusterBus, type BusDropReason } from './cluster-bus.js';
+import { ClusterBus, type BusDropReason, type TreeSide } from './cluster-bus.js';
 import { ClusterKeeper, type ClusterHub } from './cluster-keeper.js';
 import { RedisStore } from './redis-store.js';
 
@@ -53,12 +52,11 @@ export class Cluster {
 
   /**
    * The adapter for the relay and the control service (installed before the federation's), and
-   * the federation's way to the hubs registered with another hub of the cluster (`forward` runs
-   * what another hub passes on here).
+   * the federation's way to the hubs registered with another hub of the cluster.
    */
-  bus(relay: Relay, control: Control, forward: (call: ForwardParams) => Promise<unknown>): ClusterBus {
+  bus(relay: Relay, control: Control, tree: TreeSide): ClusterBus {
     this.#bus ??= new ClusterBus({
-      hubId: this.#o.hubId, prefix: this.store.prefix, client: this.store.client, send: (args) => this.store.send(args), relay, control, forward,
+      hubId: this.#o.hubId, prefix: this.store.prefix, client: this.store.client, send: (args) => this.store.send(args), relay, control, tree,
       hubs: () => this.#keeper?.hubs() ?? NO_HUBS,
       hubsChanged: () => this.#keeper?.refresh(),
     });

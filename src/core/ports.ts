@@ -92,6 +92,11 @@ export interface BusAdapter {
   interest(scope: Scope, delta: 1 | -1): void;
   /** Whether `hub/name` addresses of hub `hubId` are reached through this adapter. */
   reaches(hubId: string): boolean;
+  /**
+   * Whether this adapter is the nearest way to hub `hubId` (default: `reaches`): a publication
+   * from that hub arriving through another adapter is a copy that came the long way round.
+   */
+  leadsTo?(hubId: string): boolean;
   send(hubId: string, name: string, message: BusMessage): Promise<SendResult>;
   request(hubId: string, name: string, req: BusRequest, timeoutMs: number): Promise<BusPayload>;
   /** A broadcast of this hub's, for the other hubs it reaches that take broadcasts (a cluster's; a tree keeps them local). */
@@ -110,6 +115,13 @@ export interface Siblings {
    * its own links only; rejects like a hub link's call (the far hub's code, or no answer).
    */
   forward(hubId: string, call: { to: string; op: string; params: Record<string, unknown>; hops: number }, timeoutMs: number): Promise<unknown>;
+  /** The tree-wide scopes the others want (their subscribers' and their children's); `changed` hears of each change. */
+  wanted(): string[];
+  onWanted(changed: () => void): void;
+  /** The tree-wide scopes this hub's children want: the others send their publications on them here. */
+  wantBelow(scopes: readonly string[]): void;
+  /** A tree-wide publication from a hub below this one, for the others that want it. */
+  passOn(message: BusMessage): void;
 }
 
 /** Configure and stop of components reached through an adapter (another hub). */

@@ -154,11 +154,15 @@ export class Relay {
     return delivered;
   }
 
-  /** True when the sender's hub (`hub/name`) is reached through another adapter than `from`, one listed before it. */
+  /** True when a publication of `sender` (`hub/name`) came through `from` while another adapter, listed before it, is the nearer way to its hub. */
+  arrivedFarther(sender: string, from: BusAdapter): boolean {
+    return this.#nearer(sender, from);
+  }
+
   #nearer(sender: string, from: BusAdapter): boolean {
     const hubId = splitAddress(sender).hubId;
     if (hubId === null || hubId === this.#registry.hubId) return false;
-    const first = this.#adapters.find((a) => a.reaches(hubId));
+    const first = this.#adapters.find((a) => a.leadsTo?.(hubId) ?? a.reaches(hubId));
     return first !== undefined && first !== from;
   }
 

@@ -13,7 +13,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { MusterError, toMusterError } from '../../errors.js';
+import type { BusMessage } from '../bus/message.js';
 import type { Relay } from '../bus/relay.js';
+import type { Scope } from '../bus/scope.js';
 import type { Control } from '../control/control.js';
 import type { BusAdapter, ControlAdapter, HubLink, Siblings } from '../ports.js';
 import type { Registry } from '../registry/registry.js';
@@ -53,6 +55,7 @@ export class Federation {
   /** Configure and stop across the tree: installed in the control service by the hub. */
   readonly controlAdapter: ControlAdapter;
   readonly #log: Logger;
+  readonly #registry: Registry;
   readonly #table: HubTable;
   readonly #records: HubRecords;
   readonly #forwarding: Forwarding;
@@ -70,6 +73,7 @@ export class Federation {
   constructor(o: FederationOptions) {
     this.hubId = o.hubId;
     this.#log = o.log;
+    this.#registry = o.registry;
     this.#table = new HubTable(o.hubId);
     this.#records = new HubRecords(o.registry, o.hubId, o.graceMs);
     this.#forwarding = new Forwarding({
@@ -80,7 +84,7 @@ export class Federation {
         siblings: () => this.#siblings,
       },
     });
-    this.#bus = new TreeBus({ hubId: o.hubId, relay: o.relay, treeScopes: o.treeScopes, direct: this.#forwarding });
+    this.#bus = new TreeBus({ hubId: o.hubId, relay: o.relay, treeScopes: o.treeScopes, direct: this.#forwarding, isRegistrar: (link) => link === this.#registrar });
     this.#children = new Children({
       hubId: o.hubId, table: this.#table, records: this.#records, bus: this.#bus, log: o.log,
       federationToken: o.federationToken, federationAllow: o.federationAllow, monitorMs: o.monitorMs,
@@ -93,6 +97,25 @@ export class Federation {
   /** Cluster mode: this hub is one of several sharing a registry; hubs registered with the others are reached through them. */
   joinCluster(siblings: Siblings): void {
     this.#siblings = siblings;
+    this.#bus.joinCluster(siblings);
+  }
+
+  /** Cluster mode: the hub of this cluster holding the link to hub `hubId` (one registered there, or below one). */
+  heldBy(hubId: string): string | null {
+    return this.#records.heldBy(hubId);
+  }
+
+  /**
+   * Cluster mode: a tree-wide publication another hub of the cluster sent here, for this hub's
+   * children, which see its publisher as `hub/name` of the cluster hub holding it (a plain name
+   * is the cluster's own).
+   */
+  fromCluster(message: BusMessage, scope: Scope): void {
+    this.#bus.fromCluster(message, scope, (m) => {
+      if (m.from.includes('/')) return m;
+      const holder = this.#registry.find(m.from)?.attachedTo;
+      return holder ? m.withSender(`${holder}/${m.from}`) : null;
+    });
   }
 
   /** Starts the parent-side monitor: every interval each child hub must answer a ping. */

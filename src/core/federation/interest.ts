@@ -66,9 +66,9 @@ export class Interest<L extends object> {
     return this.#declared.route(scope, from, out);
   }
 
-  /** What to ask `link` for: local interest and what every other neighbour asked this hub for. */
-  wantedFrom(link: L, others: Iterable<L>): string[] {
-    const all = [...this.#local.keys()];
+  /** What to ask `link` for: local interest (unless `withLocal` is false) and what every other neighbour asked this hub for. */
+  wantedFrom(link: L, others: Iterable<L>, withLocal = true): string[] {
+    const all = withLocal ? [...this.#local.keys()] : [];
     for (const o of others) if (o !== link) for (const s of this.#declared.subscriptionsOf(o)) all.push(s.scope.text);
     return minimal(all);
   }
