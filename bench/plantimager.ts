@@ -3,7 +3,8 @@
  * plantimager face, from 1 and from 8 REQ clients. The hub runs in this process with the default
  * durable store (sync full); the clients run in a child process (this same file, in client mode)
  * so that they do not share the hub's event loop. A last run caps the face at one request at a
- * time, which is what the original's REP socket does, to show what ROUTER buys.
+ * time, which is what the original's REP socket does, to show what ROUTER buys. Then REGISTER
+ * again with 200 and with 10,000 devices already registered (flat: nothing in the face scans).
  */
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
@@ -14,6 +15,7 @@ import * as zmq from 'zeromq';
 import { DEFAULT_CONFIG } from '../src/config.js';
 import { PlantimagerFace } from '../src/faces/plantimager/face.js';
 import { Hub } from '../src/hub.js';
+import { randomUUID } from 'node:crypto';
 
 const DURATION_MS = Number(process.env.PLANTIMAGER_BENCH_MS ?? 3000);
 type Op = 'register' | 'alive';
@@ -86,6 +88,30 @@ function clientProcess(url: string, clients: number, op: Op, run: string): Promi
   });
 }
 
+/** REGISTER from 1 and 8 clients on a fresh hub holding `devices` plantimager devices (added before the face starts). */
+async function registerAt(devices: number): Promise<Record<string, unknown>> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'muster-bench-plantimager-'));
+  const hub = await Hub.start({ config: { ...DEFAULT_CONFIG, host: '127.0.0.1', port: 0, dataDir, hubId: 'bench', logLevel: 'silent', maxMembers: 1_000_000 } });
+  try {
+    for (let i = 0; i < devices; i += 500) {
+      await Promise.all(Array.from({ length: Math.min(500, devices - i) }, (_, k) => hub.registry.add(hub.registry.createMember({
+        id: randomUUID(), name: `pre-${i + k}`, type: 'bench', address: `tcp://pre-${i + k}:1`, meta: { face: 'plantimager' },
+        liveness: { kind: 'ttl', ttlMs: 3_600_000 }, tokenHash: randomUUID(), registeredAt: Date.now(),
+      }))));
+    }
+    const face = await PlantimagerFace.start(hub, { listen: '0', defaultHost: '127.0.0.1' });
+    hub.addFace(face);
+    return {
+      devicesBefore: devices,
+      register_1_client: await clientProcess(face.address, 1, 'register', `d${devices}c1`),
+      register_8_clients: await clientProcess(face.address, 8, 'register', `d${devices}c8`),
+    };
+  } finally {
+    await hub.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
 export default async function bench(): Promise<Record<string, unknown>> {
   const dataDir = mkdtempSync(join(tmpdir(), 'muster-bench-plantimager-'));
   const hub = await Hub.start({ config: { ...DEFAULT_CONFIG, host: '127.0.0.1', port: 0, dataDir, hubId: 'bench', logLevel: 'silent', maxMembers: 1_000_000 } });
@@ -102,6 +128,7 @@ export default async function bench(): Promise<Record<string, unknown>> {
     report.register_8_clients_one_at_a_time_like_REP = await clientProcess(serial.address, 8, 'register', 's8');
     report.check_alive_8_clients_one_at_a_time_like_REP = await clientProcess(serial.address, 8, 'alive', 'sa8');
     report.membersAtEnd = hub.registry.size;
+    report.registerByDevicesRegistered = [await registerAt(200), await registerAt(10_000)];
     return report;
   } finally {
     await hub.stop();

@@ -1,7 +1,8 @@
 /**
  * `npm run bench -- registry`: the registry over the WebSocket API, hub in its own process on
  * core 0, this load generator on core 1. Throughput (durable registrations, heartbeats, lookups)
- * is measured pipelined, as single requests and as JSON-RPC batches; then expiry lag with 10,000
+ * is measured pipelined, as single requests and as JSON-RPC batches, and durable registrations
+ * sequential and 64 in flight beside Redis (bench/_durable.ts); then expiry lag with 10,000
  * ttl members, memory per idle ttl member, and restart time with 100,000 members.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type WebSocket from 'ws';
 import { cpuMs, gcAndHeap, machineTicks, pinSelf, rssBytes, spawnBenchHub, type BenchHub } from './_hub-process.js';
+import { durableBeside } from './_durable.js';
 import { batchOf, callOnce, close, connect, pipeline, round, type LoadResult } from './_rpc-load.js';
 
 const ROUNDS = 3;
@@ -247,6 +249,10 @@ function targets(r: Record<string, any>): Record<string, unknown> {
   return {
     heartbeatsPerSecond: { ...t(100_000, r.heartbeats?.batch100?.best ?? 0, true), single: r.heartbeats?.single?.best },
     durableRegistrationsPerSecond: { ...t(10_000, Math.max(r.registrations?.batch100?.best ?? 0, r.registrations?.single?.best ?? 0), true), single: r.registrations?.single?.best, batch100: r.registrations?.batch100?.best },
+    durableBesideRedisAofAlways: {
+      sequential: { value: r.durable?.muster?.sequential?.best, redis: r.durable?.redisAofAlways?.sequential?.best, met: r.durable?.muster?.sequential?.best >= r.durable?.redisAofAlways?.sequential?.best },
+      inFlight64: { value: r.durable?.muster?.inFlight64?.best, redis: r.durable?.redisAofAlways?.inFlight64?.best, met: r.durable?.muster?.inFlight64?.best >= r.durable?.redisAofAlways?.inFlight64?.best },
+    },
     expiryLagP99Ms: t(100, r.expiryLagMs?.bestP99 ?? Infinity, false),
     restartReadyMs: t(3_000, r.restart?.bestMs ?? Infinity, false),
     heapBytesPerIdleTtlMember: { ...t(2_048, r.memory?.heapBytesPerMember ?? Infinity, false), rss: r.memory?.rssBytesPerMember },
@@ -265,6 +271,7 @@ export default async function registry(): Promise<Record<string, unknown>> {
     const emptyHub = await spawnBenchHub({ dataDir: join(root, 'a') });
     hubs.push(emptyHub);
     report.emptyHubStartMs = round(emptyHub.listenMs);
+    report.durable = await durableBeside(emptyHub);
     Object.assign(report, await throughput(emptyHub));
     await emptyHub.kill();
 

@@ -1,8 +1,10 @@
 /**
  * The embedded store: one SQLite file in WAL mode. A change is decided when it is applied (its
  * conditions checked against the store's own book, its revisions handed out), then written with
- * every other change of the same event-loop turn in one transaction (group commit: one fsync per
- * batch), then fed, in revision order, and acknowledged.
+ * every other change of the same event-loop turn in one transaction (group commit: one sync per
+ * batch) by the writer thread (sqlite-writer.ts), so that the hub's event loop goes on while the
+ * disk syncs; changes applied meanwhile form the next batch. Once committed, a batch is fed, in
+ * revision order, and acknowledged.
  */
 import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
@@ -11,6 +13,8 @@ import { join } from 'node:path';
 import { ConditionBook } from './conditions.js';
 import { openSqliteExport } from './sqlite-export.js';
 import { memberOfRow, MEMBER_COLUMNS, type RawRow } from './sqlite-rows.js';
+import { WriterThread } from './sqlite-writer-thread.js';
+import { createSchema, preparedWrites, rowOf, type RowBatch, type Writes } from './sqlite-writes.js';
 import { withRevision, type Applied, type Change, type Store, type StoreExport, type StoreSnapshot, type StoredEvent, type StoredMember } from './store.js';
 
 export interface SqliteStoreOptions {
@@ -18,7 +22,11 @@ export interface SqliteStoreOptions {
   dataDir: string;
   /** Events kept in the log (default 10,000). */
   eventRetention?: number;
-  /** 'full' survives power loss; 'normal' survives a crash of the hub process (default 'full'). */
+  /**
+   * 'full' (default): a commit is synced to the disk before it is acknowledged; survives power
+   * loss. 'normal': synced at checkpoints only; survives a crash or kill of the hub process, not
+   * of the machine (the last commits before a power loss may be gone; the file stays consistent).
+   */
   synchronous?: 'full' | 'normal';
 }
 
@@ -30,19 +38,19 @@ interface Pending {
 
 export class SqliteStore implements Store {
   readonly kind = 'sqlite';
+  /** This thread's connection: loads the store at open, writes an offline restore; never commits the hub's changes. */
   readonly #db: Database.Database;
   readonly #path: string;
+  readonly #synchronous: 'full' | 'normal';
   /** Snapshots being read (their own read connections), closed with the store. */
   readonly #exports = new Set<StoreExport>();
   readonly #retention: number;
+  readonly #writes: Writes;
+  #writer: WriterThread | null = null;
   #pending: Pending[] = [];
   #flushScheduled = false;
-  readonly #putMember: Database.Statement;
-  readonly #deleteMember: Database.Statement;
-  readonly #putEvent: Database.Statement;
-  readonly #trimEvents: Database.Statement;
-  readonly #setRevision: Database.Statement;
-  readonly #writeBatch: (batch: Pending[]) => void;
+  /** The batch the writer thread is committing (at most one: the next gathers meanwhile). */
+  #committing: Promise<void> | null = null;
   readonly #listeners: ((a: Applied) => void)[] = [];
   #book = new ConditionBook();
   #revision = 0;
@@ -51,49 +59,14 @@ export class SqliteStore implements Store {
   constructor(options: SqliteStoreOptions) {
     mkdirSync(options.dataDir, { recursive: true });
     this.#retention = options.eventRetention ?? 10_000;
+    this.#synchronous = options.synchronous === 'normal' ? 'normal' : 'full';
     this.#path = join(options.dataDir, 'muster.db');
     this.#db = new Database(this.#path);
     this.#db.pragma('journal_mode = WAL');
-    this.#db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
-    this.#db.exec(`
-      CREATE TABLE IF NOT EXISTS members (
-        id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, type TEXT NOT NULL, address TEXT NOT NULL,
-        meta TEXT NOT NULL, liveness TEXT NOT NULL, token_hash TEXT NOT NULL,
-        registered_at INTEGER NOT NULL, extra TEXT NOT NULL DEFAULT '{}'
-      );
-      CREATE TABLE IF NOT EXISTS events (revision INTEGER PRIMARY KEY, json TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    `);
-    this.#putMember = this.#db.prepare(`INSERT INTO members (id, name, type, address, meta, liveness, token_hash, registered_at, extra)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-      ON CONFLICT(id) DO UPDATE SET name = excluded.name, type = excluded.type, address = excluded.address,
-        meta = excluded.meta, liveness = excluded.liveness, token_hash = excluded.token_hash, extra = excluded.extra`);
-    this.#deleteMember = this.#db.prepare('DELETE FROM members WHERE id = ?');
-    this.#putEvent = this.#db.prepare('INSERT OR REPLACE INTO events (revision, json) VALUES (?, ?)');
-    this.#trimEvents = this.#db.prepare('DELETE FROM events WHERE revision <= ?');
-    this.#setRevision = this.#db.prepare("INSERT INTO settings (key, value) VALUES ('revision', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
-    this.#writeBatch = this.#db.transaction((batch: Pending[]) => {
-      let revision = -1;
-      for (const { applied } of batch) {
-        const change = applied.change;
-        // Deletes first: a name freed and taken again in one batch must not trip UNIQUE(name).
-        for (const id of change.deletes) this.#deleteMember.run(id);
-        // Positional parameters: binding by name costs a property walk per row.
-        // The whole row: this hub is the only writer, so its record is the whole truth (status is not kept).
-        for (const { member: m, fields } of change.puts) {
-          if (fields && fields.every(isLiveState)) continue;
-          this.#putMember.run(m.id, m.name, m.type, m.address, json(m.meta), json(m.liveness), m.tokenHash, m.registeredAt, json(m.extra));
-        }
-        for (const e of applied.events) {
-          this.#putEvent.run(e.revision, e.json);
-          if (e.revision > revision) revision = e.revision;
-        }
-      }
-      if (revision >= 0) {
-        this.#setRevision.run(String(revision));
-        this.#trimEvents.run(revision - this.#retention);
-      }
-    });
+    this.#db.pragma(`synchronous = ${this.#synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+    this.#db.pragma('busy_timeout = 5000');
+    createSchema(this.#db);
+    this.#writes = preparedWrites(this.#db, this.#retention);
   }
 
   async open(): Promise<StoreSnapshot> {
@@ -111,6 +84,7 @@ export class SqliteStore implements Store {
     this.#epoch = epoch?.value ?? randomUUID();
     if (!epoch) this.#db.prepare("INSERT INTO settings (key, value) VALUES ('epoch', ?)").run(this.#epoch);
     this.#book = new ConditionBook(members);
+    this.#writer = new WriterThread({ path: this.#path, synchronous: this.#synchronous, retention: this.#retention });
     return { members, events, position: { revision: this.#revision, epoch: this.#epoch } };
   }
 
@@ -141,11 +115,19 @@ export class SqliteStore implements Store {
 
   #flush(): void {
     this.#flushScheduled = false;
+    if (this.#committing || this.#pending.length === 0) return;
     const batch = this.#pending;
     this.#pending = [];
-    if (batch.length === 0) return;
+    this.#committing = this.#commit(batch).finally(() => {
+      this.#committing = null;
+      this.#flush();
+    });
+  }
+
+  async #commit(batch: Pending[]): Promise<void> {
     try {
-      this.#writeBatch(batch);
+      if (!this.#writer) throw new Error('the SQLite store is not open');
+      await this.#writer.commit(rowsOf(batch));
     } catch (err) {
       // The disk refused the batch (full, gone): its callers hear it; the book stays ahead of the file.
       for (const p of batch) p.reject(err);
@@ -173,23 +155,26 @@ export class SqliteStore implements Store {
    * statements as every change; `restoreEnd` then sets the revision it goes on from.
    */
   restorePage(members: readonly StoredMember[], events: readonly StoredEvent[]): void {
-    this.#db.transaction(() => {
-      for (const m of members) this.#putMember.run(m.id, m.name, m.type, m.address, json(m.meta), json(m.liveness), m.tokenHash, m.registeredAt, json(m.extra));
-      for (const e of events) this.#putEvent.run(e.revision, e.json);
-    })();
+    this.#writes.rows(members.map(rowOf), events);
   }
 
   /** The revision a restored store goes on from; its epoch stays its own (see docs/operations.md, Snapshots). */
   restoreEnd(revision: number, restoredFrom: string): void {
     this.#db.transaction(() => {
-      this.#setRevision.run(String(revision));
-      this.#db.prepare("INSERT INTO settings (key, value) VALUES ('restoredFrom', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(restoredFrom);
+      this.#writes.setting('revision', String(revision));
+      this.#writes.setting('restoredFrom', restoredFrom);
     })();
   }
 
+  /** Commits what is queued, then ends the writer thread and closes the connections. */
   async close(): Promise<void> {
     for (const exp of [...this.#exports]) exp.close();
-    this.#flush();
+    while (this.#committing || this.#pending.length > 0) {
+      this.#flush();
+      await this.#committing;
+    }
+    await this.#writer?.close();
+    this.#writer = null;
     if (this.#db.open) this.#db.close();
   }
 }
@@ -197,8 +182,16 @@ export class SqliteStore implements Store {
 /** Status and attachment are live state: a single hub works them out again at start. */
 const isLiveState = (f: string) => f === 'status' || f === 'attachedTo';
 
-/** JSON of a member field; most meta and extra objects are empty. */
-function json(o: object): string {
-  for (const _ in o) return JSON.stringify(o);
-  return '{}';
+/** A batch as the writer thread takes it: rows, not records (structured clone of strings is a copy). */
+function rowsOf(batch: readonly Pending[]): RowBatch {
+  const out: RowBatch = { changes: new Array(batch.length), events: [] };
+  for (let i = 0; i < batch.length; i++) {
+    const { change, events } = batch[i]!.applied;
+    // The whole row: this hub is the only writer, so its record is the whole truth (status is not kept).
+    const rows = [];
+    for (const { member, fields } of change.puts) if (!fields || !fields.every(isLiveState)) rows.push(rowOf(member));
+    out.changes[i] = { deletes: change.deletes, rows };
+    for (const e of events) out.events.push(e);
+  }
+  return out;
 }

@@ -1,0 +1,132 @@
+/**
+ * Durable registrations beside their peer in the same run: the hub (--sync full) registering one
+ * at a time and with 64 in flight, and a redis-server with `appendonly yes`, `appendfsync always`
+ * (every acknowledged write on disk, as --sync full) in the same temp folder's file system, driven
+ * from this process by @redis/client doing what a registration writes: the name taken (HSETNX),
+ * the record (HSET), the event (XADD), in one MULTI. During the 64-in-flight burst a second socket
+ * measures the round trip of a heartbeat and of a bus message to itself: what the rest of the hub
+ * sees while registrations commit.
+ */
+import { randomUUID } from 'node:crypto';
+import { createClient } from '@redis/client';
+import type WebSocket from 'ws';
+import { startRedis } from '../test/support/redis.js';
+import { pinPid } from './_cluster-setup.js';
+import type { BenchHub } from './_hub-process.js';
+import { callOnce, close, connect, pipeline, round } from './_rpc-load.js';
+
+const PHASE_MS = 3_000;
+const IN_FLIGHT = 64;
+const ROUNDS = 3;
+
+const register = (i: number, p: string) =>
+  `{"jsonrpc":"2.0","id":${i},"method":"register","params":{"name":"${p}-${i}","type":"bench","liveness":{"kind":"ttl","ttlMs":3600000}}}`;
+
+function percentile(sorted: number[], p: number): number {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! : NaN;
+}
+
+/** p50 / p99 / max of round trips in ms. */
+function latencies(xs: number[]): Record<string, number> {
+  const s = [...xs].sort((a, b) => a - b);
+  return { count: s.length, p50: round(percentile(s, 50), 2), p99: round(percentile(s, 99), 2), max: round(s[s.length - 1] ?? NaN, 2) };
+}
+
+/**
+ * Round trips on `ws` every few ms until `stop` resolves: a heartbeat of `member`, and a bus
+ * publish to a scope the same socket subscribes to with echo (request out, delivery back).
+ */
+async function probe(ws: WebSocket, member: { id: string; token: string }, stop: Promise<unknown>): Promise<Record<string, unknown>> {
+  const hb: number[] = [];
+  const bus: number[] = [];
+  let running = true;
+  void stop.then(() => { running = false; });
+  let id = 1_000_000;
+  const roundTrip = (text: string, done: (data: string) => boolean) => new Promise<number>((resolve) => {
+    const t0 = performance.now();
+    const onMessage = (data: Buffer) => {
+      if (!done(data.toString())) return;
+      ws.off('message', onMessage);
+      resolve(performance.now() - t0);
+    };
+    ws.on('message', onMessage);
+    ws.send(text);
+  });
+  while (running) {
+    const n = id++;
+    hb.push(await roundTrip(`{"jsonrpc":"2.0","id":${n},"method":"heartbeat","params":{"id":"${member.id}","token":"${member.token}"}}`, (d) => d.includes(`"id":${n}`)));
+    bus.push(await roundTrip(`{"jsonrpc":"2.0","id":${id++},"method":"bus.publish","params":{"scope":"/probe/","data":${n}}}`, (d) => d.includes('"method"') && d.includes(`"data":${n}`)));
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  return { heartbeatMs: latencies(hb), busMs: latencies(bus) };
+}
+
+async function musterSide(hub: BenchHub): Promise<Record<string, unknown>> {
+  const ws = await connect(hub.wsUrl);
+  const side = await connect(hub.wsUrl);
+  try {
+    const member = ((await callOnce(side, register(1, 'probe'))) as { result: { id: string; token: string } }).result;
+    await callOnce(side, '{"jsonrpc":"2.0","id":2,"method":"bus.subscribe","params":{"scope":"/probe/","echo":true}}');
+    const idle = await probe(side, member, new Promise((r) => setTimeout(r, 1_000)));
+    const sequential: number[] = [];
+    const inFlight: number[] = [];
+    const during: Record<string, unknown>[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      sequential.push((await pipeline(ws, { frames: 1_000_000, perFrame: 1, window: 1, maxMs: PHASE_MS, frame: (i) => register(i, `ds${r}`) })).perSecond);
+      const burst = pipeline(ws, { frames: 1_000_000, perFrame: 1, window: IN_FLIGHT, maxMs: PHASE_MS, frame: (i) => register(i, `df${r}`) });
+      const seen = probe(side, member, burst);
+      inFlight.push((await burst).perSecond);
+      during.push(await seen);
+    }
+    return { sequential: { best: Math.max(...sequential), runs: sequential }, inFlight64: { best: Math.max(...inFlight), runs: inFlight }, idleRoundTrips: idle, roundTripsDuringBurst: during };
+  } finally {
+    await close(ws);
+    await close(side);
+  }
+}
+
+async function redisSide(): Promise<Record<string, unknown>> {
+  const redis = await startRedis(['--appendonly', 'yes', '--appendfsync', 'always']);
+  pinPid(redis.child.pid!, 0);
+  const client = createClient({ url: redis.url });
+  client.on('error', () => {});
+  await client.connect();
+  const one = async (name: string) => {
+    const id = randomUUID();
+    await client.multi()
+      .hSetNX('names', name, id)
+      .hSet(`member:${id}`, { name, type: 'bench', address: '', meta: '{}', liveness: '{"kind":"ttl","ttlMs":3600000}', tokenHash: id, registeredAt: Date.now(), extra: '{}' })
+      .xAdd('events', '*', { json: `{"type":"added","member":{"id":"${id}","name":"${name}"}}` }, { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: 10_000 } })
+      .exec();
+  };
+  const run = async (workers: number, prefix: string) => {
+    let done = 0;
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: workers }, async (_, w) => {
+      for (let i = 0; performance.now() - t0 < PHASE_MS; i++) { await one(`${prefix}-${w}-${i}`); done++; }
+    }));
+    return Math.round(done / ((performance.now() - t0) / 1000));
+  };
+  try {
+    const sequential: number[] = [];
+    const inFlight: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      sequential.push(await run(1, `s${r}`));
+      inFlight.push(await run(IN_FLIGHT, `f${r}`));
+    }
+    return { sequential: { best: Math.max(...sequential), runs: sequential }, inFlight64: { best: Math.max(...inFlight), runs: inFlight } };
+  } finally {
+    await client.quit().catch(() => {});
+    await redis.stop();
+  }
+}
+
+/** The hub's durable registrations and the Redis peer's, sequential and 64 in flight. */
+export async function durableBeside(hub: BenchHub): Promise<Record<string, unknown>> {
+  const muster = await musterSide(hub);
+  const redis = await redisSide();
+  return {
+    method: `${PHASE_MS / 1000} s phases, ${ROUNDS} rounds; Redis: appendonly yes, appendfsync always, on core 0 as the hub, one MULTI (HSETNX, HSET, XADD) per registration from @redis/client`,
+    muster, redisAofAlways: redis,
+  };
+}
