@@ -79,16 +79,20 @@ async function keys(send: Send, pattern: string): Promise<string[]> {
 
 async function writeMembers(send: Send, P: string, page: readonly StoredMember[], now: number): Promise<void> {
   const writes: Promise<unknown>[] = [];
+  const names: string[] = [];
+  const deadlines: string[] = [];
+  const reasons: string[] = [];
   for (const m of page) {
     const lv = m.liveness as { kind: string; ttlMs?: number; graceMs?: number };
     const ttl = lv.kind === 'ttl';
     const fields = DURABLE.flatMap((f) => [f, encodeField(m, f)]);
     writes.push(send(['HSET', `${P}:m:${m.id}`, ...fields, 'status', ttl ? 'alive' : 'suspect']));
-    writes.push(send(['HSET', `${P}:names`, m.name, m.id]));
-    writes.push(send(['ZADD', `${P}:deadlines`, String(now + (ttl ? lv.ttlMs ?? 20_000 : lv.graceMs ?? 10_000)), m.id]));
-    if (!ttl) writes.push(send(['HSET', `${P}:reason`, m.id, m.extra.hubLink ? 'hub-lost' : lv.kind === 'session' ? 'session-lost' : 'expired']));
+    names.push(m.name, m.id);
+    deadlines.push(String(now + (ttl ? lv.ttlMs ?? 20_000 : lv.graceMs ?? 10_000)), m.id);
+    if (!ttl) reasons.push(m.id, m.extra.hubLink ? 'hub-lost' : lv.kind === 'session' ? 'session-lost' : 'expired');
   }
-  writes.push(send(['SADD', `${P}:ids`, ...page.map((m) => m.id)]));
+  writes.push(send(['SADD', `${P}:ids`, ...page.map((m) => m.id)]), send(['HSET', `${P}:names`, ...names]), send(['ZADD', `${P}:deadlines`, ...deadlines]));
+  if (reasons.length) writes.push(send(['HSET', `${P}:reason`, ...reasons]));
   await Promise.all(writes);
 }
 
