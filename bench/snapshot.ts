@@ -4,6 +4,8 @@
  *  - loopDelayMs: the event loop's delay during the save (max, p99): how long the hub is blocked at once
  *  - changesDuringSave: changes applied and acknowledged while the save ran (the hub is not paused)
  *  - inspectMs, restoreMs: `snapshot inspect` (read and check the whole file) and `restore` (check, then write)
+ *  - cluster: the same file restored into a redis-server of its own (restoreMs), then saved through
+ *    the cluster's store (Redis) as a cluster hub does, while changes go on (saveMs, loopDelayMs, changesDuringSave)
  */
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +16,11 @@ import { SnapshotSaver } from '../src/store/snapshot-saver.js';
 import { readSnapshot } from '../src/store/snapshot-reader.js';
 import { restoreSnapshot } from '../src/store/snapshot-restore.js';
 import { SqliteStore } from '../src/store/sqlite.js';
-import type { StoredMember } from '../src/store/store.js';
+import type { Store, StoredMember } from '../src/store/store.js';
+import { pino } from 'pino';
+import { RedisStore } from '../src/cluster/redis-store.js';
+import { restoreIntoCluster } from '../src/cluster/redis-restore.js';
+import { startRedis } from '../test/support/redis.js';
 
 const MEMBERS = 100_000;
 const EVENTS = 10_000;
@@ -40,25 +46,7 @@ export default async function snapshotBench(): Promise<Record<string, unknown>> 
     await live.open();
 
     const file = join(dir, 'bench.snap');
-    const saver = new SnapshotSaver({ store: live, hubId: 'bench' });
-    const delay = monitorEventLoopDelay({ resolution: 1 });
-    let changes = 0;
-    let saving = true;
-    const writer = (async () => {
-      for (let i = 0; saving; i++) {
-        const m = member(MEMBERS + i);
-        await live.apply({ puts: [{ member: m }], deletes: [], events: [JSON.stringify({ type: 'added', name: m.name })] });
-        changes++;
-        await new Promise((r) => setTimeout(r, 1));
-      }
-    })();
-    delay.enable();
-    const t0 = performance.now();
-    await pipeline(await saver.start(), createWriteStream(file));
-    const saveMs = performance.now() - t0;
-    delay.disable();
-    saving = false;
-    await writer;
+    const sqliteSave = await timedSave(live, file);
     await live.close();
 
     const t1 = performance.now();
@@ -69,10 +57,56 @@ export default async function snapshotBench(): Promise<Record<string, unknown>> 
     const restoreMs = performance.now() - t2;
     return {
       members: summary.members, events: summary.events, bytes: summary.bytes,
-      saveMs: round(saveMs), loopDelayMs: { max: round(delay.max / 1e6), p99: round(delay.percentile(99) / 1e6) },
-      changesDuringSave: changes, inspectMs: round(inspectMs), restoreMs: round(restoreMs),
+      ...sqliteSave, inspectMs: round(inspectMs), restoreMs: round(restoreMs),
+      cluster: await clusterBench(file, join(dir, 'cluster.snap')),
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Saves `store` into `file` while one writer applies a change every millisecond or so. */
+async function timedSave(store: Store, file: string): Promise<{ saveMs: number; loopDelayMs: { max: number; p99: number }; changesDuringSave: number }> {
+  const saver = new SnapshotSaver({ store, hubId: 'bench' });
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  let changes = 0;
+  let saving = true;
+  const writer = (async () => {
+    for (let i = 0; saving; i++) {
+      const m = member(MEMBERS + 1_000_000 + i);
+      m.name = `${store.kind}-${m.name}`;
+      await store.apply({ puts: [{ member: m }], deletes: [], events: [JSON.stringify({ type: 'added', name: m.name })], conditions: { namesFree: [m.name] } });
+      changes++;
+      await new Promise((r) => setTimeout(r, 1));
+    }
+  })();
+  delay.enable();
+  const t0 = performance.now();
+  await pipeline(await saver.start(), createWriteStream(file));
+  const saveMs = performance.now() - t0;
+  delay.disable();
+  saving = false;
+  await writer;
+  return { saveMs: round(saveMs), loopDelayMs: { max: round(delay.max / 1e6), p99: round(delay.percentile(99) / 1e6) }, changesDuringSave: changes };
+}
+
+/** The SQLite snapshot restored into a fresh redis-server, then saved again through the cluster's store. */
+async function clusterBench(from: string, file: string): Promise<Record<string, unknown>> {
+  const redis = await startRedis(['--appendonly', 'no']);
+  try {
+    const t0 = performance.now();
+    await restoreIntoCluster(from, { url: redis.url, prefix: 'bench' });
+    const restoreMs = performance.now() - t0;
+    const store = new RedisStore({ url: redis.url, prefix: 'bench', hubId: 'bench', eventRetention: EVENTS, commandTimeoutMs: 120_000, log: pino({ level: 'silent' }) });
+    await store.open();
+    try {
+      const save = await timedSave(store, file);
+      const summary = await readSnapshot(file);
+      return { members: summary.members, events: summary.events, bytes: summary.bytes, restoreMs: round(restoreMs), ...save };
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await redis.stop();
   }
 }

@@ -1,11 +1,14 @@
 /**
  * `muster snapshot save FILE` (admin, from a running hub), `muster snapshot restore FILE --data DIR`
- * (offline, into a SQLite data folder) and `muster snapshot inspect FILE`. Every file is checked
+ * or `--cluster URL` (offline, into a SQLite data folder or a cluster's Redis, whatever store the
+ * snapshot came from) and `muster snapshot inspect FILE`. Every file is checked
  * whole (docs/operations.md, Snapshots); save keeps a file only once it has passed that check.
  */
 import { renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { restoreIntoCluster } from '../cluster/redis-restore.js';
+import { MusterClientError } from '../client/index.js';
 import { readSnapshot, type SnapshotSummary } from '../store/snapshot-reader.js';
 import { restoreSnapshot } from '../store/snapshot-restore.js';
 import { DEFAULT_HUB, hubTarget } from './hub-api.js';
@@ -53,15 +56,22 @@ export function snapshotCommands(program: Command): void {
     });
 
   snapshot.command('restore')
-    .description('rebuild a SQLite data folder from a snapshot (offline: no hub may run on DIR)')
+    .description('rebuild a SQLite data folder (--data) or a cluster\'s Redis (--cluster) from a snapshot, offline: no hub may run on it')
     .argument('<file>', 'snapshot file')
-    .requiredOption('--data <dir>', 'data folder to create')
-    .option('--force', 'replace the store DIR already holds')
+    .option('--data <dir>', 'data folder to create')
+    .option('--cluster <url>', 'Redis URL of the cluster to restore into (redis://HOST:PORT)')
+    .option('--cluster-prefix <prefix>', 'the cluster\'s key prefix', 'muster')
+    .option('--force', 'replace the store DIR (or the prefix) already holds')
     .option('--json', 'print the summary as JSON')
-    .action(async (file: string, f: { data: string; force?: boolean; json?: boolean }) => {
-      const summary = await restoreSnapshot(file, f.data, { force: f.force === true });
-      if (f.json) printJson({ ...summaryJson(summary, resolve(file)), dataDir: resolve(f.data) });
-      else print(`restored ${summary.members} members and ${summary.events} events (revision ${summary.header.revision}) into ${resolve(f.data)}\n`);
+    .action(async (file: string, f: { data?: string; cluster?: string; clusterPrefix: string; force?: boolean; json?: boolean }) => {
+      if ((f.data === undefined) === (f.cluster === undefined)) throw new MusterClientError('INVALID_PARAMS', 'Give one of --data DIR or --cluster URL');
+      const force = f.force === true;
+      const summary = f.cluster !== undefined
+        ? await restoreIntoCluster(file, { url: f.cluster, prefix: f.clusterPrefix, force })
+        : await restoreSnapshot(file, f.data!, { force });
+      const into = f.cluster !== undefined ? { cluster: f.cluster.replace(/\/\/[^@/]*@/, '//***@'), clusterPrefix: f.clusterPrefix } : { dataDir: resolve(f.data!) };
+      if (f.json) printJson({ ...summaryJson(summary, resolve(file)), ...into });
+      else print(`restored ${summary.members} members and ${summary.events} events (revision ${summary.header.revision}) into ${'dataDir' in into ? into.dataDir : `${into.cluster} prefix ${into.clusterPrefix}`}\n`);
     });
 
   snapshot.command('inspect')

@@ -17,9 +17,10 @@ import { randomUUID } from 'node:crypto';
 import { createClient } from '@redis/client';
 import type { Logger } from 'pino';
 import { MusterError, isErrorCode } from '../errors.js';
-import type { Applied, Change, SharedDeadlines, Store, StoreSnapshot, StoredEvent, StoredMember } from '../store/store.js';
+import type { Applied, Change, SharedDeadlines, Store, StoreExport, StoreSnapshot, StoredEvent, StoredMember } from '../store/store.js';
 import { appliedOf, memberOf, pairsToRecord, wirePut, type RawEntry } from './entries.js';
 import { APPLY, CHECK_EPOCH, RAISE } from './scripts.js';
+import { exportCluster } from './redis-export.js';
 import { Scripts } from './redis-scripts.js';
 import { ReplyWatch } from './reply-watch.js';
 
@@ -299,6 +300,11 @@ export class RedisStore implements Store {
       mine.resolve(out);
     }
     return true;
+  }
+
+  /** The registry and kept events at one revision, while every hub goes on writing (redis-export.ts says how). */
+  export(): Promise<StoreExport> {
+    return exportCluster({ prefix: this.prefix, eventRetention: this.#o.eventRetention, send: (args) => this.#send(args), scripts: this.scripts });
   }
 
   /** A command with the store's timeout; any failure to get an answer is STORE_UNAVAILABLE. */
