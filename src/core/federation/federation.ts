@@ -17,6 +17,7 @@ import type { Relay } from '../bus/relay.js';
 import type { Control } from '../control/control.js';
 import type { BusAdapter, ControlAdapter, HubLink } from '../ports.js';
 import type { Registry } from '../registry/registry.js';
+import type { LinkCheck } from '../../schemas/admin.js';
 import type { ListResult, MemberView } from '../../schemas/member.js';
 import type {
   ForwardOp, HubEdge, HubHello, HubPublish, HubRegisterParams, TreeListParams, TreeNode,
@@ -59,6 +60,8 @@ export class Federation {
   readonly #bus: TreeBus;
   readonly #children: Children;
   #registrar: HubLink | null = null;
+  /** The child side of the connection monitor (the face's registrar client), to run it now. */
+  #registrarCheck: ((timeoutMs: number) => Promise<LinkCheck>) | null = null;
   #registrarHello: HubHello | null = null;
   #poa: string[] = [];
   /** Registrations and updates run one at a time, so uniqueness checks see a settled table. */
@@ -118,7 +121,21 @@ export class Federation {
     return this.#table.edges();
   }
 
+  /**
+   * Runs the connection monitor now, both ways (admin.checkLinks): this hub's link to its
+   * registrar and each child's, doing what the monitor does with what it finds.
+   */
+  async checkLinks(timeoutMs = this.#children.pingTimeoutMs): Promise<LinkCheck[]> {
+    const [up, down] = await Promise.all([this.#registrarCheck?.(timeoutMs), this.#children.checkNow(timeoutMs)]);
+    return up ? [up, ...down] : down;
+  }
+
   // ---- Child side: this hub's registrar ------------------------------------------------
+
+  /** The face's registrar client hands over its monitor's check, so that checkLinks runs it. */
+  monitorRegistrar(check: (timeoutMs: number) => Promise<LinkCheck>): void {
+    this.#registrarCheck = check;
+  }
 
   /**
    * Registers with the registrar over `link`: `send` makes the hub.register call. It runs in the
