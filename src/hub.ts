@@ -11,6 +11,8 @@ import type { HubConfig } from './config.js';
 import type { Cluster } from './cluster/cluster.js';
 import { Relay } from './core/bus/relay.js';
 import { Control } from './core/control/control.js';
+import { Drain, DRAIN_CLOSE_CODE, DRAIN_CLOSE_REASON } from './core/drain.js';
+import { Audit } from './core/events/audit.js';
 import { Watches } from './core/events/watches.js';
 import { Federation } from './core/federation/federation.js';
 import { Prober } from './core/registry/prober.js';
@@ -58,6 +60,8 @@ export class Hub implements HubContext {
   readonly control: Control;
   readonly federation: Federation;
   readonly stats: StatsHistory;
+  readonly audit: Audit;
+  readonly drain: Drain;
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly limits: FaceLimits;
@@ -75,6 +79,7 @@ export class Hub implements HubContext {
   #iccp: IccpFace | undefined;
   #url = '';
   #stopping: Promise<void> | null = null;
+  readonly #stoppedListeners: (() => void)[] = [];
 
   private constructor(config: HubConfig, store: Store, registry: Registry, log: Logger, cluster: Cluster | null) {
     this.config = config;
@@ -111,6 +116,15 @@ export class Hub implements HubContext {
     this.control.start();
     this.stats = new StatsHistory({ read: () => coreSample(this) });
     this.stats.start();
+    this.audit = new Audit(registry);
+    this.drain = new Drain(registry, {
+      sessionsLeft: () => this.#sessionsLeft(),
+      moveClients: () => {
+        for (const c of this.ws.connections) c.close(DRAIN_CLOSE_REASON, DRAIN_CLOSE_CODE);
+        this.streams.closeAll(DRAIN_CLOSE_REASON);
+      },
+      stop: () => this.stop(),
+    }, log);
 
     this.metrics = new Metrics({
       counters: () => registry.counters,
@@ -174,6 +188,8 @@ export class Hub implements HubContext {
         url: config.registrar, token: config.registrarToken!, monitorMs: config.federationMonitorMs, queueBytes: config.busQueueBytes, log,
       });
       hub.#registrar.start();
+      const registrar = hub.#registrar;
+      hub.federation.monitorRegistrar((timeoutMs) => registrar.checkNow(timeoutMs));
     }
     // Legacy faces listen on their own ports once the core is up.
     if (config.plantimager !== undefined) {
@@ -251,8 +267,9 @@ export class Hub implements HubContext {
     };
   }
 
-  /** What /healthz says: a cluster hub whose Redis does not answer is not healthy. */
+  /** What /healthz says: a draining hub, or a cluster hub whose Redis does not answer, is not healthy. */
   health(): { ok: boolean; reason?: string } {
+    if (this.drain.active) return { ok: false, reason: 'draining: about to stop' };
     if (this.#cluster && !this.#cluster.healthy) return { ok: false, reason: 'the shared store (Redis) does not answer' };
     return { ok: true };
   }
@@ -263,9 +280,10 @@ export class Hub implements HubContext {
     await this.app.register(async (scoped) => {
       // Refused before the upgrade: a page of another origin never gets a socket.
       scoped.addHook('preValidation', async (req, reply) => {
-        if (originAllowed(req.headers.origin, req.headers.host, this.config.allowOrigins)) return;
-        const e = new MusterError('FORBIDDEN', `Pages of origin ${JSON.stringify(req.headers.origin).slice(0, 200)} may not open /v1/ws (see allowOrigins)`);
-        await reply.code(e.status).send({ error: e.toJSON() });
+        const e = this.drain.active ? new MusterError('DRAINING', 'This hub is draining and takes no new connections: connect to another hub')
+          : originAllowed(req.headers.origin, req.headers.host, this.config.allowOrigins) ? null
+            : new MusterError('FORBIDDEN', `Pages of origin ${JSON.stringify(req.headers.origin).slice(0, 200)} may not open /v1/ws (see allowOrigins)`);
+        if (e) await reply.code(e.status).send({ error: e.toJSON() });
       });
       scoped.get('/v1/ws', { websocket: true }, (socket, req) => ws.accept(socket, req.raw));
     });
@@ -278,6 +296,18 @@ export class Hub implements HubContext {
     const host = this.config.host.includes(':') ? `[${this.config.host}]` : this.config.host;
     this.#url = `${this.config.tlsCert ? 'https' : 'http'}://${host}:${port}`;
     this.log.info({ url: this.#url, store: this.#store.kind, members: this.registry.size }, 'hub listening');
+  }
+
+  /** Session members still connected through the native face (what a drain waits to see leave). */
+  #sessionsLeft(): number {
+    let n = 0;
+    for (const c of this.ws.connections) for (const m of this.registry.connectionMembers(c)) if (m.liveness.kind === 'session') n++;
+    return n;
+  }
+
+  /** Called once the hub has stopped, whoever asked (a signal, the end of a drain). */
+  onStopped(listener: () => void): void {
+    this.#stoppedListeners.push(listener);
   }
 
   /** Graceful stop: stop accepting, close sessions and streams with a reason, flush the store. */
@@ -300,6 +330,7 @@ export class Hub implements HubContext {
       this.#prober.stopAll();
       await this.#store.close();
       this.log.info('hub stopped');
+      for (const l of this.#stoppedListeners) l();
     })();
     return this.#stopping;
   }

@@ -10,7 +10,7 @@ import { Value } from '@sinclair/typebox/value';
 import {
   bus, component, connect, controller, type Bus, type Controller, type Endpoints, type HubMethod, type HubMethods, type ListResult, type MemberStatus,
   type MemberView, type MethodParams, type MethodResult, type MusterClient, type RegisterOptions, type RegisterResult, type SendResult,
-  type TreeListParams, type WatchFilter,
+  type TreeListParams, type WatchFilter, type EventsFor, type HubEvent, type RegistryEvent,
 } from '../src/client/index.js';
 import { operationsByName } from '../src/core/operations/index.js';
 import { startHub, type TestHub } from './support/hub.js';
@@ -21,6 +21,14 @@ import { startHub, type TestHub } from './support/hub.js';
 type Equal<X, Y> = (<T>() => T extends X ? 1 : 2) extends (<T>() => T extends Y ? 1 : 2) ? true : false;
 type Expect<T extends true> = T;
 type Result<F extends (...args: never[]) => unknown> = Awaited<ReturnType<F>>;
+
+/** What a watch yields: admin events (no member) only when its filter's types may list them. */
+export type WatchYields = [
+  Expect<Equal<EventsFor<Record<never, never>>, RegistryEvent>>,
+  Expect<Equal<EventsFor<{ types: 'admin'[] }>, HubEvent>>,
+  Expect<Equal<EventsFor<{ types: ('added' | 'removed')[]; name: string }>, RegistryEvent>>,
+  Expect<Equal<EventsFor<WatchFilter>, HubEvent>>,
+];
 
 /** The SDK's own methods say what the table says. */
 export type SdkMatchesTable = [

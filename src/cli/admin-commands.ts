@@ -1,9 +1,11 @@
-/** Admin commands: `muster evict NAME` and `muster admin log-level LEVEL`; both need the admin token. */
+/** Admin commands: `muster evict NAME`, `muster admin log-level|check-links|drain`; all need the admin token. */
 import { Argument, type Command } from 'commander';
 import { hubTarget, request } from './hub-api.js';
 import { LOG_LEVELS } from './hub-command.js';
+import type { DrainResult, LinkCheck } from '../schemas/admin.js';
+import { table } from './format.js';
 import { print, printJson } from './output.js';
-import { withHub } from './registry-commands.js';
+import { intFlag, withHub } from './registry-commands.js';
 import { visible } from './visible.js';
 
 interface HubFlags { hub?: string; token?: string; json?: boolean }
@@ -30,5 +32,30 @@ export function adminCommands(program: Command): void {
       const r = await request<{ level: string; previous: string }>(hubTarget(flags), 'PUT', '/v1/admin/log-level', { level });
       if (flags.json) printJson(r);
       else print(`log level ${visible(r.previous)} -> ${visible(r.level)}\n`);
+    });
+
+  withHub(admin.command('check-links'))
+    .description('run the federation connection monitor now, both ways (registrar and child hubs); a child that does not answer is removed')
+    .option('--timeout <ms>', 'how long each hub has to answer (default: the monitor\'s, up to 5000)')
+    .option('--json', 'as JSON')
+    .action(async (flags: HubFlags & { timeout?: string }) => {
+      const timeoutMs = intFlag(flags.timeout, 'timeout');
+      const r = await request<{ links: LinkCheck[] }>(hubTarget(flags), 'POST', '/v1/admin/check-links', timeoutMs === undefined ? {} : { timeoutMs });
+      if (flags.json) return printJson(r);
+      if (r.links.length === 0) return print('no federation links (no registrar, no child hubs)\n');
+      print(table(['hub', 'role', 'status', 'rtt', 'address', ''], r.links.map((l) => [
+        visible(l.hubId ?? '?'), l.role, l.status, l.rttMs === undefined ? '' : `${l.rttMs} ms`, visible(l.address), visible(l.error ?? l.note ?? ''),
+      ])));
+    });
+
+  withHub(admin.command('drain'))
+    .description('stop taking registrations and sessions, ask clients to move to another hub, then stop the hub (rolling restarts)')
+    .option('--timeout <seconds>', 'stop after this long even if session members are still connected', '30')
+    .option('--json', 'as JSON')
+    .action(async (flags: HubFlags & { timeout: string }) => {
+      const seconds = intFlag(flags.timeout, 'timeout')!;
+      const r = await request<DrainResult>(hubTarget(flags), 'POST', '/v1/admin/drain', { timeoutMs: seconds * 1000 });
+      if (flags.json) return printJson(r);
+      print(`draining: ${r.sessions} session members asked to move; the hub stops when they have, by ${new Date(r.deadline).toISOString()} at the latest\n`);
     });
 }

@@ -2,7 +2,7 @@
  * Output for people: aligned tables, short ages, one line per event. Every value is escaped here
  * (see visible.ts) before it is measured, so columns line up and a value cannot fake a line.
  */
-import type { HubInfo, MemberView, RegistryEvent } from '../client/index.js';
+import type { HubEvent, HubInfo, MemberView, RegistryEvent } from '../client/index.js';
 import { visible } from './visible.js';
 
 /** Pads columns to their widest cell; the header row is upper case. */
@@ -51,9 +51,14 @@ export function memberFields(m: MemberView, now = Date.now()): string {
 
 /**
  * `12  added    cam-1  alive` (removed events add the reason, and who removed it and why when
- * someone did: `evicted by admin: firmware recall`; lifecycle events the transition).
+ * someone did: `evicted by admin: firmware recall`; lifecycle events the transition). Admin
+ * events: `13  admin  log-level  by admin (http 127.0.0.1)  {"from":"info","to":"debug"}`.
  */
-export function eventLine(e: RegistryEvent): string {
+export function eventLine(e: HubEvent): string {
+  if (e.type === 'admin') {
+    const by = `by ${e.by}${e.from ? ` (${e.from.face} ${e.from.address})` : ''}`;
+    return `${String(e.revision).padStart(6)}  ${new Date(e.at).toISOString()}  ${'admin'.padEnd(9)}  ${visible(e.action).padEnd(20)}  ${visible(by)}  ${visible(JSON.stringify(e.detail))}`;
+  }
   const removed = (r: Extract<RegistryEvent, { type: 'removed' }>) => `${r.reason}${r.by ? ` by ${r.by}` : ''}${r.note ? `: ${r.note}` : ''}`;
   const extra = e.type === 'removed' ? removed(e) : e.type === 'lifecycle' ? `${e.from} -> ${e.to}` : e.member.status;
   return `${String(e.revision).padStart(6)}  ${new Date(e.at).toISOString()}  ${visible(e.type).padEnd(9)}  ${visible(e.member.name).padEnd(20)}  ${visible(e.member.type).padEnd(12)}  ${visible(String(extra))}`;

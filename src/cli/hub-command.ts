@@ -109,6 +109,8 @@ export function hubCommand(program: Command): void {
       };
       process.on('SIGINT', () => stop('SIGINT'));
       process.on('SIGTERM', () => stop('SIGTERM'));
+      // A drain (muster admin drain) ends with the hub stopping itself: the process goes with it.
+      hub.onStopped(() => stop('drained'));
       // Tests and scripts wait for the first line on stdout to know the hub is up.
       process.stdout.write(hubBanner(hub.url, config));
     });

@@ -25,7 +25,7 @@ function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
-function intFlag(v: string | undefined, name: string): number | undefined {
+export function intFlag(v: string | undefined, name: string): number | undefined {
   if (v === undefined) return undefined;
   if (!/^\d{1,15}$/.test(v)) throw new MusterClientError('INVALID_PARAMS', `--${name} takes a whole number, not ${JSON.stringify(v)}`);
   return Number(v);
@@ -190,7 +190,7 @@ export function registryCommands(program: Command): void {
     .option('--type <type>', 'only members of this type')
     .option('--name <name>', 'only this member')
     .option('--prefix <prefix>', 'only names starting with this')
-    .option('--events <list>', 'comma-separated event types: added,updated,removed,lifecycle')
+    .option('--events <list>', 'comma-separated event types: added,updated,removed,lifecycle,admin (admin: the audit of admin actions, only when listed)')
     .option('--json', 'one JSON event per line')
     .action(async (flags: HubFlags & { since?: string; type?: string; name?: string; prefix?: string; events?: string }) => {
       const since = intFlag(flags.since, 'since');

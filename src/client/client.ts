@@ -3,7 +3,7 @@
  * connection, reconnects, and resumes members and watches (connection-keeper.ts, watch-table.ts).
  * Hub methods are typed from the operation tables (hub-methods.ts).
  */
-import type { WatchFilter } from '../schemas/event.js';
+import type { HubEvent, WatchFilter } from '../schemas/event.js';
 import type { HubInfo } from '../schemas/hub.js';
 import type { TreeListParams } from '../schemas/federation.js';
 import type { ListResult, MemberStatus, MemberView, RegisterParams, RegisterResult, UpdateParams } from '../schemas/member.js';
@@ -14,7 +14,7 @@ import { requestedTtl } from './members.js';
 import { StatusHub } from './status.js';
 import { socketUrl, type WebSocketFactory } from './transport.js';
 import type {
-  CallOptions, ClientStatus, ConnectOptions, MusterClient, NotificationHandler, RegisterOptions, RequestHandler, Watch, WatchOptions,
+  CallOptions, ClientStatus, ConnectOptions, EventsFor, MusterClient, NotificationHandler, RegisterOptions, RequestHandler, Watch, WatchOptions,
 } from './types.js';
 
 const DEFAULTS = { initialDelayMs: 250, maxDelayMs: 5000, requestTimeoutMs: 10_000, keepAliveMs: 30_000, maxQueue: 10_000 };
@@ -143,8 +143,9 @@ export class Client implements MusterClient {
     return this.#keeper.members.get(id)?.token;
   }
 
-  watch(filter: WatchFilter = {}, options: WatchOptions = {}): Watch {
-    return this.#keeper.watches.add(filter, options.since, options.epoch, options.maxQueue ?? DEFAULTS.maxQueue);
+  watch<F extends WatchFilter>(filter?: F, options: WatchOptions = {}): Watch<EventsFor<F>> {
+    // The hub sends admin events only to watches whose types list them: the type says as much.
+    return this.#keeper.watches.add(filter ?? {}, options.since, options.epoch, options.maxQueue ?? DEFAULTS.maxQueue) as Watch<HubEvent> as Watch<EventsFor<F>>;
   }
 
   close(): Promise<void> {

@@ -163,13 +163,14 @@ export class ConnectionKeeper implements WatchLink {
     }
     this.#state = 'reconnecting';
     this.#ready = deferred();
-    void this.#reconnectLoop(policy);
+    // 1012 "service restart": the hub is draining and asked its clients to go to the next hub now.
+    void this.#reconnectLoop(policy, reason.startsWith('1012 '));
   }
 
-  async #reconnectLoop(policy: ReconnectPolicy): Promise<void> {
+  async #reconnectLoop(policy: ReconnectPolicy, moveNow = false): Promise<void> {
     for (let attempt = 1; this.#state === 'reconnecting'; attempt++) {
       const base = Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** Math.min(attempt - 1, 20));
-      const delayMs = Math.round(base / 2 + Math.random() * base / 2);
+      const delayMs = moveNow && attempt === 1 ? 0 : Math.round(base / 2 + Math.random() * base / 2);
       this.#status.emit({ type: 'reconnecting', attempt, delayMs });
       await new Promise<void>((wake) => { this.#sleep = { timer: setTimeout(wake, delayMs), wake }; });
       clearTimeout(this.#sleep?.timer);

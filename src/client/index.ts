@@ -14,9 +14,11 @@ export type { WebSocketFactory, WebSocketLike } from './transport.js';
 export type { HubMethod, HubMethods, MethodParams, MethodResult } from './hub-methods.js';
 export type {
   CallOptions, ClientStatus, ConnectOptions, MusterClient, NotificationHandler, ReconnectOptions, RegisterOptions,
-  RequestHandler, Watch, WatchOptions,
+  EventsFor, RequestHandler, Watch, WatchOptions,
 } from './types.js';
-export type { RegistryEvent, RegistryEventType, WatchFilter } from '../schemas/event.js';
+export type {
+  AdminAction, AdminEvent, CallOrigin, HubEvent, HubEventType, RegistryEvent, RegistryEventType, WatchFilter,
+} from '../schemas/event.js';
 export type { HubInfo } from '../schemas/hub.js';
 export type { HubEdge, TreeListParams, TreeNode } from '../schemas/federation.js';
 export type {

@@ -1,5 +1,5 @@
 /** The SDK's public types: options, the client interface, statuses, watches. */
-import type { RegistryEvent, WatchFilter } from '../schemas/event.js';
+import type { HubEvent, RegistryEvent, WatchFilter } from '../schemas/event.js';
 import type { HubInfo } from '../schemas/hub.js';
 import type { TreeListParams } from '../schemas/federation.js';
 import type { ListResult, MemberStatus, MemberView, RegisterResult, UpdateParams } from '../schemas/member.js';
@@ -68,8 +68,15 @@ export interface WatchOptions {
   maxQueue?: number;
 }
 
-/** A live stream of registry events; resumes across reconnects with no gap and no duplicate. */
-export interface Watch extends AsyncIterable<RegistryEvent> {
+/** What a watch with filter F yields: admin events too only when its `types` may list `admin`. */
+export type EventsFor<F extends WatchFilter> = F extends { types?: infer T } ? AdminIfListed<T> : RegistryEvent;
+type AdminIfListed<T> = T extends readonly (infer U)[] ? ('admin' extends U ? HubEvent : RegistryEvent) : RegistryEvent;
+
+/**
+ * A live stream of events; resumes across reconnects with no gap and no duplicate. Member events
+ * (RegistryEvent) unless the filter's `types` lists `admin`: then admin events too (HubEvent).
+ */
+export interface Watch<E extends HubEvent = RegistryEvent> extends AsyncIterable<E> {
   /** Resolves with the revision the watch is current to once the hub has accepted it. */
   readonly ready: Promise<number>;
   /** The revision of the last event received (or the start revision). */
@@ -108,7 +115,7 @@ export interface MusterClient {
   /** A manual heartbeat (ttl members registered here get them automatically). */
   heartbeat(id: string): Promise<MemberStatus>;
   info(): Promise<HubInfo>;
-  watch(filter?: WatchFilter, options?: WatchOptions): Watch;
+  watch<F extends WatchFilter = Record<never, never>>(filter?: F, options?: WatchOptions): Watch<EventsFor<F>>;
   /** A method of the hub's operation tables: params and result typed from them. */
   call<M extends HubMethod>(method: M, params: MethodParams<M>, options?: CallOptions): Promise<MethodResult<M>>;
   /** Any other JSON-RPC method (system.*, rpc.discover, a newer hub's), untyped. `bus.format {binary: true}` is refused: the SDK reads JSON frames. */

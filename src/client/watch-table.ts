@@ -3,7 +3,7 @@
  * held for a watch whose reply has not arrived yet (the hub replays before it answers), opening
  * on the hub from the last revision seen, and pausing a watch whose reader fell behind.
  */
-import type { RegistryEvent, WatchFilter } from '../schemas/event.js';
+import type { HubEvent, WatchFilter } from '../schemas/event.js';
 import { ConnectionClosedError, isLinkError, TimeoutError } from './errors.js';
 import { callHub, type MethodParams } from './hub-methods.js';
 import type { RpcConnection } from './rpc-connection.js';
@@ -22,7 +22,7 @@ export interface WatchLink {
   readonly closed: boolean;
 }
 
-export interface EventParams { watch: number; event: RegistryEvent }
+export interface EventParams { watch: number; event: HubEvent }
 export interface DroppedParams { watch: number; code: string; resumeAfter: number }
 
 export class WatchTable implements WatchOwner {
@@ -32,7 +32,7 @@ export class WatchTable implements WatchOwner {
   readonly #watches = new Set<WatchStream>();
   /** Hub watch id → watch, on the current connection. */
   readonly #byHubId = new Map<number, WatchStream>();
-  readonly #orphans = new Map<number, RegistryEvent[]>();
+  readonly #orphans = new Map<number, HubEvent[]>();
   #orphanCount = 0;
   #opening = 0;
 
@@ -165,7 +165,7 @@ export class WatchTable implements WatchOwner {
     }
   }
 
-  #deliver(w: WatchStream, e: RegistryEvent): void {
+  #deliver(w: WatchStream, e: HubEvent): void {
     if (w.paused) return; // not counted as seen: the re-opened watch replays it
     if (w.push(e)) return;
     // The reader is behind by maxQueue events: stop the hub watch; resume() re-opens it from here.

@@ -3,7 +3,7 @@
  * client re-opens it on the hub after a reconnect (or a dropped hub watch) from the last
  * revision it saw; events at or below that revision are dropped, so none repeats.
  */
-import type { RegistryEvent, WatchFilter } from '../schemas/event.js';
+import type { HubEvent, WatchFilter } from '../schemas/event.js';
 import { AsyncQueue } from './async-queue.js';
 import type { Watch } from './types.js';
 
@@ -14,7 +14,7 @@ export interface WatchOwner {
   closed(w: WatchStream): Promise<void>;
 }
 
-export class WatchStream implements Watch {
+export class WatchStream implements Watch<HubEvent> {
   readonly filter: WatchFilter;
   readonly maxQueue: number;
   /** The revision this watch has seen everything up to (undefined until the hub first answers, without `since`). */
@@ -30,7 +30,7 @@ export class WatchStream implements Watch {
   readonly ready: Promise<number>;
   #resolveReady!: (revision: number) => void;
   #rejectReady!: (err: unknown) => void;
-  readonly #queue: AsyncQueue<RegistryEvent>;
+  readonly #queue: AsyncQueue<HubEvent>;
   readonly #owner: WatchOwner;
 
   constructor(owner: WatchOwner, filter: WatchFilter, since: number | undefined, epoch: string | undefined, maxQueue: number) {
@@ -59,7 +59,7 @@ export class WatchStream implements Watch {
   }
 
   /** Queues an event unless already seen; returns false when the queue is full (pause the hub watch). */
-  push(event: RegistryEvent): boolean {
+  push(event: HubEvent): boolean {
     if (this.closed || (this.revision !== undefined && event.revision <= this.revision)) return true;
     this.revision = event.revision;
     this.#queue.push(event);
@@ -86,7 +86,7 @@ export class WatchStream implements Watch {
     this.hubId = undefined;
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<RegistryEvent> {
+  [Symbol.asyncIterator](): AsyncIterator<HubEvent> {
     return {
       next: () => this.#queue.next(),
       return: async () => {

@@ -91,6 +91,30 @@ export function runStoreContract(f: StoreFactory): void {
       await s.close();
     });
 
+    test('an event that changes no member (an admin action) takes the next revision, is fed, and is kept', async () => {
+      const s = await f.create();
+      await s.open();
+      const fed: Applied[] = [];
+      s.feed((a) => fed.push(a));
+      await s.apply(put('m1', 'stays'));
+      const audit = JSON.stringify({ type: 'admin', action: 'log-level', by: 'admin', detail: { from: 'info', to: 'debug' } });
+      const r = await s.apply({ puts: [], deletes: [], events: [audit] });
+      assert.deepEqual(r.events.map((e) => e.revision), [2]);
+      assert.deepEqual(JSON.parse(r.events[0]!.json), { revision: 2, ...JSON.parse(audit) });
+      assert.equal(fed.at(-1)!.events[0]!.json, r.events[0]!.json, 'fed like any change');
+      assert.equal((await s.apply(put('m2', 'next'))).events[0]!.revision, 3);
+      if (typeof f.reopen === 'function') {
+        await s.close();
+        const again = await f.reopen(s);
+        const snap = await again.open();
+        assert.deepEqual(snap.members.map((m) => m.name).sort(), ['next', 'stays'], 'no member changed');
+        assert.equal(snap.events.find((e) => e.revision === 2)?.json, r.events[0]!.json, 'kept across a reopen');
+        await again.close();
+      } else {
+        await s.close();
+      }
+    });
+
     const reopen = f.reopen;
     test('what was applied is there after a reopen: members, revision, epoch, the last events', { skip: typeof reopen === 'function' ? false : reopen.skip }, async () => {
       if (typeof reopen !== 'function') return;

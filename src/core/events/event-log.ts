@@ -5,7 +5,7 @@
  * what is after its `since`, then live events. Each event is JSON-encoded once, for every watcher.
  */
 import { MusterError } from '../../errors.js';
-import type { RegistryEvent, WatchFilter } from '../../schemas/event.js';
+import type { HubEvent, RegistryEvent, WatchFilter } from '../../schemas/event.js';
 import type { Position, StoredEvent } from '../../store/store.js';
 
 /**
@@ -17,16 +17,25 @@ import type { Position, StoredEvent } from '../../store/store.js';
 export class LoggedEvent {
   readonly revision: number;
   readonly json: string;
-  #event: RegistryEvent | undefined;
+  #event: HubEvent | undefined;
 
-  constructor(revision: number, json: string, event?: RegistryEvent) {
+  constructor(revision: number, json: string, event?: HubEvent) {
     this.revision = revision;
     this.json = json;
     this.#event = event;
   }
 
-  get event(): RegistryEvent {
-    return (this.#event ??= JSON.parse(this.json) as RegistryEvent);
+  get event(): HubEvent {
+    return (this.#event ??= JSON.parse(this.json) as HubEvent);
+  }
+
+  /**
+   * An admin event (no member), told without parsing: every event's JSON starts
+   * `{"revision":N,"type":"...` (withRevision, and drafts written type first).
+   */
+  get admin(): boolean {
+    if (this.#event) return this.#event.type === 'admin';
+    return this.json.startsWith('"type":"admin"', this.json.indexOf(',') + 1);
   }
 }
 
@@ -141,9 +150,15 @@ export class EventLog {
   }
 }
 
-/** A watch without a filter takes every event, without reading it. */
+/**
+ * A watch without a filter takes every member event, without reading it. Admin events go only to
+ * watches that list `admin` in `types` and select no members (they have none): watchers written
+ * before admin events existed never see an event without a member.
+ */
 function passes(filter: WatchFilter, e: LoggedEvent): boolean {
-  return (filter.types === undefined && filter.type === undefined && filter.name === undefined && filter.prefix === undefined && filter.meta === undefined) || matches(filter, e.event);
+  const any = filter.type === undefined && filter.name === undefined && filter.prefix === undefined && filter.meta === undefined;
+  if (e.admin) return any && filter.types !== undefined && filter.types.includes('admin');
+  return (any && filter.types === undefined) || matches(filter, e.event as RegistryEvent);
 }
 
 export function matches(filter: WatchFilter, event: RegistryEvent): boolean {

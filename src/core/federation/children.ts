@@ -6,6 +6,7 @@
  */
 import type { Logger } from 'pino';
 import { MusterError } from '../../errors.js';
+import type { LinkCheck } from '../../schemas/admin.js';
 import type { HubEdge, HubHello, HubRegisterParams } from '../../schemas/federation.js';
 import type { HubLink } from '../ports.js';
 import { secretEquals } from '../tokens.js';
@@ -62,7 +63,7 @@ export class Children {
 
   /** The parent half of the connection monitor: every interval each child must answer a ping. */
   start(): void {
-    this.#monitor = setInterval(() => void this.#ping(), this.#o.monitorMs);
+    this.#monitor = setInterval(() => void this.checkNow(), this.#o.monitorMs);
     this.#monitor.unref();
   }
 
@@ -201,19 +202,31 @@ export class Children {
     void up.serially(() => up.reportUp(table.edges())).catch((err: unknown) => log.warn({ err }, 'could not tell the registrar'));
   }
 
-  /** The monitor: a child that does not answer a ping within the interval loses its subtree. */
-  async #ping(): Promise<void> {
-    const timeoutMs = Math.max(100, Math.min(this.#o.monitorMs, 5_000));
-    await Promise.all([...this.#byId.values()].map(async (c) => {
-      if (!c.link.open) return;
-      try {
-        await c.link.call('hub.ping', {}, timeoutMs);
-      } catch {
-        if (this.#byId.get(c.hubId) !== c) return;
-        this.#o.log.warn({ child: c.hubId }, 'child hub stopped answering');
-        c.link.close('no answer to hub.ping');
-        await this.remove(c, 'hub-lost').catch(() => {});
-      }
-    }));
+  /** The monitor's ping timeout: the interval, within 100 ms .. 5 s. */
+  get pingTimeoutMs(): number {
+    return Math.max(100, Math.min(this.#o.monitorMs, 5_000));
+  }
+
+  /** The monitor, each interval or now (admin.checkLinks): a child that does not answer a ping loses its subtree. */
+  checkNow(timeoutMs = this.pingTimeoutMs): Promise<LinkCheck[]> {
+    return Promise.all([...this.#byId.values()].map((c) => this.#check(c, timeoutMs)));
+  }
+
+  async #check(c: Child, timeoutMs: number): Promise<LinkCheck> {
+    const base = { hubId: c.hubId, role: 'child' as const, address: c.poa[0] ?? '' };
+    // A closed link is the registry's business: the record is suspect until it comes back or its grace ends.
+    if (!c.link.open) return { ...base, status: 'suspect', error: 'link closed: kept for the grace period (federationGraceMs)' };
+    const start = performance.now();
+    try {
+      await c.link.call('hub.ping', {}, timeoutMs);
+      return { ...base, status: 'ok', rttMs: Math.round((performance.now() - start) * 10) / 10 };
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      if (this.#byId.get(c.hubId) !== c) return { ...base, status: 'lost', error };
+      this.#o.log.warn({ child: c.hubId }, 'child hub stopped answering');
+      c.link.close('no answer to hub.ping');
+      await this.remove(c, 'hub-lost').catch(() => {});
+      return { ...base, status: 'lost', error };
+    }
   }
 }

@@ -19,6 +19,7 @@ import type { Scope } from '../bus/scope.js';
 import type { Control } from '../control/control.js';
 import type { BusAdapter, ControlAdapter, HubLink, Siblings } from '../ports.js';
 import type { Registry } from '../registry/registry.js';
+import type { LinkCheck } from '../../schemas/admin.js';
 import type { ListResult, MemberView } from '../../schemas/member.js';
 import type {
   ForwardOp, HubEdge, HubHello, HubPublish, HubRegisterParams, TreeListParams, TreeNode,
@@ -64,6 +65,8 @@ export class Federation {
   #registrar: HubLink | null = null;
   /** Cluster mode: the cluster's other hubs, through which the hubs registered with them are reached. */
   #siblings: Siblings | null = null;
+  /** The child side of the connection monitor (the face's registrar client), to run it now. */
+  #registrarCheck: ((timeoutMs: number) => Promise<LinkCheck>) | null = null;
   #registrarHello: HubHello | null = null;
   #poa: string[] = [];
   /** Registrations and updates run one at a time, so uniqueness checks see a settled table. */
@@ -151,7 +154,21 @@ export class Federation {
     return this.#table.edges();
   }
 
+  /**
+   * Runs the connection monitor now, both ways (admin.checkLinks): this hub's link to its
+   * registrar and each child's, doing what the monitor does with what it finds.
+   */
+  async checkLinks(timeoutMs = this.#children.pingTimeoutMs): Promise<LinkCheck[]> {
+    const [up, down] = await Promise.all([this.#registrarCheck?.(timeoutMs), this.#children.checkNow(timeoutMs)]);
+    return up ? [up, ...down] : down;
+  }
+
   // ---- Child side: this hub's registrar ------------------------------------------------
+
+  /** The face's registrar client hands over its monitor's check, so that checkLinks runs it. */
+  monitorRegistrar(check: (timeoutMs: number) => Promise<LinkCheck>): void {
+    this.#registrarCheck = check;
+  }
 
   /**
    * Registers with the registrar over `link`: `send` makes the hub.register call. It runs in the

@@ -1,26 +1,28 @@
 /**
- * Admin-only operations: evicting a member and changing the log level. Each needs the admin
- * token and leaves a trace of who asked: the removed event's `by`, a log line.
+ * Admin-only operations: evicting a member, the log level, checking federation links now,
+ * draining the hub before a stop. Each needs the admin token and is audited: an eviction is a
+ * removed event with `by`, every other action an admin event (core/events/audit.ts).
  */
 import type { Static, TSchema } from '@sinclair/typebox';
 import { MusterError } from '../../errors.js';
-import { EvictParams, EvictResult, LogLevelParams, LogLevelResult, type LogLevel } from '../../schemas/admin.js';
+import {
+  CheckLinksParams, CheckLinksResult, DrainParams, DrainResult, EvictParams, EvictResult, LINK_STATUSES, LogLevelParams, LogLevelResult, type LogLevel,
+} from '../../schemas/admin.js';
+import { ADMIN } from '../events/audit.js';
+import { DRAIN_DEFAULT_TIMEOUT_MS } from '../drain.js';
 import type { Caller } from '../registry/registry.js';
 import { op, type HttpBinding, type Operation, type Services } from './operation.js';
 
-/** Who asked, as events and logs name them: the admin token is the only one these take. */
-const ADMIN = 'admin';
-
 /** An operation only the admin token may call: UNAUTHORIZED without a token, FORBIDDEN with another. */
 function adminOp<N extends string, P extends TSchema, R extends TSchema>(
-  name: N, summary: string, params: P, result: R, http: HttpBinding, run: (s: Services, p: Static<P>) => Promise<Static<R>> | Static<R>,
+  name: N, summary: string, params: P, result: R, http: HttpBinding, run: (s: Services, p: Static<P>, caller: Caller) => Promise<Static<R>> | Static<R>,
 ): Operation<P, R, N> {
   return op({
     name, summary: `Admin: ${summary} Admin token only.`, params, result, http: { ...http, auth: true },
     run: (s, p, caller: Caller) => {
       if (!caller.token) throw new MusterError('UNAUTHORIZED', `${name} needs the admin token`);
       if (!s.registry.isAdmin(caller.token)) throw new MusterError('FORBIDDEN', `Only the admin token may call ${name}`);
-      return run(s, p);
+      return run(s, p, caller);
     },
   });
 }
@@ -38,8 +40,9 @@ export const adminOperations = [
       return { ok: true as const };
     }),
   adminOp('admin.logLevel', "set this hub's log level at once, until it restarts (the answer says the previous one).",
-    LogLevelParams, LogLevelResult, { method: 'PUT', path: '/v1/admin/log-level' }, (s, p) => {
+    LogLevelParams, LogLevelResult, { method: 'PUT', path: '/v1/admin/log-level' }, async (s, p, caller) => {
       const previous = s.log.level as LogLevel;
+      await s.audit.record('log-level', { from: previous, to: p.level }, caller);
       // Logged at info under the more verbose of the two levels: it shows unless both hide info.
       const say = () => s.log.info({ by: ADMIN, from: previous, to: p.level }, `log level ${previous} -> ${p.level}`);
       if (VERBOSITY[p.level] > VERBOSITY[previous]) {
@@ -50,5 +53,20 @@ export const adminOperations = [
         s.log.level = p.level;
       }
       return { level: p.level, previous };
+    }),
+  adminOp('admin.checkLinks', "run the federation connection monitor now, both ways: this hub's link to its registrar and each child hub's; answers each link's status and round trip (a child that does not answer is removed with its subtree, as the monitor would).",
+    CheckLinksParams, CheckLinksResult, { method: 'POST', path: '/v1/admin/check-links' }, async (s, p, caller) => {
+      const links = await s.federation.checkLinks(p.timeoutMs);
+      const count = Object.fromEntries(LINK_STATUSES.map((st) => [st, links.filter((l) => l.status === st).length]));
+      const notOk = links.filter((l) => l.status !== 'ok').map((l) => ({ hubId: l.hubId, address: l.address, status: l.status }));
+      await s.audit.record('check-links', { ...count, notOk }, caller);
+      s.log.info({ by: ADMIN, ...count }, `check-links: ${links.length} links, ${count.ok} ok`);
+      return { links };
+    }),
+  adminOp('admin.drain', 'stop taking registrations and sessions (DRAINING, /healthz 503), ask connected clients to move to another hub, then stop once no session member is left or the timeout passed. The answer comes first.',
+    DrainParams, DrainResult, { method: 'POST', path: '/v1/admin/drain' }, async (s, p, caller) => {
+      // Recorded before it begins: once the hub has stopped it could not be.
+      await s.audit.record('drain', { timeoutMs: p.timeoutMs ?? DRAIN_DEFAULT_TIMEOUT_MS, already: s.drain.active }, caller);
+      return s.drain.start(p.timeoutMs);
     }),
 ] as const;

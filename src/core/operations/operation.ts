@@ -9,6 +9,8 @@ import { Type, type Static, type TObject, type TSchema } from '@sinclair/typebox
 import type { Logger } from 'pino';
 import type { HubInfo } from '../../schemas/hub.js';
 import type { Control } from '../control/control.js';
+import type { Drain } from '../drain.js';
+import type { Audit } from '../events/audit.js';
 import type { Watches } from '../events/watches.js';
 import type { Federation } from '../federation/federation.js';
 import type { Relay } from '../bus/relay.js';
@@ -29,6 +31,10 @@ export interface Services {
   readonly iccp?: IccpPort;
   /** The hub's log; its faces log through children, which follow its level (admin.logLevel). */
   readonly log: Logger;
+  /** Records admin actions as events in the log (who, from where, what). */
+  readonly audit: Audit;
+  /** The hub's drain before a stop (admin.drain); faces refuse new sessions while it is active. */
+  readonly drain: Drain;
   info(): HubInfo;
 }
 

@@ -4,13 +4,14 @@
  * revisions, and only then do its events reach watchers (in revision order, with every other
  * hub's in a cluster) and the writer hear back.
  */
-import type { RegistryEvent } from '../../schemas/event.js';
+import type { HubEvent } from '../../schemas/event.js';
 import type { Applied, Conditions, Put, Store } from '../../store/store.js';
 import { LoggedEvent, type EventLog } from '../events/event-log.js';
 import type { Mirror } from './mirror.js';
 
 /** An event before the store gives it a revision (`at` is stamped when it is sent). */
-export type EventDraft = DistributiveOmit<RegistryEvent, 'revision' | 'at'> & { at?: number };
+export type EventDraft = DistributiveOmit<HubEvent, 'revision' | 'at'> & { at?: number };
+export type AdminEventDraft = Extract<EventDraft, { type: 'admin' }>;
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
 
 export class Changes {
@@ -50,7 +51,7 @@ export class Changes {
   #applied(applied: Applied): void {
     const drafts = this.#drafts.get(applied.change);
     // This hub's own events are at hand as objects; others' are read from their JSON if asked for.
-    const events = applied.events.map((e, i) => new LoggedEvent(e.revision, e.json, drafts ? Object.assign(drafts[i]!, { revision: e.revision }) as RegistryEvent : undefined));
+    const events = applied.events.map((e, i) => new LoggedEvent(e.revision, e.json, drafts ? Object.assign(drafts[i]!, { revision: e.revision }) as HubEvent : undefined));
     if (drafts) this.#mirror?.settled(applied.change);
     else this.#mirror?.apply(applied.change, events);
     for (const e of events) this.#log.deliver(e);

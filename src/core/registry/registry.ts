@@ -11,6 +11,7 @@ import type {
   ListParams, ListResult, LivenessSpec, MemberStatus, MemberView, RegisterParams, RegisterResult,
   RemovalReason, UpdateParams,
 } from '../../schemas/member.js';
+import type { CallOrigin } from '../../schemas/event.js';
 import type { MemberField, Store } from '../../store/store.js';
 import { EventLog } from '../events/event-log.js';
 import type { Connection } from '../ports.js';
@@ -19,7 +20,7 @@ import { DEFAULT_LIVENESS, Liveness, normalizeLiveness, type LivenessDefaults, t
 import { initFromStored, liveMember, toStored, viewOf, type Member, type MemberInit } from './member.js';
 import { MemberIndex } from './member-index.js';
 import { listPage } from './list-order.js';
-import { Changes, type EventDraft } from './changes.js';
+import { Changes, type AdminEventDraft, type EventDraft } from './changes.js';
 import { Mirror } from './mirror.js';
 import { rejoin } from './rejoin.js';
 import { assertRoles } from './roles.js';
@@ -32,6 +33,8 @@ export type { LifecycleInfo, Member, MemberInit } from './member.js';
 export interface Caller {
   token?: string;
   connection?: Connection;
+  /** Where the call came from (face and peer address), for the audit of admin actions. */
+  from?: CallOrigin;
 }
 
 export interface RegistryOptions {
@@ -67,6 +70,8 @@ export class Registry {
   readonly #mirror: Mirror | null;
   readonly #changes: Changes;
   #closed = false;
+  /** Draining (admin.drain): no new registrations; members already here keep working. */
+  #draining = false;
   /** Plain counters (read by /metrics at scrape time; cheaper than a metrics call per heartbeat). */
   readonly counters = { registrations: 0, heartbeats: 0 };
 
@@ -304,6 +309,16 @@ export class Registry {
     await this.#changes.commit([], [member.id], [{ type: 'removed', member: this.view(member), reason, ...asked }]);
   }
 
+  /** Appends an event that changes no member (an admin's action) to the log; resolves once durable. */
+  async record(event: AdminEventDraft): Promise<void> {
+    await this.#changes.commit([], [], [event]);
+  }
+
+  /** From now on registrations answer DRAINING, on every face: clients go to another hub. */
+  drain(): void {
+    this.#draining = true;
+  }
+
   /**
    * Persists a member whose record another service changed and tells watchers. `lifecycle`
    * events carry the transition; everything else is `updated`.
@@ -383,6 +398,7 @@ export class Registry {
 
   #assertOpen(): void {
     if (this.#closed) throw new MusterError('SHUTTING_DOWN');
+    if (this.#draining) throw new MusterError('DRAINING', 'This hub is draining and takes no new registrations: register at another hub');
   }
 
   #unindex(m: Member, reason: RemovalReason): void {

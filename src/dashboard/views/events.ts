@@ -1,6 +1,9 @@
-/** Events: the registry's live event feed, filtered by the hub (event types, member type, name, prefix, meta), newest first. */
+/**
+ * Events: the registry's live event feed, filtered by the hub (event types, member type, name,
+ * prefix, meta), newest first. Admin events (the audit) show when `admin` is ticked.
+ */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { RegistryEvent, RegistryEventType, WatchFilter } from '../../client/index.js';
+import type { AdminEvent, HubEvent, HubEventType, WatchFilter } from '../../client/index.js';
 import { clock, errorText } from '../format.js';
 import { useClient } from '../hooks.js';
 import { html } from '../html.js';
@@ -8,14 +11,14 @@ import { href, setQuery, type Route } from '../router.js';
 import { parseMeta } from './member-filters.js';
 import { describe } from './member.js';
 
-const TYPES: readonly RegistryEventType[] = ['added', 'updated', 'removed', 'lifecycle'];
+const TYPES: readonly HubEventType[] = ['added', 'updated', 'removed', 'lifecycle', 'admin'];
 const KEEP = 500;
 /** Shown from before the page opened: the last this many events (as far as the hub keeps them). */
 const BACKLOG = 100;
 
 export function filterFromQuery(q: Readonly<Record<string, string>>): WatchFilter {
   const f: WatchFilter = {};
-  const types = (q.types ?? '').split(',').filter((t): t is RegistryEventType => (TYPES as readonly string[]).includes(t));
+  const types = (q.types ?? '').split(',').filter((t): t is HubEventType => (TYPES as readonly string[]).includes(t));
   if (types.length) f.types = types;
   if (q.type) f.type = q.type;
   if (q.name) f.name = q.name;
@@ -29,7 +32,7 @@ export function Events(props: { route: Route }) {
   const client = useClient();
   const filter = filterFromQuery(props.route.query);
   const key = JSON.stringify(filter);
-  const [events, setEvents] = useState<readonly RegistryEvent[]>([]);
+  const [events, setEvents] = useState<readonly HubEvent[]>([]);
   const [paused, setPaused] = useState(false);
   const [missed, setMissed] = useState(0);
   const [error, setError] = useState('');
@@ -64,7 +67,7 @@ export function Events(props: { route: Route }) {
   const q = props.route.query;
   const set = (k: string, v: string | undefined) => setQuery(props.route, { ...q, [k]: v || undefined });
   const picked = new Set(filter.types ?? []);
-  const toggle = (t: RegistryEventType) => {
+  const toggle = (t: HubEventType) => {
     const next = new Set(picked);
     if (next.has(t)) next.delete(t); else next.add(t);
     set('types', [...next].join(','));
@@ -80,7 +83,13 @@ export function Events(props: { route: Route }) {
     <table class="events feed"><thead><tr><th>time</th><th>revision</th><th>event</th><th>member</th><th>type</th><th></th></tr></thead><tbody>
       ${events.map((e) => html`<tr key=${e.revision} class=${'ev ' + e.type} data-revision=${e.revision}>
         <td>${clock(e.at)}</td><td class="num">${e.revision}</td><td>${e.type}</td>
-        <td><a href=${href('member', {}, e.member.name)}>${e.member.name}</a></td><td>${e.member.type}</td><td>${describe(e)}</td></tr>`)}
+        ${e.type === 'admin' ? html`<td>${who(e)}</td><td>${e.action}</td><td>${JSON.stringify(e.detail)}</td>`
+          : html`<td><a href=${href('member', {}, e.member.name)}>${e.member.name}</a></td><td>${e.member.type}</td><td>${describe(e)}</td>`}</tr>`)}
     </tbody></table>
   </div>`;
+}
+
+/** `admin (http 10.0.0.7)`: who took an admin action and from where. */
+function who(e: AdminEvent): string {
+  return e.from ? `${e.by} (${e.from.face} ${e.from.address})` : e.by;
 }

@@ -93,6 +93,7 @@ function faceRoutes(hub: HubContext): HttpRoute[] {
         if (!caller.token) throw new MusterError('UNAUTHORIZED', 'A snapshot needs the admin token');
         if (!hub.registry.isAdmin(caller.token)) throw new MusterError('FORBIDDEN', 'A snapshot needs the admin token');
         if (!hub.snapshot) throw new MusterError('SNAPSHOT_UNSUPPORTED');
+        await hub.audit.record('snapshot', {}, caller);
         const bytes = await hub.snapshot();
         hub.log.info({ from: req.ip }, 'snapshot: sending');
         void reply.header('content-type', 'application/gzip').header('cache-control', 'no-store');
@@ -155,7 +156,7 @@ export function mountHttp(app: FastifyInstance, hub: HubContext, routes: HttpRou
       url: r.url,
       handler: async (req, reply) => {
         hub.metrics.requests.inc({ face: 'http' });
-        return r.handler(req, reply, { token: bearerToken(req) });
+        return r.handler(req, reply, { token: bearerToken(req), from: { face: 'http', address: req.ip } });
       },
     });
   }

@@ -15,6 +15,7 @@ import type { Backlog, HubLink, Outbound } from '../../core/ports.js';
 import type { Registry } from '../../core/registry/registry.js';
 import { isErrorCode, MusterError, PeerError } from '../../errors.js';
 import { notificationOf } from './bus-codec.js';
+import type { LinkCheck } from '../../schemas/admin.js';
 import { ForwardParams, HubHello, HubPublish, InterestParams } from '../../schemas/federation.js';
 import { validate } from '../../schemas/validate.js';
 import { VERSION } from '../../version.js';
@@ -67,7 +68,7 @@ export class RegistrarClient implements HubLink {
 
   start(): void {
     void this.#connect();
-    this.#monitor = setInterval(() => void this.#check(), this.#o.monitorMs);
+    this.#monitor = setInterval(() => void this.#check(Math.min(CALL_TIMEOUT_MS, this.#o.monitorMs)), this.#o.monitorMs);
     this.#monitor.unref();
   }
 
@@ -187,18 +188,40 @@ export class RegistrarClient implements HubLink {
     this.#retry();
   }
 
+  /** The connection monitor's check now (admin.checkLinks); a link that is down waiting for its retry is tried at once. */
+  async checkNow(timeoutMs: number): Promise<LinkCheck> {
+    if (!this.#stopped && !this.#conn && this.#retryTimer) {
+      clearTimeout(this.#retryTimer);
+      await this.#connect();
+    }
+    return this.#check(timeoutMs);
+  }
+
   /** The connection monitor: is this hub still known there? If not, register again. */
-  async #check(): Promise<void> {
+  async #check(timeoutMs: number): Promise<LinkCheck> {
     const conn = this.#conn;
-    if (this.#stopped || !conn || !this.#registered) return;
+    const base = { hubId: this.#fed.registrarId, role: 'registrar' as const, address: this.#o.url };
+    if (this.#stopped || !conn || !this.#registered) return { ...base, status: 'suspect', error: this.#lastError || 'not connected: retrying' };
+    const start = performance.now();
+    const rtt = () => Math.round((performance.now() - start) * 10) / 10;
     try {
-      const r = await conn.call('hub.check', { hubId: this.#fed.hubId, instance: this.#fed.instance }, Math.min(CALL_TIMEOUT_MS, this.#o.monitorMs));
-      if ((r as { known?: unknown }).known === true) return await this.#fed.keepRegistrarRecord(this).catch(() => {});
+      const r = await conn.call('hub.check', { hubId: this.#fed.hubId, instance: this.#fed.instance }, timeoutMs);
+      const rttMs = rtt();
+      if ((r as { known?: unknown }).known === true) {
+        await this.#fed.keepRegistrarRecord(this).catch(() => {});
+        return { ...base, status: 'ok', rttMs };
+      }
       this.#o.log.warn({ registrar: this.#o.url }, 'the registrar lost this hub; registering again');
       await this.#register(conn);
+      return { ...base, status: 'ok', rttMs, note: 'the registrar had lost this hub: registered again' };
     } catch (err) {
-      if (err instanceof TimeoutError && err.rpcCode === undefined) conn.abort('the registrar stopped answering');
-      else if (this.#conn === conn) this.#failed(err, conn);
+      const text = err instanceof Error ? err.message : String(err);
+      if (err instanceof TimeoutError && err.rpcCode === undefined) {
+        conn.abort('the registrar stopped answering');
+        return { ...base, status: 'lost', error: `no answer to hub.check within ${timeoutMs} ms: link dropped, registering again` };
+      }
+      if (this.#conn === conn) this.#failed(err, conn);
+      return { ...base, status: 'lost', error: text };
     }
   }
 

@@ -119,6 +119,7 @@ class SseStream implements Connection {
 }
 
 export async function serveEvents(hub: HubContext, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+  if (hub.drain.active) throw new MusterError('DRAINING', 'This hub is draining and opens no new streams: connect to another hub');
   const filter = watchFilterFromQuery(req.query as Record<string, unknown>);
   const since = sinceFrom(req);
   const res = reply.raw;

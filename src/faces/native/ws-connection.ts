@@ -12,6 +12,7 @@ import { BusPayload } from '../../core/bus/message.js';
 import type { BusTotals } from '../../core/bus/relay.js';
 import type { Backlog, BusRequest, HubLink, Outbound } from '../../core/ports.js';
 import type { Caller } from '../../core/registry/registry.js';
+import type { CallOrigin } from '../../schemas/event.js';
 import { MusterError, PeerError } from '../../errors.js';
 import type { BinaryRequests } from './binary-requests.js';
 import { BINARY_MESSAGE, JSON_MESSAGE, notificationOf } from './bus-codec.js';
@@ -56,12 +57,14 @@ export class WsConnection implements HubLink {
   #nextRequestId = 1;
   #closeListeners: ((reason: string) => void)[] = [];
   #closeReason = 'connection closed';
+  readonly #from: CallOrigin;
 
   constructor(socket: WebSocket, raw: Duplex | null, remoteAddress: string, token: string | undefined,
     shared: { limits: ConnectionLimits; totals: BusTotals; binaryRequests: BinaryRequests }) {
     this.#socket = socket;
     this.#out = new OutboundBatch(socket, raw);
     this.remoteAddress = remoteAddress;
+    this.#from = { face: 'ws', address: remoteAddress };
     this.token = token;
     this.#limits = shared.limits;
     this.#totals = shared.totals;
@@ -69,7 +72,7 @@ export class WsConnection implements HubLink {
   }
 
   get caller(): Caller {
-    return { token: this.token, connection: this };
+    return { token: this.token, connection: this, from: this.#from };
   }
 
   get open(): boolean {

@@ -142,6 +142,12 @@ export class RsbFace implements Face {
   }
 
   #accept(socket: Socket): void {
+    // A draining hub takes no new sessions (admin.drain): the client's reconnect goes elsewhere.
+    if (this.#hub.drain.active) {
+      this.#closed.inc({ reason: 'draining' });
+      socket.destroy();
+      return;
+    }
     if (this.#links.size >= this.#options.maxConnections) {
       this.#closed.inc({ reason: 'connection-cap' });
       this.#log.warn({ remote: `${socket.remoteAddress}:${socket.remotePort}`, max: this.#options.maxConnections }, 'RSB connection refused: connection cap');
