@@ -1,4 +1,4 @@
-/** Admin commands: `muster evict NAME` and `muster admin log-level LEVEL`; both need the admin token. */
+/** Admin commands: `muster evict NAME`, `muster admin log-level LEVEL`, `muster admin reload`; all need the admin token. */
 import { Argument, type Command } from 'commander';
 import { hubTarget, request } from './hub-api.js';
 import { LOG_LEVELS } from './hub-command.js';
@@ -30,5 +30,14 @@ export function adminCommands(program: Command): void {
       const r = await request<{ level: string; previous: string }>(hubTarget(flags), 'PUT', '/v1/admin/log-level', { level });
       if (flags.json) printJson(r);
       else print(`log level ${visible(r.previous)} -> ${visible(r.level)}\n`);
+    });
+  withHub(admin.command('reload'))
+    .description("read the hub's config file again and apply what changed, as SIGHUP does")
+    .option('--json', 'as JSON')
+    .action(async (flags: HubFlags) => {
+      const r = await request<{ changed: string[]; restarted: string[] }>(hubTarget(flags), 'POST', '/v1/admin/reload', {});
+      if (flags.json) printJson(r);
+      else if (r.changed.length === 0) print('config reloaded: nothing changed\n');
+      else print(`config reloaded: ${r.changed.map(visible).join(', ')}${r.restarted.length ? ` (restarted: ${r.restarted.map(visible).join(', ')})` : ''}\n`);
     });
 }

@@ -1,4 +1,4 @@
-/** Admin operations' params and results: evicting a member, the hub's log level. */
+/** Admin operations' params and results: evicting a member, the hub's log level, reloading its config. */
 import { Type, type Static } from '@sinclair/typebox';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -16,3 +16,11 @@ export const EvictResult = Type.Object({ ok: Type.Literal(true) });
 
 export const LogLevelParams = Type.Object({ level: LogLevel }, { additionalProperties: false });
 export const LogLevelResult = Type.Object({ level: LogLevel, previous: LogLevel });
+
+export const ReloadParams = Type.Object({}, { additionalProperties: false });
+export const ReloadResult = Type.Object({
+  changed: Type.Array(Type.String(), { description: 'Config keys whose new values are now in effect; empty when the file held nothing new' }),
+  restarted: Type.Array(Type.String(), { description: 'What was stopped and started again to take them: faces (co2, rsb, ...) and the registrar link' }),
+  loadedAt: Type.Number({ description: 'When the config in effect was loaded (ms since the epoch)' }),
+});
+export type ReloadResult = Static<typeof ReloadResult>;

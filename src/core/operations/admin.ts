@@ -1,10 +1,10 @@
 /**
- * Admin-only operations: evicting a member and changing the log level. Each needs the admin
- * token and leaves a trace of who asked: the removed event's `by`, a log line.
+ * Admin-only operations: evicting a member, changing the log level, reloading the config. Each
+ * needs the admin token and leaves a trace of who asked: the removed event's `by`, a log line.
  */
 import type { Static, TSchema } from '@sinclair/typebox';
 import { MusterError } from '../../errors.js';
-import { EvictParams, EvictResult, LogLevelParams, LogLevelResult, type LogLevel } from '../../schemas/admin.js';
+import { EvictParams, EvictResult, LogLevelParams, LogLevelResult, ReloadParams, ReloadResult, type LogLevel } from '../../schemas/admin.js';
 import type { Caller } from '../registry/registry.js';
 import { op, type HttpBinding, type Operation, type Services } from './operation.js';
 
@@ -50,5 +50,10 @@ export const adminOperations = [
         s.log.level = p.level;
       }
       return { level: p.level, previous };
+    }),
+  adminOp('admin.reload', 'read the config file again and apply what changed, as SIGHUP does (docs/operations.md, "Reloading the config"). A key that needs a restart refuses the whole reload (CONFIG_NOT_RELOADABLE); an invalid file is refused (CONFIG_INVALID); either way the hub keeps the config it runs with.',
+    ReloadParams, ReloadResult, { method: 'POST', path: '/v1/admin/reload', from: 'none' }, (s) => {
+      if (!s.reloadConfig) throw new MusterError('CONFIG_NOT_RELOADABLE', 'This hub was started from code, not by `muster hub`: it has no config file to read again');
+      return s.reloadConfig(ADMIN);
     }),
 ] as const;

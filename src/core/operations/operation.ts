@@ -7,6 +7,7 @@
  */
 import { Type, type Static, type TObject, type TSchema } from '@sinclair/typebox';
 import type { Logger } from 'pino';
+import type { ReloadResult } from '../../schemas/admin.js';
 import type { HubInfo } from '../../schemas/hub.js';
 import type { Control } from '../control/control.js';
 import type { Watches } from '../events/watches.js';
@@ -30,6 +31,8 @@ export interface Services {
   /** The hub's log; its faces log through children, which follow its level (admin.logLevel). */
   readonly log: Logger;
   info(): HubInfo;
+  /** Reads the hub's config again and applies what changed (admin.reload); `by` says who asked, for the log. */
+  reloadConfig?(by: string): Promise<ReloadResult>;
 }
 
 export interface HttpBinding {
