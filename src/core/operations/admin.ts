@@ -51,7 +51,7 @@ export const adminOperations = [
       }
       return { level: p.level, previous };
     }),
-  adminOp('admin.reload', 'read the config file again and apply what changed, as SIGHUP does (docs/operations.md, "Reloading the config"). A key that needs a restart refuses the whole reload (CONFIG_NOT_RELOADABLE); an invalid file is refused (CONFIG_INVALID); either way the hub keeps the config it runs with.',
+  adminOp('admin.reload', 'read the config file again and apply what changed, as SIGHUP does; a key that needs a restart (CONFIG_NOT_RELOADABLE) or an invalid file (CONFIG_INVALID) refuses the whole reload.',
     ReloadParams, ReloadResult, { method: 'POST', path: '/v1/admin/reload', from: 'none' }, (s) => {
       if (!s.reloadConfig) throw new MusterError('CONFIG_NOT_RELOADABLE', 'This hub was started from code, not by `muster hub`: it has no config file to read again');
       return s.reloadConfig(ADMIN);
