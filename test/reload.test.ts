@@ -13,7 +13,7 @@ import type { HubInfo } from '../src/client/index.js';
 import { redactConfig } from '../src/config-diff.js';
 import { DEFAULT_CONFIG } from '../src/config.js';
 import { runMuster } from './support/cli.js';
-import { tempDir } from './support/hub.js';
+import { startHub, tempDir } from './support/hub.js';
 import { freePort } from './support/net.js';
 
 const BIN = new URL('../bin/muster.js', import.meta.url).pathname;
@@ -228,5 +228,34 @@ describe('reload - info', () => {
     const shown = redactConfig({ ...DEFAULT_CONFIG, cluster: 'redis://app:s3cr/t@x@redis.local:6379/0' });
     assert.equal(shown.cluster, 'redis://app:[redacted]@redis.local:6379/0');
     assert.equal(redactConfig({ ...DEFAULT_CONFIG, cluster: 'redis://redis.local:6379' }).cluster, 'redis://redis.local:6379');
+  });
+});
+
+describe('reload - registrar', () => {
+  test('reload - a root hub given a registrar registers there; the registrar taken away, it leaves and is a root again', async () => {
+    const parent = await startHub({ hubId: 'site', federationToken: 'fed-token-0123456789' });
+    try {
+      const child = await startFileHub({ hubId: 'cell-1', logLevel: 'warn' });
+      const atParent = () => parent.hub.registry.find('cell-1');
+      child.write({ hubId: 'cell-1', logLevel: 'warn', registrar: parent.url, registrarToken: 'fed-token-0123456789', federationMonitorMs: 5_000 });
+      // federationMonitorMs is fixed: the whole reload is refused, and the hub stays a root.
+      const refused = await reload(child);
+      assert.match(refused.stderr, /CONFIG_NOT_RELOADABLE: federationMonitorMs takes effect only at a restart/);
+      assert.equal(atParent(), undefined);
+
+      child.write({ hubId: 'cell-1', logLevel: 'warn', registrar: parent.url, registrarToken: 'fed-token-0123456789' });
+      const r = await reload(child);
+      assert.equal(r.stdout, 'config reloaded: registrar, registrarToken (restarted: registrar)\n');
+      await eventually(async () => atParent()?.type === 'hub' && (await info(child)).federation.connected, () => 'cell-1 not registered at site');
+      assert.equal((await info(child)).federation.registrar, 'site');
+
+      child.write({ hubId: 'cell-1', logLevel: 'warn' });
+      assert.equal((await reload(child)).code, 0);
+      await eventually(() => atParent() === undefined, () => 'cell-1 still at site');
+      const root = await info(child);
+      assert.deepEqual([root.federation.registrar, root.federation.registrarUrl, root.federation.connected], [null, null, false]);
+    } finally {
+      await parent.stop();
+    }
   });
 });
