@@ -49,7 +49,7 @@ export class ConfigReloader {
   reload(by: string): Promise<ReloadResult> {
     const run = this.#last.then(() => this.#reload(by)).catch((err: unknown) => {
       const e = toMusterError(err);
-      this.#hub.log.warn({ by, code: e.code, details: e.details }, `config reload refused: ${e.message}`);
+      this.#hub.log.warn({ by, code: e.code, details: e.details, ...(e === err ? {} : { err }) }, `config reload refused: ${e.message}`);
       throw e;
     });
     this.#last = run.catch(() => {});

@@ -226,6 +226,11 @@ export class Hub implements HubContext, ReloadTarget {
 
   async startFace(face: LegacyFace, config: HubConfig): Promise<void> {
     const started = await face.start(this, config, this.startedAt);
+    // A reload that raced a stop: the face would outlive the hub.
+    if (this.#stopping) {
+      await started.stop();
+      throw new MusterError('SHUTTING_DOWN');
+    }
     if (started.name === 'iccp') this.#iccp = started as IccpFace;
     this.addFace(started);
   }
