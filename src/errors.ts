@@ -43,6 +43,8 @@ export const ERRORS = {
   SHUTTING_DOWN: { status: 503, rpc: -32060, message: 'The hub is shutting down' },
   STORE_UNAVAILABLE: { status: 503, rpc: -32061, message: 'The shared store (Redis) cannot be reached' },
   DRAINING: { status: 503, rpc: -32062, message: 'The hub is draining before it stops: connect to another hub' },
+  CONFIG_INVALID: { status: 400, rpc: -32063, message: 'The config cannot be used; the hub keeps the one it runs with' },
+  CONFIG_NOT_RELOADABLE: { status: 409, rpc: -32064, message: 'The config changes keys that take effect only at a restart; nothing was applied' },
   // Snapshots
   SNAPSHOT_INVALID: { status: 400, rpc: -32070, message: 'The file is not a whole, valid muster snapshot' },
   SNAPSHOT_UNSUPPORTED: { status: 501, rpc: -32071, message: "This hub's store cannot give a snapshot" },

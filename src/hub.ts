@@ -16,7 +16,7 @@ import { Audit } from './core/events/audit.js';
 import { Watches } from './core/events/watches.js';
 import { Federation } from './core/federation/federation.js';
 import { Prober } from './core/registry/prober.js';
-import { Registry } from './core/registry/registry.js';
+import { Registry, type Caller } from './core/registry/registry.js';
 import { coreSample } from './core/stats/core-sample.js';
 import { StatsHistory } from './core/stats/history.js';
 import type { FaceLimits, HubContext } from './faces/context.js';
@@ -31,7 +31,11 @@ import { WsFace } from './faces/native/ws-face.js';
 import { PING_SCHEME, xmlrpcPing } from './faces/co2/ping.js';
 import type { IccpFace } from './faces/iccp/face.js';
 import { probeOnceWith } from './faces/probes/probe-once.js';
+import { redactConfig } from './config-diff.js';
+import { LEGACY_FACES, type LegacyFace } from './hub-faces.js';
+import { ConfigReloader, type ReloadTarget } from './hub-reload.js';
 import { Metrics } from './metrics.js';
+import type { ReloadResult } from './schemas/admin.js';
 import type { HubInfo } from './schemas/hub.js';
 import { SnapshotSaver } from './store/snapshot-saver.js';
 import { SqliteStore } from './store/sqlite.js';
@@ -50,10 +54,11 @@ export interface HubOptions {
   /** Another store; default SQLite under config.dataDir. */
   store?: Store;
   logger?: Logger;
+  /** Resolves the config again for a reload (SIGHUP, admin.reload); without it the hub cannot reload. */
+  reload?: () => HubConfig;
 }
 
-export class Hub implements HubContext {
-  readonly config: HubConfig;
+export class Hub implements HubContext, ReloadTarget {
   readonly registry: Registry;
   readonly watches: Watches;
   readonly bus: Relay;
@@ -69,6 +74,9 @@ export class Hub implements HubContext {
   readonly app: FastifyInstance;
   readonly ws: WsFace;
   readonly startedAt = Date.now();
+  #config: HubConfig;
+  #configLoadedAt = this.startedAt;
+  #reloader: ConfigReloader | null = null;
   readonly #store: Store;
   readonly #snapshots: SnapshotSaver;
   readonly #prober: Prober;
@@ -82,7 +90,7 @@ export class Hub implements HubContext {
   readonly #stoppedListeners: (() => void)[] = [];
 
   private constructor(config: HubConfig, store: Store, registry: Registry, log: Logger, cluster: Cluster | null) {
-    this.config = config;
+    this.#config = config;
     this.#cluster = cluster;
     this.#store = store;
     this.#snapshots = new SnapshotSaver({ store, hubId: config.hubId });
@@ -137,7 +145,7 @@ export class Hub implements HubContext {
     registry.onRemoved((_m, reason) => this.metrics.removals.inc({ reason }));
     this.metrics.addBus(() => this.bus.totals);
     this.metrics.addFederation(() => ({
-      registrarConnected: config.registrar ? this.federation.registrarConnected : null, children: this.federation.childCount,
+      registrarConnected: this.config.registrar ? this.federation.registrarConnected : null, children: this.federation.childCount,
       descendants: this.federation.descendants().length, dropped: this.federation.dropped,
     }));
     if (cluster) this.metrics.addCluster(() => cluster.metrics());
@@ -183,57 +191,27 @@ export class Hub implements HubContext {
     await hub.#listen();
     await cluster?.start(hub.url).catch(async (err: unknown) => { await hub.stop(); throw err; });
     hub.federation.start(config.poa ?? [hub.url]);
-    if (config.registrar) {
-      hub.#registrar = new RegistrarClient(hub.federation, registry, {
-        url: config.registrar, token: config.registrarToken!, monitorMs: config.federationMonitorMs, queueBytes: config.busQueueBytes, log,
-      });
-      hub.#registrar.start();
-      const registrar = hub.#registrar;
-      hub.federation.monitorRegistrar((timeoutMs) => registrar.checkNow(timeoutMs));
-    }
+    hub.#startRegistrar(config);
+    if (options.reload) hub.#reloader = new ConfigReloader(hub, options.reload);
     // Legacy faces listen on their own ports once the core is up.
-    if (config.plantimager !== undefined) {
-      const { PlantimagerFace } = await import('./faces/plantimager/face.js');
-      const face = await PlantimagerFace.start(hub, { listen: config.plantimager, defaultHost: config.host, allow: config.plantimagerAllow, maxConnections: config.maxConnections })
-        .catch(async (err: unknown) => { await hub.stop(); throw err; });
-      hub.addFace(face);
-    }
-    if (config.co2 !== undefined) {
-      const { Co2Face } = await import('./faces/co2/face.js');
-      const face = await Co2Face.start(hub, {
-        listen: config.co2, defaultHost: config.host, maxSats: config.co2MaxSats, maxConnections: config.maxConnections,
-        ping: { intervalMs: config.co2PingIntervalMs, timeoutMs: config.co2TimeoutMs, failures: config.co2PingFailures },
-        link: { queueMessages: config.co2QueueMessages, notifyPerSec: config.co2NotifyPerSec, callTimeoutMs: config.co2TimeoutMs },
-        headersTimeoutMs: config.headersTimeoutMs, requestTimeoutMs: config.requestTimeoutMs, idleTimeoutMs: config.idleTimeoutMs,
-        startedAt: hub.startedAt, maintainer: config.hubName,
-      }).catch(async (err: unknown) => { await hub.stop(); throw err; });
-      hub.addFace(face);
-    }
-    if (config.iccp !== undefined) {
-      const { IccpFace } = await import('./faces/iccp/face.js');
-      const face = await IccpFace.start(hub, {
-        bind: config.iccp, endpoints: config.iccpEndpoints, readyTimeoutMs: config.iccpReadyTimeoutMs, finishedTimeoutMs: config.iccpFinishedTimeoutMs,
-        maxFrameBytes: config.iccpMaxFrameBytes, maxEndpoints: config.iccpMaxEndpoints ?? config.maxConnections,
-      }).catch(async (err: unknown) => { await hub.stop(); throw err; });
-      hub.#iccp = face;
-      hub.addFace(face);
-    }
-    if (config.rsb !== undefined || config.rsbConnect !== undefined) {
-      const { RsbFace } = await import('./faces/rsb/face.js');
-      const face = await RsbFace.start(hub, {
-        listen: config.rsb, connect: config.rsbConnect, defaultHost: config.host, maxConnections: config.maxConnections, scopes: config.rsbScopes,
-        limits: {
-          maxFrameBytes: config.rsbMaxFrameBytes, idleMs: config.rsbIdleTimeoutMs,
-          queueMessages: config.busQueueMessages, queueBytes: config.busQueueBytes, slowPolicy: config.busSlowPolicy,
-        },
-      }).catch(async (err: unknown) => { await hub.stop(); throw err; });
-      hub.addFace(face);
+    for (const face of LEGACY_FACES) {
+      if (face.wanted(config)) await hub.startFace(face, config).catch(async (err: unknown) => { await hub.stop(); throw err; });
     }
     return hub;
   }
 
   get url(): string {
     return this.#url;
+  }
+
+  /** The config in effect: the start's, or the last reload's. */
+  get config(): HubConfig {
+    return this.#config;
+  }
+
+  /** When the config in effect was loaded (ms since the epoch). */
+  get configLoadedAt(): number {
+    return this.#configLoadedAt;
   }
 
   /** The Saturnin ICCP face's endpoints (iccp.* operations), when it runs. */
@@ -251,8 +229,76 @@ export class Hub implements HubContext {
     this.#faces.push(face);
   }
 
+  // ---- Reloading the config (hub-reload.ts) ------------------------------------------------
+
+  /** Reads the config again and applies what changed (SIGHUP, admin.reload). */
+  /** Reads the config file again and applies it (hub-reload.ts); one that changed something is an admin event (`caller`: where the call came from). */
+  async reloadConfig(by: string, caller: Caller = {}): Promise<ReloadResult> {
+    if (this.#stopping) throw new MusterError('SHUTTING_DOWN');
+    if (!this.#reloader) throw new MusterError('CONFIG_NOT_RELOADABLE', 'This hub was started from code, not by `muster hub`: it has no config file to read again');
+    const result = await this.#reloader.reload(by);
+    // Recorded once applied (a refused reload changes nothing and is logged at warn); a store that cannot take it does not undo it.
+    if (result.changed.length) {
+      await this.audit.record('reload', { by, changed: result.changed, restarted: result.restarted }, caller)
+        .catch((err: unknown) => this.log.warn({ err }, 'the config reload was applied but could not be recorded in the event log'));
+    }
+    return result;
+  }
+
+  hasFace(name: string): boolean {
+    return this.#faces.some((f) => f.name === name);
+  }
+
+  async startFace(face: LegacyFace, config: HubConfig): Promise<void> {
+    const started = await face.start(this, config, this.startedAt);
+    // A reload that raced a stop: the face would outlive the hub.
+    if (this.#stopping) {
+      await started.stop();
+      throw new MusterError('SHUTTING_DOWN');
+    }
+    if (started.name === 'iccp') this.#iccp = started as IccpFace;
+    this.addFace(started);
+  }
+
+  async stopFace(name: string): Promise<void> {
+    const i = this.#faces.findIndex((f) => f.name === name);
+    if (i < 0) return;
+    const [face] = this.#faces.splice(i, 1);
+    if (name === 'iccp') this.#iccp = undefined;
+    await face!.stop();
+  }
+
+  async replaceRegistrar(config: HubConfig): Promise<void> {
+    await this.#registrar?.stop(true).catch((err: unknown) => this.log.warn({ err }, 'leaving the registrar failed'));
+    this.#registrar = null;
+    this.#startRegistrar(config);
+  }
+
+  setNativeLimits(config: HubConfig): void {
+    this.limits.maxWatchQueueBytes = config.maxWatchQueueBytes;
+    this.limits.maxConnections = config.maxConnections;
+    this.app.server.maxConnections = config.maxConnections;
+    this.ws.setLimits({ queueMessages: config.busQueueMessages, queueBytes: config.busQueueBytes, slowPolicy: config.busSlowPolicy, maxWatchQueueBytes: config.maxWatchQueueBytes });
+  }
+
+  adopt(config: HubConfig): void {
+    this.#config = config;
+    this.#configLoadedAt = Date.now();
+  }
+
+  #startRegistrar(config: HubConfig): void {
+    if (!config.registrar) return;
+    this.#registrar = new RegistrarClient(this.federation, this.registry, {
+      url: config.registrar, token: config.registrarToken!, monitorMs: config.federationMonitorMs, queueBytes: config.busQueueBytes, log: this.log,
+    });
+    this.#registrar.start();
+    const registrar = this.#registrar;
+    this.federation.monitorRegistrar((timeoutMs) => registrar.checkNow(timeoutMs));
+  }
+
   info(): HubInfo {
     const now = Date.now();
+    const config = redactConfig(this.config);
     return {
       name: 'muster', version: VERSION, hubId: this.config.hubId, hubName: this.config.hubName,
       startedAt: this.startedAt, serverTime: now, uptimeMs: now - this.startedAt, host: hostname(),
@@ -260,9 +306,10 @@ export class Hub implements HubContext {
       revision: this.registry.log.revision, members: this.registry.counts(),
       faces: [{ name: 'http+ws', address: this.#url }, ...this.#faces.map((f) => ({ name: f.name, address: f.address }))],
       federation: {
-        registrar: this.federation.registrarId, registrarUrl: this.config.registrar ?? null, connected: this.federation.registrarConnected,
+        registrar: this.federation.registrarId, registrarUrl: (config.registrar as string | undefined) ?? null, connected: this.federation.registrarConnected,
         lastError: this.#registrar?.lastError ?? '', children: this.federation.childCount, descendants: this.federation.descendants().length,
       },
+      config, configLoadedAt: this.#configLoadedAt,
       ...(this.#cluster ? { cluster: this.#cluster.info() } : {}),
     };
   }

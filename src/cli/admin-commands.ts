@@ -1,4 +1,4 @@
-/** Admin commands: `muster evict NAME`, `muster admin log-level|check-links|drain`; all need the admin token. */
+/** Admin commands: `muster evict NAME`, `muster admin log-level|check-links|drain|reload`; all need the admin token. */
 import { Argument, type Command } from 'commander';
 import { hubTarget, request } from './hub-api.js';
 import { LOG_LEVELS } from './hub-command.js';
@@ -57,5 +57,15 @@ export function adminCommands(program: Command): void {
       const r = await request<DrainResult>(hubTarget(flags), 'POST', '/v1/admin/drain', { timeoutMs: seconds * 1000 });
       if (flags.json) return printJson(r);
       print(`draining: ${r.sessions} session members asked to move; the hub stops when they have, by ${new Date(r.deadline).toISOString()} at the latest\n`);
+    });
+
+  withHub(admin.command('reload'))
+    .description("read the hub's config file again and apply what changed, as SIGHUP does")
+    .option('--json', 'as JSON')
+    .action(async (flags: HubFlags) => {
+      const r = await request<{ changed: string[]; restarted: string[] }>(hubTarget(flags), 'POST', '/v1/admin/reload', {});
+      if (flags.json) printJson(r);
+      else if (r.changed.length === 0) print('config reloaded: nothing changed\n');
+      else print(`config reloaded: ${r.changed.map(visible).join(', ')}${r.restarted.length ? ` (restarted: ${r.restarted.map(visible).join(', ')})` : ''}\n`);
     });
 }

@@ -1,4 +1,4 @@
-/** `muster hub`: runs a hub until SIGINT/SIGTERM, then stops it gracefully. */
+/** `muster hub`: runs a hub until SIGINT/SIGTERM, then stops it gracefully; SIGHUP reloads its config. */
 import { Option, type Command } from 'commander';
 import type { HubConfig } from '../config.js';
 import { hubBanner } from './hub-banner.js';
@@ -75,9 +75,10 @@ export function hubCommand(program: Command): void {
       if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey)) throw new Error('--tls-cert and --tls-key go together');
       // Loaded here, not at the top: its schema compiler costs client commands ~0.1 s of start-up.
       const { resolveConfig } = await import('../config.js');
-      const config = resolveConfig({
+      // A reload reads the file again; the environment and flags stay as they were at start.
+      const layers = {
         file: flags.config,
-        env: process.env,
+        env: { ...process.env },
         flags: {
           host: flags.host, port: intFlag(flags.port, 'port'), dataDir: flags.data, adminToken: flags.adminToken,
           registrationKey: flags.registrationKey, maxMembers: intFlag(flags.maxMembers, 'max-members'), hubId: flags.hubId,
@@ -94,10 +95,11 @@ export function hubCommand(program: Command): void {
           deregisterOnStop: flags.deregister === false ? false : undefined, allowOrigins: list(flags.allowOrigin),
           tlsCert: flags.tlsCert, tlsKey: flags.tlsKey,
         },
-      });
+      };
+      const config = resolveConfig(layers);
       // Loaded here, not at the top: client commands then start without fastify and SQLite.
       const { Hub } = await import('../hub.js');
-      const hub = await Hub.start({ config });
+      const hub = await Hub.start({ config, reload: () => resolveConfig(layers) });
       const { keepServingOnUnhandledRejections } = await import('../last-resort.js');
       keepServingOnUnhandledRejections(hub.log, () => hub.metrics.unhandled.inc());
       let stopping = false;
@@ -111,6 +113,8 @@ export function hubCommand(program: Command): void {
       process.on('SIGTERM', () => stop('SIGTERM'));
       // A drain (muster admin drain) ends with the hub stopping itself: the process goes with it.
       hub.onStopped(() => stop('drained'));
+      // The reload logs what it applied, or why it was refused (the hub then keeps its config).
+      process.on('SIGHUP', () => { hub.reloadConfig('SIGHUP', { from: { face: 'signal', address: 'SIGHUP' } }).catch(() => {}); });
       // Tests and scripts wait for the first line on stdout to know the hub is up.
       process.stdout.write(hubBanner(hub.url, config));
     });

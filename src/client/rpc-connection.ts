@@ -207,7 +207,7 @@ function errorText(ev: unknown): string {
   return 'connection failed';
 }
 
-/** URLs in messages never show the token. */
+/** A URL fit for an error message: no token, no password (ws://user:***@host). */
 function redact(url: string): string {
-  return url.replace(/([?&]token=)[^&]*/, '$1***');
+  return url.replace(/([?&]token=)[^&]*/, '$1***').replace(/^([a-z][a-z0-9+.-]*:\/\/[^/:@]*):[^@]*@/i, '$1:***@');
 }

@@ -27,11 +27,19 @@ export function hashToken(token: string): string {
 /**
  * A configured secret (the admin token), hashed once. A presented token is hashed once by the
  * caller (hashToken) and that hash serves both the member check and this constant-time one.
+ * A rotated secret still accepts the previous value for a grace period (a reloaded config).
  */
 export class Secret {
-  readonly #hash: Buffer | null;
+  #hash: Buffer | null;
+  #previous: { hash: Buffer; until: number } | null = null;
 
   constructor(value: string | undefined) {
+    this.#hash = value ? Buffer.from(hashToken(value)) : null;
+  }
+
+  /** A new value at once; the old one still matches for `graceMs` (none when 0). */
+  rotate(value: string | undefined, graceMs: number, now = Date.now()): void {
+    this.#previous = this.#hash && graceMs > 0 ? { hash: this.#hash, until: now + graceMs } : null;
     this.#hash = value ? Buffer.from(hashToken(value)) : null;
   }
 
@@ -40,10 +48,20 @@ export class Secret {
   }
 
   matchesHash(presentedHash: string): boolean {
-    if (!this.#hash) return false;
     const b = Buffer.from(presentedHash);
-    return b.length === this.#hash.length && timingSafeEqual(b, this.#hash);
+    if (this.#hash && sameBytes(b, this.#hash)) return true;
+    const previous = this.#previous;
+    if (!previous) return false;
+    if (Date.now() >= previous.until) {
+      this.#previous = null;
+      return false;
+    }
+    return sameBytes(b, previous.hash);
   }
+}
+
+function sameBytes(a: Buffer, b: Buffer): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 /** Constant-time comparison of a presented secret with a configured one. */

@@ -1,4 +1,4 @@
-/** Admin operations' params and results: evicting a member, the log level, checking federation links, draining. */
+/** Admin operations' params and results: evicting a member, the log level, checking federation links, draining, reloading the config. */
 import { Type, type Static } from '@sinclair/typebox';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -48,3 +48,10 @@ export const DrainResult = Type.Object({
   sessions: Type.Integer({ description: 'Session members connected here when asked, told to move to another hub' }),
 });
 export type DrainResult = Static<typeof DrainResult>;
+export const ReloadParams = Type.Object({}, { additionalProperties: false });
+export const ReloadResult = Type.Object({
+  changed: Type.Array(Type.String(), { description: 'Config keys whose new values are now in effect; empty when the file held nothing new' }),
+  restarted: Type.Array(Type.String(), { description: 'What was stopped and started again to take them: faces (co2, rsb, ...) and the registrar link' }),
+  loadedAt: Type.Number({ description: 'When the config in effect was loaded (ms since the epoch)' }),
+});
+export type ReloadResult = Static<typeof ReloadResult>;

@@ -26,6 +26,8 @@ export const HubInfo = Type.Object({
     children: Type.Integer({ description: 'Hubs registered directly with this one' }),
     descendants: Type.Integer({ description: 'Hubs below this one, direct or indirect' }),
   }),
+  config: Type.Record(Type.String(), Type.Unknown(), { description: 'The config in effect (docs/operations.md lists its keys); secrets show as "[redacted]"' }),
+  configLoadedAt: Type.Number({ description: 'When the config in effect was loaded: the start, or the last reload that changed it (ms since the epoch)' }),
   cluster: Type.Optional(Type.Object({
     prefix: Type.String({ description: 'The key prefix the cluster uses in Redis' }),
     healthy: Type.Boolean({ description: 'Redis answers and the change stream is read' }),

@@ -22,8 +22,8 @@ export type RateLimits = Record<string, RateSpec>;
 export const ORIGIN = performance.timeOrigin;
 
 export class Admission {
-  readonly #rateLimits: RateLimits;
-  readonly #limits = new WeakMap<object, SenderLimit>();
+  #rateLimits: RateLimits;
+  #limits = new WeakMap<object, SenderLimit>();
   /** Senders currently refused, told once per episode. */
   readonly #throttled = new WeakSet<object>();
   readonly #hub = { seq: 0 };
@@ -34,6 +34,12 @@ export class Admission {
 
   constructor(rateLimits: RateLimits) {
     this.#rateLimits = rateLimits;
+  }
+
+  /** New limits (a reloaded config): every sender starts afresh with a full bucket of the new size. */
+  setRateLimits(rateLimits: RateLimits): void {
+    this.#rateLimits = rateLimits;
+    this.#limits = new WeakMap();
   }
 
   /** Takes `bytes` of the sender's allowance at `mono` (performance.now()); returns its next sequence number. */

@@ -57,6 +57,11 @@ export class Relay {
     this.#admission = new Admission(options.rateLimits);
   }
 
+  /** Per-sender rate limits from a reloaded config. */
+  setRateLimits(rateLimits: RateLimits): void {
+    this.#admission.setRateLimits(rateLimits);
+  }
+
   /** Fan-out beyond this process: installed by the hub (federation, cluster). */
   addAdapter(adapter: BusAdapter): void {
     this.#adapters.push(adapter);

@@ -219,6 +219,8 @@ export class Federation {
   async deregistered(): Promise<void> {
     const id = this.registrarId;
     if (id !== null) await this.#records.remove(id, 'registrar', 'unregistered');
+    // A hub that left (a reload that changed or dropped its registrar) has no registrar until it registers again.
+    this.#registrarHello = null;
   }
 
   get registrarId(): string | null {

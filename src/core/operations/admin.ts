@@ -1,12 +1,14 @@
 /**
  * Admin-only operations: evicting a member, the log level, checking federation links now,
- * draining the hub before a stop. Each needs the admin token and is audited: an eviction is a
- * removed event with `by`, every other action an admin event (core/events/audit.ts).
+ * draining the hub before a stop, reloading the config. Each needs the admin token and is
+ * audited: an eviction is a removed event with `by`, every other action an admin event
+ * (core/events/audit.ts).
  */
 import type { Static, TSchema } from '@sinclair/typebox';
 import { MusterError } from '../../errors.js';
 import {
-  CheckLinksParams, CheckLinksResult, DrainParams, DrainResult, EvictParams, EvictResult, LINK_STATUSES, LogLevelParams, LogLevelResult, type LogLevel,
+  CheckLinksParams, CheckLinksResult, DrainParams, DrainResult, EvictParams, EvictResult, LINK_STATUSES, LogLevelParams, LogLevelResult,
+  ReloadParams, ReloadResult, type LogLevel,
 } from '../../schemas/admin.js';
 import { ADMIN } from '../events/audit.js';
 import { DRAIN_DEFAULT_TIMEOUT_MS } from '../drain.js';
@@ -68,5 +70,10 @@ export const adminOperations = [
       // Recorded before it begins: once the hub has stopped it could not be.
       await s.audit.record('drain', { timeoutMs: p.timeoutMs ?? DRAIN_DEFAULT_TIMEOUT_MS, already: s.drain.active }, caller);
       return s.drain.start(p.timeoutMs);
+    }),
+  adminOp('admin.reload', 'read the config file again and apply what changed, as SIGHUP does; a key that needs a restart (CONFIG_NOT_RELOADABLE) or an invalid file (CONFIG_INVALID) refuses the whole reload. A reload that changed something is an admin event.',
+    ReloadParams, ReloadResult, { method: 'POST', path: '/v1/admin/reload', from: 'none' }, (s, _p, caller) => {
+      if (!s.reloadConfig) throw new MusterError('CONFIG_NOT_RELOADABLE', 'This hub was started from code, not by `muster hub`: it has no config file to read again');
+      return s.reloadConfig(ADMIN, caller);
     }),
 ] as const;

@@ -7,6 +7,7 @@
  */
 import { Type, type Static, type TObject, type TSchema } from '@sinclair/typebox';
 import type { Logger } from 'pino';
+import type { ReloadResult } from '../../schemas/admin.js';
 import type { HubInfo } from '../../schemas/hub.js';
 import type { Control } from '../control/control.js';
 import type { Drain } from '../drain.js';
@@ -36,6 +37,8 @@ export interface Services {
   /** The hub's drain before a stop (admin.drain); faces refuse new sessions while it is active. */
   readonly drain: Drain;
   info(): HubInfo;
+  /** Reads the hub's config again and applies what changed (admin.reload); `by` says who asked, for the log. */
+  reloadConfig?(by: string, caller: Caller): Promise<ReloadResult>;
 }
 
 export interface HttpBinding {

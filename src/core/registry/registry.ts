@@ -59,8 +59,8 @@ export class Registry {
   readonly log: EventLog;
   readonly defaults: LivenessDefaults;
   readonly #admin: Secret;
-  readonly #registrationKey: string | undefined;
-  readonly #maxMembers: number;
+  #registrationKey: string | undefined;
+  #maxMembers: number;
   readonly #now: () => number;
   readonly #index = new MemberIndex();
   readonly #liveness: Liveness;
@@ -149,6 +149,13 @@ export class Registry {
 
   isAdmin(token: string | undefined): boolean {
     return this.#admin.matches(token);
+  }
+
+  /** A reloaded config: who may register, how many, and (when given) a new admin token, the old one kept for its grace. */
+  reconfigure(o: { registrationKey?: string; maxMembers: number; adminToken?: { value: string | undefined; graceMs: number } }): void {
+    this.#registrationKey = o.registrationKey || undefined;
+    this.#maxMembers = o.maxMembers;
+    if (o.adminToken) this.#admin.rotate(o.adminToken.value || undefined, o.adminToken.graceMs);
   }
 
   /** Reserves a name so no member can take it (another face's device, a hub id, ...). */

@@ -34,6 +34,11 @@ export class WsFace {
     for (const m of faceMethods(hub, () => this.#methods)) this.#add(m);
   }
 
+  /** Queue bounds from a reloaded config: every connection, open or new, goes by them at once. */
+  setLimits(limits: ConnectionLimits): void {
+    Object.assign(this.#shared.limits, limits);
+  }
+
   /** Requests open at members that take binary records. */
   get binaryRequestsOpen(): number {
     return this.#shared.binaryRequests.open;

@@ -38,6 +38,8 @@ export interface RsbFaceOptions {
   limits: SocketLimits;
 }
 
+const METRIC_NAMES = ['muster_rsb_closed_total', 'muster_rsb_connections', 'muster_rsb_throttled_total'];
+
 export class RsbFace implements Face {
   readonly name = 'rsb';
   readonly address: string;
@@ -120,6 +122,8 @@ export class RsbFace implements Face {
     const deadline = Date.now() + 2_000;
     while (this.#links.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     await this.#participants.settled();
+    // A face started again (a reloaded config) registers its metrics anew.
+    for (const name of METRIC_NAMES) this.#hub.metrics.registry.removeSingleMetric(name);
   }
 
   #targets(): readonly FrameTarget[] {
