@@ -128,8 +128,35 @@ describe('reload - SIGHUP', () => {
     assert.deepEqual(JSON.parse(off.stdout).changed, ['co2', 'busRateLimits']);
     await assert.rejects(fetch(`http://127.0.0.1:${co2}/`, { method: 'POST', body: '' }));
     assert.equal((await publish(hub)).status, 200);
+
+    // Each applied reload is an admin event with who asked; the one that changed nothing is not.
+    const reloads = (await adminEvents(hub)).filter((e) => e.action === 'reload');
+    assert.deepEqual(reloads.map((e) => [e.detail.by, e.from?.face, e.detail.changed]), [
+      ['SIGHUP', 'signal', ['logLevel', 'co2', 'busRateLimits']],
+      ['admin', 'http', ['co2', 'busRateLimits']],
+    ]);
   });
 });
+
+interface AdminEventLine { action: string; from?: { face: string }; detail: { by?: string; changed?: string[] } }
+
+/** The hub's admin events so far: the replay of an SSE stream that asks for them, read for 300 ms. */
+async function adminEvents(hub: FileHub): Promise<AdminEventLine[]> {
+  const stop = new AbortController();
+  const res = await fetch(`${hub.url}/v1/events?since=0&types=admin`, { signal: stop.signal });
+  const reader = res.body!.getReader();
+  const timer = setTimeout(() => stop.abort(), 300);
+  let text = '';
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += Buffer.from(value).toString();
+    }
+  } catch { /* aborted: what came is the replay */ }
+  clearTimeout(timer);
+  return text.split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)) as AdminEventLine);
+}
 
 describe('reload - refused', () => {
   test('reload - an invalid file: CONFIG_INVALID naming the key; the hub keeps serving with its config', async () => {
