@@ -1,16 +1,21 @@
 /**
  * JSON-RPC 2.0 over one open socket: numbered requests with timeouts, notifications, and
- * requests from the hub (ids "h1", "h2", ...) answered by a handler. Knows nothing of muster's
- * methods; the client builds on it and makes a new one per (re)connection.
+ * requests from the hub (ids "h1", "h2", ...) answered by a handler. Binary frames (the bus
+ * binary format) pass through both ways untouched. Knows nothing of muster's methods; the client
+ * builds on it and makes a new one per (re)connection.
  */
 import { ERRORS, isErrorCode } from '../errors.js';
 import { ConnectionClosedError, fromRpcError, MusterClientError, TimeoutError } from './errors.js';
-import { messageText, OPEN, type WebSocketFactory, type WebSocketLike } from './transport.js';
+import { messageBytes, OPEN, type WebSocketFactory, type WebSocketLike } from './transport.js';
 
 export interface RpcHandlers {
   notification(method: string, params: unknown): void;
   /** Answers a hub-to-client request; a throw becomes an error reply. */
   request(method: string, params: unknown): Promise<unknown>;
+  /** A binary frame from the hub. */
+  binary?(frame: Uint8Array): void;
+  /** An error the hub could not tie to a request (id null: a frame it refused whole). */
+  orphanError?(err: MusterClientError): void;
   /** The socket closed (not called when close() was asked for by the client). */
   closed(reason: string): void;
 }
@@ -36,6 +41,8 @@ export class RpcConnection {
   private constructor(socket: WebSocketLike, handlers: RpcHandlers) {
     this.#socket = socket;
     this.#handlers = handlers;
+    // Browsers hand binary frames over as Blobs (asynchronous to read) unless told otherwise; `ws` gives Buffers.
+    if (socket.binaryType === 'blob') socket.binaryType = 'arraybuffer';
     socket.onmessage = (ev) => this.#onMessage(ev.data);
     socket.onclose = (ev) => this.#onClose(ev.reason ? `${ev.code} ${ev.reason}` : `closed (${ev.code})`);
     socket.onerror = () => { /* onclose follows */ };
@@ -81,7 +88,12 @@ export class RpcConnection {
 
   /** Bytes sent and not yet written to the network (0 where the socket does not tell). */
   get bufferedAmount(): number {
-    return (this.#socket as { bufferedAmount?: number }).bufferedAmount ?? 0;
+    return this.#socket.bufferedAmount ?? 0;
+  }
+
+  /** A binary frame (dropped when closed). */
+  sendBinary(frame: Uint8Array): void {
+    if (this.open) this.#socket.send(frame);
   }
 
   get pendingCount(): number {
@@ -149,11 +161,14 @@ export class RpcConnection {
 
   #onMessage(data: unknown): void {
     this.lastReceived = Date.now();
-    const text = messageText(data);
-    if (text === null) return;
+    if (typeof data !== 'string') {
+      const bytes = messageBytes(data);
+      if (bytes) this.#handlers.binary?.(bytes);
+      return;
+    }
     let value: unknown;
     try {
-      value = JSON.parse(text);
+      value = JSON.parse(data);
     } catch {
       return; // the hub only sends JSON; a bad frame is not worth dropping the session for
     }
@@ -168,6 +183,7 @@ export class RpcConnection {
       else void this.#answer(msg.id, msg.method, msg.params);
       return;
     }
+    if (msg.id === null && msg.error !== undefined && msg.error !== null) { this.#handlers.orphanError?.(fromRpcError(msg.error)); return; }
     if (typeof msg.id !== 'number') return;
     const p = this.#pending.get(msg.id);
     if (!p) return;
