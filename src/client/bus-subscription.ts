@@ -3,7 +3,7 @@
  * message whose scope it covers, read through a handler or as an async iterable with a bounded
  * buffer (past it new messages are dropped, counted), opened again after a reconnect.
  */
-import type { BusMessage } from './bus.js';
+import type { BusMessage } from './bus-message.js';
 import type { MusterClient } from './types.js';
 
 export interface SubscribeOptions {

@@ -25,29 +25,11 @@ import { BusRequests, DEFAULT_REQUEST_TIMEOUT_MS, type BusRequestHandler } from 
 import { RecordSender } from './bus-sender.js';
 import { openSubscription, type LocalSub, type SubscribeOptions, type Subscription } from './bus-subscription.js';
 import type { MusterClient } from './types.js';
+import type { BusMessage, MessageKind } from './bus-message.js';
 
 export type { BusRequestHandler, RequestContext } from './bus-requests.js';
 export type { SubscribeOptions, Subscription } from './bus-subscription.js';
-
-export type MessageKind = 'publish' | 'broadcast' | 'send';
-
-export interface BusMessage {
-  kind: MessageKind;
-  from: string;
-  /** The scope a publish was made on (normalized: `/a/b/`). */
-  scope?: string;
-  /** The receiver of a `send`. */
-  to?: string;
-  /** The sender's sequence number. */
-  seq: number;
-  /** Microseconds since the epoch: made, sent by the sender's SDK, received by the hub, delivered here. */
-  created: number;
-  sent: number;
-  received: number;
-  delivered: number;
-  /** A JSON value, or a Uint8Array for bytes (a view into the frame it arrived in). */
-  data: unknown;
-}
+export type { BusMessage, MessageKind } from './bus-message.js';
 
 export interface SendOptions {
   /** The member to send as, when this client registered several. */
