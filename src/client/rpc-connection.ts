@@ -5,6 +5,7 @@
  * builds on it and makes a new one per (re)connection.
  */
 import { ERRORS, isErrorCode } from '../errors.js';
+import { FRAME_MAGIC } from '../faces/native/bus-binary.js';
 import { ConnectionClosedError, fromRpcError, MusterClientError, TimeoutError } from './errors.js';
 import { messageBytes, OPEN, type WebSocketFactory, type WebSocketLike } from './transport.js';
 
@@ -25,6 +26,8 @@ interface Pending {
   reject(err: Error): void;
   timer: ReturnType<typeof setTimeout>;
 }
+
+const utf8 = new TextDecoder();
 
 /** Requests a connection may have open at once; past this, calls fail fast instead of queueing. */
 const MAX_PENDING = 10_000;
@@ -161,14 +164,18 @@ export class RpcConnection {
 
   #onMessage(data: unknown): void {
     this.lastReceived = Date.now();
-    if (typeof data !== 'string') {
+    let text: string;
+    if (typeof data === 'string') text = data;
+    else {
       const bytes = messageBytes(data);
-      if (bytes) this.#handlers.binary?.(bytes);
-      return;
+      if (!bytes) return;
+      if (bytes[0] === FRAME_MAGIC) { this.#handlers.binary?.(bytes); return; }
+      // Hubs send some JSON (hub.publish to a hub link) in binary frames.
+      text = utf8.decode(bytes);
     }
     let value: unknown;
     try {
-      value = JSON.parse(data);
+      value = JSON.parse(text);
     } catch {
       return; // the hub only sends JSON; a bad frame is not worth dropping the session for
     }
