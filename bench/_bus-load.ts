@@ -34,7 +34,7 @@ export interface FanoutResult {
  * (at most `window` messages ahead of the slowest subscriber), for at most `maxMs`.
  */
 export async function fanout(d: Driver, subs: number, count: number, payloadBytes: number, maxMs: number, window = 4000): Promise<FanoutResult> {
-  const topic = d.name === 'muster' ? `/bench/fan${subs}/` : d.name === 'nats' ? `bench.fan${subs}` : `bench/fan${subs}`;
+  const topic = d.name.startsWith('muster') ? `/bench/fan${subs}/` : d.name === 'nats' ? `bench.fan${subs}` : `bench/fan${subs}`;
   const got = new Array<number>(subs).fill(0);
   const closers: Closer[] = [];
   let wake: (() => void) | null = null;
@@ -77,7 +77,7 @@ export interface LatencyResult {
  * payload carries its send time, and byte 8 marks the measured ones. 1 subscriber.
  */
 export async function latency(d: Driver, rate: number, seconds: number, payloadBytes: number, warmSeconds = 1): Promise<LatencyResult> {
-  const topic = d.name === 'muster' ? '/bench/lat/' : d.name === 'nats' ? 'bench.lat' : 'bench/lat';
+  const topic = d.name.startsWith('muster') ? '/bench/lat/' : d.name === 'nats' ? 'bench.lat' : 'bench/lat';
   const lat: number[] = [];
   const sub = await d.subscriber(topic, (p) => { if (p[8] === 1) lat.push(performance.now() - p.readDoubleLE(0)); });
   const pub = await d.publisher(topic);
@@ -120,7 +120,7 @@ export interface RequestResult {
 
 /** Request/reply round trips with `inFlight` outstanding, `count` in all, at most `maxMs`. */
 export async function requestReply(d: Driver, inFlight: number, count: number, maxMs: number, payloadBytes: number): Promise<RequestResult> {
-  const service = d.name === 'muster' ? `bench-echo-${inFlight}` : d.name === 'nats' ? `bench.echo${inFlight}` : `bench/echo${inFlight}`;
+  const service = d.name.startsWith('muster') ? `bench-echo-${inFlight}` : d.name === 'nats' ? `bench.echo${inFlight}` : `bench/echo${inFlight}`;
   const responder = await d.responder(service);
   const req = await d.requester(service);
   await sleep(200);

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { musterDriver, mqttDriver, natsDriver, type Driver } from './_bus-drivers.js';
 import { fanout, latency, requestReply } from './_bus-load.js';
+import { sdkDriver } from './_bus-sdk-driver.js';
 import { pinSelf, spawnBenchHub } from './_hub-process.js';
 
 const PAYLOAD = 64;
@@ -79,7 +80,7 @@ export default async function bench(): Promise<Record<string, unknown>> {
   }
   const systems: Record<string, SystemReport> = {};
   try {
-    const drivers: Driver[] = [musterDriver(hub.pid, hub.wsUrl)];
+    const drivers: Driver[] = [musterDriver(hub.pid, hub.wsUrl), sdkDriver(hub.pid, hub.wsUrl)];
     if (natsPid !== null) drivers.push(natsDriver(natsPid));
     if (mqttPid !== null) drivers.push(mqttDriver(mqttPid));
     // BUS_BENCH_SYSTEMS=muster,nats runs only those (muster always runs).
@@ -90,8 +91,7 @@ export default async function bench(): Promise<Record<string, unknown>> {
     await hub.kill();
     rmSync(dataDir, { recursive: true, force: true });
   }
-  const m = systems.muster!;
-  const vs = (other: SystemReport | undefined) => other && {
+  const vsOf = (m: SystemReport) => (other: SystemReport | undefined) => other && {
     fanout1DeliveredPerSec: ratio(m.fanout1.deliveredPerSec, other.fanout1.deliveredPerSec),
     fanout10DeliveredPerSec: ratio(m.fanout10.deliveredPerSec, other.fanout10.deliveredPerSec),
     fanout10ServerCpuPerDelivered: ratio(m.fanout10.serverCpuUsPerDelivered, other.fanout10.serverCpuUsPerDelivered),
@@ -99,20 +99,29 @@ export default async function bench(): Promise<Record<string, unknown>> {
     request1PerSec: ratio(m.request1.roundTripsPerSec, other.request1.roundTripsPerSec),
     request16PerSec: ratio(m.request16.roundTripsPerSec, other.request16.roundTripsPerSec),
   };
+  const vs = vsOf(systems.muster!);
+  const m = systems.muster!;
+  const sdk = systems['muster-sdk'];
+  const nats = systems.nats;
   return {
     setup: {
       payloadBytes: PAYLOAD, servers: 'core 0 (muster hub under taskset; nats-server and mosquitto re-pinned for the run)',
       loadGenerator: `this process, ${pinned ? 'core 1' : 'not pinned'}`, loadavgBefore: load0, loadavgAfter: loadavg(),
-      clients: { muster: 'ws speaking the bus binary frame format, requests included (records batched per microtask)', nats: 'nats (nats.js v2)', mosquitto: 'mqtt (MQTT.js v5, QoS 0)' },
+      clients: { muster: 'ws speaking the bus binary frame format, requests included (records batched per microtask)', 'muster-sdk': 'the SDK (muster/client) as a user writes it: bus(c).publish / subscribe / request', nats: 'nats (nats.js v2)', mosquitto: 'mqtt (MQTT.js v5, QoS 0)' },
     },
     systems,
-    ratios: { musterOverNats: vs(systems.nats), musterOverMosquitto: vs(systems.mosquitto) },
+    ratios: {
+      musterOverNats: vs(nats), musterOverMosquitto: vs(systems.mosquitto),
+      sdkOverNats: sdk && vsOf(sdk)(nats), sdkOverWire: sdk && vsOf(sdk)(m),
+    },
     targets: {
       fanout10AtLeastMosquitto: systems.mosquitto ? m.fanout10.deliveredPerSec >= systems.mosquitto.fanout10.deliveredPerSec : null,
       fanout10AtLeastHalfNats: systems.nats ? m.fanout10.deliveredPerSec >= 0.5 * systems.nats.fanout10.deliveredPerSec : null,
       fanout10CpuAtMost1us: m.fanout10.serverCpuUsPerDelivered <= 1,
       p99AtMost650us: m.latency5k.p99Us <= 650,
       request16AtLeast2xNats: systems.nats ? m.request16.roundTripsPerSec >= 2 * systems.nats.request16.roundTripsPerSec : null,
+      sdkFanout1AtLeastNats: sdk && nats ? sdk.fanout1.deliveredPerSec >= nats.fanout1.deliveredPerSec : null,
+      sdkFanout10AtLeastNats: sdk && nats ? sdk.fanout10.deliveredPerSec >= nats.fanout10.deliveredPerSec : null,
     },
   };
 }

@@ -38,9 +38,9 @@ describe('bus - SDK', () => {
     const sub = bus(a).subscribe('/sdk');
     await sub.ready;
     assert.equal(sub.scope, '/sdk/');
-    await bus(b).publish('/sdk/t/', { t: 21.5 });
-    await bus(b).publish('/sdk/', new Uint8Array([1, 2, 3, 255]));
-    await bus(b).publish('/other/', 'not for a');
+    bus(b).publish('/sdk/t/', { t: 21.5 });
+    bus(b).publish('/sdk/', new Uint8Array([1, 2, 3, 255]));
+    bus(b).publish('/other/', 'not for a');
     const [m1, m2] = await take(sub[Symbol.asyncIterator](), 2);
     assert.deepEqual([m1!.kind, m1!.from, m1!.scope, m1!.seq, m1!.data], ['publish', 'sdk-b', '/sdk/t/', 1, { t: 21.5 }]);
     assert.ok(m2!.data instanceof Uint8Array);
@@ -50,11 +50,13 @@ describe('bus - SDK', () => {
     await sub.close();
   });
 
-  test('a bad scope rejects ready with INVALID_SCOPE', async () => {
+  test('a bad scope rejects ready with INVALID_SCOPE; publish throws it at once; a bad name INVALID_PARAMS', async () => {
     const a = await member('sdk-bad');
     const sub = bus(a).subscribe('no/slash');
     await assert.rejects(sub.ready, (e: unknown) => e instanceof MusterClientError && e.code === 'INVALID_SCOPE');
-    await assert.rejects(bus(a).publish('/a b/', 1), (e: unknown) => e instanceof MusterClientError && e.code === 'INVALID_SCOPE');
+    assert.throws(() => bus(a).publish('/a b/', 1), (e: unknown) => e instanceof MusterClientError && e.code === 'INVALID_SCOPE');
+    assert.throws(() => bus(a).send('no such name!', 1), (e: unknown) => e instanceof MusterClientError && e.code === 'INVALID_PARAMS');
+    await bus(a).flush();
   });
 
   test('broadcast, send and onMessage; handler subscriptions', async () => {
@@ -65,9 +67,9 @@ describe('bus - SDK', () => {
     const viaHandler: BusMessage[] = [];
     const sub = bus(b).subscribe('/h/', (m) => viaHandler.push(m));
     await sub.ready;
-    await bus(a).broadcast('to all');
-    await bus(a).send('sdk-bc-b', { direct: true });
-    await bus(a).publish('/h/', 7);
+    bus(a).broadcast('to all');
+    bus(a).send('sdk-bc-b', { direct: true });
+    bus(a).publish('/h/', 7);
     const deadline = Date.now() + 5000;
     while ((seen.length < 3 || viaHandler.length < 1) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     assert.deepEqual(seen.filter((m) => m.from === 'sdk-bc-a').map((m) => [m.kind, m.data]), [['broadcast', 'to all'], ['send', { direct: true }], ['publish', 7]]);
@@ -98,17 +100,18 @@ describe('bus - SDK', () => {
   });
 });
 
-describe('SDK - frames it cannot read', () => {
-  test('bus.format {binary: true} is refused by the SDK (it reads JSON frames), and the member still gets what is published to it', async () => {
-    const sub = await member('json-only');
+describe('bus - SDK deliveries in either format', () => {
+  test('a connection switched back to JSON deliveries (bus.format {binary: false}) still gets every message, bytes included', async () => {
+    const sub = await member('json-sub');
     const pub = await member('json-pub');
-    await assert.rejects(sub.call('bus.format', { binary: true }), (e: unknown) => e instanceof MusterClientError && e.code === 'INVALID_PARAMS');
     const s = bus(sub).subscribe('/f/');
     await s.ready;
     const it = s[Symbol.asyncIterator]();
     await sub.call('bus.format', { binary: false });
-    await bus(pub).publish('/f/x', { n: 1 });
-    const [m] = await take(it, 1);
-    assert.deepEqual(m!.data, { n: 1 });
+    bus(pub).publish('/f/x', { n: 1 });
+    bus(pub).publish('/f/y', new Uint8Array([0, 255]));
+    const [m1, m2] = await take(it, 2);
+    assert.deepEqual(m1!.data, { n: 1 });
+    assert.deepEqual(m2!.data, new Uint8Array([0, 255]));
   });
 });

@@ -150,8 +150,8 @@ describe('federation', () => {
     assert.deepEqual(r, { sum: 5, from: 'cell/asker' });
 
     const got = new Promise<BusMessage>((resolve) => bus(answerer).onMessage(resolve));
-    const sent = await bus(asker).send('site2/answerer', { hello: 1 });
-    assert.equal(sent.delivered, 1);
+    bus(asker).send('site2/answerer', { hello: 1 });
+    await bus(asker).flush(); // resolves: no refusal reported
     const m = await got;
     assert.equal(m.from, 'cell/asker');
     assert.deepEqual(m.data, { hello: 1 });

@@ -84,7 +84,7 @@ export function busCommands(program: Command): void {
     .argument('<data>', 'JSON value, or text')
     .option('--text', 'send DATA as a string even when it parses as JSON')
     .action(async (scope: string, data: string, f: Flags) => {
-      const r = await withBus(f, 'pub', (c, from) => bus(c).publish(scope, dataOf(data, f), { from }));
+      const r = await withBus(f, 'pub', (c, from) => c.call('bus.publish', { scope, data: dataOf(data, f), from }));
       print(`seq ${r.seq}, delivered to ${r.delivered}\n`);
     });
 
@@ -93,7 +93,7 @@ export function busCommands(program: Command): void {
     .argument('<data>', 'JSON value, or text')
     .option('--text', 'send DATA as a string even when it parses as JSON')
     .action(async (data: string, f: Flags) => {
-      const r = await withBus(f, 'broadcast', (c, from) => bus(c).broadcast(dataOf(data, f), { from }));
+      const r = await withBus(f, 'broadcast', (c, from) => c.call('bus.broadcast', { data: dataOf(data, f), from }));
       print(`seq ${r.seq}, delivered to ${r.delivered}\n`);
     });
 

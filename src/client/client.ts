@@ -9,24 +9,30 @@ import type { TreeListParams } from '../schemas/federation.js';
 import type { ListResult, MemberStatus, MemberView, RegisterParams, RegisterResult, UpdateParams } from '../schemas/member.js';
 import { ConnectionKeeper } from './connection-keeper.js';
 import { MusterClientError } from './errors.js';
+import type { FrameChannel, FrameSink } from './frame-channel.js';
 import type { HubMethod, MethodParams, MethodResult, OtherMethod } from './hub-methods.js';
 import { requestedTtl } from './members.js';
+import type { RpcConnection } from './rpc-connection.js';
 import { StatusHub } from './status.js';
 import { socketUrl, type WebSocketFactory } from './transport.js';
 import type {
   CallOptions, ClientStatus, ConnectOptions, EventsFor, MusterClient, NotificationHandler, RegisterOptions, RequestHandler, Watch, WatchOptions,
 } from './types.js';
 
-const DEFAULTS = { initialDelayMs: 250, maxDelayMs: 5000, requestTimeoutMs: 10_000, keepAliveMs: 30_000, maxQueue: 10_000 };
+const DEFAULTS = { initialDelayMs: 250, maxDelayMs: 5000, requestTimeoutMs: 10_000, keepAliveMs: 30_000, maxQueue: 10_000, maxPendingBytes: 8 * 1024 * 1024 };
 
 export class Client implements MusterClient {
   readonly #keeper: ConnectionKeeper;
   readonly #notificationHandlers = new Map<string, Set<NotificationHandler>>();
   readonly #requestHandlers = new Map<string, RequestHandler>();
   readonly #status = new StatusHub();
+  #frameSink: FrameSink | null = null;
+  /** Bound of the bus's send buffer (bus-sender.ts). */
+  readonly maxPendingBytes: number;
 
   constructor(options: ConnectOptions, factory: WebSocketFactory) {
     const r = options.reconnect;
+    this.maxPendingBytes = options.maxPendingBytes ?? DEFAULTS.maxPendingBytes;
     this.#keeper = new ConnectionKeeper({
       urls: (typeof options.url === 'string' ? [options.url] : options.url).map((u) => socketUrl(u, options.token)),
       factory,
@@ -36,6 +42,9 @@ export class Client implements MusterClient {
     }, {
       notification: (method, params) => this.#onNotification(method, params),
       request: (method, params) => this.#onRequest(method, params),
+      binary: (frame) => this.#frameSink?.frame(frame),
+      orphanError: (err) => this.#frameSink?.orphanError(err),
+      opened: (conn) => { if (this.#frameSink) askBinary(conn, this.#keeper.timeoutMs); },
     }, this.#status);
   }
 
@@ -53,11 +62,31 @@ export class Client implements MusterClient {
   call<M extends HubMethod>(method: M, params: MethodParams<M>, options?: CallOptions): Promise<MethodResult<M>>;
   call<T = unknown, M extends string = string>(method: OtherMethod<M>, params?: unknown, options?: CallOptions): Promise<T>;
   call(method: string, params: unknown = {}, options: CallOptions = {}): Promise<unknown> {
-    // The SDK reads JSON frames only: binary bus records would arrive and be lost unread.
-    if (method === 'bus.format' && (params as { binary?: unknown } | null)?.binary === true) {
-      return Promise.reject(new MusterClientError('INVALID_PARAMS', 'The SDK speaks JSON frames only: bus.format {binary: true} is for clients that read the binary record format (docs/protocol.md)'));
-    }
     return this.#keeper.call(method, params, options.timeoutMs);
+  }
+
+  /**
+   * Internal (the bus, bus.ts): binary frames both ways. From now on every connection asks the
+   * hub for bus deliveries and requests as binary records (`bus.format {binary: true}`).
+   */
+  frames(sink: FrameSink): FrameChannel {
+    this.#frameSink = sink;
+    const keeper = this.#keeper;
+    if (keeper.conn) askBinary(keeper.conn, keeper.timeoutMs);
+    return {
+      get connected() { return keeper.connected && keeper.conn?.open === true; },
+      get closed() { return keeper.closed; },
+      get bufferedAmount() { return keeper.conn?.bufferedAmount ?? 0; },
+      send: (frame) => {
+        const conn = keeper.conn;
+        if (!keeper.connected || !conn?.open) return false;
+        conn.sendBinary(frame);
+        return true;
+      },
+      ready: () => keeper.ready(),
+      // bus.format is cheap, and answered in order after the frames before it.
+      roundTrip: async () => { await keeper.call('bus.format', { binary: true }); },
+    };
   }
 
   onNotification(method: string, handler: NotificationHandler): () => void {
@@ -171,4 +200,9 @@ export class Client implements MusterClient {
     if (!handler) throw new MusterClientError('METHOD_NOT_FOUND', `This client does not handle ${method}`);
     return handler(params);
   }
+}
+
+/** Asks for binary bus records on a connection, ahead of anything else sent on it (a hub that refuses keeps JSON, which the bus reads too). */
+function askBinary(conn: RpcConnection, timeoutMs: number): void {
+  conn.call('bus.format', { binary: true }, timeoutMs).catch(() => {});
 }

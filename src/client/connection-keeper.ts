@@ -35,6 +35,12 @@ export interface Inbound {
   notification(method: string, params: unknown): void;
   /** Answers a hub-to-client request; a throw becomes an error reply. */
   request(method: string, params: unknown): Promise<unknown>;
+  /** A binary frame (the bus binary format). */
+  binary(frame: Uint8Array): void;
+  /** An error the hub could not tie to a request. */
+  orphanError(err: MusterClientError): void;
+  /** A new connection opened; called before anything else is sent on it. */
+  opened(conn: RpcConnection): void;
 }
 
 interface Deferred { promise: Promise<void>; resolve(): void; reject(err: unknown): void }
@@ -79,6 +85,11 @@ export class ConnectionKeeper implements WatchLink {
     return this.#state === 'closed';
   }
 
+  /** Default timeout of a call. */
+  get timeoutMs(): number {
+    return this.#options.timeoutMs;
+  }
+
   /** The current connection, also while a resume runs on it. */
   get conn(): RpcConnection | undefined {
     return this.#conn;
@@ -103,7 +114,7 @@ export class ConnectionKeeper implements WatchLink {
 
   /** A call through the ready gate: waits out a reconnect (within the timeout), fails once closed. */
   async call(method: string, params: unknown, timeoutMs = this.#options.timeoutMs): Promise<unknown> {
-    if (this.#state === 'reconnecting') await this.#waitReady(timeoutMs);
+    if (this.#state === 'reconnecting') await this.ready(timeoutMs);
     const conn = this.#conn;
     if (this.#state !== 'connected' || !conn) throw new ConnectionClosedError(this.#state === 'closed' ? 'The client is closed' : undefined);
     return conn.call(method, params, timeoutMs);
@@ -131,12 +142,17 @@ export class ConnectionKeeper implements WatchLink {
     const handlers: RpcHandlers = {
       notification: (method, params) => { if (current()) this.#onNotification(method, params); },
       request: (method, params) => this.#inbound.request(method, params),
+      binary: (frame) => { if (current()) this.#inbound.binary(frame); },
+      orphanError: (err) => { if (current()) this.#inbound.orphanError(err); },
       closed: (reason) => { if (current()) this.#onDrop(reason); },
     };
     const { factory, urls, timeoutMs } = this.#options;
     const url = urls[this.#urlIndex % urls.length]!;
     // A failed attempt moves on to the next hub of the list, so a dead hub is not retried forever.
-    return RpcConnection.open(factory, url, handlers, timeoutMs).then((conn) => (ref.conn = conn), (err: unknown) => {
+    return RpcConnection.open(factory, url, handlers, timeoutMs).then((conn) => {
+      this.#inbound.opened(conn);
+      return (ref.conn = conn);
+    }, (err: unknown) => {
       this.#urlIndex++;
       throw err;
     });
@@ -244,7 +260,9 @@ export class ConnectionKeeper implements WatchLink {
     });
   }
 
-  #waitReady(timeoutMs: number): Promise<void> {
+  /** Resolves once connected (at once if connected); waits out a reconnect up to timeoutMs; rejects once closed. */
+  ready(timeoutMs = this.#options.timeoutMs): Promise<void> {
+    if (this.#state === 'connected') return Promise.resolve();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<void>((_resolve, reject) => {
       timer = setTimeout(() => reject(new TimeoutError(`Not reconnected to the hub within ${timeoutMs} ms`, { timeoutMs })), timeoutMs);

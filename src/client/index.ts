@@ -27,7 +27,7 @@ export type {
 export type { ErrorCode } from '../errors.js';
 export { component, type Component, type ComponentOptions, type StopOutcome } from './component.js';
 export {
-  bus, type Bus, type BusMessage, type BusRequestHandler, type MessageKind, type RequestContext, type SendOptions, type SendResult,
+  bus, type Bus, type BusMessage, type BusRequestHandler, type MessageKind, type RequestContext, type SendOptions,
   type SubscribeOptions, type Subscription,
 } from './bus.js';
 export { controller, type ControlCallOptions, type Controller } from './controller.js';

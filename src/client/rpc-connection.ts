@@ -1,16 +1,22 @@
 /**
  * JSON-RPC 2.0 over one open socket: numbered requests with timeouts, notifications, and
- * requests from the hub (ids "h1", "h2", ...) answered by a handler. Knows nothing of muster's
- * methods; the client builds on it and makes a new one per (re)connection.
+ * requests from the hub (ids "h1", "h2", ...) answered by a handler. Binary frames (the bus
+ * binary format) pass through both ways untouched. Knows nothing of muster's methods; the client
+ * builds on it and makes a new one per (re)connection.
  */
 import { ERRORS, isErrorCode } from '../errors.js';
+import { FRAME_MAGIC } from '../faces/native/bus-binary.js';
 import { ConnectionClosedError, fromRpcError, MusterClientError, TimeoutError } from './errors.js';
-import { messageText, OPEN, type WebSocketFactory, type WebSocketLike } from './transport.js';
+import { messageBytes, OPEN, type WebSocketFactory, type WebSocketLike } from './transport.js';
 
 export interface RpcHandlers {
   notification(method: string, params: unknown): void;
   /** Answers a hub-to-client request; a throw becomes an error reply. */
   request(method: string, params: unknown): Promise<unknown>;
+  /** A binary frame from the hub. */
+  binary?(frame: Uint8Array): void;
+  /** An error the hub could not tie to a request (id null: a frame it refused whole). */
+  orphanError?(err: MusterClientError): void;
   /** The socket closed (not called when close() was asked for by the client). */
   closed(reason: string): void;
 }
@@ -20,6 +26,8 @@ interface Pending {
   reject(err: Error): void;
   timer: ReturnType<typeof setTimeout>;
 }
+
+const utf8 = new TextDecoder();
 
 /** Requests a connection may have open at once; past this, calls fail fast instead of queueing. */
 const MAX_PENDING = 10_000;
@@ -36,6 +44,8 @@ export class RpcConnection {
   private constructor(socket: WebSocketLike, handlers: RpcHandlers) {
     this.#socket = socket;
     this.#handlers = handlers;
+    // Browsers hand binary frames over as Blobs (asynchronous to read) unless told otherwise; `ws` gives Buffers.
+    if (socket.binaryType === 'blob') socket.binaryType = 'arraybuffer';
     socket.onmessage = (ev) => this.#onMessage(ev.data);
     socket.onclose = (ev) => this.#onClose(ev.reason ? `${ev.code} ${ev.reason}` : `closed (${ev.code})`);
     socket.onerror = () => { /* onclose follows */ };
@@ -81,7 +91,12 @@ export class RpcConnection {
 
   /** Bytes sent and not yet written to the network (0 where the socket does not tell). */
   get bufferedAmount(): number {
-    return (this.#socket as { bufferedAmount?: number }).bufferedAmount ?? 0;
+    return this.#socket.bufferedAmount ?? 0;
+  }
+
+  /** A binary frame (dropped when closed). */
+  sendBinary(frame: Uint8Array): void {
+    if (this.open) this.#socket.send(frame);
   }
 
   get pendingCount(): number {
@@ -149,8 +164,15 @@ export class RpcConnection {
 
   #onMessage(data: unknown): void {
     this.lastReceived = Date.now();
-    const text = messageText(data);
-    if (text === null) return;
+    let text: string;
+    if (typeof data === 'string') text = data;
+    else {
+      const bytes = messageBytes(data);
+      if (!bytes) return;
+      if (bytes[0] === FRAME_MAGIC) { this.#handlers.binary?.(bytes); return; }
+      // Hubs send some JSON (hub.publish to a hub link) in binary frames.
+      text = utf8.decode(bytes);
+    }
     let value: unknown;
     try {
       value = JSON.parse(text);
@@ -168,6 +190,7 @@ export class RpcConnection {
       else void this.#answer(msg.id, msg.method, msg.params);
       return;
     }
+    if (msg.id === null && msg.error !== undefined && msg.error !== null) { this.#handlers.orphanError?.(fromRpcError(msg.error)); return; }
     if (typeof msg.id !== 'number') return;
     const p = this.#pending.get(msg.id);
     if (!p) return;

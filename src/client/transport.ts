@@ -11,7 +11,11 @@ export interface WebSocketLike {
   onmessage: ((ev: { data: unknown }) => void) | null;
   onclose: ((ev: { code: number; reason: string }) => void) | null;
   onerror: ((ev: unknown) => void) | null;
-  send(data: string): void;
+  /** Browsers deliver binary frames as Blobs unless this is 'arraybuffer' (the SDK sets it). */
+  binaryType?: string;
+  /** Bytes sent and not yet written to the network. */
+  readonly bufferedAmount?: number;
+  send(data: string | Uint8Array): void;
   close(code?: number, reason?: string): void;
 }
 
@@ -41,11 +45,11 @@ export async function defaultWebSocketFactory(): Promise<WebSocketFactory> {
   throw new Error('No WebSocket implementation: install the "ws" package or pass the webSocket option');
 }
 
-/** Text of a message event; the hub sends text frames (Blob/binary are not part of the protocol). */
-export function messageText(data: unknown): string | null {
-  if (typeof data === 'string') return data;
-  if (data instanceof ArrayBuffer) return new TextDecoder().decode(data);
-  if (ArrayBuffer.isView(data)) return new TextDecoder().decode(data);
+/** The bytes of a binary message event (a Node Buffer or an ArrayBuffer), or null for text. */
+export function messageBytes(data: unknown): Uint8Array | null {
+  if (data instanceof Uint8Array) return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   return null;
 }
 

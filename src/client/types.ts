@@ -29,6 +29,12 @@ export interface ConnectOptions {
   requestTimeoutMs?: number;
   /** With no frame from the hub for this long, the client checks the link and reconnects if dead (default 30000; 0 = off). */
   keepAliveMs?: number;
+  /**
+   * Bound of the bus's send buffer, in bytes (default 8 MiB): published messages not yet read by
+   * the hub (queued, held while reconnecting, unwritten by the socket). Past half of it `publish`
+   * returns false (await `flush()`), at it `publish` throws SEND_BUFFER_FULL.
+   */
+  maxPendingBytes?: number;
   /** Another WebSocket implementation (default: `ws` in Node, the global WebSocket in browsers). */
   webSocket?: WebSocketFactory;
 }
@@ -118,7 +124,7 @@ export interface MusterClient {
   watch<F extends WatchFilter = Record<never, never>>(filter?: F, options?: WatchOptions): Watch<EventsFor<F>>;
   /** A method of the hub's operation tables: params and result typed from them. */
   call<M extends HubMethod>(method: M, params: MethodParams<M>, options?: CallOptions): Promise<MethodResult<M>>;
-  /** Any other JSON-RPC method (system.*, rpc.discover, a newer hub's), untyped. `bus.format {binary: true}` is refused: the SDK reads JSON frames. */
+  /** Any other JSON-RPC method (system.*, rpc.discover, a newer hub's), untyped. */
   call<T = unknown, M extends string = string>(method: OtherMethod<M>, params?: unknown, options?: CallOptions): Promise<T>;
   /** Hub-to-client notifications; returns an unsubscribe function. */
   onNotification(method: string, handler: NotificationHandler): () => void;

@@ -35,7 +35,7 @@ export function busBehaviour(b: Behaviour): void {
       await bus(subRoot).subscribe('/ps/', () => {}).ready;
       await bus(pub).subscribe('/ps/', () => {}).ready;
       for (const s of ['/ps/a/', '/ps/ab/']) await b.inForce(pub, s, () => all.filter((m) => m.scope?.startsWith(s)));
-      const r = await bus(pub).publish('/ps/a/', { n: 1 });
+      const r = await pub.call('bus.publish', { scope: '/ps/a/', data: { n: 1 } }); // acknowledged
       assert.equal(r.seq > 0, true);
       await bus(pub).publish('/ps/a/b/c', 'two');
       await bus(pub).publish('/ps/ab/', 3);
@@ -66,7 +66,7 @@ export function busBehaviour(b: Behaviour): void {
     test('broadcast reaches every connected member on every hub, the sender excepted', async () => {
       const members = await Promise.all(['bc-0', 'bc-1', 'bc-2', 'bc-3'].map((n, i) => b.member(i, n)));
       const got = members.map(inbox);
-      const r = await bus(members[0]!).broadcast({ hello: 'all' });
+      const r = await members[0]!.call('bus.broadcast', { data: { hello: 'all' } });
       assert.ok(r.seq > 0);
       await b.until('every other member', () => got.slice(1).every((g) => g.some((m) => m.kind === 'broadcast' && m.from === 'bc-0')));
       // A later message to the sender shows the broadcast did not come back to it.
@@ -82,11 +82,12 @@ export function busBehaviour(b: Behaviour): void {
       const bb = await b.member(1, 'send-b');
       const got = inbox(bb);
       await b.until('send-b known at hub 0', async () => (await b.http(0, 'GET', '/v1/members/send-b')).status === 200);
-      const r = await bus(a).send('send-b', [1, 2]);
+      const r = await a.call('bus.send', { to: 'send-b', data: [1, 2] });
       assert.equal(r.delivered, 1);
       await b.until('the message', () => got.length === 1);
       assert.deepEqual([got[0]!.kind, got[0]!.from, got[0]!.to, got[0]!.data], ['send', 'send-a', 'send-b', [1, 2]]);
-      assert.equal(await codeOf(bus(a).send('nobody-here', 1)), 'NO_SUCH_MEMBER');
+      bus(a).send('nobody-here', 1); // fire-and-forget: the refusal comes with the next flush
+      assert.equal(await codeOf(bus(a).flush()), 'NO_SUCH_MEMBER');
       const bytes = await b.admin(2, 'POST', '/v1/members/send-b/send', { bytes: Buffer.from('hi').toString('base64') });
       assert.deepEqual([bytes.status, bytes.body.delivered], [200, 1]);
       await b.until('bytes over HTTP from a third hub', () => got.some((m) => m.data instanceof Uint8Array && Buffer.from(m.data).toString() === 'hi'));
@@ -128,7 +129,7 @@ export function busBehaviour(b: Behaviour): void {
       await c.register({ name: 'lim', type: 'limited', liveness: 'session' });
       const notices: unknown[] = [];
       c.onNotification('bus.throttled', (p) => notices.push(p));
-      const results = await Promise.all(Array.from({ length: 8 }, (_, i) => bus(c).publish('/lim/', i).then(() => 'ok', (e: { code: string; details?: { retryAfterMs?: number } }) => e)));
+      const results = await Promise.all(Array.from({ length: 8 }, (_, i) => c.call('bus.publish', { scope: '/lim/', data: i }).then(() => 'ok', (e: { code: string; details?: { retryAfterMs?: number } }) => e)));
       assert.equal(results.filter((r) => r === 'ok').length, 5, 'the burst of 5 passes');
       const refused = results.find((r) => r !== 'ok') as { code: string; details?: { retryAfterMs?: number } };
       assert.equal(refused.code, 'THROTTLED');
@@ -136,7 +137,7 @@ export function busBehaviour(b: Behaviour): void {
       await b.until('bus.throttled', () => notices.length > 0);
       assert.equal((notices[0] as { from: string }).from, 'lim');
       await new Promise((r) => setTimeout(r, refused.details!.retryAfterMs! + 20));
-      assert.equal(await codeOf(bus(c).publish('/lim/', 'later')), 'no error');
+      assert.equal(await codeOf(c.call('bus.publish', { scope: '/lim/', data: 'later' })), 'no error');
     });
 
     test('a receiver that stops reading loses its own messages (counted); the others get every one', async () => {

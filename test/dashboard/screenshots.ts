@@ -62,7 +62,7 @@ clients.push(publisher);
 await publisher.register({ type: 'publisher', name: 'weather' });
 let n = 0;
 const traffic = setInterval(() => {
-  for (let k = 0; k < 20; k++) void bus(publisher).publish(`/plant/row-${k % 3}/`, { n: n++, humidity: 60 + (n % 7) }).catch(() => {});
+  for (let k = 0; k < 20; k++) bus(publisher).publish(`/plant/row-${k % 3}/`, { n: n++, humidity: 60 + (n % 7) });
 }, 100);
 // Some churn for the event charts.
 const churn = setInterval(() => void reg.register({ name: 'visitor', type: 'tablet', liveness: { kind: 'ttl', ttlMs: 1500 } }).catch(() => {}), 700);

@@ -91,7 +91,7 @@ function Publish() {
   const send = async (e: Event) => {
     e.preventDefault();
     try {
-      const r = await bus(client).publish(scope, data);
+      const r = await client.call('bus.publish', { scope, data });  // acknowledged: the answer tells seq and delivered
       setAnswer(`published as seq ${r.seq}, delivered to ${r.delivered}`);
     } catch (err) {
       setAnswer(errorText(err));
