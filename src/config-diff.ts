@@ -12,7 +12,7 @@ type Key = keyof HubConfig;
 export const RELOADABLE_KEYS: ReadonlySet<Key> = new Set<Key>([
   'logLevel', 'adminToken', 'adminTokenGraceMs', 'registrationKey', 'maxMembers',
   'busRateLimits', 'busQueueMessages', 'busQueueBytes', 'busSlowPolicy', 'maxWatchQueueBytes',
-  'allowOrigins', 'maxConnections', 'deregisterOnStop', 'registrar', 'registrarToken',
+  'allowOrigins', 'maxConnections', 'deregisterOnStop', 'registrar', 'registrarToken', 'federationToken', 'federationAllow',
   'plantimager', 'plantimagerAllow',
   'co2', 'co2MaxSats', 'co2PingIntervalMs', 'co2PingFailures', 'co2TimeoutMs', 'co2NotifyPerSec', 'co2QueueMessages',
   'iccp', 'iccpEndpoints', 'iccpReadyTimeoutMs', 'iccpFinishedTimeoutMs', 'iccpMaxFrameBytes', 'iccpMaxEndpoints',

@@ -8,6 +8,7 @@
 import type { Logger } from 'pino';
 import type { HubConfig } from './config.js';
 import { changedKeys, RELOADABLE_KEYS } from './config-diff.js';
+import type { Federation } from './core/federation/federation.js';
 import type { Relay } from './core/bus/relay.js';
 import type { Registry } from './core/registry/registry.js';
 import { MusterError, toMusterError } from './errors.js';
@@ -23,6 +24,7 @@ export interface ReloadTarget {
   readonly log: Logger;
   readonly registry: Registry;
   readonly bus: Relay;
+  readonly federation: Federation;
   hasFace(name: string): boolean;
   startFace(face: LegacyFace, config: HubConfig): Promise<void>;
   stopFace(name: string): Promise<void>;
@@ -77,12 +79,13 @@ export class ConfigReloader {
       restarted.push('registrar');
     }
     if (has(changed, 'adminToken', 'registrationKey', 'maxMembers')) {
-      hub.registry.reconfigure({
+      hub.registry.policy.reconfigure({
         registrationKey: next.registrationKey, maxMembers: next.maxMembers,
         ...(has(changed, 'adminToken') ? { adminToken: { value: next.adminToken, graceMs: next.adminTokenGraceMs } } : {}),
       });
     }
     if (has(changed, 'busRateLimits')) hub.bus.setRateLimits(next.busRateLimits);
+    if (has(changed, 'federationToken', 'federationAllow')) hub.federation.setChildAccess(next.federationToken, next.federationAllow);
     if (has(changed, 'busQueueMessages', 'busQueueBytes', 'busSlowPolicy', 'maxWatchQueueBytes', 'maxConnections')) hub.setNativeLimits(next);
     // allowOrigins and deregisterOnStop are read from the config in effect each time they are used.
     hub.adopt(next);

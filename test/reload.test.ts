@@ -259,6 +259,32 @@ describe('reload - info', () => {
 });
 
 describe('reload - registrar', () => {
+  test('reload - a parent\'s federation allow-list and token: a child refused before is taken after; the old token refused after', async () => {
+    const OLD = 'fed-token-old-0123456789';
+    const NEW = 'fed-token-new-0123456789';
+    const site = await startFileHub({ hubId: 'site', logLevel: 'warn', federationToken: OLD, federationAllow: ['cell-9'] });
+    const cell = await startHub({ hubId: 'cell-1', registrar: site.url, registrarToken: OLD, federationMonitorMs: 300 });
+    try {
+      await eventually(async () => /allow-list/.test((await cell.hub.info()).federation.lastError), () => 'cell-1 not refused');
+      site.write({ hubId: 'site', logLevel: 'warn', federationToken: OLD, federationAllow: ['cell-1', 'cell-9'] });
+      const r = await reload(site);
+      assert.equal(r.stdout, 'config reloaded: federationAllow\n');
+      await eventually(async () => (await cell.hub.info()).federation.connected, () => 'cell-1 not registered after the reload');
+      // A new token: a hub presenting the old one is refused from now on; the child already here stays.
+      site.write({ hubId: 'site', logLevel: 'warn', federationToken: NEW, federationAllow: ['cell-1', 'cell-9'] });
+      assert.equal((await reload(site)).stdout, 'config reloaded: federationToken\n');
+      const late = await startHub({ hubId: 'cell-9', registrar: site.url, registrarToken: OLD, federationMonitorMs: 300 });
+      try {
+        await eventually(async () => /federation token/i.test((await late.hub.info()).federation.lastError), () => 'cell-9 not refused');
+        assert.equal((await cell.hub.info()).federation.connected, true);
+      } finally {
+        await late.stop();
+      }
+    } finally {
+      await cell.stop();
+    }
+  });
+
   test('reload - a root hub given a registrar registers there; the registrar taken away, it leaves and is a root again', async () => {
     const parent = await startHub({ hubId: 'site', federationToken: 'fed-token-0123456789' });
     try {

@@ -47,7 +47,7 @@ export class Drain {
   start(timeoutMs = DRAIN_DEFAULT_TIMEOUT_MS): DrainResult {
     if (this.#state) return this.#state;
     const since = Date.now();
-    this.#registry.drain();
+    this.#registry.policy.drain();
     const state: DrainResult = { draining: true, since, deadline: since + timeoutMs, sessions: this.#hooks.sessionsLeft() };
     this.#state = state;
     this.#log.warn({ timeoutMs, sessions: state.sessions }, 'draining: no new registrations or sessions; clients asked to move');

@@ -80,6 +80,12 @@ export class Children {
     return this.#byId.get(hubId);
   }
 
+  /** A reloaded config: the token child hubs present and the allow-list, for registrations from now on (children already here stay). */
+  setAccess(federationToken: string | undefined, federationAllow: string[] | undefined): void {
+    this.#o.federationToken = federationToken;
+    this.#o.federationAllow = federationAllow;
+  }
+
   /** hub.register from a child: checks token, allow-list and ids across the tree, then records it. */
   accept(link: HubLink, p: HubRegisterParams): Promise<HubHello> {
     const o = this.#o;

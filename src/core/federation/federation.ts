@@ -121,6 +121,11 @@ export class Federation {
     });
   }
 
+  /** A reloaded config: the federation token and allow-list child hubs register with from now on. */
+  setChildAccess(federationToken: string | undefined, federationAllow: string[] | undefined): void {
+    this.#children.setAccess(federationToken, federationAllow);
+  }
+
   /** Starts the parent-side monitor: every interval each child hub must answer a ping. */
   start(poa: string[]): void {
     this.#poa = poa;

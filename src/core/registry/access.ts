@@ -1,9 +1,13 @@
-/** Who may register, and who may act on a member: the checks the registry makes before it changes anything. */
+/**
+ * Who may register, and who may act on a member: the checks the registry makes before it changes
+ * anything, and the policy a reload may change (admin token, registration key, member cap) or an
+ * admin's drain may close.
+ */
 import { MusterError } from '../../errors.js';
 import type { LivenessSpec, RegisterParams } from '../../schemas/member.js';
 import { assertValidName } from '../names.js';
 import type { Connection } from '../ports.js';
-import { hashToken, type Secret, secretEquals } from '../tokens.js';
+import { hashToken, Secret, secretEquals } from '../tokens.js';
 import type { Member } from './member.js';
 
 /** A registration key when the hub asks for one (the admin token passes without), a connection for session liveness, a valid name. */
@@ -28,4 +32,39 @@ export function authorizedMember(member: Member | undefined, idOrName: string, c
   }
   if (caller.connection && member.connection === caller.connection) return member;
   throw new MusterError('UNAUTHORIZED', 'A valid member token or the admin token is required');
+}
+
+/** What the hub's config and its admin decide about registering here. */
+export class RegistrationPolicy {
+  readonly admin: Secret;
+  registrationKey: string | undefined;
+  maxMembers: number;
+  #draining = false;
+
+  constructor(o: { adminToken?: string; registrationKey?: string; maxMembers?: number }) {
+    this.admin = new Secret(o.adminToken || undefined);
+    this.registrationKey = o.registrationKey || undefined;
+    this.maxMembers = o.maxMembers ?? 100_000;
+  }
+
+  /** A reloaded config: who may register, how many, and (when given) a new admin token, the old one kept for its grace. */
+  reconfigure(o: { registrationKey?: string; maxMembers: number; adminToken?: { value: string | undefined; graceMs: number } }): void {
+    this.registrationKey = o.registrationKey || undefined;
+    this.maxMembers = o.maxMembers;
+    if (o.adminToken) this.admin.rotate(o.adminToken.value || undefined, o.adminToken.graceMs);
+  }
+
+  /** From now on registrations answer DRAINING, on every face: clients go to another hub. */
+  drain(): void {
+    this.#draining = true;
+  }
+
+  assertNotDraining(): void {
+    if (this.#draining) throw new MusterError('DRAINING', 'This hub is draining and takes no new registrations: register at another hub');
+  }
+
+  /** REGISTRY_FULL when `members` (after what a change removes) leave no room for one more. */
+  assertRoom(members: number): void {
+    if (members >= this.maxMembers) throw new MusterError('REGISTRY_FULL', `The registry is full (${this.maxMembers} members)`, { max: this.maxMembers });
+  }
 }

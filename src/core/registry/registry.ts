@@ -15,7 +15,7 @@ import type { CallOrigin } from '../../schemas/event.js';
 import type { MemberField, Store } from '../../store/store.js';
 import { EventLog } from '../events/event-log.js';
 import type { Connection } from '../ports.js';
-import { hashToken, newToken, Secret } from '../tokens.js';
+import { hashToken, newToken } from '../tokens.js';
 import { DEFAULT_LIVENESS, Liveness, normalizeLiveness, type LivenessDefaults, type ProbeRunner } from './liveness.js';
 import { initFromStored, liveMember, toStored, viewOf, type Member, type MemberInit } from './member.js';
 import { MemberIndex } from './member-index.js';
@@ -24,7 +24,7 @@ import { Changes, type AdminEventDraft, type EventDraft } from './changes.js';
 import { Mirror } from './mirror.js';
 import { rejoin } from './rejoin.js';
 import { assertRoles } from './roles.js';
-import { assertMayRegister, authorizedMember } from './access.js';
+import { assertMayRegister, authorizedMember, RegistrationPolicy } from './access.js';
 
 export { DEFAULT_LIVENESS, type LivenessDefaults, type ProbeRunner } from './liveness.js';
 export type { LifecycleInfo, Member, MemberInit } from './member.js';
@@ -58,9 +58,8 @@ export class Registry {
   readonly hubId: string;
   readonly log: EventLog;
   readonly defaults: LivenessDefaults;
-  readonly #admin: Secret;
-  #registrationKey: string | undefined;
-  #maxMembers: number;
+  /** Who may register here and how many: the admin token, the registration key, the cap, a drain (reload and drain change it). */
+  readonly policy: RegistrationPolicy;
   readonly #now: () => number;
   readonly #index = new MemberIndex();
   readonly #liveness: Liveness;
@@ -71,7 +70,6 @@ export class Registry {
   readonly #changes: Changes;
   #closed = false;
   /** Draining (admin.drain): no new registrations; members already here keep working. */
-  #draining = false;
   /** Plain counters (read by /metrics at scrape time; cheaper than a metrics call per heartbeat). */
   readonly counters = { registrations: 0, heartbeats: 0 };
 
@@ -79,9 +77,7 @@ export class Registry {
     this.hubId = options.hubId;
     this.log = log;
     this.defaults = { ...DEFAULT_LIVENESS, ...options.liveness };
-    this.#admin = new Secret(options.adminToken || undefined);
-    this.#registrationKey = options.registrationKey || undefined;
-    this.#maxMembers = options.maxMembers ?? 100_000;
+    this.policy = new RegistrationPolicy(options);
     this.#now = options.now ?? Date.now;
     this.#liveness = new Liveness(this.#index, {
       // A status change is an event but not a write; a lapse is a removal like any other.
@@ -148,14 +144,7 @@ export class Registry {
   }
 
   isAdmin(token: string | undefined): boolean {
-    return this.#admin.matches(token);
-  }
-
-  /** A reloaded config: who may register, how many, and (when given) a new admin token, the old one kept for its grace. */
-  reconfigure(o: { registrationKey?: string; maxMembers: number; adminToken?: { value: string | undefined; graceMs: number } }): void {
-    this.#registrationKey = o.registrationKey || undefined;
-    this.#maxMembers = o.maxMembers;
-    if (o.adminToken) this.#admin.rotate(o.adminToken.value || undefined, o.adminToken.graceMs);
+    return this.policy.admin.matches(token);
   }
 
   /** Reserves a name so no member can take it (another face's device, a hub id, ...). */
@@ -175,7 +164,7 @@ export class Registry {
     this.#assertOpen();
     const admin = this.isAdmin(caller.token);
     const liveness = this.normalizeLiveness(params.liveness);
-    assertMayRegister(params, caller, liveness, admin, this.#registrationKey);
+    assertMayRegister(params, caller, liveness, admin, this.policy.registrationKey);
     if (params.token) {
       const existing = this.#index.byTokenHash(hashToken(params.token));
       if (existing) {
@@ -185,9 +174,7 @@ export class Registry {
     }
     assertRoles(params.roles, admin);
 
-    if (this.#index.size >= this.#maxMembers) {
-      throw new MusterError('REGISTRY_FULL', `The registry is full (${this.#maxMembers} members)`, { max: this.#maxMembers });
-    }
+    this.policy.assertRoom(this.#index.size);
     const base = params.name ?? `${params.type.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 60)}`;
     const token = newToken();
     for (let attempt = 1; ; attempt++) {
@@ -230,7 +217,7 @@ export class Registry {
     // Check before evicting: a refused add must leave the evicted members where they were.
     const freedName = removed.some((m) => m.name === member.name);
     if (this.#index.isTaken(member.name) && !freedName) throw new MusterError('NAME_TAKEN', `The name ${member.name} is taken`, { name: member.name });
-    if (this.#index.size - removed.length >= this.#maxMembers) throw new MusterError('REGISTRY_FULL', `The registry is full (${this.#maxMembers} members)`, { max: this.#maxMembers });
+    this.policy.assertRoom(this.#index.size - removed.length);
     for (const m of removed) this.#unindex(m, 'evicted');
     this.#index.add(member);
     this.#liveness.start(member, connection);
@@ -238,7 +225,7 @@ export class Registry {
     const events: EventDraft[] = removed.map((m) => ({ type: 'removed', member: this.view(m), reason: 'evicted' }));
     events.push({ type: 'added', member: this.view(member) });
     try {
-      await this.#changes.commit([{ member: toStored(member) }], removed.map((m) => m.id), events, { namesFree: [member.name], maxMembers: this.#maxMembers });
+      await this.#changes.commit([{ member: toStored(member) }], removed.map((m) => m.id), events, { namesFree: [member.name], maxMembers: this.policy.maxMembers });
     } catch (err) {
       // Refused by the store (in a cluster, another hub took the name): as if it never came.
       if (this.#index.holds(member)) {
@@ -321,11 +308,6 @@ export class Registry {
     await this.#changes.commit([], [], [event]);
   }
 
-  /** From now on registrations answer DRAINING, on every face: clients go to another hub. */
-  drain(): void {
-    this.#draining = true;
-  }
-
   /**
    * Persists a member whose record another service changed and tells watchers. `lifecycle`
    * events carry the transition; everything else is `updated`.
@@ -365,7 +347,7 @@ export class Registry {
 
   /** Checks a caller may act on a member (its own token or the admin token). */
   authorize(idOrName: string, caller: Caller): Member {
-    return authorizedMember(this.#index.find(idOrName), idOrName, caller, this.#admin);
+    return authorizedMember(this.#index.find(idOrName), idOrName, caller, this.policy.admin);
   }
 
   /** Every connection with members bound (broadcast reaches each once). */
@@ -405,7 +387,7 @@ export class Registry {
 
   #assertOpen(): void {
     if (this.#closed) throw new MusterError('SHUTTING_DOWN');
-    if (this.#draining) throw new MusterError('DRAINING', 'This hub is draining and takes no new registrations: register at another hub');
+    this.policy.assertNotDraining();
   }
 
   #unindex(m: Member, reason: RemovalReason): void {
