@@ -12,6 +12,7 @@ import {
   type AnswerRecord, type RequestRecord,
 } from '../src/faces/native/bus-binary.js';
 import { startHub, type TestHub } from './support/hub.js';
+import { RpcPeer } from './support/rpc.js';
 
 let h: TestHub;
 before(async () => {
@@ -136,6 +137,18 @@ function echo(p: BinPeer): void {
   });
 }
 
+/** A member that speaks plain JSON-RPC (no SDK): it answers each bus.handle as `answer` says. */
+async function jsonMember(name: string, answer: (method: string, params: unknown) => { result?: unknown; error?: { code: number; message: string } }): Promise<RpcPeer> {
+  const p = await RpcPeer.connect(h.wsUrl);
+  closers.push(() => p.close());
+  await p.ok('register', { name, type: 'svc', liveness: 'session' });
+  p.ws.on('message', (data: Buffer) => {
+    const m = JSON.parse(data.toString()) as { id?: number; method?: string; params?: { method: string; params?: unknown } };
+    if (m.method === 'bus.handle' && m.params) p.ws.send(JSON.stringify({ jsonrpc: '2.0', id: m.id, ...answer(m.params.method, m.params.params) }));
+  });
+  return p;
+}
+
 async function sdkMember(name: string): Promise<MusterClient> {
   const c = await connect({ url: h.url, reconnect: false });
   closers.push(() => c.close());
@@ -250,43 +263,43 @@ describe('bus - binary request/reply', () => {
     assert.deepEqual((await asker.answerOf(20_000)).payload, Buffer.from('ok'));
   });
 
-  test('a binary requester asks a JSON (SDK) member: JSON in and out, bytes as {bytes: base64}, errors as MEMBER_ERROR', async () => {
-    const calc = await sdkMember('bq-sdk-calc');
-    bus(calc).onRequest('add', (p) => ({ sum: (p as { a: number; b: number }).a + (p as { a: number; b: number }).b }));
-    bus(calc).onRequest('show', (p) => p);
-    bus(calc).onRequest('fail', () => { throw Object.assign(new Error('cannot'), { code: 'INVALID_STATE' }); });
-    const asker = await BinPeer.open('bq-bin-to-sdk');
-    asker.ask({ id: 1, to: 'bq-sdk-calc', method: 'add', payload: Buffer.from('{"a":2,"b":40}'), isBytes: false });
+  test('a binary requester asks a JSON-RPC member: JSON in and out, bytes as {bytes: base64}, errors as MEMBER_ERROR', async () => {
+    await jsonMember('bq-json-calc', (method, params) => {
+      if (method === 'add') return { result: { sum: (params as { a: number; b: number }).a + (params as { a: number; b: number }).b } };
+      if (method === 'show') return { result: params ?? null };
+      return { error: { code: -32000, message: 'cannot' } };
+    });
+    const asker = await BinPeer.open('bq-bin-to-json');
+    asker.ask({ id: 1, to: 'bq-json-calc', method: 'add', payload: Buffer.from('{"a":2,"b":40}'), isBytes: false });
     const a1 = await asker.answerOf(1);
-    assert.deepEqual([a1.kind, a1.from, a1.isBytes, JSON.parse(a1.payload.toString())], [KIND_REPLY, 'bq-sdk-calc', false, { sum: 42 }]);
-    asker.ask({ id: 2, to: 'bq-sdk-calc', method: 'show', payload: Buffer.from([1, 2, 3]) });
+    assert.deepEqual([a1.kind, a1.from, a1.isBytes, JSON.parse(a1.payload.toString())], [KIND_REPLY, 'bq-json-calc', false, { sum: 42 }]);
+    asker.ask({ id: 2, to: 'bq-json-calc', method: 'show', payload: Buffer.from([1, 2, 3]) });
     assert.deepEqual(JSON.parse((await asker.answerOf(2)).payload.toString()), { bytes: 'AQID' });
-    asker.ask({ id: 3, to: 'bq-sdk-calc', method: 'fail' });
+    asker.ask({ id: 3, to: 'bq-json-calc', method: 'fail' });
     const e = await asker.errorOf(3);
     assert.equal(e.code, 'MEMBER_ERROR');
     assert.equal(e.message, 'cannot');
-    asker.ask({ id: 4, to: 'bq-sdk-calc', method: 'show', isBytes: false }); // an empty JSON payload is null
+    asker.ask({ id: 4, to: 'bq-json-calc', method: 'show', isBytes: false }); // an empty JSON payload is null
     assert.equal(JSON.parse((await asker.answerOf(4)).payload.toString()), null);
   });
 
-  test('a JSON (SDK) requester, and HTTP, ask a binary member: it gets handle records; bytes replies arrive as {bytes: base64}', async () => {
+  test('a JSON-RPC requester, and HTTP, ask a binary member: it gets handle records; bytes replies arrive as {bytes: base64}', async () => {
     const svc = await BinPeer.open('bq-bin-svc');
     echo(svc);
-    const asker = await sdkMember('bq-sdk-asker');
-    assert.deepEqual(await bus(asker).request('bq-bin-svc', 'echo', { x: [1, 'two'] }), { x: [1, 'two'] });
-    await assert.rejects(bus(asker).request('bq-bin-svc', 'fail'), (e: unknown) => {
-      assert.ok(e instanceof MusterClientError);
-      assert.equal(e.code, 'MEMBER_ERROR');
-      assert.deepEqual(e.details?.error, { code: 42, message: 'nope', data: { why: 'because' } });
-      return true;
-    });
-    await assert.rejects(bus(asker).request('bq-bin-svc', 'silent', null, { timeoutMs: 100 }), (e: unknown) => e instanceof MusterClientError && e.code === 'TIMEOUT');
-    const pending = svc.handles.find((r) => r.method === 'silent');
-    assert.equal(pending?.from, 'bq-sdk-asker');
+    const asker = await RpcPeer.connect(h.wsUrl);
+    closers.push(() => asker.close());
+    await asker.ok('register', { name: 'bq-json-asker', type: 'svc', liveness: 'session' });
+    assert.deepEqual(await asker.ok('bus.request', { to: 'bq-bin-svc', method: 'echo', params: { x: [1, 'two'] } }), { x: [1, 'two'] });
+    const failed = await asker.call('bus.request', { to: 'bq-bin-svc', method: 'fail' });
+    assert.equal(failed.error?.data?.code, 'MEMBER_ERROR');
+    assert.deepEqual((failed.error?.data?.details as { error?: unknown } | undefined)?.error, { code: 42, message: 'nope', data: { why: 'because' } });
+    const silent = await asker.call('bus.request', { to: 'bq-bin-svc', method: 'silent', timeoutMs: 100 });
+    assert.equal(silent.error?.data?.code, 'TIMEOUT');
+    assert.equal(svc.handles.find((r) => r.method === 'silent')?.from, 'bq-json-asker');
 
     const bytesSvc = await BinPeer.open('bq-bytes-svc');
     bytesSvc.ws.on('message', () => { for (const r of bytesSvc.handles.splice(0)) bytesSvc.answer(r.id, { bytes: Buffer.from([255, 0]) }); });
-    assert.deepEqual(await bus(asker).request('bq-bytes-svc', 'any'), { bytes: '/wA=' });
+    assert.deepEqual(await asker.ok('bus.request', { to: 'bq-bytes-svc', method: 'any' }), { bytes: '/wA=' });
 
     const res = await fetch(`${h.url}/v1/members/bq-bin-svc/request`, {
       method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${(await import('./support/hub.js')).ADMIN_TOKEN}` },
@@ -294,6 +307,27 @@ describe('bus - binary request/reply', () => {
     });
     assert.equal(res.status, 200);
     assert.deepEqual(await res.json(), { result: { via: 'http' } });
+  });
+
+  test('the SDK (binary records) asks and answers binary members: JSON values and bytes as bytes, errors as MEMBER_ERROR', async () => {
+    const calc = await sdkMember('bq-sdk-calc');
+    bus(calc).onRequest('add', (p) => ({ sum: (p as { a: number; b: number }).a + (p as { a: number; b: number }).b }));
+    bus(calc).onRequest('show', (p) => p);
+    const asker = await BinPeer.open('bq-bin-to-sdk');
+    asker.ask({ id: 1, to: 'bq-sdk-calc', method: 'add', payload: Buffer.from('{"a":2,"b":40}'), isBytes: false });
+    assert.deepEqual(JSON.parse((await asker.answerOf(1)).payload.toString()), { sum: 42 });
+    asker.ask({ id: 2, to: 'bq-sdk-calc', method: 'show', payload: Buffer.from([1, 2, 3]) });
+    const a2 = await asker.answerOf(2);
+    assert.deepEqual([a2.isBytes, [...a2.payload]], [true, [1, 2, 3]], 'bytes come back as bytes');
+
+    const svc = await BinPeer.open('bq-bin-svc-2');
+    echo(svc);
+    const sdkAsker = await sdkMember('bq-sdk-asker');
+    assert.deepEqual(await bus(sdkAsker).request('bq-bin-svc-2', 'echo', { x: [1, 'two'] }), { x: [1, 'two'] });
+    await assert.rejects(bus(sdkAsker).request('bq-bin-svc-2', 'fail'), (e: unknown) => e instanceof MusterClientError && e.code === 'MEMBER_ERROR');
+    const bytesSvc = await BinPeer.open('bq-bytes-svc-2');
+    bytesSvc.ws.on('message', () => { for (const r of bytesSvc.handles.splice(0)) bytesSvc.answer(r.id, { bytes: Buffer.from([255, 0]) }); });
+    assert.deepEqual(await bus(sdkAsker).request('bq-bytes-svc-2', 'any'), new Uint8Array([255, 0]));
   });
 
   test('bad records: a clear error (an error record, or bus.error for a malformed frame), and the hub keeps serving', async () => {
