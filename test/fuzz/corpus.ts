@@ -74,9 +74,15 @@ export interface MethodDoc {
   params: { name: string; schema: Schema; required: boolean }[];
 }
 
+/**
+ * Operations that end the hub by design (an admin's drain stops it once its sessions left): never
+ * seeds, or every run would end in "the hub exited".
+ */
+const ENDS_THE_HUB = { methods: new Set(['admin.drain']), routes: new Set(['/v1/admin/drain']) };
+
 /** One JSON-RPC request per method: `{"jsonrpc":"2.0","id":N,"method":M,"params":{...}}`. */
 export function rpcSeeds(methods: readonly MethodDoc[], hints: Hints): { method: string; text: string }[] {
-  return methods.map((m, i) => {
+  return methods.filter((m) => !ENDS_THE_HUB.methods.has(m.name)).map((m, i) => {
     const schema: Schema = {
       type: 'object',
       properties: Object.fromEntries(m.params.map((p) => [p.name, p.schema])),
@@ -105,7 +111,7 @@ interface OpenApi {
 export function httpSeeds(doc: OpenApi, hints: Hints, exclude: (path: string) => boolean): RouteSeed[] {
   const out: RouteSeed[] = [];
   for (const [route, methods] of Object.entries(doc.paths)) {
-    if (exclude(route)) continue;
+    if (exclude(route) || ENDS_THE_HUB.routes.has(route)) continue;
     for (const [method, op] of Object.entries(methods)) {
       const path = route.replace(/\{(\w+)\}/g, (_m, p: string) => encodeURIComponent(String(hints[`${method.toUpperCase()} path.${p}`] ?? hints[`path.${p}`] ?? 'fz-a')));
       const schema = op.requestBody?.content?.['application/json']?.schema;
