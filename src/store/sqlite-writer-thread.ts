@@ -1,8 +1,11 @@
 /**
- * The hub's side of the SQLite writer thread (sqlite-writer.ts): starts it, hands it batches and
- * resolves each when the thread answers that it is committed. Batches are answered in the order
- * sent. The thread keeps the process alive only while a commit is on its way.
+ * The hub's side of the SQLite writer thread (sqlite-writer.ts): one thread per process, started
+ * with the first store and kept for the next (a process that opens stores one after another, as
+ * tests and restores do, starts it once). Each store hands it batches and each resolves when the
+ * thread answers that it is committed; a store's messages are answered in the order sent. The
+ * thread keeps the process alive only while something is on its way.
  */
+import { statSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { FromWriter, ToWriter, WriterOptions } from './sqlite-writer.js';
 import type { RowBatch } from './sqlite-writes.js';
@@ -12,72 +15,115 @@ interface Waiting {
   reject: (err: Error) => void;
 }
 
-export class WriterThread {
+/** The process's writer thread, shared by its stores; a new one once it failed or ended. */
+class SharedWriter {
   readonly #worker: Worker;
-  readonly #waiting = new Map<number, Waiting>();
-  readonly #exited: Promise<void>;
+  /** By store, then by message: what waits for the thread's answer. */
+  readonly #waiting = new Map<number, Map<number, Waiting>>();
+  #pending = 0;
   #seq = 0;
-  /** Set once the thread failed or ended: every commit from then on is refused with it. */
   #broken: Error | null = null;
 
-  constructor(options: WriterOptions) {
-    this.#worker = startWorker(options);
+  constructor() {
+    this.#worker = startWorker();
     this.#worker.unref();
     this.#worker.on('message', (msg: FromWriter) => {
-      const w = this.#waiting.get(msg.seq);
+      const w = this.#waiting.get(msg.store)?.get(msg.seq);
       if (!w) return;
-      this.#waiting.delete(msg.seq);
-      if (this.#waiting.size === 0) this.#worker.unref();
+      this.#waiting.get(msg.store)!.delete(msg.seq);
+      if (--this.#pending === 0) this.#worker.unref();
       if (msg.error) w.reject(Object.assign(new Error(msg.error.message), msg.error.code ? { code: msg.error.code } : {}));
       else w.resolve();
     });
     this.#worker.on('error', (err) => this.#fail(err));
-    this.#exited = new Promise((resolve) => this.#worker.once('exit', () => {
-      this.#fail(new Error('the SQLite writer thread ended'));
-      resolve();
-    }));
+    this.#worker.once('exit', () => this.#fail(new Error('the SQLite writer thread ended')));
   }
 
-  /** Resolves once `batch` is committed; rejects with the reason it was not (nothing of it applied). */
-  commit(batch: RowBatch): Promise<void> {
+  get broken(): boolean {
+    return this.#broken !== null;
+  }
+
+  /** Sends `build(seq)` for `store`; resolves with the thread's answer to it. */
+  send(store: number, build: (seq: number) => ToWriter): Promise<void> {
     if (this.#broken) return Promise.reject(this.#broken);
     const seq = ++this.#seq;
+    let forStore = this.#waiting.get(store);
+    if (!forStore) this.#waiting.set(store, (forStore = new Map()));
+    const waiting = forStore;
     return new Promise((resolve, reject) => {
-      this.#waiting.set(seq, { resolve, reject });
-      this.#worker.ref();
-      this.#post({ kind: 'commit', seq, batch });
+      waiting.set(seq, { resolve, reject });
+      if (this.#pending++ === 0) this.#worker.ref();
+      this.#worker.postMessage(build(seq));
     });
   }
 
-  /** Ends the thread after the batches already sent; resolves when it has closed its connection. */
-  async close(): Promise<void> {
-    if (!this.#broken) {
-      this.#worker.ref();
-      this.#post({ kind: 'close' });
-    }
-    await this.#exited;
-  }
-
-  #post(msg: ToWriter): void {
-    this.#worker.postMessage(msg);
+  forget(store: number): void {
+    this.#waiting.delete(store);
   }
 
   #fail(err: Error): void {
     this.#broken ??= err;
-    for (const w of this.#waiting.values()) w.reject(err);
+    if (shared === this) shared = null;
+    for (const forStore of this.#waiting.values()) for (const w of forStore.values()) w.reject(err);
     this.#waiting.clear();
+    this.#pending = 0;
+  }
+}
+
+let shared: SharedWriter | null = null;
+let nextStore = 1;
+
+/** One store's connection in the writer thread. */
+export class WriterThread {
+  readonly #writer: SharedWriter;
+  readonly #store = nextStore++;
+  readonly #opened: Promise<void>;
+
+  constructor(options: WriterOptions) {
+    if (!shared || shared.broken) shared = new SharedWriter();
+    this.#writer = shared;
+    this.#opened = this.#writer.send(this.#store, (seq) => ({ kind: 'open', store: this.#store, seq, options }));
+    this.#opened.catch(() => {});
+  }
+
+  /** Resolves once `batch` is committed; rejects with the reason it was not (nothing of it applied). */
+  async commit(batch: RowBatch): Promise<void> {
+    await this.#opened;
+    return this.#writer.send(this.#store, (seq) => ({ kind: 'commit', store: this.#store, seq, batch }));
+  }
+
+  /** Closes this store's connection after the batches already sent; the thread stays for the process's next store. */
+  async close(): Promise<void> {
+    await this.#writer.send(this.#store, (seq) => ({ kind: 'close', store: this.#store, seq })).catch(() => {});
+    this.#writer.forget(this.#store);
   }
 }
 
 /**
  * The compiled build runs sqlite-writer.js directly. Run from the TypeScript sources, the thread
- * needs tsx's loader of its own (a worker does not inherit the one registered at run time).
+ * needs tsx's loader of its own (a worker does not inherit the one registered at run time), which
+ * takes a third of a second to start: the checkout's build of the same two files is used instead
+ * when it is newer than they are (as bin/muster.js does for the CLI).
  */
-function startWorker(workerData: WriterOptions): Worker {
+function startWorker(): Worker {
   const here = import.meta.url;
-  if (!here.endsWith('.ts')) return new Worker(new URL('./sqlite-writer.js', here), { workerData });
+  if (!here.endsWith('.ts')) return new Worker(new URL('./sqlite-writer.js', here));
+  const built = builtWriter(here);
+  if (built) return new Worker(built);
   const entry = new URL('./sqlite-writer.ts', here).href;
   const tsx = import.meta.resolve('tsx/esm/api');
   const boot = `import(${JSON.stringify(tsx)}).then((t) => { t.register(); return import(${JSON.stringify(entry)}); })`;
-  return new Worker(boot, { eval: true, workerData, execArgv: [] });
+  return new Worker(boot, { eval: true, execArgv: [] });
+}
+
+/** dist/store/sqlite-writer.js when it was built after the last change to the writer's sources, else null. */
+function builtWriter(here: string): URL | null {
+  const built = new URL('../../dist/store/sqlite-writer.js', here);
+  try {
+    const builtAt = Math.min(statSync(built).mtimeMs, statSync(new URL('../../dist/store/sqlite-writes.js', here)).mtimeMs);
+    const sources = ['./sqlite-writer.ts', './sqlite-writes.ts'].map((f) => statSync(new URL(f, here)).mtimeMs);
+    return sources.every((t) => t <= builtAt) ? built : null;
+  } catch {
+    return null;
+  }
 }
