@@ -10,6 +10,7 @@ import { connect, type AdminEvent, type HubEvent } from '../src/client/index.js'
 import { runMuster } from './support/cli.js';
 import { ADMIN_TOKEN, startHub, tempDir, type TestHub } from './support/hub.js';
 import { RpcPeer } from './support/rpc.js';
+import { sseReplay } from './support/wait.js';
 
 const dataDir = tempDir('muster-audit-');
 let h: TestHub;
@@ -40,22 +41,6 @@ async function replay(filter: Record<string, unknown>): Promise<HubEvent[]> {
 }
 
 /** What an SSE stream sends in its first 300 ms (its replay). */
-async function sseText(url: string): Promise<string> {
-  const stop = new AbortController();
-  const res = await fetch(url, { signal: stop.signal });
-  const reader = res.body!.getReader();
-  const timer = setTimeout(() => stop.abort(), 300);
-  let text = '';
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += Buffer.from(value).toString();
-    }
-  } catch { /* aborted: what came is the replay */ }
-  clearTimeout(timer);
-  return text;
-}
 
 describe('admin - audit', () => {
   test('log-level, check-links and a snapshot are admin events with by, from (face and address) and detail; member watches never see them', async () => {
@@ -82,10 +67,10 @@ describe('admin - audit', () => {
     assert.deepEqual((await replay({})).map((e) => e.type), ['added']);
     assert.deepEqual(await replay({ types: ['admin'], name: 'cam-1' }), []);
     assert.deepEqual((await replay({ types: ['added', 'admin'] })).map((e) => e.type), ['admin', 'admin', 'admin', 'admin', 'added']);
-    const sse = await sseText(`${h.url}/v1/events?since=0`);
+    const sse = await sseReplay(`${h.url}/v1/events?since=0`);
     assert.match(sse, /"type":"added"/);
     assert.doesNotMatch(sse, /"type":"admin"/, 'an SSE stream without types has no admin events');
-    assert.equal((await sseText(`${h.url}/v1/events?since=0&types=admin`)).match(/"type":"admin"/g)?.length, 4, 'and one that asks has them all');
+    assert.equal((await sseReplay(`${h.url}/v1/events?since=0&types=admin`)).match(/"type":"admin"/g)?.length, 4, 'and one that asks has them all');
   });
 
   test('the audit survives a restart and shows in `muster watch --events admin --since 0`', async () => {

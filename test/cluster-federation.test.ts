@@ -8,10 +8,12 @@ import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { bus, connect, type BusMessage, type MemberView, type MusterClient } from '../src/client/index.js';
+import { bus, type BusMessage, type HubInfo, type MemberView, type MusterClient } from '../src/client/index.js';
 import type { TreeNode } from '../src/schemas/federation.js';
-import { ADMIN_TOKEN, spawnHub, startHub, tempDir, type HubProcess, type TestHub } from './support/hub.js';
+import { spawnHub, startHub, tempDir, type HubProcess, type TestHub } from './support/hub.js';
 import { startRedis, type TestRedis } from './support/redis.js';
+import { adminHttp, hubIds, sessionMember } from './support/tree.js';
+import { sleep, until } from './support/wait.js';
 
 const FED = 'federation-token-1';
 const MONITOR_MS = 500;
@@ -20,37 +22,9 @@ let root: TestHub;
 const cluster: HubProcess[] = [];
 const clients: MusterClient[] = [];
 const dir = tempDir('muster-cfed-');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(label: string, what: () => Promise<T | undefined | false> | T | undefined | false, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await what();
-      if (v) return v;
-    } catch (err) { last = err; }
-    if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${label}${last ? ` (${String(last)})` : ''}`);
-    await sleep(50);
-  }
-}
-
-async function http<T = any>(url: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const res = await fetch(url + path, {
-    method, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, body: (await res.json()) as T };
-}
-
-async function member(url: string, name: string): Promise<MusterClient> {
-  const c = await connect({ url, reconnect: { initialDelayMs: 50, maxDelayMs: 300 } });
-  clients.push(c);
-  await c.register({ name, type: 'svc', liveness: 'session' });
-  return c;
-}
-
-const hubIds = (n: TreeNode): string[] => [n.hubId, ...n.children.flatMap(hubIds)];
+const http = adminHttp;
+const member = (url: string, name: string) => sessionMember(url, name, clients);
 
 before(async () => {
   redis = await startRedis();
@@ -160,7 +134,7 @@ describe('cluster in a federation tree', () => {
     await until('stays known at the root', async () => (await http(root.url, 'GET', '/v1/members/k1%2Fstays')).status === 200);
     await bus(sender).send('k1/stays', 'still here');
     await until('the message', () => got.some((m) => m.data === 'still here'));
-    const info = (await http(cluster[1]!.url, 'GET', '/v1/info')).body;
+    const info = (await http<HubInfo>(cluster[1]!.url, 'GET', '/v1/info')).body;
     assert.equal(info.federation.connected, true);
     // The stopped hub took the registrar's record with it: the other's connection monitor puts it back, held by it.
     const record = await until('the registrar record back at k1', async () => {

@@ -9,10 +9,12 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { bus, connect, type BusMessage, type MemberView, type MusterClient } from '../src/client/index.js';
+import { bus, type BusMessage, type MemberView, type MusterClient } from '../src/client/index.js';
 import type { TreeNode } from '../src/schemas/federation.js';
-import { ADMIN_TOKEN, spawnHub, startHub, tempDir, type HubProcess, type TestHub } from './support/hub.js';
+import { spawnHub, startHub, tempDir, type HubProcess, type TestHub } from './support/hub.js';
 import { startRedis, type TestRedis } from './support/redis.js';
+import { adminHttp, hubIds, sessionMember } from './support/tree.js';
+import { sleep, until } from './support/wait.js';
 
 const FED = 'federation-token-2';
 const MONITOR_MS = 500;
@@ -21,34 +23,9 @@ let leaf: TestHub;
 const cluster: HubProcess[] = [];
 const clients: MusterClient[] = [];
 const dir = tempDir('muster-cparent-');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(label: string, what: () => Promise<T | undefined | false> | T | undefined | false, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await what();
-      if (v) return v;
-    } catch (err) { last = err; }
-    if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${label}${last ? ` (${String(last)})` : ''}`);
-    await sleep(50);
-  }
-}
-
-async function http<T = unknown>(url: string, method: string, path: string): Promise<{ status: number; body: T }> {
-  const res = await fetch(url + path, { method, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
-  return { status: res.status, body: (await res.json()) as T };
-}
-
-async function member(url: string, name: string): Promise<MusterClient> {
-  const c = await connect({ url, reconnect: { initialDelayMs: 50, maxDelayMs: 300 } });
-  clients.push(c);
-  await c.register({ name, type: 'svc', liveness: 'session' });
-  return c;
-}
-
-const hubIds = (n: TreeNode): string[] => [n.hubId, ...n.children.flatMap(hubIds)];
+const http = adminHttp;
+const member = (url: string, name: string) => sessionMember(url, name, clients);
 
 before(async () => {
   redis = await startRedis();

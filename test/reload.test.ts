@@ -15,6 +15,7 @@ import { DEFAULT_CONFIG } from '../src/config.js';
 import { runMuster } from './support/cli.js';
 import { startHub, tempDir } from './support/hub.js';
 import { freePort } from './support/net.js';
+import { sseReplay } from './support/wait.js';
 
 const BIN = new URL('../bin/muster.js', import.meta.url).pathname;
 const TOKEN = 'reload-admin-token-0123456789';
@@ -140,21 +141,9 @@ describe('reload - SIGHUP', () => {
 
 interface AdminEventLine { action: string; from?: { face: string }; detail: { by?: string; changed?: string[] } }
 
-/** The hub's admin events so far: the replay of an SSE stream that asks for them, read for 300 ms. */
+/** The hub's admin events so far: the replay of an SSE stream that asks for them. */
 async function adminEvents(hub: FileHub): Promise<AdminEventLine[]> {
-  const stop = new AbortController();
-  const res = await fetch(`${hub.url}/v1/events?since=0&types=admin`, { signal: stop.signal });
-  const reader = res.body!.getReader();
-  const timer = setTimeout(() => stop.abort(), 300);
-  let text = '';
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += Buffer.from(value).toString();
-    }
-  } catch { /* aborted: what came is the replay */ }
-  clearTimeout(timer);
+  const text = await sseReplay(`${hub.url}/v1/events?since=0&types=admin`);
   return text.split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)) as AdminEventLine);
 }
 
