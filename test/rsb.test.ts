@@ -311,7 +311,12 @@ describe('rsb - bounded queues', () => {
     const dropped = h.hub.bus.totals.dropped;
     const big = Buffer.alloc(64 * 1024, 1).toString('base64');
     const count = 400;
-    for (let i = 0; i < count; i++) n.ws.send(JSON.stringify({ jsonrpc: '2.0', method: 'bus.publish', params: { scope: '/flood/', bytes: big } }));
+    // In rounds of 50 (3.2 MiB), each sent once the fast reader has what came before: its own
+    // queue (8 MiB) never fills, while the slow reader's does and loses the rest.
+    for (let sent = 0; sent < count; sent += 50) {
+      await until(() => fast.received().length >= sent * 64 * 1024, `the fast reader has the first ${sent}`, 20_000);
+      for (let i = 0; i < 50; i++) n.ws.send(JSON.stringify({ jsonrpc: '2.0', method: 'bus.publish', params: { scope: '/flood/', bytes: big } }));
+    }
     await until(() => h.hub.bus.totals.dropped > dropped, 'drops counted', 10_000);
     await until(() => fast.received().length >= count * 64 * 1024, 'every message at the fast reader', 20_000);
     slow.destroy();
