@@ -21,6 +21,8 @@ class SharedWriter {
   /** By store, then by message: what waits for the thread's answer. */
   readonly #waiting = new Map<number, Map<number, Waiting>>();
   #pending = 0;
+  /** Stores open on this thread: with none, nothing may keep the process alive. */
+  #stores = 0;
   #seq = 0;
   #broken: Error | null = null;
 
@@ -28,10 +30,12 @@ class SharedWriter {
     this.#worker = startWorker();
     this.#worker.unref();
     this.#worker.on('message', (msg: FromWriter) => {
+      // Every message sent gets one answer: counted even when nobody waits for it any more, or the
+      // thread would keep the process alive for ever.
+      if (--this.#pending === 0) this.#worker.unref();
       const w = this.#waiting.get(msg.store)?.get(msg.seq);
       if (!w) return;
       this.#waiting.get(msg.store)!.delete(msg.seq);
-      if (--this.#pending === 0) this.#worker.unref();
       if (msg.error) w.reject(Object.assign(new Error(msg.error.message), msg.error.code ? { code: msg.error.code } : {}));
       else w.resolve();
     });
@@ -57,12 +61,19 @@ class SharedWriter {
     });
   }
 
+  opened(): void {
+    this.#stores++;
+  }
+
+  /** A store closed: its waits are dropped; the last one lets the process go whatever is counted. */
   forget(store: number): void {
     this.#waiting.delete(store);
+    if (--this.#stores === 0) this.#worker.unref();
   }
 
   #fail(err: Error): void {
     this.#broken ??= err;
+    this.#worker.unref();
     if (shared === this) shared = null;
     for (const forStore of this.#waiting.values()) for (const w of forStore.values()) w.reject(err);
     this.#waiting.clear();
@@ -78,10 +89,12 @@ export class WriterThread {
   readonly #writer: SharedWriter;
   readonly #store = nextStore++;
   readonly #opened: Promise<void>;
+  #closed = false;
 
   constructor(options: WriterOptions) {
     if (!shared || shared.broken) shared = new SharedWriter();
     this.#writer = shared;
+    this.#writer.opened();
     this.#opened = this.#writer.send(this.#store, (seq) => ({ kind: 'open', store: this.#store, seq, options }));
     this.#opened.catch(() => {});
   }
@@ -89,11 +102,13 @@ export class WriterThread {
   /** Resolves once `batch` is committed; rejects with the reason it was not (nothing of it applied). */
   async commit(batch: RowBatch): Promise<void> {
     await this.#opened;
+    if (this.#closed) throw new Error('the SQLite store is closed');
     return this.#writer.send(this.#store, (seq) => ({ kind: 'commit', store: this.#store, seq, batch }));
   }
 
   /** Closes this store's connection after the batches already sent; the thread stays for the process's next store. */
   async close(): Promise<void> {
+    this.#closed = true;
     await this.#writer.send(this.#store, (seq) => ({ kind: 'close', store: this.#store, seq })).catch(() => {});
     this.#writer.forget(this.#store);
   }
