@@ -35,3 +35,7 @@ export function messageOf(m: WireMessage): BusMessage {
 
 /** A hub's message to itself: its subscription is alive while these come back. */
 export const PING = JSON.stringify({ t: 'ping' });
+
+/** Why a message between hubs was lost, as far as this hub can tell (Redis pub/sub never says). */
+export type BusDropReason = 'queue-full' | 'redis-error' | 'no-subscriber' | 'no-member' | 'unreadable';
+export const NO_DROPS: Record<BusDropReason, number> = { 'queue-full': 0, 'redis-error': 0, 'no-subscriber': 0, 'no-member': 0, unreadable: 0 };

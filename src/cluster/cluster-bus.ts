@@ -18,7 +18,8 @@ import type { BusAdapter, BusRequest, ControlAdapter, LifecycleCommand, SendResu
 import { ForwardParams } from '../schemas/federation.js';
 import { validate } from '../schemas/validate.js';
 import { asMemberError, isErrorCode, MusterError, PeerError, toMusterError } from '../errors.js';
-import { codecs, messageOf, payloadOf, PING, wirePayload, type Envelope, type WirePayload } from './bus-envelopes.js';
+import { codecs, messageOf, NO_DROPS, payloadOf, PING, wirePayload, type Envelope, type WirePayload } from './bus-envelopes.js';
+export type { BusDropReason } from './bus-envelopes.js';
 import type { RedisClient } from './redis-store.js';
 
 export interface ClusterBusOptions {
@@ -386,10 +387,6 @@ export class ClusterBus implements BusAdapter, ControlAdapter, Siblings {
     if (before?.join(' ') !== taken.join(' ')) for (const l of this.#wantedListeners) l();
   }
 }
-
-/** Why a message between hubs was lost, as far as this hub can tell (Redis pub/sub never says). */
-export type BusDropReason = 'queue-full' | 'redis-error' | 'no-subscriber' | 'no-member' | 'unreadable';
-const NO_DROPS: Record<BusDropReason, number> = { 'queue-full': 0, 'redis-error': 0, 'no-subscriber': 0, 'no-member': 0, unreadable: 0 };
 
 /** PUBLISHes waiting for Redis's answer, at most; past either bound a message is dropped (counted). */
 const MAX_IN_FLIGHT = 10_000;

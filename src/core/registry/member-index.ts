@@ -8,6 +8,9 @@ import type { ListParams } from '../../schemas/member.js';
 import { firstFreeName } from '../names.js';
 import type { Member } from './member.js';
 
+/** Cluster mode: a registration whose name another hub took at the same moment tries this often, holding each lost name this long. */
+export const RACED_NAME = { attempts: 20, holdMs: 5_000 } as const;
+
 export class MemberIndex {
   readonly #byId = new Map<string, Member>();
   readonly #byName = new Map<string, Member>();

@@ -18,7 +18,7 @@ import type { Connection } from '../ports.js';
 import { hashToken, newToken } from '../tokens.js';
 import { DEFAULT_LIVENESS, Liveness, normalizeLiveness, type LivenessDefaults, type ProbeRunner } from './liveness.js';
 import { initFromStored, liveMember, toStored, viewOf, type Member, type MemberInit } from './member.js';
-import { MemberIndex } from './member-index.js';
+import { MemberIndex, RACED_NAME } from './member-index.js';
 import { listPage } from './list-order.js';
 import { Changes, type AdminEventDraft, type EventDraft } from './changes.js';
 import { Mirror } from './mirror.js';
@@ -190,8 +190,8 @@ export class Registry {
         await this.add(member, caller.connection);
       } catch (err) {
         // Another hub of the cluster took the name first: its change is on its way here; hold the name meanwhile and try the next.
-        if (!this.#mirror || params.exclusive || attempt >= MAX_NAME_ATTEMPTS || (err as MusterError).code !== 'NAME_TAKEN') throw err;
-        this.#index.holdFor(name, RACED_NAME_HOLD_MS);
+        if (!this.#mirror || params.exclusive || attempt >= RACED_NAME.attempts || (err as MusterError).code !== 'NAME_TAKEN') throw err;
+        this.#index.holdFor(name, RACED_NAME.holdMs);
         continue;
       }
       for (const l of this.#registeredListeners) l(member, false);
@@ -399,7 +399,4 @@ export class Registry {
 }
 
 const STATUS: readonly MemberField[] = ['status'];
-/** Cluster mode: tries of a registration whose name another hub took at the same moment. */
-const MAX_NAME_ATTEMPTS = 20;
-const RACED_NAME_HOLD_MS = 5_000;
 const ADDRESS_META: readonly MemberField[] = ['address', 'meta'];
