@@ -28,6 +28,8 @@ export interface Driver {
   readonly serverPid: number;
   /** Every process serving the load (a cluster: its hubs and its Redis); CPU is summed over them. Default [serverPid]. */
   readonly serverPids?: readonly number[];
+  /** The load phases this driver takes part in (bench/bus.ts); all when absent. */
+  readonly phases?: readonly string[];
   publisher(topic: string): Promise<Publisher>;
   subscriber(topic: string, onMessage: (payload: Buffer) => void): Promise<Closer>;
   responder(service: string): Promise<Closer>;

@@ -12,7 +12,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { musterDriver, mqttDriver, natsDriver, type Driver } from './_bus-drivers.js';
-import { fanout, latency, requestReply } from './_bus-load.js';
+import { fanout, latency, requestReply, type FanoutResult, type LatencyResult, type RequestResult } from './_bus-load.js';
+import { startWsRelay, type WsRelay } from './_bus-ws-relay.js';
 import { sdkDriver } from './_bus-sdk-driver.js';
 import { pinSelf, spawnBenchHub } from './_hub-process.js';
 
@@ -37,24 +38,29 @@ function pin(pid: number, cpus: string): string | null {
 
 const ratio = (a: number, b: number) => (b > 0 ? Number((a / b).toFixed(2)) : null);
 
+/** A phase the system did not run (BUS_BENCH_PHASES, or a driver that serves only some) is null. */
 interface SystemReport {
-  fanout1: Awaited<ReturnType<typeof fanout>>;
-  fanout10: Awaited<ReturnType<typeof fanout>>;
-  latency5k: Awaited<ReturnType<typeof latency>>;
-  request1: Awaited<ReturnType<typeof requestReply>>;
-  request16: Awaited<ReturnType<typeof requestReply>>;
+  fanout1: FanoutResult | null;
+  fanout10: FanoutResult | null;
+  latency5k: LatencyResult | null;
+  request1: RequestResult | null;
+  request16: RequestResult | null;
 }
 
+/** BUS_BENCH_PHASES=fanout1,fanout10 runs only those phases; all by default. */
+const phases = process.env.BUS_BENCH_PHASES?.split(',');
+
 async function runSystem(d: Driver): Promise<SystemReport> {
-  process.stderr.write(`  ${d.name}: fan-out 1→1\n`);
-  const fanout1 = await fanout(d, 1, 300_000, PAYLOAD, 15_000);
-  process.stderr.write(`  ${d.name}: fan-out 1→10\n`);
-  const fanout10 = await fanout(d, 10, 60_000, PAYLOAD, 15_000);
-  process.stderr.write(`  ${d.name}: latency\n`);
-  const latency5k = await latency(d, 5000, 4, PAYLOAD);
-  process.stderr.write(`  ${d.name}: request/reply\n`);
-  const request1 = await requestReply(d, 1, 10_000, 8_000, PAYLOAD);
-  const request16 = await requestReply(d, 16, 100_000, 8_000, PAYLOAD);
+  const phase = async <T>(name: string, run: () => Promise<T>): Promise<T | null> => {
+    if ((phases && !phases.includes(name)) || (d.phases && !d.phases.includes(name))) return null;
+    process.stderr.write(`  ${d.name}: ${name}\n`);
+    return run();
+  };
+  const fanout1 = await phase('fanout1', () => fanout(d, 1, 300_000, PAYLOAD, 15_000));
+  const fanout10 = await phase('fanout10', () => fanout(d, 10, 60_000, PAYLOAD, 15_000));
+  const latency5k = await phase('latency5k', () => latency(d, 5000, 4, PAYLOAD));
+  const request1 = await phase('request1', () => requestReply(d, 1, 10_000, 8_000, PAYLOAD));
+  const request16 = await phase('request16', () => requestReply(d, 16, 100_000, 8_000, PAYLOAD));
   return { fanout1, fanout10, latency5k, request1, request16 };
 }
 
@@ -79,49 +85,74 @@ export default async function bench(): Promise<Record<string, unknown>> {
     if (before) restore.push([pid, before]);
   }
   const systems: Record<string, SystemReport> = {};
+  let relay: WsRelay | null = null;
   try {
     const drivers: Driver[] = [musterDriver(hub.pid, hub.wsUrl), sdkDriver(hub.pid, hub.wsUrl)];
     if (natsPid !== null) drivers.push(natsDriver(natsPid));
     if (mqttPid !== null) drivers.push(mqttDriver(mqttPid));
     // BUS_BENCH_SYSTEMS=muster,nats runs only those (muster always runs).
     const only = process.env.BUS_BENCH_SYSTEMS?.split(',');
+    if (!only || only.includes('ws-relay')) drivers.push((relay = await startWsRelay(0)).driver);
     for (const d of drivers) if (!only || d.name === 'muster' || only.includes(d.name)) systems[d.name] = await runSystem(d);
   } finally {
     for (const [pid, cpus] of restore) pin(pid, cpus);
+    await relay?.kill();
     await hub.kill();
     rmSync(dataDir, { recursive: true, force: true });
   }
-  const vsOf = (m: SystemReport) => (other: SystemReport | undefined) => other && {
-    fanout1DeliveredPerSec: ratio(m.fanout1.deliveredPerSec, other.fanout1.deliveredPerSec),
-    fanout10DeliveredPerSec: ratio(m.fanout10.deliveredPerSec, other.fanout10.deliveredPerSec),
-    fanout10ServerCpuPerDelivered: ratio(m.fanout10.serverCpuUsPerDelivered, other.fanout10.serverCpuUsPerDelivered),
-    latencyP99: ratio(m.latency5k.p99Us, other.latency5k.p99Us),
-    request1PerSec: ratio(m.request1.roundTripsPerSec, other.request1.roundTripsPerSec),
-    request16PerSec: ratio(m.request16.roundTripsPerSec, other.request16.roundTripsPerSec),
-  };
-  const vs = vsOf(systems.muster!);
   const m = systems.muster!;
   const sdk = systems['muster-sdk'];
   const nats = systems.nats;
+  const wsRelay = systems['ws-relay'];
+  /** a's figure over b's, null when either did not run that phase. */
+  const over = <K extends keyof SystemReport>(a: SystemReport | undefined, b: SystemReport | undefined, phase: K, figure: (r: NonNullable<SystemReport[K]>) => number) => {
+    const x = a?.[phase];
+    const y = b?.[phase];
+    return x && y ? ratio(figure(x as NonNullable<SystemReport[K]>), figure(y as NonNullable<SystemReport[K]>)) : null;
+  };
+  const atLeast = (r: number | null, bound: number) => (r === null ? null : r >= bound);
+  const atMost = (r: number | null, bound: number) => (r === null ? null : r <= bound);
+  const vsOf = (a: SystemReport) => (b: SystemReport | undefined) => b && {
+    fanout1DeliveredPerSec: over(a, b, 'fanout1', (r) => r.deliveredPerSec),
+    fanout10DeliveredPerSec: over(a, b, 'fanout10', (r) => r.deliveredPerSec),
+    fanout1ServerCpuPerDelivered: over(a, b, 'fanout1', (r) => r.serverCpuUsPerDelivered),
+    fanout10ServerCpuPerDelivered: over(a, b, 'fanout10', (r) => r.serverCpuUsPerDelivered),
+    latencyP50: over(a, b, 'latency5k', (r) => r.p50Us),
+    latencyP99: over(a, b, 'latency5k', (r) => r.p99Us),
+    request1PerSec: over(a, b, 'request1', (r) => r.roundTripsPerSec),
+    request16PerSec: over(a, b, 'request16', (r) => r.roundTripsPerSec),
+  };
+  const vs = vsOf(m);
+  const p50OverNatsUs = m.latency5k && nats?.latency5k ? m.latency5k.p50Us - nats.latency5k.p50Us : null;
   return {
     setup: {
-      payloadBytes: PAYLOAD, servers: 'core 0 (muster hub under taskset; nats-server and mosquitto re-pinned for the run)',
+      payloadBytes: PAYLOAD, servers: 'core 0 (muster hub under taskset; nats-server and mosquitto re-pinned for the run; the bare ws relay under taskset)',
       loadGenerator: `this process, ${pinned ? 'core 1' : 'not pinned'}`, loadavgBefore: load0, loadavgAfter: loadavg(),
-      clients: { muster: 'ws speaking the bus binary frame format, requests included (records batched per microtask)', 'muster-sdk': 'the SDK (muster/client) as a user writes it: bus(c).publish / subscribe / request', nats: 'nats (nats.js v2)', mosquitto: 'mqtt (MQTT.js v5, QoS 0)' },
+      clients: {
+        muster: 'ws speaking the bus binary frame format, requests included (records batched per microtask)', 'muster-sdk': 'the SDK (muster/client) as a user writes it: bus(c).publish / subscribe / request',
+        nats: 'nats (nats.js v2)', mosquitto: 'mqtt (MQTT.js v5, QoS 0)', 'ws-relay': 'a bare ws server relaying each request to the responder\'s socket and back, one ws.send per message (requests only)',
+      },
     },
     systems,
     ratios: {
       musterOverNats: vs(nats), musterOverMosquitto: vs(systems.mosquitto),
-      sdkOverNats: sdk && vsOf(sdk)(nats), sdkOverWire: sdk && vsOf(sdk)(m),
+      sdkOverNats: sdk && vsOf(sdk)(nats), sdkOverWire: sdk && vsOf(sdk)(m), sdkOverWsRelay: sdk && vsOf(sdk)(wsRelay),
+      latencyP50OverNatsUs: p50OverNatsUs,
     },
     targets: {
-      fanout10AtLeastMosquitto: systems.mosquitto ? m.fanout10.deliveredPerSec >= systems.mosquitto.fanout10.deliveredPerSec : null,
-      fanout10AtLeastHalfNats: systems.nats ? m.fanout10.deliveredPerSec >= 0.5 * systems.nats.fanout10.deliveredPerSec : null,
-      fanout10CpuAtMost1us: m.fanout10.serverCpuUsPerDelivered <= 1,
-      p99AtMost650us: m.latency5k.p99Us <= 650,
-      request16AtLeast2xNats: systems.nats ? m.request16.roundTripsPerSec >= 2 * systems.nats.request16.roundTripsPerSec : null,
-      sdkFanout1AtLeastNats: sdk && nats ? sdk.fanout1.deliveredPerSec >= nats.fanout1.deliveredPerSec : null,
-      sdkFanout10AtLeastNats: sdk && nats ? sdk.fanout10.deliveredPerSec >= nats.fanout10.deliveredPerSec : null,
+      fanout10AtLeastMosquitto: atLeast(over(m, systems.mosquitto, 'fanout10', (r) => r.deliveredPerSec), 1),
+      fanout10AtLeastHalfNats: atLeast(over(m, nats, 'fanout10', (r) => r.deliveredPerSec), 0.5),
+      fanout10CpuAtMost1us: m.fanout10 ? m.fanout10.serverCpuUsPerDelivered <= 1 : null,
+      p99AtMost650us: m.latency5k ? m.latency5k.p99Us <= 650 : null,
+      request16AtLeast2xNats: atLeast(over(m, nats, 'request16', (r) => r.roundTripsPerSec), 2),
+      // Issue 16, part 1: the SDK against nats.js, and its requests against a bare ws relay.
+      sdkFanout1AtLeastNats: atLeast(over(sdk, nats, 'fanout1', (r) => r.deliveredPerSec), 1),
+      sdkFanout10AtLeastNats: atLeast(over(sdk, nats, 'fanout10', (r) => r.deliveredPerSec), 1),
+      sdkRequest16AtLeastWsRelay: atLeast(over(sdk, wsRelay, 'request16', (r) => r.roundTripsPerSec), 1),
+      // Part 2: the hub's CPU per delivered message against nats-server's, and latency.
+      fanout1CpuAtMost2xNats: atMost(over(m, nats, 'fanout1', (r) => r.serverCpuUsPerDelivered), 2),
+      fanout10CpuAtMost1_2xNats: atMost(over(m, nats, 'fanout10', (r) => r.serverCpuUsPerDelivered), 1.2),
+      latencyP50AtMostNatsPlus30us: p50OverNatsUs === null ? null : p50OverNatsUs <= 30,
     },
   };
 }
