@@ -166,7 +166,8 @@ class MusterPeer {
   }
 
   static async open(url: string, name: string): Promise<MusterPeer> {
-    const ws = new WebSocket(url, { perMessageDeflate: false });
+    // Unmasked frames (a zero key, which ws skips on both ends), as the SDK sends them in Node.
+    const ws = new WebSocket(url, { perMessageDeflate: false, generateMask: (m) => { m.fill(0); } });
     await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
     const p = new MusterPeer(ws);
     p.#memberId = ((await p.call('register', { name, type: 'bench', liveness: 'session', exclusive: true })) as { id: string }).id;

@@ -26,21 +26,37 @@ export const OPEN = 1;
 
 type WebSocketCtor = new (url: string) => WebSocketLike;
 
+/** The `ws` package's constructor and the options the SDK gives it. */
+type NodeWebSocketCtor = new (url: string, options: NodeSocketOptions) => WebSocketLike;
+interface NodeSocketOptions {
+  perMessageDeflate: boolean;
+  generateMask(mask: Uint8Array): void;
+}
+
+/**
+ * In Node the SDK's frames go unmasked (an all-zero masking key, which `ws` then skips on both
+ * ends): masking keeps a script in a browser from forging bytes a proxy would misread, which
+ * does not apply to a Node process, and it costs a pass over every byte sent and received (nats.js
+ * over TCP has no such pass). Compression is not offered: the bus's frames are small and the hub
+ * does not take it.
+ */
+const NODE_SOCKET_OPTIONS: NodeSocketOptions = { perMessageDeflate: false, generateMask: (mask) => { mask.fill(0); } };
+
 function isNode(): boolean {
   const p = (globalThis as { process?: { versions?: { node?: string } } }).process;
   return typeof p?.versions?.node === 'string';
 }
 
-let nodeCtor: Promise<WebSocketCtor> | undefined;
+let nodeCtor: Promise<NodeWebSocketCtor> | undefined;
 
 /** The runtime's default: `ws` in Node, the global WebSocket elsewhere. */
 export async function defaultWebSocketFactory(): Promise<WebSocketFactory> {
   const global = (globalThis as { WebSocket?: WebSocketCtor }).WebSocket;
   if (!isNode() && global) return (url) => new global(url);
   const specifier = 'ws';
-  nodeCtor ??= (import(/* @vite-ignore */ /* webpackIgnore: true */ specifier) as Promise<{ default: WebSocketCtor }>).then((m) => m.default);
+  nodeCtor ??= (import(/* @vite-ignore */ /* webpackIgnore: true */ specifier) as Promise<{ default: NodeWebSocketCtor }>).then((m) => m.default);
   const Ctor = await nodeCtor.catch(() => undefined);
-  if (Ctor) return (url) => new Ctor(url);
+  if (Ctor) return (url) => new Ctor(url, NODE_SOCKET_OPTIONS);
   if (global) return (url) => new global(url);
   throw new Error('No WebSocket implementation: install the "ws" package or pass the webSocket option');
 }
