@@ -283,6 +283,36 @@ describe('bus - binary frame format', () => {
     assert.deepEqual(j2.data, { a: [1, 2] });
   });
 
+  test('a burst to binary receivers on overlapping scopes arrives whole and in order at each (shared runs, copied short runs, big records)', async () => {
+    const { decodeDeliveries, encodePublishRecord, frameOf, KIND_CODE } = await import('../src/faces/native/bus-binary.js');
+    const subs = await Promise.all(['all-1', 'all-2', 'only-a'].map((n) => member(`burst-${n}`)));
+    const got = subs.map(() => [] as Buffer[]);
+    for (const [i, s] of subs.entries()) {
+      await s.ok('bus.format', { binary: true });
+      await s.ok('bus.subscribe', { scope: i < 2 ? '/burst/' : '/burst/a/' });
+      s.ws.removeAllListeners('message');
+      s.ws.on('message', (d: Buffer, isBinary: boolean) => { if (isBinary) decodeDeliveries(d, (r) => got[i]!.push(Buffer.from(r.payload))); });
+    }
+    const pub = await member('burst-pub');
+    // Runs of one scope and alternating ones (so the only-a receiver's records are not side by side),
+    // small payloads and some past the slab's own-buffer size, over several slabs and inline flushes.
+    const sent: { scope: string; payload: Buffer }[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const scope = (i % 600 < 300 ? i % 2 === 0 : i % 7 === 0) ? '/burst/a/' : '/burst/b/';
+      const size = i % 97 === 0 ? 12_000 + i : 40 + (i % 50);
+      const payload = Buffer.alloc(size, i & 0xff);
+      payload.writeUInt32LE(i, 0);
+      sent.push({ scope, payload });
+    }
+    for (let i = 0; i < sent.length; i += 250) {
+      pub.ws.send(frameOf(sent.slice(i, i + 250).map((m) => encodePublishRecord({ kind: KIND_CODE.publish, isBytes: true, from: '', where: m.scope, created: 0, sent: 0, payload: m.payload }))));
+    }
+    const onlyA = sent.filter((m) => m.scope === '/burst/a/');
+    await until(() => got[0]!.length === sent.length && got[1]!.length === sent.length && got[2]!.length === onlyA.length, 'the burst at every receiver', 15_000);
+    for (const i of [0, 1]) assert.ok(got[i]!.every((p, k) => p.equals(sent[k]!.payload)), `receiver ${i} got every message, in order`);
+    assert.ok(got[2]!.every((p, k) => p.equals(onlyA[k]!.payload)), 'the /burst/a/ receiver got its messages, in order');
+  });
+
   test('a bad record is reported with bus.error and the connection keeps working', async () => {
     const { encodePublishRecord, frameOf, KIND_CODE } = await import('../src/faces/native/bus-binary.js');
     const pub = await member('bin-bad');

@@ -54,13 +54,17 @@ export class Admission {
     const wait = limit.take(bytes, mono);
     if (wait > 0) {
       this.refused++;
+      limit.throttled = true;
       if (!this.#throttled.has(key)) {
         this.#throttled.add(key);
         sender.connection?.deliver({ type: 'throttled', from: sender.name, retryAfterMs: wait });
       }
       throw new MusterError('THROTTLED', `${sender.name} is over its bus rate limit; retry after ${wait} ms`, { retryAfterMs: wait });
     }
-    this.#throttled.delete(key);
+    if (limit.throttled) {
+      limit.throttled = false;
+      this.#throttled.delete(key);
+    }
     this.admitted++;
     const m = sender.member;
     if (!m) return ++this.#hub.seq;

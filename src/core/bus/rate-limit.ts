@@ -40,6 +40,8 @@ export class TokenBucket {
 
 /** A sender's two buckets: message count and bytes. */
 export class SenderLimit {
+  /** Refused last time (Admission's once-per-episode notice; a flag spares a set lookup per message). */
+  throttled = false;
   readonly #messages: TokenBucket;
   readonly #bytes: TokenBucket;
 

@@ -6,7 +6,7 @@
  * frame of its own); and members' reply and error records to the hub's handle records.
  */
 import { BusPayload } from '../../core/bus/message.js';
-import type { Relay } from '../../core/bus/relay.js';
+import type { Relay, Sender } from '../../core/bus/relay.js';
 import { parseScope } from '../../core/bus/scope.js';
 import { MusterError, toMusterError } from '../../errors.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from '../../schemas/bus.js';
@@ -26,10 +26,21 @@ const alloc = (n: number) => Buffer.allocUnsafe(n);
 
 export function handleBinaryFrame(relay: Relay, requests: BinaryRequests, conn: WsConnection, data: Buffer): void {
   let firstError: MusterError | null = null;
+  // Records of one frame mostly come from the same sender: it is authorized once per frame and name.
+  const caller = conn.caller;
+  let senderName: string | null = null;
+  let sender: Sender | null = null;
+  const senderOf = (from: string): Sender => {
+    if (from !== senderName || sender === null) {
+      sender = relay.senderOf(caller, from === '' ? undefined : from);
+      senderName = from;
+    }
+    return sender;
+  };
   const malformed = decodeClientFrame(data, {
     publish: (r) => {
       try {
-        publishRecord(relay, conn, r);
+        publishRecord(relay, senderOf(r.from), conn, r);
       } catch (err) {
         const e = toMusterError(err);
         if (e.code !== 'THROTTLED') firstError ??= e;
@@ -45,8 +56,7 @@ export function handleBinaryFrame(relay: Relay, requests: BinaryRequests, conn: 
   if (firstError) conn.notify('bus.error', JSON.stringify(firstError.toJSON()));
 }
 
-function publishRecord(relay: Relay, conn: WsConnection, r: PublishRecord): void {
-  const sender = relay.senderOf(conn.caller, r.from === '' ? undefined : r.from);
+function publishRecord(relay: Relay, sender: Sender, conn: WsConnection, r: PublishRecord): void {
   // JSON receivers get these as numbers: Infinity or NaN would make their whole frame unparseable.
   if (!isTime(r.created) || !isTime(r.sent)) throw new MusterError('INVALID_PARAMS', 'A record\'s created and sent times are microseconds since the epoch (0: now)');
   const times = { created: r.created || undefined, sent: r.sent || undefined };

@@ -130,23 +130,27 @@ function readAscii(buf: Uint8Array, start: number, end: number): string {
   return s;
 }
 
-/** Allocates a record with room for `timesBytes` of kind-specific fields and the payload, writes the common header, returns where the times go. */
-function startRecord(r: { kind: number; isBytes: boolean; from: string; where: string; payload: Uint8Array }, timesBytes: number, alloc: Alloc): { buf: Uint8Array; at: number } {
+/** Where the kind-specific fields of the record startRecord made go (a module variable: no object per record). */
+let fieldsAt = 0;
+
+/** Allocates a record with room for `timesBytes` of kind-specific fields and the payload, writes the common header, sets fieldsAt. */
+function startRecord(r: { kind: number; isBytes: boolean; from: string; where: string; payload: Uint8Array }, timesBytes: number, alloc: Alloc): Uint8Array {
   const len = 4 + 1 + 1 + 1 + r.from.length + 2 + r.where.length + timesBytes + r.payload.byteLength;
   const buf = alloc(len);
   writeU32(buf, 0, len - 4);
   buf[4] = r.kind;
   buf[5] = r.isBytes ? FLAG_BYTES : 0;
   buf[6] = r.from.length;
-  let at = writeAscii(buf, 7, r.from);
+  const at = writeAscii(buf, 7, r.from);
   buf[at] = r.where.length & 0xff;
   buf[at + 1] = r.where.length >>> 8;
-  at = writeAscii(buf, at + 2, r.where);
-  return { buf, at };
+  fieldsAt = writeAscii(buf, at + 2, r.where);
+  return buf;
 }
 
 export function encodeDeliveryRecord(r: DeliveryRecord, alloc: Alloc = defaultAlloc): Uint8Array {
-  const { buf, at } = startRecord(r, 32, alloc);
+  const buf = startRecord(r, 32, alloc);
+  const at = fieldsAt;
   writeF64(buf, at, r.seq);
   writeF64(buf, at + 8, r.created);
   writeF64(buf, at + 16, r.sent);
@@ -156,7 +160,8 @@ export function encodeDeliveryRecord(r: DeliveryRecord, alloc: Alloc = defaultAl
 }
 
 export function encodePublishRecord(r: PublishRecord, alloc: Alloc = defaultAlloc): Uint8Array {
-  const { buf, at } = startRecord(r, 16, alloc);
+  const buf = startRecord(r, 16, alloc);
+  const at = fieldsAt;
   writeF64(buf, at, r.created);
   writeF64(buf, at + 8, r.sent);
   buf.set(r.payload, at + 16);
@@ -172,7 +177,8 @@ export function encodeRequestRecord(r: RequestRecord, alloc: Alloc = defaultAllo
   const method = isAscii(r.method) ? null : utf8.encode(r.method);
   const methodLen = method ? method.byteLength : r.method.length;
   if (methodLen > 255) throw new RangeError('method longer than 255 bytes');
-  const { buf, at } = startRecord(r, 13 + methodLen, alloc);
+  const buf = startRecord(r, 13 + methodLen, alloc);
+  const at = fieldsAt;
   writeF64(buf, at, r.id);
   writeU32(buf, at + 8, r.timeoutMs);
   buf[at + 12] = methodLen;
@@ -184,7 +190,8 @@ export function encodeRequestRecord(r: RequestRecord, alloc: Alloc = defaultAllo
 
 /** A reply (kind 6) or an error (kind 7) record. */
 export function encodeAnswerRecord(r: AnswerRecord, alloc: Alloc = defaultAlloc): Uint8Array {
-  const { buf, at } = startRecord(r, 8, alloc);
+  const buf = startRecord(r, 8, alloc);
+  const at = fieldsAt;
   writeF64(buf, at, r.id);
   buf.set(r.payload, at + 8);
   return buf;
@@ -315,7 +322,9 @@ export function decodeClientFrame(frame: Uint8Array, v: ClientRecords): string |
       v.answer(r);
     } else {
       if (p + 16 > end) return 'truncated record';
-      v.publish({ kind: hKind, isBytes: hIsBytes, from: hFrom, where: hWhere, created: dv.getFloat64(p, true), sent: dv.getFloat64(p + 8, true), payload: frame.subarray(p + 16, end) });
+      // A plain view: a Buffer's subarray looks up its species and costs several times as much.
+      const payload = new Uint8Array(frame.buffer, frame.byteOffset + p + 16, end - p - 16);
+      v.publish({ kind: hKind, isBytes: hIsBytes, from: hFrom, where: hWhere, created: dv.getFloat64(p, true), sent: dv.getFloat64(p + 8, true), payload });
     }
     at = end;
   }

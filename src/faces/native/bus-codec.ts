@@ -7,6 +7,7 @@
 import type { BusMessage, MessageCodec } from '../../core/bus/message.js';
 import type { Outbound } from '../../core/ports.js';
 import { encodeDeliveryRecord, KIND_CODE } from './bus-binary.js';
+import { slabAlloc } from './record-slab.js';
 
 /**
  * The `bus.message` notification; binary payloads travel as `bytes` (base64) instead of `data`,
@@ -31,7 +32,7 @@ export const BINARY_MESSAGE: MessageCodec<Buffer> = {
     return encodeDeliveryRecord({
       kind: KIND_CODE[m.kind], isBytes: m.payload.isBytes, from: m.from, where: m.scope ?? m.to ?? '',
       seq: m.seq, created: m.created, sent: m.sent, received: m.received, payload: m.payload.raw,
-    }, Buffer.allocUnsafe) as Buffer;
+    }, slabAlloc) as Buffer;
   },
 };
 

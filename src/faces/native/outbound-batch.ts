@@ -8,14 +8,28 @@
  * than INLINE_FLUSH_BYTES for one connection (a burst read in one go, as from Redis in cluster mode)
  * sends what it has at once, so the kernel takes it and only a peer that does not read counts
  * against its bound.
+ *
+ * Binary records are encoded side by side in the face's slab (record-slab.ts), so a turn's
+ * records are kept as runs of it, not one Buffer each. The frame is written by hand to the TCP
+ * socket: its WebSocket header, then each run of at least SHARE_MIN_BYTES as a view of the slab
+ * (the same bytes go to every receiver of a message, no copy), shorter runs copied together. The
+ * socket is corked, so that is still one writev. `ws` writes its own frames synchronously (the
+ * face negotiates no compression), so frames never interleave; with an extension negotiated the
+ * batch goes through `ws.send` as one copied buffer.
  */
 import type { Duplex } from 'node:stream';
 import type WebSocket from 'ws';
+import { SLAB_BYTES } from './record-slab.js';
 
 const OPEN_BATCH = Buffer.from('[');
 const COMMA = Buffer.from(',');
 const CLOSE_BATCH = Buffer.from(']');
 const BINARY_FRAME = Buffer.from([0xb5]);
+/**
+ * A run of the slab this long or longer is written as a view; a socket that cannot write keeps it,
+ * and with it its whole slab: at most 8 times the bytes it is owed.
+ */
+const SHARE_MIN_BYTES = SLAB_BYTES / 8;
 const OPEN = 1;
 /** Queued in one turn past this, a connection's batch goes out at once (nats flushes inline at a limit too). */
 const INLINE_FLUSH_BYTES = 64 * 1024;
@@ -33,9 +47,19 @@ export class OutboundBatch {
   readonly #socket: WebSocket;
   /** The TCP socket under the WebSocket, corked while a turn's writes accumulate. */
   readonly #raw: Duplex | null;
+  /** Binary batches are written to the TCP socket as frames of our own (no extension negotiated). */
+  readonly #direct: boolean;
   #dirty = false;
   #corked = false;
+  /** JSON mode: this turn's notifications. */
   #batch: Buffer[] = [];
+  /** Binary mode: this turn's records as closed runs, then the open run [#runStart, #runEnd) of #run's memory. */
+  #runs: Buffer[] = [];
+  #run: Buffer | null = null;
+  #runStart = 0;
+  #runEnd = 0;
+  /** Messages and bytes queued this turn. */
+  #count = 0;
   #batchBytes = 0;
   /** Messages handed to the socket whose write has not completed yet. */
   #inflight = 0;
@@ -44,6 +68,7 @@ export class OutboundBatch {
   constructor(socket: WebSocket, raw: Duplex | null) {
     this.#socket = socket;
     this.#raw = raw;
+    this.#direct = raw !== null && socket.extensions === '';
   }
 
   /** Queued messages are binary records (one binary frame per turn), not JSON notifications. */
@@ -52,7 +77,7 @@ export class OutboundBatch {
   }
 
   setBinary(on: boolean): void {
-    if (this.#batch.length) this.#sendBatch();
+    if (this.#count) this.#sendBatch();
     this.#binary = on;
   }
 
@@ -63,13 +88,13 @@ export class OutboundBatch {
 
   /** Messages owed to the peer: queued this turn plus in writes not yet completed. */
   get messages(): number {
-    return this.#batch.length + this.#inflight;
+    return this.#count + this.#inflight;
   }
 
   /** Sends one already-encoded frame now (after whatever is queued), within this turn's corked write. */
   send(data: string | Buffer): void {
     if (this.#socket.readyState !== OPEN) return;
-    if (this.#batch.length) this.#sendBatch();
+    if (this.#count) this.#sendBatch();
     this.#markDirty();
     this.#socket.send(data);
   }
@@ -77,7 +102,15 @@ export class OutboundBatch {
   /** Queues an encoded message (the same Buffer goes to every receiver) for this turn's batch frame. */
   enqueue(frame: Buffer): void {
     if (this.#socket.readyState !== OPEN) return;
-    this.#batch.push(frame);
+    if (!this.#binary) this.#batch.push(frame);
+    else if (this.#run !== null && frame.buffer === this.#run.buffer && frame.byteOffset === this.#runEnd) this.#runEnd += frame.length;
+    else {
+      this.#closeRun();
+      this.#run = frame;
+      this.#runStart = frame.byteOffset;
+      this.#runEnd = frame.byteOffset + frame.length;
+    }
+    this.#count++;
     this.#batchBytes += frame.length;
     this.#markDirty();
     if (this.#batchBytes >= INLINE_FLUSH_BYTES) this.#sendNow();
@@ -86,7 +119,7 @@ export class OutboundBatch {
   /** Called once per turn for a connection written to: one frame for the batch, then uncork. */
   flush(): void {
     this.#dirty = false;
-    if (this.#batch.length && this.#socket.readyState === OPEN) this.#sendBatch();
+    if (this.#count && this.#socket.readyState === OPEN) this.#sendBatch();
     if (this.#corked) {
       this.#corked = false;
       this.#raw!.uncork();
@@ -104,21 +137,40 @@ export class OutboundBatch {
 
   clear(): void {
     this.#batch = [];
+    this.#runs = [];
+    this.#run = null;
+    this.#count = 0;
     this.#batchBytes = 0;
   }
 
+  #closeRun(): void {
+    const run = this.#run;
+    if (run === null) return;
+    this.#run = null;
+    const whole = this.#runStart === run.byteOffset && this.#runEnd === run.byteOffset + run.length;
+    this.#runs.push(whole ? run : Buffer.from(run.buffer, this.#runStart, this.#runEnd - this.#runStart));
+  }
+
   #sendBatch(): void {
-    const batch = this.#batch;
-    const n = batch.length;
-    this.#batch = [];
+    const n = this.#count;
+    const bytes = this.#batchBytes;
+    this.#count = 0;
     this.#batchBytes = 0;
     this.#inflight += n;
     const done = () => { this.#inflight -= n; };
     if (this.#binary) {
-      batch.unshift(BINARY_FRAME);
-      this.#socket.send(Buffer.concat(batch), { binary: true }, done);
+      this.#closeRun();
+      const runs = this.#runs;
+      this.#runs = [];
+      if (this.#direct) this.#writeFrame(runs, bytes, done);
+      else {
+        runs.unshift(BINARY_FRAME);
+        this.#socket.send(Buffer.concat(runs, bytes + 1), { binary: true }, done);
+      }
       return;
     }
+    const batch = this.#batch;
+    this.#batch = [];
     let frame: Buffer;
     if (n === 1) frame = batch[0]!;
     else {
@@ -128,6 +180,29 @@ export class OutboundBatch {
       frame = Buffer.concat(parts);
     }
     this.#socket.send(frame, { binary: false }, done);
+  }
+
+  /** One binary WebSocket frame (0xB5 + the runs) straight to the TCP socket: long runs as views, short ones copied together. */
+  #writeFrame(runs: Buffer[], bytes: number, done: () => void): void {
+    const out: Buffer[] = [];
+    let copy: Buffer[] = [frameHead(bytes + 1)];
+    let copyBytes = copy[0]!.length;
+    for (const run of runs) {
+      if (run.length < SHARE_MIN_BYTES) {
+        copy.push(run);
+        copyBytes += run.length;
+        continue;
+      }
+      if (copy.length) out.push(copy.length === 1 ? copy[0]! : Buffer.concat(copy, copyBytes));
+      copy = [];
+      copyBytes = 0;
+      out.push(run);
+    }
+    if (copy.length) out.push(copy.length === 1 ? copy[0]! : Buffer.concat(copy, copyBytes));
+    const raw = this.#raw!;
+    const last = out.length - 1;
+    for (let i = 0; i < last; i++) raw.write(out[i]);
+    raw.write(out[last], done);
   }
 
   #markDirty(): void {
@@ -143,4 +218,30 @@ export class OutboundBatch {
       setImmediate(flushDirty);
     }
   }
+}
+
+/** The header of an unmasked, final, binary WebSocket frame of `length` bytes (RFC 6455 5.2), then the bus frame's magic byte. */
+function frameHead(length: number): Buffer {
+  if (length < 126) {
+    const b = Buffer.allocUnsafe(3);
+    b[0] = 0x82;
+    b[1] = length;
+    b[2] = BINARY_FRAME[0]!;
+    return b;
+  }
+  if (length < 0x10000) {
+    const b = Buffer.allocUnsafe(5);
+    b[0] = 0x82;
+    b[1] = 126;
+    b.writeUInt16BE(length, 2);
+    b[4] = BINARY_FRAME[0]!;
+    return b;
+  }
+  const b = Buffer.allocUnsafe(11);
+  b[0] = 0x82;
+  b[1] = 127;
+  b.writeUInt32BE(Math.floor(length / 0x100000000), 2);
+  b.writeUInt32BE(length >>> 0, 6);
+  b[10] = BINARY_FRAME[0]!;
+  return b;
 }
