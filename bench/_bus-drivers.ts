@@ -150,7 +150,7 @@ class MusterPeer {
   private constructor(ws: WebSocket) {
     this.ws = ws;
     const visitor = {
-      delivery: (r: { payload: Uint8Array }) => this.onBinary?.(r.payload as Buffer),
+      delivery: (r: { payload: Uint8Array }) => this.onBinary?.(Buffer.from(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength)),
       handle: (r: RequestRecord) => this.onHandle?.(r),
       answer: (r: AnswerRecord) => { const w = this.#answers.get(r.id); if (w) { this.#answers.delete(r.id); w(r); } },
     };

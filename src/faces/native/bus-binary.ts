@@ -257,7 +257,10 @@ export interface HubRecords {
   answer?(r: AnswerRecord): void;
 }
 
-/** Calls the visitor for every record of a frame from the hub; payloads are views into the frame. Throws on a malformed frame. */
+/**
+ * Calls the visitor for every record of a frame from the hub; payloads are views into the frame
+ * (a delivery's a plain Uint8Array, also over a Buffer). Throws on a malformed frame.
+ */
 export function decodeHubFrame(frame: Uint8Array, v: HubRecords): void {
   if (frame[0] !== FRAME_MAGIC) throw new Error('not a bus frame');
   const dv = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
@@ -271,7 +274,7 @@ export function decodeHubFrame(frame: Uint8Array, v: HubRecords): void {
       if (p + 32 > end) throw new Error('truncated bus record');
       v.delivery?.({
         kind: hKind, isBytes: hIsBytes, from: hFrom, where: hWhere, seq: dv.getFloat64(p, true), created: dv.getFloat64(p + 8, true),
-        sent: dv.getFloat64(p + 16, true), received: dv.getFloat64(p + 24, true), payload: frame.subarray(p + 32, end),
+        sent: dv.getFloat64(p + 16, true), received: dv.getFloat64(p + 24, true), payload: new Uint8Array(frame.buffer, frame.byteOffset + p + 32, end - p - 32),
       });
     } else if (hKind === KIND_HANDLE) {
       const r = readRequest(frame, dv, p, end);
