@@ -11,14 +11,14 @@ import type { BusRequest } from '../../core/ports.js';
 import { MusterError, PeerError } from '../../errors.js';
 import { jsonBytesTooDeep } from '../../schemas/json-depth.js';
 import { encodeRequestRecord, KIND_ERROR, KIND_HANDLE, type AnswerRecord } from './bus-binary.js';
+import { slabAlloc } from './record-slab.js';
 
 export const MAX_OPEN_PER_TARGET = 10_000;
 const TICK_MS = 10;
-const alloc = (n: number) => Buffer.allocUnsafe(n);
 
 /** Where a handle record goes: the member's connection. */
 export interface BinaryTarget {
-  enqueue(record: Buffer): void;
+  enqueue(record: Uint8Array): void;
 }
 
 class Pending implements WheelEntry {
@@ -58,7 +58,7 @@ export class BinaryRequests {
       this.#wheelOn().schedule(p, Date.now() + timeoutMs);
       target.enqueue(encodeRequestRecord({
         kind: KIND_HANDLE, isBytes: req.payload.isBytes, from: req.from, where: req.to, id: p.id, timeoutMs, method: req.method, payload: req.payload.raw,
-      }, alloc) as Buffer);
+      }, slabAlloc));
     });
   }
 

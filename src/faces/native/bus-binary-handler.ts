@@ -16,13 +16,13 @@ import { isJson, type BinaryRequests } from './binary-requests.js';
 import {
   decodeClientFrame, encodeAnswerRecord, FRAME_MAGIC, KIND_ERROR, KIND_NAME, KIND_REPLY, type PublishRecord, type RequestRecord,
 } from './bus-binary.js';
+import { slabAlloc } from './record-slab.js';
 import type { WsConnection } from './ws-connection.js';
 
 const MAX_TIMEOUT_MS = 300_000;
 const MAX_METHOD_LENGTH = 128;
 const MEMBER_ADDRESS = new RegExp(ADDRESS_PATTERN);
 const MAGIC = Buffer.from([FRAME_MAGIC]);
-const alloc = (n: number) => Buffer.allocUnsafe(n);
 
 export function handleBinaryFrame(relay: Relay, requests: BinaryRequests, conn: WsConnection, data: Buffer): void {
   let firstError: MusterError | null = null;
@@ -103,7 +103,7 @@ function answerRecord(conn: WsConnection, rid: number, to: string, err: MusterEr
   const from = MEMBER_ADDRESS.test(to) ? to : '';
   const rec = encodeAnswerRecord(err
     ? { kind: KIND_ERROR, isBytes: false, from, where: err.code, id: rid, payload: Buffer.from(JSON.stringify(err.toJSON())) }
-    : { kind: KIND_REPLY, isBytes: value!.isBytes, from, where: '', id: rid, payload: value!.raw }, alloc) as Buffer;
+    : { kind: KIND_REPLY, isBytes: value!.isBytes, from, where: '', id: rid, payload: value!.raw }, slabAlloc);
   if (conn.busBinary) conn.enqueue(rec);
   else conn.send(Buffer.concat([MAGIC, rec]));
 }

@@ -26,13 +26,13 @@ export const JSON_MESSAGE: MessageCodec<Buffer> = {
 };
 
 /** The delivery record of the bus binary format (bus-binary.ts). */
-export const BINARY_MESSAGE: MessageCodec<Buffer> = {
+export const BINARY_MESSAGE: MessageCodec<Uint8Array> = {
   name: 'native-binary',
   encode(m) {
     return encodeDeliveryRecord({
       kind: KIND_CODE[m.kind], isBytes: m.payload.isBytes, from: m.from, where: m.scope ?? m.to ?? '',
       seq: m.seq, created: m.created, sent: m.sent, received: m.received, payload: m.payload.raw,
-    }, slabAlloc) as Buffer;
+    }, slabAlloc);
   },
 };
 

@@ -52,10 +52,10 @@ export class OutboundBatch {
   #dirty = false;
   #corked = false;
   /** JSON mode: this turn's notifications. */
-  #batch: Buffer[] = [];
+  #batch: Uint8Array[] = [];
   /** Binary mode: this turn's records as closed runs, then the open run [#runStart, #runEnd) of #run's memory. */
-  #runs: Buffer[] = [];
-  #run: Buffer | null = null;
+  #runs: Uint8Array[] = [];
+  #run: Uint8Array | null = null;
   #runStart = 0;
   #runEnd = 0;
   /** Messages and bytes queued this turn. */
@@ -100,7 +100,7 @@ export class OutboundBatch {
   }
 
   /** Queues an encoded message (the same Buffer goes to every receiver) for this turn's batch frame. */
-  enqueue(frame: Buffer): void {
+  enqueue(frame: Uint8Array): void {
     if (this.#socket.readyState !== OPEN) return;
     if (!this.#binary) this.#batch.push(frame);
     else if (this.#run !== null && frame.buffer === this.#run.buffer && frame.byteOffset === this.#runEnd) this.#runEnd += frame.length;
@@ -148,7 +148,7 @@ export class OutboundBatch {
     if (run === null) return;
     this.#run = null;
     const whole = this.#runStart === run.byteOffset && this.#runEnd === run.byteOffset + run.length;
-    this.#runs.push(whole ? run : Buffer.from(run.buffer, this.#runStart, this.#runEnd - this.#runStart));
+    this.#runs.push(whole ? run : new Uint8Array(run.buffer, this.#runStart, this.#runEnd - this.#runStart));
   }
 
   #sendBatch(): void {
@@ -171,10 +171,10 @@ export class OutboundBatch {
     }
     const batch = this.#batch;
     this.#batch = [];
-    let frame: Buffer;
+    let frame: Uint8Array;
     if (n === 1) frame = batch[0]!;
     else {
-      const parts: Buffer[] = [OPEN_BATCH];
+      const parts: Uint8Array[] = [OPEN_BATCH];
       for (let i = 0; i < n; i++) { if (i) parts.push(COMMA); parts.push(batch[i]!); }
       parts.push(CLOSE_BATCH);
       frame = Buffer.concat(parts);
@@ -183,9 +183,9 @@ export class OutboundBatch {
   }
 
   /** One binary WebSocket frame (0xB5 + the runs) straight to the TCP socket: long runs as views, short ones copied together. */
-  #writeFrame(runs: Buffer[], bytes: number, done: () => void): void {
-    const out: Buffer[] = [];
-    let copy: Buffer[] = [frameHead(bytes + 1)];
+  #writeFrame(runs: Uint8Array[], bytes: number, done: () => void): void {
+    const out: Uint8Array[] = [];
+    let copy: Uint8Array[] = [frameHead(bytes + 1)];
     let copyBytes = copy[0]!.length;
     for (const run of runs) {
       if (run.length < SHARE_MIN_BYTES) {

@@ -110,7 +110,7 @@ export class WsConnection implements HubLink {
   }
 
   /** Queues a frame for this turn's batch (binary records in binary mode, JSON notifications otherwise). */
-  enqueue(frame: Buffer): void {
+  enqueue(frame: Uint8Array): void {
     this.#out.enqueue(frame);
   }
 
@@ -119,7 +119,7 @@ export class WsConnection implements HubLink {
   }
 
   /** One bounded queue for bus messages; hub links' publications as their own frames. */
-  #queue(frame: Buffer, ownFrame = false): boolean {
+  #queue(frame: Uint8Array, ownFrame = false): boolean {
     const l = this.#limits;
     if (this.#out.messages >= l.queueMessages || this.#out.bytes + frame.length > l.queueBytes) {
       if (l.slowPolicy === 'disconnect') {
@@ -128,7 +128,7 @@ export class WsConnection implements HubLink {
       }
       return false;
     }
-    if (ownFrame) this.send(frame);
+    if (ownFrame) this.send(frame as Buffer);
     else this.enqueue(frame);
     return true;
   }
