@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { bus, connect, MusterClientError, type BusMessage, type MusterClient } from '../src/client/index.js';
+import { bus, connect, MusterClientError, type BusMessage, type MusterClient, type WebSocketLike } from '../src/client/index.js';
 import { startHub, type TestHub } from './support/hub.js';
 
 let h: TestHub;
@@ -113,5 +113,52 @@ describe('bus - SDK deliveries in either format', () => {
     const [m1, m2] = await take(it, 2);
     assert.deepEqual(m1!.data, { n: 1 });
     assert.deepEqual(m2!.data, new Uint8Array([0, 255]));
+  });
+});
+
+describe('bus - SDK over TLS', () => {
+  test('a burst over wss reaches two subscribers whole and in order (the hub writes its binary frames to the TLS socket itself)', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { default: WebSocket } = await import('ws');
+    const dir = mkdtempSync(join(tmpdir(), 'muster-tls-'));
+    const cert = join(dir, 'cert.pem');
+    const key = join(dir, 'key.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+      '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    const tls = await startHub({ tlsCert: cert, tlsKey: key, busRateLimits: { '*': { messagesPerSec: 0, bytesPerSec: 0, burstSec: 1 } } });
+    const ca = readFileSync(cert);
+    const mine: MusterClient[] = [];
+    try {
+      assert.match(tls.url, /^https:/);
+      const open = async (name: string) => {
+        const c = await connect({ url: tls.url, reconnect: false, webSocket: (url) => new WebSocket(url, { ca }) as unknown as WebSocketLike });
+        mine.push(c);
+        await c.register({ name, type: 'svc' });
+        return c;
+      };
+      const got: number[][] = [[], []];
+      for (const i of [0, 1]) {
+        const c = await open(`tls-sub-${i}`);
+        await bus(c).subscribe('/tls/', (m) => { got[i]!.push(new DataView((m.data as Uint8Array).buffer, (m.data as Uint8Array).byteOffset).getUint32(0, true)); }).ready;
+      }
+      const pub = bus(await open('tls-pub'));
+      const N = 3000;
+      for (let i = 0; i < N; i++) {
+        const p = new Uint8Array(i % 101 === 0 ? 9000 : 64);
+        new DataView(p.buffer).setUint32(0, i, true);
+        if (!pub.publish('/tls/', p)) await pub.flush();
+      }
+      await pub.flush();
+      const deadline = Date.now() + 10_000;
+      while ((got[0]!.length < N || got[1]!.length < N) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      for (const g of got) assert.deepEqual(g, Array.from({ length: N }, (_, i) => i));
+    } finally {
+      for (const c of mine) await c.close();
+      await tls.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
