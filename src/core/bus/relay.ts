@@ -41,7 +41,8 @@ export const MAX_OPEN_REQUESTS = 10_000;
 export class Relay {
   readonly trie = new SubscriptionTrie<Connection>({ maxPerReceiver: 1000 });
   readonly totals: BusTotals = { published: 0, delivered: 0, deliveredBytes: 0, dropped: 0, throttled: 0, slowDisconnects: 0, requests: 0, requestErrors: 0 };
-  readonly scopeCounts = new Map<string, number>();
+  /** Publications per scope (bus.stats); a counter object per scope, so a publication costs one lookup. */
+  readonly #scopeCounts = new Map<string, { n: number }>();
   readonly #registry: Registry;
   readonly #admission: Admission;
   readonly #adapters: BusAdapter[] = [];
@@ -252,7 +253,7 @@ export class Relay {
   }
 
   stats(): { totals: BusTotals; subscriptions: number; scopes: Record<string, number>; subscribers: Record<string, number> } {
-    return { totals: { ...this.totals }, subscriptions: this.trie.size, scopes: Object.fromEntries(this.scopeCounts), subscribers: Object.fromEntries(this.#subscribers) };
+    return { totals: { ...this.totals }, subscriptions: this.trie.size, scopes: Object.fromEntries([...this.#scopeCounts].map(([scope, c]) => [scope, c.n])), subscribers: Object.fromEntries(this.#subscribers) };
   }
 
   // ---- internals ------------------------------------------------------------------------
@@ -329,10 +330,14 @@ export class Relay {
   }
 
   #countScope(scope: string): void {
-    const n = this.scopeCounts.get(scope);
-    if (n !== undefined) this.scopeCounts.set(scope, n + 1);
-    else if (this.scopeCounts.size < MAX_SCOPES_COUNTED) this.scopeCounts.set(scope, 1);
-    else this.scopeCounts.set(OTHER_SCOPES, (this.scopeCounts.get(OTHER_SCOPES) ?? 0) + 1);
+    const c = this.#scopeCounts.get(scope);
+    if (c !== undefined) c.n++;
+    else if (this.#scopeCounts.size < MAX_SCOPES_COUNTED) this.#scopeCounts.set(scope, { n: 1 });
+    else {
+      const other = this.#scopeCounts.get(OTHER_SCOPES);
+      if (other) other.n++;
+      else this.#scopeCounts.set(OTHER_SCOPES, { n: 1 });
+    }
   }
 }
 
