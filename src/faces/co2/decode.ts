@@ -4,6 +4,7 @@
  * the hub makes to satellites). Caps: body size, element depth and count (xml-tree.ts), value
  * nesting; any DOCTYPE is refused.
  */
+import { isAscii } from 'node:buffer';
 import type { ErrorCode } from '../../errors.js';
 import { parseXmlTree, type XmlElement } from './xml-tree.js';
 import { struct, XmlRpcBase64, XmlRpcDateTime, XmlRpcDouble, type XmlRpcValue } from './values.js';
@@ -113,10 +114,13 @@ const ALIASES: Readonly<Record<string, string>> = {
 
 /** The body as text: the XML declaration's encoding, else the Content-Type charset, else UTF-8. */
 function decodeText(body: Uint8Array, contentType: string | undefined): string {
-  const head = Buffer.from(body.buffer, body.byteOffset, Math.min(body.byteLength, 200)).toString('latin1');
+  // ASCII reads the same in every encoding allowed here, so it is decoded before the encoding is checked.
+  const ascii = isAscii(body) ? Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('latin1') : null;
+  const head = ascii !== null ? ascii.slice(0, 200) : Buffer.from(body.buffer, body.byteOffset, Math.min(body.byteLength, 200)).toString('latin1');
   const declared = DECLARED_ENCODING.exec(head)?.[1] ?? (contentType ? CHARSET.exec(contentType)?.[1] : undefined) ?? 'utf-8';
   const name = ALIASES[declared.toLowerCase()];
   if (!name) throw new Bad('PARSE_ERROR', `Unsupported encoding ${JSON.stringify(declared)}: use UTF-8 or ISO-8859-1`);
+  if (ascii !== null) return ascii;
   try {
     return DECODERS[name]!.decode(body);
   } catch {

@@ -12,7 +12,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import { decodeResponse } from './decode.js';
-import { ChunkedReader, headEnd, MAX_HEAD_BYTES, parseHead } from './http-wire.js';
+import { ChunkedReader, HeadCache, headEnd, MAX_HEAD_BYTES } from './http-wire.js';
 import type { XmlRpcValue } from './values.js';
 
 /** Answers past this are not read (ping, notify and bus answers are small). */
@@ -79,6 +79,10 @@ export class ClientConnection {
   #out = '';
   #scheduled = false;
   #buf: Buffer | null = null;
+  readonly #heads = new HeadCache();
+  /** The last answer decoded, by its bytes: a satellite answers every notify alike. */
+  #lastBody: Buffer | null = null;
+  #lastAnswer: XmlRpcAnswer | null = null;
   #reading: Reading | null = null;
   #timer: NodeJS.Timeout | null = null;
   /** When #timer fires (performance.now() ms). */
@@ -185,7 +189,7 @@ export class ClientConnection {
       if (this.#reading === null) {
         const end = headEnd(buf, at);
         if (end === -1 && buf.length - at <= MAX_HEAD_BYTES) break;
-        const fields = end > 0 && end - at <= MAX_HEAD_BYTES ? parseHead(buf.toString('latin1', at, end - 4)) : null;
+        const fields = end > 0 && end - at <= MAX_HEAD_BYTES ? this.#heads.read(buf, at, end - 4) : null;
         const status = fields ? /^HTTP\/1\.([01]) (\d{3})(?: |$)/.exec(fields.start) : null;
         if (!fields || !status || this.inFlight === 0) {
           this.#fail(new CallFailed('malformed', 'not an HTTP answer'));
@@ -259,7 +263,7 @@ export class ClientConnection {
     if (r.keepAlive) this.#persistent = true;
     else this.#draining = true;
     if (r.status !== 200) p.done(new CallFailed('http', `HTTP ${r.status}`), null);
-    else settle(p.done, r.parts.length === 1 ? r.parts[0]! : Buffer.concat(r.parts, r.size), r.contentType);
+    else this.#settle(p.done, r.parts.length === 1 ? r.parts[0]! : Buffer.concat(r.parts, r.size), r.contentType);
     if (!r.keepAlive) {
       // The rest were sent on a connection the satellite closes: it did not process them.
       for (const rest of this.#pending.splice(this.#head)) rest.done(new CallFailed('unprocessed', 'the satellite closed the connection'), null);
@@ -267,6 +271,27 @@ export class ClientConnection {
       this.#head = 0;
       this.#close();
     }
+  }
+
+  #settle(done: CallDone, body: Buffer, contentType: string | undefined): void {
+    // Without a charset in the Content-Type the bytes alone make the answer.
+    const bytesSayAll = contentType === undefined || !/charset/i.test(contentType);
+    const last = this.#lastBody;
+    if (bytesSayAll && last !== null && last.equals(body)) {
+      done(null, this.#lastAnswer);
+      return;
+    }
+    const decoded = decodeResponse(body, contentType);
+    const answer: XmlRpcAnswer | null = decoded.ok ? decoded : decoded.fault ? { ok: false, fault: decoded.fault } : null;
+    if (answer === null) {
+      done(new CallFailed('malformed', (decoded as { message: string }).message), null);
+      return;
+    }
+    if (bytesSayAll) {
+      this.#lastBody = body.length <= 1024 ? Buffer.from(body) : null;
+      this.#lastAnswer = answer;
+    }
+    done(null, answer);
   }
 
   #ended(): void {
@@ -300,12 +325,6 @@ export class ClientConnection {
   }
 }
 
-function settle(done: CallDone, body: Buffer, contentType: string | undefined): void {
-  const decoded = decodeResponse(body, contentType);
-  if (decoded.ok) done(null, decoded);
-  else if (decoded.fault) done(null, { ok: false, fault: decoded.fault });
-  else done(new CallFailed('malformed', decoded.message), null);
-}
 
 /** Connections with requests to write, flushed once per turn of the event loop (after its I/O). */
 const dirty: ClientConnection[] = [];

@@ -12,7 +12,7 @@
  * closes. Node's own HTTP stack does the same with several objects and events per request.
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import { ChunkedReader, headEnd, MAX_HEAD_BYTES, parseHead, type HeadFields } from './http-wire.js';
+import { ChunkedReader, HeadCache, headEnd, MAX_HEAD_BYTES, type HeadFields } from './http-wire.js';
 import { peerIp } from './listen.js';
 
 export interface RequestHead {
@@ -125,6 +125,7 @@ class Conn {
   readonly #srv: HttpServer;
   readonly #ip: string;
   #buf: Buffer | null = null;
+  readonly #heads = new HeadCache();
   #state = State.Head;
   /** When the current state's deadline started (ms). */
   #since = Date.now();
@@ -236,7 +237,7 @@ class Conn {
       if (from > 0) this.#buf = buf.length > from ? buf.subarray(from) : null;
       return false;
     }
-    const fields = parseHead(buf.toString('latin1', from, end - 4));
+    const fields = this.#heads.read(buf, from, end - 4);
     const line = fields ? REQUEST_LINE.exec(fields.start) : null;
     if (!fields || !line || (fields.chunked && fields.contentLength >= 0)) return this.#refuse('INVALID_REQUEST', 'Malformed HTTP request');
     const http11 = line[3] === '1';

@@ -101,6 +101,24 @@ export function parseHead(text: string): HeadFields | null {
   return { start, contentLength, chunked, close, keepAlive, contentType, contentEncoding, expect, host };
 }
 
+/** The last head read on a connection and what it said: clients send the same head over and over. */
+export class HeadCache {
+  #bytes: Buffer | null = null;
+  #fields: HeadFields | null = null;
+
+  /** The head in `buf` from `from` to `to` (without the final CRLF CRLF); null when malformed. */
+  read(buf: Buffer, from: number, to: number): HeadFields | null {
+    const last = this.#bytes;
+    if (last !== null && last.length === to - from && buf.compare(last, 0, last.length, from, to) === 0) return this.#fields;
+    const fields = parseHead(buf.toString('latin1', from, to));
+    if (fields) {
+      this.#bytes = Buffer.from(buf.subarray(from, to));
+      this.#fields = fields;
+    }
+    return fields;
+  }
+}
+
 /**
  * A chunked body, read as it arrives: `push` takes the bytes after the head (or after the last
  * push's end) and says how many it used; `done` once the last chunk and the trailer are read.
