@@ -69,6 +69,9 @@ export class HttpServer {
   readonly #sweep: NodeJS.Timeout;
   #date = new Date().toUTCString();
   #stopping = false;
+  #last: Answer | null = null;
+  #lastDate = '';
+  #lastText = '';
 
   constructor(hooks: HttpHooks, limits: HttpLimits) {
     this.#hooks = hooks;
@@ -99,6 +102,16 @@ export class HttpServer {
     return this.#stopping;
   }
 
+  /** An answer as written on a connection kept alive; the last one is kept (most answers of a run are alike: relay.relay's OK). */
+  keptAlive(a: Answer): string {
+    if (a !== this.#last || this.#lastDate !== this.#date) {
+      this.#last = a;
+      this.#lastDate = this.#date;
+      this.#lastText = answerHead(a, false, this.#date) + a.body;
+    }
+    return this.#lastText;
+  }
+
   /** Stops accepting, closes idle connections, lets the others finish their request; resolves when all are gone. */
   close(): Promise<void> {
     this.#stopping = true;
@@ -119,6 +132,10 @@ export class HttpServer {
   }
 }
 
+function answerHead(a: Answer, closing: boolean, date: string): string {
+  return `HTTP/1.1 200 OK\r\nContent-Type: ${a.contentType}\r\nContent-Length: ${Buffer.byteLength(a.body)}\r\nDate: ${date}\r\n${closing ? 'Connection: close' : 'Connection: keep-alive'}\r\n\r\n`;
+}
+
 /** One client connection: requests parsed from `#buf` one at a time, answered in order. */
 class Conn {
   readonly socket: Socket;
@@ -126,6 +143,9 @@ class Conn {
   readonly #ip: string;
   #buf: Buffer | null = null;
   readonly #heads = new HeadCache();
+  /** The request line of the last head read (the same head object: the same line). */
+  #lastFields: HeadFields | null = null;
+  #lastLine: RegExpExecArray | null = null;
   #state = State.Head;
   /** When the current state's deadline started (ms). */
   #since = Date.now();
@@ -238,7 +258,9 @@ class Conn {
       return false;
     }
     const fields = this.#heads.read(buf, from, end - 4);
-    const line = fields ? REQUEST_LINE.exec(fields.start) : null;
+    const line = fields === null ? null : fields === this.#lastFields ? this.#lastLine : REQUEST_LINE.exec(fields.start);
+    this.#lastFields = fields;
+    this.#lastLine = line;
     if (!fields || !line || (fields.chunked && fields.contentLength >= 0)) return this.#refuse('INVALID_REQUEST', 'Malformed HTTP request');
     const http11 = line[3] === '1';
     if (http11 && !fields.host) return this.#refuse('INVALID_REQUEST', 'An HTTP/1.1 request needs a Host header');
@@ -331,8 +353,8 @@ class Conn {
   /** Writes an answer; closes after it when asked, when the client does not keep alive, or when the server stops. */
   #answer(a: Answer, close: boolean): void {
     const closing = close || a.close === true || !this.#keepAlive || this.#srv.stopping;
-    const head = `HTTP/1.1 200 OK\r\nContent-Type: ${a.contentType}\r\nContent-Length: ${Buffer.byteLength(a.body)}\r\nDate: ${this.#srv.date}\r\n${closing ? 'Connection: close' : 'Connection: keep-alive'}\r\n\r\n`;
-    this.socket.write(this.#req?.method === 'HEAD' ? head : head + a.body);
+    if (this.#req?.method === 'HEAD') this.socket.write(answerHead(a, closing, this.#srv.date));
+    else this.socket.write(closing ? answerHead(a, true, this.#srv.date) + a.body : this.#srv.keptAlive(a));
     if (closing) this.#close();
   }
 

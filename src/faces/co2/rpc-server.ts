@@ -35,6 +35,8 @@ export class RpcServer implements HttpHooks {
   /** The last answer encoded, by value: most calls of a run answer the same ('OK' to relay.relay). */
   #lastValue: XmlRpcValue | undefined;
   #lastAnswer: Answer | null = null;
+  /** Heads (as the connections' head caches hand them out) that passed the checks below. */
+  readonly #passed = new WeakSet<RequestHead['fields']>();
 
   constructor(deps: RpcServerDeps) {
     this.#deps = deps;
@@ -42,6 +44,7 @@ export class RpcServer implements HttpHooks {
 
   head(req: RequestHead): Answer | null {
     this.#deps.onRequest();
+    if (this.#passed.has(req.fields)) return null; // the same head as an earlier call on its connection
     if (req.method === 'GET' || req.method === 'HEAD') return { contentType: 'text/plain; charset=utf-8', body: this.#deps.page() };
     if (req.method !== 'POST') return this.#fault('INVALID_REQUEST', `XML-RPC calls are POSTed, not sent with ${req.method.slice(0, 16)}`);
     const q = req.target.indexOf('?');
@@ -50,6 +53,7 @@ export class RpcServer implements HttpHooks {
     if (type !== undefined && !XML_TYPE.test(type)) return this.#fault('INVALID_REQUEST', `Content-Type must be text/xml, not ${JSON.stringify(type.slice(0, 60))}`);
     const encoding = req.fields.contentEncoding;
     if (encoding !== undefined && encoding.toLowerCase() !== 'identity') return this.#fault('INVALID_REQUEST', 'Content-Encoding is not supported');
+    this.#passed.add(req.fields);
     return null;
   }
 
