@@ -4,7 +4,6 @@
  * the hub makes to satellites). Caps: body size, element depth and count (xml-tree.ts), value
  * nesting; any DOCTYPE is refused.
  */
-import { isAscii } from 'node:buffer';
 import type { ErrorCode } from '../../errors.js';
 import { parseXmlTree, type XmlElement } from './xml-tree.js';
 import { struct, XmlRpcBase64, XmlRpcDateTime, XmlRpcDouble, type XmlRpcValue } from './values.js';
@@ -101,6 +100,7 @@ function tree(body: Uint8Array, contentType: string | undefined, limits: DecodeL
   return parsed.root;
 }
 
+const NOT_ASCII = /[\x80-\xff]/;
 const DECLARED_ENCODING = /^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]{1,40})["']/;
 const CHARSET = /;\s*charset\s*=\s*"?([A-Za-z0-9._-]{1,40})"?/i;
 const DECODERS: Readonly<Record<string, TextDecoder>> = {
@@ -115,8 +115,9 @@ const ALIASES: Readonly<Record<string, string>> = {
 /** The body as text: the XML declaration's encoding, else the Content-Type charset, else UTF-8. */
 function decodeText(body: Uint8Array, contentType: string | undefined): string {
   // ASCII reads the same in every encoding allowed here, so it is decoded before the encoding is checked.
-  const ascii = isAscii(body) ? Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('latin1') : null;
-  const head = ascii !== null ? ascii.slice(0, 200) : Buffer.from(body.buffer, body.byteOffset, Math.min(body.byteLength, 200)).toString('latin1');
+  const bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('latin1');
+  const ascii = NOT_ASCII.test(bytes) ? null : bytes;
+  const head = bytes.slice(0, 200);
   const declared = DECLARED_ENCODING.exec(head)?.[1] ?? (contentType ? CHARSET.exec(contentType)?.[1] : undefined) ?? 'utf-8';
   const name = ALIASES[declared.toLowerCase()];
   if (!name) throw new Bad('PARSE_ERROR', `Unsupported encoding ${JSON.stringify(declared)}: use UTF-8 or ISO-8859-1`);

@@ -7,7 +7,19 @@
  * refusal and every unusual form keeps saxes' answer. Where this answers, it builds the tree
  * saxes would (tested side by side in test/co2-codec.test.ts).
  */
-import type { XmlElement, XmlLimits } from './xml-tree.js';
+
+/** An element of the tree (both readers build it). */
+export interface XmlElement {
+  readonly name: string;
+  readonly children: XmlElement[];
+  /** Character data directly inside this element (CDATA included). */
+  text: string;
+}
+
+export interface XmlLimits {
+  maxDepth: number;
+  maxElements: number;
+}
 
 const DECLARATION = /^<\?xml version=(["'])1\.0\1(?: encoding=(["'])[A-Za-z][A-Za-z0-9._-]*\2)?(?: standalone=(["'])(?:yes|no)\3)?[ \t\r\n]*\?>/;
 /** What plain text may not hold: entities (decoded below), a carriage return (line ends are normalised), characters XML forbids, `]]>`. */

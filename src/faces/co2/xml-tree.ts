@@ -6,19 +6,9 @@
  * XML-RPC has no use for them. Plain XML-RPC as clients write it is read by xml-fast.ts first.
  */
 import { SaxesParser } from 'saxes';
-import { parseXmlFast } from './xml-fast.js';
+import { parseXmlFast, type XmlElement, type XmlLimits } from './xml-fast.js';
 
-export interface XmlElement {
-  readonly name: string;
-  readonly children: XmlElement[];
-  /** Character data directly inside this element (CDATA included). */
-  text: string;
-}
-
-export interface XmlLimits {
-  maxDepth: number;
-  maxElements: number;
-}
+export type { XmlElement, XmlLimits };
 
 export type TreeResult =
   | { readonly ok: true; readonly root: XmlElement }
