@@ -277,6 +277,11 @@ export default async function bench(): Promise<Record<string, unknown>> {
         relayCalls: ratio(muster.relayCalls!.relayCallsPerSec!, reference.relayCalls!.relayCallsPerSec!),
         notifyDeliveries: ratio(muster.notifyDeliveries!.notifiesPerSec!, reference.notifyDeliveries!.notifiesPerSec!),
       },
+      // The same per unit of the relay's CPU (reference's CPU per op / muster's): what a busy machine's scheduling skews least.
+      cpuRatios: {
+        relayCalls: ratio(reference.relayCalls!.serverCpuUsPerRelayCall!, muster.relayCalls!.serverCpuUsPerRelayCall!),
+        notifyDeliveries: ratio(reference.notifyDeliveries!.serverCpuUsPerNotify!, muster.notifyDeliveries!.serverCpuUsPerNotify!),
+      },
       target: '>= 5x the reference',
     };
   } finally {
