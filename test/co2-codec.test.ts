@@ -7,9 +7,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { describe, test } from 'node:test';
+import fc from 'fast-check';
 import { DECODE_LIMITS, decodeCall, decodeResponse } from '../src/faces/co2/decode.js';
 import { encodeCall, encodeFault, encodeResponse } from '../src/faces/co2/encode.js';
 import { fromJsonValue, toJsonText } from '../src/faces/co2/json-map.js';
+import { parseXmlFast } from '../src/faces/co2/xml-fast.js';
+import { parseWithSaxes } from '../src/faces/co2/xml-tree.js';
 import { pythonFloatRepr, struct, XmlRpcBase64, XmlRpcDateTime, XmlRpcDouble, type XmlRpcValue } from '../src/faces/co2/values.js';
 import { PYTHON, type Typed } from './co2/satellite.js';
 
@@ -162,5 +165,52 @@ describe('co2 codec - JSON mapping on the bus', () => {
     assert.deepEqual(toTyped(fromJsonValue({ $dateTime: '20030501T12:00:00', x: 1 })), { struct: { $dateTime: '20030501T12:00:00', x: { int: 1 } } }, 'a tag only counts alone');
     assert.deepEqual(toTyped(fromJsonValue(2.5)), { double: 2.5 });
     assert.deepEqual(toTyped(fromJsonValue(7)), { int: 7 });
+  });
+});
+
+describe('co2 codec - the quick XML reader beside saxes', () => {
+  const limits = { maxDepth: 256, maxElements: 100_000 };
+  /** Where the quick reader answers, saxes gives the same tree; where it does not, saxes decides. */
+  const same = (text: string) => {
+    const fast = parseXmlFast(text, limits);
+    if (fast === null) return null;
+    const slow = parseWithSaxes(text, limits);
+    assert.ok(slow.ok, `saxes refuses what the quick reader read: ${JSON.stringify(text.slice(0, 200))}`);
+    assert.deepEqual(fast, slow.root, JSON.stringify(text.slice(0, 200)));
+    return fast;
+  };
+
+  test('what Python and muster write takes the quick way, to the tree saxes builds', () => {
+    const written = [...CASES.map((c) => encodeCall('test', [fromTyped(c)])), ...CASES.map((c) => encodeResponse(fromTyped(c))), ...FAULTS.map(([c, m]) => encodeFault(c, m))];
+    for (const text of [...written, ...oracle([]).dumps]) assert.ok(same(text), `quick: ${text.slice(0, 120)}`);
+    assert.ok(same('<?xml version="1.0" encoding="utf-8"?>\n<methodCall><methodName>ping</methodName><params/></methodCall>'));
+    assert.equal(same('<methodCall><methodName>&#13;&#x1F600;&lt;&amp;&gt;&quot;&apos;</methodName></methodCall>')!.children[0]!.text, '\r\u{1F600}<&>"\'');
+  });
+
+  test('anything unusual is left to saxes: comments, CDATA, attributes, DOCTYPE, a raw CR, bad references, errors', () => {
+    for (const text of [
+      '<methodCall><!-- c --></methodCall>', '<a><![CDATA[x]]></a>', '<a b="c"/>', '<a >x</a>', '<a>x</a >', '<!DOCTYPE a><a/>', '<a>\r\n</a>',
+      '<a>&#0;</a>', '<a>&#xD800;</a>', '<a>&nope;</a>', '<a>&amp</a>', '<a>]]></a>', '<a>\u0001</a>', '<a>\uffff</a>', ' <?xml version="1.0"?><a/>',
+      '<?xml version="1.1"?><a/>', '<?xml version="1.0" encoding="x y"?><a/>', '<?pi?><a/>', '<a/><b/>', '<a></b>', '<a>', 'x<a/>', '<a/>x', '</a>', '<1/>', '<é/>',
+    ]) assert.equal(same(text), null, JSON.stringify(text));
+    assert.equal(parseXmlFast('<a>' + '<b>'.repeat(5) + '</b>'.repeat(5) + '</a>', { maxDepth: 4, maxElements: 100 }), null, 'past the depth cap');
+    assert.equal(parseXmlFast('<a>' + '<b/>'.repeat(5) + '</a>', { maxDepth: 10, maxElements: 5 }), null, 'past the element cap');
+  });
+
+  test('mutated XML-RPC: the quick reader never disagrees with saxes', () => {
+    const seeds = CASES.map((c) => encodeCall('relay.relay', [struct([['host_id', 'h'], ['data', fromTyped(c)]])]));
+    const pieces = ['<', '>', '/', '&', ';', '&amp;', '&#13;', '&#x41;', '\r', '\n', ' ', '"', "'", '<!--', '-->', '<![CDATA[', ']]>', '<?', '?>', 'é', '\u0000', '\ud83d\ude00', 'value', '</value>', '<value>', '<x/>'];
+    fc.assert(fc.property(
+      fc.nat({ max: seeds.length - 1 }),
+      fc.array(fc.tuple(fc.nat(), fc.oneof(fc.constantFrom(...pieces), fc.string({ maxLength: 3 })), fc.nat({ max: 3 })), { maxLength: 4 }),
+      (seed, edits) => {
+        let text = seeds[seed]!;
+        for (const [at, piece, cut] of edits) {
+          const i = at % (text.length + 1);
+          text = text.slice(0, i) + piece + text.slice(i + cut);
+        }
+        same(text);
+      },
+    ), { numRuns: 3000 });
   });
 });

@@ -164,8 +164,9 @@ describe('co2 - relay', () => {
     await until(async () => { got.push(...await c.notifies()); return got.length >= 20; }, 'gamma got all 20');
     assert.ok(Date.now() - t0 < 5000, `gamma got 20 notifies in ${Date.now() - t0} ms while delta hangs (1 s timeout each)`);
     assert.deepEqual(got.map((n) => (n as { struct: { data: Typed } }).struct.data), Array.from({ length: 20 }, (_, i) => int(i)), 'in order');
-    const pb = (await a.ok('relay.get_satellite_props', hostId(ib))) as { struct: Record<string, Typed> };
-    assert.ok((pb.struct.notify_fails as { int: number }).int >= 20, 'beta\'s failed notifies are counted');
+    // Beta answers each notify with a fault, one connection each, beside gamma: its count may trail gamma's deliveries a little.
+    const betaFails = async () => (((await a.ok('relay.get_satellite_props', hostId(ib))) as { struct: Record<string, Typed> }).struct.notify_fails as { int: number }).int;
+    await until(async () => (await betaFails()) >= 20, 'beta\'s failed notifies are counted');
     assert.ok((await api('/v1/members/beta')).body.stats.traffic.dropped >= 20, 'and shown in the member\'s stats');
     await b.mode('ok');
   });

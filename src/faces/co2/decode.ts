@@ -100,6 +100,7 @@ function tree(body: Uint8Array, contentType: string | undefined, limits: DecodeL
   return parsed.root;
 }
 
+const NOT_ASCII = /[\x80-\xff]/;
 const DECLARED_ENCODING = /^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]{1,40})["']/;
 const CHARSET = /;\s*charset\s*=\s*"?([A-Za-z0-9._-]{1,40})"?/i;
 const DECODERS: Readonly<Record<string, TextDecoder>> = {
@@ -113,10 +114,14 @@ const ALIASES: Readonly<Record<string, string>> = {
 
 /** The body as text: the XML declaration's encoding, else the Content-Type charset, else UTF-8. */
 function decodeText(body: Uint8Array, contentType: string | undefined): string {
-  const head = Buffer.from(body.buffer, body.byteOffset, Math.min(body.byteLength, 200)).toString('latin1');
+  // ASCII reads the same in every encoding allowed here, so it is decoded before the encoding is checked.
+  const bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('latin1');
+  const ascii = NOT_ASCII.test(bytes) ? null : bytes;
+  const head = bytes.slice(0, 200);
   const declared = DECLARED_ENCODING.exec(head)?.[1] ?? (contentType ? CHARSET.exec(contentType)?.[1] : undefined) ?? 'utf-8';
   const name = ALIASES[declared.toLowerCase()];
   if (!name) throw new Bad('PARSE_ERROR', `Unsupported encoding ${JSON.stringify(declared)}: use UTF-8 or ISO-8859-1`);
+  if (ascii !== null) return ascii;
   try {
     return DECODERS[name]!.decode(body);
   } catch {

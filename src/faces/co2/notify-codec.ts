@@ -1,7 +1,7 @@
 /**
  * Bus messages as the satellites' `notify` call: notify({host_id, data, notify_pass}). A message
- * is encoded once for all satellites (the codec's part: host_id and data); each satellite's link
- * adds its own notify_pass around it. A satellite's relay keeps the exact XML-RPC value it sent
+ * is encoded once for all satellites (the codec's part: host_id and data, and its UTF-8 length);
+ * each satellite's link adds its own notify_pass and HTTP head around it. A satellite's relay keeps the exact XML-RPC value it sent
  * (remembered by payload), so doubles, dateTimes and base64 reach the others unchanged; anything
  * else on the bus is mapped from JSON (json-map.ts).
  */
@@ -10,7 +10,13 @@ import { encodeValue, escapeXml, XML_HEADER } from './encode.js';
 import { fromJsonValue } from './json-map.js';
 import { XmlRpcBase64, type XmlRpcValue } from './values.js';
 
-export class NotifyCodec implements MessageCodec<string> {
+/** The shared middle of every satellite's notify body, and its length in UTF-8 bytes. */
+export interface NotifyPart {
+  readonly text: string;
+  readonly bytes: number;
+}
+
+export class NotifyCodec implements MessageCodec<NotifyPart> {
   readonly name = 'co2-notify';
   readonly #exact = new WeakMap<BusPayload, string>();
   readonly #hostIdOf: (sender: string) => string;
@@ -26,9 +32,10 @@ export class NotifyCodec implements MessageCodec<string> {
   }
 
   /** The struct members host_id and data; throws RangeError for a payload nested too deep. */
-  encode(message: BusMessage): string {
+  encode(message: BusMessage): NotifyPart {
     const data = this.#exact.get(message.payload) ?? encodeValue(valueOf(message.payload));
-    return `<member>\n<name>host_id</name>\n${encodeValue(this.#hostIdOf(message.from))}</member>\n<member>\n<name>data</name>\n${data}</member>\n`;
+    const text = `<member>\n<name>host_id</name>\n${encodeValue(this.#hostIdOf(message.from))}</member>\n<member>\n<name>data</name>\n${data}</member>\n`;
+    return { text, bytes: Buffer.byteLength(text) };
   }
 }
 
@@ -40,8 +47,16 @@ function valueOf(payload: BusPayload): XmlRpcValue {
 const HEAD = `${XML_HEADER}<methodCall>\n<methodName>notify</methodName>\n<params>\n<param>\n<value><struct>\n`;
 const TAIL = '</struct></value>\n</param>\n</params>\n</methodCall>\n';
 
+export interface NotifyFrame {
+  readonly head: string;
+  readonly tail: string;
+  /** UTF-8 bytes of head and tail together. */
+  readonly bytes: number;
+}
+
 /** What a satellite's link puts before and after the shared part: its notify_pass, if it gave one. */
-export function notifyFrame(notifyPass: string | undefined): { head: string; tail: string } {
+export function notifyFrame(notifyPass: string | undefined): NotifyFrame {
   const pass = notifyPass ? `<member>\n<name>notify_pass</name>\n<value><string>${escapeXml(notifyPass)}</string></value>\n</member>\n` : '';
-  return { head: HEAD + pass, tail: TAIL };
+  const head = HEAD + pass;
+  return { head, tail: TAIL, bytes: Buffer.byteLength(head) + Buffer.byteLength(TAIL) };
 }

@@ -15,5 +15,5 @@ const PING_BODY = encodeCall('ping', []);
 
 /** A fresh connection per ping: pings are seconds apart, and the originals close after each answer. */
 export const xmlrpcPing: ProbeOnce = async (target, timeoutMs) => {
-  await postXmlRpc(endpointOf(target), PING_BODY, timeoutMs, false);
+  await postXmlRpc(endpointOf(target), PING_BODY, timeoutMs);
 };

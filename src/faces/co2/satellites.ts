@@ -8,7 +8,6 @@
  * registering again. Relays are publications on RELAY_SCOPE: every link subscribes there.
  */
 import { randomUUID } from 'node:crypto';
-import type { Agent } from 'node:http';
 import type { Logger } from 'pino';
 import { BusPayload } from '../../core/bus/message.js';
 import { trafficOf } from '../../core/bus/admission.js';
@@ -36,6 +35,8 @@ export interface SatelliteSettings {
   maxSats: number;
   ping: PingSettings;
   link: LinkLimits;
+  /** How long a connection to a satellite stays open without calls. */
+  idleMs: number;
 }
 
 export interface RegisterRequest {
@@ -60,17 +61,15 @@ export function isSatellite(m: Member): boolean {
 export class Satellites {
   readonly #hub: HubContext;
   readonly #settings: SatelliteSettings;
-  readonly #agent: Agent;
   readonly #log: Logger;
   readonly #codec: NotifyCodec;
   readonly #byId = new Map<string, Satellite>();
   /** ip:port -> satellite: a satellite registering again from where it listens replaces itself. */
   readonly #byAddr = new Map<string, Satellite>();
 
-  constructor(hub: HubContext, settings: SatelliteSettings, agent: Agent, log: Logger) {
+  constructor(hub: HubContext, settings: SatelliteSettings, log: Logger) {
     this.#hub = hub;
     this.#settings = settings;
-    this.#agent = agent;
     this.#log = log;
     this.#codec = new NotifyCodec((sender) => hub.registry.find(sender)?.id ?? sender);
     hub.registry.onRemoved((m, reason) => this.#forget(m, reason));
@@ -173,7 +172,7 @@ export class Satellites {
 
   #index(member: Member, ip: string, port: number, notifyPass: string | undefined): Satellite {
     const link = new SatelliteLink({ host: ip, port, path: '/RPC2' }, notifyPass, {
-      codec: this.#codec, agent: this.#agent, limits: this.#settings.link, log: this.#log,
+      codec: this.#codec, idleMs: this.#settings.idleMs, limits: this.#settings.link, log: this.#log,
       onNotifyFailed: () => { trafficOf(member).dropped++; },
     });
     const sat: Satellite = { member, ip, port, link };
