@@ -7,7 +7,9 @@
  * measures the round trip of a heartbeat and of a bus message to itself: what the rest of the hub
  * sees while registrations commit.
  */
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createClient } from '@redis/client';
 import type WebSocket from 'ws';
 import { startRedis } from '../test/support/redis.js';
@@ -15,9 +17,12 @@ import { pinPid } from './_cluster-setup.js';
 import type { BenchHub } from './_hub-process.js';
 import { callOnce, close, connect, pipeline, round } from './_rpc-load.js';
 
-const PHASE_MS = 3_000;
+// DURABLE_BENCH_MS / DURABLE_BENCH_ROUNDS shorten a run on a busy machine.
+const PHASE_MS = Number(process.env.DURABLE_BENCH_MS ?? 3_000);
 const IN_FLIGHT = 64;
-const ROUNDS = 3;
+const ROUNDS = Number(process.env.DURABLE_BENCH_ROUNDS ?? 3);
+
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
 const register = (i: number, p: string) =>
   `{"jsonrpc":"2.0","id":${i},"method":"register","params":{"name":"${p}-${i}","type":"bench","liveness":{"kind":"ttl","ttlMs":3600000}}}`;
@@ -61,6 +66,27 @@ async function probe(ws: WebSocket, member: { id: string; token: string }, stop:
   return { heartbeatMs: latencies(hb), busMs: latencies(bus) };
 }
 
+interface ThreadCpu { main: number; others: number }
+interface CpuPerRegistration { main: number; others: number }
+
+/**
+ * CPU time (ms) of the hub's main thread (its tid is the pid) and of all its other threads (the
+ * SQLite writer, GC, libuv's pool), from /proc: per registration it survives a busy machine.
+ */
+function threadCpuMs(pid: number): ThreadCpu {
+  const ticks = (path: string) => {
+    const f = readFileSync(path, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / CLOCK_TICKS;
+  };
+  const main = ticks(`/proc/${pid}/task/${pid}/stat`);
+  return { main, others: ticks(`/proc/${pid}/stat`) - main };
+}
+
+function cpuPer(a: ThreadCpu, b: ThreadCpu, registrations: number): CpuPerRegistration {
+  const us = (ms: number) => (registrations ? Math.round((ms * 1000) / registrations) : NaN);
+  return { main: us(b.main - a.main), others: us(b.others - a.others) };
+}
+
 async function musterSide(hub: BenchHub): Promise<Record<string, unknown>> {
   const ws = await connect(hub.wsUrl);
   const side = await connect(hub.wsUrl);
@@ -70,23 +96,37 @@ async function musterSide(hub: BenchHub): Promise<Record<string, unknown>> {
     const idle = await probe(side, member, new Promise((r) => setTimeout(r, 1_000)));
     const sequential: number[] = [];
     const inFlight: number[] = [];
+    const cpu: Record<string, CpuPerRegistration[]> = { sequential: [], inFlight64: [] };
     const during: Record<string, unknown>[] = [];
     for (let r = 0; r < ROUNDS; r++) {
-      sequential.push((await pipeline(ws, { frames: 1_000_000, perFrame: 1, window: 1, maxMs: PHASE_MS, frame: (i) => register(i, `ds${r}`) })).perSecond);
+      let c0 = threadCpuMs(hub.pid);
+      const seq = await pipeline(ws, { frames: 1_000_000, perFrame: 1, window: 1, maxMs: PHASE_MS, frame: (i) => register(i, `ds${r}`) });
+      sequential.push(seq.perSecond);
+      cpu.sequential!.push(cpuPer(c0, threadCpuMs(hub.pid), seq.requests));
+      c0 = threadCpuMs(hub.pid);
       const burst = pipeline(ws, { frames: 1_000_000, perFrame: 1, window: IN_FLIGHT, maxMs: PHASE_MS, frame: (i) => register(i, `df${r}`) });
       const seen = probe(side, member, burst);
-      inFlight.push((await burst).perSecond);
+      const fast = await burst;
+      inFlight.push(fast.perSecond);
+      cpu.inFlight64!.push(cpuPer(c0, threadCpuMs(hub.pid), fast.requests));
       during.push(await seen);
     }
-    return { sequential: { best: Math.max(...sequential), runs: sequential }, inFlight64: { best: Math.max(...inFlight), runs: inFlight }, idleRoundTrips: idle, roundTripsDuringBurst: during };
+    return {
+      sequential: { best: Math.max(...sequential), runs: sequential, hubCpuUsPerRegistration: cpu.sequential },
+      inFlight64: { best: Math.max(...inFlight), runs: inFlight, hubCpuUsPerRegistration: cpu.inFlight64 },
+      idleRoundTrips: idle, roundTripsDuringBurst: during,
+    };
   } finally {
     await close(ws);
     await close(side);
   }
 }
 
-async function redisSide(): Promise<Record<string, unknown>> {
-  const redis = await startRedis(['--appendonly', 'yes', '--appendfsync', 'always']);
+/** Redis's fsync policy beside a hub's --sync: `always` beside full, `everysec` beside normal. */
+export type AppendFsync = 'always' | 'everysec';
+
+async function redisSide(fsync: AppendFsync): Promise<Record<string, unknown>> {
+  const redis = await startRedis(['--appendonly', 'yes', '--appendfsync', fsync]);
   pinPid(redis.child.pid!, 0);
   const client = createClient({ url: redis.url });
   client.on('error', () => {});
@@ -121,12 +161,15 @@ async function redisSide(): Promise<Record<string, unknown>> {
   }
 }
 
-/** The hub's durable registrations and the Redis peer's, sequential and 64 in flight. */
-export async function durableBeside(hub: BenchHub): Promise<Record<string, unknown>> {
+/** The hub's durable registrations and the Redis peer's, sequential and 64 in flight, and their ratio. */
+export async function durableBeside(hub: BenchHub, fsync: AppendFsync = 'always'): Promise<Record<string, unknown>> {
   const muster = await musterSide(hub);
-  const redis = await redisSide();
+  const redis = await redisSide(fsync);
+  const best = (r: Record<string, unknown>, k: string) => (r[k] as { best: number }).best;
+  const ratio = (k: string) => round(best(muster, k) / best(redis, k), 2);
   return {
-    method: `${PHASE_MS / 1000} s phases, ${ROUNDS} rounds; Redis: appendonly yes, appendfsync always, on core 0 as the hub, one MULTI (HSETNX, HSET, XADD) per registration from @redis/client`,
-    muster, redisAofAlways: redis,
+    method: `${PHASE_MS / 1000} s phases, ${ROUNDS} rounds; Redis: appendonly yes, appendfsync ${fsync}, on core 0 as the hub, one MULTI (HSETNX, HSET, XADD) per registration from @redis/client`,
+    muster, redis: { appendfsync: fsync, ...redis },
+    musterOverRedis: { sequential: ratio('sequential'), inFlight64: ratio('inFlight64') },
   };
 }
