@@ -15,7 +15,7 @@ import type WebSocket from 'ws';
 import { startRedis } from '../test/support/redis.js';
 import { pinPid } from './_cluster-setup.js';
 import type { BenchHub } from './_hub-process.js';
-import { callOnce, close, connect, pipeline, round } from './_rpc-load.js';
+import { callOnce, close, connect, pipeline, round, type LoadOptions, type LoadResult } from './_rpc-load.js';
 
 // DURABLE_BENCH_MS / DURABLE_BENCH_ROUNDS shorten a run on a busy machine.
 const PHASE_MS = Number(process.env.DURABLE_BENCH_MS ?? 3_000);
@@ -87,8 +87,21 @@ function cpuPer(a: ThreadCpu, b: ThreadCpu, registrations: number): CpuPerRegist
   return { main: us(b.main - a.main), others: us(b.others - a.others) };
 }
 
+/**
+ * One measured load on a socket of its own, dropped at the end: a load that stops at maxMs leaves
+ * up to `window` requests unanswered, and their replies on a socket reused by the next load would
+ * be counted there (a sequential run after a burst would measure the burst's window).
+ */
+export async function pipelineAlone(url: string, o: LoadOptions): Promise<LoadResult> {
+  const ws = await connect(url);
+  try {
+    return await pipeline(ws, o);
+  } finally {
+    ws.terminate();
+  }
+}
+
 async function musterSide(hub: BenchHub): Promise<Record<string, unknown>> {
-  const ws = await connect(hub.wsUrl);
   const side = await connect(hub.wsUrl);
   try {
     const member = ((await callOnce(side, register(1, 'probe'))) as { result: { id: string; token: string } }).result;
@@ -100,11 +113,11 @@ async function musterSide(hub: BenchHub): Promise<Record<string, unknown>> {
     const during: Record<string, unknown>[] = [];
     for (let r = 0; r < ROUNDS; r++) {
       let c0 = threadCpuMs(hub.pid);
-      const seq = await pipeline(ws, { frames: 1_000_000, perFrame: 1, window: 1, maxMs: PHASE_MS, frame: (i) => register(i, `ds${r}`) });
+      const seq = await pipelineAlone(hub.wsUrl, { frames: 1_000_000, perFrame: 1, window: 1, maxMs: PHASE_MS, frame: (i) => register(i, `ds${r}`) });
       sequential.push(seq.perSecond);
       cpu.sequential!.push(cpuPer(c0, threadCpuMs(hub.pid), seq.requests));
       c0 = threadCpuMs(hub.pid);
-      const burst = pipeline(ws, { frames: 1_000_000, perFrame: 1, window: IN_FLIGHT, maxMs: PHASE_MS, frame: (i) => register(i, `df${r}`) });
+      const burst = pipelineAlone(hub.wsUrl, { frames: 1_000_000, perFrame: 1, window: IN_FLIGHT, maxMs: PHASE_MS, frame: (i) => register(i, `df${r}`) });
       const seen = probe(side, member, burst);
       const fast = await burst;
       inFlight.push(fast.perSecond);
@@ -117,7 +130,6 @@ async function musterSide(hub: BenchHub): Promise<Record<string, unknown>> {
       idleRoundTrips: idle, roundTripsDuringBurst: during,
     };
   } finally {
-    await close(ws);
     await close(side);
   }
 }
