@@ -66,25 +66,33 @@ async function probe(ws: WebSocket, member: { id: string; token: string }, stop:
   return { heartbeatMs: latencies(hb), busMs: latencies(bus) };
 }
 
-interface ThreadCpu { main: number; others: number }
-interface CpuPerRegistration { main: number; others: number }
+/** What a process used so far: CPU ms of its main thread and of its other threads, and its writes. */
+interface ProcUse { main: number; others: number; writeBytes: number; writeCalls: number }
 
 /**
- * CPU time (ms) of the hub's main thread (its tid is the pid) and of all its other threads (the
- * SQLite writer, GC, libuv's pool), from /proc: per registration it survives a busy machine.
+ * From /proc: CPU time (ms) of the main thread (its tid is the pid) and of all other threads (the
+ * hub's SQLite writer, GC, libuv's pool; Redis's bio threads), bytes the process sent towards the
+ * disk (`write_bytes`) and its write system calls (`syscw`: pwrite, write, also to sockets).
+ * Counted per registration they hold up on a busy machine, where rates do not.
  */
-function threadCpuMs(pid: number): ThreadCpu {
+function procUse(pid: number): ProcUse {
   const ticks = (path: string) => {
     const f = readFileSync(path, 'utf8').split(') ')[1]!.split(' ');
     return ((Number(f[11]) + Number(f[12])) * 1000) / CLOCK_TICKS;
   };
   const main = ticks(`/proc/${pid}/task/${pid}/stat`);
-  return { main, others: ticks(`/proc/${pid}/stat`) - main };
+  const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+  const field = (k: string) => Number(new RegExp(`^${k}: (\\d+)`, 'm').exec(io)?.[1] ?? NaN);
+  return { main, others: ticks(`/proc/${pid}/stat`) - main, writeBytes: field('write_bytes'), writeCalls: field('syscw') };
 }
 
-function cpuPer(a: ThreadCpu, b: ThreadCpu, registrations: number): CpuPerRegistration {
-  const us = (ms: number) => (registrations ? Math.round((ms * 1000) / registrations) : NaN);
-  return { main: us(b.main - a.main), others: us(b.others - a.others) };
+/** Per registration between two samples: CPU µs by thread, bytes towards the disk, write calls. */
+function perRegistration(a: ProcUse, b: ProcUse, registrations: number): Record<string, number> {
+  const per = (x: number, scale = 1) => (registrations ? Math.round((x * scale) / registrations) : NaN);
+  return {
+    cpuUsMain: per(b.main - a.main, 1000), cpuUsOthers: per(b.others - a.others, 1000),
+    diskBytes: per(b.writeBytes - a.writeBytes), writeCalls: round((b.writeCalls - a.writeCalls) / registrations, 1),
+  };
 }
 
 /**
@@ -109,24 +117,24 @@ async function musterSide(hub: BenchHub): Promise<Record<string, unknown>> {
     const idle = await probe(side, member, new Promise((r) => setTimeout(r, 1_000)));
     const sequential: number[] = [];
     const inFlight: number[] = [];
-    const cpu: Record<string, CpuPerRegistration[]> = { sequential: [], inFlight64: [] };
+    const cpu: Record<string, Record<string, number>[]> = { sequential: [], inFlight64: [] };
     const during: Record<string, unknown>[] = [];
     for (let r = 0; r < ROUNDS; r++) {
-      let c0 = threadCpuMs(hub.pid);
+      let c0 = procUse(hub.pid);
       const seq = await pipelineAlone(hub.wsUrl, { frames: 1_000_000, perFrame: 1, window: 1, maxMs: PHASE_MS, frame: (i) => register(i, `ds${r}`) });
       sequential.push(seq.perSecond);
-      cpu.sequential!.push(cpuPer(c0, threadCpuMs(hub.pid), seq.requests));
-      c0 = threadCpuMs(hub.pid);
+      cpu.sequential!.push(perRegistration(c0, procUse(hub.pid), seq.requests));
+      c0 = procUse(hub.pid);
       const burst = pipelineAlone(hub.wsUrl, { frames: 1_000_000, perFrame: 1, window: IN_FLIGHT, maxMs: PHASE_MS, frame: (i) => register(i, `df${r}`) });
       const seen = probe(side, member, burst);
       const fast = await burst;
       inFlight.push(fast.perSecond);
-      cpu.inFlight64!.push(cpuPer(c0, threadCpuMs(hub.pid), fast.requests));
+      cpu.inFlight64!.push(perRegistration(c0, procUse(hub.pid), fast.requests));
       during.push(await seen);
     }
     return {
-      sequential: { best: Math.max(...sequential), runs: sequential, hubCpuUsPerRegistration: cpu.sequential },
-      inFlight64: { best: Math.max(...inFlight), runs: inFlight, hubCpuUsPerRegistration: cpu.inFlight64 },
+      sequential: { best: Math.max(...sequential), runs: sequential, perRegistration: cpu.sequential },
+      inFlight64: { best: Math.max(...inFlight), runs: inFlight, perRegistration: cpu.inFlight64 },
       idleRoundTrips: idle, roundTripsDuringBurst: during,
     };
   } finally {
@@ -151,22 +159,29 @@ async function redisSide(fsync: AppendFsync): Promise<Record<string, unknown>> {
       .xAdd('events', '*', { json: `{"type":"added","member":{"id":"${id}","name":"${name}"}}` }, { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: 10_000 } })
       .exec();
   };
-  const run = async (workers: number, prefix: string) => {
+  const use: Record<string, Record<string, number>[]> = { sequential: [], inFlight64: [] };
+  const run = async (workers: number, prefix: string, into: Record<string, number>[]) => {
     let done = 0;
+    const u0 = procUse(redis.child.pid!);
     const t0 = performance.now();
     await Promise.all(Array.from({ length: workers }, async (_, w) => {
       for (let i = 0; performance.now() - t0 < PHASE_MS; i++) { await one(`${prefix}-${w}-${i}`); done++; }
     }));
-    return Math.round(done / ((performance.now() - t0) / 1000));
+    const rate = Math.round(done / ((performance.now() - t0) / 1000));
+    into.push(perRegistration(u0, procUse(redis.child.pid!), done));
+    return rate;
   };
   try {
     const sequential: number[] = [];
     const inFlight: number[] = [];
     for (let r = 0; r < ROUNDS; r++) {
-      sequential.push(await run(1, `s${r}`));
-      inFlight.push(await run(IN_FLIGHT, `f${r}`));
+      sequential.push(await run(1, `s${r}`, use.sequential!));
+      inFlight.push(await run(IN_FLIGHT, `f${r}`, use.inFlight64!));
     }
-    return { sequential: { best: Math.max(...sequential), runs: sequential }, inFlight64: { best: Math.max(...inFlight), runs: inFlight } };
+    return {
+      sequential: { best: Math.max(...sequential), runs: sequential, perRegistration: use.sequential },
+      inFlight64: { best: Math.max(...inFlight), runs: inFlight, perRegistration: use.inFlight64 },
+    };
   } finally {
     await client.quit().catch(() => {});
     await redis.stop();
