@@ -7,17 +7,22 @@
  * measures the round trip of a heartbeat and of a bus message to itself: what the rest of the hub
  * sees while registrations commit.
  */
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createClient } from '@redis/client';
 import type WebSocket from 'ws';
 import { startRedis } from '../test/support/redis.js';
 import { pinPid } from './_cluster-setup.js';
 import type { BenchHub } from './_hub-process.js';
-import { callOnce, close, connect, pipeline, round } from './_rpc-load.js';
+import { callOnce, close, connect, pipeline, round, type LoadOptions, type LoadResult } from './_rpc-load.js';
 
-const PHASE_MS = 3_000;
+// DURABLE_BENCH_MS / DURABLE_BENCH_ROUNDS shorten a run on a busy machine.
+const PHASE_MS = Number(process.env.DURABLE_BENCH_MS ?? 3_000);
 const IN_FLIGHT = 64;
-const ROUNDS = 3;
+const ROUNDS = Number(process.env.DURABLE_BENCH_ROUNDS ?? 3);
+
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
 const register = (i: number, p: string) =>
   `{"jsonrpc":"2.0","id":${i},"method":"register","params":{"name":"${p}-${i}","type":"bench","liveness":{"kind":"ttl","ttlMs":3600000}}}`;
@@ -61,8 +66,50 @@ async function probe(ws: WebSocket, member: { id: string; token: string }, stop:
   return { heartbeatMs: latencies(hb), busMs: latencies(bus) };
 }
 
+/** What a process used so far: CPU ms of its main thread and of its other threads, and its writes. */
+interface ProcUse { main: number; others: number; writeBytes: number; writeCalls: number }
+
+/**
+ * From /proc: CPU time (ms) of the main thread (its tid is the pid) and of all other threads (the
+ * hub's SQLite writer, GC, libuv's pool; Redis's bio threads), bytes the process sent towards the
+ * disk (`write_bytes`) and its write system calls (`syscw`: pwrite, write, also to sockets).
+ * Counted per registration they hold up on a busy machine, where rates do not.
+ */
+function procUse(pid: number): ProcUse {
+  const ticks = (path: string) => {
+    const f = readFileSync(path, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / CLOCK_TICKS;
+  };
+  const main = ticks(`/proc/${pid}/task/${pid}/stat`);
+  const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+  const field = (k: string) => Number(new RegExp(`^${k}: (\\d+)`, 'm').exec(io)?.[1] ?? NaN);
+  return { main, others: ticks(`/proc/${pid}/stat`) - main, writeBytes: field('write_bytes'), writeCalls: field('syscw') };
+}
+
+/** Per registration between two samples: CPU µs by thread, bytes towards the disk, write calls. */
+function perRegistration(a: ProcUse, b: ProcUse, registrations: number): Record<string, number> {
+  const per = (x: number, scale = 1) => (registrations ? Math.round((x * scale) / registrations) : NaN);
+  return {
+    cpuUsMain: per(b.main - a.main, 1000), cpuUsOthers: per(b.others - a.others, 1000),
+    diskBytes: per(b.writeBytes - a.writeBytes), writeCalls: round((b.writeCalls - a.writeCalls) / registrations, 1),
+  };
+}
+
+/**
+ * One measured load on a socket of its own, dropped at the end: a load that stops at maxMs leaves
+ * up to `window` requests unanswered, and their replies on a socket reused by the next load would
+ * be counted there (a sequential run after a burst would measure the burst's window).
+ */
+export async function pipelineAlone(url: string, o: LoadOptions): Promise<LoadResult> {
+  const ws = await connect(url);
+  try {
+    return await pipeline(ws, o);
+  } finally {
+    ws.terminate();
+  }
+}
+
 async function musterSide(hub: BenchHub): Promise<Record<string, unknown>> {
-  const ws = await connect(hub.wsUrl);
   const side = await connect(hub.wsUrl);
   try {
     const member = ((await callOnce(side, register(1, 'probe'))) as { result: { id: string; token: string } }).result;
@@ -70,23 +117,36 @@ async function musterSide(hub: BenchHub): Promise<Record<string, unknown>> {
     const idle = await probe(side, member, new Promise((r) => setTimeout(r, 1_000)));
     const sequential: number[] = [];
     const inFlight: number[] = [];
+    const cpu: Record<string, Record<string, number>[]> = { sequential: [], inFlight64: [] };
     const during: Record<string, unknown>[] = [];
     for (let r = 0; r < ROUNDS; r++) {
-      sequential.push((await pipeline(ws, { frames: 1_000_000, perFrame: 1, window: 1, maxMs: PHASE_MS, frame: (i) => register(i, `ds${r}`) })).perSecond);
-      const burst = pipeline(ws, { frames: 1_000_000, perFrame: 1, window: IN_FLIGHT, maxMs: PHASE_MS, frame: (i) => register(i, `df${r}`) });
+      let c0 = procUse(hub.pid);
+      const seq = await pipelineAlone(hub.wsUrl, { frames: 1_000_000, perFrame: 1, window: 1, maxMs: PHASE_MS, frame: (i) => register(i, `ds${r}`) });
+      sequential.push(seq.perSecond);
+      cpu.sequential!.push(perRegistration(c0, procUse(hub.pid), seq.requests));
+      c0 = procUse(hub.pid);
+      const burst = pipelineAlone(hub.wsUrl, { frames: 1_000_000, perFrame: 1, window: IN_FLIGHT, maxMs: PHASE_MS, frame: (i) => register(i, `df${r}`) });
       const seen = probe(side, member, burst);
-      inFlight.push((await burst).perSecond);
+      const fast = await burst;
+      inFlight.push(fast.perSecond);
+      cpu.inFlight64!.push(perRegistration(c0, procUse(hub.pid), fast.requests));
       during.push(await seen);
     }
-    return { sequential: { best: Math.max(...sequential), runs: sequential }, inFlight64: { best: Math.max(...inFlight), runs: inFlight }, idleRoundTrips: idle, roundTripsDuringBurst: during };
+    return {
+      sequential: { best: Math.max(...sequential), runs: sequential, perRegistration: cpu.sequential },
+      inFlight64: { best: Math.max(...inFlight), runs: inFlight, perRegistration: cpu.inFlight64 },
+      idleRoundTrips: idle, roundTripsDuringBurst: during,
+    };
   } finally {
-    await close(ws);
     await close(side);
   }
 }
 
-async function redisSide(): Promise<Record<string, unknown>> {
-  const redis = await startRedis(['--appendonly', 'yes', '--appendfsync', 'always']);
+/** Redis's fsync policy beside a hub's --sync: `always` beside full, `everysec` beside normal. */
+export type AppendFsync = 'always' | 'everysec';
+
+async function redisSide(fsync: AppendFsync): Promise<Record<string, unknown>> {
+  const redis = await startRedis(['--appendonly', 'yes', '--appendfsync', fsync]);
   pinPid(redis.child.pid!, 0);
   const client = createClient({ url: redis.url });
   client.on('error', () => {});
@@ -99,34 +159,44 @@ async function redisSide(): Promise<Record<string, unknown>> {
       .xAdd('events', '*', { json: `{"type":"added","member":{"id":"${id}","name":"${name}"}}` }, { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: 10_000 } })
       .exec();
   };
-  const run = async (workers: number, prefix: string) => {
+  const use: Record<string, Record<string, number>[]> = { sequential: [], inFlight64: [] };
+  const run = async (workers: number, prefix: string, into: Record<string, number>[]) => {
     let done = 0;
+    const u0 = procUse(redis.child.pid!);
     const t0 = performance.now();
     await Promise.all(Array.from({ length: workers }, async (_, w) => {
       for (let i = 0; performance.now() - t0 < PHASE_MS; i++) { await one(`${prefix}-${w}-${i}`); done++; }
     }));
-    return Math.round(done / ((performance.now() - t0) / 1000));
+    const rate = Math.round(done / ((performance.now() - t0) / 1000));
+    into.push(perRegistration(u0, procUse(redis.child.pid!), done));
+    return rate;
   };
   try {
     const sequential: number[] = [];
     const inFlight: number[] = [];
     for (let r = 0; r < ROUNDS; r++) {
-      sequential.push(await run(1, `s${r}`));
-      inFlight.push(await run(IN_FLIGHT, `f${r}`));
+      sequential.push(await run(1, `s${r}`, use.sequential!));
+      inFlight.push(await run(IN_FLIGHT, `f${r}`, use.inFlight64!));
     }
-    return { sequential: { best: Math.max(...sequential), runs: sequential }, inFlight64: { best: Math.max(...inFlight), runs: inFlight } };
+    return {
+      sequential: { best: Math.max(...sequential), runs: sequential, perRegistration: use.sequential },
+      inFlight64: { best: Math.max(...inFlight), runs: inFlight, perRegistration: use.inFlight64 },
+    };
   } finally {
     await client.quit().catch(() => {});
     await redis.stop();
   }
 }
 
-/** The hub's durable registrations and the Redis peer's, sequential and 64 in flight. */
-export async function durableBeside(hub: BenchHub): Promise<Record<string, unknown>> {
+/** The hub's durable registrations and the Redis peer's, sequential and 64 in flight, and their ratio. */
+export async function durableBeside(hub: BenchHub, fsync: AppendFsync = 'always'): Promise<Record<string, unknown>> {
   const muster = await musterSide(hub);
-  const redis = await redisSide();
+  const redis = await redisSide(fsync);
+  const best = (r: Record<string, unknown>, k: string) => (r[k] as { best: number }).best;
+  const ratio = (k: string) => round(best(muster, k) / best(redis, k), 2);
   return {
-    method: `${PHASE_MS / 1000} s phases, ${ROUNDS} rounds; Redis: appendonly yes, appendfsync always, on core 0 as the hub, one MULTI (HSETNX, HSET, XADD) per registration from @redis/client`,
-    muster, redisAofAlways: redis,
+    method: `${PHASE_MS / 1000} s phases, ${ROUNDS} rounds; Redis: appendonly yes, appendfsync ${fsync}, on core 0 as the hub, one MULTI (HSETNX, HSET, XADD) per registration from @redis/client`,
+    muster, redis: { appendfsync: fsync, ...redis },
+    musterOverRedis: { sequential: ratio('sequential'), inFlight64: ratio('inFlight64') },
   };
 }

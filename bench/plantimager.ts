@@ -5,6 +5,9 @@
  * so that they do not share the hub's event loop. A last run caps the face at one request at a
  * time, which is what the original's REP socket does, to show what ROUTER buys. Then REGISTER
  * again with 200 and with 10,000 devices already registered (flat: nothing in the face scans).
+ * REGISTER is measured with the default `--sync full` (each ack after an fsync) and again with
+ * `--sync normal` (each ack after the commit reached the OS: survives kill -9, not a power loss).
+ * The real plantimager registry is not on this machine: its figures are issue 16's, in `reference`.
  */
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
@@ -88,10 +91,22 @@ function clientProcess(url: string, clients: number, op: Op, run: string): Promi
   });
 }
 
+type Sync = 'full' | 'normal';
+
+const startHub = (dataDir: string, sync: Sync) =>
+  Hub.start({ config: { ...DEFAULT_CONFIG, host: '127.0.0.1', port: 0, dataDir, hubId: 'bench', logLevel: 'silent', maxMembers: 1_000_000, sync } });
+
+/** The real registry's figures as issue 16 quotes them (it is not on this machine). */
+const REFERENCE = {
+  source: 'issue 16: the real plantimager registry, measured elsewhere (not available on this machine)',
+  register_1_client: 2_200,
+  register_by_devices_registered: { 200: 3_300, 2_000: 2_600 },
+};
+
 /** REGISTER from 1 and 8 clients on a fresh hub holding `devices` plantimager devices (added before the face starts). */
-async function registerAt(devices: number): Promise<Record<string, unknown>> {
+async function registerAt(devices: number, sync: Sync): Promise<Record<string, unknown>> {
   const dataDir = mkdtempSync(join(tmpdir(), 'muster-bench-plantimager-'));
-  const hub = await Hub.start({ config: { ...DEFAULT_CONFIG, host: '127.0.0.1', port: 0, dataDir, hubId: 'bench', logLevel: 'silent', maxMembers: 1_000_000 } });
+  const hub = await startHub(dataDir, sync);
   try {
     for (let i = 0; i < devices; i += 500) {
       await Promise.all(Array.from({ length: Math.min(500, devices - i) }, (_, k) => hub.registry.add(hub.registry.createMember({
@@ -102,7 +117,7 @@ async function registerAt(devices: number): Promise<Record<string, unknown>> {
     const face = await PlantimagerFace.start(hub, { listen: '0', defaultHost: '127.0.0.1' });
     hub.addFace(face);
     return {
-      devicesBefore: devices,
+      devicesBefore: devices, sync,
       register_1_client: await clientProcess(face.address, 1, 'register', `d${devices}c1`),
       register_8_clients: await clientProcess(face.address, 8, 'register', `d${devices}c8`),
     };
@@ -112,26 +127,56 @@ async function registerAt(devices: number): Promise<Record<string, unknown>> {
   }
 }
 
-export default async function bench(): Promise<Record<string, unknown>> {
+/** REGISTER from 1 and 8 clients on a fresh hub with `--sync normal`. */
+async function registerNormal(): Promise<Record<string, unknown>> {
   const dataDir = mkdtempSync(join(tmpdir(), 'muster-bench-plantimager-'));
-  const hub = await Hub.start({ config: { ...DEFAULT_CONFIG, host: '127.0.0.1', port: 0, dataDir, hubId: 'bench', logLevel: 'silent', maxMembers: 1_000_000 } });
+  const hub = await startHub(dataDir, 'normal');
   try {
-    const router = await PlantimagerFace.start(hub, { listen: '0', defaultHost: '127.0.0.1' });
-    const serial = await PlantimagerFace.start(hub, { listen: '0', defaultHost: '127.0.0.1', maxInFlight: 1 });
-    hub.addFace(router);
-    hub.addFace(serial);
-    const report: Record<string, unknown> = { durationMsPerRun: DURATION_MS, store: 'sqlite sync=full' };
-    for (const clients of [1, 8]) {
-      report[`register_${clients}_clients`] = await clientProcess(router.address, clients, 'register', `r${clients}`);
-      report[`check_alive_${clients}_clients`] = await clientProcess(router.address, clients, 'alive', `a${clients}`);
-    }
-    report.register_8_clients_one_at_a_time_like_REP = await clientProcess(serial.address, 8, 'register', 's8');
-    report.check_alive_8_clients_one_at_a_time_like_REP = await clientProcess(serial.address, 8, 'alive', 'sa8');
-    report.membersAtEnd = hub.registry.size;
-    report.registerByDevicesRegistered = [await registerAt(200), await registerAt(10_000)];
-    return report;
+    const face = await PlantimagerFace.start(hub, { listen: '0', defaultHost: '127.0.0.1' });
+    hub.addFace(face);
+    return {
+      register_1_client: await clientProcess(face.address, 1, 'register', 'n1'),
+      register_8_clients: await clientProcess(face.address, 8, 'register', 'n8'),
+    };
   } finally {
     await hub.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
+
+export default async function bench(): Promise<Record<string, unknown>> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'muster-bench-plantimager-'));
+  const hub = await startHub(dataDir, 'full');
+  const report: Record<string, unknown> = { durationMsPerRun: DURATION_MS, store: 'sqlite sync=full unless said', reference: REFERENCE };
+  try {
+    const router = await PlantimagerFace.start(hub, { listen: '0', defaultHost: '127.0.0.1' });
+    const serial = await PlantimagerFace.start(hub, { listen: '0', defaultHost: '127.0.0.1', maxInFlight: 1 });
+    hub.addFace(router);
+    hub.addFace(serial);
+    for (const clients of [1, 8]) {
+      const n = clients === 1 ? '1_client' : `${clients}_clients`;
+      report[`register_${n}`] = await clientProcess(router.address, clients, 'register', `r${clients}`);
+      report[`check_alive_${n}`] = await clientProcess(router.address, clients, 'alive', `a${clients}`);
+    }
+    report.register_8_clients_one_at_a_time_like_REP = await clientProcess(serial.address, 8, 'register', 's8');
+    report.check_alive_8_clients_one_at_a_time_like_REP = await clientProcess(serial.address, 8, 'alive', 'sa8');
+    report.membersAtEnd = hub.registry.size;
+  } finally {
+    await hub.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  report.syncNormal = await registerNormal();
+  const byDevices = [await registerAt(200, 'full'), await registerAt(10_000, 'full')];
+  report.registerByDevicesRegistered = byDevices;
+  const rate = (k: string, r: Record<string, unknown>) => (r[k] as ClientReport).perSecond;
+  const normal = report.syncNormal as Record<string, unknown>;
+  report.versusReference = {
+    register_1_client: { full: round2(rate('register_1_client', report) / REFERENCE.register_1_client), normal: round2(rate('register_1_client', normal) / REFERENCE.register_1_client) },
+    register_8_clients: { full: round2(rate('register_8_clients', report) / REFERENCE.register_by_devices_registered[200]), normal: round2(rate('register_8_clients', normal) / REFERENCE.register_by_devices_registered[200]) },
+    flat_8_clients_10000_over_200_devices: round2(rate('register_8_clients', byDevices[1]!) / rate('register_8_clients', byDevices[0]!)),
+    flat_1_client_10000_over_200_devices: round2(rate('register_1_client', byDevices[1]!) / rate('register_1_client', byDevices[0]!)),
+  };
+  return report;
+}
+
+const round2 = (x: number) => Math.round(x * 100) / 100;

@@ -4,7 +4,7 @@
  * key, the event loop given back between pages so a large registry never blocks the hub for long.
  */
 import Database from 'better-sqlite3';
-import { memberOfRow, MEMBER_COLUMNS, type RawRow } from './sqlite-rows.js';
+import { memberOfRow, MEMBER_COLUMNS, storedRevision, type RawRow } from './sqlite-rows.js';
 import type { StoreExport, StoredEvent, StoredMember } from './store.js';
 
 const yieldTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -26,11 +26,11 @@ export function openSqliteExport(path: string, onClose: () => void): StoreExport
     db.exec('BEGIN');
     // The first read fixes the transaction's view: everything below reads that one state.
     const setting = db.prepare('SELECT value FROM settings WHERE key = ?').pluck();
-    const revision = Number((setting.get('revision') as string | undefined) ?? 0);
+    const revision = storedRevision(db);
     const epoch = (setting.get('epoch') as string | undefined) ?? '';
     const memberCount = db.prepare('SELECT count(*) FROM members').pluck().get() as number;
     const eventCount = db.prepare('SELECT count(*) FROM events').pluck().get() as number;
-    const memberPage = db.prepare(`SELECT ${MEMBER_COLUMNS} FROM members WHERE id > ? ORDER BY id LIMIT ?`).raw(true);
+    const memberPage = db.prepare(`SELECT ${MEMBER_COLUMNS} FROM members WHERE slot > ? ORDER BY slot LIMIT ?`).raw(true);
     const eventPage = db.prepare('SELECT revision, json FROM events WHERE revision > ? ORDER BY revision LIMIT ?');
     return {
       position: { revision, epoch },
@@ -38,7 +38,7 @@ export function openSqliteExport(path: string, onClose: () => void): StoreExport
       eventCount,
       async *members(pageSize: number): AsyncIterable<StoredMember[]> {
         const livenesses = new Map<string, StoredMember['liveness']>();
-        let after = '';
+        let after = 0;
         while (!closed) {
           const rows = memberPage.all(after, pageSize) as RawRow[];
           if (rows.length === 0) return;

@@ -12,9 +12,9 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConditionBook } from './conditions.js';
 import { openSqliteExport } from './sqlite-export.js';
-import { memberOfRow, MEMBER_COLUMNS, type RawRow } from './sqlite-rows.js';
+import { memberOfRow, MEMBER_COLUMNS, storedRevision, type RawRow } from './sqlite-rows.js';
 import { WriterThread } from './sqlite-writer-thread.js';
-import { createSchema, preparedWrites, rowOf, type RowBatch, type Writes } from './sqlite-writes.js';
+import { createSchema, preparedWrites, rowOf, type MemberRow, type RowBatch, type Writes } from './sqlite-writes.js';
 import { withRevision, type Applied, type Change, type Store, type StoreExport, type StoreSnapshot, type StoredEvent, type StoredMember } from './store.js';
 
 export interface SqliteStoreOptions {
@@ -53,6 +53,9 @@ export class SqliteStore implements Store {
   #committing: Promise<void> | null = null;
   readonly #listeners: ((a: Applied) => void)[] = [];
   #book = new ConditionBook();
+  /** Each member's row (sqlite-writes.ts: new members get increasing slots, so they go on the last page). */
+  readonly #slots = new Map<string, number>();
+  #lastSlot = 0;
   #revision = 0;
   #epoch = '';
 
@@ -75,10 +78,15 @@ export class SqliteStore implements Store {
     const rows = this.#db.prepare(`SELECT ${MEMBER_COLUMNS} FROM members`).raw(true).all() as RawRow[];
     const members: StoredMember[] = new Array(rows.length);
     const livenesses = new Map<string, StoredMember['liveness']>();
-    for (let i = 0; i < rows.length; i++) members[i] = memberOfRow(rows[i]!, livenesses);
-    const events = this.#db.prepare('SELECT revision, json FROM events ORDER BY revision').all() as StoredEvent[];
-    const rev = this.#db.prepare("SELECT value FROM settings WHERE key = 'revision'").get() as { value: string } | undefined;
-    this.#revision = rev ? Number(rev.value) : 0;
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i]!;
+      members[i] = memberOfRow(row, livenesses);
+      this.#slots.set(row[1], row[0]);
+      if (row[0] > this.#lastSlot) this.#lastSlot = row[0];
+    }
+    this.#revision = storedRevision(this.#db);
+    // The file keeps up to TRIM_EVERY more than the retention between trims.
+    const events = this.#db.prepare('SELECT revision, json FROM events WHERE revision > ? ORDER BY revision').all(this.#revision - this.#retention) as StoredEvent[];
     // The epoch names this file's history: a watch resumed from another file's revisions is told so.
     const epoch = this.#db.prepare("SELECT value FROM settings WHERE key = 'epoch'").get() as { value: string } | undefined;
     this.#epoch = epoch?.value ?? randomUUID();
@@ -127,7 +135,7 @@ export class SqliteStore implements Store {
   async #commit(batch: Pending[]): Promise<void> {
     try {
       if (!this.#writer) throw new Error('the SQLite store is not open');
-      await this.#writer.commit(rowsOf(batch));
+      await this.#writer.commit(this.#rowsOf(batch));
     } catch (err) {
       // The disk refused the batch (full, gone): its callers hear it; the book stays ahead of the file.
       for (const p of batch) p.reject(err);
@@ -155,7 +163,7 @@ export class SqliteStore implements Store {
    * statements as every change; `restoreEnd` then sets the revision it goes on from.
    */
   restorePage(members: readonly StoredMember[], events: readonly StoredEvent[]): void {
-    this.#writes.rows(members.map(rowOf), events);
+    this.#writes.rows(members.map((m) => rowOf(this.#slotOf(m.id), m)), events);
   }
 
   /** The revision a restored store goes on from; its epoch stays its own (see docs/operations.md, Snapshots). */
@@ -177,21 +185,35 @@ export class SqliteStore implements Store {
     this.#writer = null;
     if (this.#db.open) this.#db.close();
   }
+
+  /** The member's slot; a new member gets the next one. */
+  #slotOf(id: string): number {
+    let slot = this.#slots.get(id);
+    if (slot === undefined) this.#slots.set(id, (slot = ++this.#lastSlot));
+    return slot;
+  }
+
+  /** A batch as the writer thread takes it: rows, not records (structured clone of strings is a copy). */
+  #rowsOf(batch: readonly Pending[]): RowBatch {
+    const out: RowBatch = { changes: new Array(batch.length), events: [] };
+    for (let i = 0; i < batch.length; i++) {
+      const { change, events } = batch[i]!.applied;
+      const deletes: number[] = [];
+      for (const id of change.deletes) {
+        const slot = this.#slots.get(id);
+        if (slot === undefined) continue;
+        this.#slots.delete(id);
+        deletes.push(slot);
+      }
+      // The whole row: this hub is the only writer, so its record is the whole truth (status is not kept).
+      const rows: MemberRow[] = [];
+      for (const { member, fields } of change.puts) if (!fields || !fields.every(isLiveState)) rows.push(rowOf(this.#slotOf(member.id), member));
+      out.changes[i] = { deletes, rows };
+      for (const e of events) out.events.push(e);
+    }
+    return out;
+  }
 }
 
 /** Status and attachment are live state: a single hub works them out again at start. */
 const isLiveState = (f: string) => f === 'status' || f === 'attachedTo';
-
-/** A batch as the writer thread takes it: rows, not records (structured clone of strings is a copy). */
-function rowsOf(batch: readonly Pending[]): RowBatch {
-  const out: RowBatch = { changes: new Array(batch.length), events: [] };
-  for (let i = 0; i < batch.length; i++) {
-    const { change, events } = batch[i]!.applied;
-    // The whole row: this hub is the only writer, so its record is the whole truth (status is not kept).
-    const rows = [];
-    for (const { member, fields } of change.puts) if (!fields || !fields.every(isLiveState)) rows.push(rowOf(member));
-    out.changes[i] = { deletes: change.deletes, rows };
-    for (const e of events) out.events.push(e);
-  }
-  return out;
-}
