@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { startHub, type TestHub } from './support/hub.js';
+import { sleep, until } from './support/wait.js';
 
 let h: TestHub;
 let port: number;
@@ -21,17 +22,6 @@ before(async () => {
 after(async () => {
   await h?.stop();
 });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until<T>(what: () => T | undefined | false | Promise<T | undefined | false>, label: string, ms = 5000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await what();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`not seen within ${ms} ms: ${label}`);
-    await sleep(20);
-  }
-}
 
 function xmlCall(method: string, members: Record<string, string | number> = {}): string {
   const m = Object.entries(members).map(([k, v]) => `<member>\n<name>${k}</name>\n<value>${typeof v === 'number' ? `<int>${v}</int>` : `<string>${v}</string>`}</value>\n</member>\n`).join('');
@@ -83,6 +73,19 @@ describe('co2 http - the face as a server', () => {
     const body = xmlCall('ping');
     const cont = await exchange([`POST /RPC2 HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: ${body.length}\r\n\r\n`, body]);
     assert.match(cont.text, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK[\s\S]*<string>OK/);
+  });
+
+  test('a connection that sends only blank lines and ends costs nothing: the face keeps answering', async () => {
+    // Found by the co2-face fuzz target: stray CRLFs and then the end of the stream crashed the hub.
+    for (const raw of ['\r\n', '\r\n\r\n\r\n', '\r\n' + 'POST /R']) {
+      await new Promise<void>((resolve) => {
+        const s = connect(port, '127.0.0.1', () => s.end(raw));
+        s.on('close', () => resolve());
+        s.on('error', () => { /* 'close' follows */ });
+      });
+    }
+    const { text } = await exchange(post(xmlCall('relay.get_num_satellites')));
+    assert.equal(answers(text).length, 1, text);
   });
 
   test('a head that never ends gets REQUEST_TIMEOUT and is closed; bare LF heads and a missing Host are faults', async () => {
@@ -183,7 +186,7 @@ describe('co2 http - the face as a client of satellites', () => {
     const ids = [await registerRaw(fast, 'fast'), await registerRaw(chunky, 'chunky'), await registerRaw(old, 'old')];
     await relayBurst(sender, 200, 'a');
     for (const s of [fast, chunky, old]) {
-      await until(() => s.notifies.length >= 200, '200 notifies').catch(async (err: Error) => {
+      await until('200 notifies', () => s.notifies.length >= 200, 5000).catch(async (err: Error) => {
         throw new Error(`${err.message}: ${[fast, chunky, old].map((x) => x.notifies.length).join(', ')}; notify_fails ${(await Promise.all(ids.map(async (i) => notifyFails(await props(i))))).join(', ')}`);
       });
     }
@@ -214,23 +217,23 @@ describe('co2 http - the face as a client of satellites', () => {
     const closerId = await registerRaw(closer, 'closer');
     const hangerId = await registerRaw(hanger, 'hanger');
     await relayBurst(sender, 3, 'a'); // the hanger shows it keeps connections alive
-    await until(() => hanger.notifies.length >= 3, 'the hanger answers at first');
+    await until('the hanger answers at first', () => hanger.notifies.length >= 3, 5000);
     hangs = true;
     await relayBurst(sender, 60, 'b');
-    await until(() => processed.filter((n) => n.startsWith('b')).length >= 60, `60 processed at the closer (${processed.length})`);
+    await until(`60 processed at the closer (${processed.length})`, () => processed.filter((n) => n.startsWith('b')).length >= 60, 5000);
     const b = processed.filter((n) => n.startsWith('b'));
     assert.equal(b.length, 60, 'each processed once');
     assert.deepEqual(b, [...b].sort((x, y) => Number(x.slice(1)) - Number(y.slice(1))), 'in order');
     assert.ok(connections(closer) >= 12, `a connection per 5 (${connections(closer)})`);
     assert.equal(notifyFails(await props(closerId)), 0, 'none counted as failed');
     // The hanger's 60 were pipelined on its connection: the first times out (1 s), those behind it fail with it.
-    await until(() => hanger.notifies.length >= 63, 'all 60 reached the hanger');
-    const fails = await until(async () => { const n = notifyFails(await props(hangerId)); return n >= 60 ? n : false; }, 'the hung notifies are counted');
+    await until('all 60 reached the hanger', () => hanger.notifies.length >= 63, 5000);
+    const fails = await until('the hung notifies are counted', async () => { const n = notifyFails(await props(hangerId)); return n >= 60 ? n : false; }, 5000);
     assert.equal(fails, 60, 'each once');
     assert.equal(connections(hanger), 1, 'all on the one connection');
     hangs = false;
     await relayBurst(sender, 5, 'c');
-    await until(() => hanger.notifies.filter((n) => n.startsWith('c')).length === 5, 'the hanger gets the next ones');
+    await until('the hanger gets the next ones', () => hanger.notifies.filter((n) => n.startsWith('c')).length === 5, 5000);
     assert.equal(connections(hanger), 2, 'on a new connection');
   });
 });

@@ -23,6 +23,8 @@ export interface Live {
   readonly url: string;
   readonly wsUrl: string;
   readonly plantimager: string;
+  /** HOST:PORT of the CO2 XML-RPC face. */
+  readonly co2: string;
   /** Resolves when the process exits. */
   readonly died: Promise<void>;
   readonly dead: boolean;
@@ -40,6 +42,7 @@ class LiveHub implements Live {
   readonly url: string;
   readonly wsUrl: string;
   plantimager = '';
+  co2 = '';
   readonly died: Promise<void>;
   dead = false;
   readonly proc: HubProcess;
@@ -129,13 +132,14 @@ export class FuzzHub {
       await this.#cleanup(this.#live);
     }
     const dataDir = tempDir('muster-fuzz-');
-    const proc = await spawnHub(['--data', dataDir, '--hub-id', 'fuzz-hub', '--sync', 'normal', '--plantimager', '127.0.0.1:0', '--iccp'], {
+    const proc = await spawnHub(['--data', dataDir, '--hub-id', 'fuzz-hub', '--sync', 'normal', '--plantimager', '127.0.0.1:0', '--co2', '127.0.0.1:0', '--iccp'], {
       MUSTER_FEDERATION_TOKEN: FEDERATION_TOKEN,
     });
     this.spawns++;
     const live = new LiveHub(++this.#generation, proc, dataDir);
     const info = (await (await fetch(`${live.url}/v1/info`)).json()) as { faces: { name: string; address: string }[] };
     live.plantimager = info.faces.find((f) => f.name === 'plantimager')?.address ?? '';
+    live.co2 = new URL(info.faces.find((f) => f.name === 'co2')?.address ?? 'http://0.0.0.0:0').host;
     const peer = await FuzzPeer.open(live.wsUrl, live.died);
     const name = `fz-control-${randomBytes(3).toString('hex')}`;
     const reply = await peer.call('register', { name, type: 'fuzz-control', exclusive: true, liveness: { kind: 'ttl', ttlMs: 3_600_000 } });

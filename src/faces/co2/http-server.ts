@@ -247,7 +247,8 @@ class Conn {
 
   /** Reads a head from the buffer; false while it is incomplete (or the connection was refused). */
   #readHead(): boolean {
-    let buf = this.#buf!;
+    let buf = this.#buf;
+    if (buf === null) return false; // only stray CRLFs so far
     let from = 0;
     while (from + 1 < buf.length && buf[from] === 0x0d && buf[from + 1] === 0x0a) from += 2; // stray CRLFs between requests
     const end = headEnd(buf, from);

@@ -10,6 +10,7 @@ import codecPlantimager from './codec-plantimager.js';
 import codecIccp from './codec-iccp.js';
 import iccp from './iccp.js';
 import co2 from './co2.js';
+import co2Face from './co2-face.js';
 import codecRsb from './codec-rsb.js';
 import http from './http.js';
 import plantimager from './plantimager.js';
@@ -23,7 +24,7 @@ export const TARGETS: readonly FuzzTarget[] = [
   codecJsonRpc,
   codecBusBinary,
   codecPlantimager,
-  co2,
+  co2, co2Face,
   codecRsb,
   wsJsonRpc,
   wsBinary,
