@@ -55,8 +55,14 @@ function callsPer(before: Record<string, number>, after: Record<string, number>,
 const req = (id: number, method: string, params: string) => `{"jsonrpc":"2.0","id":${id},"method":"${method}","params":${params}}`;
 const register = (name: string) => req(0, 'register', `{"name":"${name}","type":"bench","liveness":{"kind":"ttl","ttlMs":${LONG_TTL}}}`);
 
-/** Runs one load on every socket at once; rates are the sum over the wall time of the slowest. */
-async function together(t: Target, sockets: WebSocket[], quiet: Quiet, load: (ws: WebSocket, k: number) => Promise<LoadResult>, countStoreWrites = false): Promise<Sample> {
+/**
+ * Runs one load on every socket at once; rates are the sum over the wall time of the slowest.
+ * `executed` (cluster registrations: the stream entries Redis wrote): the load generator stops
+ * counting at its deadline with up to a window of requests in flight per socket, which the
+ * servers still carry out; CPU per request is then taken once they are idle again, over the
+ * requests they executed, so that work is neither lost nor counted against too few requests.
+ */
+async function together(t: Target, sockets: WebSocket[], quiet: Quiet, load: (ws: WebSocket, k: number) => Promise<LoadResult>, countStoreWrites = false, executed?: (calls: Record<string, number>) => number): Promise<Sample> {
   await quiet();
   const w0 = countStoreWrites ? await t.storeWrites?.() : undefined;
   const calls0 = await t.commandCalls?.();
@@ -65,21 +71,26 @@ async function together(t: Target, sockets: WebSocket[], quiet: Quiet, load: (ws
   const t0 = performance.now();
   const results = await Promise.all(sockets.map((ws, k) => load(ws, k)));
   const ms = performance.now() - t0;
-  const cpu = cpuMsOf(t.pids) - c0;
   const requests = results.reduce((n, r) => n + r.requests, 0);
-  const byProcess = split?.(requests / 1000);
   const w1 = countStoreWrites ? await t.storeWrites?.() : undefined;
-  // After the CPU was read: work left over (a backlog of heartbeat ZADDs) is not waited for.
+  if (executed && calls0) await quiet();
+  const cpu = cpuMsOf(t.pids) - c0;
+  // Heartbeats: read after the CPU, work left over (a backlog of ZADDs) is not waited for.
   const calls1 = calls0 && (await t.commandCalls?.());
+  const done = executed && calls0 && calls1 ? executed(calls1) - executed(calls0) : requests;
+  const byProcess = split?.(done / 1000);
   return {
     requests, errors: results.reduce((n, r) => n + r.errors, 0), firstError: results.find((r) => r.firstError)?.firstError ?? null,
     ms: round(ms), perSecond: Math.round(requests / (ms / 1000)),
-    serverCpuPercent: Math.round((100 * cpu) / ms), serverCpuUsPerRequest: requests ? round((cpu * 1000) / requests, 2) : NaN,
+    serverCpuPercent: Math.round((100 * cpu) / ms), serverCpuUsPerRequest: done ? round((cpu * 1000) / done, 2) : NaN,
     ...(w0 !== undefined && w1 !== undefined ? { storeWritesPerSecond: Math.round((w1 - w0) / (ms / 1000)) } : {}),
     ...(byProcess ? { cpuUsPerRequestByProcess: byProcess } : {}),
-    ...(calls0 && calls1 ? { redisCallsPerRequest: callsPer(calls0, calls1, requests) } : {}),
+    ...(calls0 && calls1 ? { redisCallsPerRequest: callsPer(calls0, calls1, done) } : {}),
   };
 }
+
+/** Cluster registrations executed: one stream entry each (XADD), whether or not the generator counted the reply. */
+const entriesWritten = (calls: Record<string, number>) => calls.xadd ?? 0;
 
 function summary(samples: Sample[]): Record<string, unknown> {
   const first = samples.find((s) => s.firstError)?.firstError;
@@ -121,10 +132,10 @@ export async function registrations(targets: Target[], quiet: Quiet): Promise<Re
       for (const [i, t] of targets.entries()) {
         single[i]!.push(await together(t, open[i]!, quiet, (ws, k) => pipeline(ws, {
           frames: 20_000, perFrame: 1, window: SINGLE_WINDOW, maxMs: PHASE_MS, frame: (n) => register(`rs${r}-${k}-${n}`),
-        })));
+        }), false, entriesWritten));
         batch[i]!.push(await together(t, open[i]!, quiet, (ws, k) => pipeline(ws, {
           frames: 200, perFrame: 100, window: BATCH_WINDOW, maxMs: PHASE_MS, frame: batchOf(100, (n) => register(`rb${r}-${k}-${n}`)),
-        })));
+        }), false, entriesWritten));
       }
     }
   } finally {
