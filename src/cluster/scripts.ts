@@ -84,6 +84,17 @@ local rev = tonumber(redis.call('GET', p .. ':rev') or '0')
 local revAtStart = rev
 -- Members in the registry: read when a change first asks (maxMembers), kept up to date from then on.
 local count = nil
+-- New members' set and deadline entries, written once for the whole call: nothing in a run of
+-- registrations reads them; they are written before anything that could (a delete, a condition
+-- on presence, a put of a member already there, the count).
+local newIds, newAt, newDeadlines = {}, {}, {}
+local function writeNew()
+  if #newIds == 0 then return end
+  redis.call('SADD', p .. ':ids', unpack(newIds))
+  for hub, ids in pairs(newAt) do redis.call('SADD', p .. ':at:' .. hub, unpack(ids)) end
+  if #newDeadlines > 0 then redis.call('ZADD', p .. ':deadlines', unpack(newDeadlines)) end
+  newIds, newAt, newDeadlines = {}, {}, {}
+end
 local out = {}
 local i = 6
 for c = 1, tonumber(ARGV[5]) do
@@ -106,6 +117,9 @@ for c = 1, tonumber(ARGV[5]) do
   i = n0 + nn
   local maxMembers = tonumber(ARGV[i])
   i = i + 1
+  local onlyNew = nd == 0 and np == 0
+  for _, put in ipairs(puts) do if not put.whole then onlyNew = false end end
+  if not onlyNew then writeNew() end
   -- Conditions first: a change that fails one writes nothing.
   local failed = nil
   for k = p0, p0 + np - 1 do
@@ -125,7 +139,7 @@ for c = 1, tonumber(ARGV[5]) do
     end
   end
   if not failed and maxMembers >= 0 then
-    count = count or redis.call('SCARD', p .. ':ids')
+    if not count then writeNew(); count = redis.call('SCARD', p .. ':ids') end
     local n = count
     for id, _ in pairs(deleting) do if not putting[id] and redis.call('SISMEMBER', p .. ':ids', id) == 1 then n = n - 1 end end
     for _, put in ipairs(puts) do if put.whole and not put.old[1] then n = n + 1 end end
@@ -149,9 +163,11 @@ for c = 1, tonumber(ARGV[5]) do
           local f = ARGV[k]
           if f == 'name' then name = ARGV[k + 1] elseif f == 'attachedTo' then hub = ARGV[k + 1] elseif f == 'liveness' then liveness = ARGV[k + 1] end
         end
+        local deferred = onlyNew and not oldName
+        if not deferred then writeNew() end
         redis.call('HSET', key, unpack(ARGV, put.from, put.to))
         if not oldName then
-          redis.call('SADD', p .. ':ids', put.id)
+          if deferred then newIds[#newIds + 1] = put.id else redis.call('SADD', p .. ':ids', put.id) end
           if count then count = count + 1 end
         end
         if name then
@@ -161,9 +177,17 @@ for c = 1, tonumber(ARGV[5]) do
         if hub then
           if oldHub and oldHub ~= hub then redis.call('SREM', p .. ':at:' .. oldHub, put.id) end
           -- '' is "held by no hub".
-          if hub == '' then redis.call('HDEL', key, 'attachedTo') else redis.call('SADD', p .. ':at:' .. hub, put.id) end
+          if hub == '' then redis.call('HDEL', key, 'attachedTo')
+          elseif deferred then newAt[hub] = newAt[hub] or {}; table.insert(newAt[hub], put.id)
+          else redis.call('SADD', p .. ':at:' .. hub, put.id) end
         end
-        schedule(put.id, put.whole, now, liveness, oldName ~= false)
+        local lv = deferred and liveness and cjson.decode(liveness)
+        if lv and lv.kind == 'ttl' then
+          newDeadlines[#newDeadlines + 1] = now + lv.ttlMs
+          newDeadlines[#newDeadlines + 1] = put.id
+        else
+          schedule(put.id, put.whole, now, liveness, oldName ~= false)
+        end
       end
     end
     local first = rev + 1
@@ -172,6 +196,7 @@ for c = 1, tonumber(ARGV[5]) do
     out[c] = {'OK', first}
   end
 end
+writeNew()
 if rev ~= revAtStart then redis.call('SET', p .. ':rev', rev) end
 return out
 `;
