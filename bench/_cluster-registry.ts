@@ -20,6 +20,8 @@ export interface Target {
   storeWrites?: () => Promise<number>;
   /** Cluster: its processes by name, for the CPU per request of each. */
   procs?: Procs;
+  /** Cluster: commands Redis has run so far, by name. */
+  commandCalls?: () => Promise<Record<string, number>>;
 }
 
 /** Waits until the servers are idle again (work left from the last sample is not counted in the next). */
@@ -37,32 +39,58 @@ export const EXPIRY_TTL_MS = 5_000;
 
 interface Sample extends LoadResult {
   serverCpuPercent: number; serverCpuUsPerRequest: number; storeWritesPerSecond?: number; cpuUsPerRequestByProcess?: Record<string, number>;
+  redisCallsPerRequest?: Record<string, number>;
+}
+
+/** Commands run between two counts, per request (those under 0.01 a request left out). */
+function callsPer(before: Record<string, number>, after: Record<string, number>, requests: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, n] of Object.entries(after)) {
+    const per = (n - (before[k] ?? 0)) / Math.max(requests, 1);
+    if (per >= 0.01) out[k] = round(per, 3);
+  }
+  return out;
 }
 
 const req = (id: number, method: string, params: string) => `{"jsonrpc":"2.0","id":${id},"method":"${method}","params":${params}}`;
 const register = (name: string) => req(0, 'register', `{"name":"${name}","type":"bench","liveness":{"kind":"ttl","ttlMs":${LONG_TTL}}}`);
 
-/** Runs one load on every socket at once; rates are the sum over the wall time of the slowest. */
-async function together(t: Target, sockets: WebSocket[], quiet: Quiet, load: (ws: WebSocket, k: number) => Promise<LoadResult>, countStoreWrites = false): Promise<Sample> {
+/**
+ * Runs one load on every socket at once; rates are the sum over the wall time of the slowest.
+ * `executed` (cluster registrations: the stream entries Redis wrote): the load generator stops
+ * counting at its deadline with up to a window of requests in flight per socket, which the
+ * servers still carry out; CPU per request is then taken once they are idle again, over the
+ * requests they executed, so that work is neither lost nor counted against too few requests.
+ */
+async function together(t: Target, sockets: WebSocket[], quiet: Quiet, load: (ws: WebSocket, k: number) => Promise<LoadResult>, countStoreWrites = false, executed?: (calls: Record<string, number>) => number): Promise<Sample> {
   await quiet();
   const w0 = countStoreWrites ? await t.storeWrites?.() : undefined;
+  const calls0 = await t.commandCalls?.();
   const split = t.procs ? cpuSplit(t.procs) : null;
   const c0 = cpuMsOf(t.pids);
   const t0 = performance.now();
   const results = await Promise.all(sockets.map((ws, k) => load(ws, k)));
   const ms = performance.now() - t0;
-  const cpu = cpuMsOf(t.pids) - c0;
   const requests = results.reduce((n, r) => n + r.requests, 0);
-  const byProcess = split?.(requests / 1000);
   const w1 = countStoreWrites ? await t.storeWrites?.() : undefined;
+  if (executed && calls0) await quiet();
+  const cpu = cpuMsOf(t.pids) - c0;
+  // Heartbeats: read after the CPU, work left over (a backlog of ZADDs) is not waited for.
+  const calls1 = calls0 && (await t.commandCalls?.());
+  const done = executed && calls0 && calls1 ? executed(calls1) - executed(calls0) : requests;
+  const byProcess = split?.(done / 1000);
   return {
     requests, errors: results.reduce((n, r) => n + r.errors, 0), firstError: results.find((r) => r.firstError)?.firstError ?? null,
     ms: round(ms), perSecond: Math.round(requests / (ms / 1000)),
-    serverCpuPercent: Math.round((100 * cpu) / ms), serverCpuUsPerRequest: requests ? round((cpu * 1000) / requests, 2) : NaN,
+    serverCpuPercent: Math.round((100 * cpu) / ms), serverCpuUsPerRequest: done ? round((cpu * 1000) / done, 2) : NaN,
     ...(w0 !== undefined && w1 !== undefined ? { storeWritesPerSecond: Math.round((w1 - w0) / (ms / 1000)) } : {}),
     ...(byProcess ? { cpuUsPerRequestByProcess: byProcess } : {}),
+    ...(calls0 && calls1 ? { redisCallsPerRequest: callsPer(calls0, calls1, done) } : {}),
   };
 }
+
+/** Cluster registrations executed: one stream entry each (XADD), whether or not the generator counted the reply. */
+const entriesWritten = (calls: Record<string, number>) => calls.xadd ?? 0;
 
 function summary(samples: Sample[]): Record<string, unknown> {
   const first = samples.find((s) => s.firstError)?.firstError;
@@ -71,7 +99,22 @@ function summary(samples: Sample[]): Record<string, unknown> {
     serverCpuPercent: samples.map((s) => s.serverCpuPercent), serverCpuUsPerRequest: median(samples.map((s) => s.serverCpuUsPerRequest)),
     requests: samples.map((s) => s.requests), errors: samples.reduce((n, s) => n + s.errors, 0), ...(first ? { firstError: first } : {}),
     ...(samples[0]?.storeWritesPerSecond !== undefined ? { storeWritesPerSecond: samples.map((s) => s.storeWritesPerSecond) } : {}),
-    ...(samples[0]?.cpuUsPerRequestByProcess ? { cpuUsPerRequestByProcess: medianByKey(samples.map((s) => s.cpuUsPerRequestByProcess!)) } : {}),
+    ...(samples[0]?.cpuUsPerRequestByProcess ? perCpu(medianByKey(samples.map((s) => s.cpuUsPerRequestByProcess!))) : {}),
+    ...(samples[0]?.redisCallsPerRequest ? { redisCallsPerRequest: medianByKey(samples.map((s) => s.redisCallsPerRequest!)) } : {}),
+  };
+}
+
+/**
+ * CPU per request by process, and what it gives: requests per CPU-second of every server
+ * process together (what one core shared by all of them could do), and with a core per process,
+ * the pace the busiest one sets.
+ */
+function perCpu(byProcess: Record<string, number>): Record<string, unknown> {
+  const total = Object.values(byProcess).reduce((a, b) => a + b, 0);
+  const busiest = Object.entries(byProcess).reduce((a, b) => (b[1] > a[1] ? b : a));
+  return {
+    cpuUsPerRequestByProcess: byProcess,
+    perCpuSecond: { allProcessesOnOneCore: Math.round(1e6 / total), corePerProcess: Math.round(1e6 / busiest[1]), busiest: busiest[0] },
   };
 }
 
@@ -89,10 +132,10 @@ export async function registrations(targets: Target[], quiet: Quiet): Promise<Re
       for (const [i, t] of targets.entries()) {
         single[i]!.push(await together(t, open[i]!, quiet, (ws, k) => pipeline(ws, {
           frames: 20_000, perFrame: 1, window: SINGLE_WINDOW, maxMs: PHASE_MS, frame: (n) => register(`rs${r}-${k}-${n}`),
-        })));
+        }), false, entriesWritten));
         batch[i]!.push(await together(t, open[i]!, quiet, (ws, k) => pipeline(ws, {
           frames: 200, perFrame: 100, window: BATCH_WINDOW, maxMs: PHASE_MS, frame: batchOf(100, (n) => register(`rb${r}-${k}-${n}`)),
-        })));
+        }), false, entriesWritten));
       }
     }
   } finally {

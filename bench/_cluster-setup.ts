@@ -33,6 +33,8 @@ export interface Rig {
   allPids: number[];
   /** ZADD commands Redis has run so far (cluster heartbeats are ZADDs: this counts those that reached it). */
   zaddCalls(): Promise<number>;
+  /** Commands Redis has run so far, by name (INFO commandstats; a script's own commands are counted too). */
+  commandCalls(): Promise<Record<string, number>>;
   stop(): Promise<void>;
 }
 
@@ -116,7 +118,8 @@ export async function startRig(): Promise<Rig> {
     stats.on('error', () => {});
     await stats.connect();
     stoppers.push(() => stats.quit().then(() => {}));
-    const zaddCalls = async () => Number(/cmdstat_zadd:calls=(\d+)/.exec(await stats.info('commandstats'))?.[1] ?? 0);
+    const commandCalls = async () => Object.fromEntries([...(await stats.info('commandstats')).matchAll(/cmdstat_(\w+):calls=(\d+)/g)].map((m) => [m[1]!, Number(m[2])]));
+    const zaddCalls = async () => (await commandCalls()).zadd ?? 0;
     const single = await spawnBenchHub({ dataDir: join(root, 'single'), core: 0, sync: 'full', extraArgs: ['--hub-id', 'single', '--config', config] });
     stoppers.push(() => single.kill());
     // CLUSTER_BENCH_PROF=DIR writes a CPU profile of each cluster hub there (node --cpu-prof).
@@ -140,7 +143,7 @@ export async function startRig(): Promise<Rig> {
     const clusterPids = [...hubs.map((h) => h.pid), redis.child.pid!];
     const clusterProcs = { ...Object.fromEntries(hubs.map((h, i) => [`hub ${HUB_IDS[i]}`, h.pid])), redis: redis.child.pid! };
     const socketIoProcs = { ...Object.fromEntries(socketIo.map((n, i) => [`node ${i + 1}`, n.pid])), redis: redis.child.pid! };
-    return { redis, hubs, single, socketIo, clusterPids, clusterProcs, socketIoProcs, allPids: [...clusterPids, single.pid, ...socketIo.map((n) => n.pid)], zaddCalls, stop };
+    return { redis, hubs, single, socketIo, clusterPids, clusterProcs, socketIoProcs, allPids: [...clusterPids, single.pid, ...socketIo.map((n) => n.pid)], zaddCalls, commandCalls, stop };
   } catch (err) {
     await stop();
     throw err;

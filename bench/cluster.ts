@@ -15,6 +15,8 @@ import { socketIoDriver } from './_cluster-socketio.js';
 import { musterDriver } from './_bus-drivers.js';
 import { pinSelf } from './_hub-process.js';
 
+/** CLUSTER_BENCH_ONLY=registrations,heartbeats runs only those phases (a short run while working on one figure). */
+const ONLY = process.env.CLUSTER_BENCH_ONLY?.split(',').map((s) => s.trim());
 const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
 const ratio = (a: number, b: number) => (b > 0 && Number.isFinite(a) ? Number((a / b).toFixed(2)) : null);
 
@@ -30,7 +32,10 @@ const NOTES = {
     + 'So the cluster\'s three hubs and Redis share one core: cluster figures show what the shared store costs, not the scale-out a core per hub would give (cpu...ByProcess shows how the work splits). '
     + `Redis runs ${REDIS_ARGS.join(' ')} (every acknowledged write on disk, as the single hub's SQLite with --sync full). Each figure is the median of ${ROUNDS} rounds, the systems' rounds interleaved; runs lists every round.`,
   registrations: 'Durable registrations/s (a reply means the member is in the store): three WebSockets, one per cluster hub (single: the same three, all on the one hub), pipelined with bench/_rpc-load.ts; '
-    + 'single = one request per frame (683 in flight per socket), batch100 = JSON-RPC batches of 100 (4 in flight per socket), 2.5 s per round. serverCpuUsPerRequest: CPU of all server processes (hubs and Redis) per registration; cpuUsPerRequestByProcess splits it.',
+    + 'single = one request per frame (683 in flight per socket), batch100 = JSON-RPC batches of 100 (4 in flight per socket), 2.5 s per round. serverCpuUsPerRequest: CPU of all server processes (hubs and Redis) per registration; cpuUsPerRequestByProcess splits it (each hub applies every registration, its own and the others\'). '
+    + 'Cluster CPU is read once the servers are idle again, over the registrations Redis wrote (its XADDs), the requests still in flight at the deadline included; the single hub\'s is over the replies counted (it overstates a little). '
+    + 'perCpuSecond: registrations per CPU-second, allProcessesOnOneCore = 1e6 / the sum (what the shared core here allows), corePerProcess = 1e6 / the busiest process\'s share (the pace with a core for each process, read from this run, not measured on such a machine). '
+    + 'redisCallsPerRequest: commands Redis ran per registration (INFO commandstats: evalsha is one call of the apply script for the changes a hub made in one turn; the commands it runs inside are counted under their own names).',
   heartbeats: 'Heartbeats/s acknowledged, the same three sockets, each beating 1,000 ttl members registered at its own hub, round-robin; single = one per frame, batch100 = batches of 100 (8 in flight per socket). '
     + 'A cluster hub acknowledges a heartbeat at once and sends Redis a ZADD without waiting for it: storeWritesPerSecond counts the ZADDs Redis ran in the same window (those still queued in a hub, or timed out there, are not).',
   expiryLag: `${EXPIRY_MEMBERS.toLocaleString('en')} ttl members (${EXPIRY_TTL_MS / 1000} s) that never heartbeat, registered at hub a, watched at hub b (single: both on the one hub). `
@@ -58,10 +63,11 @@ export default async function cluster(): Promise<Record<string, unknown>> {
     const settled: number[] = [];
     const quiet = async () => settled.push(await settle(rig.allPids));
     const singleTarget: Target = { label: 'single', wsUrls: [single.wsUrl, single.wsUrl, single.wsUrl], pids: [single.pid] };
-    const clusterTarget: Target = { label: 'cluster', wsUrls: hubs.map((h) => h.wsUrl), pids: rig.clusterPids, storeWrites: rig.zaddCalls, procs: rig.clusterProcs };
+    const clusterTarget: Target = { label: 'cluster', wsUrls: hubs.map((h) => h.wsUrl), pids: rig.clusterPids, storeWrites: rig.zaddCalls, procs: rig.clusterProcs, commandCalls: rig.commandCalls };
 
     // A phase that fails is reported as its error; the others still run.
     const phase = async (name: string, work: () => Promise<unknown>) => {
+      if (ONLY && !ONLY.includes(name)) return;
       progress(name);
       try {
         report[name] = await work();
@@ -121,7 +127,10 @@ export default async function cluster(): Promise<Record<string, unknown>> {
       },
     },
     targets: {
-      clusterRegistrationsPerSecond: { target: 10_000, value: clusterRegs, met: clusterRegs >= 10_000 },
+      clusterRegistrationsPerSecond: {
+        target: 10_000, value: clusterRegs, met: clusterRegs >= 10_000,
+        perCpuSecondBatch100: (r.registrations as { cluster?: { batch100?: { perCpuSecond?: unknown } } } | undefined)?.cluster?.batch100?.perCpuSecond ?? null,
+      },
       clusterHeartbeatsPerSecond: { target: 100_000, value: clusterBeats, met: clusterBeats >= 100_000, redisZaddCallsPerSecond: beatWrites ? median(beatWrites) : null, note: "heartbeats of a turn go to Redis merged into one ZADD XX: this counts ZADD commands, each carrying many heartbeats" },
     },
   };

@@ -1,14 +1,17 @@
 /**
  * How changes travel through Redis: a member as a hash of fields (each encoded by the hub that
  * writes it), and the change stream's entries read back as applied changes. Entries come in
- * three kinds: a hub's change ('c', with its events as that hub wrote them), members expired
- * ('x') and members of a lost hub turned suspect ('h'); the events of the last two are written
- * here, the same way on every hub, from the fields the entry carries.
+ * three kinds: a hub's change ('c', with its events as that hub wrote them: change-wire.ts),
+ * members expired ('x') and members of a lost hub turned suspect ('h'); the events of the last
+ * two are written here, the same way on every hub, from the fields the entry carries.
  */
 import { initFromStored, liveMember, viewOf } from '../core/registry/member.js';
 import type { RegistryEvent } from '../schemas/event.js';
 import type { LivenessSpec, MemberStatus, RemovalReason } from '../schemas/member.js';
-import { withRevision, type Applied, type Change, type MemberField, type Put, type StoredMember } from '../store/store.js';
+import { withRevision, type Applied, type Change, type MemberField, type Put, type StoredEvent, type StoredMember } from '../store/store.js';
+import { ALL_FIELDS, changeOfBody, encodeField } from './change-wire.js';
+
+export { encodeField } from './change-wire.js';
 
 /** A put as the apply script takes it: the fields to write, encoded; `whole` for a whole record. */
 export interface WirePut {
@@ -17,22 +20,8 @@ export interface WirePut {
   whole: boolean;
 }
 
-const ALL: readonly MemberField[] = ['name', 'type', 'address', 'meta', 'liveness', 'tokenHash', 'registeredAt', 'extra', 'attachedTo', 'status'];
-
-export function encodeField(m: StoredMember, f: MemberField): string {
-  switch (f) {
-    case 'meta': return JSON.stringify(m.meta);
-    case 'liveness': return JSON.stringify(m.liveness);
-    case 'extra': return JSON.stringify(m.extra);
-    case 'registeredAt': return String(m.registeredAt);
-    case 'attachedTo': return m.attachedTo ?? '';
-    case 'status': return m.status ?? 'alive';
-    default: return m[f];
-  }
-}
-
 export function wirePut(put: Put): WirePut {
-  const fields = put.fields ?? ALL;
+  const fields = put.fields ?? ALL_FIELDS;
   const set: Partial<Record<MemberField, string>> = {};
   for (const f of fields) set[f] = encodeField(put.member, f);
   return { id: put.member.id, set, whole: put.fields === undefined };
@@ -58,16 +47,29 @@ export function pairsToRecord(flat: readonly string[]): Record<string, string> {
   return out;
 }
 
-/** One stream entry's fields: k (kind), b (body), r (first revision), at (ms), e (its epoch; absent in older entries). */
+/**
+ * One stream entry's fields: k (kind), b (body), r (first revision), at (ms), e (its epoch;
+ * absent in older entries), t (a hub's change: its ticket; absent in entries of older versions,
+ * whose body is one JSON object with the events and the ticket in it).
+ */
 export interface RawEntry {
   k: string;
   b: string;
   r: string;
   at: string;
   e?: string;
+  t?: string;
 }
 
-interface WireChange {
+/** A stream entry's flat field list (as XREAD and XRANGE give it) as its fields. */
+export function entryOf(flat: readonly string[]): RawEntry {
+  const e: Partial<Record<keyof RawEntry, string>> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) e[flat[i] as keyof RawEntry] = flat[i + 1]!;
+  return e as RawEntry;
+}
+
+/** A hub's change as versions before change-wire.ts wrote it: one JSON object. */
+interface LegacyChange {
   puts: WirePut[];
   deletes: string[];
   events: string[];
@@ -81,8 +83,11 @@ export function appliedOf(e: RawEntry): { applied: Applied; ticket: string | und
   const at = Number(e.at);
   let change: Change;
   let ticket: string | undefined;
-  if (e.k === 'c') {
-    const w = JSON.parse(e.b) as WireChange;
+  if (e.k === 'c' && e.t !== undefined) {
+    change = changeOfBody(e.b);
+    ticket = e.t;
+  } else if (e.k === 'c') {
+    const w = JSON.parse(e.b) as LegacyChange;
     ticket = w.ticket;
     change = {
       puts: w.puts.map((p) => ({ member: memberOf(p.id, p.set), fields: p.whole ? undefined : (Object.keys(p.set) as MemberField[]) })),
@@ -102,8 +107,12 @@ export function appliedOf(e: RawEntry): { applied: Applied; ticket: string | und
       events: members.map((m) => JSON.stringify({ type: 'updated', member: render(m, m.status ?? 'suspect'), at })),
     };
   }
-  const events = change.events.map((draft, i) => ({ revision: first + i, json: withRevision(draft, first + i) }));
-  return { applied: { change, events }, ticket };
+  return { applied: { change, events: eventsOf(change.events, first) }, ticket };
+}
+
+/** A change's event drafts as applied, from its first revision on. */
+export function eventsOf(drafts: readonly string[], first: number): StoredEvent[] {
+  return drafts.map((draft, i) => ({ revision: first + i, json: withRevision(draft, first + i) }));
 }
 
 /** A member's view as every hub writes it for events the store made (no hub's own stats in it). */

@@ -27,7 +27,7 @@
 import { randomUUID } from 'node:crypto';
 import { MusterError } from '../errors.js';
 import type { StoreExport, StoredEvent, StoredMember } from '../store/store.js';
-import { appliedOf, memberOf, pairsToRecord, wirePut, type RawEntry, type WirePut } from './entries.js';
+import { appliedOf, entryOf, memberOf, pairsToRecord, wirePut, type WirePut } from './entries.js';
 import type { Scripts } from './redis-scripts.js';
 import { SNAPSHOT_COPY, SNAPSHOT_MARK, SNAPSHOT_ROLL } from './snapshot-scripts.js';
 
@@ -117,7 +117,7 @@ async function rollForward(o: ClusterExportOptions, spool: string, epoch: string
     const kept: string[] = [];
     for (const [id, fields] of entries) {
       const last = revisionOf(id);
-      const raw = pairsToRecord(fields) as unknown as RawEntry;
+      const raw = entryOf(fields);
       const first = Number(raw.r);
       if (last === t0) rolled = t0;
       const ours = raw.e === undefined || raw.e === epoch;

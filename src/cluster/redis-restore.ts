@@ -12,7 +12,7 @@ import { createClient } from '@redis/client';
 import { MusterError } from '../errors.js';
 import { readSnapshot, type SnapshotSummary } from '../store/snapshot-reader.js';
 import type { StoredEvent, StoredMember } from '../store/store.js';
-import { encodeField } from './entries.js';
+import { changeArgs, encodeField } from './change-wire.js';
 
 export interface ClusterRestoreOptions {
   url: string;
@@ -99,8 +99,8 @@ async function writeMembers(send: Send, P: string, page: readonly StoredMember[]
 /** Each event an entry of its own, as a hub's change without puts: ID and first revision the event's. */
 async function writeEvents(send: Send, P: string, page: readonly StoredEvent[], now: number, epoch: string): Promise<void> {
   await Promise.all(page.map((e) => {
-    const body = JSON.stringify({ puts: [], deletes: [], events: [draftOf(e)] });
-    return send(['XADD', `${P}:events`, `${e.revision}-0`, 'k', 'c', 'b', body, 'r', String(e.revision), 'at', String(now), 'e', epoch]);
+    const body = changeArgs({ puts: [], deletes: [], events: [draftOf(e)] }, '').args[1]!;
+    return send(['XADD', `${P}:events`, `${e.revision}-0`, 'k', 'c', 't', '', 'b', body, 'r', String(e.revision), 'at', String(now), 'e', epoch]);
   }));
 }
 

@@ -18,8 +18,10 @@ import { createClient } from '@redis/client';
 import type { Logger } from 'pino';
 import { MusterError, isErrorCode } from '../errors.js';
 import type { Applied, Change, SharedDeadlines, Store, StoreExport, StoreSnapshot, StoredEvent, StoredMember } from '../store/store.js';
-import { appliedOf, memberOf, pairsToRecord, wirePut, type RawEntry } from './entries.js';
-import { APPLY, CHECK_EPOCH, RAISE } from './scripts.js';
+import { appliedOf, entryOf, eventsOf, memberOf, pairsToRecord } from './entries.js';
+import { changeArgs } from './change-wire.js';
+import { CHECK_EPOCH, RAISE } from './scripts.js';
+import { ApplyBatches, type Answer } from './apply-batches.js';
 import { exportCluster } from './redis-export.js';
 import { Scripts } from './redis-scripts.js';
 import { ReplyWatch } from './reply-watch.js';
@@ -83,6 +85,8 @@ export class RedisStore implements Store {
   readonly #restartListeners: ((snapshot: StoreSnapshot) => void)[] = [];
   /** This hub's changes sent and not yet fed back, by ticket. */
   readonly #waiting = new Map<string, Waiting>();
+  /** Changes of this turn go to Redis together (group commit). */
+  readonly #batches: ApplyBatches;
   readonly #instance = randomUUID();
   #nextTicket = 1;
   #lastId = '0-0';
@@ -110,6 +114,11 @@ export class RedisStore implements Store {
     for (const c of [this.#cmd, this.#reader]) c.on('error', (err: unknown) => options.log.debug({ err }, 'redis connection error'));
     this.watch = new ReplyWatch(options.commandTimeoutMs);
     this.scripts = new Scripts(this.#cmd, this.watch, this.stats);
+    this.#batches = new ApplyBatches({
+      scripts: this.scripts, prefix: this.prefix, eventRetention: options.eventRetention, epoch: () => this.#epoch,
+      // Written in the history this hub follows now: lost with it if the store is wiped before they are fed.
+      sending: (tickets, epoch) => { for (const t of tickets) { const w = this.#waiting.get(t); if (w) w.epoch = epoch; } },
+    });
     this.deadlines = {
       touch: (id, at) => {
         this.#touched.set(id, at);
@@ -191,7 +200,7 @@ export class RedisStore implements Store {
     ids.forEach((id, i) => { if (hashes[i]!.length) members.push(memberOf(id, pairsToRecord(hashes[i]!))); });
     const events: StoredEvent[] = [];
     for (const [, fields] of [...tail].reverse()) {
-      const raw = pairsToRecord(fields) as unknown as RawEntry;
+      const raw = entryOf(fields);
       if (raw.e === undefined || raw.e === epoch) events.push(...appliedOf(raw).applied.events);
     }
     this.#epoch = epoch;
@@ -206,13 +215,14 @@ export class RedisStore implements Store {
   async apply(change: Change): Promise<Applied> {
     if (change.events.length === 0) throw new MusterError('INTERNAL', 'A change without events takes no revision');
     const ticket = `${this.#o.hubId}:${this.#instance}:${this.#nextTicket++}`;
-    const wire = { puts: change.puts.map(wirePut), deletes: change.deletes, events: change.events, conditions: change.conditions ?? {}, origin: change.origin, ticket };
-    const epoch = this.#epoch;
-    const fed = new Promise<Applied>((resolve, reject) => this.#waiting.set(ticket, { change, epoch, resolve, reject }));
+    const wire = changeArgs(change, ticket);
+    // The script sets the deadline of a member it writes whole: a heartbeat of this turn need not.
+    for (const id of wire.wholeIds) this.#touched.delete(id);
+    const fed = new Promise<Applied>((resolve, reject) => this.#waiting.set(ticket, { change, epoch: this.#epoch, resolve, reject }));
     fed.catch(() => {});
-    let answer: [string, string | number];
+    let answer: Answer;
     try {
-      answer = await this.scripts.run<[string, string | number]>(APPLY, [this.prefix, JSON.stringify(wire), String(Date.now()), String(this.#o.eventRetention), epoch]);
+      answer = await this.#batches.apply(wire);
     } catch (err) {
       this.#waiting.delete(ticket);
       throw err;
@@ -281,22 +291,31 @@ export class RedisStore implements Store {
 
   /** Feeds one entry; false (nothing fed) for an entry of another history: the epoch is checked first. */
   #entry(id: string, fields: string[]): boolean {
-    const raw = pairsToRecord(fields) as unknown as RawEntry;
+    const raw = entryOf(fields);
     if (raw.e !== undefined && raw.e !== this.#epoch) {
       this.#epochDoubted = true;
       this.#foreign = id;
       return false;
     }
     this.#lastId = id;
-    const { applied, ticket } = appliedOf(raw);
     this.stats.fed++;
     this.stats.feedLagMs = Math.max(0, Date.now() - Number(raw.at));
-    // This hub's own change: hand back the very object the registry sent, so it knows it.
-    const mine = ticket === undefined ? undefined : this.#waiting.get(ticket);
-    const out = mine ? { change: mine.change, events: applied.events } : applied;
+    // This hub's own change (known by its ticket, its body unread): hand back the very object the registry sent.
+    const mine = raw.t === undefined ? undefined : this.#waiting.get(raw.t);
+    let out: Applied;
+    if (mine) out = { change: mine.change, events: eventsOf(mine.change.events, Number(raw.r)) };
+    else {
+      try {
+        out = appliedOf(raw).applied;
+      } catch (err) {
+        // Written by something else than a hub of this version: passed over (and said), not the end of the reader.
+        this.#o.log.error({ err: (err as Error).message, entry: id }, 'a change stream entry could not be read; passed over');
+        return true;
+      }
+    }
     for (const l of this.#listeners) l(out);
     if (mine) {
-      this.#waiting.delete(ticket!);
+      this.#waiting.delete(raw.t!);
       mine.resolve(out);
     }
     return true;
@@ -322,6 +341,7 @@ export class RedisStore implements Store {
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.#batches.close(new MusterError('SHUTTING_DOWN'));
     for (const w of this.#waiting.values()) w.reject(new MusterError('SHUTTING_DOWN'));
     this.#waiting.clear();
     this.watch.close();

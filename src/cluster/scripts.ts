@@ -26,25 +26,31 @@ local function drop(id)
   local hub = redis.call('HGET', key, 'attachedTo')
   if name and redis.call('HGET', p .. ':names', name) == id then redis.call('HDEL', p .. ':names', name) end
   if hub and hub ~= '' then redis.call('SREM', p .. ':at:' .. hub, id) end
-  redis.call('DEL', key)
+  local existed = redis.call('DEL', key) == 1
   redis.call('SREM', p .. ':ids', id)
   redis.call('ZREM', p .. ':deadlines', id)
   redis.call('HDEL', p .. ':reason', id)
+  return existed
 end
 -- Where a member's deadline stands after a write: a ttl member counts as seen when written whole;
 -- a suspect session member has its grace; an alive one (or a probed one) has none here.
-local function schedule(id, whole, now)
+-- liveness: the value just written, if the write had it; existed: false for a member new here
+-- (it has no deadline or reason yet).
+local function schedule(id, whole, now, liveness, existed)
   local key = p .. ':m:' .. id
-  local lv = cjson.decode(redis.call('HGET', key, 'liveness'))
+  local lv = cjson.decode(liveness or redis.call('HGET', key, 'liveness'))
   if lv.kind == 'ttl' then
-    if whole then redis.call('ZADD', p .. ':deadlines', now + lv.ttlMs, id); redis.call('HDEL', p .. ':reason', id) end
+    if whole then
+      redis.call('ZADD', p .. ':deadlines', now + lv.ttlMs, id)
+      if existed then redis.call('HDEL', p .. ':reason', id) end
+    end
   elseif lv.kind == 'session' and redis.call('HGET', key, 'status') == 'suspect' then
     if redis.call('ZSCORE', p .. ':deadlines', id) == false then
       local extra = cjson.decode(redis.call('HGET', key, 'extra') or '{}')
       redis.call('ZADD', p .. ':deadlines', now + (lv.graceMs or 10000), id)
       redis.call('HSET', p .. ':reason', id, extra.hubLink and 'hub-lost' or 'session-lost')
     end
-  else
+  elseif existed then
     redis.call('ZREM', p .. ':deadlines', id)
     redis.call('HDEL', p .. ':reason', id)
   end
@@ -60,65 +66,139 @@ end
 `;
 
 /**
- * ARGV: prefix, change (JSON), now, stream length, the epoch the hub writes in. The change:
- * { puts: [{ id, set: {field: value}, whole }], deletes, events, conditions, origin, ticket }.
- * Returns {'OK', firstRevision}, {CODE, detail} for a failed condition, or {'EPOCH', epoch} when
- * the store holds another history than the hub's (it was wiped): nothing written.
+ * Hubs' changes, several at a time (those a hub made in one event-loop turn), each decided and
+ * written as if alone, in order: a later change's conditions see the earlier ones' writes.
+ * ARGV: prefix, now, stream length, the epoch the hub writes in, the number of changes, then
+ * each change as change-wire.ts lays it out: ticket, entry body, event count, deletes (count,
+ * ids), puts (count, then each: id, whole 1/0, field count, field, value, ...), present (count,
+ * ids), namesFree (count, names), maxMembers (-1: none). No JSON is decoded here but a liveness.
+ * Returns per change {'OK', firstRevision} or {CODE, detail} for a failed condition (nothing of
+ * it written); or {'EPOCH', epoch} for them all when the store holds another history than the
+ * hub's (it was wiped): nothing written. Each change is one stream entry: k c, t ticket, b body.
  */
 export const APPLY = COMMON + `
 local epoch = redis.call('GET', p .. ':epoch')
-if epoch ~= ARGV[5] then return {'EPOCH', epoch or ''} end
-local c = cjson.decode(ARGV[2])
-local now = tonumber(ARGV[3])
-local deleting, putting = {}, {}
-for _, id in ipairs(c.deletes) do deleting[id] = true end
-for _, put in ipairs(c.puts) do putting[put.id] = true end
-local cond = c.conditions
-if type(cond) == 'table' then
-  if type(cond.present) == 'table' then
-    for _, id in ipairs(cond.present) do
-      if redis.call('SISMEMBER', p .. ':ids', id) == 0 then return {'NO_SUCH_MEMBER', id} end
+if epoch ~= ARGV[4] then return {'EPOCH', epoch or ''} end
+local now = tonumber(ARGV[2])
+local rev = tonumber(redis.call('GET', p .. ':rev') or '0')
+local revAtStart = rev
+-- Members in the registry: read when a change first asks (maxMembers), kept up to date from then on.
+local count = nil
+-- New members' set and deadline entries, written once for the whole call: nothing in a run of
+-- registrations reads them; they are written before anything that could (a delete, a condition
+-- on presence, a put of a member already there, the count).
+local newIds, newAt, newDeadlines = {}, {}, {}
+local function writeNew()
+  if #newIds == 0 then return end
+  redis.call('SADD', p .. ':ids', unpack(newIds))
+  for hub, ids in pairs(newAt) do redis.call('SADD', p .. ':at:' .. hub, unpack(ids)) end
+  if #newDeadlines > 0 then redis.call('ZADD', p .. ':deadlines', unpack(newDeadlines)) end
+  newIds, newAt, newDeadlines = {}, {}, {}
+end
+local out = {}
+local i = 6
+for c = 1, tonumber(ARGV[5]) do
+  local ticket, body, nEvents = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
+  local nd = tonumber(ARGV[i + 3])
+  local d0 = i + 4
+  i = d0 + nd
+  local puts = {}
+  for k = 1, tonumber(ARGV[i]) do
+    local nf = tonumber(ARGV[i + 3])
+    puts[k] = { id = ARGV[i + 1], whole = ARGV[i + 2] == '1', from = i + 4, to = i + 3 + 2 * nf }
+    i = i + 3 + 2 * nf
+  end
+  i = i + 1
+  local np = tonumber(ARGV[i])
+  local p0 = i + 1
+  i = p0 + np
+  local nn = tonumber(ARGV[i])
+  local n0 = i + 1
+  i = n0 + nn
+  local maxMembers = tonumber(ARGV[i])
+  i = i + 1
+  local onlyNew = nd == 0 and np == 0
+  for _, put in ipairs(puts) do if not put.whole then onlyNew = false end end
+  if not onlyNew then writeNew() end
+  -- Conditions first: a change that fails one writes nothing.
+  local failed = nil
+  for k = p0, p0 + np - 1 do
+    if redis.call('SISMEMBER', p .. ':ids', ARGV[k]) == 0 then failed = {'NO_SUCH_MEMBER', ARGV[k]} break end
+  end
+  local deleting, putting = {}, {}
+  for k = d0, d0 + nd - 1 do deleting[ARGV[k]] = true end
+  for _, put in ipairs(puts) do
+    putting[put.id] = true
+    -- One read tells whether the member is there and what it was named and held by.
+    put.old = redis.call('HMGET', p .. ':m:' .. put.id, 'name', 'attachedTo')
+  end
+  if not failed then
+    for k = n0, n0 + nn - 1 do
+      local holder = redis.call('HGET', p .. ':names', ARGV[k])
+      if holder and not deleting[holder] and not putting[holder] then failed = {'NAME_TAKEN', ARGV[k]} break end
     end
   end
-  if type(cond.namesFree) == 'table' then
-    for _, name in ipairs(cond.namesFree) do
-      local holder = redis.call('HGET', p .. ':names', name)
-      if holder and not deleting[holder] and not putting[holder] then return {'NAME_TAKEN', name} end
-    end
+  if not failed and maxMembers >= 0 then
+    if not count then writeNew(); count = redis.call('SCARD', p .. ':ids') end
+    local n = count
+    for id, _ in pairs(deleting) do if not putting[id] and redis.call('SISMEMBER', p .. ':ids', id) == 1 then n = n - 1 end end
+    for _, put in ipairs(puts) do if put.whole and not put.old[1] then n = n + 1 end end
+    if n > maxMembers then failed = {'REGISTRY_FULL', tostring(maxMembers)} end
   end
-  if type(cond.maxMembers) == 'number' then
-    local n = redis.call('SCARD', p .. ':ids')
-    for id, _ in pairs(deleting) do if redis.call('SISMEMBER', p .. ':ids', id) == 1 then n = n - 1 end end
-    for id, _ in pairs(putting) do if redis.call('SISMEMBER', p .. ':ids', id) == 0 then n = n + 1 end end
-    if n > cond.maxMembers then return {'REGISTRY_FULL', tostring(cond.maxMembers)} end
+  if failed then
+    out[c] = failed
+  else
+    for k = d0, d0 + nd - 1 do
+      if drop(ARGV[k]) and count then count = count - 1 end
+    end
+    for _, put in ipairs(puts) do
+      local key = p .. ':m:' .. put.id
+      -- A delete of this change may have taken the member out since it was read.
+      local old = deleting[put.id] and redis.call('HMGET', key, 'name', 'attachedTo') or put.old
+      local oldName, oldHub = old[1], old[2]
+      -- Fields of a member another hub removed meanwhile are not written back.
+      if put.whole or oldName then
+        local name, hub, liveness
+        for k = put.from, put.to, 2 do
+          local f = ARGV[k]
+          if f == 'name' then name = ARGV[k + 1] elseif f == 'attachedTo' then hub = ARGV[k + 1] elseif f == 'liveness' then liveness = ARGV[k + 1] end
+        end
+        local deferred = onlyNew and not oldName
+        if not deferred then writeNew() end
+        redis.call('HSET', key, unpack(ARGV, put.from, put.to))
+        if not oldName then
+          if deferred then newIds[#newIds + 1] = put.id else redis.call('SADD', p .. ':ids', put.id) end
+          if count then count = count + 1 end
+        end
+        if name then
+          if oldName and oldName ~= name and redis.call('HGET', p .. ':names', oldName) == put.id then redis.call('HDEL', p .. ':names', oldName) end
+          redis.call('HSET', p .. ':names', name, put.id)
+        end
+        if hub then
+          if oldHub and oldHub ~= hub then redis.call('SREM', p .. ':at:' .. oldHub, put.id) end
+          -- '' is "held by no hub".
+          if hub == '' then redis.call('HDEL', key, 'attachedTo')
+          elseif deferred then newAt[hub] = newAt[hub] or {}; table.insert(newAt[hub], put.id)
+          else redis.call('SADD', p .. ':at:' .. hub, put.id) end
+        end
+        local lv = deferred and liveness and cjson.decode(liveness)
+        if lv and lv.kind == 'ttl' then
+          newDeadlines[#newDeadlines + 1] = now + lv.ttlMs
+          newDeadlines[#newDeadlines + 1] = put.id
+        else
+          schedule(put.id, put.whole, now, liveness, oldName ~= false)
+        end
+      end
+    end
+    local first = rev + 1
+    rev = rev + nEvents
+    redis.call('XADD', p .. ':events', 'MAXLEN', '~', ARGV[3], rev .. '-0', 'k', 'c', 't', ticket, 'b', body, 'r', first, 'at', ARGV[2], 'e', epoch)
+    out[c] = {'OK', first}
   end
 end
-for _, id in ipairs(c.deletes) do drop(id) end
-for _, put in ipairs(c.puts) do
-  local key = p .. ':m:' .. put.id
-  -- Fields of a member another hub removed meanwhile are not written back.
-  if put.whole or redis.call('EXISTS', key) == 1 then
-    local oldName = redis.call('HGET', key, 'name')
-    local oldHub = redis.call('HGET', key, 'attachedTo')
-    local args = {}
-    for f, v in pairs(put.set) do args[#args + 1] = f; args[#args + 1] = v end
-    redis.call('HSET', key, unpack(args))
-    redis.call('SADD', p .. ':ids', put.id)
-    local name = put.set.name
-    if name then
-      if oldName and oldName ~= name and redis.call('HGET', p .. ':names', oldName) == put.id then redis.call('HDEL', p .. ':names', oldName) end
-      redis.call('HSET', p .. ':names', name, put.id)
-    end
-    local hub = put.set.attachedTo
-    if hub then
-      if oldHub and oldHub ~= hub then redis.call('SREM', p .. ':at:' .. oldHub, put.id) end
-      -- '' is "held by no hub".
-      if hub == '' then redis.call('HDEL', key, 'attachedTo') else redis.call('SADD', p .. ':at:' .. hub, put.id) end
-    end
-    schedule(put.id, put.whole, now)
-  end
-end
-return {'OK', append('c', ARGV[2], #c.events, now)}
+writeNew()
+if rev ~= revAtStart then redis.call('SET', p .. ':rev', rev) end
+return out
 `;
 
 /**

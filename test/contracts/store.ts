@@ -91,6 +91,32 @@ export function runStoreContract(f: StoreFactory): void {
       await s.close();
     });
 
+    test('changes sent together build on each other in order: the cap counts the ones before, a member just added can be changed and removed', async () => {
+      const s = await f.create();
+      await s.open();
+      const cap = { maxMembers: 2 };
+      const codes = await Promise.all([
+        codeOf(s.apply(put('t1', 'one', { namesFree: ['one'], ...cap }))),
+        codeOf(s.apply(put('t2', 'two', { namesFree: ['two'], ...cap }))),
+        codeOf(s.apply(put('t3', 'three', cap))),
+        codeOf(s.apply({ puts: [{ member: { ...member('t1', 'one'), address: 'here' }, fields: ['address'] }], deletes: [], events: [added('one')], conditions: { present: ['t1'] } })),
+        codeOf(s.apply({ puts: [], deletes: ['t2'], events: [added('gone')], conditions: { present: ['t2'] } })),
+        codeOf(s.apply(put('t4', 'two', { namesFree: ['two'], ...cap }))),
+      ]);
+      assert.deepEqual(codes, [undefined, undefined, 'REGISTRY_FULL', undefined, undefined, undefined]);
+      if (typeof f.reopen === 'function') {
+        await s.close();
+        const again = await f.reopen(s);
+        const snap = await again.open();
+        assert.deepEqual(snap.members.map((m) => [m.id, m.name, m.address]).sort(), [['t1', 'one', 'here'], ['t4', 'two', '']]);
+        assert.equal(snap.position.revision, 5);
+        assert.equal(await codeOf(again.apply(put('t5', 'five', cap))), 'REGISTRY_FULL', 'the cap counts what is there after the reopen');
+        await again.close();
+      } else {
+        await s.close();
+      }
+    });
+
     test('an event that changes no member (an admin action) takes the next revision, is fed, and is kept', async () => {
       const s = await f.create();
       await s.open();

@@ -8,7 +8,7 @@
 import type { LoggedEvent } from '../events/event-log.js';
 import type { RemovalReason } from '../../schemas/member.js';
 import type { Change, MemberField, Put, StoredMember } from '../../store/store.js';
-import { fromStoredExtra, type Member, type MemberInit } from './member.js';
+import { fromStoredExtra, initFromStored, type Member, type MemberInit } from './member.js';
 import type { MemberIndex } from './member-index.js';
 
 /** What the mirror asks of the registry it serves. */
@@ -28,8 +28,11 @@ const ALL_FIELDS: readonly MemberField[] = ['name', 'type', 'address', 'meta', '
 export class Mirror {
   readonly #index: MemberIndex;
   readonly #hooks: MirrorHooks;
-  /** Per member id, per field: this hub's writes the feed has not brought back yet. */
-  readonly #pending = new Map<string, Map<MemberField, number>>();
+  /**
+   * Per member id: this hub's writes the feed has not brought back yet, whole records (every
+   * field) and fields on their own. A registration is one whole put: one counter, no map.
+   */
+  readonly #pending = new Map<string, Pending>();
 
   constructor(index: MemberIndex, hooks: MirrorHooks) {
     this.#index = index;
@@ -61,13 +64,14 @@ export class Mirror {
     const stored = put.member;
     const m = this.#index.find(stored.id);
     if (!m || m.id !== stored.id) {
-      const member = this.#hooks.create({ ...stored, ...fromStoredExtra(stored.extra) });
+      const member = this.#hooks.create(initFromStored(stored));
       this.#index.add(member);
       this.#hooks.added(member);
       return;
     }
     const pending = this.#pending.get(stored.id);
-    const fields = (put.fields ?? ALL_FIELDS).filter((f) => !pending?.get(f));
+    if (pending && pending.whole > 0) return;
+    const fields = (put.fields ?? ALL_FIELDS).filter((f) => !pending?.fields?.get(f));
     if (fields.length === 0) return;
     const wasHere = m.attachedTo === this.#hooks.hubId;
     // Name and token hash are index keys: the member is indexed again under the new ones.
@@ -81,19 +85,30 @@ export class Mirror {
   #count(puts: readonly Put[], delta: 1 | -1): void {
     for (const put of puts) {
       const id = put.member.id;
-      let fields = this.#pending.get(id);
-      if (!fields) {
+      let p = this.#pending.get(id);
+      if (!p) {
         if (delta < 0) continue;
-        this.#pending.set(id, (fields = new Map()));
+        this.#pending.set(id, (p = { whole: 0, fields: null }));
       }
-      for (const f of put.fields ?? ALL_FIELDS) {
-        const n = (fields.get(f) ?? 0) + delta;
-        if (n > 0) fields.set(f, n);
-        else fields.delete(f);
+      if (put.fields === undefined) p.whole += delta;
+      else {
+        const fields = (p.fields ??= new Map());
+        for (const f of put.fields) {
+          const n = (fields.get(f) ?? 0) + delta;
+          if (n > 0) fields.set(f, n);
+          else fields.delete(f);
+        }
+        if (fields.size === 0) p.fields = null;
       }
-      if (fields.size === 0) this.#pending.delete(id);
+      if (p.whole <= 0 && p.fields === null) this.#pending.delete(id);
     }
   }
+}
+
+/** This hub's writes of one member not fed back yet: whole puts, and puts of some fields, by field. */
+interface Pending {
+  whole: number;
+  fields: Map<MemberField, number> | null;
 }
 
 /** Copies `fields` of a stored record onto a live member (the typed facts out of `extra`). */
