@@ -167,7 +167,7 @@ function relayLoop(port: number, request: Buffer, end: number, onAnswer: (ok: bo
 }
 
 /** Senders relay for SECONDS (after 1 s of warm-up); answers/s and notifies/s received by `receivers`. */
-async function drive(port: number, senders: { id: string }[], receivers: Sink[], pid: number): Promise<Record<string, number>> {
+async function drive(port: number, senders: { id: string }[], receivers: Sink[], pid: number, perCall: number): Promise<Record<string, number>> {
   let answered = 0;
   let faults = 0;
   let counting = false;
@@ -194,6 +194,8 @@ async function drive(port: number, senders: { id: string }[], receivers: Sink[],
   const own = process.cpuUsage(own0);
   return {
     relayCallsPerSec: Math.round(answered / elapsed), faults, notifiesPerSec: Math.round(delivered / elapsed),
+    // Calls whose notifies were delivered in the window: a relay that answers but queues its notifies without end is not relaying.
+    relayCallsDeliveredPerSec: Math.round(Math.min(answered, delivered / perCall) / elapsed),
     serverCpuPercent: Math.round((cpu / 10) / elapsed),
     // The relay's CPU time per relay call answered and per notify delivered (each the whole of it: a notify's share of the calls included).
     serverCpuUsPerRelayCall: Math.round((cpu * 1000) / Math.max(1, answered) * 10) / 10,
@@ -244,11 +246,11 @@ async function measure(start: () => Promise<Relay>, sinks: Sink[]): Promise<Reco
       if (phase === 'relayCalls') {
         const ids = [];
         for (let i = 0; i < 4; i++) ids.push({ id: await register(relay.port, sinks[i]!, `sender-${i}`) });
-        out[phase] = await drive(relay.port, ids, sinks.slice(0, 4), relay.pid);
+        out[phase] = await drive(relay.port, ids, sinks.slice(0, 4), relay.pid, 3);
       } else {
         for (let i = 0; i < 10; i++) await register(relay.port, sinks[i]!, `receiver-${i}`);
         const sender = await register(relay.port, sinks[10]!, 'sender');
-        out[phase] = await drive(relay.port, [{ id: sender }], sinks.slice(0, 10), relay.pid);
+        out[phase] = await drive(relay.port, [{ id: sender }], sinks.slice(0, 10), relay.pid, 10);
       }
     } finally {
       await relay.stop();
@@ -276,6 +278,7 @@ export default async function bench(): Promise<Record<string, unknown>> {
       ratios: {
         relayCalls: ratio(muster.relayCalls!.relayCallsPerSec!, reference.relayCalls!.relayCallsPerSec!),
         notifyDeliveries: ratio(muster.notifyDeliveries!.notifiesPerSec!, reference.notifyDeliveries!.notifiesPerSec!),
+        relayCallsDelivered: ratio(muster.relayCalls!.relayCallsDeliveredPerSec!, reference.relayCalls!.relayCallsDeliveredPerSec!),
       },
       // The same per unit of the relay's CPU (reference's CPU per op / muster's): what a busy machine's scheduling skews least.
       cpuRatios: {
