@@ -39,7 +39,9 @@ export async function startRedis(extra: string[] = ['--appendonly', 'yes', '--ap
     async stop(options = {}) {
       if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, options.signal ?? 'SIGKILL');
       await exited;
-      if (!options.keepData) rmSync(d, { recursive: true, force: true });
+      // A background AOF rewrite is a forked child that outlives the SIGKILLed server for a moment
+      // and still writes its temp file here: retry until it is gone.
+      if (!options.keepData) rmSync(d, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 });
     },
     restart: () => startRedis(extra, p, d),
     async pause(ms) {
