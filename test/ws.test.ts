@@ -36,6 +36,23 @@ describe('ws - JSON-RPC registry', () => {
     await p.close();
   });
 
+  test('a token that once matched does not make a near miss match (heartbeats compare the last good token)', async () => {
+    const owner = await RpcPeer.connect(h.wsUrl);
+    const a = await owner.ok('register', { name: 'ws-tok-a', type: 'svc', liveness: { kind: 'ttl', ttlMs: 5000 } });
+    const b = await owner.ok('register', { name: 'ws-tok-b', type: 'svc', liveness: { kind: 'ttl', ttlMs: 5000 } });
+    const stranger = await RpcPeer.connect(h.wsUrl);
+    for (let i = 0; i < 2; i++) assert.deepEqual(await stranger.ok('heartbeat', { id: a.id, token: a.token }), { status: 'alive' });
+    const last = a.token.at(-1) === 'A' ? 'B' : 'A';
+    for (const wrong of [a.token.slice(0, -1) + last, b.token, a.token + 'x', a.token.slice(1)]) {
+      const denied = await stranger.call('heartbeat', { id: a.id, token: wrong });
+      assert.equal(denied.error?.data?.code, 'UNAUTHORIZED', wrong);
+    }
+    assert.deepEqual(await stranger.ok('heartbeat', { id: a.id, token: a.token }), { status: 'alive' });
+    assert.deepEqual(await stranger.ok('heartbeat', { id: b.id, token: b.token }), { status: 'alive' });
+    await stranger.close();
+    await owner.close();
+  });
+
   test('auth with the admin token lets a connection act on any member', async () => {
     const owner = await RpcPeer.connect(h.wsUrl);
     const reg = await owner.ok('register', { name: 'ws-victim', type: 'svc' });

@@ -20,6 +20,14 @@ export function newToken(): string {
   return token;
 }
 
+/** Equal strings, in a time that depends on their length only (a presented token against one verified before). */
+export function sameText(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}
+
 export function hashToken(token: string): string {
   return oneShot ? oneShot('sha256', token, 'base64url') : createHash('sha256').update(token).digest('base64url');
 }

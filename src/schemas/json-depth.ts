@@ -24,16 +24,26 @@ export function jsonTooDeep(text: string, max = MAX_JSON_DEPTH): boolean {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === QUOTE) {
-      for (i++; i < text.length; i++) {
-        const d = text.charCodeAt(i);
-        if (d === BACKSLASH) i++;
-        else if (d === QUOTE) break;
-      }
+      // Most of a frame is strings (ids, tokens, payloads): the native search jumps to their end.
+      i = stringEnd(text, i);
     } else if (c === OPEN_ARRAY || c === OPEN_OBJECT) {
       if (++depth > max) return true;
     } else if (c === CLOSE_ARRAY || c === CLOSE_OBJECT) depth--;
   }
   return false;
+}
+
+/** The index of the quote that closes the string opened at `open` (text.length if none does). */
+function stringEnd(text: string, open: number): number {
+  let q = text.indexOf('"', open + 1);
+  while (q !== -1) {
+    // A quote after an odd run of backslashes is escaped: the string goes on.
+    let slashes = 0;
+    while (text.charCodeAt(q - 1 - slashes) === BACKSLASH) slashes++;
+    if (slashes % 2 === 0) return q;
+    q = text.indexOf('"', q + 1);
+  }
+  return text.length;
 }
 
 /** jsonTooDeep over UTF-8 bytes: as latin1 each byte is one character, and the brackets, quotes and backslash are ASCII. */

@@ -7,7 +7,7 @@ import { MusterError } from '../../errors.js';
 import type { LivenessSpec, RegisterParams } from '../../schemas/member.js';
 import { assertValidName } from '../names.js';
 import type { Connection } from '../ports.js';
-import { hashToken, Secret, secretEquals } from '../tokens.js';
+import { hashToken, sameText, Secret, secretEquals } from '../tokens.js';
 import type { Member } from './member.js';
 
 /** A registration key when the hub asks for one (the admin token passes without), a connection for session liveness, a valid name. */
@@ -26,9 +26,16 @@ export function authorizedMember(member: Member | undefined, idOrName: string, c
   // Names are listable anyway; telling a client its member is gone lets it register again.
   if (!member) throw new MusterError('NO_SUCH_MEMBER', `No member ${JSON.stringify(idOrName.slice(0, 80))}`, { name: idOrName });
   if (caller.token) {
-    // One hash of the presented token answers both checks (this runs on every heartbeat).
+    // This runs on every heartbeat: the token the member proved last time is compared, not hashed
+    // again (a hash was a tenth of a heartbeat's CPU); a new token hashes once for both checks.
+    const known = member.verifiedToken;
+    if (known && known.hash === member.tokenHash && sameText(caller.token, known.token)) return member;
     const presented = hashToken(caller.token);
-    if (presented === member.tokenHash || admin.matchesHash(presented)) return member;
+    if (presented === member.tokenHash) {
+      member.verifiedToken = { token: caller.token, hash: presented };
+      return member;
+    }
+    if (admin.matchesHash(presented)) return member;
   }
   if (caller.connection && member.connection === caller.connection) return member;
   throw new MusterError('UNAUTHORIZED', 'A valid member token or the admin token is required');

@@ -48,6 +48,11 @@ export interface Member extends WheelEntry {
   traffic: TrafficStats | null;
   /** Values a face keeps with the member and never shows (a CO2 satellite's notify_pass); persisted. */
   secrets?: Readonly<Record<string, string>>;
+  /**
+   * The last presented token that matched `hash` (then tokenHash), so the next heartbeat compares
+   * it rather than hashing again. Memory only: never persisted, shown or sent.
+   */
+  verifiedToken?: { token: string; hash: string };
 }
 
 /** What a face or service gives to create a member (the stored record, its facts typed); the registry fills in the live state. */
