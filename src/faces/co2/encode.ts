@@ -9,8 +9,6 @@ import { INT32_MAX, INT32_MIN, pythonFloatRepr, XmlRpcBase64, XmlRpcDateTime, Xm
 
 export const XML_HEADER = "<?xml version='1.0'?>\n";
 
-/** What might need escaping (a surrogate is checked by the exact patterns below): a cheap test first, most text has none. */
-const MAYBE_ESCAPE = /[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]/;
 const NEEDS_ESCAPE = /[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const ESCAPED = /[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
@@ -25,7 +23,7 @@ function escapeChar(c: string): string {
 }
 
 export function escapeXml(s: string): string {
-  return MAYBE_ESCAPE.test(s) && NEEDS_ESCAPE.test(s) ? s.replace(ESCAPED, escapeChar) : s;
+  return NEEDS_ESCAPE.test(s) ? s.replace(ESCAPED, escapeChar) : s;
 }
 
 /** One value as Python writes it: `<value>...</value>` and a newline (nil has none, as in Python). */
