@@ -227,8 +227,8 @@ class Conn {
         } else if (!this.#readBody()) {
           break;
         }
-        if (!corked && this.#pipelined()) {
-          corked = true; // pipelined requests: their answers leave in one write (a lone one is written as is)
+        if ((this.#state as State) !== State.Busy && this.#buf !== null && !corked) {
+          corked = true; // pipelined requests: their answers leave in one write
           this.socket.cork();
         }
       }
@@ -243,13 +243,6 @@ class Conn {
       if (corked) this.socket.uncork();
     }
     if (this.socket.isPaused() && this.#state !== State.Busy && !this.#waitingDrain) this.socket.resume();
-  }
-
-  /** Whether the buffer holds more than the rest of the request being read: another request behind it. */
-  #pipelined(): boolean {
-    const buf = this.#buf;
-    if (buf === null || this.#state === State.Busy) return false;
-    return !(this.#state === State.Body || this.#state === State.Discard) || this.#left < 0 || buf.length > this.#left;
   }
 
   /** Reads a head from the buffer; false while it is incomplete (or the connection was refused). */
