@@ -199,6 +199,25 @@ describe('co2 http - the face as a client of satellites', () => {
     for (const id of ids) assert.equal(notifyFails(await props(id)), 0);
   });
 
+  test('answers alike are matched by their bytes, each still counted as it says: OK runs, faults, another head, HTTP 500', async () => {
+    const FAULT_BODY = "<?xml version='1.0'?>\n<methodResponse>\n<fault>\n<value><struct>\n<member>\n<name>faultCode</name>\n<value><int>1</int></value>\n</member>\n<member>\n<name>faultString</name>\n<value><string>no</string></value>\n</member>\n</struct></value>\n</fault>\n</methodResponse>\n";
+    const FAULT = `HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: ${FAULT_BODY.length}\r\n\r\n${FAULT_BODY}`;
+    const OTHER_HEAD = OK.replace('Content-Type', 'Server: other\r\nContent-Type');
+    const ERROR = 'HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n';
+    // By the number in its data: every 7th a fault, every 11th an HTTP 500, every 5th OK under another head, the rest OK.
+    const pick = (n: number) => n % 7 === 0 ? FAULT : n % 11 === 0 ? ERROR : n % 5 === 0 ? OTHER_HEAD : OK;
+    const mixed = await new RawSatellite((s, calls) => s.write(calls.map((c) => pick(Number(dataOf(c)?.slice(1) ?? 1))).join(''))).listen();
+    servers.push(mixed.server);
+    const id = await registerRaw(mixed, 'mixed');
+    await relayBurst(sender, 100, 'm');
+    await until('100 notifies', () => mixed.notifies.length >= 100, 5000);
+    let expected = 0;
+    for (let n = 0; n < 100; n++) if (pick(n) === FAULT || pick(n) === ERROR) expected++;
+    const fails = await until('the faults are counted', async () => { const f = notifyFails(await props(id)); return f >= expected ? f : false; }, 5000);
+    assert.equal(fails, expected, 'each fault and error once, no OK among them');
+    assert.equal(connections(mixed), 1, 'all on one connection');
+  });
+
   test('notifies unanswered when a satellite closes the connection are sent again, once; a hang costs only its connection', async () => {
     const processed: string[] = [];
     // Answers 5 calls per connection, the fifth with Connection: close; what else it read there it never processes.

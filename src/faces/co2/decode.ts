@@ -5,6 +5,7 @@
  * nesting; any DOCTYPE is refused.
  */
 import type { ErrorCode } from '../../errors.js';
+import { quickCall } from './quick-call.js';
 import { parseXmlTree, type XmlElement } from './xml-tree.js';
 import { struct, XmlRpcBase64, XmlRpcDateTime, XmlRpcDouble, type XmlRpcValue } from './values.js';
 
@@ -42,6 +43,12 @@ class Bad extends Error {
 }
 
 export function decodeCall(body: Uint8Array, contentType?: string, limits: DecodeLimits = DECODE_LIMITS): DecodedCall {
+  const quick = quickCall(Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength), contentType, limits);
+  return quick ? { ok: true, call: quick } : decodeCallTree(body, contentType, limits);
+}
+
+/** decodeCall through the element tree, for every shape (exported for the side-by-side test of the quick way). */
+export function decodeCallTree(body: Uint8Array, contentType?: string, limits: DecodeLimits = DECODE_LIMITS): DecodedCall {
   try {
     const root = tree(body, contentType, limits);
     if (root.name !== 'methodCall') throw new Bad('INVALID_REQUEST', `Expected <methodCall>, got <${clip(root.name)}>`);

@@ -17,6 +17,8 @@ import type { XmlRpcValue } from './values.js';
 
 /** Answers past this are not read (ping, notify and bus answers are small). */
 const MAX_ANSWER_BYTES = 1024 * 1024;
+/** Answers up to this long (head and body) may be matched whole (a satellite's notify answer is a few hundred bytes). */
+const MAX_WHOLE_BYTES = 2048;
 /** Calls in flight on one connection once the satellite keeps it alive. */
 export const MAX_PIPELINE = 64;
 
@@ -83,6 +85,10 @@ export class ClientConnection {
   /** The last answer decoded, by its bytes: a satellite answers every notify alike. */
   #lastBody: Buffer | null = null;
   #lastAnswer: XmlRpcAnswer | null = null;
+  /** The last answer's bytes, head and body, when they alone make it (200, kept alive, Content-Length, no charset): met again, it is that answer. */
+  #lastWhole: Buffer | null = null;
+  /** Set by #settle when the answer just read may become #lastWhole. */
+  #wholeOk = false;
   #reading: Reading | null = null;
   #timer: NodeJS.Timeout | null = null;
   /** When #timer fires (performance.now() ms). */
@@ -185,8 +191,16 @@ export class ClientConnection {
     if (this.#closed) return;
     let buf = this.#buf === null ? chunk : Buffer.concat([this.#buf, chunk]);
     let at = 0;
+    let start = -1;
     while (at < buf.length && !this.#closed) {
       if (this.#reading === null) {
+        const whole = this.#lastWhole;
+        if (whole !== null && this.inFlight > 0 && buf.length - at >= whole.length && buf.compare(whole, 0, whole.length, at, at + whole.length) === 0) {
+          at += whole.length;
+          this.#done().done(null, this.#lastAnswer);
+          continue;
+        }
+        start = at;
         const end = headEnd(buf, at);
         if (end === -1 && buf.length - at <= MAX_HEAD_BYTES) break;
         const fields = end > 0 && end - at <= MAX_HEAD_BYTES ? this.#heads.read(buf, at, end - 4) : null;
@@ -232,7 +246,11 @@ export class ClientConnection {
         at += n;
         if (r.left > 0) break;
       }
+      this.#wholeOk = false;
       this.#answered();
+      // An answer read whole from this chunk that alone says what it is: the next one like it is matched by its bytes.
+      if (this.#wholeOk && start >= 0 && at - start <= MAX_WHOLE_BYTES) this.#lastWhole = Buffer.from(buf.subarray(start, at));
+      start = -1;
     }
     buf = at < buf.length ? buf.subarray(at) : Buffer.alloc(0);
     this.#buf = buf.length ? buf : null;
@@ -250,6 +268,22 @@ export class ClientConnection {
   #answered(): void {
     const r = this.#reading!;
     this.#reading = null;
+    const p = this.#done();
+    if (r.keepAlive) this.#persistent = true;
+    else this.#draining = true;
+    if (r.status !== 200) p.done(new CallFailed('http', `HTTP ${r.status}`), null);
+    else this.#settle(p.done, r.parts.length === 1 ? r.parts[0]! : Buffer.concat(r.parts, r.size), r.contentType, r.keepAlive && r.left === 0);
+    if (!r.keepAlive) {
+      // The rest were sent on a connection the satellite closes: it did not process them.
+      for (const rest of this.#pending.splice(this.#head)) rest.done(new CallFailed('unprocessed', 'the satellite closed the connection'), null);
+      this.#pending.length = 0;
+      this.#head = 0;
+      this.#close();
+    }
+  }
+
+  /** The oldest call in flight, answered: off the list. */
+  #done(): Pending {
     const p = this.#pending[this.#head]!;
     this.#pending[this.#head++] = undefined as unknown as Pending;
     if (this.#head === this.#pending.length) {
@@ -260,24 +294,16 @@ export class ClientConnection {
       this.#pending.splice(0, this.#head);
       this.#head = 0;
     }
-    if (r.keepAlive) this.#persistent = true;
-    else this.#draining = true;
-    if (r.status !== 200) p.done(new CallFailed('http', `HTTP ${r.status}`), null);
-    else this.#settle(p.done, r.parts.length === 1 ? r.parts[0]! : Buffer.concat(r.parts, r.size), r.contentType);
-    if (!r.keepAlive) {
-      // The rest were sent on a connection the satellite closes: it did not process them.
-      for (const rest of this.#pending.splice(this.#head)) rest.done(new CallFailed('unprocessed', 'the satellite closed the connection'), null);
-      this.#pending.length = 0;
-      this.#head = 0;
-      this.#close();
-    }
+    return p;
   }
 
-  #settle(done: CallDone, body: Buffer, contentType: string | undefined): void {
+  /** `repeatable`: the answer's bytes (kept alive, Content-Length framed) may stand for it when sent again. */
+  #settle(done: CallDone, body: Buffer, contentType: string | undefined, repeatable: boolean): void {
     // Without a charset in the Content-Type the bytes alone make the answer.
     const bytesSayAll = contentType === undefined || !/charset/i.test(contentType);
     const last = this.#lastBody;
     if (bytesSayAll && last !== null && last.equals(body)) {
+      this.#wholeOk = repeatable;
       done(null, this.#lastAnswer);
       return;
     }
@@ -291,6 +317,8 @@ export class ClientConnection {
       this.#lastBody = body.length <= 1024 ? Buffer.from(body) : null;
       this.#lastAnswer = answer;
     }
+    this.#lastWhole = null;
+    this.#wholeOk = bytesSayAll && repeatable;
     done(null, answer);
   }
 

@@ -1,9 +1,10 @@
 /**
  * Bus messages as the satellites' `notify` call: notify({host_id, data, notify_pass}). A message
  * is encoded once for all satellites (the codec's part: host_id and data, and its UTF-8 length);
- * each satellite's link adds its own notify_pass and HTTP head around it. A satellite's relay keeps the exact XML-RPC value it sent
- * (remembered by payload), so doubles, dateTimes and base64 reach the others unchanged; anything
- * else on the bus is mapped from JSON (json-map.ts).
+ * each satellite's link adds its own notify_pass and HTTP head around it. A satellite's relay is
+ * written from the XML-RPC value it sent (remembered for its payload until the next relay: the
+ * relay's publish encodes it at once), so it is not mapped back from JSON; anything else on the
+ * bus is mapped from JSON (json-map.ts), which keeps every type too.
  */
 import type { BusMessage, BusPayload, MessageCodec } from '../../core/bus/message.js';
 import { encodeValue, escapeXml, XML_HEADER } from './encode.js';
@@ -18,7 +19,10 @@ export interface NotifyPart {
 
 export class NotifyCodec implements MessageCodec<NotifyPart> {
   readonly name = 'co2-notify';
-  readonly #exact = new WeakMap<BusPayload, string>();
+  /** The last relay's payload and value, written out once a receiver asks (one slot: a WeakMap cost more than the encoding). */
+  #lastPayload: BusPayload | null = null;
+  #lastValue: XmlRpcValue = null;
+  #lastText: string | null = null;
   readonly #hostIdOf: (sender: string) => string;
 
   /** `hostIdOf`: the host_id satellites are told for a sender's name (its member id, or the name itself). */
@@ -28,12 +32,14 @@ export class NotifyCodec implements MessageCodec<NotifyPart> {
 
   /** The exact value of a payload this face built from a satellite's relay. */
   remember(payload: BusPayload, value: XmlRpcValue): void {
-    this.#exact.set(payload, encodeValue(value));
+    this.#lastPayload = payload;
+    this.#lastValue = value;
+    this.#lastText = null;
   }
 
   /** The struct members host_id and data; throws RangeError for a payload nested too deep. */
   encode(message: BusMessage): NotifyPart {
-    const data = this.#exact.get(message.payload) ?? encodeValue(valueOf(message.payload));
+    const data = message.payload === this.#lastPayload ? (this.#lastText ??= encodeValue(this.#lastValue)) : encodeValue(valueOf(message.payload));
     const text = `<member>\n<name>host_id</name>\n${encodeValue(this.#hostIdOf(message.from))}</member>\n<member>\n<name>data</name>\n${data}</member>\n`;
     return { text, bytes: Buffer.byteLength(text) };
   }

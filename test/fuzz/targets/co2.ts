@@ -23,6 +23,8 @@ export const CO2_SEEDS = [
   call('relay.get_satellites'),
   call('system.methodHelp', '<value><string>relay.relay</string></value>\n'),
   call('test', '<value>untyped</value>\n'),
+  // The shape quick-call.ts reads straight off the bytes (a struct of strings, as Python writes it).
+  call('relay.relay', struct({ host_id: '<value><string>0f8fad5b-d9cb-469f-a165-70867728950e</string></value>\n', data: '<value><string>t=21.5 at 12:00</string></value>\n' })),
 ].map((s) => Buffer.from(s));
 
 const DEEP = (n: number) => '<value><array><data>'.repeat(n) + '</data></array></value>'.repeat(n);
