@@ -76,6 +76,11 @@ export class BusPayload {
     return this.#raw;
   }
 
+  /** Copies the payload's bytes into `buf` at `at` (a face encoding a record around them). */
+  copyTo(buf: Uint8Array, at: number): void {
+    buf.set(this.raw, at);
+  }
+
   /** As a JSON value: bytes become `{bytes: base64}`, an empty JSON payload null. */
   toJSONValue(): unknown {
     if (this.isBytes) return { bytes: this.base64 };

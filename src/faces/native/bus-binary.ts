@@ -130,32 +130,63 @@ function readAscii(buf: Uint8Array, start: number, end: number): string {
   return s;
 }
 
+/** The fields every record starts with. */
+interface RecordHead {
+  kind: number;
+  isBytes: boolean;
+  from: string;
+  where: string;
+}
+
+/** Bytes of a record with `fieldsBytes` of kind-specific fields and a payload of `payloadBytes`. */
+function recordBytes(r: RecordHead, fieldsBytes: number, payloadBytes: number): number {
+  return 4 + 1 + 1 + 1 + r.from.length + 2 + r.where.length + fieldsBytes + payloadBytes;
+}
+
+/** Writes the common header of a record of `len` bytes at `at`; returns where its kind-specific fields go. */
+function writeHeader(r: RecordHead, len: number, buf: Uint8Array, at: number): number {
+  writeU32(buf, at, len - 4);
+  buf[at + 4] = r.kind;
+  buf[at + 5] = r.isBytes ? FLAG_BYTES : 0;
+  buf[at + 6] = r.from.length;
+  const p = writeAscii(buf, at + 7, r.from);
+  buf[p] = r.where.length & 0xff;
+  buf[p + 1] = r.where.length >>> 8;
+  return writeAscii(buf, p + 2, r.where);
+}
+
 /** Where the kind-specific fields of the record startRecord made go (a module variable: no object per record). */
 let fieldsAt = 0;
 
 /** Allocates a record with room for `timesBytes` of kind-specific fields and the payload, writes the common header, sets fieldsAt. */
-function startRecord(r: { kind: number; isBytes: boolean; from: string; where: string; payload: Uint8Array }, timesBytes: number, alloc: Alloc): Uint8Array {
-  const len = 4 + 1 + 1 + 1 + r.from.length + 2 + r.where.length + timesBytes + r.payload.byteLength;
+function startRecord(r: RecordHead & { payload: Uint8Array }, timesBytes: number, alloc: Alloc): Uint8Array {
+  const len = recordBytes(r, timesBytes, r.payload.byteLength);
   const buf = alloc(len);
-  writeU32(buf, 0, len - 4);
-  buf[4] = r.kind;
-  buf[5] = r.isBytes ? FLAG_BYTES : 0;
-  buf[6] = r.from.length;
-  const at = writeAscii(buf, 7, r.from);
-  buf[at] = r.where.length & 0xff;
-  buf[at + 1] = r.where.length >>> 8;
-  fieldsAt = writeAscii(buf, at + 2, r.where);
+  fieldsAt = writeHeader(r, len, buf, 0);
   return buf;
 }
 
+/** A delivery record but its payload, which the hub copies from wherever it holds it. */
+export type DeliveryHead = Omit<DeliveryRecord, 'payload'>;
+
+export function deliveryRecordBytes(h: DeliveryHead, payloadBytes: number): number {
+  return recordBytes(h, 32, payloadBytes);
+}
+
+/** Writes a delivery record of `len` bytes (deliveryRecordBytes) at `at` of buf but its payload; returns where the payload goes. */
+export function writeDeliveryHead(h: DeliveryHead, len: number, buf: Uint8Array, at: number): number {
+  const p = writeHeader(h, len, buf, at);
+  writeF64(buf, p, h.seq);
+  writeF64(buf, p + 8, h.created);
+  writeF64(buf, p + 16, h.sent);
+  writeF64(buf, p + 24, h.received);
+  return p + 32;
+}
+
 export function encodeDeliveryRecord(r: DeliveryRecord, alloc: Alloc = defaultAlloc): Uint8Array {
-  const buf = startRecord(r, 32, alloc);
-  const at = fieldsAt;
-  writeF64(buf, at, r.seq);
-  writeF64(buf, at + 8, r.created);
-  writeF64(buf, at + 16, r.sent);
-  writeF64(buf, at + 24, r.received);
-  buf.set(r.payload, at + 32);
+  const len = deliveryRecordBytes(r, r.payload.byteLength);
+  const buf = alloc(len);
+  buf.set(r.payload, writeDeliveryHead(r, len, buf, 0));
   return buf;
 }
 
