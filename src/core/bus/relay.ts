@@ -125,8 +125,8 @@ export class Relay {
 
   // ---- publish, broadcast, send ---------------------------------------------------------
 
-  publish(sender: Sender, scope: Scope, payload: BusPayload, times: Times): SendResult {
-    const mono = performance.now();
+  /** `mono` is when the hub read the message (performance.now()): a face passes one reading for the records of one frame. */
+  publish(sender: Sender, scope: Scope, payload: BusPayload, times: Times, mono = performance.now()): SendResult {
     const seq = this.#admit(sender, payload.size, mono);
     const receivers = this.trie.route(scope, sender.connection, this.#route);
     this.#countScope(scope.text);
@@ -173,8 +173,7 @@ export class Relay {
   }
 
   /** Every connection with a member bound (on every face, and on every hub of a cluster), except the sender's. */
-  broadcast(sender: Sender, payload: BusPayload, times: Times): SendResult {
-    const mono = performance.now();
+  broadcast(sender: Sender, payload: BusPayload, times: Times, mono = performance.now()): SendResult {
     const seq = this.#admit(sender, payload.size, mono);
     const message = this.#message('broadcast', sender, null, null, seq, mono, times, payload);
     const delivered = this.#broadcastHere(message, sender.connection, Math.round(ORIGIN + mono));
@@ -196,8 +195,7 @@ export class Relay {
     return delivered;
   }
 
-  send(sender: Sender, to: string, payload: BusPayload, times: Times): SendResult | Promise<SendResult> {
-    const mono = performance.now();
+  send(sender: Sender, to: string, payload: BusPayload, times: Times, mono = performance.now()): SendResult | Promise<SendResult> {
     const remote = this.#remote(to);
     if (remote) {
       const seq = this.#admit(sender, payload.size, mono);

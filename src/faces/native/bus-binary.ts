@@ -325,9 +325,25 @@ export function decodeDeliveries(frame: Uint8Array, each: (r: DeliveryRecord) =>
   decodeHubFrame(frame, { delivery: each });
 }
 
+/**
+ * A publish, broadcast or send record as the hub decodes it. Its payload stays in the frame:
+ * bytes [payloadStart, payloadEnd) of `frame`, a DataView over the whole frame; no view is made
+ * per record (the hub copies the bytes into its deliveries; publishPayload makes a view).
+ */
+export interface PublishIn extends Omit<PublishRecord, 'payload'> {
+  frame: DataView;
+  payloadStart: number;
+  payloadEnd: number;
+}
+
+/** The payload of a decoded record, as a view into its frame. */
+export function publishPayload(r: PublishIn): Uint8Array {
+  return new Uint8Array(r.frame.buffer, r.frame.byteOffset + r.payloadStart, r.payloadEnd - r.payloadStart);
+}
+
 /** What the hub receives: publish, broadcast, send (and unknown kinds, in their layout, for the caller to refuse); requests; answers. */
 export interface ClientRecords {
-  publish(r: PublishRecord): void;
+  publish(r: PublishIn): void;
   request(r: RequestRecord): void;
   answer(r: AnswerRecord): void;
 }
@@ -356,9 +372,10 @@ export function decodeClientFrame(frame: Uint8Array, v: ClientRecords): string |
       v.answer(r);
     } else {
       if (p + 16 > end) return 'truncated record';
-      // A plain view: a Buffer's subarray looks up its species and costs several times as much.
-      const payload = new Uint8Array(frame.buffer, frame.byteOffset + p + 16, end - p - 16);
-      v.publish({ kind: hKind, isBytes: hIsBytes, from: hFrom, where: hWhere, created: dv.getFloat64(p, true), sent: dv.getFloat64(p + 8, true), payload });
+      v.publish({
+        kind: hKind, isBytes: hIsBytes, from: hFrom, where: hWhere, created: dv.getFloat64(p, true), sent: dv.getFloat64(p + 8, true),
+        frame: dv, payloadStart: p + 16, payloadEnd: end,
+      });
     }
     at = end;
   }

@@ -42,7 +42,7 @@ export const BINARY_MESSAGE: MessageCodec<Span> = {
     head.received = m.received;
     const len = deliveryRecordBytes(head, m.payload.size);
     const span = slabSpan(len);
-    m.payload.copyTo(span.bytes, writeDeliveryHead(head, len, span.bytes, span.start));
+    m.payload.copyTo(span.bytes, span.data, writeDeliveryHead(head, len, span.bytes, span.start));
     return span;
   },
 };

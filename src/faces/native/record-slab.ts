@@ -20,23 +20,30 @@ const OWN_BUFFER_BYTES = SLAB_BYTES / 4;
  */
 export interface Span {
   readonly bytes: Uint8Array;
+  /** A DataView over `bytes` (one per slab), for writers that copy through one (BusPayload.copyTo). */
+  readonly data: DataView;
   readonly start: number;
   readonly end: number;
 }
 
 let slab = new Uint8Array(SLAB_BYTES);
+let slabData = new DataView(slab.buffer);
 let used = 0;
 
 /** The next n bytes of the slab (a buffer of their own past OWN_BUFFER_BYTES), for the caller to fill. */
 export function slabSpan(n: number): Span {
-  if (n > OWN_BUFFER_BYTES) return { bytes: new Uint8Array(n), start: 0, end: n };
+  if (n > OWN_BUFFER_BYTES) {
+    const own = new Uint8Array(n);
+    return { bytes: own, data: new DataView(own.buffer), start: 0, end: n };
+  }
   if (used + n > SLAB_BYTES) {
     slab = new Uint8Array(SLAB_BYTES);
+    slabData = new DataView(slab.buffer);
     used = 0;
   }
   const start = used;
   used += n;
-  return { bytes: slab, start, end: used };
+  return { bytes: slab, data: slabData, start, end: used };
 }
 
 /** For encoders that want a view (answers, handles): plain Uint8Array views, a Buffer's subarray costs about twice as much. */
