@@ -5,6 +5,7 @@
  * asks `encoded(codec)` and gets the bytes the first receiver of that codec made.
  */
 import { MusterError } from '../../errors.js';
+import { copyWords } from './copy-words.js';
 
 export type MessageKind = 'publish' | 'broadcast' | 'send';
 
@@ -165,13 +166,6 @@ export class BusMessage {
   withSender(from: string): BusMessage {
     return new BusMessage(this.kind, from, this.scope, this.to, this.seq, this.created, this.sent, this.received, this.payload);
   }
-}
-
-/** n bytes from `src` at `from` to `dst` at `to`, four at a time: DataView reads and writes compile to plain loads and stores. */
-function copyWords(src: DataView, from: number, dst: DataView, to: number, n: number): void {
-  let i = 0;
-  for (; i + 4 <= n; i += 4) dst.setUint32(to + i, src.getUint32(from + i, true), true);
-  for (; i < n; i++) dst.setUint8(to + i, src.getUint8(from + i));
 }
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;

@@ -144,7 +144,7 @@ function recordBytes(r: RecordHead, fieldsBytes: number, payloadBytes: number): 
 }
 
 /** Writes the common header of a record of `len` bytes at `at`; returns where its kind-specific fields go. */
-function writeHeader(r: RecordHead, len: number, buf: Uint8Array, at: number): number {
+export function writeRecordHeader(r: RecordHead, len: number, buf: Uint8Array, at: number): number {
   writeU32(buf, at, len - 4);
   buf[at + 4] = r.kind;
   buf[at + 5] = r.isBytes ? FLAG_BYTES : 0;
@@ -162,31 +162,27 @@ let fieldsAt = 0;
 function startRecord(r: RecordHead & { payload: Uint8Array }, timesBytes: number, alloc: Alloc): Uint8Array {
   const len = recordBytes(r, timesBytes, r.payload.byteLength);
   const buf = alloc(len);
-  fieldsAt = writeHeader(r, len, buf, 0);
+  fieldsAt = writeRecordHeader(r, len, buf, 0);
   return buf;
 }
 
-/** A delivery record but its payload, which the hub copies from wherever it holds it. */
+/** A delivery record but its payload, which the hub copies from wherever it holds it (delivery-head.ts). */
 export type DeliveryHead = Omit<DeliveryRecord, 'payload'>;
 
 export function deliveryRecordBytes(h: DeliveryHead, payloadBytes: number): number {
   return recordBytes(h, 32, payloadBytes);
 }
 
-/** Writes a delivery record of `len` bytes (deliveryRecordBytes) at `at` of buf but its payload; returns where the payload goes. */
-export function writeDeliveryHead(h: DeliveryHead, len: number, buf: Uint8Array, at: number): number {
-  const p = writeHeader(h, len, buf, at);
-  writeF64(buf, p, h.seq);
-  writeF64(buf, p + 8, h.created);
-  writeF64(buf, p + 16, h.sent);
-  writeF64(buf, p + 24, h.received);
-  return p + 32;
-}
-
+/** A whole delivery record (the hub writes its own into its slab: delivery-head.ts). */
 export function encodeDeliveryRecord(r: DeliveryRecord, alloc: Alloc = defaultAlloc): Uint8Array {
   const len = deliveryRecordBytes(r, r.payload.byteLength);
   const buf = alloc(len);
-  buf.set(r.payload, writeDeliveryHead(r, len, buf, 0));
+  const p = writeRecordHeader(r, len, buf, 0);
+  writeF64(buf, p, r.seq);
+  writeF64(buf, p + 8, r.created);
+  writeF64(buf, p + 16, r.sent);
+  writeF64(buf, p + 24, r.received);
+  buf.set(r.payload, p + 32);
   return buf;
 }
 

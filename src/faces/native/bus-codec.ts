@@ -6,7 +6,8 @@
  */
 import type { BusMessage, MessageCodec } from '../../core/bus/message.js';
 import type { Outbound } from '../../core/ports.js';
-import { deliveryRecordBytes, KIND_CODE, writeDeliveryHead, type DeliveryHead } from './bus-binary.js';
+import { deliveryRecordBytes, KIND_CODE, type DeliveryHead } from './bus-binary.js';
+import { writeDeliveryHead } from './delivery-head.js';
 import { slabSpan, type Span } from './record-slab.js';
 
 /**
@@ -42,7 +43,7 @@ export const BINARY_MESSAGE: MessageCodec<Span> = {
     head.received = m.received;
     const len = deliveryRecordBytes(head, m.payload.size);
     const span = slabSpan(len);
-    m.payload.copyTo(span.bytes, span.data, writeDeliveryHead(head, len, span.bytes, span.start));
+    m.payload.copyTo(span.bytes, span.data, writeDeliveryHead(head, len, span.bytes, span.data, span.start));
     return span;
   },
 };
