@@ -120,7 +120,8 @@ export class SubscriptionTrie<R extends object> {
 
   /**
    * The receivers of a message on `scope`, each once, in subscription order along the path.
-   * `sender` is left out unless one of its matching subscriptions asks for echo.
+   * `sender` is left out unless one of its matching subscriptions asks for echo. A new array per
+   * route is cheaper than truncating a reused one (setting an array's length is a builtin call).
    */
   route(scope: Scope, sender: R | null, out: R[] = []): R[] {
     const stamp = ++this.#stamp;
