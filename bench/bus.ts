@@ -4,8 +4,8 @@
  * core 0 (muster's hub as its own process under taskset; NATS and Mosquitto re-pinned to core 0
  * for the run and restored after), the load generator on core 1. Phases: (a) fan-out 1→1 and
  * 1→10, 64-byte payloads; (b) latency at 5,000 messages/s; (c) request/reply, sequential and
- * 16 in flight (beside them a bare `ws` relay, bench/_bus-ws-relay.ts). The fan-out phases run
- * once unmeasured first (warm-up). Prints delivered messages/s and server CPU per delivered message for each system,
+ * 16 in flight (beside them a bare `ws` relay, bench/_bus-ws-relay.ts). The fan-out and latency
+ * phases run once unmeasured first (warm-up). Prints delivered messages/s and server CPU per delivered message for each system,
  * and the ratios muster/NATS and muster/Mosquitto.
  */
 import { execFileSync } from 'node:child_process';
@@ -62,6 +62,9 @@ async function runSystem(d: Driver): Promise<SystemReport> {
   // latency phase warms up before it measures.
   await phase('fanout1', () => fanout(d, 1, 60_000, PAYLOAD, 5_000));
   await phase('fanout10', () => fanout(d, 10, 20_000, PAYLOAD, 5_000));
+  // The latency phase's path (a frame of one or a few records per turn) warms up apart from fan-out's:
+  // a hub measured on it first had p50s and CPU per message up to twice those of a second run.
+  await phase('latency5k', () => latency(d, 5000, 2, PAYLOAD));
   const fanout1 = await phase('fanout1', () => fanout(d, 1, 300_000, PAYLOAD, 15_000));
   const fanout10 = await phase('fanout10', () => fanout(d, 10, 60_000, PAYLOAD, 15_000));
   const latency5k = await phase('latency5k', () => latency(d, 5000, 4, PAYLOAD));

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { BusPayload } from '../src/core/bus/message.js';
 import { SubscriptionTrie } from '../src/core/bus/subscriptions.js';
 import { SenderLimit } from '../src/core/bus/rate-limit.js';
 import { parseScope } from '../src/core/bus/scope.js';
@@ -51,6 +52,42 @@ describe('bus - subscription trie', () => {
     trie.removeReceiver(s);
     assert.equal(trie.size, 1);
     assert.deepEqual(trie.route(parseScope('/x/y/'), null).map((x) => x.name), ['t']);
+  });
+});
+
+describe('bus - subscription trie, after changes', () => {
+  test('a route sees subscriptions added and removed at a node it routed through before', () => {
+    const trie = new SubscriptionTrie<{ name: string }>();
+    const [a, b] = [{ name: 'a' }, { name: 'b' }];
+    trie.subscribe(a, parseScope('/n/'));
+    assert.deepEqual(trie.route(parseScope('/n/'), null).map((x) => x.name), ['a']);
+    const sb = trie.subscribe(b, parseScope('/n/'));
+    assert.deepEqual(trie.route(parseScope('/n/'), null).map((x) => x.name), ['a', 'b']);
+    trie.unsubscribe(b, sb.id);
+    assert.deepEqual(trie.route(parseScope('/n/'), null).map((x) => x.name), ['a']);
+    trie.removeReceiver(a);
+    assert.deepEqual(trie.route(parseScope('/n/'), null), []);
+  });
+});
+
+describe('bus - payloads', () => {
+  test('a payload left in its frame copies whole at every length and offset (by words, and through a view when long)', () => {
+    const frame = Uint8Array.from({ length: 400 }, (_, i) => (i * 7 + 3) & 0xff);
+    const view = new DataView(frame.buffer);
+    for (let size = 0; size <= 300; size++) {
+      for (const start of [0, 1, 3]) {
+        const p = BusPayload.inFrame(view, start, start + size, true);
+        const want = frame.subarray(start, start + size);
+        const dst = new Uint8Array(size + 8).fill(0xee);
+        p.copyTo(dst, new DataView(dst.buffer), 5);
+        assert.deepEqual(dst.subarray(5, 5 + size), want, `size ${size} from ${start}`);
+        assert.ok(dst.subarray(0, 5).every((x) => x === 0xee) && dst.subarray(5 + size).every((x) => x === 0xee), `size ${size}: nothing written around it`);
+        assert.equal(p.size, size);
+        assert.equal(p.base64, Buffer.from(want).toString('base64'));
+      }
+    }
+    const json = Buffer.from('xx{"a":1}');
+    assert.deepEqual(BusPayload.inFrame(new DataView(json.buffer, json.byteOffset, json.length), 2, 9, false).toJSONValue(), { a: 1 });
   });
 });
 

@@ -5,6 +5,7 @@
  * asks `encoded(codec)` and gets the bytes the first receiver of that codec made.
  */
 import { MusterError } from '../../errors.js';
+import { copyWords } from './copy-words.js';
 
 export type MessageKind = 'publish' | 'broadcast' | 'send';
 
@@ -25,6 +26,9 @@ export interface PayloadMeta {
   readonly schema: string;
 }
 
+/** Payloads up to this long are copied out of their frame four bytes at a time; longer ones through a view. */
+const COPY_BY_WORDS_MAX = 256;
+
 export class BusPayload {
   readonly isBytes: boolean;
   readonly size: number;
@@ -33,6 +37,9 @@ export class BusPayload {
   #json: string | null;
   #base64: string | null;
   #raw: Uint8Array | null;
+  /** The frame the bytes are in, from #start (inFrame): a view of them is made only when asked for. */
+  #frame: DataView | null = null;
+  #start = 0;
 
   private constructor(isBytes: boolean, size: number, json: string | null, base64: string | null, raw: Uint8Array | null, meta: PayloadMeta | null = null) {
     this.isBytes = isBytes;
@@ -57,6 +64,17 @@ export class BusPayload {
     return new BusPayload(isBytes, bytes.byteLength, null, null, bytes, meta);
   }
 
+  /**
+   * Bytes [start, end) of a frame read off the wire, as raw does. No view of them is made unless
+   * one is asked for: making a Uint8Array view costs more than copying a short payload (copyTo).
+   */
+  static inFrame(frame: DataView, start: number, end: number, isBytes: boolean): BusPayload {
+    const p = new BusPayload(isBytes, end - start, null, null, null);
+    p.#frame = frame;
+    p.#start = start;
+    return p;
+  }
+
   /** A JSON value as a payload; `{bytes: base64}` stays JSON (use payloadOf for bus params). */
   static of(value: unknown): BusPayload {
     return BusPayload.json(JSON.stringify(value ?? null));
@@ -64,16 +82,30 @@ export class BusPayload {
 
   /** The JSON text of a JSON payload. */
   get jsonText(): string {
-    return (this.#json ??= Buffer.from(this.#raw!.buffer, this.#raw!.byteOffset, this.#raw!.byteLength).toString('utf8'));
+    if (this.#json !== null) return this.#json;
+    const raw = this.raw;
+    return (this.#json = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8'));
   }
 
   get base64(): string {
-    return (this.#base64 ??= Buffer.from(this.#raw!.buffer, this.#raw!.byteOffset, this.#raw!.byteLength).toString('base64'));
+    if (this.#base64 !== null) return this.#base64;
+    const raw = this.raw;
+    return (this.#base64 = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64'));
   }
 
   get raw(): Uint8Array {
-    if (!this.#raw) this.#raw = this.isBytes ? Buffer.from(this.#base64!, 'base64') : Buffer.from(this.#json!);
+    if (this.#raw) return this.#raw;
+    const f = this.#frame;
+    if (f) this.#raw = new Uint8Array(f.buffer, f.byteOffset + this.#start, this.size);
+    else this.#raw = this.isBytes ? Buffer.from(this.#base64!, 'base64') : Buffer.from(this.#json!);
     return this.#raw;
+  }
+
+  /** Copies the payload's bytes into `buf` (`view` is a DataView over the same memory) at `at`, for a face encoding a record around them. */
+  copyTo(buf: Uint8Array, view: DataView, at: number): void {
+    const f = this.#frame;
+    if (f !== null && this.size <= COPY_BY_WORDS_MAX) copyWords(f, this.#start, view, at, this.size);
+    else buf.set(this.raw, at);
   }
 
   /** As a JSON value: bytes become `{bytes: base64}`, an empty JSON payload null. */

@@ -50,8 +50,6 @@ export class Relay {
   readonly #asking = new WeakMap<Connection, number>();
   /** Subscriptions per scope (bus.stats; one entry per scope subscribed, so bounded by the subscriptions). */
   readonly #subscribers = new Map<string, number>();
-  /** Reused by every route: the publish path allocates no receiver list. */
-  readonly #route: Connection[] = [];
 
   constructor(registry: Registry, options: RelayOptions) {
     this.#registry = registry;
@@ -125,10 +123,10 @@ export class Relay {
 
   // ---- publish, broadcast, send ---------------------------------------------------------
 
-  publish(sender: Sender, scope: Scope, payload: BusPayload, times: Times): SendResult {
-    const mono = performance.now();
+  /** `mono` is when the hub read the message (performance.now()): a face passes one reading for the records of one frame. */
+  publish(sender: Sender, scope: Scope, payload: BusPayload, times: Times, mono = performance.now()): SendResult {
     const seq = this.#admit(sender, payload.size, mono);
-    const receivers = this.trie.route(scope, sender.connection, this.#route);
+    const receivers = this.trie.route(scope, sender.connection);
     this.#countScope(scope.text);
     let delivered = 0;
     const adapters = this.#adapters.length === 0 ? null : this.#wanting(scope);
@@ -136,7 +134,6 @@ export class Relay {
       const message = this.#message('publish', sender, scope.text, null, seq, mono, times, payload);
       const now = Math.round(ORIGIN + mono);
       for (let i = 0; i < receivers.length; i++) if (this.#deliver(receivers[i]!, message, now)) delivered++;
-      receivers.length = 0;
       if (adapters) for (const a of adapters) a.published(message);
     }
     return { seq, delivered };
@@ -151,12 +148,11 @@ export class Relay {
    */
   publishRemote(message: BusMessage, scope: Scope, from: BusAdapter | null = null): number {
     if (from && this.#nearer(message.from, from)) return 0;
-    const receivers = this.trie.route(scope, null, this.#route);
+    const receivers = this.trie.route(scope, null);
     this.#countScope(scope.text);
     let delivered = 0;
     const now = Date.now();
     for (let i = 0; i < receivers.length; i++) if (this.#deliver(receivers[i]!, message, now)) delivered++;
-    receivers.length = 0;
     return delivered;
   }
 
@@ -173,8 +169,7 @@ export class Relay {
   }
 
   /** Every connection with a member bound (on every face, and on every hub of a cluster), except the sender's. */
-  broadcast(sender: Sender, payload: BusPayload, times: Times): SendResult {
-    const mono = performance.now();
+  broadcast(sender: Sender, payload: BusPayload, times: Times, mono = performance.now()): SendResult {
     const seq = this.#admit(sender, payload.size, mono);
     const message = this.#message('broadcast', sender, null, null, seq, mono, times, payload);
     const delivered = this.#broadcastHere(message, sender.connection, Math.round(ORIGIN + mono));
@@ -196,8 +191,7 @@ export class Relay {
     return delivered;
   }
 
-  send(sender: Sender, to: string, payload: BusPayload, times: Times): SendResult | Promise<SendResult> {
-    const mono = performance.now();
+  send(sender: Sender, to: string, payload: BusPayload, times: Times, mono = performance.now()): SendResult | Promise<SendResult> {
     const remote = this.#remote(to);
     if (remote) {
       const seq = this.#admit(sender, payload.size, mono);

@@ -14,7 +14,7 @@ import { jsonBytesTooDeep, MAX_JSON_DEPTH } from '../../schemas/json-depth.js';
 import { ADDRESS_PATTERN } from '../../schemas/member.js';
 import { isJson, type BinaryRequests } from './binary-requests.js';
 import {
-  decodeClientFrame, encodeAnswerRecord, FRAME_MAGIC, KIND_ERROR, KIND_NAME, KIND_REPLY, type PublishRecord, type RequestRecord,
+  decodeClientFrame, encodeAnswerRecord, FRAME_MAGIC, KIND_ERROR, KIND_NAME, KIND_REPLY, publishPayload, type PublishIn, type RequestRecord,
 } from './bus-binary.js';
 import { slabAlloc } from './record-slab.js';
 import type { WsConnection } from './ws-connection.js';
@@ -37,10 +37,12 @@ export function handleBinaryFrame(relay: Relay, requests: BinaryRequests, conn: 
     }
     return sender;
   };
+  // The records of a frame arrived together: one clock reading serves them all.
+  const mono = performance.now();
   const malformed = decodeClientFrame(data, {
     publish: (r) => {
       try {
-        publishRecord(relay, senderOf(r.from), conn, r);
+        publishRecord(relay, senderOf(r.from), conn, r, mono);
       } catch (err) {
         const e = toMusterError(err);
         if (e.code !== 'THROTTLED') firstError ??= e;
@@ -56,17 +58,22 @@ export function handleBinaryFrame(relay: Relay, requests: BinaryRequests, conn: 
   if (firstError) conn.notify('bus.error', JSON.stringify(firstError.toJSON()));
 }
 
-function publishRecord(relay: Relay, sender: Sender, conn: WsConnection, r: PublishRecord): void {
+function publishRecord(relay: Relay, sender: Sender, conn: WsConnection, r: PublishIn, mono: number): void {
   // JSON receivers get these as numbers: Infinity or NaN would make their whole frame unparseable.
   if (!isTime(r.created) || !isTime(r.sent)) throw new MusterError('INVALID_PARAMS', 'A record\'s created and sent times are microseconds since the epoch (0: now)');
   const times = { created: r.created || undefined, sent: r.sent || undefined };
-  const payload = BusPayload.raw(r.payload, r.isBytes);
-  if (!r.isBytes) checkJson(r.payload);
+  let payload: BusPayload;
+  if (r.isBytes) payload = BusPayload.inFrame(r.frame, r.payloadStart, r.payloadEnd, true);
+  else {
+    const json = publishPayload(r);
+    checkJson(json);
+    payload = BusPayload.raw(json, false);
+  }
   const kind = KIND_NAME[r.kind];
-  if (kind === 'publish') relay.publish(sender, parseScope(r.where), payload, times);
-  else if (kind === 'broadcast') relay.broadcast(sender, payload, times);
+  if (kind === 'publish') relay.publish(sender, parseScope(r.where), payload, times, mono);
+  else if (kind === 'broadcast') relay.broadcast(sender, payload, times, mono);
   else if (kind === 'send') {
-    const sent = relay.send(sender, r.where, payload, times);
+    const sent = relay.send(sender, r.where, payload, times, mono);
     // A send to another hub settles later; its failure is this frame's error all the same.
     if (sent instanceof Promise) sent.catch((err: unknown) => conn.notify('bus.error', JSON.stringify(toMusterError(err).toJSON())));
   } else throw new MusterError('INVALID_REQUEST', `Unknown record kind ${r.kind}`);

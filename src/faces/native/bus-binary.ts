@@ -130,32 +130,59 @@ function readAscii(buf: Uint8Array, start: number, end: number): string {
   return s;
 }
 
+/** The fields every record starts with. */
+interface RecordHead {
+  kind: number;
+  isBytes: boolean;
+  from: string;
+  where: string;
+}
+
+/** Bytes of a record with `fieldsBytes` of kind-specific fields and a payload of `payloadBytes`. */
+function recordBytes(r: RecordHead, fieldsBytes: number, payloadBytes: number): number {
+  return 4 + 1 + 1 + 1 + r.from.length + 2 + r.where.length + fieldsBytes + payloadBytes;
+}
+
+/** Writes the common header of a record of `len` bytes at `at`; returns where its kind-specific fields go. */
+export function writeRecordHeader(r: RecordHead, len: number, buf: Uint8Array, at: number): number {
+  writeU32(buf, at, len - 4);
+  buf[at + 4] = r.kind;
+  buf[at + 5] = r.isBytes ? FLAG_BYTES : 0;
+  buf[at + 6] = r.from.length;
+  const p = writeAscii(buf, at + 7, r.from);
+  buf[p] = r.where.length & 0xff;
+  buf[p + 1] = r.where.length >>> 8;
+  return writeAscii(buf, p + 2, r.where);
+}
+
 /** Where the kind-specific fields of the record startRecord made go (a module variable: no object per record). */
 let fieldsAt = 0;
 
 /** Allocates a record with room for `timesBytes` of kind-specific fields and the payload, writes the common header, sets fieldsAt. */
-function startRecord(r: { kind: number; isBytes: boolean; from: string; where: string; payload: Uint8Array }, timesBytes: number, alloc: Alloc): Uint8Array {
-  const len = 4 + 1 + 1 + 1 + r.from.length + 2 + r.where.length + timesBytes + r.payload.byteLength;
+function startRecord(r: RecordHead & { payload: Uint8Array }, timesBytes: number, alloc: Alloc): Uint8Array {
+  const len = recordBytes(r, timesBytes, r.payload.byteLength);
   const buf = alloc(len);
-  writeU32(buf, 0, len - 4);
-  buf[4] = r.kind;
-  buf[5] = r.isBytes ? FLAG_BYTES : 0;
-  buf[6] = r.from.length;
-  const at = writeAscii(buf, 7, r.from);
-  buf[at] = r.where.length & 0xff;
-  buf[at + 1] = r.where.length >>> 8;
-  fieldsAt = writeAscii(buf, at + 2, r.where);
+  fieldsAt = writeRecordHeader(r, len, buf, 0);
   return buf;
 }
 
+/** A delivery record but its payload, which the hub copies from wherever it holds it (delivery-head.ts). */
+export type DeliveryHead = Omit<DeliveryRecord, 'payload'>;
+
+export function deliveryRecordBytes(h: DeliveryHead, payloadBytes: number): number {
+  return recordBytes(h, 32, payloadBytes);
+}
+
+/** A whole delivery record (the hub writes its own into its slab: delivery-head.ts). */
 export function encodeDeliveryRecord(r: DeliveryRecord, alloc: Alloc = defaultAlloc): Uint8Array {
-  const buf = startRecord(r, 32, alloc);
-  const at = fieldsAt;
-  writeF64(buf, at, r.seq);
-  writeF64(buf, at + 8, r.created);
-  writeF64(buf, at + 16, r.sent);
-  writeF64(buf, at + 24, r.received);
-  buf.set(r.payload, at + 32);
+  const len = deliveryRecordBytes(r, r.payload.byteLength);
+  const buf = alloc(len);
+  const p = writeRecordHeader(r, len, buf, 0);
+  writeF64(buf, p, r.seq);
+  writeF64(buf, p + 8, r.created);
+  writeF64(buf, p + 16, r.sent);
+  writeF64(buf, p + 24, r.received);
+  buf.set(r.payload, p + 32);
   return buf;
 }
 
@@ -294,9 +321,25 @@ export function decodeDeliveries(frame: Uint8Array, each: (r: DeliveryRecord) =>
   decodeHubFrame(frame, { delivery: each });
 }
 
+/**
+ * A publish, broadcast or send record as the hub decodes it. Its payload stays in the frame:
+ * bytes [payloadStart, payloadEnd) of `frame`, a DataView over the whole frame; no view is made
+ * per record (the hub copies the bytes into its deliveries; publishPayload makes a view).
+ */
+export interface PublishIn extends Omit<PublishRecord, 'payload'> {
+  frame: DataView;
+  payloadStart: number;
+  payloadEnd: number;
+}
+
+/** The payload of a decoded record, as a view into its frame. */
+export function publishPayload(r: PublishIn): Uint8Array {
+  return new Uint8Array(r.frame.buffer, r.frame.byteOffset + r.payloadStart, r.payloadEnd - r.payloadStart);
+}
+
 /** What the hub receives: publish, broadcast, send (and unknown kinds, in their layout, for the caller to refuse); requests; answers. */
 export interface ClientRecords {
-  publish(r: PublishRecord): void;
+  publish(r: PublishIn): void;
   request(r: RequestRecord): void;
   answer(r: AnswerRecord): void;
 }
@@ -325,9 +368,10 @@ export function decodeClientFrame(frame: Uint8Array, v: ClientRecords): string |
       v.answer(r);
     } else {
       if (p + 16 > end) return 'truncated record';
-      // A plain view: a Buffer's subarray looks up its species and costs several times as much.
-      const payload = new Uint8Array(frame.buffer, frame.byteOffset + p + 16, end - p - 16);
-      v.publish({ kind: hKind, isBytes: hIsBytes, from: hFrom, where: hWhere, created: dv.getFloat64(p, true), sent: dv.getFloat64(p + 8, true), payload });
+      v.publish({
+        kind: hKind, isBytes: hIsBytes, from: hFrom, where: hWhere, created: dv.getFloat64(p, true), sent: dv.getFloat64(p + 8, true),
+        frame: dv, payloadStart: p + 16, payloadEnd: end,
+      });
     }
     at = end;
   }

@@ -6,8 +6,9 @@
  */
 import type { BusMessage, MessageCodec } from '../../core/bus/message.js';
 import type { Outbound } from '../../core/ports.js';
-import { encodeDeliveryRecord, KIND_CODE } from './bus-binary.js';
-import { slabAlloc } from './record-slab.js';
+import { deliveryRecordBytes, KIND_CODE, type DeliveryHead } from './bus-binary.js';
+import { writeDeliveryHead } from './delivery-head.js';
+import { slabSpan, type Span } from './record-slab.js';
 
 /**
  * The `bus.message` notification; binary payloads travel as `bytes` (base64) instead of `data`,
@@ -25,14 +26,25 @@ export const JSON_MESSAGE: MessageCodec<Buffer> = {
   },
 };
 
-/** The delivery record of the bus binary format (bus-binary.ts). */
-export const BINARY_MESSAGE: MessageCodec<Uint8Array> = {
+/** Every delivery's head is filled into this one object and written at once (no object per message). */
+const head: DeliveryHead = { kind: 0, isBytes: false, from: '', where: '', seq: 0, created: 0, sent: 0, received: 0 };
+
+/** The delivery record of the bus binary format (bus-binary.ts), written into the face's slab. */
+export const BINARY_MESSAGE: MessageCodec<Span> = {
   name: 'native-binary',
   encode(m) {
-    return encodeDeliveryRecord({
-      kind: KIND_CODE[m.kind], isBytes: m.payload.isBytes, from: m.from, where: m.scope ?? m.to ?? '',
-      seq: m.seq, created: m.created, sent: m.sent, received: m.received, payload: m.payload.raw,
-    }, slabAlloc);
+    head.kind = KIND_CODE[m.kind];
+    head.isBytes = m.payload.isBytes;
+    head.from = m.from;
+    head.where = m.scope ?? m.to ?? '';
+    head.seq = m.seq;
+    head.created = m.created;
+    head.sent = m.sent;
+    head.received = m.received;
+    const len = deliveryRecordBytes(head, m.payload.size);
+    const span = slabSpan(len);
+    m.payload.copyTo(span.bytes, span.data, writeDeliveryHead(head, len, span.bytes, span.data, span.start));
+    return span;
   },
 };
 

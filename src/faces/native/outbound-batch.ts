@@ -19,7 +19,7 @@
  */
 import type { Duplex } from 'node:stream';
 import type WebSocket from 'ws';
-import { SLAB_BYTES } from './record-slab.js';
+import { SLAB_BYTES, type Span } from './record-slab.js';
 
 const OPEN_BATCH = Buffer.from('[');
 const COMMA = Buffer.from(',');
@@ -53,7 +53,7 @@ export class OutboundBatch {
   #corked = false;
   /** JSON mode: this turn's notifications. */
   #batch: Uint8Array[] = [];
-  /** Binary mode: this turn's records as closed runs, then the open run [#runStart, #runEnd) of #run's memory. */
+  /** Binary mode: this turn's records as closed runs, then the open run [#runStart, #runEnd) of #run. */
   #runs: Uint8Array[] = [];
   #run: Uint8Array | null = null;
   #runStart = 0;
@@ -99,19 +99,35 @@ export class OutboundBatch {
     this.#socket.send(data);
   }
 
-  /** Queues an encoded message (the same Buffer goes to every receiver) for this turn's batch frame. */
+  /** Queues an encoded message for this turn's batch frame: a JSON notification, or (binary mode) a record of its own. */
   enqueue(frame: Uint8Array): void {
+    if (this.#binary) this.#addRecord(frame, 0, frame.length);
+    else if (this.#socket.readyState === OPEN) {
+      this.#batch.push(frame);
+      this.#added(frame.length);
+    }
+  }
+
+  /** Queues a binary record encoded in the slab (the same span goes to every receiver of a message). */
+  enqueueSpan(s: Span): void {
+    this.#addRecord(s.bytes, s.start, s.end);
+  }
+
+  #addRecord(bytes: Uint8Array, start: number, end: number): void {
     if (this.#socket.readyState !== OPEN) return;
-    if (!this.#binary) this.#batch.push(frame);
-    else if (this.#run !== null && frame.buffer === this.#run.buffer && frame.byteOffset === this.#runEnd) this.#runEnd += frame.length;
+    if (bytes === this.#run && start === this.#runEnd) this.#runEnd = end;
     else {
       this.#closeRun();
-      this.#run = frame;
-      this.#runStart = frame.byteOffset;
-      this.#runEnd = frame.byteOffset + frame.length;
+      this.#run = bytes;
+      this.#runStart = start;
+      this.#runEnd = end;
     }
+    this.#added(end - start);
+  }
+
+  #added(bytes: number): void {
     this.#count++;
-    this.#batchBytes += frame.length;
+    this.#batchBytes += bytes;
     this.#markDirty();
     if (this.#batchBytes >= INLINE_FLUSH_BYTES) this.#sendNow();
   }
@@ -147,8 +163,8 @@ export class OutboundBatch {
     const run = this.#run;
     if (run === null) return;
     this.#run = null;
-    const whole = this.#runStart === run.byteOffset && this.#runEnd === run.byteOffset + run.length;
-    this.#runs.push(whole ? run : new Uint8Array(run.buffer, this.#runStart, this.#runEnd - this.#runStart));
+    const whole = this.#runStart === 0 && this.#runEnd === run.length;
+    this.#runs.push(whole ? run : new Uint8Array(run.buffer, run.byteOffset + this.#runStart, this.#runEnd - this.#runStart));
   }
 
   #sendBatch(): void {

@@ -14,17 +14,40 @@ export const SLAB_BYTES = 32 * 1024;
 /** Records past this get a buffer of their own (a slab would be mostly one record). */
 const OWN_BUFFER_BYTES = SLAB_BYTES / 4;
 
-let slab = new ArrayBuffer(SLAB_BYTES);
+/**
+ * A record's bytes: [start, end) of `bytes`, a slab or a buffer of its own. Bus deliveries are
+ * kept as spans, not views: making a Uint8Array view costs several times what a plain object does.
+ */
+export interface Span {
+  readonly bytes: Uint8Array;
+  /** A DataView over `bytes` (one per slab), for writers that copy through one (BusPayload.copyTo). */
+  readonly data: DataView;
+  readonly start: number;
+  readonly end: number;
+}
+
+let slab = new Uint8Array(SLAB_BYTES);
+let slabData = new DataView(slab.buffer);
 let used = 0;
 
-/** Plain Uint8Array views: a Buffer's subarray costs about twice as much per record. */
-export const slabAlloc: Alloc = (n) => {
-  if (n > OWN_BUFFER_BYTES) return new Uint8Array(n);
+/** The next n bytes of the slab (a buffer of their own past OWN_BUFFER_BYTES), for the caller to fill. */
+export function slabSpan(n: number): Span {
+  if (n > OWN_BUFFER_BYTES) {
+    const own = new Uint8Array(n);
+    return { bytes: own, data: new DataView(own.buffer), start: 0, end: n };
+  }
   if (used + n > SLAB_BYTES) {
-    slab = new ArrayBuffer(SLAB_BYTES);
+    slab = new Uint8Array(SLAB_BYTES);
+    slabData = new DataView(slab.buffer);
     used = 0;
   }
-  const view = new Uint8Array(slab, used, n);
+  const start = used;
   used += n;
-  return view;
+  return { bytes: slab, data: slabData, start, end: used };
+}
+
+/** For encoders that want a view (answers, handles): plain Uint8Array views, a Buffer's subarray costs about twice as much. */
+export const slabAlloc: Alloc = (n) => {
+  const s = slabSpan(n);
+  return s.start === 0 && s.end === s.bytes.length ? s.bytes : new Uint8Array(s.bytes.buffer, s.start, n);
 };

@@ -94,7 +94,13 @@ export class WsConnection implements HubLink {
 
   deliver(out: Outbound): boolean {
     if (!this.open) return false;
-    if (out.type === 'bus') return this.#queue(this.#out.binary ? out.encoded(BINARY_MESSAGE) : out.encoded(JSON_MESSAGE));
+    if (out.type === 'bus') {
+      if (!this.#out.binary) return this.#queue(out.encoded(JSON_MESSAGE));
+      const record = out.encoded(BINARY_MESSAGE);
+      if (!this.#room(record.end - record.start)) return false;
+      this.#out.enqueueSpan(record);
+      return true;
+    }
     // A watch event waits behind whatever the socket has not written; past the bound the watch is dropped.
     if (out.type === 'event' && this.#socket.bufferedAmount > this.#limits.maxWatchQueueBytes) return false;
     const n = notificationOf(out);
@@ -120,17 +126,21 @@ export class WsConnection implements HubLink {
 
   /** One bounded queue for bus messages; hub links' publications as their own frames. */
   #queue(frame: Uint8Array, ownFrame = false): boolean {
-    const l = this.#limits;
-    if (this.#out.messages >= l.queueMessages || this.#out.bytes + frame.length > l.queueBytes) {
-      if (l.slowPolicy === 'disconnect') {
-        this.#totals.slowDisconnects++;
-        this.close('slow consumer: bus queue full', 1008);
-      }
-      return false;
-    }
+    if (!this.#room(frame.length)) return false;
     if (ownFrame) this.send(frame as Buffer);
     else this.enqueue(frame);
     return true;
+  }
+
+  /** Whether a message of `bytes` fits the queue's bounds; past them, by the policy, the connection is closed. */
+  #room(bytes: number): boolean {
+    const l = this.#limits;
+    if (this.#out.messages < l.queueMessages && this.#out.bytes + bytes <= l.queueBytes) return true;
+    if (l.slowPolicy === 'disconnect') {
+      this.#totals.slowDisconnects++;
+      this.close('slow consumer: bus queue full', 1008);
+    }
+    return false;
   }
 
   /** Asks the member: a handle record in binary mode, else a `bus.handle` JSON-RPC request. */

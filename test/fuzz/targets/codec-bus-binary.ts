@@ -6,7 +6,9 @@
  * errors, never a RangeError out of a DataView.
  */
 import fc from 'fast-check';
-import { decodeClientFrame, decodeHubFrame, KIND_HANDLE, KIND_REQUEST, type AnswerRecord, type PublishRecord, type RequestRecord } from '../../../src/faces/native/bus-binary.js';
+import {
+  decodeClientFrame, decodeHubFrame, KIND_HANDLE, KIND_REQUEST, publishPayload, type AnswerRecord, type PublishRecord, type RequestRecord,
+} from '../../../src/faces/native/bus-binary.js';
 import { byteOpArb, applyByteOps, describeByteOp, showBytes, type ByteOp } from '../mutate.js';
 import { describeRecord, encodeFrame, encodeRecord, payloadBytes, recordSpecArb, type RecordSpec } from '../records.js';
 import { defineTarget, fault, ok, type Outcome } from '../types.js';
@@ -34,7 +36,8 @@ function run(c: Case): Outcome {
   const seen: { kind: 'publish' | 'request' | 'answer'; r: PublishRecord | RequestRecord | AnswerRecord }[] = [];
   const inFrame = (p: Uint8Array) => p.buffer === frame.buffer && p.byteOffset >= frame.byteOffset && p.byteOffset + p.byteLength <= frame.byteOffset + frame.byteLength;
   const err = decodeClientFrame(frame, {
-    publish: (r) => seen.push({ kind: 'publish', r }),
+    // The hub's publish records leave their payload in the frame; the view is what it would copy.
+    publish: (r) => seen.push({ kind: 'publish', r: { ...r, payload: publishPayload(r) } }),
     request: (r) => seen.push({ kind: 'request', r }),
     answer: (r) => seen.push({ kind: 'answer', r }),
   });
