@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
+import { mutatedText } from './support/mutations.js';
 import { DECODE_LIMITS, decodeCall, decodeResponse } from '../src/faces/co2/decode.js';
 import { encodeCall, encodeFault, encodeResponse } from '../src/faces/co2/encode.js';
 import { fromJsonValue, toJsonText } from '../src/faces/co2/json-map.js';
@@ -200,17 +201,6 @@ describe('co2 codec - the quick XML reader beside saxes', () => {
   test('mutated XML-RPC: the quick reader never disagrees with saxes', () => {
     const seeds = CASES.map((c) => encodeCall('relay.relay', [struct([['host_id', 'h'], ['data', fromTyped(c)]])]));
     const pieces = ['<', '>', '/', '&', ';', '&amp;', '&#13;', '&#x41;', '\r', '\n', ' ', '"', "'", '<!--', '-->', '<![CDATA[', ']]>', '<?', '?>', 'é', '\u0000', '\ud83d\ude00', 'value', '</value>', '<value>', '<x/>'];
-    fc.assert(fc.property(
-      fc.nat({ max: seeds.length - 1 }),
-      fc.array(fc.tuple(fc.nat(), fc.oneof(fc.constantFrom(...pieces), fc.string({ maxLength: 3 })), fc.nat({ max: 3 })), { maxLength: 4 }),
-      (seed, edits) => {
-        let text = seeds[seed]!;
-        for (const [at, piece, cut] of edits) {
-          const i = at % (text.length + 1);
-          text = text.slice(0, i) + piece + text.slice(i + cut);
-        }
-        same(text);
-      },
-    ), { numRuns: 3000 });
+    fc.assert(fc.property(mutatedText(seeds, pieces), (text) => { same(text); }), { numRuns: 3000 });
   });
 });

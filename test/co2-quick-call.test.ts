@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
+import { mutatedText } from './support/mutations.js';
 import { DECODE_LIMITS, decodeCall, decodeCallTree, type DecodeLimits } from '../src/faces/co2/decode.js';
 import { encodeCall } from '../src/faces/co2/encode.js';
 import { quickCall } from '../src/faces/co2/quick-call.js';
@@ -62,17 +63,6 @@ describe('co2 quick call', () => {
   test('mutated calls: the quick way never disagrees with the whole way', () => {
     const seeds = [relay('2f1c', 'x'.repeat(20)), relay('', ''), encodeCall('m', [struct([['a', 'b'], ['a', 'c'], ['__proto__', 'p']])])];
     const pieces = ['<', '>', '/', '&', ';', '&amp;', '\r', '\n', '\t', ' ', ']]>', ']]', 'é', '\u0000', '<member>\n<name>', '</string></value>\n</member>\n', '<string>', '</string>', '<value>', '</name>'];
-    fc.assert(fc.property(
-      fc.nat({ max: seeds.length - 1 }),
-      fc.array(fc.tuple(fc.nat(), fc.oneof(fc.constantFrom(...pieces), fc.string({ maxLength: 3 })), fc.nat({ max: 3 })), { maxLength: 4 }),
-      (seed, edits) => {
-        let text = seeds[seed]!;
-        for (const [at, piece, cut] of edits) {
-          const i = at % (text.length + 1);
-          text = text.slice(0, i) + piece + text.slice(i + cut);
-        }
-        same(text);
-      },
-    ), { numRuns: 5000 });
+    fc.assert(fc.property(mutatedText(seeds, pieces), (text) => { same(text); }), { numRuns: 5000 });
   });
 });
