@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ADMIN_TOKEN, startHub, type TestHub } from './support/hub.js';
 import { RpcPeer } from './support/rpc.js';
+import { encodeResult, resultJson } from '../src/faces/native/jsonrpc.js';
 
 let h: TestHub;
 before(async () => { h = await startHub(); });
@@ -127,5 +128,30 @@ describe('perf - hot paths keep their behaviour', () => {
     } finally {
       await hub.stop();
     }
+  });
+  test('heartbeat answers, shared between calls, still say each member\'s own status, alone and in a batch', async () => {
+    const p = await RpcPeer.connect(h.wsUrl);
+    const s = await p.ok('register', { name: 'hp-session', type: 'svc', liveness: { kind: 'session', graceMs: 60_000 } });
+    const t = await p.ok('register', { name: 'hp-ttl', type: 'svc', liveness: { kind: 'ttl', ttlMs: 60_000 } });
+    await p.close();
+    const q = await RpcPeer.connect(h.wsUrl);
+    for (let i = 0; i < 50 && (await q.ok('get', { name: 'hp-session' })).status !== 'suspect'; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(await q.ok('heartbeat', { id: s.id, token: s.token }), { status: 'suspect' });
+    assert.deepEqual(await q.ok('heartbeat', { id: t.id, token: t.token }), { status: 'alive' });
+    const batch = [s, t, s].map((m, j) => ({ jsonrpc: '2.0', id: j, method: 'heartbeat', params: { id: m.id, token: m.token } }));
+    assert.equal(await q.raw(JSON.stringify(batch)),
+      '[{"jsonrpc":"2.0","id":0,"result":{"status":"suspect"}},{"jsonrpc":"2.0","id":1,"result":{"status":"alive"}},{"jsonrpc":"2.0","id":2,"result":{"status":"suspect"}}]');
+    await q.close();
+  });
+  test('a result is encoded as JSON.stringify would; only frozen ones are remembered, so a changed result is never stale', () => {
+    const shared = Object.freeze({ status: 'alive' });
+    assert.equal(resultJson(shared), '{"status":"alive"}');
+    assert.equal(resultJson(shared), '{"status":"alive"}');
+    const mutable: { status: string } = { status: 'alive' };
+    assert.equal(resultJson(mutable), '{"status":"alive"}');
+    mutable.status = 'gone';
+    assert.equal(resultJson(mutable), '{"status":"gone"}');
+    for (const v of [undefined, null, 0, 'x', [1, { a: '"' }]]) assert.equal(resultJson(v), JSON.stringify(v ?? null));
+    for (const id of [0, -0, 7, 2 ** 53, 1.5e300, 'a"b\\c', null]) assert.deepEqual(JSON.parse(encodeResult(id, '1')), { jsonrpc: '2.0', id: JSON.parse(JSON.stringify(id)), result: 1 });
   });
 });

@@ -13,6 +13,10 @@ export const UpdateMemberParams = Type.Object({ ...MemberRef, address: Type.Opti
 export const UnregisterParams = Type.Object(MemberRef, { additionalProperties: false });
 export const GetParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 129, description: 'Member name or id, or hub/name for a member of another hub in the tree' }) }, { additionalProperties: false });
 const Ok = Type.Object({ ok: Type.Literal(true) });
+/** A heartbeat's answers, shared and frozen: a face encodes each once (ws-face.ts). */
+const STATUS_RESULTS: Readonly<Record<MemberStatus, Readonly<{ status: MemberStatus }>>> = Object.freeze({
+  alive: Object.freeze({ status: 'alive' }), suspect: Object.freeze({ status: 'suspect' }), gone: Object.freeze({ status: 'gone' }),
+});
 
 export const registryOperations = [
   op({
@@ -29,7 +33,7 @@ export const registryOperations = [
     params: HeartbeatParams,
     result: Type.Object({ status: MemberStatus }),
     http: { method: 'PUT', path: '/v1/members/:id/heartbeat', from: 'none', auth: true },
-    run: (s, p, caller) => ({ status: s.registry.heartbeat(p.id, { ...caller, token: p.token ?? caller.token }) }),
+    run: (s, p, caller) => STATUS_RESULTS[s.registry.heartbeat(p.id, { ...caller, token: p.token ?? caller.token })],
   }),
   op({
     name: 'update',

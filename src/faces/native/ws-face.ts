@@ -12,7 +12,7 @@ import { validate } from '../../schemas/validate.js';
 import type { HubContext } from '../context.js';
 import { BinaryRequests } from './binary-requests.js';
 import { handleBinaryFrame } from './bus-binary-handler.js';
-import { decode, encodeError, encodeResult, type RpcId, type RpcMessage } from './jsonrpc.js';
+import { decode, encodeError, encodeResult, resultJson, type RpcId, type RpcMessage } from './jsonrpc.js';
 import { WsConnection, type ConnectionLimits } from './ws-connection.js';
 import { faceMethods, MethodName, type WsMethod } from './ws-methods.js';
 
@@ -156,7 +156,7 @@ export class WsFace {
   #succeeded(msg: RpcMessage, id: RpcId, result: unknown): string | null {
     if (msg.kind !== 'request') return null;
     try {
-      return encodeResult(id, JSON.stringify(result ?? null));
+      return encodeResult(id, resultJson(result));
     } catch (err) {
       return this.#failed(msg, id, err);
     }
