@@ -2,8 +2,8 @@
  * The bus across the hubs of a cluster, over Redis pub/sub: each hub listens on a channel of its
  * own and tells the others which scopes its subscribers want. A publication crosses Redis once per
  * hub that wants it (encoded once, the same bytes to each), and what goes to one hub in one turn
- * of the event loop goes as one PUBLISH; sends, requests and lifecycle commands
- * to a member another hub holds go to that hub's channel, and answers come back on the asker's.
+ * of the event loop goes as one PUBLISH; sends, requests and lifecycle commands to a member
+ * another hub holds go to that hub's channel, and answers come back on the asker's.
  * Redis pub/sub delivers at most once: a message published while a hub's subscription is down is
  * lost; requests time out instead. What this hub knows it lost is counted by reason (`dropped`):
  * past the bound of PUBLISHes waiting for Redis, a PUBLISH Redis refused or no hub listened to,
@@ -83,9 +83,8 @@ export class ClusterBus implements BusAdapter, ControlAdapter, Siblings {
     this.#sub.on('error', () => { /* reconnects by itself */ });
   }
 
-  get #me(): string {
-    return `${this.#o.prefix}:bus:${this.#o.hubId}`;
-  }
+  /** This hub's own channel. */
+  get #me(): string { return `${this.#o.prefix}:bus:${this.#o.hubId}`; }
 
   async start(): Promise<void> {
     await this.#sub.connect();
@@ -393,9 +392,8 @@ const MAX_IN_FLIGHT = 10_000;
 const MAX_IN_FLIGHT_BYTES = 16 * 1024 * 1024;
 /** A hub's gathered envelopes go out at once past this size, not at the end of the turn. */
 const BATCH_BYTES = 256 * 1024;
-
+/** Each hub pings itself this often; a subscription that heard nothing for SILENT_AFTER_MS is dead. */
 const PING_EVERY_MS = 1_000;
 const SILENT_AFTER_MS = 3_500;
-
 /** Requests wait this much longer than their own timeout, so the far hub's TIMEOUT arrives first. */
 const ANSWER_MARGIN_MS = 1_000;

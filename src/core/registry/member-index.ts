@@ -42,6 +42,13 @@ export class MemberIndex {
     return this.#byId.values();
   }
 
+  /** Members by status, and in all. */
+  counts(): Record<Member['status'] | 'total', number> {
+    const c = { total: this.#byId.size, alive: 0, suspect: 0, gone: 0 };
+    for (const m of this.#byId.values()) c[m.status]++;
+    return c;
+  }
+
   /** The members a list asks for (every filter of `params` but the limit and the order; `attachedTo` a hub's), unsorted. */
   select(params: ListParams, attachedTo?: string): Member[] {
     const hits: Member[] = [];

@@ -366,9 +366,7 @@ export class Registry {
   }
 
   counts(): Record<MemberStatus | 'total', number> {
-    const c = { total: this.#index.size, alive: 0, suspect: 0, gone: 0 };
-    for (const m of this.#index.values()) c[m.status]++;
-    return c;
+    return this.#index.counts();
   }
 
   view(m: Member): MemberView {
