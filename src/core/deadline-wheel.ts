@@ -3,6 +3,9 @@
  * scheduled; moving a deadline later (a heartbeat) only writes a number. When a slot comes due,
  * entries whose deadline moved are put back in their new slot; the rest expire. A heartbeat is
  * O(1) and each entry is re-slotted at most once per period.
+ *
+ * The timer sleeps until the earliest slot that holds entries (a heap of slot numbers, pushed
+ * when a slot is first filled): an idle hub is not woken every resolution step for nothing.
  */
 export interface WheelEntry {
   /** ms since the epoch; Infinity means "not scheduled". */
@@ -14,10 +17,15 @@ export interface WheelEntry {
 export class DeadlineWheel<T extends WheelEntry> {
   readonly #resolutionMs: number;
   readonly #slots = new Map<number, Set<T>>();
+  /** Min-heap of slot numbers filled since they were last due; an emptied slot stays until popped. */
+  readonly #filled: number[] = [];
   readonly #onExpire: (entry: T) => void;
   readonly #now: () => number;
   #nextSlot: number;
+  #running = false;
   #timer: NodeJS.Timeout | undefined;
+  /** The slot the timer is set for (Infinity: none). */
+  #timerSlot = Infinity;
 
   constructor(onExpire: (entry: T) => void, options: { resolutionMs?: number; now?: () => number } = {}) {
     this.#resolutionMs = options.resolutionMs ?? 10;
@@ -26,15 +34,15 @@ export class DeadlineWheel<T extends WheelEntry> {
     this.#nextSlot = this.#slotOf(this.#now());
   }
 
+  /** Expires entries on a timer of its own from now on (which never keeps the process alive). */
   start(): void {
-    if (this.#timer) return;
-    this.#timer = setInterval(() => this.tick(), this.#resolutionMs);
-    this.#timer.unref();
+    this.#running = true;
+    this.#arm();
   }
 
   stop(): void {
-    if (this.#timer) clearInterval(this.#timer);
-    this.#timer = undefined;
+    this.#running = false;
+    this.#disarm();
   }
 
   get size(): number {
@@ -51,6 +59,7 @@ export class DeadlineWheel<T extends WheelEntry> {
     if (entry.slot !== -1 && entry.slot <= slot) return; // lazily moved when its old slot comes due
     this.#remove(entry);
     this.#insert(entry, slot);
+    if (this.#running && entry.slot < this.#timerSlot) this.#arm();
   }
 
   cancel(entry: T): void {
@@ -58,18 +67,21 @@ export class DeadlineWheel<T extends WheelEntry> {
     this.#remove(entry);
   }
 
-  /** Processes every slot that is due. Called by the interval; public for tests and benches. */
+  /** Processes every slot that is due. Called by the timer; public for tests and benches. */
   tick(): void {
     const now = this.#now();
     const due = this.#slotOf(now);
-    for (; this.#nextSlot <= due; this.#nextSlot++) {
-      const set = this.#slots.get(this.#nextSlot);
-      if (!set) continue;
-      this.#slots.delete(this.#nextSlot);
+    // What is (re)slotted from here on goes after the due slots, never back into one.
+    this.#nextSlot = Math.max(this.#nextSlot, due + 1);
+    while (this.#filled.length > 0 && this.#filled[0]! <= due) {
+      const slot = this.#pop();
+      const set = this.#slots.get(slot);
+      if (!set) continue; // emptied by cancels, or a second push of a slot already done
+      this.#slots.delete(slot);
       for (const entry of set) {
         entry.slot = -1;
         if (entry.deadline === Infinity) continue;
-        if (entry.deadline > now) this.#insert(entry, Math.max(this.#slotOf(entry.deadline), this.#nextSlot + 1));
+        if (entry.deadline > now) this.#insert(entry, this.#slotOf(entry.deadline));
         else this.#onExpire(entry);
       }
     }
@@ -82,7 +94,10 @@ export class DeadlineWheel<T extends WheelEntry> {
   #insert(entry: T, slot: number): void {
     const s = Math.max(slot, this.#nextSlot);
     let set = this.#slots.get(s);
-    if (!set) this.#slots.set(s, (set = new Set()));
+    if (!set) {
+      this.#slots.set(s, (set = new Set()));
+      this.#push(s);
+    }
     set.add(entry);
     entry.slot = s;
   }
@@ -95,5 +110,65 @@ export class DeadlineWheel<T extends WheelEntry> {
       if (set.size === 0) this.#slots.delete(entry.slot);
     }
     entry.slot = -1;
+  }
+
+  /** Sets the timer for the earliest filled slot, or none when nothing waits. */
+  #arm(): void {
+    this.#disarm();
+    // Slots emptied by cancels are dropped here, so an idle wheel does not wake for them.
+    while (this.#filled.length > 0 && !this.#slots.has(this.#filled[0]!)) this.#pop();
+    if (!this.#running || this.#filled.length === 0) return;
+    const slot = this.#filled[0]!;
+    this.#timerSlot = slot;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#timerSlot = Infinity;
+      this.tick();
+      this.#arm();
+    }, Math.max(0, slot * this.#resolutionMs - this.#now()));
+    this.#timer.unref();
+  }
+
+  #disarm(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerSlot = Infinity;
+  }
+
+  #push(slot: number): void {
+    const h = this.#filled;
+    // A heap grown mostly of emptied slots (cancels) is rebuilt from the slots in use.
+    if (h.length > 2 * this.#slots.size + 64) {
+      h.length = 0;
+      for (const s of [...this.#slots.keys()].sort((a, b) => a - b)) h.push(s);
+      if (this.#slots.has(slot)) return;
+    }
+    let i = h.push(slot) - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (h[parent]! <= slot) break;
+      h[i] = h[parent]!;
+      i = parent;
+    }
+    h[i] = slot;
+  }
+
+  #pop(): number {
+    const h = this.#filled;
+    const top = h[0]!;
+    const last = h.pop()!;
+    if (h.length > 0) {
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= h.length) break;
+        const c = l + 1 < h.length && h[l + 1]! < h[l]! ? l + 1 : l;
+        if (h[c]! >= last) break;
+        h[i] = h[c]!;
+        i = c;
+      }
+      h[i] = last;
+    }
+    return top;
   }
 }

@@ -39,7 +39,6 @@ export class BinaryRequests {
   readonly #byTarget = new Map<BinaryTarget, Set<Pending>>();
   #nextId = 1;
   #wheel: DeadlineWheel<Pending> | null = null;
-  #timer: NodeJS.Timeout | undefined;
 
   /** Requests open at binary members now. */
   get open(): number {
@@ -101,25 +100,15 @@ export class BinaryRequests {
     if (mine?.size === 0) this.#byTarget.delete(p.target);
   }
 
-  /** The timeout wheel; its timer runs while requests are open and stops at the first tick with none. */
+  /** The timeout wheel; its timer is set only while requests are open. */
   #wheelOn(): DeadlineWheel<Pending> {
-    const wheel = (this.#wheel ??= new DeadlineWheel<Pending>((p) => {
+    if (this.#wheel) return this.#wheel;
+    this.#wheel = new DeadlineWheel<Pending>((p) => {
       this.#done(p);
       p.reject(new MusterError('TIMEOUT', `No answer to ${p.method} within ${p.timeoutMs} ms`, { timeoutMs: p.timeoutMs }));
-    }, { resolutionMs: TICK_MS }));
-    if (!this.#timer) {
-      this.#timer = setInterval(() => {
-        wheel.tick();
-        if (this.#pending.size === 0) {
-          // A fresh wheel next time: an idle wheel would have every missed slot to walk.
-          clearInterval(this.#timer);
-          this.#timer = undefined;
-          this.#wheel = null;
-        }
-      }, TICK_MS);
-      this.#timer.unref();
-    }
-    return wheel;
+    }, { resolutionMs: TICK_MS });
+    this.#wheel.start();
+    return this.#wheel;
   }
 }
 
