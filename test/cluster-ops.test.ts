@@ -142,6 +142,23 @@ describe('cluster ops - muster info', () => {
   });
 });
 
+describe('cluster ops - a hub joining', () => {
+  test('a hub joining a cluster of 2,500 members (more than one page of records) loads every one', async () => {
+    const p = await RpcPeer.connect(hubs[0]!.wsUrl);
+    for (let b = 0; b < 25; b++) {
+      const batch = Array.from({ length: 100 }, (_, j) => ({ jsonrpc: '2.0', id: j, method: 'register', params: { name: `many-${b * 100 + j}`, type: 'svc', liveness: { kind: 'ttl', ttlMs: 600_000 } } }));
+      const replies = JSON.parse(await p.raw(JSON.stringify(batch))) as { result?: unknown }[];
+      assert.ok(replies.every((r) => r.result), JSON.stringify(replies.find((r) => !r.result)));
+    }
+    await p.close();
+    const late = await spawnHub(['--cluster', redis!.url, '--hub-id', 'od', '--data', tempDir()], { MUSTER_CLUSTER_LEASE_MS: '1000' });
+    started.push(late);
+    const listed = await (await fetch(`${late.url}/v1/members?prefix=many-&limit=1`)).json() as { total: number };
+    assert.equal(listed.total, 2_500);
+    await late.kill();
+  });
+});
+
 describe('cluster ops - shared duties', () => {
   test('a ttl member is expired once, by one hub of the cluster; a hub killed with SIGKILL is reaped once, and the hubs count goes down', async () => {
     const expiredBefore = await total('muster_cluster_expired_total');

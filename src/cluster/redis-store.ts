@@ -49,6 +49,8 @@ const EPOCH_CHECK_MS = 1_000;
  * history in the new, so even a `since` passed without its epoch answers COMPACTED.
  */
 const EPOCH_GAP = 1_000;
+/** Member records read at once while a hub loads the registry (each page within the command timeout). */
+const OPEN_PAGE = 1_000;
 
 type StreamEntries = [string, string[]][];
 /** XREAD's reply: RESP3 gives a map of stream -> entries, RESP2 a list of [stream, entries]. */
@@ -195,9 +197,14 @@ export class RedisStore implements Store {
     // The stream's end first: changes after it come through the reader; what the snapshot misses, it brings.
     const tail = await this.#send<[string, string[]][]>(['XREVRANGE', `${P}:events`, '+', '-', 'COUNT', String(this.#o.eventRetention)]);
     const ids = await this.#send<string[]>(['SMEMBERS', `${P}:ids`]);
-    const hashes = await Promise.all(ids.map((id) => this.#send<string[]>(['HGETALL', `${P}:m:${id}`])));
     const members: StoredMember[] = [];
-    ids.forEach((id, i) => { if (hashes[i]!.length) members.push(memberOf(id, pairsToRecord(hashes[i]!))); });
+    // A page of records at a time: 200,000 reads sent at once outlived the command timeout, and a
+    // hub could not join a cluster that large. A member removed meanwhile reads empty and is skipped.
+    for (let from = 0; from < ids.length; from += OPEN_PAGE) {
+      const page = ids.slice(from, from + OPEN_PAGE);
+      const hashes = await Promise.all(page.map((id) => this.#send<string[]>(['HGETALL', `${P}:m:${id}`])));
+      page.forEach((id, i) => { if (hashes[i]!.length) members.push(memberOf(id, pairsToRecord(hashes[i]!))); });
+    }
     const events: StoredEvent[] = [];
     for (const [, fields] of [...tail].reverse()) {
       const raw = entryOf(fields);
