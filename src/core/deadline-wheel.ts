@@ -14,6 +14,9 @@ export interface WheelEntry {
   slot: number;
 }
 
+/** setTimeout's longest delay (a longer one fires at once); a slot further off is waited for in steps. */
+const MAX_TIMER_MS = 2_147_483_647;
+
 export class DeadlineWheel<T extends WheelEntry> {
   readonly #resolutionMs: number;
   readonly #slots = new Map<number, Set<T>>();
@@ -125,7 +128,7 @@ export class DeadlineWheel<T extends WheelEntry> {
       this.#timerSlot = Infinity;
       this.tick();
       this.#arm();
-    }, Math.max(0, slot * this.#resolutionMs - this.#now()));
+    }, Math.min(MAX_TIMER_MS, Math.max(0, slot * this.#resolutionMs - this.#now())));
     this.#timer.unref();
   }
 
