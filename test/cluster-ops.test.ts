@@ -157,6 +157,25 @@ describe('cluster ops - a hub joining', () => {
     assert.equal(listed.total, 2_500);
     await late.kill();
   });
+
+  test('a hub killed with 1,200 session members (more than one reap batch): every one turns suspect at the others, then the hub leaves the list', async () => {
+    const doomed = await spawnHub(['--cluster', redis!.url, '--hub-id', 'oe', '--data', tempDir()], { MUSTER_CLUSTER_LEASE_MS: '1000' });
+    started.push(doomed);
+    const p = await RpcPeer.connect(doomed.wsUrl);
+    for (let b = 0; b < 12; b++) {
+      const batch = Array.from({ length: 100 }, (_, j) => ({ jsonrpc: '2.0', id: j, method: 'register', params: { name: `held-${b * 100 + j}`, type: 'svc', liveness: { kind: 'session', graceMs: 600_000 } } }));
+      const replies = JSON.parse(await p.raw(JSON.stringify(batch))) as { result?: unknown }[];
+      assert.ok(replies.every((r) => r.result), JSON.stringify(replies.find((r) => !r.result)));
+    }
+    await doomed.kill('SIGKILL');
+    const suspect = async () => ((await (await fetch(`${hubs[0]!.url}/v1/members?prefix=held-&status=suspect&limit=1`)).json()) as { total: number }).total;
+    await until(async () => (await suspect()) === 1_200, 'all 1,200 suspect at oa', 20_000);
+    const one = await (await fetch(`${hubs[1]!.url}/v1/members/held-1199`)).json() as { status: string; hub?: string };
+    assert.equal(one.status, 'suspect');
+    const hubIds = async () => ((await (await fetch(`${hubs[0]!.url}/v1/info`)).json()) as { cluster: { hubs: { hubId: string }[] } }).cluster.hubs.map((x) => x.hubId);
+    await until(async () => !(await hubIds()).includes('oe'), 'oe out of the list', 10_000);
+    await p.close().catch(() => {});
+  });
 });
 
 describe('cluster ops - shared duties', () => {

@@ -36,6 +36,8 @@ export interface ClusterHub {
 /** How often every hub looks for members past their deadline (the expiry lag is about this). */
 const EXPIRE_EVERY_MS = 25;
 const EXPIRE_BATCH = 500;
+/** Members of lost hubs made suspect per script call (each call stops Redis for its length). */
+const REAP_BATCH = 500;
 const REAP_EVERY_MS = 1_000;
 
 export class ClusterKeeper {
@@ -43,6 +45,7 @@ export class ClusterKeeper {
   readonly #timers: NodeJS.Timeout[] = [];
   #hubs = new Map<string, ClusterHub>();
   #expiring = false;
+  #reaping = false;
   readonly stats = { expired: 0, reaped: 0, leaseRenewals: 0, leaseFailures: 0 };
 
   constructor(options: ClusterKeeperOptions) {
@@ -135,14 +138,24 @@ export class ClusterKeeper {
   }
 
   async #reap(): Promise<void> {
+    if (this.#reaping) return;
+    this.#reaping = true;
     const o = this.#o;
-    const reaped = await o.scripts.run<string[]>(REAP, [this.#p, String(Date.now()), String(o.graceMs), String(o.eventRetention), o.hubId, String(o.leaseMs)]);
-    for (const hub of reaped) {
-      this.stats.reaped++;
-      this.#o.log.warn({ hub }, 'a hub of the cluster lost its lease; its session members are suspect');
+    try {
+      // A batch a call, each its own turn of Redis and of every hub, until no lost hub holds members.
+      for (let more = true; more;) {
+        const [left, ...reaped] = await o.scripts.run<[number, ...string[]]>(REAP, [this.#p, String(Date.now()), String(o.graceMs), String(o.eventRetention), o.hubId, String(o.leaseMs), String(REAP_BATCH)]);
+        more = left === 1;
+        for (const hub of reaped) {
+          this.stats.reaped++;
+          this.#o.log.warn({ hub }, 'a hub of the cluster lost its lease; its session members are suspect');
+        }
+        if (reaped.length > 0) await this.#announce();
+      }
+      await this.#refreshHubs();
+    } finally {
+      this.#reaping = false;
     }
-    if (reaped.length > 0) await this.#announce();
-    await this.#refreshHubs();
   }
 
   async #expire(): Promise<void> {

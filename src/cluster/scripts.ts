@@ -223,19 +223,23 @@ return #gone
 
 /**
  * ARGV: prefix, now, grace ms (for members without their own), stream length, the reaping hub,
- * lease ms. For every hub whose lease has been gone for a whole lease (seen by a reaper holding
- * its own; timed by Redis's clock): its session and probed members turn suspect with the grace
- * (reason hub-lost), its ttl members belong to no hub (their heartbeats may come anywhere); the
- * hub leaves the cluster's list. Returns the hub ids reaped. The wait of a lease is for a Redis
- * that stood still (paused, busy, restarting): every lease ran out meanwhile, and the hubs, alive,
- * renew theirs within a third of a lease once it answers again, so none is taken for lost.
+ * lease ms, limit. For every hub whose lease has been gone for a whole lease (seen by a reaper
+ * holding its own; timed by Redis's clock): its session and probed members turn suspect with the
+ * grace (reason hub-lost), its ttl members belong to no hub (their heartbeats may come anywhere);
+ * at most `limit` members a call, as one change, so a hub that held 100,000 does not stop Redis
+ * (and every other hub) for seconds; once it has none left, the hub leaves the cluster's list.
+ * Returns 1 if members are left for another call (else 0), then the hub ids reaped. The wait of a
+ * lease is for a Redis that stood still (paused, busy, restarting): every lease ran out
+ * meanwhile, and the hubs, alive, renew theirs within a third of a lease once it answers again,
+ * so none is taken for lost.
  */
 export const REAP = COMMON + `
 local now = tonumber(ARGV[2])
 local grace = tonumber(ARGV[3])
 local me, leaseMs = ARGV[5], tonumber(ARGV[6])
-local reaped, changed = {}, {}
-if redis.call('EXISTS', p .. ':lease:' .. me) == 0 then return reaped end
+local budget = tonumber(ARGV[7])
+local reaped, changed, more = {}, {}, 0
+if redis.call('EXISTS', p .. ':lease:' .. me) == 0 then return { 0 } end
 local t = redis.call('TIME')
 local clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local lapsed = p .. ':lapsed'
@@ -246,10 +250,13 @@ for _, hub in ipairs(redis.call('HKEYS', p .. ':hubs')) do
     redis.call('HDEL', lapsed, hub)
   elseif since == nil then
     redis.call('HSET', lapsed, hub, clock)
+  elseif clock - since >= leaseMs and budget == 0 then
+    more = 1
   elseif clock - since >= leaseMs then
-    redis.call('HDEL', lapsed, hub)
-    reaped[#reaped + 1] = hub
-    for _, id in ipairs(redis.call('SMEMBERS', p .. ':at:' .. hub)) do
+    local held = p .. ':at:' .. hub
+    local ids = redis.call('SPOP', held, budget)
+    budget = budget - #ids
+    for _, id in ipairs(ids) do
       local key = p .. ':m:' .. id
       local raw = redis.call('HGET', key, 'liveness')
       if raw then
@@ -263,12 +270,17 @@ for _, hub in ipairs(redis.call('HKEYS', p .. ':hubs')) do
         changed[#changed + 1] = { id = id, fields = redis.call('HGETALL', key) }
       end
     end
-    redis.call('DEL', p .. ':at:' .. hub)
-    redis.call('HDEL', p .. ':hubs', hub)
+    if redis.call('EXISTS', held) == 1 then
+      more = 1
+    else
+      redis.call('HDEL', lapsed, hub)
+      redis.call('HDEL', p .. ':hubs', hub)
+      reaped[#reaped + 1] = hub
+    end
   end
 end
 if #changed > 0 then append('h', cjson.encode(changed), #changed, now) end
-return reaped
+return { more, unpack(reaped) }
 `;
 
 /**
