@@ -26,12 +26,16 @@ export class DeadlineWheel<T extends WheelEntry> {
   readonly #now: () => number;
   #nextSlot: number;
   #running = false;
+  /** Entries expired per batch before the loop gets a turn. */
+  readonly #budget: number;
   #timer: NodeJS.Timeout | undefined;
+  #later: NodeJS.Immediate | undefined;
   /** The slot the timer is set for (Infinity: none). */
   #timerSlot = Infinity;
 
-  constructor(onExpire: (entry: T) => void, options: { resolutionMs?: number; now?: () => number } = {}) {
+  constructor(onExpire: (entry: T) => void, options: { resolutionMs?: number; now?: () => number; budget?: number } = {}) {
     this.#resolutionMs = options.resolutionMs ?? 10;
+    this.#budget = options.budget ?? 500;
     this.#onExpire = onExpire;
     this.#now = options.now ?? Date.now;
     this.#nextSlot = this.#slotOf(this.#now());
@@ -70,24 +74,38 @@ export class DeadlineWheel<T extends WheelEntry> {
     this.#remove(entry);
   }
 
-  /** Processes every slot that is due. Called by the timer; public for tests and benches. */
-  tick(): void {
+  /**
+   * Processes the slots that are due, expiring at most `budget` entries; true when due entries
+   * are left for another call. Called by the timer; public for tests and benches.
+   */
+  tick(budget = Infinity): boolean {
     const now = this.#now();
     const due = this.#slotOf(now);
     // What is (re)slotted from here on goes after the due slots, never back into one.
     this.#nextSlot = Math.max(this.#nextSlot, due + 1);
+    let expired = 0;
     while (this.#filled.length > 0 && this.#filled[0]! <= due) {
-      const slot = this.#pop();
+      const slot = this.#filled[0]!;
       const set = this.#slots.get(slot);
-      if (!set) continue; // emptied by cancels, or a second push of a slot already done
-      this.#slots.delete(slot);
-      for (const entry of set) {
-        entry.slot = -1;
-        if (entry.deadline === Infinity) continue;
-        if (entry.deadline > now) this.#insert(entry, this.#slotOf(entry.deadline));
-        else this.#onExpire(entry);
+      if (set) {
+        for (const entry of set) {
+          if (expired >= budget) return true; // the slot stays first in the heap with what is left
+          set.delete(entry);
+          entry.slot = -1;
+          if (entry.deadline === Infinity) continue;
+          if (entry.deadline > now) this.#insert(entry, this.#slotOf(entry.deadline));
+          else {
+            expired++;
+            this.#onExpire(entry);
+          }
+        }
+        this.#slots.delete(slot);
       }
+      // Done, emptied by cancels, or a second push of a slot already done (unless an expiry's
+      // schedule() re-armed the timer, which drops an emptied slot itself).
+      if (this.#filled[0] === slot) this.#pop();
     }
+    return false;
   }
 
   #slotOf(ms: number): number {
@@ -123,18 +141,32 @@ export class DeadlineWheel<T extends WheelEntry> {
     if (!this.#running || this.#filled.length === 0) return;
     const slot = this.#filled[0]!;
     this.#timerSlot = slot;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#timerSlot = Infinity;
-      this.tick();
-      this.#arm();
-    }, Math.min(MAX_TIMER_MS, Math.max(0, slot * this.#resolutionMs - this.#now())));
+    this.#timer = setTimeout(() => this.#due(), Math.min(MAX_TIMER_MS, Math.max(0, slot * this.#resolutionMs - this.#now())));
     this.#timer.unref();
+  }
+
+  /**
+   * Expires a budget's worth, then lets the loop read its sockets before the next: heartbeats
+   * waiting there are counted before their members' turn (a slot of 50,000 members, all at once,
+   * held the hub for 2 s, and a heartbeat sent in time could find its member expired).
+   */
+  #due(): void {
+    this.#disarm();
+    // Busy until this batch is done: what the expiries schedule waits for the #arm() after it.
+    this.#timerSlot = -Infinity;
+    if (!this.tick(this.#budget)) {
+      this.#timerSlot = Infinity;
+      return this.#arm();
+    }
+    this.#later = setImmediate(() => this.#due());
+    this.#later.unref();
   }
 
   #disarm(): void {
     if (this.#timer) clearTimeout(this.#timer);
+    if (this.#later) clearImmediate(this.#later);
     this.#timer = undefined;
+    this.#later = undefined;
     this.#timerSlot = Infinity;
   }
 
