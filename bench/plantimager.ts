@@ -9,11 +9,14 @@
  * `--sync normal` (each ack after the commit reached the OS: survives kill -9, not a power loss).
  * Each fresh hub first takes WARM_UP_MS of REGISTER from 8 clients, not counted (the hubs of the
  * by-devices runs excepted, whose device counts it would change).
+ * Each phase also gives `hubCpuUsPerRequest`: the CPU time of this whole process (the hub's main
+ * thread, its SQLite writer and ZeroMQ I/O threads, V8's helpers) over the requests answered, which
+ * a busy shared machine disturbs far less than the rate. `loadAverage` is the machine's at start and end.
  * The real plantimager registry is not on this machine: its figures are issue 16's, in `reference`.
  */
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import * as zmq from 'zeromq';
@@ -27,7 +30,7 @@ const DURATION_MS = Number(process.env.PLANTIMAGER_BENCH_MS ?? 3000);
 const WARM_UP_MS = Number(process.env.PLANTIMAGER_BENCH_WARM_MS ?? 2000);
 type Op = 'register' | 'alive';
 
-interface ClientReport { requests: number; perSecond: number; p50Ms: number; p99Ms: number; failures: number }
+interface ClientReport { requests: number; perSecond: number; p50Ms: number; p99Ms: number; failures: number; hubCpuUsPerRequest?: number }
 
 // ---- client mode: N REQ sockets in a loop for a fixed time ----
 
@@ -78,7 +81,15 @@ if (process.env.PLANTIMAGER_BENCH_CLIENT) {
 
 // ---- bench mode ----
 
-function clientProcess(url: string, clients: number, op: Op, run: string, durationMs = DURATION_MS): Promise<ClientReport> {
+/** Runs the clients in a child process; adds the hub's (this process's) CPU per request answered meanwhile. */
+async function clientProcess(url: string, clients: number, op: Op, run: string, durationMs = DURATION_MS): Promise<ClientReport> {
+  const cpu0 = process.cpuUsage();
+  const report = await clientChild(url, clients, op, run, durationMs);
+  const cpu = process.cpuUsage(cpu0);
+  return { ...report, hubCpuUsPerRequest: Math.round((cpu.user + cpu.system) / Math.max(1, report.requests)) };
+}
+
+function clientChild(url: string, clients: number, op: Op, run: string, durationMs: number): Promise<ClientReport> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname], {
       env: { ...process.env, PLANTIMAGER_BENCH_CLIENT: `${url} ${clients} ${op} ${durationMs} ${run}` },
@@ -156,7 +167,7 @@ async function registerNormal(): Promise<Record<string, unknown>> {
 export default async function bench(): Promise<Record<string, unknown>> {
   const dataDir = mkdtempSync(join(tmpdir(), 'muster-bench-plantimager-'));
   const hub = await startHub(dataDir, 'full');
-  const report: Record<string, unknown> = { durationMsPerRun: DURATION_MS, warmUpMsPerHub: WARM_UP_MS, store: 'sqlite sync=full unless said', reference: REFERENCE };
+  const report: Record<string, unknown> = { durationMsPerRun: DURATION_MS, warmUpMsPerHub: WARM_UP_MS, store: 'sqlite sync=full unless said', reference: REFERENCE, loadAverage: { start: loadavg().map(round2) } };
   try {
     const router = await PlantimagerFace.start(hub, { listen: '0', defaultHost: '127.0.0.1' });
     const serial = await PlantimagerFace.start(hub, { listen: '0', defaultHost: '127.0.0.1', maxInFlight: 1 });
@@ -180,6 +191,7 @@ export default async function bench(): Promise<Record<string, unknown>> {
   report.registerByDevicesRegistered = byDevices;
   const rate = (k: string, r: Record<string, unknown>) => (r[k] as ClientReport).perSecond;
   const normal = report.syncNormal as Record<string, unknown>;
+  (report.loadAverage as Record<string, number[]>).end = loadavg().map(round2);
   report.versusReference = {
     register_1_client: { full: round2(rate('register_1_client', report) / REFERENCE.register_1_client), normal: round2(rate('register_1_client', normal) / REFERENCE.register_1_client) },
     register_8_clients: { full: round2(rate('register_8_clients', report) / REFERENCE.register_by_devices_registered[200]), normal: round2(rate('register_8_clients', normal) / REFERENCE.register_by_devices_registered[200]) },

@@ -57,6 +57,39 @@ describe('durability - kill -9', () => {
     await q.close();
   });
 
+  test('--sync normal: changes acknowledged one at a time (committed on the hub\'s thread) and in bursts (the writer thread) survive SIGKILL', async () => {
+    const dir = tempDir('muster-durable-normal-');
+    let hub = await spawnHub(['--data', dir, '--sync', 'normal']);
+    const p = await RpcPeer.connect(hub.wsUrl);
+    const acked: { id: string; name: string; token: string }[] = [];
+    // One at a time past two checkpoints (every 256 commits made on the hub's thread), then a burst, then one at a time again.
+    for (let i = 0; i < 600; i++) acked.push(await p.ok('register', { name: `one-${i}`, type: 'sensor', address: `a-${i}` }));
+    acked.push(...await Promise.all(Array.from({ length: 300 }, (_, i) => p.ok('register', { name: `burst-${i}`, type: 'sensor', address: `b-${i}` }))));
+    for (let i = 0; i < 100; i++) acked.push(await p.ok('register', { name: `last-${i}`, type: 'sensor', address: `c-${i}` }));
+    for (const m of acked.slice(0, 20)) await p.ok('update', { id: m.id, token: m.token, address: 'moved' });
+    for (const m of acked.slice(20, 30)) await p.ok('unregister', { id: m.id, token: m.token });
+    assert.equal(await hub.kill('SIGKILL'), null, 'killed by a signal, not exited');
+    await p.close().catch(() => {});
+
+    hub = await spawnHub(['--data', dir, '--sync', 'normal']);
+    const all = new Map<string, { name: string; address: string }>();
+    for (let after: string | null = ''; after !== null;) {
+      const res = await fetch(`${hub.url}/v1/members?type=sensor&limit=1000${after ? `&after=${after}` : ''}`);
+      const page = (await res.json()) as { members: { id: string; name: string; address: string }[]; next: string | null };
+      for (const m of page.members) all.set(m.id, m);
+      after = page.next;
+    }
+    assert.equal(all.size, 990);
+    for (const [i, m] of acked.entries()) {
+      const got = all.get(m.id);
+      if (i >= 20 && i < 30) { assert.equal(got, undefined, `${m.name} stays unregistered`); continue; }
+      assert.equal(got?.name, m.name, `${m.name} is back`);
+      if (i < 20) assert.equal(got.address, 'moved');
+    }
+    await hub.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   test('after a restart, ttl members get one full ttl to show up, then expire', async () => {
     const dir = tempDir('muster-ttl-restart-');
     let hub = await spawnHub(['--data', dir]);

@@ -1,11 +1,12 @@
 /**
  * The SQLite store's file layout (src/store/sqlite-writes.ts): a file written before members had
  * slots opens with everything in it, and the revision a file goes on from survives the trims that
- * note it only once per TRIM_EVERY revisions.
+ * note it only once per TRIM_EVERY revisions. At `normal`, commits made one at a time on the hub's
+ * thread still get the WAL checkpointed (by the writer thread), so it does not grow without end.
  */
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
-import { rmSync } from 'node:fs';
+import { rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { SqliteStore } from '../src/store/sqlite.js';
@@ -98,5 +99,26 @@ describe('sqlite layout', () => {
     assert.equal(paged, count - 1, 'a snapshot pages through every member by slot');
     exp.close();
     await store.close();
+  });
+
+  test('at normal, one change at a time commits on the hub\'s thread and the WAL is still checkpointed', async () => {
+    const dir = freshDir();
+    const count = 3000;
+    const store = new SqliteStore({ dataDir: dir, eventRetention: 10, synchronous: 'normal' });
+    await store.open();
+    let largest = 0;
+    for (let i = 0; i < count; i++) {
+      await store.apply(added(member(`id-${i}`, `m-${i}`)));
+      if (i % 100 === 99) largest = Math.max(largest, statSync(join(dir, 'muster.db-wal')).size);
+    }
+    // Unchecked, 3,000 commits of ~3 pages each would make a WAL of ~37 MB.
+    assert.ok(largest < 8 * 1024 * 1024, `the WAL grew to ${largest} bytes`);
+    const wal = new Database(join(dir, 'muster.db'), { readonly: true });
+    assert.equal(wal.prepare('SELECT count(*) FROM members').pluck().get(), count, 'every commit is in the file while the hub runs');
+    wal.close();
+    await store.close();
+    const again = new SqliteStore({ dataDir: dir, eventRetention: 10, synchronous: 'normal' });
+    assert.equal((await again.open()).members.length, count);
+    await again.close();
   });
 });

@@ -106,6 +106,13 @@ export class WriterThread {
     return this.#writer.send(this.#store, (seq) => ({ kind: 'commit', store: this.#store, seq, batch }));
   }
 
+  /** Resolves once the WAL is copied into the database file as far as readers allow (synced at the connection's level). */
+  async checkpoint(): Promise<void> {
+    await this.#opened;
+    if (this.#closed) throw new Error('the SQLite store is closed');
+    return this.#writer.send(this.#store, (seq) => ({ kind: 'checkpoint', store: this.#store, seq }));
+  }
+
   /** Closes this store's connection after the batches already sent; the thread stays for the process's next store. */
   async close(): Promise<void> {
     this.#closed = true;

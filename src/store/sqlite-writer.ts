@@ -18,6 +18,8 @@ export interface WriterOptions {
 export type ToWriter =
   | { kind: 'open'; store: number; seq: number; options: WriterOptions }
   | { kind: 'commit'; store: number; seq: number; batch: RowBatch }
+  /** Copies the WAL into the database file without waiting for anyone (commits made on the hub's thread do not). */
+  | { kind: 'checkpoint'; store: number; seq: number }
   | { kind: 'close'; store: number; seq: number };
 /** From the writer: the message `seq` of `store` done (a batch durable at the connection's sync level), or refused. */
 export type FromWriter = { store: number; seq: number; error?: { message: string; code?: string } };
@@ -39,6 +41,8 @@ if (port) {
         const s = open.get(msg.store);
         if (!s) throw new Error('the SQLite store is not open in the writer thread');
         s.writes.batch(msg.batch);
+      } else if (msg.kind === 'checkpoint') {
+        open.get(msg.store)?.db.pragma('wal_checkpoint(PASSIVE)');
       } else {
         open.get(msg.store)?.db.close();
         open.delete(msg.store);

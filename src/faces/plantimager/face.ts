@@ -83,6 +83,8 @@ export class PlantimagerFace implements Face {
     const router = new zmq.Router({
       context, linger: 0, ipv6: endpoint.ipv6, maxMessageSize: Math.max(HARD_CAP_BYTES, maxFrame * 4), zapDomain: ZAP_DOMAIN,
       handshakeInterval: HANDSHAKE_MS, heartbeatInterval: HEARTBEAT_MS, heartbeatTimeout: HEARTBEAT_TIMEOUT_MS,
+      // A ROUTER send never waits (it drops for a gone or full peer): 0 lets zeromq.js skip its ZMQ_EVENTS check (system calls) before each reply.
+      sendTimeout: 0,
     });
     void countConnections(router, open);
     try {
