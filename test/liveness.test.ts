@@ -113,3 +113,24 @@ describe('liveness - probe', () => {
     assert.equal(e.reason, 'probe-failed');
   });
 });
+
+describe('liveness - session', () => {
+  test('a connection holding 1,200 session members closes: each turns suspect (a batch a turn); one registered again with its token on another connection is alive', async () => {
+    const gateway = await RpcPeer.connect(h.wsUrl);
+    const tokens: string[] = [];
+    for (let b = 0; b < 12; b++) {
+      const batch = Array.from({ length: 100 }, (_, j) => ({ jsonrpc: '2.0', id: j, method: 'register', params: { name: `gw-${b * 100 + j}`, type: 'svc', liveness: { kind: 'session', graceMs: 60_000 } } }));
+      const replies = JSON.parse(await gateway.raw(JSON.stringify(batch))) as { result: { token: string } }[];
+      for (const r of replies) tokens.push(r.result.token);
+    }
+    await gateway.close();
+    const suspect = async () => ((await (await fetch(`${h.url}/v1/members?prefix=gw-&status=suspect&limit=1`)).json()) as { total: number }).total;
+    for (let i = 0; i < 100 && (await suspect()) < 1_200; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(await suspect(), 1_200);
+    // Registered again with its token on a new connection: alive and bound there, whatever the lapse did.
+    const back = await RpcPeer.connect(h.wsUrl);
+    await back.ok('register', { name: 'gw-1199', type: 'svc', token: tokens[1199], liveness: { kind: 'session', graceMs: 60_000 } });
+    assert.equal((await back.ok('get', { name: 'gw-1199' })).status, 'alive');
+    await back.close();
+  });
+});

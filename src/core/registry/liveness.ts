@@ -23,6 +23,9 @@ export const DEFAULT_LIVENESS: LivenessDefaults = {
   ttlMs: 20_000, graceMs: 10_000, probeIntervalMs: 5_000, probeTimeoutMs: 2_000, probeFailures: 3,
 };
 
+/** Session members of a closed connection turned suspect per event-loop turn (as the wheel's expiries). */
+const LAPSE_BATCH = 500;
+
 export interface ProbeRunner {
   start(member: Member): void;
   stop(member: Member): void;
@@ -60,6 +63,7 @@ export class Liveness {
   /** Members by the connection they are bound to (the bus routes by it; a close ends sessions). */
   readonly #connections = new Map<Connection, Set<Member>>();
   #probes: ProbeRunner | null = null;
+  #closed = false;
 
   constructor(index: MemberIndex, hooks: LivenessHooks, now: () => number, shared: SharedDeadlines | null = null) {
     this.#index = index;
@@ -143,19 +147,34 @@ export class Liveness {
     member.lastSeen = this.#now();
   }
 
-  /** A connection closed: its session members become suspect until their grace period ends. */
+  /**
+   * A connection closed: its session members become suspect until their grace period ends (from
+   * now), LAPSE_BATCH a turn: a gateway's 50,000 at once held the hub for 2 s.
+   */
   connectionClosed(connection: Connection): void {
     const members = this.#connections.get(connection);
     this.#connections.delete(connection);
     if (!members) return;
-    const now = this.#now();
+    const sessions: Member[] = [];
     for (const m of members) {
       if (m.connection !== connection) continue;
       m.connection = null;
-      if (m.liveness.kind !== 'session') continue;
-      this.#setStatus(m, 'suspect');
-      this.#schedule(m, now + m.liveness.graceMs);
+      if (m.liveness.kind === 'session') sessions.push(m);
     }
+    this.#lapse(sessions, 0, this.#now());
+  }
+
+  #lapse(members: readonly Member[], from: number, closedAt: number): void {
+    if (this.#closed) return;
+    const end = Math.min(members.length, from + LAPSE_BATCH);
+    for (let i = from; i < end; i++) {
+      const m = members[i]!;
+      // Bound again (resumed on another connection) or gone meanwhile: not this close's any more.
+      if (m.connection !== null || !this.#index.holds(m) || m.liveness.kind !== 'session') continue;
+      this.#setStatus(m, 'suspect');
+      this.#schedule(m, closedAt + m.liveness.graceMs);
+    }
+    if (end < members.length) setImmediate(() => this.#lapse(members, end, closedAt));
   }
 
   connectionMembers(connection: Connection): ReadonlySet<Member> {
@@ -187,6 +206,7 @@ export class Liveness {
 
   /** Stops the wheel and the probes of `members`. */
   close(members: Iterable<Member>): void {
+    this.#closed = true;
     this.#wheel.stop();
     for (const m of members) if (m.liveness.kind === 'probe') this.#probes?.stop(m);
   }
