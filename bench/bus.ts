@@ -23,15 +23,15 @@ import { pinSelf, spawnBenchHub } from './_hub-process.js';
 
 const PAYLOAD = 64;
 /**
- * 22 rounds of 0.25 s slices: 4.4 s measured per system, in the time the consecutive phases took
- * (they measured 4 s). Shorter slices than 0.5 s put a pair closer in time and give more rounds
- * for the median. Warm-up: 2.5 s per system alone (the hub gets 5 s of it from its two lanes; the
+ * 20 rounds of 0.25 s slices: 4 s measured per system, as the consecutive phases measured, in
+ * about their time. Shorter slices than 0.5 s put a pair closer in time and give more rounds for
+ * the median. Warm-up: 2.5 s per system alone (the hub gets 5 s of it from its two lanes; the
  * consecutive phases gave it 6), then one unmeasured round.
  */
 const LATENCY: LatencyOptions = {
   rate: 5000, payloadBytes: PAYLOAD, warmSeconds: 2.5, warmRounds: 1, leadInSeconds: 0.05, sliceSeconds: 0.25,
   // BUS_BENCH_LATENCY_ROUNDS=N: more rounds for a tighter median (2 to 100).
-  rounds: Math.min(100, Math.max(2, Math.round(Number(process.env.BUS_BENCH_LATENCY_ROUNDS ?? 22)) || 22)),
+  rounds: Math.min(100, Math.max(2, Math.round(Number(process.env.BUS_BENCH_LATENCY_ROUNDS ?? 20)) || 20)),
 };
 const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
 
