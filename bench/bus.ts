@@ -159,7 +159,8 @@ export default async function bench(): Promise<Record<string, unknown>> {
   const paired = (a: SystemReport | undefined): PairedDifference | null => (a?.latency5k && nats?.latency5k ? pairedDifference(a.latency5k, nats.latency5k) : null);
   const latencyPaired = { muster: paired(m), 'muster-sdk': paired(sdk) };
   // The median of the per-round differences: each pair met the same machine within about a second.
-  const p50OverNatsUs = latencyPaired.muster?.medianUs ?? null;
+  const medianOf = (p: PairedDifference | null) => (p && Number.isFinite(p.medianUs) ? p.medianUs : null);
+  const p50OverNatsUs = medianOf(latencyPaired.muster);
   return {
     setup: {
       payloadBytes: PAYLOAD, servers: 'core 0 (muster hub under taskset; nats-server and mosquitto re-pinned for the run; the bare ws relay under taskset)',
@@ -175,7 +176,7 @@ export default async function bench(): Promise<Record<string, unknown>> {
       musterOverNats: vs(nats), musterOverMosquitto: vs(systems.mosquitto),
       sdkOverNats: sdk && vsOf(sdk)(nats), sdkOverWire: sdk && vsOf(sdk)(m), sdkOverWsRelay: sdk && vsOf(sdk)(wsRelay),
       latencyP50OverNatsUs: p50OverNatsUs,
-      sdkLatencyP50OverNatsUs: latencyPaired['muster-sdk']?.medianUs ?? null,
+      sdkLatencyP50OverNatsUs: medianOf(latencyPaired['muster-sdk']),
       latencyP50OverNatsPaired: latencyPaired,
     },
     targets: {
