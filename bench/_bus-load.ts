@@ -67,53 +67,6 @@ export async function fanout(d: Driver, subs: number, count: number, payloadByte
   };
 }
 
-export interface LatencyResult {
-  rate: number; sent: number; received: number; p50Us: number; p99Us: number; p999Us: number; maxUs: number; serverCpuUsPerDelivered: number;
-}
-
-/**
- * A fixed rate (messages/s) for `seconds`, after `warmSeconds` at the same rate that are not
- * measured (new connections and code paths warm up, as they would in a steady stream). Each
- * payload carries its send time, and byte 8 marks the measured ones. 1 subscriber.
- */
-export async function latency(d: Driver, rate: number, seconds: number, payloadBytes: number, warmSeconds = 1): Promise<LatencyResult> {
-  const topic = d.name.startsWith('muster') ? '/bench/lat/' : d.name === 'nats' ? 'bench.lat' : 'bench/lat';
-  const lat: number[] = [];
-  const sub = await d.subscriber(topic, (p) => { if (p[8] === 1) lat.push(performance.now() - p.readDoubleLE(0)); });
-  const pub = await d.publisher(topic);
-  await sleep(200);
-  const warm = Math.round(rate * warmSeconds);
-  const total = warm + Math.round(rate * seconds);
-  let cpu0 = serverCpuSeconds(d);
-  const t0 = performance.now();
-  let sent = 0;
-  while (sent < total) {
-    const due = Math.min(total, Math.floor(((performance.now() - t0) * rate) / 1000));
-    if (sent < warm && due >= warm) cpu0 = serverCpuSeconds(d);
-    while (sent < due) {
-      const b = Buffer.alloc(payloadBytes, 7);
-      b[8] = sent >= warm ? 1 : 0;
-      b.writeDoubleLE(performance.now(), 0);
-      pub.publish(b);
-      sent++;
-    }
-    await sleep(1);
-    if (performance.now() - t0 > (seconds + warmSeconds) * 1000 * 2 + 5000) break;
-  }
-  sent = Math.max(0, sent - warm);
-  const end = performance.now() + 3000;
-  while (lat.length < sent && performance.now() < end) await sleep(5);
-  const cpu = serverCpuSeconds(d) - cpu0;
-  await pub.close();
-  await sub.close();
-  const sorted = Float64Array.from(lat).sort();
-  const q = (f: number) => round((sorted[Math.min(sorted.length - 1, Math.floor(f * sorted.length))] ?? NaN) * 1000);
-  return {
-    rate, sent, received: lat.length, p50Us: q(0.5), p99Us: q(0.99), p999Us: q(0.999), maxUs: q(1),
-    serverCpuUsPerDelivered: round((cpu * 1e6) / Math.max(lat.length, 1), 3),
-  };
-}
-
 export interface RequestResult {
   inFlight: number; roundTrips: number; seconds: number; roundTripsPerSec: number; serverCpuUsPerRoundTrip: number; errors: number;
 }

@@ -3,22 +3,36 @@
  * its own Node client through the same load generator (bench/_bus-load.ts). The servers run on
  * core 0 (muster's hub as its own process under taskset; NATS and Mosquitto re-pinned to core 0
  * for the run and restored after), the load generator on core 1. Phases: (a) fan-out 1→1 and
- * 1→10, 64-byte payloads; (b) latency at 5,000 messages/s; (c) request/reply, sequential and
- * 16 in flight (beside them a bare `ws` relay, bench/_bus-ws-relay.ts). The fan-out and latency
- * phases run once unmeasured first (warm-up). Prints delivered messages/s and server CPU per delivered message for each system,
- * and the ratios muster/NATS and muster/Mosquitto.
+ * 1→10, 64-byte payloads; (b) request/reply, sequential and 16 in flight (beside them a bare
+ * `ws` relay, bench/_bus-ws-relay.ts), each system after the other; (c) latency at 5,000
+ * messages/s, the systems interleaved in short slices (bench/_bus-latency.ts). The fan-out and
+ * latency phases run once unmeasured first (warm-up). Prints delivered messages/s and server CPU
+ * per delivered message for each system, the ratios muster/NATS and muster/Mosquitto, and
+ * muster's latency p50 minus NATS's paired round by round.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { musterDriver, mqttDriver, natsDriver, type Driver } from './_bus-drivers.js';
-import { fanout, latency, requestReply, type FanoutResult, type LatencyResult, type RequestResult } from './_bus-load.js';
+import { fanout, requestReply, type FanoutResult, type RequestResult } from './_bus-load.js';
+import { interleavedLatency, pairedDifference, type LatencyOptions, type LatencyResult, type PairedDifference } from './_bus-latency.js';
 import { startWsRelay, type WsRelay } from './_bus-ws-relay.js';
 import { sdkDriver } from './_bus-sdk-driver.js';
 import { pinSelf, spawnBenchHub } from './_hub-process.js';
 
 const PAYLOAD = 64;
+/**
+ * 20 rounds of 0.25 s slices: 4 s measured per system, as the consecutive phases measured, in
+ * about their time. Shorter slices than 0.5 s put a pair closer in time and give more rounds for
+ * the median. Warm-up: 2.5 s per system alone (the hub gets 5 s of it from its two lanes; the
+ * consecutive phases gave it 6), then one unmeasured round.
+ */
+const LATENCY: LatencyOptions = {
+  rate: 5000, payloadBytes: PAYLOAD, warmSeconds: 2.5, warmRounds: 1, leadInSeconds: 0.05, sliceSeconds: 0.25,
+  // BUS_BENCH_LATENCY_ROUNDS=N: more rounds for a tighter median (2 to 100).
+  rounds: Math.min(100, Math.max(2, Math.round(Number(process.env.BUS_BENCH_LATENCY_ROUNDS ?? 20)) || 20)),
+};
 const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
 
 function pidOf(name: string): number | null {
@@ -50,10 +64,12 @@ interface SystemReport {
 
 /** BUS_BENCH_PHASES=fanout1,fanout10 runs only those phases; all by default. */
 const phases = process.env.BUS_BENCH_PHASES?.split(',');
+const runs = (d: Driver, name: string) => (!phases || phases.includes(name)) && (!d.phases || d.phases.includes(name));
 
+/** Every phase but latency, which runs interleaved across systems afterwards. */
 async function runSystem(d: Driver): Promise<SystemReport> {
   const phase = async <T>(name: string, run: () => Promise<T>): Promise<T | null> => {
-    if ((phases && !phases.includes(name)) || (d.phases && !d.phases.includes(name))) return null;
+    if (!runs(d, name)) return null;
     process.stderr.write(`  ${d.name}: ${name}\n`);
     return run();
   };
@@ -62,15 +78,11 @@ async function runSystem(d: Driver): Promise<SystemReport> {
   // latency phase warms up before it measures.
   await phase('fanout1', () => fanout(d, 1, 60_000, PAYLOAD, 5_000));
   await phase('fanout10', () => fanout(d, 10, 20_000, PAYLOAD, 5_000));
-  // The latency phase's path (a frame of one or a few records per turn) warms up apart from fan-out's:
-  // a hub measured on it first had p50s and CPU per message up to twice those of a second run.
-  await phase('latency5k', () => latency(d, 5000, 2, PAYLOAD));
   const fanout1 = await phase('fanout1', () => fanout(d, 1, 300_000, PAYLOAD, 15_000));
   const fanout10 = await phase('fanout10', () => fanout(d, 10, 60_000, PAYLOAD, 15_000));
-  const latency5k = await phase('latency5k', () => latency(d, 5000, 4, PAYLOAD));
   const request1 = await phase('request1', () => requestReply(d, 1, 10_000, 8_000, PAYLOAD));
   const request16 = await phase('request16', () => requestReply(d, 16, 100_000, 8_000, PAYLOAD));
-  return { fanout1, fanout10, latency5k, request1, request16 };
+  return { fanout1, fanout10, latency5k: null, request1, request16 };
 }
 
 export default async function bench(): Promise<Record<string, unknown>> {
@@ -95,6 +107,8 @@ export default async function bench(): Promise<Record<string, unknown>> {
   }
   const systems: Record<string, SystemReport> = {};
   let relay: WsRelay | null = null;
+  let latencyOrders: string[][] = [];
+  let latencySeconds: number | null = null;
   try {
     const drivers: Driver[] = [musterDriver(hub.pid, hub.wsUrl), sdkDriver(hub.pid, hub.wsUrl)];
     if (natsPid !== null) drivers.push(natsDriver(natsPid));
@@ -102,7 +116,17 @@ export default async function bench(): Promise<Record<string, unknown>> {
     // BUS_BENCH_SYSTEMS=muster,nats runs only those (muster always runs).
     const only = process.env.BUS_BENCH_SYSTEMS?.split(',');
     if (!only || only.includes('ws-relay')) drivers.push((relay = await startWsRelay(0)).driver);
-    for (const d of drivers) if (!only || d.name === 'muster' || only.includes(d.name)) systems[d.name] = await runSystem(d);
+    const chosen = drivers.filter((d) => !only || d.name === 'muster' || only.includes(d.name));
+    for (const d of chosen) systems[d.name] = await runSystem(d);
+    // A latency path (a frame of one or a few records per turn) warms up apart from fan-out's: a hub
+    // measured on it first had p50s and CPU per message up to twice those of a second run.
+    const latDrivers = chosen.filter((d) => runs(d, 'latency5k'));
+    if (latDrivers.length) {
+      const lat = await interleavedLatency(latDrivers, LATENCY, (line) => process.stderr.write(`${line}\n`));
+      for (const [name, r] of Object.entries(lat.systems)) systems[name]!.latency5k = r;
+      latencyOrders = lat.orders;
+      latencySeconds = lat.seconds;
+    }
   } finally {
     for (const [pid, cpus] of restore) pin(pid, cpus);
     await relay?.kill();
@@ -132,11 +156,16 @@ export default async function bench(): Promise<Record<string, unknown>> {
     request16PerSec: over(a, b, 'request16', (r) => r.roundTripsPerSec),
   };
   const vs = vsOf(m);
-  const p50OverNatsUs = m.latency5k && nats?.latency5k ? m.latency5k.p50Us - nats.latency5k.p50Us : null;
+  const paired = (a: SystemReport | undefined): PairedDifference | null => (a?.latency5k && nats?.latency5k ? pairedDifference(a.latency5k, nats.latency5k) : null);
+  const latencyPaired = { muster: paired(m), 'muster-sdk': paired(sdk) };
+  // The median of the per-round differences: each pair met the same machine within about a second.
+  const medianOf = (p: PairedDifference | null) => (p && Number.isFinite(p.medianUs) ? p.medianUs : null);
+  const p50OverNatsUs = medianOf(latencyPaired.muster);
   return {
     setup: {
       payloadBytes: PAYLOAD, servers: 'core 0 (muster hub under taskset; nats-server and mosquitto re-pinned for the run; the bare ws relay under taskset)',
       loadGenerator: `this process, ${pinned ? 'core 1' : 'not pinned'}`, loadavgBefore: load0, loadavgAfter: loadavg(),
+      latency: { ...LATENCY, seconds: latencySeconds, orders: latencyOrders },
       clients: {
         muster: 'ws speaking the bus binary frame format, requests included (records batched per microtask)', 'muster-sdk': 'the SDK (muster/client) as a user writes it: bus(c).publish / subscribe / request',
         nats: 'nats (nats.js v2)', mosquitto: 'mqtt (MQTT.js v5, QoS 0)', 'ws-relay': 'a bare ws server relaying each request to the responder\'s socket and back, one ws.send per message (requests only)',
@@ -147,6 +176,8 @@ export default async function bench(): Promise<Record<string, unknown>> {
       musterOverNats: vs(nats), musterOverMosquitto: vs(systems.mosquitto),
       sdkOverNats: sdk && vsOf(sdk)(nats), sdkOverWire: sdk && vsOf(sdk)(m), sdkOverWsRelay: sdk && vsOf(sdk)(wsRelay),
       latencyP50OverNatsUs: p50OverNatsUs,
+      sdkLatencyP50OverNatsUs: medianOf(latencyPaired['muster-sdk']),
+      latencyP50OverNatsPaired: latencyPaired,
     },
     targets: {
       fanout10AtLeastMosquitto: atLeast(over(m, systems.mosquitto, 'fanout10', (r) => r.deliveredPerSec), 1),
