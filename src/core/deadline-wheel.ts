@@ -80,7 +80,10 @@ export class DeadlineWheel<T extends WheelEntry> {
    */
   tick(budget = Infinity): boolean {
     const now = this.#now();
-    const due = this.#slotOf(now);
+    // A slot is due once its end has passed, so all of it expires together: a timer that fires a
+    // little early (Node times it from the loop's cached clock) finds nothing and is set again,
+    // rather than sending the slot's last entries a whole slot on.
+    const due = Math.floor(now / this.#resolutionMs);
     // What is (re)slotted from here on goes after the due slots, never back into one.
     this.#nextSlot = Math.max(this.#nextSlot, due + 1);
     let expired = 0;
