@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { createClient } from '@redis/client';
 import { runMuster as muster } from './support/cli.js';
 import { spawnHub, tempDir, type HubProcess } from './support/hub.js';
 import { startRedis, type TestRedis } from './support/redis.js';
@@ -174,6 +175,16 @@ describe('cluster ops - a hub joining', () => {
     assert.equal(one.status, 'suspect');
     const hubIds = async () => ((await (await fetch(`${hubs[0]!.url}/v1/info`)).json()) as { cluster: { hubs: { hubId: string }[] } }).cluster.hubs.map((x) => x.hubId);
     await until(async () => !(await hubIds()).includes('oe'), 'oe out of the list', 10_000);
+    // In the change stream: reap entries (k = h) of at most 500 members each, 1,200 in all.
+    const r = createClient({ url: redis!.url });
+    await r.connect();
+    try {
+      const sizes = ((await r.xRange('{muster}:events', '-', '+')) ?? []).flatMap((e) => (e && e.message.k === 'h' ? [e] : [])).map((e) => Number(e.id.split('-')[0]) - Number(e.message.r) + 1);
+      assert.ok(sizes.length >= 3 && Math.max(...sizes) <= 500, `reap entries of ${sizes.join(', ')} members`);
+      assert.equal(sizes.reduce((a, b) => a + b, 0), 1_200);
+    } finally {
+      await r.quit();
+    }
     await p.close().catch(() => {});
   });
 });

@@ -161,6 +161,7 @@ export class DeadlineWheel<T extends WheelEntry> {
       this.#timerSlot = Infinity;
       return this.#arm();
     }
+    if (!this.#running) return; // stopped by one of the expiries
     this.#later = setImmediate(() => this.#due());
     this.#later.unref();
   }

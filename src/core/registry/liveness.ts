@@ -161,7 +161,9 @@ export class Liveness {
       m.connection = null;
       if (m.liveness.kind === 'session') sessions.push(m);
     }
-    this.#lapse(sessions, 0, this.#now());
+    // From the end of this turn, a batch a turn, so the loop reads its sockets between any two.
+    const closedAt = this.#now();
+    if (sessions.length > 0) setImmediate(() => this.#lapse(sessions, 0, closedAt));
   }
 
   #lapse(members: readonly Member[], from: number, closedAt: number): void {
