@@ -22,9 +22,14 @@ export interface XmlLimits {
 }
 
 const DECLARATION = /^<\?xml version=(["'])1\.0\1(?: encoding=(["'])[A-Za-z][A-Za-z0-9._-]*\2)?(?: standalone=(["'])(?:yes|no)\3)?[ \t\r\n]*\?>/;
-/** What plain text may not hold: entities (decoded below), a carriage return (line ends are normalised), characters XML forbids, `]]>`. */
-const SPECIAL = /[&\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|\]\]>/;
-const FORBIDDEN = /[\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|\]\]>/;
+/**
+ * What plain text may not hold: entities (decoded below), a carriage return (line ends are
+ * normalised), characters XML forbids, `]]>`, and a surrogate without its pair (saxes refuses a
+ * lone low one and keeps a lone high one, so it decides both). A surrogate is special only so
+ * that its pair is checked.
+ */
+const SPECIAL = /[&\r\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]|\]\]>/;
+const FORBIDDEN = /[\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|\]\]>|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const SPACE = /^[ \t\r\n]*$/;
 const ENTITY = /&(?:(lt|gt|amp|quot|apos)|#([0-9]{1,7})|#x([0-9A-Fa-f]{1,6}));/y;
 const NAMED: Readonly<Record<string, string>> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
