@@ -17,6 +17,7 @@ const PREREQUISITES = {
   'python3 zmq': { pkg: 'python3-zmq', present: () => imports('zmq') },
   'python3 protobuf': { pkg: 'python3-protobuf', present: () => imports('google.protobuf') },
   protoc: { pkg: 'protobuf-compiler', present: () => onPath('protoc') },
+  strace: { pkg: 'strace', present: () => onPath('strace') },
 } as const;
 
 export type Prerequisite = keyof typeof PREREQUISITES;

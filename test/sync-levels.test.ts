@@ -1,0 +1,86 @@
+/**
+ * The durability levels as the disk sees them: a real hub traced with strace (its system calls,
+ * every thread). With `--sync full` each registration's answer leaves the hub only after a sync of
+ * the WAL that ended after the answer before it: nothing acknowledged waits in the page cache. With
+ * `--sync normal` registrations are answered without a sync each (the WAL is synced at checkpoints).
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { spawnHub, tempDir } from './support/hub.js';
+import { requirePrerequisites } from './support/prerequisites.js';
+import { RpcPeer } from './support/rpc.js';
+
+const REGISTRATIONS = 20;
+const dirs: string[] = [];
+after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+
+interface Call { atUs: number; endUs: number; syscall: string; target: string; args: string }
+
+/** strace -ttt -T -yy lines: `TID START SYSCALL(FD<TARGET>, ...) = RESULT <DURATION>`. */
+function parseTrace(text: string): Call[] {
+  const calls: Call[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^\d+\s+(\d+)\.(\d{6}) (\w+)\(\d+<(.*?)>([,)].*) <(\d+)\.(\d{6})>$/.exec(line);
+    if (!m) continue;
+    const atUs = Number(m[1]) * 1e6 + Number(m[2]);
+    calls.push({ atUs, endUs: atUs + Number(m[6]) * 1e6 + Number(m[7]), syscall: m[3]!, target: m[4]!, args: m[5]! });
+  }
+  return calls;
+}
+
+/** Registers REGISTRATIONS members one at a time on a hub at `sync` under strace; the hub's WAL syncs and answers to the test's socket, in time order. */
+async function traced(sync: 'full' | 'normal'): Promise<{ syncs: Call[]; answers: Call[] }> {
+  const dir = tempDir('muster-sync-');
+  dirs.push(dir);
+  const hub = await spawnHub(['--data', dir, '--sync', sync]);
+  const traceFile = join(dir, 'trace');
+  const strace = spawn('strace', ['-f', '-p', String(hub.pid), '-ttt', '-T', '-yy', '-e', 'trace=fsync,fdatasync,write,writev', '-o', traceFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const straceExit = new Promise<void>((resolve) => strace.once('exit', () => resolve()));
+  try {
+    let attached = '';
+    strace.stderr!.on('data', (d: Buffer) => { attached += d.toString(); });
+    // One "attached" line per thread of the hub (main, writer, libuv's pool...): wait for them to settle.
+    for (let i = 0; i < 100 && !/attached/.test(attached); i++) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 500));
+    assert.match(attached, /attached/, `strace could not attach to the hub: ${attached}`);
+    const peer = await RpcPeer.connect(hub.wsUrl);
+    const port = (peer.ws as unknown as { _socket: { localPort: number } })._socket.localPort;
+    for (let i = 0; i < REGISTRATIONS; i++) {
+      await peer.ok('register', { name: `sync-${sync}-${i}`, type: 'sensor', liveness: { kind: 'ttl', ttlMs: 60_000 } });
+    }
+    peer.ws.close();
+    strace.kill('SIGINT');
+    await straceExit;
+    const calls = parseTrace(readFileSync(traceFile, 'utf8'));
+    // The WebSocket frames written to the test's connection (its HTTP upgrade answer aside).
+    const answers = calls.filter((c) => (c.syscall === 'write' || c.syscall === 'writev') && c.target.endsWith(`->127.0.0.1:${port}]`) && !c.args.includes('HTTP/1.1'));
+    const syncs = calls.filter((c) => (c.syscall === 'fsync' || c.syscall === 'fdatasync') && c.target.endsWith('muster.db-wal'));
+    return { syncs, answers };
+  } finally {
+    strace.kill('SIGKILL');
+    await hub.kill();
+  }
+}
+
+describe('durability levels on the disk', () => {
+  before(() => requirePrerequisites('strace'));
+  test('--sync full: every registration is answered after a sync of the WAL that ended after the previous answer', { timeout: 60_000 }, async () => {
+    const { syncs, answers } = await traced('full');
+    assert.equal(answers.length, REGISTRATIONS, 'one answer written per registration');
+    let previous = 0;
+    for (const [i, a] of answers.entries()) {
+      assert.ok(syncs.some((s) => s.endUs > previous && s.endUs <= a.atUs), `registration ${i} was answered with no WAL sync since the answer before it`);
+      previous = a.atUs;
+    }
+  });
+
+  test('--sync normal: registrations are answered without a sync each', { timeout: 60_000 }, async () => {
+    const { syncs, answers } = await traced('normal');
+    assert.equal(answers.length, REGISTRATIONS);
+    const during = syncs.filter((s) => s.endUs > answers[0]!.atUs && s.endUs <= answers.at(-1)!.atUs);
+    assert.ok(during.length < REGISTRATIONS / 4, `${during.length} WAL syncs during ${REGISTRATIONS} registrations`);
+  });
+});
