@@ -8,8 +8,8 @@
  * REGISTER is measured with the default `--sync full` (each ack after an fsync) and again with
  * `--sync normal` (each ack after the commit reached the OS: survives kill -9, not a power loss).
  * As issue 16 measured the real registry: the hub (this process, its threads included) on core 0,
- * the clients on core 1; the REGISTER phases from 1 and 8 clients are run 3 times and give the
- * median run by rate (`runs` lists the 3 rates).
+ * the clients on core 1; every REGISTER phase (1 and 8 clients, each level, each device count) is
+ * run 3 times and gives the median run by rate (`runs` lists the 3 rates).
  * Each fresh hub first takes WARM_UP_MS of REGISTER from 8 clients, not counted (the hubs of the
  * by-devices runs excepted, whose device counts it would change).
  * Each phase also gives `hubCpuUsPerRequest`: the CPU time of this whole process (the hub's main
@@ -152,8 +152,8 @@ async function registerAt(devices: number, sync: Sync): Promise<Record<string, u
     // No warm-up here: it would add thousands of devices to the count being compared; both counts start cold alike.
     return {
       devicesBefore: devices, sync,
-      register_1_client: await clientProcess(face.address, 1, 'register', `d${devices}c1`),
-      register_8_clients: await clientProcess(face.address, 8, 'register', `d${devices}c8`),
+      register_1_client: await medianOf3(face.address, 1, 'register', `d${devices}c1`),
+      register_8_clients: await medianOf3(face.address, 8, 'register', `d${devices}c8`),
     };
   } finally {
     await hub.stop();
