@@ -195,7 +195,8 @@ export class SqliteStore implements Store {
   /**
    * The durable state at one revision, read on a connection of its own inside one read
    * transaction: WAL mode shows it the database as it was when the transaction began while this
-   * connection goes on committing. Only what is committed (acknowledged) is in it.
+   * connection goes on committing. Only what is committed is in it: what is acknowledged, and at
+   * most the small batch whose WAL sync is under way at `full` (committed a sync before its ack).
    */
   async export(): Promise<StoreExport> {
     const exp = openSqliteExport(this.#path, () => this.#exports.delete(exp));
