@@ -18,9 +18,9 @@ import type { BenchHub } from './_hub-process.js';
 import { callOnce, close, connect, pipeline, round, type LoadOptions, type LoadResult } from './_rpc-load.js';
 
 // DURABLE_BENCH_MS / DURABLE_BENCH_ROUNDS shorten a run on a busy machine.
-const PHASE_MS = Number(process.env.DURABLE_BENCH_MS ?? 3_000);
+const PHASE_MS = Number(process.env.DURABLE_BENCH_MS ?? 1_500);
 const IN_FLIGHT = 64;
-const ROUNDS = Number(process.env.DURABLE_BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.DURABLE_BENCH_ROUNDS ?? 6);
 /** Each side's unmeasured sequential and in-flight load before its rounds. */
 const WARM_UP_MS = Number(process.env.DURABLE_BENCH_WARM_MS ?? 2_000);
 
@@ -111,47 +111,43 @@ export async function pipelineAlone(url: string, o: LoadOptions): Promise<LoadRe
   }
 }
 
-async function musterSide(hub: BenchHub): Promise<Record<string, unknown>> {
+/** One measured phase of a side: registrations/s and what the process used per registration. */
+interface Phase { rate: number; use: Record<string, number> }
+
+/** A system under test, ready (warmed up): one measured phase at a time, interleaved with the other side's. */
+interface Side {
+  phase(inFlight: number, prefix: string): Promise<Phase & { during?: Record<string, unknown> }>;
+  stop(): Promise<void>;
+}
+
+async function musterSide(hub: BenchHub): Promise<Side & { idle: Record<string, unknown> }> {
   const side = await connect(hub.wsUrl);
-  try {
-    const member = ((await callOnce(side, register(1, 'probe'))) as { result: { id: string; token: string } }).result;
-    await callOnce(side, '{"jsonrpc":"2.0","id":2,"method":"bus.subscribe","params":{"scope":"/probe/","echo":true}}');
-    // Unmeasured first: a fresh hub's first seconds include V8 compiling its hot path (a cold
-    // hub took twice the CPU per sequential registration).
-    await pipelineAlone(hub.wsUrl, { frames: 1_000_000, perFrame: 1, window: 1, maxMs: WARM_UP_MS, frame: (i) => register(i, 'dws') });
-    await pipelineAlone(hub.wsUrl, { frames: 1_000_000, perFrame: 1, window: IN_FLIGHT, maxMs: WARM_UP_MS, frame: (i) => register(i, 'dwf') });
-    const idle = await probe(side, member, new Promise((r) => setTimeout(r, 1_000)));
-    const sequential: number[] = [];
-    const inFlight: number[] = [];
-    const cpu: Record<string, Record<string, number>[]> = { sequential: [], inFlight64: [] };
-    const during: Record<string, unknown>[] = [];
-    for (let r = 0; r < ROUNDS; r++) {
-      let c0 = procUse(hub.pid);
-      const seq = await pipelineAlone(hub.wsUrl, { frames: 1_000_000, perFrame: 1, window: 1, maxMs: PHASE_MS, frame: (i) => register(i, `ds${r}`) });
-      sequential.push(seq.perSecond);
-      cpu.sequential!.push(perRegistration(c0, procUse(hub.pid), seq.requests));
-      c0 = procUse(hub.pid);
-      const burst = pipelineAlone(hub.wsUrl, { frames: 1_000_000, perFrame: 1, window: IN_FLIGHT, maxMs: PHASE_MS, frame: (i) => register(i, `df${r}`) });
-      const seen = probe(side, member, burst);
-      const fast = await burst;
-      inFlight.push(fast.perSecond);
-      cpu.inFlight64!.push(perRegistration(c0, procUse(hub.pid), fast.requests));
-      during.push(await seen);
-    }
-    return {
-      sequential: { best: Math.max(...sequential), runs: sequential, perRegistration: cpu.sequential },
-      inFlight64: { best: Math.max(...inFlight), runs: inFlight, perRegistration: cpu.inFlight64 },
-      idleRoundTrips: idle, roundTripsDuringBurst: during,
-    };
-  } finally {
-    await close(side);
-  }
+  const member = ((await callOnce(side, register(1, 'probe'))) as { result: { id: string; token: string } }).result;
+  await callOnce(side, '{"jsonrpc":"2.0","id":2,"method":"bus.subscribe","params":{"scope":"/probe/","echo":true}}');
+  // Unmeasured first: a fresh hub's first seconds include V8 compiling its hot path (a cold
+  // hub took twice the CPU per sequential registration).
+  await pipelineAlone(hub.wsUrl, { frames: 1_000_000, perFrame: 1, window: 1, maxMs: WARM_UP_MS, frame: (i) => register(i, 'dws') });
+  await pipelineAlone(hub.wsUrl, { frames: 1_000_000, perFrame: 1, window: IN_FLIGHT, maxMs: WARM_UP_MS, frame: (i) => register(i, 'dwf') });
+  const idle = await probe(side, member, new Promise((r) => setTimeout(r, 1_000)));
+  return {
+    idle,
+    async phase(inFlight, prefix) {
+      const u0 = procUse(hub.pid);
+      const load = pipelineAlone(hub.wsUrl, { frames: 1_000_000, perFrame: 1, window: inFlight, maxMs: PHASE_MS, frame: (i) => register(i, prefix) });
+      // During a burst a second socket times a heartbeat and a bus message: what the rest of the hub sees.
+      const seen = inFlight > 1 ? probe(side, member, load) : null;
+      const done = await load;
+      const use = perRegistration(u0, procUse(hub.pid), done.requests);
+      return { rate: done.perSecond, use, ...(seen ? { during: await seen } : {}) };
+    },
+    stop: () => close(side),
+  };
 }
 
 /** Redis's fsync policy beside a hub's --sync: `always` beside full, `everysec` beside normal. */
 export type AppendFsync = 'always' | 'everysec';
 
-async function redisSide(fsync: AppendFsync): Promise<Record<string, unknown>> {
+async function redisSide(fsync: AppendFsync): Promise<Side> {
   const redis = await startRedis(['--appendonly', 'yes', '--appendfsync', fsync]);
   pinPid(redis.child.pid!, 0);
   const client = createClient({ url: redis.url });
@@ -165,47 +161,78 @@ async function redisSide(fsync: AppendFsync): Promise<Record<string, unknown>> {
       .xAdd('events', '*', { json: `{"type":"added","member":{"id":"${id}","name":"${name}"}}` }, { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: 10_000 } })
       .exec();
   };
-  const use: Record<string, Record<string, number>[]> = { sequential: [], inFlight64: [] };
-  const run = async (workers: number, prefix: string, into: Record<string, number>[], ms = PHASE_MS) => {
+  const phase = async (workers: number, prefix: string, ms = PHASE_MS): Promise<Phase> => {
     let done = 0;
     const u0 = procUse(redis.child.pid!);
     const t0 = performance.now();
     await Promise.all(Array.from({ length: workers }, async (_, w) => {
       for (let i = 0; performance.now() - t0 < ms; i++) { await one(`${prefix}-${w}-${i}`); done++; }
     }));
-    const rate = Math.round(done / ((performance.now() - t0) / 1000));
-    into.push(perRegistration(u0, procUse(redis.child.pid!), done));
-    return rate;
+    return { rate: Math.round(done / ((performance.now() - t0) / 1000)), use: perRegistration(u0, procUse(redis.child.pid!), done) };
+  };
+  const stop = async () => {
+    await client.quit().catch(() => {});
+    await redis.stop();
   };
   try {
     // Warmed up as the hub is (the generator's own client compiles its hot path too).
-    await run(1, 'ws', [], WARM_UP_MS);
-    await run(IN_FLIGHT, 'wf', [], WARM_UP_MS);
-    const sequential: number[] = [];
-    const inFlight: number[] = [];
-    for (let r = 0; r < ROUNDS; r++) {
-      sequential.push(await run(1, `s${r}`, use.sequential!));
-      inFlight.push(await run(IN_FLIGHT, `f${r}`, use.inFlight64!));
-    }
-    return {
-      sequential: { best: Math.max(...sequential), runs: sequential, perRegistration: use.sequential },
-      inFlight64: { best: Math.max(...inFlight), runs: inFlight, perRegistration: use.inFlight64 },
-    };
-  } finally {
-    await client.quit().catch(() => {});
-    await redis.stop();
+    await phase(1, 'ws', WARM_UP_MS);
+    await phase(IN_FLIGHT, 'wf', WARM_UP_MS);
+  } catch (err) {
+    await stop();
+    throw err;
   }
+  return { phase: (inFlight, prefix) => phase(inFlight, prefix), stop };
 }
 
-/** The hub's durable registrations and the Redis peer's, sequential and 64 in flight, and their ratio. */
+/** The median of the rounds' muster / Redis ratios (each round runs both sides back to back). */
+function pairedMedian(muster: readonly number[], redis: readonly number[]): number {
+  const ratios = muster.map((m, i) => m / redis[i]!).sort((a, b) => a - b);
+  const mid = ratios.length >> 1;
+  return round(ratios.length % 2 ? ratios[mid]! : (ratios[mid - 1]! + ratios[mid]!) / 2, 2);
+}
+
+/**
+ * The hub's durable registrations and the Redis peer's, one at a time and 64 in flight. Both are
+ * up at once (both on core 0, the idle one costing nothing) and their phases alternate, the order
+ * flipped every round: this VM's speed moves by up to 2x within minutes, so each round's ratio
+ * compares the two under the same conditions, and the ratio reported is the median of the rounds'.
+ */
 export async function durableBeside(hub: BenchHub, fsync: AppendFsync = 'always'): Promise<Record<string, unknown>> {
   const muster = await musterSide(hub);
-  const redis = await redisSide(fsync);
-  const best = (r: Record<string, unknown>, k: string) => (r[k] as { best: number }).best;
-  const ratio = (k: string) => round(best(muster, k) / best(redis, k), 2);
-  return {
-    method: `${PHASE_MS / 1000} s phases, ${ROUNDS} rounds after ${WARM_UP_MS / 1000} s sequential and ${WARM_UP_MS / 1000} s in flight unmeasured on each side; Redis: appendonly yes, appendfsync ${fsync}, on core 0 as the hub, one MULTI (HSETNX, HSET, XADD) per registration from @redis/client`,
-    muster, redis: { appendfsync: fsync, ...redis },
-    musterOverRedis: { sequential: ratio('sequential'), inFlight64: ratio('inFlight64') },
-  };
+  try {
+    const redis = await redisSide(fsync);
+    try {
+      const kinds = [['sequential', 1], ['inFlight64', IN_FLIGHT]] as const;
+      const runs = { muster: { sequential: [] as Phase[], inFlight64: [] as Phase[] }, redis: { sequential: [] as Phase[], inFlight64: [] as Phase[] } };
+      const during: Record<string, unknown>[] = [];
+      for (let r = 0; r < ROUNDS; r++) {
+        for (const [kind, inFlight] of kinds) {
+          const order = r % 2 === 0 ? (['muster', 'redis'] as const) : (['redis', 'muster'] as const);
+          for (const who of order) {
+            const p = await (who === 'muster' ? muster : redis).phase(inFlight, `${kind[0]}${r}`);
+            runs[who][kind].push(p);
+            if ('during' in p && p.during) during.push(p.during);
+          }
+        }
+      }
+      const summary = (ps: Phase[]) => ({ best: Math.max(...ps.map((p) => p.rate)), runs: ps.map((p) => p.rate), perRegistration: ps.map((p) => p.use) });
+      const rates = (who: 'muster' | 'redis', kind: 'sequential' | 'inFlight64') => runs[who][kind].map((p) => p.rate);
+      return {
+        method: `${ROUNDS} rounds of ${PHASE_MS / 1000} s phases, muster's and Redis's alternating (order flipped each round), after ${WARM_UP_MS / 1000} s sequential and ${WARM_UP_MS / 1000} s in flight unmeasured on each side; Redis: appendonly yes, appendfsync ${fsync}, on core 0 as the hub, one MULTI (HSETNX, HSET, XADD) per registration from @redis/client`,
+        muster: { sequential: summary(runs.muster.sequential), inFlight64: summary(runs.muster.inFlight64), idleRoundTrips: muster.idle, roundTripsDuringBurst: during },
+        redis: { appendfsync: fsync, sequential: summary(runs.redis.sequential), inFlight64: summary(runs.redis.inFlight64) },
+        // The median of each round's ratio; bestOverBest as the bench gave it before the rounds were interleaved.
+        musterOverRedis: { sequential: pairedMedian(rates('muster', 'sequential'), rates('redis', 'sequential')), inFlight64: pairedMedian(rates('muster', 'inFlight64'), rates('redis', 'inFlight64')) },
+        musterOverRedisBestOverBest: {
+          sequential: round(Math.max(...rates('muster', 'sequential')) / Math.max(...rates('redis', 'sequential')), 2),
+          inFlight64: round(Math.max(...rates('muster', 'inFlight64')) / Math.max(...rates('redis', 'inFlight64')), 2),
+        },
+      };
+    } finally {
+      await redis.stop();
+    }
+  } finally {
+    await muster.stop();
+  }
 }
