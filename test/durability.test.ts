@@ -57,9 +57,10 @@ describe('durability - kill -9', () => {
     await q.close();
   });
 
-  test('--sync normal: changes acknowledged one at a time (committed on the hub\'s thread) and in bursts (the writer thread) survive SIGKILL', async () => {
-    const dir = tempDir('muster-durable-normal-');
-    let hub = await spawnHub(['--data', dir, '--sync', 'normal']);
+  // At both levels a batch of at most 4 changes commits on the hub's thread (at `full`, its WAL then synced on the thread pool).
+  for (const sync of ['normal', 'full'] as const) test(`--sync ${sync}: changes acknowledged one at a time (committed on the hub's thread) and in bursts (the writer thread) survive SIGKILL`, async () => {
+    const dir = tempDir(`muster-durable-${sync}-`);
+    let hub = await spawnHub(['--data', dir, '--sync', sync]);
     const p = await RpcPeer.connect(hub.wsUrl);
     const acked: { id: string; name: string; token: string }[] = [];
     // One at a time past two checkpoints (every 256 commits made on the hub's thread), then a burst, then one at a time again.
@@ -71,7 +72,7 @@ describe('durability - kill -9', () => {
     assert.equal(await hub.kill('SIGKILL'), null, 'killed by a signal, not exited');
     await p.close().catch(() => {});
 
-    hub = await spawnHub(['--data', dir, '--sync', 'normal']);
+    hub = await spawnHub(['--data', dir, '--sync', sync]);
     const all = new Map<string, { name: string; address: string }>();
     for (let after: string | null = ''; after !== null;) {
       const res = await fetch(`${hub.url}/v1/members?type=sensor&limit=1000${after ? `&after=${after}` : ''}`);
