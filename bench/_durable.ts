@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { createClient } from '@redis/client';
 import type WebSocket from 'ws';
 import { startRedis } from '../test/support/redis.js';
-import { pinPid } from './_cluster-setup.js';
+import { median, pinPid } from './_cluster-setup.js';
 import type { BenchHub } from './_hub-process.js';
 import { callOnce, close, connect, pipeline, round, type LoadOptions, type LoadResult } from './_rpc-load.js';
 
@@ -122,13 +122,20 @@ interface Side {
 
 async function musterSide(hub: BenchHub): Promise<Side & { idle: Record<string, unknown> }> {
   const side = await connect(hub.wsUrl);
-  const member = ((await callOnce(side, register(1, 'probe'))) as { result: { id: string; token: string } }).result;
-  await callOnce(side, '{"jsonrpc":"2.0","id":2,"method":"bus.subscribe","params":{"scope":"/probe/","echo":true}}');
-  // Unmeasured first: a fresh hub's first seconds include V8 compiling its hot path (a cold
-  // hub took twice the CPU per sequential registration).
-  await pipelineAlone(hub.wsUrl, { frames: 1_000_000, perFrame: 1, window: 1, maxMs: WARM_UP_MS, frame: (i) => register(i, 'dws') });
-  await pipelineAlone(hub.wsUrl, { frames: 1_000_000, perFrame: 1, window: IN_FLIGHT, maxMs: WARM_UP_MS, frame: (i) => register(i, 'dwf') });
-  const idle = await probe(side, member, new Promise((r) => setTimeout(r, 1_000)));
+  let member: { id: string; token: string };
+  let idle: Record<string, unknown>;
+  try {
+    member = ((await callOnce(side, register(1, 'probe'))) as { result: { id: string; token: string } }).result;
+    await callOnce(side, '{"jsonrpc":"2.0","id":2,"method":"bus.subscribe","params":{"scope":"/probe/","echo":true}}');
+    // Unmeasured first: a fresh hub's first seconds include V8 compiling its hot path (a cold
+    // hub took twice the CPU per sequential registration).
+    await pipelineAlone(hub.wsUrl, { frames: 1_000_000, perFrame: 1, window: 1, maxMs: WARM_UP_MS, frame: (i) => register(i, 'dws') });
+    await pipelineAlone(hub.wsUrl, { frames: 1_000_000, perFrame: 1, window: IN_FLIGHT, maxMs: WARM_UP_MS, frame: (i) => register(i, 'dwf') });
+    idle = await probe(side, member, new Promise((r) => setTimeout(r, 1_000)));
+  } catch (err) {
+    await close(side);
+    throw err;
+  }
   return {
     idle,
     async phase(inFlight, prefix) {
@@ -187,9 +194,7 @@ async function redisSide(fsync: AppendFsync): Promise<Side> {
 
 /** The median of the rounds' muster / Redis ratios (each round runs both sides back to back). */
 function pairedMedian(muster: readonly number[], redis: readonly number[]): number {
-  const ratios = muster.map((m, i) => m / redis[i]!).sort((a, b) => a - b);
-  const mid = ratios.length >> 1;
-  return round(ratios.length % 2 ? ratios[mid]! : (ratios[mid - 1]! + ratios[mid]!) / 2, 2);
+  return round(median(muster.map((m, i) => m / redis[i]!)), 2);
 }
 
 /**
