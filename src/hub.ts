@@ -314,10 +314,12 @@ export class Hub implements HubContext, ReloadTarget {
     };
   }
 
-  /** What /healthz says: a draining hub, or a cluster hub whose Redis does not answer, is not healthy. */
+  /** What /healthz says: a draining hub, a cluster hub whose Redis does not answer, or a store that takes no more writes, is not healthy. */
   health(): { ok: boolean; reason?: string } {
     if (this.drain.active) return { ok: false, reason: 'draining: about to stop' };
     if (this.#cluster && !this.#cluster.healthy) return { ok: false, reason: 'the shared store (Redis) does not answer' };
+    const failure = this.#store.failure?.() ?? null;
+    if (failure) return { ok: false, reason: failure };
     return { ok: true };
   }
 

@@ -3,6 +3,9 @@
  * every thread). With `--sync full` each registration's answer leaves the hub only after a sync of
  * the WAL that ended after the answer before it: nothing acknowledged waits in the page cache. With
  * `--sync normal` registrations are answered without a sync each (the WAL is synced at checkpoints).
+ * A sync that fails (EIO injected by strace, as a dying disk would answer) stops the store: writes
+ * are refused with STORE_UNAVAILABLE, /healthz says why, the rest of the hub keeps serving, and a
+ * restart finds everything acknowledged before.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -37,32 +40,42 @@ async function traced(sync: 'full' | 'normal'): Promise<{ syncs: Call[]; answers
   dirs.push(dir);
   const hub = await spawnHub(['--data', dir, '--sync', sync]);
   const traceFile = join(dir, 'trace');
-  const strace = spawn('strace', ['-f', '-p', String(hub.pid), '-ttt', '-T', '-yy', '-e', 'trace=fsync,fdatasync,write,writev', '-o', traceFile], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const straceExit = new Promise<void>((resolve) => strace.once('exit', () => resolve()));
   try {
-    let attached = '';
-    strace.stderr!.on('data', (d: Buffer) => { attached += d.toString(); });
-    // One "attached" line per thread of the hub (main, writer, libuv's pool...): wait for them to settle.
-    for (let i = 0; i < 100 && !/attached/.test(attached); i++) await new Promise((r) => setTimeout(r, 50));
-    await new Promise((r) => setTimeout(r, 500));
-    assert.match(attached, /attached/, `strace could not attach to the hub: ${attached}`);
+    const strace = await attach(hub.pid, ['-ttt', '-T', '-yy', '-e', 'trace=fsync,fdatasync,write,writev', '-o', traceFile]);
     const peer = await RpcPeer.connect(hub.wsUrl);
     const port = (peer.ws as unknown as { _socket: { localPort: number } })._socket.localPort;
     for (let i = 0; i < REGISTRATIONS; i++) {
       await peer.ok('register', { name: `sync-${sync}-${i}`, type: 'sensor', liveness: { kind: 'ttl', ttlMs: 60_000 } });
     }
     peer.ws.close();
-    strace.kill('SIGINT');
-    await straceExit;
+    await strace.detach();
     const calls = parseTrace(readFileSync(traceFile, 'utf8'));
     // The WebSocket frames written to the test's connection (its HTTP upgrade answer aside).
     const answers = calls.filter((c) => (c.syscall === 'write' || c.syscall === 'writev') && c.target.endsWith(`->127.0.0.1:${port}]`) && !c.args.includes('HTTP/1.1'));
     const syncs = calls.filter((c) => (c.syscall === 'fsync' || c.syscall === 'fdatasync') && c.target.endsWith('muster.db-wal'));
     return { syncs, answers };
   } finally {
-    strace.kill('SIGKILL');
     await hub.kill();
   }
+}
+
+/** Attaches strace to every thread of `pid`; resolves once it has, with a way to detach. */
+async function attach(pid: number, args: string[]): Promise<{ detach: () => Promise<void> }> {
+  const strace = spawn('strace', ['-f', '-p', String(pid), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const exited = new Promise<void>((resolve) => strace.once('exit', () => resolve()));
+  let attached = '';
+  strace.stderr!.on('data', (d: Buffer) => { attached += d.toString(); });
+  // One "attached" line per thread of the hub (main, writer, libuv's pool...): wait for them to settle.
+  for (let i = 0; i < 100 && !/attached/.test(attached); i++) await new Promise((r) => setTimeout(r, 50));
+  await new Promise((r) => setTimeout(r, 500));
+  assert.match(attached, /attached/, `strace could not attach to the hub: ${attached}`);
+  return {
+    async detach() {
+      strace.kill('SIGINT');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+      strace.kill('SIGKILL');
+    },
+  };
 }
 
 describe('durability levels on the disk', () => {
@@ -82,5 +95,38 @@ describe('durability levels on the disk', () => {
     assert.equal(answers.length, REGISTRATIONS);
     const during = syncs.filter((s) => s.endUs > answers[0]!.atUs && s.endUs <= answers.at(-1)!.atUs);
     assert.ok(during.length < REGISTRATIONS / 4, `${during.length} WAL syncs during ${REGISTRATIONS} registrations`);
+  });
+
+  test('--sync full: a failed sync of the WAL stops the store; writes answer STORE_UNAVAILABLE, /healthz says why, a restart finds what was acknowledged', { timeout: 60_000 }, async () => {
+    const dir = tempDir('muster-sync-fail-');
+    dirs.push(dir);
+    let hub = await spawnHub(['--data', dir, '--sync', 'full']);
+    try {
+      const peer = await RpcPeer.connect(hub.wsUrl);
+      const before = await peer.ok('register', { name: 'before', type: 'sensor', liveness: { kind: 'ttl', ttlMs: 60_000 } });
+      const failing = await attach(hub.pid, ['-e', 'trace=fdatasync', '-e', 'inject=fdatasync:error=EIO', '-o', '/dev/null']);
+      const during = await peer.call('register', { name: 'during', type: 'sensor' });
+      await failing.detach();
+      assert.equal(during.error?.data?.code, 'STORE_UNAVAILABLE', JSON.stringify(during));
+      // The disk answers again, but what the kernel could not write may be gone: the store stays stopped.
+      const after = await peer.call('register', { name: 'after', type: 'sensor' });
+      assert.equal(after.error?.data?.code, 'STORE_UNAVAILABLE', JSON.stringify(after));
+      const health = await fetch(`${hub.url}/healthz`);
+      assert.equal(health.status, 503);
+      assert.match(((await health.json()) as { reason: string }).reason, /failed sync of its WAL \(EIO\)/);
+      // The rest of the hub keeps serving.
+      assert.deepEqual(await peer.ok('heartbeat', { id: before.id, token: before.token }), { status: 'alive' });
+      assert.equal((await peer.ok('get', { name: 'before' })).name, 'before');
+      peer.ws.close();
+      await hub.kill('SIGKILL');
+      hub = await spawnHub(['--data', dir, '--sync', 'full']);
+      const again = await RpcPeer.connect(hub.wsUrl);
+      assert.equal((await again.ok('get', { name: 'before' })).id, before.id, 'acknowledged before the failure: kept');
+      assert.equal((await fetch(`${hub.url}/healthz`)).status, 200);
+      assert.equal((await again.ok('register', { name: 'later', type: 'sensor' })).name, 'later');
+      again.ws.close();
+    } finally {
+      await hub.kill();
+    }
   });
 });

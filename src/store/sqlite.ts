@@ -19,6 +19,7 @@ import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
 import { closeSync, fdatasync, fdatasyncSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
+import { MusterError } from '../errors.js';
 import { ConditionBook } from './conditions.js';
 import { openSqliteExport } from './sqlite-export.js';
 import { memberOfRow, MEMBER_COLUMNS, storedRevision, type RawRow } from './sqlite-rows.js';
@@ -77,7 +78,7 @@ export class SqliteStore implements Store {
   /** At `full`: the WAL file, synced after each commit made on this thread (opened at the first). */
   #wal: number | null = null;
   /** A failed sync: the kernel may have dropped pages it could not write, so nothing more is committed. */
-  #failed: Error | null = null;
+  #failed: MusterError | null = null;
 
   constructor(options: SqliteStoreOptions) {
     mkdirSync(options.dataDir, { recursive: true });
@@ -187,9 +188,13 @@ export class SqliteStore implements Store {
     const wal = (this.#wal ??= openSync(`${this.#path}-wal`, 'r+'));
     return new Promise((resolve, reject) => fdatasync(wal, (err) => {
       if (!err) return resolve();
-      this.#failed = err;
-      reject(err);
+      this.#failed = new MusterError('STORE_UNAVAILABLE', `The SQLite store stopped committing after a failed sync of its WAL (${err.code ?? err.message}): restart the hub`, undefined, { cause: err });
+      reject(this.#failed);
     }));
+  }
+
+  failure(): string | null {
+    return this.#failed?.message ?? null;
   }
 
   /**

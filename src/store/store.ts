@@ -125,6 +125,8 @@ export interface Store {
   restarted?(listener: (snapshot: StoreSnapshot) => void): void;
   /** Present when the store can give its durable state at one revision without pausing (a snapshot). */
   export?(): Promise<StoreExport>;
+  /** Why the store takes no more writes until the hub restarts (a failed sync of its file); null while it does. */
+  failure?(): string | null;
   close(): Promise<void>;
 }
 
