@@ -97,23 +97,24 @@ describe('durability levels on the disk', () => {
     assert.ok(during.length < REGISTRATIONS / 4, `${during.length} WAL syncs during ${REGISTRATIONS} registrations`);
   });
 
-  test('--sync full: a failed sync of the WAL stops the store; writes answer STORE_UNAVAILABLE, /healthz says why, a restart finds what was acknowledged', { timeout: 60_000 }, async () => {
+  // One registration commits on the hub's thread (its WAL synced with fdatasync on the thread pool); a burst commits in the writer thread (SQLite's own fsync).
+  for (const [what, syscall, burst, reason] of [['one registration', 'fdatasync', 1, 'EIO'], ['a burst of 20', 'fsync', 20, 'SQLITE_IOERR_FSYNC']] as const) test(`--sync full: a failed sync (${what}) stops the store; writes answer STORE_UNAVAILABLE, /healthz says why, a restart finds what was acknowledged`, { timeout: 60_000 }, async () => {
     const dir = tempDir('muster-sync-fail-');
     dirs.push(dir);
     let hub = await spawnHub(['--data', dir, '--sync', 'full']);
     try {
       const peer = await RpcPeer.connect(hub.wsUrl);
       const before = await peer.ok('register', { name: 'before', type: 'sensor', liveness: { kind: 'ttl', ttlMs: 60_000 } });
-      const failing = await attach(hub.pid, ['-e', 'trace=fdatasync', '-e', 'inject=fdatasync:error=EIO', '-o', '/dev/null']);
-      const during = await peer.call('register', { name: 'during', type: 'sensor' });
+      const failing = await attach(hub.pid, ['-e', `trace=${syscall}`, '-e', `inject=${syscall}:error=EIO`, '-o', '/dev/null']);
+      const during = await Promise.all(Array.from({ length: burst }, (_, i) => peer.call('register', { name: `during-${i}`, type: 'sensor' })));
       await failing.detach();
-      assert.equal(during.error?.data?.code, 'STORE_UNAVAILABLE', JSON.stringify(during));
+      for (const d of during) assert.equal(d.error?.data?.code, 'STORE_UNAVAILABLE', JSON.stringify(d));
       // The disk answers again, but what the kernel could not write may be gone: the store stays stopped.
       const after = await peer.call('register', { name: 'after', type: 'sensor' });
       assert.equal(after.error?.data?.code, 'STORE_UNAVAILABLE', JSON.stringify(after));
       const health = await fetch(`${hub.url}/healthz`);
       assert.equal(health.status, 503);
-      assert.match(((await health.json()) as { reason: string }).reason, /failed sync of its WAL \(EIO\)/);
+      assert.match(((await health.json()) as { reason: string }).reason, new RegExp(`failed sync of its WAL \\(${reason}\\)`));
       // The rest of the hub keeps serving.
       assert.deepEqual(await peer.ok('heartbeat', { id: before.id, token: before.token }), { status: 'alive' });
       assert.equal((await peer.ok('get', { name: 'before' })).name, 'before');

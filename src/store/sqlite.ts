@@ -169,7 +169,10 @@ export class SqliteStore implements Store {
       }
     } catch (err) {
       // The disk refused the batch (full, gone): its callers hear it; the book stays ahead of the file.
-      for (const p of batch) p.reject(err);
+      // An I/O error (SQLite's own sync in the writer thread failed) stops the store as a failed WAL sync does.
+      const code = (err as { code?: unknown }).code;
+      if (typeof code === 'string' && code.startsWith('SQLITE_IOERR')) this.#stop(code);
+      for (const p of batch) p.reject(this.#failed ?? err);
       return;
     }
     for (const p of batch) {
@@ -188,9 +191,14 @@ export class SqliteStore implements Store {
     const wal = (this.#wal ??= openSync(`${this.#path}-wal`, 'r+'));
     return new Promise((resolve, reject) => fdatasync(wal, (err) => {
       if (!err) return resolve();
-      this.#failed = new MusterError('STORE_UNAVAILABLE', `The SQLite store stopped committing after a failed sync of its WAL (${err.code ?? err.message}): restart the hub`, undefined, { cause: err });
-      reject(this.#failed);
+      reject(this.#stop(err.code ?? err.message));
     }));
+  }
+
+  /** Takes no more writes: the kernel may have dropped pages it could not write, so a later sync proves nothing about them. */
+  #stop(why: string): MusterError {
+    this.#failed ??= new MusterError('STORE_UNAVAILABLE', `The SQLite store stopped committing after a failed sync of its WAL (${why}): restart the hub`);
+    return this.#failed;
   }
 
   failure(): string | null {
