@@ -5,7 +5,7 @@
  * so that they do not share the hub's event loop. A last run caps the face at one request at a
  * time, which is what the original's REP socket does, to show what ROUTER buys. Then REGISTER
  * again with 200 and with 10,000 devices already registered (flat: nothing in the face scans).
- * REGISTER is measured with the default `--sync full` (each ack after an fsync) and again with
+ * REGISTER is measured with the default `--sync full` (each ack after a sync of the WAL) and again with
  * `--sync normal` (each ack after the commit reached the OS: survives kill -9, not a power loss).
  * As issue 16 measured the real registry: the hub (this process, its threads included) on core 0,
  * the clients on core 1; every REGISTER phase (1 and 8 clients, each level, each device count) is

@@ -114,7 +114,7 @@ describe('durability levels on the disk', () => {
       assert.equal(after.error?.data?.code, 'STORE_UNAVAILABLE', JSON.stringify(after));
       const health = await fetch(`${hub.url}/healthz`);
       assert.equal(health.status, 503);
-      assert.match(((await health.json()) as { reason: string }).reason, new RegExp(`failed sync of its WAL \\(${reason}\\)`));
+      assert.match(((await health.json()) as { reason: string }).reason, new RegExp(`failed write or sync of its file \\(${reason}\\)`));
       // The rest of the hub keeps serving.
       assert.deepEqual(await peer.ok('heartbeat', { id: before.id, token: before.token }), { status: 'alive' });
       assert.equal((await peer.ok('get', { name: 'before' })).name, 'before');

@@ -169,7 +169,7 @@ export class SqliteStore implements Store {
       }
     } catch (err) {
       // The disk refused the batch (full, gone): its callers hear it; the book stays ahead of the file.
-      // An I/O error (SQLite's own sync in the writer thread failed) stops the store as a failed WAL sync does.
+      // An I/O error (a write of the WAL, or SQLite's own sync in the writer thread) stops the store as a failed WAL sync does.
       const code = (err as { code?: unknown }).code;
       if (typeof code === 'string' && code.startsWith('SQLITE_IOERR')) this.#stop(code);
       for (const p of batch) p.reject(this.#failed ?? err);
@@ -197,7 +197,7 @@ export class SqliteStore implements Store {
 
   /** Takes no more writes: the kernel may have dropped pages it could not write, so a later sync proves nothing about them. */
   #stop(why: string): MusterError {
-    this.#failed ??= new MusterError('STORE_UNAVAILABLE', `The SQLite store stopped committing after a failed sync of its WAL (${why}): restart the hub`);
+    this.#failed ??= new MusterError('STORE_UNAVAILABLE', `The SQLite store stopped committing after a failed write or sync of its file (${why}): restart the hub`);
     return this.#failed;
   }
 
