@@ -58,7 +58,7 @@ describe('durability - kill -9', () => {
   });
 
   // At both levels a batch of at most 4 changes commits on the hub's thread (at `full`, its WAL then synced on the thread pool).
-  for (const sync of ['normal', 'full'] as const) test(`--sync ${sync}: changes acknowledged one at a time (committed on the hub's thread) and in bursts (the writer thread) survive SIGKILL`, async () => {
+  for (const sync of ['normal', 'full'] as const) test(`--sync ${sync}: changes acknowledged one at a time and in bursts (group commits, pipelined syncs) survive SIGKILL`, async () => {
     const dir = tempDir(`muster-durable-${sync}-`);
     let hub = await spawnHub(['--data', dir, '--sync', sync]);
     const p = await RpcPeer.connect(hub.wsUrl);

@@ -1,8 +1,8 @@
 /**
  * The SQLite store's file layout (src/store/sqlite-writes.ts): a file written before members had
  * slots opens with everything in it, and the revision a file goes on from survives the trims that
- * note it only once per TRIM_EVERY revisions. At `normal`, commits made one at a time on the hub's
- * thread still get the WAL checkpointed (by the writer thread), so it does not grow without end.
+ * note it only once per TRIM_EVERY revisions. At `normal`, commits made one at a time still get the
+ * WAL checkpointed (by the checkpoint thread), so it does not grow without end.
  */
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';

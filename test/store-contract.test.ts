@@ -20,21 +20,50 @@ runStoreContract({
 });
 
 const dirs = new WeakMap<object, string>();
-runStoreContract({
-  name: 'sqlite',
+// Both levels: at `full` changes wait for a sync of the WAL (pipelined), at `normal` they do not.
+for (const synchronous of ['normal', 'full'] as const) runStoreContract({
+  name: `sqlite (${synchronous})`,
   create: async () => {
     const dir = tempDir('muster-store-');
-    const s = new SqliteStore({ dataDir: dir, eventRetention: 5, synchronous: 'normal' });
+    const s = new SqliteStore({ dataDir: dir, eventRetention: 5, synchronous });
     dirs.set(s, dir);
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
     return s;
   },
   reopen: async (s) => {
-    const again = new SqliteStore({ dataDir: dirs.get(s)!, eventRetention: 5, synchronous: 'normal' });
+    const again = new SqliteStore({ dataDir: dirs.get(s)!, eventRetention: 5, synchronous });
     dirs.set(again, dirs.get(s)!);
     return again;
   },
   retention: 5,
+});
+
+// The SQLite store writes a backlog a chunk per turn and pipelines its syncs: callers still hear
+// back, and the feed still runs, in revision order, and everything is in the file after a reopen.
+for (const synchronous of ['normal', 'full'] as const) test(`sqlite (${synchronous}): a burst of 300 changes in one turn, and 50 sent while it commits, resolve and are fed in revision order`, async () => {
+  const dir = tempDir('muster-store-burst-');
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const s = new SqliteStore({ dataDir: dir, synchronous });
+  await s.open();
+  const fed: number[] = [];
+  const resolved: number[] = [];
+  s.feed((a) => fed.push(a.events[0]!.revision));
+  const member = (id: string) => ({ id, name: id, type: 't', address: '', meta: {}, liveness: { kind: 'ttl' as const, ttlMs: 1000 }, tokenHash: `h-${id}`, registeredAt: 1, extra: {} });
+  const send = (from: number, n: number) => Array.from({ length: n }, (_, i) => s.apply({ puts: [{ member: member(`b-${from + i}`) }], deletes: [], events: ['{"type":"added"}'] })
+    .then((a) => { resolved.push(a.events[0]!.revision); }));
+  const first = send(0, 300);
+  await new Promise((r) => setImmediate(r));
+  const later = send(300, 50);
+  await Promise.all([...first, ...later]);
+  const inOrder = Array.from({ length: 350 }, (_, i) => i + 1);
+  assert.deepEqual(fed, inOrder);
+  assert.deepEqual(resolved, inOrder);
+  await s.close();
+  const again = new SqliteStore({ dataDir: dir, synchronous });
+  const snap = await again.open();
+  await again.close();
+  assert.equal(snap.members.length, 350);
+  assert.equal(snap.position.revision, 350);
 });
 
 // Redis: a real redis-server started for this file; each store gets its own key prefix.

@@ -3,7 +3,7 @@
  * every thread). With `--sync full` each registration's answer leaves the hub only after a sync of
  * the WAL that ended after the answer before it: nothing acknowledged waits in the page cache. With
  * `--sync normal` registrations are answered without a sync each (the WAL is synced at checkpoints).
- * A sync that fails (EIO injected by strace, as a dying disk would answer) stops the store: writes
+ * A sync or a write of the WAL that fails (EIO injected by strace, as a dying disk would answer) stops the store: writes
  * are refused with STORE_UNAVAILABLE, /healthz says why, the rest of the hub keeps serving, and a
  * restart finds everything acknowledged before.
  */
@@ -97,8 +97,12 @@ describe('durability levels on the disk', () => {
     assert.ok(during.length < REGISTRATIONS / 4, `${during.length} WAL syncs during ${REGISTRATIONS} registrations`);
   });
 
-  // One registration commits on the hub's thread (its WAL synced with fdatasync on the thread pool); a burst commits in the writer thread (SQLite's own fsync).
-  for (const [what, syscall, burst, reason] of [['one registration', 'fdatasync', 1, 'EIO'], ['a burst of 20', 'fsync', 20, 'SQLITE_IOERR_FSYNC']] as const) test(`--sync full: a failed sync (${what}) stops the store; writes answer STORE_UNAVAILABLE, /healthz says why, a restart finds what was acknowledged`, { timeout: 60_000 }, async () => {
+  // Changes are written to the WAL on the hub's thread (pwrite64), then synced with fdatasync on the thread pool; a burst may take several syncs.
+  for (const [what, syscall, burst, reason] of [
+    ['a failed sync, one registration', 'fdatasync', 1, 'EIO'],
+    ['a failed sync, a burst of 20', 'fdatasync', 20, 'EIO'],
+    ['a failed write of the WAL, a burst of 20', 'pwrite64', 20, 'SQLITE_IOERR_WRITE'],
+  ] as const) test(`--sync full: ${what} stops the store; writes answer STORE_UNAVAILABLE, /healthz says why, a restart finds what was acknowledged`, { timeout: 60_000 }, async () => {
     const dir = tempDir('muster-sync-fail-');
     dirs.push(dir);
     let hub = await spawnHub(['--data', dir, '--sync', 'full']);

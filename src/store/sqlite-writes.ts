@@ -1,7 +1,7 @@
 /**
  * What the SQLite store writes, on whichever connection writes it: the schema, and one batch of
- * changes as rows in one transaction. The writer thread commits the hub's batches through it; an
- * offline restore writes its pages through the same statements.
+ * changes as rows in one transaction. The store commits the hub's changes through it; an offline
+ * restore writes its pages through the same statements.
  *
  * A commit is synced page by page (the WAL holds whole pages), so the layout keeps the pages one
  * commit dirties few: members are keyed by a slot the store hands out in increasing order (a new
@@ -22,7 +22,7 @@ export interface RowChange {
   rows: MemberRow[];
 }
 
-/** Changes in commit order with their events; what crosses to the writer thread (structured clone). */
+/** Changes in commit order with their events: what one transaction writes. */
 export interface RowBatch {
   changes: RowChange[];
   events: StoredEvent[];

@@ -1,19 +1,19 @@
 /**
  * The embedded store: one SQLite file in WAL mode. A change is decided when it is applied (its
  * conditions checked against the store's own book, its revisions handed out), then written with
- * every other change of the same event-loop turn in one transaction (group commit: one sync per
- * batch) by the writer thread (sqlite-writer.ts), so that the hub's event loop goes on while the
- * disk syncs; changes applied meanwhile form the next batch. Once committed, a batch is fed, in
- * revision order, and acknowledged.
+ * every other change of the same event-loop turn in one transaction, on this thread at SQLite's
+ * NORMAL level (no sync): a few µs a change, cheaper than handing rows to another thread and back.
+ * A larger backlog is written a chunk (CHUNK_CHANGES) per turn, so the event loop serves other
+ * work between chunks.
  *
- * A small batch (at most INLINE_MAX_CHANGES changes) is committed on this thread instead, at
- * SQLite's NORMAL level (no sync): a few tens of µs of SQLite cost less than the hand-off to the
- * writer thread and back (two thread wake-ups, a structured clone each way). At `full` the WAL is
- * then synced with fdatasync() on libuv's thread pool before the batch is acknowledged: the same
- * frames on the disk as SQLite's FULL would make sure of, without the event loop waiting for the
- * disk. Larger batches still go to the writer thread, where their statements run beside the event
- * loop. This connection never checkpoints on its own (a checkpoint syncs): every CHECKPOINT_EVERY
- * commits made here, the writer thread does, as the next step of the commit sequence.
+ * At `full` the WAL is then synced with fdatasync() on libuv's thread pool before the changes are
+ * acknowledged (group commit: one sync for everything written since the last one began). Syncs are
+ * pipelined: while one runs, the next turns' changes are written, and the next sync starts as soon
+ * as it ends. At `normal` a change is acknowledged once written (in the page cache: it survives a
+ * kill of the process). Acknowledgements, and the feed, keep revision order.
+ *
+ * This connection never checkpoints on its own (a checkpoint syncs): every CHECKPOINT_EVERY
+ * commits the checkpoint thread (sqlite-checkpointer.ts) does, while no commit is made here.
  */
 import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
@@ -23,7 +23,7 @@ import { MusterError } from '../errors.js';
 import { ConditionBook } from './conditions.js';
 import { openSqliteExport } from './sqlite-export.js';
 import { memberOfRow, MEMBER_COLUMNS, storedRevision, type RawRow } from './sqlite-rows.js';
-import { WriterThread } from './sqlite-writer-thread.js';
+import { CheckpointThread } from './sqlite-checkpoint-thread.js';
 import { createSchema, preparedWrites, rowOf, type MemberRow, type RowBatch, type Writes } from './sqlite-writes.js';
 import { withRevision, type Applied, type Change, type Store, type StoreExport, type StoreSnapshot, type StoredEvent, type StoredMember } from './store.js';
 
@@ -40,9 +40,9 @@ export interface SqliteStoreOptions {
   synchronous?: 'full' | 'normal';
 }
 
-/** Batches of up to this many changes commit on the hub's thread (one registration at a time: every batch). */
-const INLINE_MAX_CHANGES = 4;
-/** Commits made on the hub's thread between checkpoints asked of the writer thread (~2.4 WAL pages each: under SQLite's 1,000-page default). */
+/** Changes written in one transaction at most: a backlog is written a chunk per event-loop turn (~0.5 ms each at most). */
+const CHUNK_CHANGES = 64;
+/** Commits between checkpoints asked of the checkpoint thread (~2.4 WAL pages each one at a time: under SQLite's 1,000-page default). */
 const CHECKPOINT_EVERY = 256;
 
 interface Pending {
@@ -61,11 +61,17 @@ export class SqliteStore implements Store {
   readonly #exports = new Set<StoreExport>();
   readonly #retention: number;
   readonly #writes: Writes;
-  #writer: WriterThread | null = null;
+  /** Checkpoints the file on a connection of its own. */
+  #checkpointer: CheckpointThread | null = null;
+  /** Applied, not yet written. */
   #pending: Pending[] = [];
   #flushScheduled = false;
-  /** The batch the writer thread is committing (at most one: the next gathers meanwhile). */
-  #committing: Promise<void> | null = null;
+  /** At `full`: written, waiting for the next sync of the WAL. */
+  #unsynced: Pending[] = [];
+  /** The sync under way (at most one: what is written meanwhile waits for the next). */
+  #syncing: Promise<void> | null = null;
+  /** The checkpoint thread's checkpoint under way: nothing is written here meanwhile. */
+  #checkpointing: Promise<void> | null = null;
   readonly #listeners: ((a: Applied) => void)[] = [];
   #book = new ConditionBook();
   /** Each member's row (sqlite-writes.ts: new members get increasing slots, so they go on the last page). */
@@ -73,9 +79,9 @@ export class SqliteStore implements Store {
   #lastSlot = 0;
   #revision = 0;
   #epoch = '';
-  /** Commits made on this thread since the writer thread last checkpointed. */
+  /** Commits made since the checkpoint thread last checkpointed. */
   #sinceCheckpoint = 0;
-  /** At `full`: the WAL file, synced after each commit made on this thread (opened at the first). */
+  /** At `full`: the WAL file, synced before changes written to it are acknowledged (opened at the first). */
   #wal: number | null = null;
   /** A failed sync: the kernel may have dropped pages it could not write, so nothing more is committed. */
   #failed: MusterError | null = null;
@@ -87,10 +93,10 @@ export class SqliteStore implements Store {
     this.#path = join(options.dataDir, 'muster.db');
     this.#db = new Database(this.#path);
     this.#db.pragma('journal_mode = WAL');
-    // NORMAL at both levels: at `full` the WAL is synced after each commit (#syncWal).
+    // NORMAL at both levels: at `full` the WAL is synced before an acknowledgement (#sync).
     this.#db.pragma('synchronous = NORMAL');
     this.#db.pragma('busy_timeout = 5000');
-    // Checkpoints (which sync) are the writer thread's.
+    // Checkpoints (which sync) are the checkpoint thread's.
     this.#db.pragma('wal_autocheckpoint = 0');
     createSchema(this.#db);
     this.#writes = preparedWrites(this.#db, this.#retention);
@@ -116,7 +122,7 @@ export class SqliteStore implements Store {
     this.#epoch = epoch?.value ?? randomUUID();
     if (!epoch) this.#db.prepare("INSERT INTO settings (key, value) VALUES ('epoch', ?)").run(this.#epoch);
     this.#book = new ConditionBook(members);
-    this.#writer = new WriterThread({ path: this.#path, synchronous: this.#synchronous, retention: this.#retention });
+    this.#checkpointer = new CheckpointThread({ path: this.#path, synchronous: this.#synchronous });
     return { members, events, position: { revision: this.#revision, epoch: this.#epoch } };
   }
 
@@ -134,10 +140,7 @@ export class SqliteStore implements Store {
     });
     return new Promise((resolve, reject) => {
       this.#pending.push({ applied: { change, events }, resolve, reject });
-      if (!this.#flushScheduled) {
-        this.#flushScheduled = true;
-        setImmediate(() => this.#flush());
-      }
+      this.#schedule();
     });
   }
 
@@ -145,54 +148,83 @@ export class SqliteStore implements Store {
     this.#listeners.push(listener);
   }
 
-  #flush(): void {
-    this.#flushScheduled = false;
-    if (this.#committing || this.#pending.length === 0) return;
-    const batch = this.#pending;
-    this.#pending = [];
-    this.#committing = this.#commit(batch).finally(() => {
-      this.#committing = null;
-      this.#flush();
-    });
+  #schedule(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => this.#flush());
   }
 
-  async #commit(batch: Pending[]): Promise<void> {
-    const writer = this.#writer;
-    const here = batch.length <= INLINE_MAX_CHANGES;
+  /** Writes the oldest chunk of what is applied, in one transaction; the rest waits for the next turn. */
+  #flush(): void {
+    this.#flushScheduled = false;
+    if (this.#checkpointing || this.#pending.length === 0) return;
+    let chunk = this.#pending;
+    if (chunk.length <= CHUNK_CHANGES) this.#pending = [];
+    else {
+      chunk = chunk.slice(0, CHUNK_CHANGES);
+      this.#pending = this.#pending.slice(CHUNK_CHANGES);
+      this.#schedule();
+    }
     try {
-      if (!writer) throw new Error('the SQLite store is not open');
       if (this.#failed) throw this.#failed;
-      if (!here) await writer.commit(this.#rowsOf(batch));
-      else {
-        this.#writes.batch(this.#rowsOf(batch));
-        if (this.#synchronous === 'full') await this.#syncWal();
-      }
+      if (!this.#checkpointer) throw new Error('the SQLite store is not open');
+      this.#writes.batch(this.#rowsOf(chunk));
     } catch (err) {
-      // The disk refused the batch (full, gone): its callers hear it; the book stays ahead of the file.
-      // An I/O error (a write of the WAL, or SQLite's own sync in the writer thread) stops the store as a failed WAL sync does.
+      // The disk refused the chunk (full, gone): its callers hear it; the book stays ahead of the file.
+      // An I/O error writing the WAL stops the store as a failed sync does.
       const code = (err as { code?: unknown }).code;
       if (typeof code === 'string' && code.startsWith('SQLITE_IOERR')) this.#stop(code);
-      for (const p of batch) p.reject(this.#failed ?? err);
+      for (const p of chunk) p.reject(this.#failed ?? err);
       return;
     }
-    for (const p of batch) {
+    if (this.#synchronous === 'normal') this.#acknowledge(chunk);
+    else {
+      for (const p of chunk) this.#unsynced.push(p);
+      this.#sync();
+    }
+    if (++this.#sinceCheckpoint >= CHECKPOINT_EVERY) this.#checkpoint();
+  }
+
+  /**
+   * fdatasync() of the WAL on libuv's thread pool (its frames, and its size when it grew), then
+   * the acknowledgement of all that was written before it began; unless one is under way, whose
+   * end starts the next.
+   */
+  #sync(): void {
+    if (this.#syncing || this.#unsynced.length === 0) return;
+    const group = this.#unsynced;
+    this.#unsynced = [];
+    if (this.#failed) {
+      for (const p of group) p.reject(this.#failed);
+      return;
+    }
+    const wal = (this.#wal ??= openSync(`${this.#path}-wal`, 'r+'));
+    this.#syncing = new Promise((resolve) => fdatasync(wal, (err) => {
+      this.#syncing = null;
+      resolve();
+      if (err) {
+        const failed = this.#stop(err.code ?? err.message);
+        for (const p of group) p.reject(failed);
+      } else this.#acknowledge(group);
+      this.#sync();
+    }));
+  }
+
+  /** Durable (at this store's level): fed, then answered, in revision order. */
+  #acknowledge(done: readonly Pending[]): void {
+    for (const p of done) {
       for (const l of this.#listeners) l(p.applied);
       p.resolve(p.applied);
     }
-    // In the commit sequence, after the acks: no commit appends meanwhile, so the whole WAL is copied and the next commit starts it again.
-    if (here && ++this.#sinceCheckpoint >= CHECKPOINT_EVERY) {
-      this.#sinceCheckpoint = 0;
-      await writer!.checkpoint().catch(() => {});
-    }
   }
 
-  /** fdatasync() of the WAL on libuv's thread pool: its frames, and its size when it grew. */
-  #syncWal(): Promise<void> {
-    const wal = (this.#wal ??= openSync(`${this.#path}-wal`, 'r+'));
-    return new Promise((resolve, reject) => fdatasync(wal, (err) => {
-      if (!err) return resolve();
-      reject(this.#stop(err.code ?? err.message));
-    }));
+  /** The WAL copied into the file by the checkpoint thread, with no commit meanwhile: the whole of it, so the next commit starts it again. */
+  #checkpoint(): void {
+    this.#sinceCheckpoint = 0;
+    this.#checkpointing = this.#checkpointer!.checkpoint().catch(() => {}).finally(() => {
+      this.#checkpointing = null;
+      this.#schedule();
+    });
   }
 
   /** Takes no more writes: the kernel may have dropped pages it could not write, so a later sync proves nothing about them. */
@@ -209,7 +241,7 @@ export class SqliteStore implements Store {
    * The durable state at one revision, read on a connection of its own inside one read
    * transaction: WAL mode shows it the database as it was when the transaction began while this
    * connection goes on committing. Only what is committed is in it: what is acknowledged, and at
-   * most the small batch whose WAL sync is under way at `full` (committed a sync before its ack).
+   * most the changes whose WAL sync is under way at `full` (committed a sync before their ack).
    */
   async export(): Promise<StoreExport> {
     const exp = openSqliteExport(this.#path, () => this.#exports.delete(exp));
@@ -235,15 +267,18 @@ export class SqliteStore implements Store {
     if (this.#synchronous === 'full') fdatasyncSync((this.#wal ??= openSync(`${this.#path}-wal`, 'r+')));
   }
 
-  /** Commits what is queued, then ends the writer thread and closes the connections. */
+  /** Commits (and syncs) what is queued, then ends the checkpoint thread and closes the connections. */
   async close(): Promise<void> {
     for (const exp of [...this.#exports]) exp.close();
-    while (this.#committing || this.#pending.length > 0) {
-      this.#flush();
-      await this.#committing;
+    for (;;) {
+      if (this.#checkpointing) await this.#checkpointing;
+      else if (this.#pending.length > 0) this.#flush();
+      else if (this.#syncing) await this.#syncing;
+      else if (this.#unsynced.length > 0) this.#sync();
+      else break;
     }
-    await this.#writer?.close();
-    this.#writer = null;
+    await this.#checkpointer?.close();
+    this.#checkpointer = null;
     if (this.#wal !== null) closeSync(this.#wal);
     this.#wal = null;
     if (this.#db.open) this.#db.close();
@@ -256,7 +291,7 @@ export class SqliteStore implements Store {
     return slot;
   }
 
-  /** A batch as the writer thread takes it: rows, not records (structured clone of strings is a copy). */
+  /** A chunk as rows, not records. */
   #rowsOf(batch: readonly Pending[]): RowBatch {
     const out: RowBatch = { changes: new Array(batch.length), events: [] };
     for (let i = 0; i < batch.length; i++) {

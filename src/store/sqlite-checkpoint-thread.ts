@@ -1,22 +1,21 @@
 /**
- * The hub's side of the SQLite writer thread (sqlite-writer.ts): one thread per process, started
- * with the first store and kept for the next (a process that opens stores one after another, as
- * tests and restores do, starts it once). Each store hands it batches and each resolves when the
- * thread answers that it is committed; a store's messages are answered in the order sent. The
- * thread keeps the process alive only while something is on its way.
+ * The hub's side of the SQLite checkpoint thread (sqlite-checkpointer.ts): one thread per process,
+ * started with the first store and kept for the next (a process that opens stores one after
+ * another, as tests and restores do, starts it once). Each request resolves when the thread
+ * answers it; a store's messages are answered in the order sent. The thread keeps the process
+ * alive only while something is on its way.
  */
 import { statSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import type { FromWriter, ToWriter, WriterOptions } from './sqlite-writer.js';
-import type { RowBatch } from './sqlite-writes.js';
+import type { FromCheckpointer, ToCheckpointer, CheckpointerOptions } from './sqlite-checkpointer.js';
 
 interface Waiting {
   resolve: () => void;
   reject: (err: Error) => void;
 }
 
-/** The process's writer thread, shared by its stores; a new one once it failed or ended. */
-class SharedWriter {
+/** The process's checkpoint thread, shared by its stores; a new one once it failed or ended. */
+class SharedCheckpointer {
   readonly #worker: Worker;
   /** By store, then by message: what waits for the thread's answer. */
   readonly #waiting = new Map<number, Map<number, Waiting>>();
@@ -29,7 +28,7 @@ class SharedWriter {
   constructor() {
     this.#worker = startWorker();
     this.#worker.unref();
-    this.#worker.on('message', (msg: FromWriter) => {
+    this.#worker.on('message', (msg: FromCheckpointer) => {
       // Every message sent gets one answer: counted even when nobody waits for it any more, or the
       // thread would keep the process alive for ever.
       if (--this.#pending === 0) this.#worker.unref();
@@ -40,7 +39,7 @@ class SharedWriter {
       else w.resolve();
     });
     this.#worker.on('error', (err) => this.#fail(err));
-    this.#worker.once('exit', () => this.#fail(new Error('the SQLite writer thread ended')));
+    this.#worker.once('exit', () => this.#fail(new Error('the SQLite checkpoint thread ended')));
   }
 
   get broken(): boolean {
@@ -48,7 +47,7 @@ class SharedWriter {
   }
 
   /** Sends `build(seq)` for `store`; resolves with the thread's answer to it. */
-  send(store: number, build: (seq: number) => ToWriter): Promise<void> {
+  send(store: number, build: (seq: number) => ToCheckpointer): Promise<void> {
     if (this.#broken) return Promise.reject(this.#broken);
     const seq = ++this.#seq;
     let forStore = this.#waiting.get(store);
@@ -81,70 +80,61 @@ class SharedWriter {
   }
 }
 
-let shared: SharedWriter | null = null;
+let shared: SharedCheckpointer | null = null;
 let nextStore = 1;
 
-/** One store's connection in the writer thread. */
-export class WriterThread {
-  readonly #writer: SharedWriter;
+/** One store's connection in the checkpoint thread. */
+export class CheckpointThread {
+  readonly #checkpointer: SharedCheckpointer;
   readonly #store = nextStore++;
   readonly #opened: Promise<void>;
   #closed = false;
 
-  constructor(options: WriterOptions) {
-    if (!shared || shared.broken) shared = new SharedWriter();
-    this.#writer = shared;
-    this.#writer.opened();
-    this.#opened = this.#writer.send(this.#store, (seq) => ({ kind: 'open', store: this.#store, seq, options }));
+  constructor(options: CheckpointerOptions) {
+    if (!shared || shared.broken) shared = new SharedCheckpointer();
+    this.#checkpointer = shared;
+    this.#checkpointer.opened();
+    this.#opened = this.#checkpointer.send(this.#store, (seq) => ({ kind: 'open', store: this.#store, seq, options }));
     this.#opened.catch(() => {});
-  }
-
-  /** Resolves once `batch` is committed; rejects with the reason it was not (nothing of it applied). */
-  async commit(batch: RowBatch): Promise<void> {
-    await this.#opened;
-    if (this.#closed) throw new Error('the SQLite store is closed');
-    return this.#writer.send(this.#store, (seq) => ({ kind: 'commit', store: this.#store, seq, batch }));
   }
 
   /** Resolves once the WAL is copied into the database file as far as readers allow (synced at the connection's level). */
   async checkpoint(): Promise<void> {
     await this.#opened;
     if (this.#closed) throw new Error('the SQLite store is closed');
-    return this.#writer.send(this.#store, (seq) => ({ kind: 'checkpoint', store: this.#store, seq }));
+    return this.#checkpointer.send(this.#store, (seq) => ({ kind: 'checkpoint', store: this.#store, seq }));
   }
 
-  /** Closes this store's connection after the batches already sent; the thread stays for the process's next store. */
+  /** Closes this store's connection after the requests already sent; the thread stays for the process's next store. */
   async close(): Promise<void> {
     this.#closed = true;
-    await this.#writer.send(this.#store, (seq) => ({ kind: 'close', store: this.#store, seq })).catch(() => {});
-    this.#writer.forget(this.#store);
+    await this.#checkpointer.send(this.#store, (seq) => ({ kind: 'close', store: this.#store, seq })).catch(() => {});
+    this.#checkpointer.forget(this.#store);
   }
 }
 
 /**
- * The compiled build runs sqlite-writer.js directly. Run from the TypeScript sources, the thread
+ * The compiled build runs sqlite-checkpointer.js directly. Run from the TypeScript sources, the thread
  * needs tsx's loader of its own (a worker does not inherit the one registered at run time), which
- * takes a third of a second to start: the checkout's build of the same two files is used instead
- * when it is newer than they are (as bin/muster.js does for the CLI).
+ * takes a third of a second to start: the checkout's build of the same file is used instead
+ * when it is newer than its source (as bin/muster.js does for the CLI).
  */
 function startWorker(): Worker {
   const here = import.meta.url;
-  if (!here.endsWith('.ts')) return new Worker(new URL('./sqlite-writer.js', here));
+  if (!here.endsWith('.ts')) return new Worker(new URL('./sqlite-checkpointer.js', here));
   const built = builtWriter(here);
   if (built) return new Worker(built);
-  const entry = new URL('./sqlite-writer.ts', here).href;
+  const entry = new URL('./sqlite-checkpointer.ts', here).href;
   const tsx = import.meta.resolve('tsx/esm/api');
   const boot = `import(${JSON.stringify(tsx)}).then((t) => { t.register(); return import(${JSON.stringify(entry)}); })`;
   return new Worker(boot, { eval: true, execArgv: [] });
 }
 
-/** dist/store/sqlite-writer.js when it was built after the last change to the writer's sources, else null. */
+/** dist/store/sqlite-checkpointer.js when it was built after the last change to its source, else null. */
 function builtWriter(here: string): URL | null {
-  const built = new URL('../../dist/store/sqlite-writer.js', here);
+  const built = new URL('../../dist/store/sqlite-checkpointer.js', here);
   try {
-    const builtAt = Math.min(statSync(built).mtimeMs, statSync(new URL('../../dist/store/sqlite-writes.js', here)).mtimeMs);
-    const sources = ['./sqlite-writer.ts', './sqlite-writes.ts'].map((f) => statSync(new URL(f, here)).mtimeMs);
-    return sources.every((t) => t <= builtAt) ? built : null;
+    return statSync(new URL('./sqlite-checkpointer.ts', here)).mtimeMs <= statSync(built).mtimeMs ? built : null;
   } catch {
     return null;
   }
