@@ -31,7 +31,7 @@ export interface ClusterInfo {
 }
 
 export interface ClusterMetrics {
-  commands: number; failures: number; fed: number; feedLagMs: number; epochs: number;
+  commands: number; failures: number; fed: number; feedLagMs: number; epochs: number; gaps: number;
   busSent: number; busReceived: number; busTimeouts: number; busResubscribed: number; busDropped: Partial<Record<BusDropReason, number>>;
   expired: number; reaped: number; leaseFailures: number; healthy: boolean; hubs: number;
 }
@@ -95,7 +95,7 @@ export class Cluster {
     const b = this.#bus?.stats;
     const k = this.#keeper?.stats;
     return {
-      commands: s.commands, failures: s.failures, fed: s.fed, feedLagMs: s.feedLagMs, epochs: s.epochs,
+      commands: s.commands, failures: s.failures, fed: s.fed, feedLagMs: s.feedLagMs, epochs: s.epochs, gaps: s.gaps,
       busSent: b?.sent ?? 0, busReceived: b?.received ?? 0, busTimeouts: b?.timeouts ?? 0, busResubscribed: b?.resubscribed ?? 0,
       busDropped: { ...(b?.dropped ?? {}) }, expired: k?.expired ?? 0, reaped: k?.reaped ?? 0, leaseFailures: k?.leaseFailures ?? 0,
       healthy: this.healthy, hubs: this.#keeper?.hubs().size ?? 0,

@@ -123,3 +123,13 @@ function render(s: StoredMember, status: MemberStatus): RegistryEvent['member'] 
   if (!v.hub) delete v.hub;
   return v;
 }
+
+type StreamEntries = [string, string[]][];
+/** XREAD's reply: RESP3 gives a map of stream -> entries, RESP2 a list of [stream, entries]. */
+export type StreamReply = Record<string, StreamEntries> | [string, StreamEntries][] | null;
+
+export function entriesOf(reply: StreamReply): StreamEntries {
+  if (!reply) return [];
+  if (Array.isArray(reply)) return reply[0]?.[1] ?? [];
+  return Object.values(reply)[0] ?? [];
+}

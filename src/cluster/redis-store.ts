@@ -12,13 +12,17 @@
  * apply script refuses this hub's changes meanwhile (EPOCH, answered STORE_UNAVAILABLE), and the
  * store joins the new history: it loads it as at open, fails the changes lost with the old one,
  * and hands the new snapshot to its `restarted` listeners (the registry puts its own members again).
+ *
+ * Revisions follow each other in the stream; a jump means entries were trimmed before this hub read
+ * them, unless the last one it read is still there (a new history's raised revisions): see #checkJump.
  */
 import { randomUUID } from 'node:crypto';
 import { createClient } from '@redis/client';
 import type { Logger } from 'pino';
 import { MusterError, isErrorCode } from '../errors.js';
-import type { Applied, Change, SharedDeadlines, Store, StoreExport, StoreSnapshot, StoredEvent, StoredMember } from '../store/store.js';
-import { appliedOf, entryOf, eventsOf, memberOf, pairsToRecord } from './entries.js';
+import type { Applied, Change, SharedDeadlines, Store, StoreExport, StoreSnapshot } from '../store/store.js';
+import { appliedOf, entriesOf, entryOf, eventsOf, type StreamReply } from './entries.js';
+import { readShared } from './redis-snapshot.js';
 import { changeArgs } from './change-wire.js';
 import { CHECK_EPOCH, RAISE } from './scripts.js';
 import { ApplyBatches, type Answer } from './apply-batches.js';
@@ -50,22 +54,13 @@ const EPOCH_CHECK_MS = 1_000;
  */
 const EPOCH_GAP = 1_000;
 /** Member records read at once while a hub loads the registry (each page within the command timeout). */
-const OPEN_PAGE = 1_000;
-
-type StreamEntries = [string, string[]][];
-/** XREAD's reply: RESP3 gives a map of stream -> entries, RESP2 a list of [stream, entries]. */
-type StreamReply = Record<string, StreamEntries> | [string, StreamEntries][] | null;
-
-function entriesOf(reply: StreamReply): StreamEntries {
-  if (!reply) return [];
-  if (Array.isArray(reply)) return reply[0]?.[1] ?? [];
-  return Object.values(reply)[0] ?? [];
-}
 
 interface Waiting {
   change: Change;
   /** The history it was written in: lost with it if the store is wiped before it is fed. */
   epoch: string;
+  /** Its first revision, once the apply script answered. */
+  first?: number;
   resolve(applied: Applied): void;
   reject(err: unknown): void;
 }
@@ -92,6 +87,12 @@ export class RedisStore implements Store {
   readonly #instance = randomUUID();
   #nextTicket = 1;
   #lastId = '0-0';
+  /** The revision the feed has reached: an entry must begin right after it. */
+  #fedTo = 0;
+  /** The first revision of an entry that did not begin right after #fedTo (checked before the next read). */
+  #jump: number | null = null;
+  /** Set once entries were trimmed before this hub read them: what /healthz says until a restart. */
+  #behind: string | null = null;
   /** The history this hub follows; '' until open. */
   #epoch = '';
   #epochCheckedAt = 0;
@@ -102,7 +103,7 @@ export class RedisStore implements Store {
   #closed = false;
   #reading: Promise<void> | null = null;
   /** Round trips to Redis (for /metrics), the last time the reader heard from Redis, new histories joined. */
-  readonly stats = { commands: 0, failures: 0, fed: 0, lastRead: Date.now(), feedLagMs: 0, epochs: 0 };
+  readonly stats = { commands: 0, failures: 0, fed: 0, lastRead: Date.now(), feedLagMs: 0, epochs: 0, gaps: 0 };
 
   constructor(options: RedisStoreOptions) {
     this.#o = options;
@@ -194,29 +195,15 @@ export class RedisStore implements Store {
     await this.#send(['SET', `${P}:epoch`, randomUUID(), 'NX']);
     const epoch = (await this.#send<string | null>(['GET', `${P}:epoch`])) ?? '';
     const raised = after > 0 ? Number(await this.scripts.run<string>(RAISE, [P, String(after + EPOCH_GAP)])) : 0;
-    // The stream's end first: changes after it come through the reader; what the snapshot misses, it brings.
-    const tail = await this.#send<[string, string[]][]>(['XREVRANGE', `${P}:events`, '+', '-', 'COUNT', String(this.#o.eventRetention)]);
-    const ids = await this.#send<string[]>(['SMEMBERS', `${P}:ids`]);
-    const members: StoredMember[] = [];
-    // A page of records at a time: 200,000 reads sent at once outlived the command timeout, and a
-    // hub could not join a cluster that large. A member removed meanwhile reads empty and is skipped.
-    for (let from = 0; from < ids.length; from += OPEN_PAGE) {
-      const page = ids.slice(from, from + OPEN_PAGE);
-      const hashes = await Promise.all(page.map((id) => this.#send<string[]>(['HGETALL', `${P}:m:${id}`])));
-      page.forEach((id, i) => { if (hashes[i]!.length) members.push(memberOf(id, pairsToRecord(hashes[i]!))); });
-    }
-    const events: StoredEvent[] = [];
-    for (const [, fields] of [...tail].reverse()) {
-      const raw = entryOf(fields);
-      if (raw.e === undefined || raw.e === epoch) events.push(...appliedOf(raw).applied.events);
-    }
+    const { lastId, members, events } = await readShared((args) => this.#send(args), P, epoch, this.#o.eventRetention);
     this.#epoch = epoch;
     this.#epochCheckedAt = Date.now();
     this.#epochDoubted = false;
     this.#foreign = null;
-    this.#lastId = tail[0]?.[0] ?? '0-0';
-    const revision = Math.max(Number(this.#lastId.split('-')[0]), raised);
-    return { members, events: events.slice(-this.#o.eventRetention), position: { revision, epoch } };
+    this.#lastId = lastId;
+    const revision = Math.max(Number(lastId.split('-')[0]), raised);
+    this.#fedTo = revision;
+    return { members, events, position: { revision, epoch } };
   }
 
   async apply(change: Change): Promise<Applied> {
@@ -243,6 +230,15 @@ export class RedisStore implements Store {
       const code = isErrorCode(answer[0]) ? answer[0] : 'INTERNAL';
       throw new MusterError(code, code === 'NAME_TAKEN' ? `The name ${answer[1]} is taken` : `Refused: ${code} ${answer[1]}`, { detail: answer[1] });
     }
+    const waiting = this.#waiting.get(ticket);
+    if (waiting) {
+      waiting.first = Number(answer[1]);
+      // The feed went past it without it: it was trimmed from the stream before this hub read it.
+      if (waiting.first <= this.#fedTo) {
+        this.#waiting.delete(ticket);
+        throw lostInGap();
+      }
+    }
     return fed;
   }
 
@@ -257,6 +253,7 @@ export class RedisStore implements Store {
       let reply: StreamReply;
       try {
         if (this.#epochDoubted || Date.now() - this.#epochCheckedAt >= EPOCH_CHECK_MS) await this.#checkEpoch();
+        if (this.#jump !== null) await this.#checkJump(key, this.#jump);
         reply = await this.#reader.sendCommand<StreamReply>(['XREAD', 'COUNT', String(READ_COUNT), 'BLOCK', String(READ_BLOCK_MS), 'STREAMS', key, this.#lastId]);
       } catch (err) {
         if (this.#closed) return;
@@ -296,7 +293,33 @@ export class RedisStore implements Store {
     for (const l of this.#restartListeners) l(snapshot);
   }
 
-  /** Feeds one entry; false (nothing fed) for an entry of another history: the epoch is checked first. */
+  /**
+   * The revisions jumped. If the last entry read is still in the stream, nothing after it was
+   * trimmed (a new history raised the revisions). Else entries were trimmed before this hub read
+   * them: its copy may miss those changes, which /healthz says until a restart (which loads the
+   * registry whole); its own changes among them, never to be fed, are answered now.
+   */
+  async #checkJump(key: string, first: number): Promise<void> {
+    const kept = this.#lastId === '0-0' ? [undefined] : await this.#send<unknown[]>(['XRANGE', key, this.#lastId, this.#lastId]);
+    this.#jump = null;
+    if (kept.length === 0) {
+      this.stats.gaps++;
+      this.#behind ??= `This hub fell behind the shared store's change stream (entries before revision ${first} were trimmed before it read them) and may not show those changes: restart it`;
+      this.#o.log.error({ revision: first, lastRead: this.#lastId }, 'fell behind the change stream: entries were trimmed before this hub read them; restart it');
+      for (const [ticket, w] of this.#waiting) {
+        if (w.first === undefined || w.first >= first) continue;
+        this.#waiting.delete(ticket);
+        w.reject(lostInGap());
+      }
+    }
+    this.#fedTo = first - 1;
+  }
+
+  failure(): string | null {
+    return this.#behind;
+  }
+
+  /** Feeds one entry; false (nothing fed) for an entry of another history (the epoch is checked first) or past a jump in revisions. */
   #entry(id: string, fields: string[]): boolean {
     const raw = entryOf(fields);
     if (raw.e !== undefined && raw.e !== this.#epoch) {
@@ -304,7 +327,13 @@ export class RedisStore implements Store {
       this.#foreign = id;
       return false;
     }
+    const first = Number(raw.r);
+    if (first > this.#fedTo + 1) {
+      this.#jump = first;
+      return false;
+    }
     this.#lastId = id;
+    this.#fedTo = Math.max(this.#fedTo, parseInt(id, 10));
     this.stats.fed++;
     this.stats.feedLagMs = Math.max(0, Date.now() - Number(raw.at));
     // This hub's own change (known by its ticket, its body unread): hand back the very object the registry sent.
@@ -375,4 +404,9 @@ function redacted(url: string): string {
   } catch {
     return 'the configured URL';
   }
+}
+
+/** A change applied in the store whose entry this hub skipped (trimmed before it read it). */
+function lostInGap(): MusterError {
+  return new MusterError('STORE_UNAVAILABLE', "The change was applied, but this hub fell behind the shared store's change stream before it came back: this hub may not show it; restart the hub");
 }
