@@ -1,7 +1,8 @@
 /**
  * The durability levels as the disk sees them: a real hub traced with strace (its system calls,
  * every thread). With `--sync full` each registration's answer leaves the hub only after a sync of
- * the WAL that ended after the answer before it: nothing acknowledged waits in the page cache. With
+ * the WAL that ended after the answer before it, and, when 20 are sent at once, after a sync that
+ * began once its row was written to the WAL: nothing acknowledged waits in the page cache. With
  * `--sync normal` registrations are answered without a sync each (the WAL is synced at checkpoints).
  * A sync or a write of the WAL that fails (EIO injected by strace, as a dying disk would answer) stops the store: writes
  * are refused with STORE_UNAVAILABLE, /healthz says why, the rest of the hub keeps serving, and a
@@ -9,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { spawnHub, tempDir } from './support/hub.js';
@@ -22,11 +23,11 @@ after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true });
 
 interface Call { atUs: number; endUs: number; syscall: string; target: string; args: string }
 
-/** strace -ttt -T -yy lines: `TID START SYSCALL(FD<TARGET>, ...) = RESULT <DURATION>`. */
+/** strace -ttt -T -yy lines (-ff: a file per thread, no call split across lines): `START SYSCALL(FD<TARGET>, ...) = RESULT <DURATION>`. */
 function parseTrace(text: string): Call[] {
   const calls: Call[] = [];
   for (const line of text.split('\n')) {
-    const m = /^\d+\s+(\d+)\.(\d{6}) (\w+)\(\d+<(.*?)>([,)].*) <(\d+)\.(\d{6})>$/.exec(line);
+    const m = /^(\d+)\.(\d{6}) (\w+)\(\d+<(.*?)>([,)].*) <(\d+)\.(\d{6})>$/.exec(line);
     if (!m) continue;
     const atUs = Number(m[1]) * 1e6 + Number(m[2]);
     calls.push({ atUs, endUs: atUs + Number(m[6]) * 1e6 + Number(m[7]), syscall: m[3]!, target: m[4]!, args: m[5]! });
@@ -34,26 +35,42 @@ function parseTrace(text: string): Call[] {
   return calls;
 }
 
-/** Registers REGISTRATIONS members one at a time on a hub at `sync` under strace; the hub's WAL syncs and answers to the test's socket, in time order. */
-async function traced(sync: 'full' | 'normal'): Promise<{ syncs: Call[]; answers: Call[] }> {
+interface Traced {
+  /** The members registered, in the order sent. */
+  names: string[];
+  syncs: Call[];
+  /** The WebSocket frames written to the test's connection. */
+  answers: Call[];
+  /** Writes of WAL frames (their bytes in `args`). */
+  walWrites: Call[];
+}
+
+/**
+ * Registers REGISTRATIONS members on a hub at `sync` under strace, one at a time or all at once;
+ * the hub's WAL syncs and writes and its answers to the test's socket, in time order.
+ */
+async function traced(sync: 'full' | 'normal', together = false): Promise<Traced> {
   const dir = tempDir('muster-sync-');
   dirs.push(dir);
   const hub = await spawnHub(['--data', dir, '--sync', sync]);
-  const traceFile = join(dir, 'trace');
+  const traceDir = join(dir, 'trace');
+  mkdirSync(traceDir);
   try {
-    const strace = await attach(hub.pid, ['-ttt', '-T', '-yy', '-e', 'trace=fsync,fdatasync,write,writev', '-o', traceFile]);
+    const strace = await attach(hub.pid, ['-ff', '-ttt', '-T', '-yy', '-s', '8192', '-e', 'trace=fsync,fdatasync,write,writev,pwrite64', '-o', join(traceDir, 't')]);
     const peer = await RpcPeer.connect(hub.wsUrl);
     const port = (peer.ws as unknown as { _socket: { localPort: number } })._socket.localPort;
-    for (let i = 0; i < REGISTRATIONS; i++) {
-      await peer.ok('register', { name: `sync-${sync}-${i}`, type: 'sensor', liveness: { kind: 'ttl', ttlMs: 60_000 } });
-    }
+    // Fixed width: no name is a prefix of another.
+    const names = Array.from({ length: REGISTRATIONS }, (_, i) => `s${sync[0]}${together ? 'b' : 'o'}-${String(i).padStart(2, '0')}`);
+    const register = (name: string) => peer.ok('register', { name, type: 'sensor', liveness: { kind: 'ttl', ttlMs: 60_000 } });
+    if (together) await Promise.all(names.map(register));
+    else for (const name of names) await register(name);
     peer.ws.close();
     await strace.detach();
-    const calls = parseTrace(readFileSync(traceFile, 'utf8'));
-    // The WebSocket frames written to the test's connection (its HTTP upgrade answer aside).
+    const calls = readdirSync(traceDir).flatMap((f) => parseTrace(readFileSync(join(traceDir, f), 'utf8'))).sort((x, y) => x.atUs - y.atUs);
     const answers = calls.filter((c) => (c.syscall === 'write' || c.syscall === 'writev') && c.target.endsWith(`->127.0.0.1:${port}]`) && !c.args.includes('HTTP/1.1'));
     const syncs = calls.filter((c) => (c.syscall === 'fsync' || c.syscall === 'fdatasync') && c.target.endsWith('muster.db-wal'));
-    return { syncs, answers };
+    const walWrites = calls.filter((c) => c.syscall === 'pwrite64' && c.target.endsWith('muster.db-wal'));
+    return { names, syncs, answers, walWrites };
   } finally {
     await hub.kill();
   }
@@ -88,6 +105,17 @@ describe('durability levels on the disk', () => {
       assert.ok(syncs.some((s) => s.endUs > previous && s.endUs <= a.atUs), `registration ${i} was answered with no WAL sync since the answer before it`);
       previous = a.atUs;
     }
+  });
+
+  test('--sync full: 20 registrations sent at once: each is answered after a sync of the WAL that began after it was written there', { timeout: 60_000 }, async () => {
+    const { names, syncs, answers, walWrites } = await traced('full', true);
+    for (const name of names) {
+      const written = walWrites.find((w) => w.args.includes(name));
+      const answered = answers.find((a) => a.args.includes(name));
+      assert.ok(written && answered, `${name}: written to the WAL and answered`);
+      assert.ok(syncs.some((s) => s.atUs >= written.endUs && s.endUs <= answered.atUs), `${name} was answered with no WAL sync between its write and its answer`);
+    }
+    assert.ok(syncs.length < names.length, `${syncs.length} syncs for ${names.length} registrations sent at once: group commit`);
   });
 
   test('--sync normal: registrations are answered without a sync each', { timeout: 60_000 }, async () => {
