@@ -1,4 +1,5 @@
 /** The store contract (test/contracts/store.ts) against every store muster has. */
+import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
@@ -64,6 +65,35 @@ for (const synchronous of ['normal', 'full'] as const) test(`sqlite (${synchrono
   await again.close();
   assert.equal(snap.members.length, 350);
   assert.equal(snap.position.revision, 350);
+});
+
+// A feed listener that throws (a bug elsewhere) at --sync full: the changes are still answered and
+// the syncs go on; the error reaches the process's unhandled-rejection backstop. In a process of
+// its own: the test runner fails any test that leaves a rejection unhandled.
+test('sqlite (full): a feed listener that throws leaves no change unanswered', async () => {
+  const dir = tempDir('muster-store-listener-');
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const script = `
+    import { SqliteStore } from ${JSON.stringify(new URL('../src/store/sqlite.ts', import.meta.url).href)};
+    const seen = [];
+    process.on('unhandledRejection', (r) => seen.push(String(r)));
+    const s = new SqliteStore({ dataDir: ${JSON.stringify(dir)}, synchronous: 'full' });
+    await s.open();
+    let calls = 0;
+    s.feed(() => { if (++calls === 2) throw new Error('listener bug'); });
+    const member = (id) => ({ id, name: id, type: 't', address: '', meta: {}, liveness: { kind: 'ttl', ttlMs: 1000 }, tokenHash: 'h', registeredAt: 1, extra: {} });
+    const apply = (id) => s.apply({ puts: [{ member: member(id) }], deletes: [], events: ['{"type":"added"}'] });
+    const first = await Promise.all(['l-0', 'l-1', 'l-2'].map(apply));
+    const later = await apply('l-3');
+    await new Promise((r) => setTimeout(r, 50));
+    await s.close();
+    console.log(JSON.stringify({ revisions: [...first, later].map((a) => a.events[0].revision), seen }));
+  `;
+  const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+  const { revisions, seen } = JSON.parse(out.trim().split('\n').at(-1)!) as { revisions: number[]; seen: string[] };
+  assert.deepEqual(revisions, [1, 2, 3, 4], 'every change answered, later ones too');
+  assert.equal(seen.length, 1);
+  assert.match(seen[0]!, /listener bug/);
 });
 
 // Redis: a real redis-server started for this file; each store gets its own key prefix.

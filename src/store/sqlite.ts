@@ -210,10 +210,18 @@ export class SqliteStore implements Store {
     }));
   }
 
-  /** Durable (at this store's level): fed, then answered, in revision order. */
+  /**
+   * Durable (at this store's level): fed, then answered, in revision order. A listener that throws
+   * (a bug) must not leave the rest unanswered or stop the syncs: its error goes to the process's
+   * unhandled-rejection backstop (last-resort.ts logs and counts it) and the change is answered.
+   */
   #acknowledge(done: readonly Pending[]): void {
     for (const p of done) {
-      for (const l of this.#listeners) l(p.applied);
+      try {
+        for (const l of this.#listeners) l(p.applied);
+      } catch (err) {
+        void Promise.reject(err);
+      }
       p.resolve(p.applied);
     }
   }
