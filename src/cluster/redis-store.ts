@@ -53,7 +53,6 @@ const EPOCH_CHECK_MS = 1_000;
  * history in the new, so even a `since` passed without its epoch answers COMPACTED.
  */
 const EPOCH_GAP = 1_000;
-/** Member records read at once while a hub loads the registry (each page within the command timeout). */
 
 interface Waiting {
   change: Change;
