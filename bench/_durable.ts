@@ -5,13 +5,15 @@
  * from this process by @redis/client doing what a registration writes: the name taken (HSETNX),
  * the record (HSET), the event (XADD), in one MULTI. During the 64-in-flight burst a second socket
  * measures the round trip of a heartbeat and of a bus message to itself: what the rest of the hub
- * sees while registrations commit.
+ * sees while registrations commit. The same registrations through the SDK (`muster/client`, what
+ * users run: `await client.register(...)`) are measured as a third side, on the same hub.
  */
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createClient } from '@redis/client';
 import type WebSocket from 'ws';
+import { connect as sdkConnect } from '../src/client/index.js';
 import { startRedis } from '../test/support/redis.js';
 import { median, pinPid } from './_cluster-setup.js';
 import type { BenchHub } from './_hub-process.js';
@@ -151,6 +153,31 @@ async function musterSide(hub: BenchHub): Promise<Side & { idle: Record<string, 
   };
 }
 
+/** The same registrations through the SDK, `inFlight` workers each awaiting `client.register` in turn. */
+async function sdkSide(hub: BenchHub): Promise<Side> {
+  const client = await sdkConnect({ url: hub.wsUrl, reconnect: false });
+  const phase = async (workers: number, prefix: string, ms = PHASE_MS): Promise<Phase> => {
+    let done = 0;
+    const u0 = procUse(hub.pid);
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: workers }, async (_, w) => {
+      for (let i = 0; performance.now() - t0 < ms; i++) {
+        await client.register({ name: `${prefix}-${w}-${i}`, type: 'bench', liveness: { kind: 'ttl', ttlMs: 3_600_000 } });
+        done++;
+      }
+    }));
+    return { rate: Math.round(done / ((performance.now() - t0) / 1000)), use: perRegistration(u0, procUse(hub.pid), done) };
+  };
+  try {
+    await phase(1, 'sws', WARM_UP_MS);
+    await phase(IN_FLIGHT, 'swf', WARM_UP_MS);
+  } catch (err) {
+    await client.close();
+    throw err;
+  }
+  return { phase: (inFlight, prefix) => phase(inFlight, prefix), stop: () => client.close() };
+}
+
 /** Redis's fsync policy beside a hub's --sync: `always` beside full, `everysec` beside normal. */
 export type AppendFsync = 'always' | 'everysec';
 
@@ -198,46 +225,54 @@ function pairedMedian(muster: readonly number[], redis: readonly number[]): numb
 }
 
 /**
- * The hub's durable registrations and the Redis peer's, one at a time and 64 in flight. Both are
- * up at once (both on core 0, the idle one costing nothing) and their phases alternate, the order
- * flipped every round: this VM's speed moves by up to 2x within minutes, so each round's ratio
- * compares the two under the same conditions, and the ratio reported is the median of the rounds'.
+ * The hub's durable registrations (raw JSON-RPC frames, and through the SDK) and the Redis peer's,
+ * one at a time and 64 in flight. All are up at once (hub and Redis both on core 0, the idle one
+ * costing nothing) and their phases alternate, the order flipped every round: this VM's speed
+ * moves by up to 2x within minutes, so each round's ratio compares them under the same
+ * conditions, and the ratio reported is the median of the rounds'.
  */
 export async function durableBeside(hub: BenchHub, fsync: AppendFsync = 'always'): Promise<Record<string, unknown>> {
-  const muster = await musterSide(hub);
+  const stops: (() => Promise<void>)[] = [];
   try {
+    const muster = await musterSide(hub);
+    stops.push(() => muster.stop());
+    const sdk = await sdkSide(hub);
+    stops.push(() => sdk.stop());
     const redis = await redisSide(fsync);
-    try {
-      const kinds = [['sequential', 1], ['inFlight64', IN_FLIGHT]] as const;
-      const runs = { muster: { sequential: [] as Phase[], inFlight64: [] as Phase[] }, redis: { sequential: [] as Phase[], inFlight64: [] as Phase[] } };
-      const during: Record<string, unknown>[] = [];
-      for (let r = 0; r < ROUNDS; r++) {
-        for (const [kind, inFlight] of kinds) {
-          const order = r % 2 === 0 ? (['muster', 'redis'] as const) : (['redis', 'muster'] as const);
-          for (const who of order) {
-            const p = await (who === 'muster' ? muster : redis).phase(inFlight, `${kind[0]}${r}`);
-            runs[who][kind].push(p);
-            if ('during' in p && p.during) during.push(p.during);
-          }
+    stops.push(() => redis.stop());
+    const sides = { muster, sdk, redis } as const;
+    type Who = keyof typeof sides;
+    const kinds = [['sequential', 1], ['inFlight64', IN_FLIGHT]] as const;
+    type Kind = (typeof kinds)[number][0];
+    const runs = Object.fromEntries(Object.keys(sides).map((w) => [w, { sequential: [] as Phase[], inFlight64: [] as Phase[] }])) as Record<Who, Record<Kind, Phase[]>>;
+    const during: Record<string, unknown>[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const [kind, inFlight] of kinds) {
+        const order: readonly Who[] = r % 2 === 0 ? ['muster', 'sdk', 'redis'] : ['redis', 'sdk', 'muster'];
+        for (const who of order) {
+          const p: Phase & { during?: Record<string, unknown> } = await sides[who].phase(inFlight, `${who[0]}${kind[0]}${r}`);
+          runs[who][kind].push(p);
+          if (p.during) during.push(p.during);
         }
       }
-      const summary = (ps: Phase[]) => ({ best: Math.max(...ps.map((p) => p.rate)), runs: ps.map((p) => p.rate), perRegistration: ps.map((p) => p.use) });
-      const rates = (who: 'muster' | 'redis', kind: 'sequential' | 'inFlight64') => runs[who][kind].map((p) => p.rate);
-      return {
-        method: `${ROUNDS} rounds of ${PHASE_MS / 1000} s phases, muster's and Redis's alternating (order flipped each round), after ${WARM_UP_MS / 1000} s sequential and ${WARM_UP_MS / 1000} s in flight unmeasured on each side; Redis: appendonly yes, appendfsync ${fsync}, on core 0 as the hub, one MULTI (HSETNX, HSET, XADD) per registration from @redis/client`,
-        muster: { sequential: summary(runs.muster.sequential), inFlight64: summary(runs.muster.inFlight64), idleRoundTrips: muster.idle, roundTripsDuringBurst: during },
-        redis: { appendfsync: fsync, sequential: summary(runs.redis.sequential), inFlight64: summary(runs.redis.inFlight64) },
-        // The median of each round's ratio; bestOverBest as the bench gave it before the rounds were interleaved.
-        musterOverRedis: { sequential: pairedMedian(rates('muster', 'sequential'), rates('redis', 'sequential')), inFlight64: pairedMedian(rates('muster', 'inFlight64'), rates('redis', 'inFlight64')) },
-        musterOverRedisBestOverBest: {
-          sequential: round(Math.max(...rates('muster', 'sequential')) / Math.max(...rates('redis', 'sequential')), 2),
-          inFlight64: round(Math.max(...rates('muster', 'inFlight64')) / Math.max(...rates('redis', 'inFlight64')), 2),
-        },
-      };
-    } finally {
-      await redis.stop();
     }
+    const summary = (ps: Phase[]) => ({ best: Math.max(...ps.map((p) => p.rate)), runs: ps.map((p) => p.rate), perRegistration: ps.map((p) => p.use) });
+    const rates = (who: Who, kind: Kind) => runs[who][kind].map((p) => p.rate);
+    const over = (who: Who) => ({ sequential: pairedMedian(rates(who, 'sequential'), rates('redis', 'sequential')), inFlight64: pairedMedian(rates(who, 'inFlight64'), rates('redis', 'inFlight64')) });
+    return {
+      method: `${ROUNDS} rounds of ${PHASE_MS / 1000} s phases, muster's (raw frames, then the SDK) and Redis's alternating (order flipped each round), after ${WARM_UP_MS / 1000} s sequential and ${WARM_UP_MS / 1000} s in flight unmeasured on each side; Redis: appendonly yes, appendfsync ${fsync}, on core 0 as the hub, one MULTI (HSETNX, HSET, XADD) per registration from @redis/client`,
+      muster: { sequential: summary(runs.muster.sequential), inFlight64: summary(runs.muster.inFlight64), idleRoundTrips: muster.idle, roundTripsDuringBurst: during },
+      sdk: { sequential: summary(runs.sdk.sequential), inFlight64: summary(runs.sdk.inFlight64) },
+      redis: { appendfsync: fsync, sequential: summary(runs.redis.sequential), inFlight64: summary(runs.redis.inFlight64) },
+      // The median of each round's ratio; bestOverBest as the bench gave it before the rounds were interleaved.
+      musterOverRedis: over('muster'),
+      sdkOverRedis: over('sdk'),
+      musterOverRedisBestOverBest: {
+        sequential: round(Math.max(...rates('muster', 'sequential')) / Math.max(...rates('redis', 'sequential')), 2),
+        inFlight64: round(Math.max(...rates('muster', 'inFlight64')) / Math.max(...rates('redis', 'inFlight64')), 2),
+      },
+    };
   } finally {
-    await muster.stop();
+    for (const stop of stops.reverse()) await stop().catch(() => {});
   }
 }
