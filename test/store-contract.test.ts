@@ -41,7 +41,8 @@ for (const synchronous of ['normal', 'full'] as const) runStoreContract({
 
 // The SQLite store writes a backlog a chunk per turn and pipelines its syncs: callers still hear
 // back, and the feed still runs, in revision order, and everything is in the file after a reopen.
-for (const synchronous of ['normal', 'full'] as const) test(`sqlite (${synchronous}): a burst of 300 changes in one turn, and 50 sent while it commits, resolve and are fed in revision order`, async () => {
+// 10,000: a backlog many chunks long, whose written part is dropped from the queue as it goes.
+for (const [synchronous, count] of [['normal', 300], ['full', 300], ['normal', 10_000]] as const) test(`sqlite (${synchronous}): a burst of ${count} changes in one turn, and 50 sent while it commits, resolve and are fed in revision order`, async () => {
   const dir = tempDir('muster-store-burst-');
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   const s = new SqliteStore({ dataDir: dir, synchronous });
@@ -52,19 +53,19 @@ for (const synchronous of ['normal', 'full'] as const) test(`sqlite (${synchrono
   const member = (id: string) => ({ id, name: id, type: 't', address: '', meta: {}, liveness: { kind: 'ttl' as const, ttlMs: 1000 }, tokenHash: `h-${id}`, registeredAt: 1, extra: {} });
   const send = (from: number, n: number) => Array.from({ length: n }, (_, i) => s.apply({ puts: [{ member: member(`b-${from + i}`) }], deletes: [], events: ['{"type":"added"}'] })
     .then((a) => { resolved.push(a.events[0]!.revision); }));
-  const first = send(0, 300);
+  const first = send(0, count);
   await new Promise((r) => setImmediate(r));
-  const later = send(300, 50);
+  const later = send(count, 50);
   await Promise.all([...first, ...later]);
-  const inOrder = Array.from({ length: 350 }, (_, i) => i + 1);
+  const inOrder = Array.from({ length: count + 50 }, (_, i) => i + 1);
   assert.deepEqual(fed, inOrder);
   assert.deepEqual(resolved, inOrder);
   await s.close();
   const again = new SqliteStore({ dataDir: dir, synchronous });
   const snap = await again.open();
   await again.close();
-  assert.equal(snap.members.length, 350);
-  assert.equal(snap.position.revision, 350);
+  assert.equal(snap.members.length, count + 50);
+  assert.equal(snap.position.revision, count + 50);
 });
 
 // A feed listener that throws (a bug elsewhere) at --sync full: the changes are still answered and

@@ -22,6 +22,7 @@ import type { Logger } from 'pino';
 import { MusterError, isErrorCode } from '../errors.js';
 import type { Applied, Change, SharedDeadlines, Store, StoreExport, StoreSnapshot } from '../store/store.js';
 import { appliedOf, entriesOf, entryOf, eventsOf, type StreamReply } from './entries.js';
+import { connectClients, type RedisClient } from './redis-connect.js';
 import { readShared } from './redis-snapshot.js';
 import { changeArgs } from './change-wire.js';
 import { CHECK_EPOCH, RAISE } from './scripts.js';
@@ -30,7 +31,7 @@ import { exportCluster } from './redis-export.js';
 import { Scripts } from './redis-scripts.js';
 import { ReplyWatch } from './reply-watch.js';
 
-export type RedisClient = ReturnType<typeof createClient>;
+export type { RedisClient };
 
 export interface RedisStoreOptions {
   url: string;
@@ -152,32 +153,10 @@ export class RedisStore implements Store {
   }
 
   async open(): Promise<StoreSnapshot> {
-    await this.#connect();
+    await connectClients([this.#cmd, this.#reader], this.#o.url, this.#o.commandTimeoutMs);
     const snapshot = await this.#snapshot();
     this.#reading = this.#read();
     return snapshot;
-  }
-
-  /** Connects both clients, or fails clearly: a hub that cannot reach its store does not start. */
-  async #connect(): Promise<void> {
-    let last: unknown = null;
-    const seen = (err: unknown) => { last = err; };
-    for (const c of [this.#cmd, this.#reader]) c.on('error', seen);
-    const within = Math.max(5_000, this.#o.commandTimeoutMs * 2);
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        Promise.all([this.#cmd.connect(), this.#reader.connect()]),
-        new Promise((_r, reject) => { timer = setTimeout(() => reject(new Error('no connection')), within); }),
-      ]);
-    } catch (err) {
-      await Promise.allSettled([this.#cmd.destroy(), this.#reader.destroy()]);
-      const why = (last as Error | null)?.message || (err as Error).message;
-      throw new MusterError('STORE_UNAVAILABLE', `Cannot reach the cluster's Redis at ${redacted(this.#o.url)} within ${within} ms: ${why}`);
-    } finally {
-      clearTimeout(timer);
-      for (const c of [this.#cmd, this.#reader]) c.off('error', seen);
-    }
   }
 
   /** Shared store: called when the store was wiped and this hub joined its new history. */
@@ -391,17 +370,6 @@ export class RedisStore implements Store {
     clearTimeout(timer);
     if (this.#cmd.isOpen) this.#cmd.destroy();
     await this.#reading?.catch(() => {});
-  }
-}
-
-/** The URL without its password, for messages and logs. */
-function redacted(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return 'the configured URL';
   }
 }
 

@@ -63,8 +63,9 @@ export class SqliteStore implements Store {
   readonly #writes: Writes;
   /** Checkpoints the file on a connection of its own. */
   #checkpointer: CheckpointThread | null = null;
-  /** Applied, not yet written. */
+  /** Applied, not yet written: from #written on (a backlog is taken a chunk at a time without copying the rest). */
   #pending: Pending[] = [];
+  #written = 0;
   #flushScheduled = false;
   /** At `full`: written, waiting for the next sync of the WAL. */
   #unsynced: Pending[] = [];
@@ -157,13 +158,22 @@ export class SqliteStore implements Store {
   /** Writes the oldest chunk of what is applied, in one transaction; the rest waits for the next turn. */
   #flush(): void {
     this.#flushScheduled = false;
-    if (this.#checkpointing || this.#pending.length === 0) return;
-    let chunk = this.#pending;
-    if (chunk.length <= CHUNK_CHANGES) this.#pending = [];
-    else {
-      chunk = chunk.slice(0, CHUNK_CHANGES);
-      this.#pending = this.#pending.slice(CHUNK_CHANGES);
+    const left = this.#pending.length - this.#written;
+    if (this.#checkpointing || left === 0) return;
+    let chunk: Pending[];
+    if (this.#written === 0 && left <= CHUNK_CHANGES) chunk = this.#pending;
+    else chunk = this.#pending.slice(this.#written, this.#written + CHUNK_CHANGES);
+    if (left > CHUNK_CHANGES) {
+      this.#written += CHUNK_CHANGES;
+      // A backlog that never drains must not keep what was taken: dropped once it is most of the array.
+      if (this.#written >= 4096 && this.#written * 2 >= this.#pending.length) {
+        this.#pending = this.#pending.slice(this.#written);
+        this.#written = 0;
+      }
       this.#schedule();
+    } else {
+      this.#pending = [];
+      this.#written = 0;
     }
     try {
       if (this.#failed) throw this.#failed;
@@ -280,7 +290,7 @@ export class SqliteStore implements Store {
     for (const exp of [...this.#exports]) exp.close();
     for (;;) {
       if (this.#checkpointing) await this.#checkpointing;
-      else if (this.#pending.length > 0) this.#flush();
+      else if (this.#pending.length > this.#written) this.#flush();
       else if (this.#syncing) await this.#syncing;
       else if (this.#unsynced.length > 0) this.#sync();
       else break;
