@@ -3,9 +3,10 @@
  * its own Node client through the same load generator (bench/_bus-load.ts). The servers run on
  * core 0 (muster's hub as its own process under taskset; NATS and Mosquitto re-pinned to core 0
  * for the run and restored after), the load generator on core 1. Phases: (a) fan-out 1→1 and
- * 1→10, 64-byte payloads; (b) request/reply, sequential and 16 in flight (beside them a bare
- * `ws` relay, bench/_bus-ws-relay.ts), each system after the other; (c) latency at 5,000
- * messages/s, the systems interleaved in short slices (bench/_bus-latency.ts). The fan-out and
+ * 1→10, 64-byte payloads; (b) request/reply one at a time, each system after the other, and 16 in
+ * flight with the systems interleaved in 1 s slices (bench/_bus-requests.ts; beside them a bare
+ * `ws` relay, bench/_bus-ws-relay.ts); (c) latency at 5,000 messages/s, the systems interleaved in
+ * short slices (bench/_bus-latency.ts). The fan-out and
  * latency phases run once unmeasured first (warm-up). Prints delivered messages/s and server CPU
  * per delivered message for each system, the ratios muster/NATS and muster/Mosquitto, and
  * muster's latency p50 minus NATS's paired round by round.
@@ -16,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { musterDriver, mqttDriver, natsDriver, type Driver } from './_bus-drivers.js';
 import { fanout, requestReply, type FanoutResult, type RequestResult } from './_bus-load.js';
+import { interleavedRequests, pairedRatio, type InterleavedRequestResult, type RequestOptions } from './_bus-requests.js';
 import { interleavedLatency, pairedDifference, type LatencyOptions, type LatencyResult, type PairedDifference } from './_bus-latency.js';
 import { startWsRelay, type WsRelay } from './_bus-ws-relay.js';
 import { sdkDriver } from './_bus-sdk-driver.js';
@@ -32,6 +34,14 @@ const LATENCY: LatencyOptions = {
   rate: 5000, payloadBytes: PAYLOAD, warmSeconds: 2.5, warmRounds: 1, leadInSeconds: 0.05, sliceSeconds: 0.25,
   // BUS_BENCH_LATENCY_ROUNDS=N: more rounds for a tighter median (2 to 100).
   rounds: Math.min(100, Math.max(2, Math.round(Number(process.env.BUS_BENCH_LATENCY_ROUNDS ?? 20)) || 20)),
+};
+/**
+ * 8 rounds of 1 s slices at 16 in flight, as the consecutive phase measured 8 s per system, after
+ * 2 s per system alone. BUS_BENCH_REQUEST_ROUNDS=N for more rounds (2 to 50).
+ */
+const REQUESTS: RequestOptions = {
+  inFlight: 16, payloadBytes: PAYLOAD, warmMs: 2_000, sliceMs: 1_000,
+  rounds: Math.min(50, Math.max(2, Math.round(Number(process.env.BUS_BENCH_REQUEST_ROUNDS ?? 8)) || 8)),
 };
 const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
 
@@ -59,14 +69,14 @@ interface SystemReport {
   fanout10: FanoutResult | null;
   latency5k: LatencyResult | null;
   request1: RequestResult | null;
-  request16: RequestResult | null;
+  request16: InterleavedRequestResult | null;
 }
 
 /** BUS_BENCH_PHASES=fanout1,fanout10 runs only those phases; all by default. */
 const phases = process.env.BUS_BENCH_PHASES?.split(',');
 const runs = (d: Driver, name: string) => (!phases || phases.includes(name)) && (!d.phases || d.phases.includes(name));
 
-/** Every phase but latency, which runs interleaved across systems afterwards. */
+/** Every phase but request16 and latency, which run interleaved across systems afterwards. */
 async function runSystem(d: Driver): Promise<SystemReport> {
   const phase = async <T>(name: string, run: () => Promise<T>): Promise<T | null> => {
     if (!runs(d, name)) return null;
@@ -81,8 +91,7 @@ async function runSystem(d: Driver): Promise<SystemReport> {
   const fanout1 = await phase('fanout1', () => fanout(d, 1, 300_000, PAYLOAD, 15_000));
   const fanout10 = await phase('fanout10', () => fanout(d, 10, 60_000, PAYLOAD, 15_000));
   const request1 = await phase('request1', () => requestReply(d, 1, 10_000, 8_000, PAYLOAD));
-  const request16 = await phase('request16', () => requestReply(d, 16, 100_000, 8_000, PAYLOAD));
-  return { fanout1, fanout10, latency5k: null, request1, request16 };
+  return { fanout1, fanout10, latency5k: null, request1, request16: null };
 }
 
 export default async function bench(): Promise<Record<string, unknown>> {
@@ -118,6 +127,11 @@ export default async function bench(): Promise<Record<string, unknown>> {
     if (!only || only.includes('ws-relay')) drivers.push((relay = await startWsRelay(0)).driver);
     const chosen = drivers.filter((d) => !only || d.name === 'muster' || only.includes(d.name));
     for (const d of chosen) systems[d.name] = await runSystem(d);
+    const reqDrivers = chosen.filter((d) => runs(d, 'request16'));
+    if (reqDrivers.length) {
+      const req = await interleavedRequests(reqDrivers, REQUESTS, (line) => process.stderr.write(`${line}\n`));
+      for (const [name, r] of Object.entries(req)) systems[name]!.request16 = r;
+    }
     // A latency path (a frame of one or a few records per turn) warms up apart from fan-out's: a hub
     // measured on it first had p50s and CPU per message up to twice those of a second run.
     const latDrivers = chosen.filter((d) => runs(d, 'latency5k'));
@@ -153,7 +167,8 @@ export default async function bench(): Promise<Record<string, unknown>> {
     latencyP50: over(a, b, 'latency5k', (r) => r.p50Us),
     latencyP99: over(a, b, 'latency5k', (r) => r.p99Us),
     request1PerSec: over(a, b, 'request1', (r) => r.roundTripsPerSec),
-    request16PerSec: over(a, b, 'request16', (r) => r.roundTripsPerSec),
+    // The median of the interleaved rounds' ratios (bench/_bus-requests.ts).
+    request16PerSec: pairedRatio(a.request16, b.request16),
   };
   const vs = vsOf(m);
   const paired = (a: SystemReport | undefined): PairedDifference | null => (a?.latency5k && nats?.latency5k ? pairedDifference(a.latency5k, nats.latency5k) : null);
@@ -166,6 +181,7 @@ export default async function bench(): Promise<Record<string, unknown>> {
       payloadBytes: PAYLOAD, servers: 'core 0 (muster hub under taskset; nats-server and mosquitto re-pinned for the run; the bare ws relay under taskset)',
       loadGenerator: `this process, ${pinned ? 'core 1' : 'not pinned'}`, loadavgBefore: load0, loadavgAfter: loadavg(),
       latency: { ...LATENCY, seconds: latencySeconds, orders: latencyOrders },
+      request16: { ...REQUESTS, method: 'the systems interleaved, one slice each per round, the order reversed every other round; ratios are the median of the rounds\' own' },
       clients: {
         muster: 'ws speaking the bus binary frame format, requests included (records batched per microtask)', 'muster-sdk': 'the SDK (muster/client) as a user writes it: bus(c).publish / subscribe / request',
         nats: 'nats (nats.js v2)', mosquitto: 'mqtt (MQTT.js v5, QoS 0)', 'ws-relay': 'a bare ws server relaying each request to the responder\'s socket and back, one ws.send per message (requests only)',
@@ -184,11 +200,11 @@ export default async function bench(): Promise<Record<string, unknown>> {
       fanout10AtLeastHalfNats: atLeast(over(m, nats, 'fanout10', (r) => r.deliveredPerSec), 0.5),
       fanout10CpuAtMost1us: m.fanout10 ? m.fanout10.serverCpuUsPerDelivered <= 1 : null,
       p99AtMost650us: m.latency5k ? m.latency5k.p99Us <= 650 : null,
-      request16AtLeast2xNats: atLeast(over(m, nats, 'request16', (r) => r.roundTripsPerSec), 2),
+      request16AtLeast2xNats: atLeast(pairedRatio(m.request16, nats?.request16), 2),
       // Issue 16, part 1: the SDK against nats.js, and its requests against a bare ws relay.
       sdkFanout1AtLeastNats: atLeast(over(sdk, nats, 'fanout1', (r) => r.deliveredPerSec), 1),
       sdkFanout10AtLeastNats: atLeast(over(sdk, nats, 'fanout10', (r) => r.deliveredPerSec), 1),
-      sdkRequest16AtLeastWsRelay: atLeast(over(sdk, wsRelay, 'request16', (r) => r.roundTripsPerSec), 1),
+      sdkRequest16AtLeastWsRelay: atLeast(pairedRatio(sdk?.request16, wsRelay?.request16), 1),
       // Part 2: the hub's CPU per delivered message against nats-server's, and latency.
       fanout1CpuAtMost2xNats: atMost(over(m, nats, 'fanout1', (r) => r.serverCpuUsPerDelivered), 2),
       fanout10CpuAtMost1_2xNats: atMost(over(m, nats, 'fanout10', (r) => r.serverCpuUsPerDelivered), 1.2),
