@@ -3,21 +3,21 @@
  * at a time and with 64 in flight, and a redis-server with `appendonly yes`, `appendfsync always`
  * (every acknowledged write on disk, as --sync full) in the same temp folder's file system, driven
  * from this process by @redis/client doing what a registration writes: the name taken (HSETNX),
- * the record (HSET), the event (XADD), in one MULTI. During the 64-in-flight burst a second socket
- * measures the round trip of a heartbeat and of a bus message to itself: what the rest of the hub
- * sees while registrations commit. The same registrations through the SDK (`muster/client`, what
+ * the record (HSET), the event (XADD), in one MULTI. During the 64-in-flight burst a process of
+ * its own (bench/_durable-probe.ts) times the round trip of a heartbeat and of a bus message to
+ * itself: what the rest of the hub sees while registrations commit. The same registrations through the SDK (`muster/client`, what
  * users run: `await client.register(...)`) are measured as a third side, on the same hub.
  */
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createClient } from '@redis/client';
-import type WebSocket from 'ws';
 import { connect as sdkConnect } from '../src/client/index.js';
 import { startRedis } from '../test/support/redis.js';
 import { median, pinPid } from './_cluster-setup.js';
 import type { BenchHub } from './_hub-process.js';
-import { callOnce, close, connect, pipeline, round, type LoadOptions, type LoadResult } from './_rpc-load.js';
+import { startProbe } from './_durable-probe.js';
+import { connect, pipeline, round, type LoadOptions, type LoadResult } from './_rpc-load.js';
 
 // DURABLE_BENCH_MS / DURABLE_BENCH_ROUNDS shorten a run on a busy machine.
 const PHASE_MS = Number(process.env.DURABLE_BENCH_MS ?? 1_500);
@@ -30,45 +30,6 @@ const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf
 
 const register = (i: number, p: string) =>
   `{"jsonrpc":"2.0","id":${i},"method":"register","params":{"name":"${p}-${i}","type":"bench","liveness":{"kind":"ttl","ttlMs":3600000}}}`;
-
-function percentile(sorted: number[], p: number): number {
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! : NaN;
-}
-
-/** p50 / p99 / max of round trips in ms. */
-function latencies(xs: number[]): Record<string, number> {
-  const s = [...xs].sort((a, b) => a - b);
-  return { count: s.length, p50: round(percentile(s, 50), 2), p99: round(percentile(s, 99), 2), max: round(s[s.length - 1] ?? NaN, 2) };
-}
-
-/**
- * Round trips on `ws` every few ms until `stop` resolves: a heartbeat of `member`, and a bus
- * publish to a scope the same socket subscribes to with echo (request out, delivery back).
- */
-async function probe(ws: WebSocket, member: { id: string; token: string }, stop: Promise<unknown>): Promise<Record<string, unknown>> {
-  const hb: number[] = [];
-  const bus: number[] = [];
-  let running = true;
-  void stop.then(() => { running = false; });
-  let id = 1_000_000;
-  const roundTrip = (text: string, done: (data: string) => boolean) => new Promise<number>((resolve) => {
-    const t0 = performance.now();
-    const onMessage = (data: Buffer) => {
-      if (!done(data.toString())) return;
-      ws.off('message', onMessage);
-      resolve(performance.now() - t0);
-    };
-    ws.on('message', onMessage);
-    ws.send(text);
-  });
-  while (running) {
-    const n = id++;
-    hb.push(await roundTrip(`{"jsonrpc":"2.0","id":${n},"method":"heartbeat","params":{"id":"${member.id}","token":"${member.token}"}}`, (d) => d.includes(`"id":${n}`)));
-    bus.push(await roundTrip(`{"jsonrpc":"2.0","id":${id++},"method":"bus.publish","params":{"scope":"/probe/","data":${n}}}`, (d) => d.includes('"method"') && d.includes(`"data":${n}`)));
-    await new Promise((r) => setTimeout(r, 2));
-  }
-  return { heartbeatMs: latencies(hb), busMs: latencies(bus) };
-}
 
 /** What a process used so far: CPU ms of its main thread and of its other threads, and its writes. */
 interface ProcUse { main: number; others: number; writeBytes: number; writeCalls: number }
@@ -123,33 +84,29 @@ interface Side {
 }
 
 async function musterSide(hub: BenchHub): Promise<Side & { idle: Record<string, unknown> }> {
-  const side = await connect(hub.wsUrl);
-  let member: { id: string; token: string };
+  // Unmeasured first: a fresh hub's first seconds include V8 compiling its hot path (a cold hub
+  // took twice the CPU per sequential registration).
+  await pipelineAlone(hub.wsUrl, { frames: 1_000_000, perFrame: 1, window: 1, maxMs: WARM_UP_MS, frame: (i) => register(i, 'dws') });
+  await pipelineAlone(hub.wsUrl, { frames: 1_000_000, perFrame: 1, window: IN_FLIGHT, maxMs: WARM_UP_MS, frame: (i) => register(i, 'dwf') });
+  const probe = await startProbe(hub.wsUrl);
   let idle: Record<string, unknown>;
   try {
-    member = ((await callOnce(side, register(1, 'probe'))) as { result: { id: string; token: string } }).result;
-    await callOnce(side, '{"jsonrpc":"2.0","id":2,"method":"bus.subscribe","params":{"scope":"/probe/","echo":true}}');
-    // Unmeasured first: a fresh hub's first seconds include V8 compiling its hot path (a cold
-    // hub took twice the CPU per sequential registration).
-    await pipelineAlone(hub.wsUrl, { frames: 1_000_000, perFrame: 1, window: 1, maxMs: WARM_UP_MS, frame: (i) => register(i, 'dws') });
-    await pipelineAlone(hub.wsUrl, { frames: 1_000_000, perFrame: 1, window: IN_FLIGHT, maxMs: WARM_UP_MS, frame: (i) => register(i, 'dwf') });
-    idle = await probe(side, member, new Promise((r) => setTimeout(r, 1_000)));
+    idle = await probe.measure(1_000);
   } catch (err) {
-    await close(side);
+    await probe.stop();
     throw err;
   }
   return {
     idle,
     async phase(inFlight, prefix) {
       const u0 = procUse(hub.pid);
-      const load = pipelineAlone(hub.wsUrl, { frames: 1_000_000, perFrame: 1, window: inFlight, maxMs: PHASE_MS, frame: (i) => register(i, prefix) });
-      // During a burst a second socket times a heartbeat and a bus message: what the rest of the hub sees.
-      const seen = inFlight > 1 ? probe(side, member, load) : null;
-      const done = await load;
+      // During a burst a process of its own times a heartbeat and a bus message: what the rest of the hub sees.
+      const seen = inFlight > 1 ? probe.measure(PHASE_MS) : null;
+      const done = await pipelineAlone(hub.wsUrl, { frames: 1_000_000, perFrame: 1, window: inFlight, maxMs: PHASE_MS, frame: (i) => register(i, prefix) });
       const use = perRegistration(u0, procUse(hub.pid), done.requests);
       return { rate: done.perSecond, use, ...(seen ? { during: await seen } : {}) };
     },
-    stop: () => close(side),
+    stop: () => probe.stop(),
   };
 }
 
