@@ -15,7 +15,12 @@
  * Each phase also gives `hubCpuUsPerRequest`: the CPU time of this whole process (the hub's main
  * thread, its SQLite writer and ZeroMQ I/O threads, V8's helpers) over the requests answered, which
  * a busy shared machine disturbs far less than the rate. `loadAverage` is the machine's at start and end.
- * The real plantimager registry is not on this machine: its figures are issue 16's, in `reference`.
+ * Every REGISTER phase also runs against a reference registry (bench/_plantimager-reference.ts: the
+ * original's loop rebuilt from its published source, in Python on core 0) holding the same devices:
+ * the three runs alternate between the face and the reference, which goes first flipped each
+ * round, and `versusReference` is the median of the rounds' own ratios. This machine's speed moves
+ * by up to 2x within minutes, so a ratio to figures measured elsewhere (issue 16's of the original,
+ * kept in `issueFigures` and `versusIssueFigures`) says little on its own.
  */
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
@@ -28,7 +33,8 @@ import { PlantimagerFace } from '../src/faces/plantimager/face.js';
 import { Hub } from '../src/hub.js';
 import { randomUUID } from 'node:crypto';
 import { median } from './_cluster-setup.js';
-import { pinSelf } from './_hub-process.js';
+import { cpuMs, pinSelf } from './_hub-process.js';
+import { startReferenceRegistry, type ReferenceRegistry } from './_plantimager-reference.js';
 
 const DURATION_MS = Number(process.env.PLANTIMAGER_BENCH_MS ?? 3000);
 /** Unmeasured REGISTER load on every fresh hub first: its first seconds include V8 compiling the hot path (a cold hub took twice the CPU per registration). */
@@ -87,12 +93,15 @@ if (process.env.PLANTIMAGER_BENCH_CLIENT) {
 
 // ---- bench mode ----
 
-/** Runs the clients in a child process; adds the hub's (this process's) CPU per request answered meanwhile. */
-async function clientProcess(url: string, clients: number, op: Op, run: string, durationMs = DURATION_MS): Promise<ClientReport> {
-  const cpu0 = process.cpuUsage();
+/** CPU µs used so far by the server under test: this process (the hub) by default. */
+type CpuClock = () => number;
+const hubCpuUs: CpuClock = () => { const c = process.cpuUsage(); return c.user + c.system; };
+
+/** Runs the clients in a child process; adds the server's CPU per request answered meanwhile. */
+async function clientProcess(url: string, clients: number, op: Op, run: string, durationMs = DURATION_MS, cpuUs: CpuClock = hubCpuUs): Promise<ClientReport> {
+  const cpu0 = cpuUs();
   const report = await clientChild(url, clients, op, run, durationMs);
-  const cpu = process.cpuUsage(cpu0);
-  return { ...report, hubCpuUsPerRequest: Math.round((cpu.user + cpu.system) / Math.max(1, report.requests)) };
+  return { ...report, hubCpuUsPerRequest: Math.round((cpuUs() - cpu0) / Math.max(1, report.requests)) };
 }
 
 function clientChild(url: string, clients: number, op: Op, run: string, durationMs: number): Promise<ClientReport> {
@@ -112,13 +121,30 @@ function clientChild(url: string, clients: number, op: Op, run: string, duration
   });
 }
 
-/** Three runs of a phase; the median run by rate, with every run's rate. */
-async function medianOf3(url: string, clients: number, op: Op, run: string): Promise<ClientReport> {
-  const runs: ClientReport[] = [];
-  for (let i = 0; i < 3; i++) runs.push(await clientProcess(url, clients, op, `${run}-${i}`));
+/** The median run by rate, with every run's rate. */
+function medianRun(runs: readonly ClientReport[]): ClientReport {
   const rates = runs.map((r) => r.perSecond);
   const mid = median(rates);
   return { ...runs.find((r) => r.perSecond === mid)!, runs: rates };
+}
+
+interface Beside { face: ClientReport; reference: ClientReport; ratio: number }
+
+/**
+ * REGISTER from `clients` clients, three runs on the face and three on the reference, alternating
+ * (the reference first in the middle round): the median run of each, and the median of the
+ * rounds' own ratios (face / reference).
+ */
+async function besideOf3(url: string, ref: ReferenceRegistry, clients: number, run: string): Promise<Beside> {
+  const face: ClientReport[] = [];
+  const reference: ClientReport[] = [];
+  const refCpuUs = () => cpuMs(ref.pid) * 1000;
+  for (let i = 0; i < 3; i++) {
+    const onFace = () => clientProcess(url, clients, 'register', `${run}-${i}`);
+    const onRef = () => clientProcess(ref.address, clients, 'register', `${run}-${i}`, DURATION_MS, refCpuUs);
+    if (i === 1) { reference.push(await onRef()); face.push(await onFace()); } else { face.push(await onFace()); reference.push(await onRef()); }
+  }
+  return { face: medianRun(face), reference: medianRun(reference), ratio: round2(median(face.map((f, i) => f.perSecond / reference[i]!.perSecond))) };
 }
 
 type Sync = 'full' | 'normal';
@@ -129,17 +155,18 @@ const warmUp = (url: string, run: string) => clientProcess(url, 8, 'register', `
 const startHub = (dataDir: string, sync: Sync) =>
   Hub.start({ config: { ...DEFAULT_CONFIG, host: '127.0.0.1', port: 0, dataDir, hubId: 'bench', logLevel: 'silent', maxMembers: 1_000_000, sync } });
 
-/** The real registry's figures as issue 16 quotes them (it is not on this machine). */
-const REFERENCE = {
-  source: 'issue 16: the real plantimager registry, measured elsewhere (not available on this machine)',
+/** The original registry's figures as issue 16 quotes them (measured elsewhere, on another day). */
+const ISSUE_FIGURES = {
+  source: 'issue 16: the real plantimager registry, measured elsewhere',
   register_1_client: 2_200,
   register_by_devices_registered: { 200: 3_300, 2_000: 2_600 },
 };
 
-/** REGISTER from 1 and 8 clients on a fresh hub holding `devices` plantimager devices (added before the face starts). */
-async function registerAt(devices: number, sync: Sync): Promise<Record<string, unknown>> {
+/** A fresh hub at `sync` with its plantimager face, and a fresh reference registry, both holding `devices` devices. */
+async function withBoth<T>(sync: Sync, devices: number, run: (faceUrl: string, ref: ReferenceRegistry, hub: Hub) => Promise<T>): Promise<T> {
   const dataDir = mkdtempSync(join(tmpdir(), 'muster-bench-plantimager-'));
   const hub = await startHub(dataDir, sync);
+  let ref: ReferenceRegistry | null = null;
   try {
     for (let i = 0; i < devices; i += 500) {
       await Promise.all(Array.from({ length: Math.min(500, devices - i) }, (_, k) => hub.registry.add(hub.registry.createMember({
@@ -149,34 +176,32 @@ async function registerAt(devices: number, sync: Sync): Promise<Record<string, u
     }
     const face = await PlantimagerFace.start(hub, { listen: '0', defaultHost: '127.0.0.1' });
     hub.addFace(face);
-    // No warm-up here: it would add thousands of devices to the count being compared; both counts start cold alike.
-    return {
-      devicesBefore: devices, sync,
-      register_1_client: await medianOf3(face.address, 1, 'register', `d${devices}c1`),
-      register_8_clients: await medianOf3(face.address, 8, 'register', `d${devices}c8`),
-    };
+    ref = await startReferenceRegistry(devices);
+    return await run(face.address, ref, hub);
   } finally {
+    await ref?.stop();
     await hub.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
-/** REGISTER from 1 and 8 clients on a fresh hub with `--sync normal`. */
-async function registerNormal(): Promise<Record<string, unknown>> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'muster-bench-plantimager-'));
-  const hub = await startHub(dataDir, 'normal');
-  try {
-    const face = await PlantimagerFace.start(hub, { listen: '0', defaultHost: '127.0.0.1' });
-    hub.addFace(face);
-    await warmUp(face.address, 'n');
-    return {
-      register_1_client: await medianOf3(face.address, 1, 'register', 'n1'),
-      register_8_clients: await medianOf3(face.address, 8, 'register', 'n8'),
-    };
-  } finally {
-    await hub.stop();
-    rmSync(dataDir, { recursive: true, force: true });
-  }
+/** REGISTER from 1 and 8 clients beside the reference, each holding `devices` devices at first. */
+function registerAt(devices: number, sync: Sync): Promise<Record<string, unknown>> {
+  // No warm-up here: it would add thousands of devices to the count being compared; both counts start cold alike.
+  return withBoth(sync, devices, async (url, ref) => ({
+    devicesBefore: devices, sync,
+    register_1_client: await besideOf3(url, ref, 1, `d${devices}c1`),
+    register_8_clients: await besideOf3(url, ref, 8, `d${devices}c8`),
+  }));
+}
+
+/** REGISTER from 1 and 8 clients beside the reference, on a fresh hub with `--sync normal`. */
+function registerNormal(): Promise<Record<string, unknown>> {
+  return withBoth('normal', 0, async (url, ref) => {
+    await warmUp(url, 'n');
+    await warmUp(ref.address, 'n');
+    return { register_1_client: await besideOf3(url, ref, 1, 'n1'), register_8_clients: await besideOf3(url, ref, 8, 'n8') };
+  });
 }
 
 export default async function bench(): Promise<Record<string, unknown>> {
@@ -189,38 +214,43 @@ export default async function bench(): Promise<Record<string, unknown>> {
 }
 
 async function phases(): Promise<Record<string, unknown>> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'muster-bench-plantimager-'));
-  const hub = await startHub(dataDir, 'full');
-  const report: Record<string, unknown> = { durationMsPerRun: DURATION_MS, warmUpMsPerHub: WARM_UP_MS, store: 'sqlite sync=full unless said', reference: REFERENCE, loadAverage: { start: loadavg().map(round2) } };
-  try {
-    const router = await PlantimagerFace.start(hub, { listen: '0', defaultHost: '127.0.0.1' });
+  const report: Record<string, unknown> = {
+    durationMsPerRun: DURATION_MS, warmUpMsPerHub: WARM_UP_MS, store: 'sqlite sync=full unless said',
+    reference: 'bench/_plantimager-reference.ts: the original DeviceRegistry loop rebuilt from its published source, /usr/bin/python3 on core 0',
+    issueFigures: ISSUE_FIGURES, loadAverage: { start: loadavg().map(round2) },
+  };
+  await withBoth('full', 0, async (url, ref, hub) => {
     const serial = await PlantimagerFace.start(hub, { listen: '0', defaultHost: '127.0.0.1', maxInFlight: 1 });
-    hub.addFace(router);
     hub.addFace(serial);
-    await warmUp(router.address, 'full');
+    await warmUp(url, 'full');
+    await warmUp(ref.address, 'full');
     for (const clients of [1, 8]) {
       const n = clients === 1 ? '1_client' : `${clients}_clients`;
-      report[`register_${n}`] = await medianOf3(router.address, clients, 'register', `r${clients}`);
-      report[`check_alive_${n}`] = await clientProcess(router.address, clients, 'alive', `a${clients}`);
+      report[`register_${n}`] = await besideOf3(url, ref, clients, `r${clients}`);
+      report[`check_alive_${n}`] = await clientProcess(url, clients, 'alive', `a${clients}`);
     }
     report.register_8_clients_one_at_a_time_like_REP = await clientProcess(serial.address, 8, 'register', 's8');
     report.check_alive_8_clients_one_at_a_time_like_REP = await clientProcess(serial.address, 8, 'alive', 'sa8');
     report.membersAtEnd = hub.registry.size;
-  } finally {
-    await hub.stop();
-    rmSync(dataDir, { recursive: true, force: true });
-  }
+  });
   report.syncNormal = await registerNormal();
   const byDevices = [await registerAt(200, 'full'), await registerAt(10_000, 'full')];
   report.registerByDevicesRegistered = byDevices;
-  const rate = (k: string, r: Record<string, unknown>) => (r[k] as ClientReport).perSecond;
+  const phase = (r: Record<string, unknown>, k: string) => r[k] as Beside;
   const normal = report.syncNormal as Record<string, unknown>;
+  const flat = (k: string, side: 'face' | 'reference') => round2(phase(byDevices[1]!, k)[side].perSecond / phase(byDevices[0]!, k)[side].perSecond);
   (report.loadAverage as Record<string, number[]>).end = loadavg().map(round2);
   report.versusReference = {
-    register_1_client: { full: round2(rate('register_1_client', report) / REFERENCE.register_1_client), normal: round2(rate('register_1_client', normal) / REFERENCE.register_1_client) },
-    register_8_clients: { full: round2(rate('register_8_clients', report) / REFERENCE.register_by_devices_registered[200]), normal: round2(rate('register_8_clients', normal) / REFERENCE.register_by_devices_registered[200]) },
-    flat_8_clients_10000_over_200_devices: round2(rate('register_8_clients', byDevices[1]!) / rate('register_8_clients', byDevices[0]!)),
-    flat_1_client_10000_over_200_devices: round2(rate('register_1_client', byDevices[1]!) / rate('register_1_client', byDevices[0]!)),
+    register_1_client: { full: phase(report, 'register_1_client').ratio, normal: phase(normal, 'register_1_client').ratio },
+    register_8_clients: { full: phase(report, 'register_8_clients').ratio, normal: phase(normal, 'register_8_clients').ratio },
+    register_at_10000_devices: { '1_client': phase(byDevices[1]!, 'register_1_client').ratio, '8_clients': phase(byDevices[1]!, 'register_8_clients').ratio },
+    flat_1_client_10000_over_200_devices: { face: flat('register_1_client', 'face'), reference: flat('register_1_client', 'reference') },
+    flat_8_clients_10000_over_200_devices: { face: flat('register_8_clients', 'face'), reference: flat('register_8_clients', 'reference') },
+  };
+  const faceRate = (r: Record<string, unknown>, k: string) => phase(r, k).face.perSecond;
+  report.versusIssueFigures = {
+    register_1_client: { full: round2(faceRate(report, 'register_1_client') / ISSUE_FIGURES.register_1_client), normal: round2(faceRate(normal, 'register_1_client') / ISSUE_FIGURES.register_1_client) },
+    register_8_clients: { full: round2(faceRate(report, 'register_8_clients') / ISSUE_FIGURES.register_by_devices_registered[200]), normal: round2(faceRate(normal, 'register_8_clients') / ISSUE_FIGURES.register_by_devices_registered[200]) },
   };
   return report;
 }
