@@ -6,8 +6,7 @@
  * 1.7x a bare ws relay on different days: the machine's speed had moved between the phases. The
  * figure to compare is the median of the rounds' own ratios. Every slice is bounded in time.
  */
-import type { Driver, Requester } from './_bus-drivers.js';
-import type { Closer } from './_bus-drivers.js';
+import type { Closer, Driver, Requester } from './_bus-drivers.js';
 import { serverCpuSeconds, type RequestResult } from './_bus-load.js';
 import { median } from './_cluster-setup.js';
 

@@ -5,8 +5,9 @@
  * from this process by @redis/client doing what a registration writes: the name taken (HSETNX),
  * the record (HSET), the event (XADD), in one MULTI. During the 64-in-flight burst a process of
  * its own (bench/_durable-probe.ts) times the round trip of a heartbeat and of a bus message to
- * itself: what the rest of the hub sees while registrations commit. The same registrations through the SDK (`muster/client`, what
- * users run: `await client.register(...)`) are measured as a third side, on the same hub.
+ * itself: what the rest of the hub sees while registrations commit. The same registrations
+ * through the SDK (`muster/client`, what users run: `await client.register(...)`) are measured as
+ * a third side, on the same hub.
  */
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
