@@ -16,9 +16,9 @@
  * thread, its SQLite writer and ZeroMQ I/O threads, V8's helpers) over the requests answered, which
  * a busy shared machine disturbs far less than the rate. `loadAverage` is the machine's at start and end.
  * Every REGISTER phase also runs against a reference registry (bench/_plantimager-reference.ts: the
- * original's loop rebuilt from its published source, in Python on core 0) holding the same devices:
- * the three runs alternate between the face and the reference, which goes first flipped each
- * round, and `versusReference` is the median of the rounds' own ratios. This machine's speed moves
+ * original's loop rebuilt from its published source, in Python on core 0), a fresh one per run
+ * holding the phase's devices: the three runs alternate between the face and the reference, which
+ * goes first flipped each round, and `versusReference` is the median of the rounds' own ratios. This machine's speed moves
  * by up to 2x within minutes, so a ratio to figures measured elsewhere (issue 16's of the original,
  * kept in `issueFigures` and `versusIssueFigures`) says little on its own.
  */
@@ -34,7 +34,7 @@ import { Hub } from '../src/hub.js';
 import { randomUUID } from 'node:crypto';
 import { median } from './_cluster-setup.js';
 import { cpuMs, pinSelf } from './_hub-process.js';
-import { startReferenceRegistry, type ReferenceRegistry } from './_plantimager-reference.js';
+import { startReferenceRegistry } from './_plantimager-reference.js';
 
 const DURATION_MS = Number(process.env.PLANTIMAGER_BENCH_MS ?? 3000);
 /** Unmeasured REGISTER load on every fresh hub first: its first seconds include V8 compiling the hot path (a cold hub took twice the CPU per registration). */
@@ -133,15 +133,22 @@ interface Beside { face: ClientReport; reference: ClientReport; ratio: number }
 /**
  * REGISTER from `clients` clients, three runs on the face and three on the reference, alternating
  * (the reference first in the middle round): the median run of each, and the median of the
- * rounds' own ratios (face / reference).
+ * rounds' own ratios (face / reference). Each reference run is a fresh reference holding `devices`:
+ * the thousands a run registers live 20 s and would slow the next run's scans.
  */
-async function besideOf3(url: string, ref: ReferenceRegistry, clients: number, run: string): Promise<Beside> {
+async function besideOf3(url: string, devices: number, clients: number, run: string): Promise<Beside> {
   const face: ClientReport[] = [];
   const reference: ClientReport[] = [];
-  const refCpuUs = () => cpuMs(ref.pid) * 1000;
   for (let i = 0; i < 3; i++) {
     const onFace = () => clientProcess(url, clients, 'register', `${run}-${i}`);
-    const onRef = () => clientProcess(ref.address, clients, 'register', `${run}-${i}`, DURATION_MS, refCpuUs);
+    const onRef = async () => {
+      const ref = await startReferenceRegistry(devices);
+      try {
+        return await clientProcess(ref.address, clients, 'register', `${run}-${i}`, DURATION_MS, () => cpuMs(ref.pid) * 1000);
+      } finally {
+        await ref.stop();
+      }
+    };
     if (i === 1) { reference.push(await onRef()); face.push(await onFace()); } else { face.push(await onFace()); reference.push(await onRef()); }
   }
   return { face: medianRun(face), reference: medianRun(reference), ratio: round2(median(face.map((f, i) => f.perSecond / reference[i]!.perSecond))) };
@@ -162,11 +169,10 @@ const ISSUE_FIGURES = {
   register_by_devices_registered: { 200: 3_300, 2_000: 2_600 },
 };
 
-/** A fresh hub at `sync` with its plantimager face, and a fresh reference registry, both holding `devices` devices. */
-async function withBoth<T>(sync: Sync, devices: number, run: (faceUrl: string, ref: ReferenceRegistry, hub: Hub) => Promise<T>): Promise<T> {
+/** A fresh hub at `sync` holding `devices` plantimager devices (added before the face starts), with its face. */
+async function withFace<T>(sync: Sync, devices: number, run: (faceUrl: string, hub: Hub) => Promise<T>): Promise<T> {
   const dataDir = mkdtempSync(join(tmpdir(), 'muster-bench-plantimager-'));
   const hub = await startHub(dataDir, sync);
-  let ref: ReferenceRegistry | null = null;
   try {
     for (let i = 0; i < devices; i += 500) {
       await Promise.all(Array.from({ length: Math.min(500, devices - i) }, (_, k) => hub.registry.add(hub.registry.createMember({
@@ -176,10 +182,8 @@ async function withBoth<T>(sync: Sync, devices: number, run: (faceUrl: string, r
     }
     const face = await PlantimagerFace.start(hub, { listen: '0', defaultHost: '127.0.0.1' });
     hub.addFace(face);
-    ref = await startReferenceRegistry(devices);
-    return await run(face.address, ref, hub);
+    return await run(face.address, hub);
   } finally {
-    await ref?.stop();
     await hub.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
@@ -188,18 +192,18 @@ async function withBoth<T>(sync: Sync, devices: number, run: (faceUrl: string, r
 /** REGISTER from 1 and 8 clients beside the reference, each holding `devices` devices at first. */
 function registerAt(devices: number, sync: Sync): Promise<Record<string, unknown>> {
   // No warm-up here: it would add thousands of devices to the count being compared; both counts start cold alike.
-  return withBoth(sync, devices, async (url, ref) => ({
+  return withFace(sync, devices, async (url) => ({
     devicesBefore: devices, sync,
-    register_1_client: await besideOf3(url, ref, 1, `d${devices}c1`),
-    register_8_clients: await besideOf3(url, ref, 8, `d${devices}c8`),
+    register_1_client: await besideOf3(url, devices, 1, `d${devices}c1`),
+    register_8_clients: await besideOf3(url, devices, 8, `d${devices}c8`),
   }));
 }
 
 /** REGISTER from 1 and 8 clients beside the reference, on a fresh hub with `--sync normal`. */
 function registerNormal(): Promise<Record<string, unknown>> {
-  return withBoth('normal', 0, async (url, ref) => {
+  return withFace('normal', 0, async (url) => {
     await warmUp(url, 'n');
-    return { register_1_client: await besideOf3(url, ref, 1, 'n1'), register_8_clients: await besideOf3(url, ref, 8, 'n8') };
+    return { register_1_client: await besideOf3(url, 0, 1, 'n1'), register_8_clients: await besideOf3(url, 0, 8, 'n8') };
   });
 }
 
@@ -218,14 +222,14 @@ async function phases(): Promise<Record<string, unknown>> {
     reference: 'bench/_plantimager-reference.ts: the original DeviceRegistry loop rebuilt from its published source, /usr/bin/python3 on core 0',
     issueFigures: ISSUE_FIGURES, loadAverage: { start: loadavg().map(round2) },
   };
-  await withBoth('full', 0, async (url, ref, hub) => {
+  await withFace('full', 0, async (url, hub) => {
     const serial = await PlantimagerFace.start(hub, { listen: '0', defaultHost: '127.0.0.1', maxInFlight: 1 });
     hub.addFace(serial);
-    // The reference has no compiler to warm up, and the devices a warm-up registers would slow its scans for 20 s.
+    // The reference has no compiler to warm up (and each of its runs starts fresh).
     await warmUp(url, 'full');
     for (const clients of [1, 8]) {
       const n = clients === 1 ? '1_client' : `${clients}_clients`;
-      report[`register_${n}`] = await besideOf3(url, ref, clients, `r${clients}`);
+      report[`register_${n}`] = await besideOf3(url, 0, clients, `r${clients}`);
       report[`check_alive_${n}`] = await clientProcess(url, clients, 'alive', `a${clients}`);
     }
     report.register_8_clients_one_at_a_time_like_REP = await clientProcess(serial.address, 8, 'register', 's8');
