@@ -13,8 +13,9 @@
  * Each fresh hub first takes WARM_UP_MS of REGISTER from 8 clients, not counted (the hubs of the
  * by-devices runs excepted, whose device counts it would change).
  * Each phase also gives `hubCpuUsPerRequest`: the CPU time of this whole process (the hub's main
- * thread, its SQLite writer and ZeroMQ I/O threads, V8's helpers) over the requests answered, which
- * a busy shared machine disturbs far less than the rate. `loadAverage` is the machine's at start and end.
+ * thread, its SQLite writer and ZeroMQ I/O threads, V8's helpers; on the reference's side, the
+ * reference's process) over the requests answered, which a busy shared machine disturbs far less
+ * than the rate. `loadAverage` is the machine's at start and end.
  * Every REGISTER phase also runs against a reference registry (bench/_plantimager-reference.ts: the
  * original's loop rebuilt from its published source, in Python on core 0), a fresh one per run
  * holding the phase's devices: the three runs alternate between the face and the reference, which
