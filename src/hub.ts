@@ -149,6 +149,8 @@ export class Hub implements HubContext, ReloadTarget {
       descendants: this.federation.descendants().length, dropped: this.federation.dropped,
     }));
     if (cluster) this.metrics.addCluster(() => cluster.metrics());
+    const figures = store.figures?.bind(store);
+    if (figures) this.metrics.addStore(figures);
 
     // The native face: HTTP, SSE and the WebSocket API on one port.
     const tls = config.tlsCert && config.tlsKey ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : null;

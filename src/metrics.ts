@@ -2,6 +2,9 @@
 import { Counter, Gauge, Registry as PromRegistry, collectDefaultMetrics } from 'prom-client';
 import type { BusTotals } from './core/bus/relay.js';
 
+/** The embedded store's figures (the store port's StoreFigures; metrics imports no store). */
+interface StoreFigures { changes: number; commits: number; syncs: number }
+
 /** Why the cluster's bus lost a message (`muster_cluster_bus_dropped_total{reason}`). */
 export const CLUSTER_DROP_REASONS = ['queue-full', 'redis-error', 'no-subscriber', 'no-member', 'unreadable'] as const;
 
@@ -98,6 +101,15 @@ export class Metrics {
     counter('muster_cluster_lease_failures_total', 'Renewals of this hub\'s lease that failed', (c) => c.leaseFailures);
     new Gauge({ name: 'muster_cluster_healthy', help: '1 while Redis answers, the change stream is read and the bus hears its own pings', registers: r, collect() { this.set(f().healthy ? 1 : 0); } });
     new Gauge({ name: 'muster_cluster_hubs', help: 'Hubs of the cluster (this one included), as last read', registers: r, collect() { this.set(f().hubs); } });
+  }
+
+  /** Embedded store: changes written, the transactions and the syncs that took them (changes per sync: group commit at work). */
+  addStore(f: () => StoreFigures): void {
+    const counter = (name: string, help: string, read: (s: StoreFigures) => number) =>
+      new Counter({ name, help, registers: [this.registry], collect() { this.reset(); this.inc(read(f())); } });
+    counter('muster_store_changes_total', 'Changes written to the store file', (s) => s.changes);
+    counter('muster_store_commits_total', 'Transactions that wrote them (the changes of one event-loop turn, 64 at most, go in one)', (s) => s.commits);
+    counter('muster_store_syncs_total', 'Syncs of the file before acknowledging (--sync full; each covers every commit since the last began)', (s) => s.syncs);
   }
 
   /** Bus counters live as plain numbers on the relay (hot path); they are read at scrape time. */

@@ -115,6 +115,7 @@ export class RpcConnection {
         reject(new TimeoutError(`No answer to ${method} within ${timeoutMs} ms`, { method, timeoutMs }));
       }, timeoutMs);
       this.#pending.set(id, { resolve, reject, timer });
+      this.#socket.coalesce?.();
       this.#socket.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }));
     });
   }

@@ -17,6 +17,11 @@ export interface WebSocketLike {
   readonly bufferedAmount?: number;
   send(data: string | Uint8Array): void;
   close(code?: number, reason?: string): void;
+  /**
+   * Where the runtime can (Node): holds what is sent for the rest of this event-loop turn, then
+   * writes it to the network at once. The SDK calls it before each request.
+   */
+  coalesce?(): void;
 }
 
 /** Makes a socket for a URL (e.g. `(url) => new WebSocket(url)`). */
@@ -27,7 +32,11 @@ export const OPEN = 1;
 type WebSocketCtor = new (url: string) => WebSocketLike;
 
 /** The `ws` package's constructor and the options the SDK gives it. */
-type NodeWebSocketCtor = new (url: string, options: NodeSocketOptions) => WebSocketLike;
+type NodeWebSocketCtor = new (url: string, options: NodeSocketOptions) => NodeWebSocket;
+/** `ws`'s WebSocket and the TCP socket under it once open (`_socket`: not in its typings, there since ws 1). */
+interface NodeWebSocket extends WebSocketLike {
+  _socket?: { cork(): void; uncork(): void } | null;
+}
 interface NodeSocketOptions {
   perMessageDeflate: boolean;
   generateMask(mask: Uint8Array): void;
@@ -56,9 +65,29 @@ export async function defaultWebSocketFactory(): Promise<WebSocketFactory> {
   const specifier = 'ws';
   nodeCtor ??= (import(/* @vite-ignore */ /* webpackIgnore: true */ specifier) as Promise<{ default: NodeWebSocketCtor }>).then((m) => m.default);
   const Ctor = await nodeCtor.catch(() => undefined);
-  if (Ctor) return (url) => new Ctor(url, NODE_SOCKET_OPTIONS);
+  if (Ctor) return (url) => coalescing(new Ctor(url, NODE_SOCKET_OPTIONS));
   if (global) return (url) => new global(url);
   throw new Error('No WebSocket implementation: install the "ws" package or pass the webSocket option');
+}
+
+/**
+ * Requests made in one turn leave in one write: the first corks the TCP socket, the next turn
+ * uncorks it. Sent one by one, 64 awaited registrations reached the hub in a dozen reads, each
+ * read its own commit and sync (the hub's outbound-batch.ts does the same for its replies).
+ */
+function coalescing(ws: NodeWebSocket): NodeWebSocket {
+  let corked = false;
+  ws.coalesce = () => {
+    const raw = ws._socket;
+    if (corked || !raw) return;
+    corked = true;
+    raw.cork();
+    setImmediate(() => {
+      corked = false;
+      raw.uncork();
+    });
+  };
+  return ws;
 }
 
 /** The bytes of a binary message event (a Node Buffer or an ArrayBuffer), or null for text. */

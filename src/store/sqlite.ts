@@ -25,7 +25,7 @@ import { openSqliteExport } from './sqlite-export.js';
 import { memberOfRow, MEMBER_COLUMNS, storedRevision, type RawRow } from './sqlite-rows.js';
 import { CheckpointThread } from './sqlite-checkpoint-thread.js';
 import { createSchema, preparedWrites, rowOf, type MemberRow, type RowBatch, type Writes } from './sqlite-writes.js';
-import { withRevision, type Applied, type Change, type Store, type StoreExport, type StoreSnapshot, type StoredEvent, type StoredMember } from './store.js';
+import { withRevision, type Applied, type Change, type Store, type StoreExport, type StoreFigures, type StoreSnapshot, type StoredEvent, type StoredMember } from './store.js';
 
 export interface SqliteStoreOptions {
   /** Folder that holds muster.db. */
@@ -86,6 +86,7 @@ export class SqliteStore implements Store {
   #wal: number | null = null;
   /** A failed sync: the kernel may have dropped pages it could not write, so nothing more is committed. */
   #failed: MusterError | null = null;
+  readonly #figures: StoreFigures = { changes: 0, commits: 0, syncs: 0 };
 
   constructor(options: SqliteStoreOptions) {
     mkdirSync(options.dataDir, { recursive: true });
@@ -179,6 +180,8 @@ export class SqliteStore implements Store {
       if (this.#failed) throw this.#failed;
       if (!this.#checkpointer) throw new Error('the SQLite store is not open');
       this.#writes.batch(this.#rowsOf(chunk));
+      this.#figures.commits++;
+      this.#figures.changes += chunk.length;
     } catch (err) {
       // The disk refused the chunk (full, gone): its callers hear it; the book stays ahead of the file.
       // An I/O error writing the WAL stops the store as a failed sync does.
@@ -209,6 +212,7 @@ export class SqliteStore implements Store {
       return;
     }
     const wal = (this.#wal ??= openSync(`${this.#path}-wal`, 'r+'));
+    this.#figures.syncs++;
     this.#syncing = new Promise((resolve) => fdatasync(wal, (err) => {
       this.#syncing = null;
       resolve();
@@ -253,6 +257,10 @@ export class SqliteStore implements Store {
 
   failure(): string | null {
     return this.#failed?.message ?? null;
+  }
+
+  figures(): StoreFigures {
+    return { ...this.#figures };
   }
 
   /**

@@ -127,7 +127,16 @@ export interface Store {
   export?(): Promise<StoreExport>;
   /** Why the store takes no more writes until the hub restarts (a failed sync of its file); null while it does. */
   failure?(): string | null;
+  /** Embedded stores: what they wrote so far (read at scrape time). */
+  figures?(): StoreFigures;
   close(): Promise<void>;
+}
+
+/** Changes written, the transactions that wrote them, and the syncs that made them durable (group commit: changes per sync). */
+export interface StoreFigures {
+  changes: number;
+  commits: number;
+  syncs: number;
 }
 
 /** The event JSON with its revision: `{"revision":N,` + the rest of the draft. */
