@@ -14,6 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createClient } from '@redis/client';
 import { connect as sdkConnect } from '../src/client/index.js';
+import { storeFigures } from '../test/support/metrics.js';
 import { startRedis } from '../test/support/redis.js';
 import { median, pinPid } from './_cluster-setup.js';
 import type { BenchHub } from './_hub-process.js';
@@ -75,6 +76,15 @@ export async function pipelineAlone(url: string, o: LoadOptions): Promise<LoadRe
   }
 }
 
+/** The hub's group commit over a phase, from its muster_store_* counters: changes per commit and per sync. */
+async function groupCommit(url: string, during: () => Promise<unknown>): Promise<Record<string, number>> {
+  const a = await storeFigures(url);
+  await during();
+  const b = await storeFigures(url);
+  const per = (n: number) => (n > 0 ? round((b.changes - a.changes) / n, 1) : NaN);
+  return { changesPerCommit: per(b.commits - a.commits), changesPerSync: per(b.syncs - a.syncs) };
+}
+
 /** One measured phase of a side: registrations/s and what the process used per registration. */
 interface Phase { rate: number; use: Record<string, number> }
 
@@ -103,9 +113,12 @@ async function musterSide(hub: BenchHub): Promise<Side & { idle: Record<string, 
       const u0 = procUse(hub.pid);
       // During a burst a process of its own times a heartbeat and a bus message: what the rest of the hub sees.
       const seen = inFlight > 1 ? probe.measure(PHASE_MS) : null;
-      const done = await pipelineAlone(hub.wsUrl, { frames: 1_000_000, perFrame: 1, window: inFlight, maxMs: PHASE_MS, frame: (i) => register(i, prefix) });
-      const use = perRegistration(u0, procUse(hub.pid), done.requests);
-      return { rate: done.perSecond, use, ...(seen ? { during: await seen } : {}) };
+      let done: LoadResult | undefined;
+      const group = await groupCommit(hub.url, async () => {
+        done = await pipelineAlone(hub.wsUrl, { frames: 1_000_000, perFrame: 1, window: inFlight, maxMs: PHASE_MS, frame: (i) => register(i, prefix) });
+      });
+      const use = { ...perRegistration(u0, procUse(hub.pid), done!.requests), ...group };
+      return { rate: done!.perSecond, use, ...(seen ? { during: await seen } : {}) };
     },
     stop: () => probe.stop(),
   };
@@ -117,14 +130,18 @@ async function sdkSide(hub: BenchHub): Promise<Side> {
   const phase = async (workers: number, prefix: string, ms = PHASE_MS): Promise<Phase> => {
     let done = 0;
     const u0 = procUse(hub.pid);
-    const t0 = performance.now();
-    await Promise.all(Array.from({ length: workers }, async (_, w) => {
-      for (let i = 0; performance.now() - t0 < ms; i++) {
-        await client.register({ name: `${prefix}-${w}-${i}`, type: 'bench', liveness: { kind: 'ttl', ttlMs: 3_600_000 } });
-        done++;
-      }
-    }));
-    return { rate: Math.round(done / ((performance.now() - t0) / 1000)), use: perRegistration(u0, procUse(hub.pid), done) };
+    let seconds = 0;
+    const group = await groupCommit(hub.url, async () => {
+      const t0 = performance.now();
+      await Promise.all(Array.from({ length: workers }, async (_, w) => {
+        for (let i = 0; performance.now() - t0 < ms; i++) {
+          await client.register({ name: `${prefix}-${w}-${i}`, type: 'bench', liveness: { kind: 'ttl', ttlMs: 3_600_000 } });
+          done++;
+        }
+      }));
+      seconds = (performance.now() - t0) / 1000;
+    });
+    return { rate: Math.round(done / seconds), use: { ...perRegistration(u0, procUse(hub.pid), done), ...group } };
   };
   try {
     await phase(1, 'sws', WARM_UP_MS);
