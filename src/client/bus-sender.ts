@@ -1,7 +1,11 @@
 /**
  * The bus's send buffer. Records of the bus binary format are encoded straight into one chunk
- * (the codec's `alloc` hands out the next bytes of it); what was queued in one event-loop turn
- * leaves as one binary frame (at once past FRAME_BYTES, as nats.js flushes inline at its limit).
+ * (the codec's `alloc` hands out the next bytes of it). A turn's first record leaves at once when
+ * nothing waits to be written; the rest of what was queued in that turn leaves as one binary frame
+ * at the turn's end (at once past FRAME_BYTES, as nats.js flushes inline at its limit). Sending
+ * the first at once keeps a request or a lone publish from waiting for the turn, and splits a
+ * group of requests that would otherwise travel together through every stage (request/reply with
+ * 16 in flight: 0.80-0.88 of a bare `ws` relay batched, 1.02-1.17 so).
  * While the client reconnects, frames are held and sent first once it is back. The buffer is
  * bounded: queued, held and not yet written by the socket together count against maxBytes;
  * past half of it the caller is told to wait (flush), past all of it a send is refused.
@@ -61,11 +65,12 @@ export class RecordSender {
     }
   }
 
-  /** After a record was encoded: schedules this turn's frame; returns false past the high-water mark (half the bound). */
+  /** After a record was encoded: sends it if it is the turn's first and nothing waits, else schedules the turn's frame; false past the high-water mark (half the bound). */
   added(): boolean {
     if (this.#end - this.#start >= FRAME_BYTES) this.#emit();
     else if (!this.#scheduled) {
       this.#scheduled = true;
+      if (this.#held.length === 0 && this.#channel.bufferedAmount === 0) this.#emit();
       nextTurn(() => { this.#scheduled = false; this.sendNow(); });
     }
     return this.pendingBytes < this.#maxBytes / 2;

@@ -10,8 +10,8 @@
  *   b.onRequest('add', (p) => p.a + p.b);
  *   await b.request('calc', 'add', { a: 1, b: 2 }, { timeoutMs: 2000 });
  *
- * Publishes queued in one event-loop turn leave as one WebSocket frame; the send buffer is
- * bounded (bus-sender.ts). Subscriptions are made again after a reconnect.
+ * A turn's first message is written at once, the rest of the turn's as one WebSocket frame; the
+ * send buffer is bounded (bus-sender.ts). Subscriptions are made again after a reconnect.
  */
 import {
   decodeHubFrame, encodePublishRecord, KIND_CODE, KIND_NAME, type AnswerRecord, type DeliveryRecord, type HubRecords, type RequestRecord,
