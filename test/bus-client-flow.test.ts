@@ -1,7 +1,7 @@
 /**
  * The SDK's fire-and-forget bus: refusals reach flush() and onError; a turn's first publish leaves
- * at once and the rest of the turn's as one frame; bytes arrive exactly as sent; a hub that stops reading makes the publisher's flush
- * wait while its send buffer stays within its bound.
+ * at once and the rest of the turn's as one frame; bytes arrive exactly as sent; a hub that stops
+ * reading makes the publisher's flush wait while its send buffer stays within its bound.
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
