@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
 import { launch, type TestBrowser } from './dashboard/browser.js';
 import { ensureBundle, eventually } from './dashboard/setup.js';
 import { ADMIN_TOKEN, startHub, type TestHub } from './support/hub.js';
@@ -22,7 +23,8 @@ before(async () => {
   h = await startHub({ maxMembers: MEMBERS * 2 });
   for (let i = 0; i < MEMBERS; i += 500) {
     const batch = [];
-    for (let j = i; j < i + 500; j++) batch.push(h.hub.registry.register({ name: `dev-${String(j).padStart(5, '0')}`, type: j % 10 === 0 ? 'camera' : 'sensor', meta: { rack: String(j % 40) } }));
+    // An hour's ttl: at the default 20 s they expired mid-test on a slow run (the overview then showed 0).
+    for (let j = i; j < i + 500; j++) batch.push(h.hub.registry.register({ name: `dev-${String(j).padStart(5, '0')}`, type: j % 10 === 0 ? 'camera' : 'sensor', meta: { rack: String(j % 40) }, liveness: { kind: 'ttl', ttlMs: 3_600_000 } }));
     await Promise.all(batch);
   }
   browser = await launch();
@@ -32,6 +34,19 @@ after(async () => {
   await browser?.close();
   await h?.stop();
 });
+
+/**
+ * Waits for `selector` to show `text`; past the wait, says what it showed instead and what the
+ * pages logged (a wait that timed out once in a full run showed why: the members had expired).
+ */
+async function shown(page: Page, selector: string, text: string): Promise<void> {
+  try {
+    await page.locator(selector, { hasText: text }).waitFor(WAIT);
+  } catch (err) {
+    const seen = await page.locator(selector).allInnerTexts().catch(() => ['(unreadable)']);
+    throw new Error(`${selector} did not show ${text} within ${WAIT.timeout} ms: it showed ${JSON.stringify(seen)}; page errors: ${JSON.stringify(browser.errors.slice(-5))}`, { cause: err });
+  }
+}
 
 /** Milliseconds from navigation start: first contentful paint, and a mark if the page set it. */
 const timings = (mark: string) => {
@@ -47,7 +62,7 @@ describe('dashboard - 10,000 members', () => {
     const members = await page.evaluate(timings, 'muster:members-shown');
     assert.equal(await page.locator('[data-total]').getAttribute('data-total'), String(MEMBERS));
     const overview = await browser.open(`${h.url}/`);
-    await overview.locator('[data-tile="members"]', { hasText: '10.0k' }).waitFor(WAIT);
+    await shown(overview, '[data-tile="members"]', '10.0k');
     const o = await overview.evaluate(timings, 'none');
     await overview.close();
 
