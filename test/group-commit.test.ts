@@ -37,6 +37,8 @@ describe('group commit', () => {
     const after = await storeFigures(hub.url);
     assert.ok(Number.isFinite(after.commits) && Number.isFinite(after.syncs), '/metrics shows muster_store_*');
     assert.equal(after.changes - before.changes, 640);
+    // At --sync full every acknowledged change was synced: no syncs would make the ratios below Infinity.
+    assert.ok(after.syncs > before.syncs && after.commits > before.commits, 'commits and syncs were counted');
     const perCommit = 640 / (after.commits - before.commits);
     const perSync = 640 / (after.syncs - before.syncs);
     // Sent one by one as each worker resumed, they reached the hub in many reads: 13 to 17 changes per commit seen.
