@@ -29,6 +29,7 @@ import { OpenStreams } from './faces/open-streams.js';
 import { RegistrarClient } from './faces/native/registrar-client.js';
 import { WsFace } from './faces/native/ws-face.js';
 import { PING_SCHEME, xmlrpcPing } from './faces/co2/ping.js';
+import { isDevice } from './faces/plantimager/label.js';
 import type { IccpFace } from './faces/iccp/face.js';
 import { probeOnceWith } from './faces/probes/probe-once.js';
 import { redactConfig } from './config-diff.js';
@@ -186,6 +187,8 @@ export class Hub implements HubContext, ReloadTarget {
       maxMembers: config.maxMembers, eventRetention: config.eventRetention,
       liveness: { ttlMs: config.ttlMs, graceMs: config.graceMs },
       loading: (loaded, total) => log.info({ loaded, total }, `loading members: ${loaded} of ${total}`),
+      // plantimager's devices are leases their clients renew and register again when lost (docs/operations.md, Durability).
+      enoughOnceWritten: config.plantimagerSync === 'normal' ? isDevice : undefined,
     });
     log.info({ members: registry.size, ms: Math.round(performance.now() - opening) }, `store loaded: ${registry.size} members`);
     if (config.registrar && !config.registrarToken) throw new Error('config: registrar needs registrarToken (the parent\'s federation token)');

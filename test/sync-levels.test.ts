@@ -9,31 +9,16 @@
  * restart finds everything acknowledged before.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { spawnHub, tempDir } from './support/hub.js';
 import { requirePrerequisites } from './support/prerequisites.js';
 import { RpcPeer } from './support/rpc.js';
+import { attach, traceCalls, walSyncs, type Call } from './support/strace.js';
 
 const REGISTRATIONS = 20;
 const dirs: string[] = [];
 after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
-
-interface Call { atUs: number; endUs: number; syscall: string; target: string; args: string }
-
-/** strace -ttt -T -yy lines (-ff: a file per thread, no call split across lines): `START SYSCALL(FD<TARGET>, ...) = RESULT <DURATION>`. */
-function parseTrace(text: string): Call[] {
-  const calls: Call[] = [];
-  for (const line of text.split('\n')) {
-    const m = /^(\d+)\.(\d{6}) (\w+)\(\d+<(.*?)>([,)].*) <(\d+)\.(\d{6})>$/.exec(line);
-    if (!m) continue;
-    const atUs = Number(m[1]) * 1e6 + Number(m[2]);
-    calls.push({ atUs, endUs: atUs + Number(m[6]) * 1e6 + Number(m[7]), syscall: m[3]!, target: m[4]!, args: m[5]! });
-  }
-  return calls;
-}
 
 interface Traced {
   /** The members registered, in the order sent. */
@@ -53,10 +38,8 @@ async function traced(sync: 'full' | 'normal', together = false): Promise<Traced
   const dir = tempDir('muster-sync-');
   dirs.push(dir);
   const hub = await spawnHub(['--data', dir, '--sync', sync]);
-  const traceDir = join(dir, 'trace');
-  mkdirSync(traceDir);
   try {
-    const strace = await attach(hub.pid, ['-ff', '-ttt', '-T', '-yy', '-s', '8192', '-e', 'trace=fsync,fdatasync,write,writev,pwrite64', '-o', join(traceDir, 't')]);
+    const trace = await traceCalls(hub.pid, dir, ['fsync', 'fdatasync', 'write', 'writev', 'pwrite64']);
     const peer = await RpcPeer.connect(hub.wsUrl);
     const port = (peer.ws as unknown as { _socket: { localPort: number } })._socket.localPort;
     // Fixed width: no name is a prefix of another.
@@ -65,34 +48,14 @@ async function traced(sync: 'full' | 'normal', together = false): Promise<Traced
     if (together) await Promise.all(names.map(register));
     else for (const name of names) await register(name);
     peer.ws.close();
-    await strace.detach();
-    const calls = readdirSync(traceDir).flatMap((f) => parseTrace(readFileSync(join(traceDir, f), 'utf8'))).sort((x, y) => x.atUs - y.atUs);
+    const calls = await trace.stop();
     const answers = calls.filter((c) => (c.syscall === 'write' || c.syscall === 'writev') && c.target.endsWith(`->127.0.0.1:${port}]`) && !c.args.includes('HTTP/1.1'));
-    const syncs = calls.filter((c) => (c.syscall === 'fsync' || c.syscall === 'fdatasync') && c.target.endsWith('muster.db-wal'));
+    const syncs = walSyncs(calls);
     const walWrites = calls.filter((c) => c.syscall === 'pwrite64' && c.target.endsWith('muster.db-wal'));
     return { names, syncs, answers, walWrites };
   } finally {
     await hub.kill();
   }
-}
-
-/** Attaches strace to every thread of `pid`; resolves once it has, with a way to detach. */
-async function attach(pid: number, args: string[]): Promise<{ detach: () => Promise<void> }> {
-  const strace = spawn('strace', ['-f', '-p', String(pid), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const exited = new Promise<void>((resolve) => strace.once('exit', () => resolve()));
-  let attached = '';
-  strace.stderr!.on('data', (d: Buffer) => { attached += d.toString(); });
-  // One "attached" line per thread of the hub (main, writer, libuv's pool...): wait for them to settle.
-  for (let i = 0; i < 100 && !/attached/.test(attached); i++) await new Promise((r) => setTimeout(r, 50));
-  await new Promise((r) => setTimeout(r, 500));
-  assert.match(attached, /attached/, `strace could not attach to the hub: ${attached}`);
-  return {
-    async detach() {
-      strace.kill('SIGINT');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-      strace.kill('SIGKILL');
-    },
-  };
 }
 
 describe('durability levels on the disk', () => {

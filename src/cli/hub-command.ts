@@ -5,7 +5,7 @@ import { hubBanner } from './hub-banner.js';
 
 interface HubFlags {
   host?: string; port?: string; data?: string; config?: string; adminToken?: string; maxMembers?: string;
-  hubId?: string; registrationKey?: string; plantimager?: string | boolean; plantimagerAllow?: string; logLevel?: string; sync?: string;
+  hubId?: string; registrationKey?: string; plantimager?: string | boolean; plantimagerAllow?: string; plantimagerSync?: string; logLevel?: string; sync?: string;
   cluster?: string; clusterPrefix?: string; registrar?: string; registrarToken?: string; federationToken?: string; federationAllow?: string; allowOrigin?: string; monitorMs?: string; graceMs?: string;
   treeScopes?: string; deregister?: boolean;
   co2?: string; co2MaxSats?: string;
@@ -53,6 +53,7 @@ export function hubCommand(program: Command): void {
     .option('--tls-key <file>', 'PEM private key file of --tls-cert (or MUSTER_TLS_KEY)')
     .option('--plantimager [addr]', 'enable the plantimager ZeroMQ face on [HOST:]PORT (default 5555)')
     .option('--plantimager-allow <cidrs>', 'comma-separated client networks allowed on the plantimager face (ZAP), e.g. 10.0.0.0/8,127.0.0.1')
+    .addOption(new Option('--plantimager-sync <mode>', "durability of plantimager devices' changes: normal (default; answered once written) or full (as --sync)").choices(['full', 'normal']))
     .option('--co2 <addr>', 'enable the CO2 relay XML-RPC face on [HOST:]PORT')
     .option('--co2-max-sats <n>', 'CO2 satellites registered at once (default 100)')
     .option('--iccp [bind]', 'enable the Saturnin ICCP face; endpoints handed out on demand are bound at [bind] (default tcp://127.0.0.1:*; tcp://HOST:LO-HI, ipc:///DIR/)')
@@ -84,7 +85,7 @@ export function hubCommand(program: Command): void {
           registrationKey: flags.registrationKey, maxMembers: intFlag(flags.maxMembers, 'max-members'), hubId: flags.hubId,
           sync: flags.sync as HubConfig['sync'] | undefined, logLevel: flags.logLevel as HubConfig['logLevel'] | undefined,
           plantimager: flags.plantimager === true ? '5555' : flags.plantimager || undefined,
-          plantimagerAllow: list(flags.plantimagerAllow),
+          plantimagerAllow: list(flags.plantimagerAllow), plantimagerSync: flags.plantimagerSync as HubConfig['plantimagerSync'] | undefined,
           co2: flags.co2, co2MaxSats: intFlag(flags.co2MaxSats, 'co2-max-sats'),
           iccp: flags.iccp === true || (flags.iccp === undefined && flags.iccpEndpoint) ? 'tcp://127.0.0.1:*' : flags.iccp || undefined,
           iccpEndpoints: pairs(flags.iccpEndpoint, 'iccp-endpoint'),

@@ -10,7 +10,8 @@
  * acknowledged (group commit: one sync for everything written since the last one began). Syncs are
  * pipelined: while one runs, the next turns' changes are written, and the next sync starts as soon
  * as it ends. At `normal` a change is acknowledged once written (in the page cache: it survives a
- * kill of the process). Acknowledgements, and the feed, keep revision order.
+ * kill of the process), and so is a change marked `written` at `full` when nothing before it waits
+ * for a sync. Acknowledgements, and the feed, keep revision order.
  *
  * This connection never checkpoints on its own (a checkpoint syncs): every CHECKPOINT_EVERY
  * commits the checkpoint thread (sqlite-checkpointer.ts) does, while no commit is made here.
@@ -191,11 +192,20 @@ export class SqliteStore implements Store {
       return;
     }
     if (this.#synchronous === 'normal') this.#acknowledge(chunk);
-    else {
-      for (const p of chunk) this.#unsynced.push(p);
-      this.#sync();
-    }
+    else this.#acknowledgeOrSync(chunk);
     if (++this.#sinceCheckpoint >= CHECKPOINT_EVERY) this.#checkpoint();
+  }
+
+  /**
+   * At `full`: the leading changes that are enough once written are acknowledged now, when nothing
+   * before them waits for a sync (revision order); the rest wait for the next sync.
+   */
+  #acknowledgeOrSync(chunk: Pending[]): void {
+    let now = 0;
+    if (!this.#syncing && this.#unsynced.length === 0) while (now < chunk.length && chunk[now]!.applied.change.written) now++;
+    if (now > 0) this.#acknowledge(now === chunk.length ? chunk : chunk.slice(0, now));
+    for (let i = now; i < chunk.length; i++) this.#unsynced.push(chunk[i]!);
+    this.#sync();
   }
 
   /**

@@ -86,6 +86,12 @@ export interface Change {
   conditions?: Conditions;
   /** The hub that made the change (cluster mode), so that it knows its own changes in the feed. */
   origin?: string;
+  /**
+   * Enough once written: a store that syncs before it acknowledges may acknowledge this change
+   * once it is written (it survives a kill of the process, not a power loss), still in revision
+   * order. For members whose clients make them again when they are lost (plantimager's devices).
+   */
+  written?: true;
 }
 
 /** A change as applied: its revisions (one per event, increasing) and its events with them. */

@@ -5,7 +5,7 @@
  * hub's in a cluster) and the writer hear back.
  */
 import type { HubEvent } from '../../schemas/event.js';
-import type { Applied, Conditions, Put, Store } from '../../store/store.js';
+import type { Applied, Change, Conditions, Put, Store } from '../../store/store.js';
 import { LoggedEvent, type EventLog } from '../events/event-log.js';
 import type { Mirror } from './mirror.js';
 
@@ -32,11 +32,12 @@ export class Changes {
     store.feed((applied) => this.#applied(applied));
   }
 
-  /** Sends a change; resolves once the store applied it and its events reached watchers. */
-  async commit(puts: Put[], deletes: string[], drafts: EventDraft[], conditions?: Conditions): Promise<void> {
+  /** Sends a change (`written`: enough once written, see Change); resolves once the store applied it and its events reached watchers. */
+  async commit(puts: Put[], deletes: string[], drafts: EventDraft[], conditions?: Conditions, written = false): Promise<void> {
     const at = this.#now();
     for (const d of drafts) d.at = at;
-    const change = { puts, deletes, events: drafts.map((d) => JSON.stringify(d)), conditions, origin: this.#origin };
+    const change: Change = { puts, deletes, events: drafts.map((d) => JSON.stringify(d)), conditions, origin: this.#origin };
+    if (written) change.written = true;
     this.#drafts.set(change, drafts);
     this.#mirror?.sent(change);
     try {

@@ -48,6 +48,12 @@ export interface RegistryOptions {
   now?: () => number;
   /** Told about once a second while open() loads many members, so a long start shows it moves. */
   loading?: (loaded: number, total: number, at: number) => void;
+  /**
+   * Members whose changes are acknowledged once written, without waiting for the store's sync
+   * (they survive a kill of the hub, not a power loss): those of a face whose clients register
+   * again what the hub lost (plantimager). None by default.
+   */
+  enoughOnceWritten?: (member: Member) => boolean;
 }
 
 type RemovedListener = (member: Member, reason: RemovalReason) => void;
@@ -68,6 +74,7 @@ export class Registry {
   /** Cluster mode: applies other hubs' changes to this hub's members (null for a store of its own). */
   readonly #mirror: Mirror | null;
   readonly #changes: Changes;
+  readonly #enoughOnceWritten: (member: Member) => boolean;
   #closed = false;
   /** Draining (admin.drain): no new registrations; members already here keep working. */
   /** Plain counters (read by /metrics at scrape time; cheaper than a metrics call per heartbeat). */
@@ -79,9 +86,10 @@ export class Registry {
     this.defaults = { ...DEFAULT_LIVENESS, ...options.liveness };
     this.policy = new RegistrationPolicy(options);
     this.#now = options.now ?? Date.now;
+    this.#enoughOnceWritten = options.enoughOnceWritten ?? (() => false);
     this.#liveness = new Liveness(this.#index, {
       // A status change is an event but not a write; a lapse is a removal like any other.
-      statusChanged: (m) => void this.#changes.commit([{ member: toStored(m), fields: STATUS }], [], [{ type: 'updated', member: this.view(m) }]).catch(() => {}),
+      statusChanged: (m) => void this.#changes.commit([{ member: toStored(m), fields: STATUS }], [], [{ type: 'updated', member: this.view(m) }], undefined, this.#enoughOnceWritten(m)).catch(() => {}),
       lapsed: (m, reason) => void this.remove(m, reason).catch(() => {}),
     }, this.#now, options.store.deadlines ?? null);
     this.#mirror = options.store.deadlines ? new Mirror(this.#index, {
@@ -225,7 +233,8 @@ export class Registry {
     const events: EventDraft[] = removed.map((m) => ({ type: 'removed', member: this.view(m), reason: 'evicted' }));
     events.push({ type: 'added', member: this.view(member) });
     try {
-      await this.#changes.commit([{ member: toStored(member) }], removed.map((m) => m.id), events, { namesFree: [member.name], maxMembers: this.policy.maxMembers });
+      const written = this.#enoughOnceWritten(member) && removed.every(this.#enoughOnceWritten);
+      await this.#changes.commit([{ member: toStored(member) }], removed.map((m) => m.id), events, { namesFree: [member.name], maxMembers: this.policy.maxMembers }, written);
     } catch (err) {
       // Refused by the store (in a cluster, another hub took the name): as if it never came.
       if (this.#index.holds(member)) {
@@ -244,7 +253,7 @@ export class Registry {
     if (this.#mirror) member.attachedTo = this.hubId;
     this.#liveness.replaceSpec(member, liveness);
     this.#liveness.start(member, caller.connection);
-    await this.#changes.commit([{ member: toStored(member) }], [], [{ type: 'updated', member: this.view(member) }]);
+    await this.#changes.commit([{ member: toStored(member) }], [], [{ type: 'updated', member: this.view(member) }], undefined, this.#enoughOnceWritten(member));
     for (const l of this.#registeredListeners) l(member, true);
     return { id: member.id, name: member.name, token };
   }
@@ -300,7 +309,7 @@ export class Registry {
   async remove(member: Member, reason: RemovalReason, asked?: { by: string; note?: string }): Promise<void> {
     if (!this.#index.holds(member)) return;
     this.#unindex(member, reason);
-    await this.#changes.commit([], [member.id], [{ type: 'removed', member: this.view(member), reason, ...asked }]);
+    await this.#changes.commit([], [member.id], [{ type: 'removed', member: this.view(member), reason, ...asked }], undefined, this.#enoughOnceWritten(member));
   }
 
   /** Appends an event that changes no member (an admin's action) to the log; resolves once durable. */
@@ -317,7 +326,7 @@ export class Registry {
     const event: EventDraft = transition
       ? { type: 'lifecycle', member: this.view(member), from: transition.from, to: transition.to }
       : { type: 'updated', member: this.view(member) };
-    await this.#changes.commit([{ member: toStored(member), fields }], [], [event]);
+    await this.#changes.commit([{ member: toStored(member), fields }], [], [event], undefined, this.#enoughOnceWritten(member));
   }
 
   /** A connection closed: its session members become suspect until their grace period ends. */

@@ -12,16 +12,11 @@ import { randomUUID } from 'node:crypto';
 import type { Member, Registry } from '../../core/registry/registry.js';
 import { hashToken } from '../../core/tokens.js';
 import { aliveUntil } from './alive-window.js';
+import { FACE_LABEL, isDevice } from './label.js';
 import { ALIVE_TIMEOUT_S, type PlantimagerRequest } from './codec.js';
 import { chooseName, memberType } from './naming.js';
 
-export const FACE_LABEL = 'plantimager';
-
 type Register = Extract<PlantimagerRequest, { event: 'REGISTER' }>;
-
-export function isDevice(m: Member): boolean {
-  return m.meta.face === FACE_LABEL;
-}
 
 /** The registry's ttl bounds (ms): alive_timeout outside them is clamped for the stored ttl only. */
 const TTL_MIN_MS = 100;
