@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { bus, connect, MusterClientError, type BusMessage, type MusterClient, type WebSocketLike } from '../src/client/index.js';
 import { startHub, type TestHub } from './support/hub.js';
+import { until } from './support/wait.js';
 
 let h: TestHub;
 const clients: MusterClient[] = [];
@@ -97,6 +98,49 @@ describe('bus - SDK', () => {
     await assert.rejects(bus(asker).request('sdk-calc', 'nothing'), (e: unknown) => e instanceof MusterClientError && e.code === 'MEMBER_ERROR');
     await assert.rejects(bus(asker).request('nobody', 'add'), (e: unknown) => e instanceof MusterClientError && e.code === 'NO_SUCH_MEMBER');
     await assert.rejects(bus(asker).request('sdk-calc', 'slow', null, { timeoutMs: 100 }), (e: unknown) => e instanceof MusterClientError && e.code === 'TIMEOUT');
+  });
+
+  test('request: bad arguments reject the promise (never throw); a method is at most 255 bytes of UTF-8', async () => {
+    const asker = await member('sdk-v-asker');
+    const echo = await member('sdk-v-echo');
+    bus(echo).onRequest('é'.repeat(127), (p) => p);
+    const invalid = (e: unknown) => e instanceof MusterClientError && e.code === 'INVALID_PARAMS';
+    let asked: Promise<unknown> | undefined;
+    assert.doesNotThrow(() => { asked = bus(asker).request('not a name!', 'echo'); });
+    await assert.rejects(asked!, invalid);
+    await assert.rejects(bus(asker).request('sdk-v-echo', 'echo', null, { from: 'bad name' }), invalid);
+    // 128 two-byte characters are 256 bytes; 127 are 254 and go through.
+    await assert.rejects(bus(asker).request('sdk-v-echo', 'é'.repeat(128)), (e: unknown) => invalid(e) && /255 bytes/.test((e as Error).message));
+    assert.equal(await bus(asker).request('sdk-v-echo', 'é'.repeat(127), 'x'), 'x');
+  });
+
+  test('request: one asked while the client reconnects goes out once it is back (the hub answers it)', { timeout: 30_000 }, async () => {
+    const limits = { busRateLimits: { '*': { messagesPerSec: 0, bytesPerSec: 0, burstSec: 1 } } };
+    let hub = await startHub(limits);
+    const port = Number(new URL(hub.url).port);
+    // The responder retries sooner than the asker, so it is usually back first.
+    const asker = await connect({ url: hub.url, reconnect: { initialDelayMs: 600, maxDelayMs: 600 } });
+    const echo = await connect({ url: hub.url, reconnect: { initialDelayMs: 20, maxDelayMs: 40 } });
+    try {
+      await asker.register({ name: 'rq-asker', type: 'svc' });
+      await echo.register({ name: 'rq-echo', type: 'svc' });
+      bus(echo).onRequest('echo', (p) => p);
+      assert.equal(await bus(asker).request('rq-echo', 'echo', 1), 1);
+      await hub.stop({ keepData: true });
+      await until('disconnected', () => (asker.connected ? undefined : true));
+      const answer = bus(asker).request('rq-echo', 'echo', 2, { timeoutMs: 10_000 }).then((v) => ({ v }), (e: unknown) => ({ e }));
+      hub = await startHub({ port, dataDir: hub.dataDir, ...limits });
+      const got = await answer;
+      // Answered by the responder, or, if the asker was back first, by the hub: either way it went out on the new connection.
+      if ('e' in got) assert.ok(got.e instanceof MusterClientError && got.e.code === 'NOT_CONNECTED', String(got.e));
+      else assert.equal(got.v, 2);
+      await until('responder back', () => (echo.connected ? true : undefined));
+      assert.equal(await bus(asker).request('rq-echo', 'echo', 3), 3);
+    } finally {
+      await asker.close();
+      await echo.close();
+      await hub.stop();
+    }
   });
 });
 
