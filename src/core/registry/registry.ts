@@ -11,8 +11,7 @@ import type {
   ListParams, ListResult, LivenessSpec, MemberStatus, MemberView, RegisterParams, RegisterResult,
   RemovalReason, UpdateParams,
 } from '../../schemas/member.js';
-import type { CallOrigin } from '../../schemas/event.js';
-import type { MemberField, Store } from '../../store/store.js';
+import type { MemberField } from '../../store/store.js';
 import { EventLog } from '../events/event-log.js';
 import type { Connection } from '../ports.js';
 import { hashToken, newToken } from '../tokens.js';
@@ -25,36 +24,11 @@ import { Mirror } from './mirror.js';
 import { rejoin } from './rejoin.js';
 import { assertRoles } from './roles.js';
 import { assertMayRegister, authorizedMember, RegistrationPolicy } from './access.js';
+import type { Caller, RegistryOptions } from './registry-options.js';
 
 export { DEFAULT_LIVENESS, type LivenessDefaults, type ProbeRunner } from './liveness.js';
 export type { LifecycleInfo, Member, MemberInit } from './member.js';
-
-/** Who is asking: a presented token (member or admin) and the connection the call came on. */
-export interface Caller {
-  token?: string;
-  connection?: Connection;
-  /** Where the call came from (face and peer address), for the audit of admin actions. */
-  from?: CallOrigin;
-}
-
-export interface RegistryOptions {
-  store: Store;
-  hubId: string;
-  adminToken?: string;
-  registrationKey?: string;
-  maxMembers?: number;
-  eventRetention?: number;
-  liveness?: Partial<LivenessDefaults>;
-  now?: () => number;
-  /** Told about once a second while open() loads many members, so a long start shows it moves. */
-  loading?: (loaded: number, total: number, at: number) => void;
-  /**
-   * Members whose changes are acknowledged once written, without waiting for the store's sync
-   * (they survive a kill of the hub, not a power loss): those of a face whose clients register
-   * again what the hub lost (plantimager). None by default.
-   */
-  enoughOnceWritten?: (member: Member) => boolean;
-}
+export type { Caller, RegistryOptions } from './registry-options.js';
 
 type RemovedListener = (member: Member, reason: RemovalReason) => void;
 /** `again`: the member registered once more with its token (a new run for a component). */
