@@ -10,6 +10,7 @@ import type { Dialect, Situation } from './lifecycle.js';
 import { hasRole } from './roles.js';
 import type { Connection } from '../ports.js';
 import type { Member, Registry } from '../registry/registry.js';
+import { ownHistory } from '../registry/member.js';
 
 export const HISTORY_LIMIT = 50;
 
@@ -147,7 +148,7 @@ export class Components {
       lastError: patch.lastError !== undefined ? patch.lastError : prev?.lastError ?? null,
       since: at,
     };
-    const history = m.history;
+    const history = ownHistory(m);
     history.push(note ? { at, from, to, note } : { at, from, to });
     if (history.length > HISTORY_LIMIT) history.splice(0, history.length - HISTORY_LIMIT);
     return this.#o.registry.changed(m, { from: from ?? 'none', to }).catch((err: unknown) => this.#o.onError(err));

@@ -19,6 +19,7 @@ import { step, type Answer, type Happening, type Kind } from './lifecycle.js';
 import { authorizeController, hasRole } from './roles.js';
 import type { Connection, ControlAdapter, LifecycleCommand } from '../ports.js';
 import type { Caller, Member, Registry } from '../registry/registry.js';
+import { ownHistory } from '../registry/member.js';
 import { splitAddress } from '../names.js';
 
 export { hasRole, HISTORY_LIMIT };
@@ -325,7 +326,7 @@ export class Control {
     if (move.type !== 'move') throw new Error('lifecycle table: registering must start a run');
     if (again || !member.lifecycle) void this.#move(c, move, { endpoints: {} });
     // The registry stored the state with the registration; only the history entry is the service's.
-    else member.history.push({ at: member.lifecycle.since, from: null, to: move.to, note: move.note ?? 'registered' });
+    else ownHistory(member).push({ at: member.lifecycle.since, from: null, to: move.to, note: move.note ?? 'registered' });
     this.#armReady(c);
   }
 

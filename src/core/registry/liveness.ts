@@ -41,16 +41,32 @@ export interface LivenessHooks {
 
 /** A liveness spec with every default filled in. */
 export function normalizeLiveness(spec: RegisterParams['liveness'], d: LivenessDefaults): Required<LivenessSpec> {
-  if (spec === undefined || spec === 'ttl') return { kind: 'ttl', ttlMs: d.ttlMs };
-  if (spec === 'session') return { kind: 'session', graceMs: d.graceMs };
+  if (spec === undefined || spec === 'ttl') return sharedSpec(TTL_SPECS, 'ttl', d.ttlMs);
+  if (spec === 'session') return sharedSpec(SESSION_SPECS, 'session', d.graceMs);
   switch (spec.kind) {
-    case 'ttl': return { kind: 'ttl', ttlMs: spec.ttlMs ?? d.ttlMs };
-    case 'session': return { kind: 'session', graceMs: spec.graceMs ?? d.graceMs };
+    case 'ttl': return sharedSpec(TTL_SPECS, 'ttl', spec.ttlMs ?? d.ttlMs);
+    case 'session': return sharedSpec(SESSION_SPECS, 'session', spec.graceMs ?? d.graceMs);
     case 'probe': return {
       kind: 'probe', target: spec.target, intervalMs: spec.intervalMs ?? d.probeIntervalMs,
       timeoutMs: spec.timeoutMs ?? d.probeTimeoutMs, failures: spec.failures ?? d.probeFailures,
     };
   }
+}
+
+/**
+ * ttl and session specs, one frozen object per value shared by every member that has it (a fleet
+ * has a few: 40 bytes a member less). Bounded, as clients choose the values: past it, each its own.
+ */
+const TTL_SPECS = new Map<number, Required<LivenessSpec>>();
+const SESSION_SPECS = new Map<number, Required<LivenessSpec>>();
+const SHARED_SPECS_MAX = 256;
+
+function sharedSpec(specs: Map<number, Required<LivenessSpec>>, kind: 'ttl' | 'session', ms: number): Required<LivenessSpec> {
+  let spec = specs.get(ms);
+  if (spec) return spec;
+  spec = Object.freeze(kind === 'ttl' ? { kind, ttlMs: ms } : { kind, graceMs: ms });
+  if (specs.size < SHARED_SPECS_MAX) specs.set(ms, spec);
+  return spec;
 }
 
 export class Liveness {

@@ -64,6 +64,20 @@ export type MemberInit = Omit<StoredMember, 'extra'> & {
   secrets?: Readonly<Record<string, string>>;
 };
 
+/**
+ * What most members have none of, shared rather than one empty object or array each (a member
+ * without them takes 150 bytes less). Frozen: a writer replaces the field (history: ownHistory).
+ */
+const NO_META: Record<string, string> = Object.freeze({}) as Record<string, string>;
+const NO_ROLES: MemberRole[] = Object.freeze([]) as unknown as MemberRole[];
+const NO_HISTORY: Transition[] = Object.freeze([]) as unknown as Transition[];
+
+/** The member's history, its own from the first entry on (it starts as the shared empty one). */
+export function ownHistory(m: Member): Transition[] {
+  if (m.history === NO_HISTORY) m.history = [];
+  return m.history;
+}
+
 export const EMPTY_TRAFFIC: TrafficStats = Object.freeze({ sent: 0, sentBytes: 0, lastSent: null, received: 0, receivedBytes: 0, lastReceived: null, dropped: 0 });
 
 const HUB_ROLES: readonly string[] = ['registrar', 'registree', 'descendant'];
@@ -103,13 +117,18 @@ function secretsOf(value: unknown): { secrets?: Record<string, string> } {
 /** A member record with its live state: alive, seen now, no connection, not scheduled. */
 export function liveMember(init: MemberInit, liveness: Required<LivenessSpec>, now: number): Member {
   const m: Member = {
-    id: init.id, name: init.name, type: init.type, address: init.address, meta: init.meta,
+    id: init.id, name: init.name, type: init.type, address: init.address, meta: isEmpty(init.meta) ? NO_META : init.meta,
     liveness, tokenHash: init.tokenHash, registeredAt: init.registeredAt,
-    lastSeen: now, status: init.status ?? 'alive', connection: null, attachedTo: init.attachedTo ?? null, face: null, roles: init.roles ?? [], hubLink: init.hubLink ?? null,
-    lifecycle: init.lifecycle ?? null, history: init.history ?? [], probe: null, traffic: null, deadline: Infinity, slot: -1,
+    lastSeen: now, status: init.status ?? 'alive', connection: null, attachedTo: init.attachedTo ?? null, face: null, roles: init.roles?.length ? init.roles : NO_ROLES, hubLink: init.hubLink ?? null,
+    lifecycle: init.lifecycle ?? null, history: init.history?.length ? init.history : NO_HISTORY, probe: null, traffic: null, deadline: Infinity, slot: -1,
   };
   if (init.secrets) m.secrets = init.secrets;
   return m;
+}
+
+function isEmpty(o: object): boolean {
+  for (const _ in o) return false;
+  return true;
 }
 
 /** What a stored record gives to build its member again. */
