@@ -15,6 +15,7 @@ import { RpcPeer } from './support/rpc.js';
 class Entry implements WheelEntry {
   deadline = Infinity;
   slot = -1;
+  slotIndex = -1;
   constructor(readonly id: number) {}
 }
 

@@ -12,6 +12,7 @@ import { ConnectionClosedError, fromRpcError, MusterClientError, TimeoutError } 
 import { decodePayload, encodePayload } from './bus-payload.js';
 import type { RecordSender } from './bus-sender.js';
 import { toRpcError } from './rpc-connection.js';
+import { IdTable } from '../core/id-table.js';
 
 export interface RequestContext { from: string }
 export type BusRequestHandler = (params: unknown, ctx: RequestContext) => unknown | Promise<unknown>;
@@ -23,6 +24,7 @@ const GRACE_MS = 2000;
 const TICK_MS = 250;
 
 interface Open {
+  readonly id: number;
   method: string;
   timeoutMs: number;
   deadline: number;
@@ -32,7 +34,8 @@ interface Open {
 
 export class BusRequests {
   readonly #sender: RecordSender;
-  readonly #open = new Map<number, Open>();
+  /** Not a Map: one set and one delete per request would keep answered requests alive in V8 (id-table.ts). */
+  #open = new IdTable<Open>();
   readonly #handlers = new Map<string, BusRequestHandler>();
   #nextId = 1;
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -47,7 +50,7 @@ export class BusRequests {
     const { isBytes, payload } = encodePayload(params);
     const id = this.#nextId++;
     const promise = new Promise<unknown>((resolve, reject) => {
-      this.#open.set(id, { method, timeoutMs, deadline: Date.now() + timeoutMs + GRACE_MS, resolve, reject });
+      this.#open.add({ id, method, timeoutMs, deadline: Date.now() + timeoutMs + GRACE_MS, resolve, reject });
     });
     encodeRequestRecord({ kind: KIND_REQUEST, isBytes, from, where: to, id, timeoutMs, method, payload }, this.#sender.alloc);
     this.#sender.added();
@@ -59,7 +62,7 @@ export class BusRequests {
   answer(r: AnswerRecord): void {
     const o = this.#open.get(r.id);
     if (!o) return;
-    this.#open.delete(r.id);
+    this.#open.delete(o);
     if (r.kind === KIND_REPLY) o.resolve(decodePayload(r.payload, r.isBytes));
     else o.reject(fromHubError(r.where, decodePayload(r.payload, false)));
   }
@@ -67,7 +70,7 @@ export class BusRequests {
   /** The connection dropped: the hub forgot these requests. */
   failAll(reason: string): void {
     const open = [...this.#open.values()];
-    this.#open.clear();
+    this.#open = new IdTable<Open>();
     for (const o of open) o.reject(new ConnectionClosedError(`The connection closed before the answer to ${o.method} (${reason})`));
   }
 
@@ -115,9 +118,9 @@ export class BusRequests {
     if (this.#timer !== undefined) return;
     this.#timer = setInterval(() => {
       const now = Date.now();
-      for (const [id, o] of this.#open) {
+      for (const o of this.#open.values()) {
         if (o.deadline > now) continue;
-        this.#open.delete(id);
+        this.#open.delete(o);
         o.reject(new TimeoutError(`No answer to ${o.method} within ${o.timeoutMs} ms`, { method: o.method, timeoutMs: o.timeoutMs }));
       }
       if (this.#open.size === 0) { clearInterval(this.#timer); this.#timer = undefined; }

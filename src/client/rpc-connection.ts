@@ -8,6 +8,7 @@ import { ERRORS, isErrorCode } from '../errors.js';
 import { FRAME_MAGIC } from '../faces/native/bus-binary.js';
 import { ConnectionClosedError, fromRpcError, MusterClientError, TimeoutError } from './errors.js';
 import { messageBytes, OPEN, type WebSocketFactory, type WebSocketLike } from './transport.js';
+import { IdTable } from '../core/id-table.js';
 
 export interface RpcHandlers {
   notification(method: string, params: unknown): void;
@@ -22,6 +23,7 @@ export interface RpcHandlers {
 }
 
 interface Pending {
+  readonly id: number;
   resolve(result: unknown): void;
   reject(err: Error): void;
   timer: ReturnType<typeof setTimeout>;
@@ -35,7 +37,8 @@ const MAX_PENDING = 10_000;
 export class RpcConnection {
   readonly #socket: WebSocketLike;
   readonly #handlers: RpcHandlers;
-  readonly #pending = new Map<number, Pending>();
+  /** Not a Map: one set and one delete per call would keep answered calls alive in V8 (id-table.ts). */
+  #pending = new IdTable<Pending>();
   #nextId = 1;
   #closed = false;
   /** Time of the last frame from the hub (keepalive uses it). */
@@ -110,11 +113,14 @@ export class RpcConnection {
     }
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(id);
-        reject(new TimeoutError(`No answer to ${method} within ${timeoutMs} ms`, { method, timeoutMs }));
-      }, timeoutMs);
-      this.#pending.set(id, { resolve, reject, timer });
+      const p: Pending = {
+        id, resolve, reject,
+        timer: setTimeout(() => {
+          this.#pending.delete(p);
+          reject(new TimeoutError(`No answer to ${method} within ${timeoutMs} ms`, { method, timeoutMs }));
+        }, timeoutMs),
+      };
+      this.#pending.add(p);
       this.#socket.coalesce?.();
       this.#socket.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }));
     });
@@ -156,11 +162,12 @@ export class RpcConnection {
   }
 
   #rejectAll(reason: string): void {
-    for (const p of this.#pending.values()) {
+    const open = [...this.#pending.values()];
+    this.#pending = new IdTable<Pending>();
+    for (const p of open) {
       clearTimeout(p.timer);
       p.reject(new ConnectionClosedError(`The connection closed before the hub answered (${reason})`));
     }
-    this.#pending.clear();
   }
 
   #onMessage(data: unknown): void {
@@ -195,7 +202,7 @@ export class RpcConnection {
     if (typeof msg.id !== 'number') return;
     const p = this.#pending.get(msg.id);
     if (!p) return;
-    this.#pending.delete(msg.id);
+    this.#pending.delete(p);
     clearTimeout(p.timer);
     if (msg.error !== undefined && msg.error !== null) p.reject(fromRpcError(msg.error));
     else p.resolve(msg.result);

@@ -21,6 +21,7 @@ import { asMemberError, isErrorCode, MusterError, PeerError, toMusterError } fro
 import { codecs, messageOf, NO_DROPS, payloadOf, PING, wirePayload, type Envelope, type WirePayload } from './bus-envelopes.js';
 export type { BusDropReason } from './bus-envelopes.js';
 import type { RedisClient } from './redis-store.js';
+import { IdTable } from '../core/id-table.js';
 
 export interface ClusterBusOptions {
   hubId: string;
@@ -64,7 +65,8 @@ export class ClusterBus implements BusAdapter, ControlAdapter, Siblings {
   readonly #route: { hub: string }[] = [];
   /** This hub's subscriptions per scope, told to the others when the set changes. */
   readonly #local = new Map<string, number>();
-  readonly #pending = new Map<number, { resolve(v: Envelope & { t: 'rep' }): void; timer: NodeJS.Timeout }>();
+  /** Questions to other hubs awaiting their replies; not a Map (id-table.ts). */
+  readonly #pending = new IdTable<{ readonly id: number; resolve(v: Envelope & { t: 'rep' }): void; timer: NodeJS.Timeout }>();
   #nextId = 1;
   #tellScheduled = false;
   /** Cross-hub traffic, for /metrics (pings to itself included in sent and received). */
@@ -240,12 +242,15 @@ export class ClusterBus implements BusAdapter, ControlAdapter, Siblings {
   async #ask(hubId: string, build: (id: number) => Envelope, timeoutMs: number): Promise<Envelope & { t: 'rep' }> {
     const id = this.#nextId++;
     const reply = await new Promise<Envelope & { t: 'rep' }>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(id);
-        this.stats.timeouts++;
-        reject(new MusterError('TIMEOUT', `No answer from hub ${hubId} within ${timeoutMs} ms`, { hub: hubId, timeoutMs }));
-      }, timeoutMs + ANSWER_MARGIN_MS);
-      this.#pending.set(id, { resolve, timer });
+      const p = {
+        id, resolve,
+        timer: setTimeout(() => {
+          this.#pending.delete(p);
+          this.stats.timeouts++;
+          reject(new MusterError('TIMEOUT', `No answer from hub ${hubId} within ${timeoutMs} ms`, { hub: hubId, timeoutMs }));
+        }, timeoutMs + ANSWER_MARGIN_MS),
+      };
+      this.#pending.add(p);
       this.#publish(hubId, JSON.stringify(build(id)));
     });
     if (reply.ok) return reply;
@@ -337,7 +342,7 @@ export class ClusterBus implements BusAdapter, ControlAdapter, Siblings {
         case 'rep': {
           const p = this.#pending.get(e.id);
           if (!p) return;
-          this.#pending.delete(e.id);
+          this.#pending.delete(p);
           clearTimeout(p.timer);
           p.resolve(e);
           break;

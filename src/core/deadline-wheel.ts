@@ -12,6 +12,8 @@ export interface WheelEntry {
   deadline: number;
   /** The slot the entry sits in, or -1. */
   slot: number;
+  /** Its place in that slot's list (the wheel's own bookkeeping). */
+  slotIndex: number;
 }
 
 /** setTimeout's longest delay (a longer one fires at once); a slot further off is waited for in steps. */
@@ -19,7 +21,12 @@ const MAX_TIMER_MS = 2_147_483_647;
 
 export class DeadlineWheel<T extends WheelEntry> {
   readonly #resolutionMs: number;
-  readonly #slots = new Map<number, Set<T>>();
+  /**
+   * Each slot's entries, a list each entry knows its place in (O(1) removal). Not Sets: an entry
+   * added and taken out per request makes V8 replace a long-lived Set's table again and again,
+   * and a replaced table in the old generation keeps the later ones alive (id-table.ts).
+   */
+  readonly #slots = new Map<number, T[]>();
   /** Min-heap of slot numbers filled since they were last due; an emptied slot stays until popped. */
   readonly #filled: number[] = [];
   readonly #onExpire: (entry: T) => void;
@@ -54,7 +61,7 @@ export class DeadlineWheel<T extends WheelEntry> {
 
   get size(): number {
     let n = 0;
-    for (const s of this.#slots.values()) n += s.size;
+    for (const s of this.#slots.values()) n += s.length;
     return n;
   }
 
@@ -89,12 +96,20 @@ export class DeadlineWheel<T extends WheelEntry> {
     let expired = 0;
     while (this.#filled.length > 0 && this.#filled[0]! <= due) {
       const slot = this.#filled[0]!;
-      const set = this.#slots.get(slot);
-      if (set) {
-        for (const entry of set) {
-          if (expired >= budget) return true; // the slot stays first in the heap with what is left
-          set.delete(entry);
+      const list = this.#slots.get(slot);
+      if (list) {
+        // Taken out whole, oldest first; what an expiry removes or moves meanwhile is skipped.
+        this.#slots.delete(slot);
+        for (let i = 0; i < list.length; i++) {
+          const entry = list[i]!;
+          if (entry.slot !== slot) continue;
+          if (expired >= budget) {
+            // The slot stays first in the heap with what is left.
+            this.#keep(slot, list.slice(i).filter((e) => e.slot === slot));
+            return true;
+          }
           entry.slot = -1;
+          entry.slotIndex = -1;
           if (entry.deadline === Infinity) continue;
           if (entry.deadline > now) this.#insert(entry, this.#slotOf(entry.deadline));
           else {
@@ -102,7 +117,6 @@ export class DeadlineWheel<T extends WheelEntry> {
             this.#onExpire(entry);
           }
         }
-        this.#slots.delete(slot);
       }
       // Done, emptied by cancels, or a second push of a slot already done (unless an expiry's
       // schedule() re-armed the timer, which drops an emptied slot itself).
@@ -117,23 +131,37 @@ export class DeadlineWheel<T extends WheelEntry> {
 
   #insert(entry: T, slot: number): void {
     const s = Math.max(slot, this.#nextSlot);
-    let set = this.#slots.get(s);
-    if (!set) {
-      this.#slots.set(s, (set = new Set()));
+    let list = this.#slots.get(s);
+    if (!list) {
+      this.#slots.set(s, (list = []));
       this.#push(s);
     }
-    set.add(entry);
     entry.slot = s;
+    entry.slotIndex = list.push(entry) - 1;
   }
 
+  /** What was left of a due slot's list, put back with their places renumbered. */
+  #keep(slot: number, rest: T[]): void {
+    for (let i = 0; i < rest.length; i++) rest[i]!.slotIndex = i;
+    this.#slots.set(slot, rest);
+    // An #arm() meanwhile (a tick called while the timer runs) dropped the slot it no longer found.
+    if (this.#filled[0] !== slot) this.#push(slot);
+  }
+
+  /** Out of its slot's list: the last entry takes its place. */
   #remove(entry: T): void {
     if (entry.slot === -1) return;
-    const set = this.#slots.get(entry.slot);
-    if (set) {
-      set.delete(entry);
-      if (set.size === 0) this.#slots.delete(entry.slot);
+    const list = this.#slots.get(entry.slot);
+    if (list && list[entry.slotIndex] === entry) {
+      const last = list.pop()!;
+      if (last !== entry) {
+        list[entry.slotIndex] = last;
+        last.slotIndex = entry.slotIndex;
+      }
+      if (list.length === 0) this.#slots.delete(entry.slot);
     }
     entry.slot = -1;
+    entry.slotIndex = -1;
   }
 
   /** Sets the timer for the earliest filled slot, or none when nothing waits. */

@@ -120,7 +120,7 @@ export function liveMember(init: MemberInit, liveness: Required<LivenessSpec>, n
     id: init.id, name: init.name, type: init.type, address: init.address, meta: isEmpty(init.meta) ? NO_META : init.meta,
     liveness, tokenHash: init.tokenHash, registeredAt: init.registeredAt,
     lastSeen: now, status: init.status ?? 'alive', connection: null, attachedTo: init.attachedTo ?? null, face: null, roles: init.roles?.length ? init.roles : NO_ROLES, hubLink: init.hubLink ?? null,
-    lifecycle: init.lifecycle ?? null, history: init.history?.length ? init.history : NO_HISTORY, probe: null, traffic: null, deadline: Infinity, slot: -1,
+    lifecycle: init.lifecycle ?? null, history: init.history?.length ? init.history : NO_HISTORY, probe: null, traffic: null, deadline: Infinity, slot: -1, slotIndex: -1,
   };
   if (init.secrets) m.secrets = init.secrets;
   return m;

@@ -7,6 +7,7 @@
  */
 import { BusPayload } from '../../core/bus/message.js';
 import { DeadlineWheel, type WheelEntry } from '../../core/deadline-wheel.js';
+import { IdTable } from '../../core/id-table.js';
 import type { BusRequest } from '../../core/ports.js';
 import { MusterError, PeerError } from '../../errors.js';
 import { jsonBytesTooDeep } from '../../schemas/json-depth.js';
@@ -24,6 +25,10 @@ export interface BinaryTarget {
 class Pending implements WheelEntry {
   deadline = Infinity;
   slot = -1;
+  slotIndex = -1;
+  /** Its neighbours among its target's open requests (a list, not a Set per target: see id-table.ts). */
+  prev: Pending | null = null;
+  next: Pending | null = null;
   constructor(
     readonly id: number,
     readonly target: BinaryTarget,
@@ -34,9 +39,16 @@ class Pending implements WheelEntry {
   ) {}
 }
 
+/** A target's open requests: how many, and the newest (a list through Pending.prev). */
+interface TargetOpen {
+  count: number;
+  newest: Pending | null;
+}
+
 export class BinaryRequests {
-  readonly #pending = new Map<number, Pending>();
-  readonly #byTarget = new Map<BinaryTarget, Set<Pending>>();
+  readonly #pending = new IdTable<Pending>();
+  /** Kept while the target's connection is open (dropped by closed()), so a burst does not add and delete it each time. */
+  readonly #byTarget = new Map<BinaryTarget, TargetOpen>();
   #nextId = 1;
   #wheel: DeadlineWheel<Pending> | null = null;
 
@@ -48,12 +60,15 @@ export class BinaryRequests {
   /** Sends a handle record to `target`; resolves with its reply, rejects with its error (PeerError) or TIMEOUT. */
   ask(target: BinaryTarget, req: BusRequest, timeoutMs: number): Promise<BusPayload> {
     let mine = this.#byTarget.get(target);
-    if (!mine) this.#byTarget.set(target, (mine = new Set()));
-    if (mine.size >= MAX_OPEN_PER_TARGET) return Promise.reject(new MusterError('THROTTLED', 'Too many requests open to this member', { retryAfterMs: 100 }));
+    if (!mine) this.#byTarget.set(target, (mine = { count: 0, newest: null }));
+    if (mine.count >= MAX_OPEN_PER_TARGET) return Promise.reject(new MusterError('THROTTLED', 'Too many requests open to this member', { retryAfterMs: 100 }));
     return new Promise((resolve, reject) => {
       const p = new Pending(this.#nextId++, target, req.method, timeoutMs, resolve, reject);
-      this.#pending.set(p.id, p);
-      mine.add(p);
+      this.#pending.add(p);
+      p.prev = mine.newest;
+      if (mine.newest) mine.newest.next = p;
+      mine.newest = p;
+      mine.count++;
       this.#wheelOn().schedule(p, Date.now() + timeoutMs);
       target.enqueue(encodeRequestRecord({
         kind: KIND_HANDLE, isBytes: req.payload.isBytes, from: req.from, where: req.to, id: p.id, timeoutMs, method: req.method, payload: req.payload.raw,
@@ -85,19 +100,28 @@ export class BinaryRequests {
   closed(target: BinaryTarget): void {
     const mine = this.#byTarget.get(target);
     if (!mine) return;
-    this.#byTarget.delete(target);
-    for (const p of mine) {
+    // Oldest first, as they were asked.
+    const open: Pending[] = [];
+    for (let p = mine.newest; p; p = p.prev) open.push(p);
+    for (let i = open.length - 1; i >= 0; i--) {
+      const p = open[i]!;
       this.#done(p);
       p.reject(new MusterError('MEMBER_GONE', 'The member disconnected before answering'));
     }
+    this.#byTarget.delete(target);
   }
 
   #done(p: Pending): void {
-    this.#pending.delete(p.id);
+    this.#pending.delete(p);
     this.#wheel?.cancel(p);
     const mine = this.#byTarget.get(p.target);
-    mine?.delete(p);
-    if (mine?.size === 0) this.#byTarget.delete(p.target);
+    if (!mine) return;
+    if (p.next) p.next.prev = p.prev;
+    else mine.newest = p.prev;
+    if (p.prev) p.prev.next = p.next;
+    // Unlinked both ways: a finished request must not lead to the ones after it.
+    p.prev = p.next = null;
+    mine.count--;
   }
 
   /** The timeout wheel; its timer is set only while requests are open. */

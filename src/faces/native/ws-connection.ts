@@ -14,6 +14,7 @@ import type { Backlog, BusRequest, HubLink, Outbound } from '../../core/ports.js
 import type { Caller } from '../../core/registry/registry.js';
 import type { CallOrigin } from '../../schemas/event.js';
 import { MusterError, PeerError } from '../../errors.js';
+import { IdTable } from '../../core/id-table.js';
 import type { BinaryRequests } from './binary-requests.js';
 import { BINARY_MESSAGE, JSON_MESSAGE, notificationOf } from './bus-codec.js';
 import { encodeNotification } from './jsonrpc.js';
@@ -32,6 +33,8 @@ export interface ConnectionLimits {
 }
 
 interface PendingCall {
+  /** The number in its JSON-RPC id (`h<id>`). */
+  readonly id: number;
   resolve(result: unknown): void;
   reject(err: unknown): void;
   timer: NodeJS.Timeout;
@@ -53,7 +56,8 @@ export class WsConnection implements HubLink {
   readonly #limits: ConnectionLimits;
   readonly #totals: BusTotals;
   readonly #binaryRequests: BinaryRequests;
-  readonly #pending = new Map<string, PendingCall>();
+  /** The hub's calls open at this member, by the number in their id (`h<n>`); not a Map (id-table.ts). */
+  #pending = new IdTable<PendingCall>();
   #nextRequestId = 1;
   #closeListeners: ((reason: string) => void)[] = [];
   #closeReason = 'connection closed';
@@ -159,23 +163,28 @@ export class WsConnection implements HubLink {
   #ask(method: string, paramsJson: string, timeoutMs: number): Promise<unknown> {
     if (!this.open) return Promise.reject(new MusterError('MEMBER_GONE', 'The member has no open connection'));
     if (this.#pending.size >= MAX_PENDING_REQUESTS) return Promise.reject(new MusterError('THROTTLED', 'Too many requests open to this member', { retryAfterMs: 100 }));
-    const id = `h${this.#nextRequestId++}`;
+    const n = this.#nextRequestId++;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(id);
-        reject(new MusterError('TIMEOUT', `No answer to ${method} within ${timeoutMs} ms`, { timeoutMs }));
-      }, timeoutMs);
-      this.#pending.set(id, { resolve, reject, timer });
-      this.#out.send(`{"jsonrpc":"2.0","id":"${id}","method":${JSON.stringify(method)},"params":${paramsJson}}`);
+      const call: PendingCall = {
+        id: n, resolve, reject,
+        timer: setTimeout(() => {
+          this.#pending.delete(call);
+          reject(new MusterError('TIMEOUT', `No answer to ${method} within ${timeoutMs} ms`, { timeoutMs }));
+        }, timeoutMs),
+      };
+      this.#pending.add(call);
+      this.#out.send(`{"jsonrpc":"2.0","id":"h${n}","method":${JSON.stringify(method)},"params":${paramsJson}}`);
     });
   }
 
   /** A response from the peer to one of the hub's requests. Unknown ids are ignored. */
   settle(id: unknown, result: unknown, error: unknown): void {
-    if (typeof id !== 'string') return;
-    const p = this.#pending.get(id);
-    if (!p) return;
-    this.#pending.delete(id);
+    if (typeof id !== 'string' || id.charCodeAt(0) !== 0x68 /* h */) return;
+    const n = Number(id.slice(1));
+    const p = Number.isSafeInteger(n) ? this.#pending.get(n) : undefined;
+    // `h1` only: `h01` or `h1.0` name no call of the hub's.
+    if (!p || id !== `h${n}`) return;
+    this.#pending.delete(p);
     clearTimeout(p.timer);
     if (error !== undefined && error !== null) p.reject(PeerError.from(error));
     else p.resolve(result);
@@ -197,11 +206,12 @@ export class WsConnection implements HubLink {
   /** Called once by the face when the socket closed: open requests fail MEMBER_GONE, listeners hear why. */
   closed(): void {
     this.#out.clear();
-    for (const p of this.#pending.values()) {
+    const open = [...this.#pending.values()];
+    this.#pending = new IdTable<PendingCall>();
+    for (const p of open) {
       clearTimeout(p.timer);
       p.reject(new MusterError('MEMBER_GONE', 'The member disconnected before answering'));
     }
-    this.#pending.clear();
     this.#binaryRequests.closed(this);
     const listeners = this.#closeListeners;
     this.#closeListeners = [];
