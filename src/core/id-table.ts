@@ -13,8 +13,9 @@
  * (docs/operations.md, "Requests on a hub that has aged"). A ring slot is only overwritten.
  */
 export class IdTable<T extends { readonly id: number }> {
-  #ring: (T | undefined)[] = new Array<T | undefined>(64).fill(undefined);
-  #mask = 63;
+  /** Allocated at the first add: a connection the hub never asks anything costs an empty array. */
+  #ring: (T | undefined)[] = [];
+  #mask = 0;
   /** Entries in the ring. */
   #inRing = 0;
   /** Entries whose ring place a newer one needed (open for longer than a lap of the ring). */
@@ -59,10 +60,10 @@ export class IdTable<T extends { readonly id: number }> {
     yield* this.#aside.values();
   }
 
-  /** Twice the ring; what collides in the new one goes aside. */
+  /** Twice the ring (16 at first); what collides in the new one goes aside. */
   #grow(): void {
     const old = this.#ring;
-    this.#ring = new Array<T | undefined>(old.length * 2).fill(undefined);
+    this.#ring = new Array<T | undefined>(Math.max(16, old.length * 2)).fill(undefined);
     this.#mask = this.#ring.length - 1;
     this.#inRing = 0;
     for (const v of old) if (v !== undefined) this.add(v);
