@@ -10,6 +10,7 @@ import type { RemovalReason } from '../../schemas/member.js';
 import type { Change, MemberField, Put, StoredMember } from '../../store/store.js';
 import { fromStoredExtra, initFromStored, type Member, type MemberInit } from './member.js';
 import type { MemberIndex } from './member-index.js';
+import { ChurnMap } from '../churn-map.js';
 
 /** What the mirror asks of the registry it serves. */
 export interface MirrorHooks {
@@ -30,9 +31,10 @@ export class Mirror {
   readonly #hooks: MirrorHooks;
   /**
    * Per member id: this hub's writes the feed has not brought back yet, whole records (every
-   * field) and fields on their own. A registration is one whole put: one counter, no map.
+   * field) and fields on their own. A registration is one whole put: one counter, no map. A
+   * ChurnMap: each change adds and deletes an entry (core/churn-map.ts).
    */
-  readonly #pending = new Map<string, Pending>();
+  readonly #pending = new ChurnMap<string, Pending>();
 
   constructor(index: MemberIndex, hooks: MirrorHooks) {
     this.#index = index;

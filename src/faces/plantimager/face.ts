@@ -17,6 +17,7 @@ import {
 } from './codec.js';
 import { PlantimagerDevices } from './devices.js';
 import { parseEndpoint } from './endpoint.js';
+import { ChurnMap } from '../../core/churn-map.js';
 
 export interface PlantimagerFaceOptions {
   /** `[HOST:]PORT`; a bare port binds `defaultHost`. */
@@ -49,8 +50,8 @@ export class PlantimagerFace implements Face {
   readonly #log: Logger;
   readonly #maxInFlight: number;
   readonly #maxFrameBytes: number;
-  /** Per client identity: the tail of its chain of requests, so its replies leave in order. */
-  readonly #tails = new Map<string, Promise<void>>();
+  /** Per client identity: the tail of its chain of requests, so its replies leave in order (a ChurnMap: one set and delete per REGISTER). */
+  readonly #tails = new ChurnMap<string, Promise<void>>();
   #inFlight = 0;
   #slotFreed: (() => void) | null = null;
   #sendTail: Promise<void> = Promise.resolve();

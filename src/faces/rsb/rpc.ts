@@ -11,6 +11,7 @@ import { MusterError, PeerError } from '../../errors.js';
 import { ERROR_INFO, METHOD, type RsbCodec } from './codec.js';
 import { eventKey, type Notification } from './notification.js';
 import { payloadFromRsb } from './wire-schema.js';
+import { ChurnMap } from '../../core/churn-map.js';
 
 /** Calls the hub may have open towards RSB at once. */
 export const MAX_OPEN_CALLS = 10_000;
@@ -31,7 +32,8 @@ export interface FrameTarget {
 
 export class RsbCalls {
   readonly #codec: RsbCodec;
-  readonly #open = new Map<string, OpenCall>();
+  /** Open calls by their request's event id; a ChurnMap, as each call adds and deletes one (core/churn-map.ts). */
+  readonly #open = new ChurnMap<string, OpenCall>();
 
   constructor(codec: RsbCodec) {
     this.#codec = codec;
