@@ -150,6 +150,14 @@ describe('snapshot - cluster', () => {
   });
 
   test('restore into a cluster refuses while a hub of the prefix runs, and a prefix that holds a registry unless --force', { timeout: 60_000 }, async () => {
+    // Keys of other prefixes spread the leases over several SCAN pages: every running hub is still named.
+    const other = createClient({ url: redis.url });
+    await other.connect();
+    try {
+      for (let i = 0; i < 20_000; i += 1_000) await other.mSet(Array.from({ length: 1_000 }, (_, j) => [`{spread}:key:${i + j}`, 'x'] as [string, string]));
+    } finally {
+      await other.quit();
+    }
     const busy = await runMuster(['snapshot', 'restore', clusterFile, '--cluster', redis.url, '--cluster-prefix', 'restored']);
     assert.equal(busy.code, 1);
     assert.match(busy.stderr, /INVALID_PARAMS: Hubs of cluster prefix restored are running \((ra, rb|rb, ra)\)/);

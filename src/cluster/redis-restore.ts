@@ -38,7 +38,8 @@ export async function restoreIntoCluster(file: string, o: ClusterRestoreOptions)
   }
   const send: Send = (args) => client.sendCommand(args);
   try {
-    const hubs = (await keys(send, `${P}:lease:*`)).map((k) => k.slice(`${P}:lease:`.length));
+    // Every running hub is named: the first page that matches may hold only some of their leases.
+    const hubs = (await keys(send, `${P}:lease:*`, true)).map((k) => k.slice(`${P}:lease:`.length)).sort();
     if (hubs.length) {
       throw new MusterError('INVALID_PARAMS', `Hubs of cluster prefix ${o.prefix} are running (${hubs.join(', ')}): stop them first (a killed hub's lease runs out within its lease time)`, { hubs });
     }
@@ -67,14 +68,17 @@ export async function restoreIntoCluster(file: string, o: ClusterRestoreOptions)
 }
 
 /** Keys matching `pattern`, at most a page of them (SCAN until some are found or the keyspace is done). */
-async function keys(send: Send, pattern: string): Promise<string[]> {
+/** Keys matching `pattern`: those of the first page that has any, or (`all`) every one. */
+async function keys(send: Send, pattern: string, all = false): Promise<string[]> {
+  const out: string[] = [];
   let cursor = '0';
   do {
     const [next, found] = await send<[string, string[]]>(['SCAN', cursor, 'MATCH', pattern, 'COUNT', '1000']);
-    if (found.length) return found;
+    out.push(...found);
+    if (out.length && !all) return out;
     cursor = next;
   } while (cursor !== '0');
-  return [];
+  return [...new Set(out)];
 }
 
 async function writeMembers(send: Send, P: string, page: readonly StoredMember[], now: number): Promise<void> {
