@@ -22,6 +22,7 @@ import { codecs, messageOf, NO_DROPS, payloadOf, PING, wirePayload, type Envelop
 export type { BusDropReason } from './bus-envelopes.js';
 import type { RedisClient } from './redis-store.js';
 import { IdTable } from '../core/id-table.js';
+import { BusOutbox } from './bus-outbox.js';
 
 export interface ClusterBusOptions {
   hubId: string;
@@ -72,15 +73,12 @@ export class ClusterBus implements BusAdapter, ControlAdapter, Siblings {
   /** Cross-hub traffic, for /metrics (pings to itself included in sent and received). */
   readonly stats = { sent: 0, received: 0, timeouts: 0, lastHeard: Date.now(), resubscribed: 0, dropped: { ...NO_DROPS } };
   #watchdog: NodeJS.Timeout | undefined;
-  /** PUBLISHes written and not yet answered (bounded: a frozen Redis must not grow this hub's memory). */
-  #inFlight = 0;
-  #inFlightBytes = 0;
-  /** Envelopes for each hub gathered this turn: one PUBLISH per hub (a JSON array when several). */
-  readonly #outbox = new Map<string, { texts: string[]; bytes: number }>();
-  #flushScheduled = false;
+  /** Envelopes to other hubs, one PUBLISH per hub and turn, bounded (bus-outbox.ts). */
+  readonly #outbox: BusOutbox;
 
   constructor(options: ClusterBusOptions) {
     this.#o = options;
+    this.#outbox = new BusOutbox(options.send, options.prefix, this.stats);
     this.#sub = options.client.duplicate();
     this.#sub.on('error', () => { /* reconnects by itself */ });
   }
@@ -111,7 +109,7 @@ export class ClusterBus implements BusAdapter, ControlAdapter, Siblings {
       this.stats.lastHeard = Date.now();
       void this.#sub.disconnect().then(() => this.#sub.connect()).then(() => this.#subscribe()).catch(() => {});
     }
-    this.#publish(this.#o.hubId, PING);
+    this.#outbox.publish(this.#o.hubId, PING);
   }
 
   async #subscribe(): Promise<void> {
@@ -171,13 +169,13 @@ export class ClusterBus implements BusAdapter, ControlAdapter, Siblings {
   published(message: BusMessage): void {
     const hubs = this.#wanted.route(parseScope(message.scope!), null, this.#route);
     const text = message.encoded(codecs.pub);
-    for (const h of hubs) this.#publish(h.hub, text);
+    for (const h of hubs) this.#outbox.publish(h.hub, text);
     hubs.length = 0;
   }
 
   broadcast(message: BusMessage): void {
     const text = message.encoded(codecs.bc);
-    for (const hub of this.#o.hubs().keys()) if (hub !== this.#o.hubId) this.#publish(hub, text);
+    for (const hub of this.#o.hubs().keys()) if (hub !== this.#o.hubId) this.#outbox.publish(hub, text);
   }
 
   interest(scope: Scope, delta: 1 | -1): void {
@@ -194,7 +192,7 @@ export class ClusterBus implements BusAdapter, ControlAdapter, Siblings {
 
   /** Sent at most once: `delivered` counts the hub it was handed to, not the member. */
   async send(hubId: string, _name: string, message: BusMessage): Promise<SendResult> {
-    this.#publish(hubId, message.encoded(codecs.send));
+    this.#outbox.publish(hubId, message.encoded(codecs.send));
     return { seq: message.seq, delivered: 1 };
   }
 
@@ -251,53 +249,13 @@ export class ClusterBus implements BusAdapter, ControlAdapter, Siblings {
         }, timeoutMs + ANSWER_MARGIN_MS),
       };
       this.#pending.add(p);
-      this.#publish(hubId, JSON.stringify(build(id)));
+      this.#outbox.publish(hubId, JSON.stringify(build(id)));
     });
     if (reply.ok) return reply;
     const e = reply.error!;
     // A member's own error answer travels as its error object, read on this side as it is on the far one.
     if (e.code === 'MEMBER_ERROR' && e.peer) throw PeerError.from(e.peer);
     throw new MusterError(isErrorCode(e.code) ? e.code : 'INTERNAL', e.message, e.details);
-  }
-
-  #publish(hub: string, text: string): void {
-    const dropped = this.stats.dropped;
-    if (this.#inFlight >= MAX_IN_FLIGHT || this.#inFlightBytes + text.length > MAX_IN_FLIGHT_BYTES) {
-      dropped['queue-full']++;
-      return;
-    }
-    this.stats.sent++;
-    this.#inFlight++;
-    this.#inFlightBytes += text.length;
-    let box = this.#outbox.get(hub);
-    if (!box) this.#outbox.set(hub, (box = { texts: [], bytes: 0 }));
-    box.texts.push(text);
-    box.bytes += text.length;
-    if (box.bytes >= BATCH_BYTES) this.#flushHub(hub, box);
-    else if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      setImmediate(() => this.#flush());
-    }
-  }
-
-  #flush(): void {
-    this.#flushScheduled = false;
-    for (const [hub, box] of this.#outbox) this.#flushHub(hub, box);
-  }
-
-  #flushHub(hub: string, box: { texts: string[]; bytes: number }): void {
-    this.#outbox.delete(hub);
-    const { texts, bytes } = box;
-    const n = texts.length;
-    const dropped = this.stats.dropped;
-    const text = n === 1 ? texts[0]! : `[${texts.join(',')}]`;
-    void this.#o.send<number>(['PUBLISH', `${this.#o.prefix}:bus:${hub}`, text]).then(
-      (listeners) => { if (listeners === 0) dropped['no-subscriber'] += n; },
-      () => { dropped['redis-error'] += n; },
-    ).finally(() => {
-      this.#inFlight -= n;
-      this.#inFlightBytes -= bytes;
-    });
   }
 
   /** One envelope, or the array of those another hub gathered in one turn. */
@@ -356,11 +314,11 @@ export class ClusterBus implements BusAdapter, ControlAdapter, Siblings {
 
   #answer(replyTo: string, id: number, work: Promise<{ p?: WirePayload; value?: unknown }>): void {
     work.then(
-      (ok) => this.#publish(replyTo, JSON.stringify({ t: 'rep', id, ok: true, ...ok })),
+      (ok) => this.#outbox.publish(replyTo, JSON.stringify({ t: 'rep', id, ok: true, ...ok })),
       (err: unknown) => {
         const peer = err instanceof MusterError && err.code === 'MEMBER_ERROR' ? (err.details as { error?: unknown } | undefined)?.error : undefined;
         const m = toMusterError(asMemberError(err, ''));
-        this.#publish(replyTo, JSON.stringify({ t: 'rep', id, ok: false, error: { code: m.code, message: m.message, details: m.details, peer } }));
+        this.#outbox.publish(replyTo, JSON.stringify({ t: 'rep', id, ok: false, error: { code: m.code, message: m.message, details: m.details, peer } }));
       },
     ).catch(() => {});
   }
@@ -392,11 +350,6 @@ export class ClusterBus implements BusAdapter, ControlAdapter, Siblings {
   }
 }
 
-/** PUBLISHes waiting for Redis's answer, at most; past either bound a message is dropped (counted). */
-const MAX_IN_FLIGHT = 10_000;
-const MAX_IN_FLIGHT_BYTES = 16 * 1024 * 1024;
-/** A hub's gathered envelopes go out at once past this size, not at the end of the turn. */
-const BATCH_BYTES = 256 * 1024;
 /** Each hub pings itself this often; a subscription that heard nothing for SILENT_AFTER_MS is dead. */
 const PING_EVERY_MS = 1_000;
 const SILENT_AFTER_MS = 3_500;
