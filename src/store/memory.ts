@@ -30,8 +30,7 @@ export class MemoryStore implements Store {
   }
 
   async apply(change: Change): Promise<Applied> {
-    this.#book.check(change);
-    this.#book.record(change);
+    this.#book.admit(change);
     for (const id of change.deletes) this.#members.delete(id);
     for (const p of change.puts) this.#members.set(p.member.id, p.member);
     const events = change.events.map((draft) => {

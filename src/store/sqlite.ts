@@ -21,11 +21,11 @@ import { randomUUID } from 'node:crypto';
 import { closeSync, fdatasync, fdatasyncSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { MusterError } from '../errors.js';
-import { ConditionBook } from './conditions.js';
+import { ConditionBook, type BookEntry } from './conditions.js';
 import { openSqliteExport } from './sqlite-export.js';
 import { memberOfRow, MEMBER_COLUMNS, storedRevision, type RawRow } from './sqlite-rows.js';
 import { CheckpointThread } from './sqlite-checkpoint-thread.js';
-import { createSchema, preparedWrites, rowOf, type MemberRow, type RowBatch, type Writes } from './sqlite-writes.js';
+import { createSchema, preparedWrites, rowOf, type MemberRow, type RowBatch, type RowChange, type Writes } from './sqlite-writes.js';
 import { withRevision, type Applied, type Change, type Store, type StoreExport, type StoreFigures, type StoreSnapshot, type StoredEvent, type StoredMember } from './store.js';
 
 export interface SqliteStoreOptions {
@@ -48,6 +48,8 @@ const CHECKPOINT_EVERY = 256;
 
 interface Pending {
   applied: Applied;
+  /** The change as rows, made when it was applied (the slots of its members then). */
+  rows: RowChange;
   resolve: (applied: Applied) => void;
   reject: (err: unknown) => void;
 }
@@ -75,9 +77,8 @@ export class SqliteStore implements Store {
   /** The checkpoint thread's checkpoint under way: nothing is written here meanwhile. */
   #checkpointing: Promise<void> | null = null;
   readonly #listeners: ((a: Applied) => void)[] = [];
+  /** Also each member's row (sqlite-writes.ts: new members get increasing slots, so they go on the last page). */
   #book = new ConditionBook();
-  /** Each member's row (sqlite-writes.ts: new members get increasing slots, so they go on the last page). */
-  readonly #slots = new Map<string, number>();
   #lastSlot = 0;
   #revision = 0;
   #epoch = '';
@@ -114,7 +115,6 @@ export class SqliteStore implements Store {
     for (let i = 0; i < rows.length; i++) {
       const row = rows[i]!;
       members[i] = memberOfRow(row, livenesses);
-      this.#slots.set(row[1], row[0]);
       if (row[0] > this.#lastSlot) this.#lastSlot = row[0];
     }
     this.#revision = storedRevision(this.#db);
@@ -124,25 +124,32 @@ export class SqliteStore implements Store {
     const epoch = this.#db.prepare("SELECT value FROM settings WHERE key = 'epoch'").get() as { value: string } | undefined;
     this.#epoch = epoch?.value ?? randomUUID();
     if (!epoch) this.#db.prepare("INSERT INTO settings (key, value) VALUES ('epoch', ?)").run(this.#epoch);
-    this.#book = new ConditionBook(members);
+    this.#book = new ConditionBook(members, (_m, i) => rows[i]![0]);
     this.#checkpointer = new CheckpointThread({ path: this.#path, synchronous: this.#synchronous });
     return { members, events, position: { revision: this.#revision, epoch: this.#epoch } };
   }
 
   /** Decides now (conditions, revisions), so the next change in this turn sees this one; durable and fed after the batch commits. */
   apply(change: Change): Promise<Applied> {
+    // The deleted members' rows, before the book forgets them.
+    const deletes: number[] = [];
+    for (const id of change.deletes) {
+      const slot = this.#book.entry(id)?.slot;
+      if (slot) deletes.push(slot);
+    }
+    let first: BookEntry | undefined;
     try {
-      this.#book.check(change);
+      first = this.#book.admit(change);
     } catch (err) {
       return Promise.reject(err);
     }
-    this.#book.record(change);
+    const rows = { deletes, rows: this.#rowsOf(change, first) };
     const events = change.events.map((draft) => {
       const revision = ++this.#revision;
       return { revision, json: withRevision(draft, revision) };
     });
     return new Promise((resolve, reject) => {
-      this.#pending.push({ applied: { change, events }, resolve, reject });
+      this.#pending.push({ applied: { change, events }, rows, resolve, reject });
       this.#schedule();
     });
   }
@@ -180,7 +187,7 @@ export class SqliteStore implements Store {
     try {
       if (this.#failed) throw this.#failed;
       if (!this.#checkpointer) throw new Error('the SQLite store is not open');
-      this.#writes.batch(this.#rowsOf(chunk));
+      this.#writes.batch(batchOf(chunk));
       this.#figures.commits++;
       this.#figures.changes += chunk.length;
     } catch (err) {
@@ -321,32 +328,35 @@ export class SqliteStore implements Store {
   }
 
   /** The member's slot; a new member gets the next one. */
-  #slotOf(id: string): number {
-    let slot = this.#slots.get(id);
-    if (slot === undefined) this.#slots.set(id, (slot = ++this.#lastSlot));
-    return slot;
+  #slotOf(id: string, entry = this.#book.entry(id)): number {
+    if (!entry) return ++this.#lastSlot; // a restore's pages: the book is not told, the store is opened again after
+    if (entry.slot === 0) entry.slot = ++this.#lastSlot;
+    return entry.slot;
   }
 
-  /** A chunk as rows, not records. */
-  #rowsOf(batch: readonly Pending[]): RowBatch {
-    const out: RowBatch = { changes: new Array(batch.length), events: [] };
-    for (let i = 0; i < batch.length; i++) {
-      const { change, events } = batch[i]!.applied;
-      const deletes: number[] = [];
-      for (const id of change.deletes) {
-        const slot = this.#slots.get(id);
-        if (slot === undefined) continue;
-        this.#slots.delete(id);
-        deletes.push(slot);
-      }
-      // The whole row: this hub is the only writer, so its record is the whole truth (status is not kept).
-      const rows: MemberRow[] = [];
-      for (const { member, fields } of change.puts) if (!fields || !fields.every(isLiveState)) rows.push(rowOf(this.#slotOf(member.id), member));
-      out.changes[i] = { deletes, rows };
-      for (const e of events) out.events.push(e);
+  /**
+   * The change's members as rows. The whole row: this hub is the only writer, so its record is
+   * the whole truth (status is not kept, so a change of it alone writes no row).
+   */
+  #rowsOf(change: Change, first: BookEntry | undefined): MemberRow[] {
+    const rows: MemberRow[] = [];
+    const puts = change.puts;
+    for (let i = 0; i < puts.length; i++) {
+      const { member, fields } = puts[i]!;
+      if (!fields || !fields.every(isLiveState)) rows.push(rowOf(this.#slotOf(member.id, i === 0 ? first : undefined), member));
     }
-    return out;
+    return rows;
   }
+}
+
+/** A chunk's rows and events, in commit order. */
+function batchOf(chunk: readonly Pending[]): RowBatch {
+  const out: RowBatch = { changes: new Array(chunk.length), events: [] };
+  for (let i = 0; i < chunk.length; i++) {
+    out.changes[i] = chunk[i]!.rows;
+    for (const e of chunk[i]!.applied.events) out.events.push(e);
+  }
+  return out;
 }
 
 /** Status and attachment are live state: a single hub works them out again at start. */

@@ -14,14 +14,19 @@ export type EventDraft = DistributiveOmit<HubEvent, 'revision' | 'at'> & { at?: 
 export type AdminEventDraft = Extract<EventDraft, { type: 'admin' }>;
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
 
+/**
+ * The events of this hub's change as objects, so the feed need not parse them back: a field of
+ * the change, which stores hand back as given (a WeakMap entry per change cost the collector).
+ */
+const DRAFTS = Symbol('drafts');
+type OwnChange = Change & { [DRAFTS]?: EventDraft[] };
+
 export class Changes {
   readonly #store: Store;
   readonly #log: EventLog;
   readonly #origin: string;
   readonly #mirror: Mirror | null;
   readonly #now: () => number;
-  /** The events of this hub's changes as objects, so the feed need not parse them back. */
-  readonly #drafts = new WeakMap<object, EventDraft[]>();
 
   constructor(store: Store, log: EventLog, origin: string, mirror: Mirror | null, now: () => number) {
     this.#store = store;
@@ -33,28 +38,34 @@ export class Changes {
   }
 
   /** Sends a change (`written`: enough once written, see Change); resolves once the store applied it and its events reached watchers. */
-  async commit(puts: Put[], deletes: string[], drafts: EventDraft[], conditions?: Conditions, written = false): Promise<void> {
+  commit(puts: Put[], deletes: string[], drafts: EventDraft[], conditions?: Conditions, written = false): Promise<unknown> {
     const at = this.#now();
     for (const d of drafts) d.at = at;
-    const change: Change = { puts, deletes, events: drafts.map((d) => JSON.stringify(d)), conditions, origin: this.#origin };
+    const change: OwnChange = { puts, deletes, events: drafts.map((d) => JSON.stringify(d)), conditions, origin: this.#origin, [DRAFTS]: drafts };
     if (written) change.written = true;
-    this.#drafts.set(change, drafts);
-    this.#mirror?.sent(change);
-    try {
-      await this.#store.apply(change);
-    } catch (err) {
-      this.#mirror?.settled(change);
+    const mirror = this.#mirror;
+    if (!mirror) return this.#store.apply(change); // no async frame of its own: one promise less per change
+    mirror.sent(change);
+    return this.#store.apply(change).catch((err: unknown) => {
+      mirror.settled(change);
       throw err;
-    }
+    });
   }
 
   /** An applied change from the feed: another hub's is mirrored first; then its events go to watchers. */
   #applied(applied: Applied): void {
-    const drafts = this.#drafts.get(applied.change);
+    const drafts = (applied.change as OwnChange)[DRAFTS];
     // This hub's own events are at hand as objects; others' are read from their JSON if asked for.
-    const events = applied.events.map((e, i) => new LoggedEvent(e.revision, e.json, drafts ? Object.assign(drafts[i]!, { revision: e.revision }) as HubEvent : undefined));
+    const events = applied.events.map((e, i) => new LoggedEvent(e.revision, e.json, drafts ? asEvent(drafts[i]!, e.revision) : undefined));
     if (drafts) this.#mirror?.settled(applied.change);
     else this.#mirror?.apply(applied.change, events);
     for (const e of events) this.#log.deliver(e);
   }
+}
+
+/** The draft, now the event: its revision set in place. */
+function asEvent(draft: EventDraft, revision: number): HubEvent {
+  const event = draft as EventDraft & { revision: number };
+  event.revision = revision;
+  return event as HubEvent;
 }

@@ -90,10 +90,13 @@ export function toStored(m: Member): StoredMember {
   if (m.lifecycle) extra.lifecycle = m.lifecycle;
   if (m.history.length) extra.lifecycleHistory = m.history;
   if (m.secrets) extra.secrets = m.secrets;
-  return {
+  const stored: StoredMember = {
     id: m.id, name: m.name, type: m.type, address: m.address, meta: m.meta, liveness: m.liveness,
-    tokenHash: m.tokenHash, registeredAt: m.registeredAt, extra, status: m.status, ...(m.attachedTo ? { attachedTo: m.attachedTo } : {}),
+    tokenHash: m.tokenHash, registeredAt: m.registeredAt, extra, status: m.status,
   };
+  // Set, not spread: a spread builds the record on V8's slow path.
+  if (m.attachedTo) stored.attachedTo = m.attachedTo;
+  return stored;
 }
 
 /** The typed fields of a stored record's `extra` (unknown keys are dropped). */

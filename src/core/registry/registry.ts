@@ -169,7 +169,7 @@ export class Registry {
       // A component starts its lifecycle at registration (the control service takes it from there).
       if (params.roles?.includes('component')) member.lifecycle = { state: 'starting', endpoints: {}, lastError: null, since: now };
       try {
-        await this.add(member, caller.connection);
+        await this.#insert(member, caller.connection, NO_MEMBERS); // nameFor gave a free name
       } catch (err) {
         // Another hub of the cluster took the name first: its change is on its way here; hold the name meanwhile and try the next.
         if (!this.#mirror || params.exclusive || attempt >= RACED_NAME.attempts || (err as MusterError).code !== 'NAME_TAKEN') throw err;
@@ -193,19 +193,24 @@ export class Registry {
    * Adds a built member (name must be free), evicting `evict` in the same commit. Resolves once
    * durable. Faces with their own naming rules (plantimager) use this after choosing the name.
    */
-  async add(member: Member, connection?: Connection, evict: Member[] = []): Promise<void> {
+  async add(member: Member, connection?: Connection, evict: readonly Member[] = NO_MEMBERS): Promise<void> {
     this.#assertOpen();
-    const removed = evict.filter((m) => this.#index.holds(m));
+    const removed = evict.length ? evict.filter((m) => this.#index.holds(m)) : NO_MEMBERS;
     // Check before evicting: a refused add must leave the evicted members where they were.
     const freedName = removed.some((m) => m.name === member.name);
     if (this.#index.isTaken(member.name) && !freedName) throw new MusterError('NAME_TAKEN', `The name ${member.name} is taken`, { name: member.name });
+    return this.#insert(member, connection, removed);
+  }
+
+  /** `add` once the name is known to be free (but for `removed`, evicted in the same commit). */
+  async #insert(member: Member, connection: Connection | undefined, removed: readonly Member[]): Promise<void> {
     this.policy.assertRoom(this.#index.size - removed.length);
     for (const m of removed) this.#unindex(m, 'evicted');
     this.#index.add(member);
     this.#liveness.start(member, connection);
     this.counters.registrations++;
-    const events: EventDraft[] = removed.map((m) => ({ type: 'removed', member: this.view(m), reason: 'evicted' }));
-    events.push({ type: 'added', member: this.view(member) });
+    const added: EventDraft = { type: 'added', member: this.view(member) };
+    const events: EventDraft[] = removed.length ? [...removed.map((m): EventDraft => ({ type: 'removed', member: this.view(m), reason: 'evicted' })), added] : [added];
     try {
       const written = this.#enoughOnceWritten(member) && removed.every(this.#enoughOnceWritten);
       await this.#changes.commit([{ member: toStored(member) }], removed.map((m) => m.id), events, { namesFree: [member.name], maxMembers: this.policy.maxMembers }, written);
@@ -380,4 +385,5 @@ export class Registry {
 }
 
 const STATUS: readonly MemberField[] = ['status'];
+const NO_MEMBERS: readonly Member[] = Object.freeze([]);
 const ADDRESS_META: readonly MemberField[] = ['address', 'meta'];

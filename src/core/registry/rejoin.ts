@@ -31,7 +31,7 @@ export interface RejoinHooks {
   /** Out of the registry, its listeners told (reason evicted). */
   evict(member: Member): void;
   /** Puts a member of this hub into the new history (an `added` event); rejects NAME_TAKEN if its name went meanwhile. */
-  put(member: Member): Promise<void>;
+  put(member: Member): Promise<unknown>;
 }
 
 /** Retries of a put while the store does not answer: after this, then twice as long, up to the cap. */
