@@ -165,7 +165,7 @@ export class Registry {
       const member = this.createMember({
         id: randomUUID(), name, type: params.type, address: params.address ?? '', meta: params.meta ?? {},
         liveness, tokenHash: hashToken(token), registeredAt: now, roles: params.roles ?? [],
-      }, now);
+      }, now, liveness);
       // A component starts its lifecycle at registration (the control service takes it from there).
       if (params.roles?.includes('component')) member.lifecycle = { state: 'starting', endpoints: {}, lastError: null, since: now };
       try {
@@ -182,9 +182,9 @@ export class Registry {
   }
 
   /** Builds a member record; `add` puts it in the registry. For faces that assign ids and names themselves. */
-  createMember(init: MemberInit, now = this.#now()): Member {
+  createMember(init: MemberInit, now = this.#now(), liveness = this.normalizeLiveness(init.liveness)): Member {
     // In a cluster a member is held by the hub it registered at (its faces reach it).
-    const m = liveMember(init, this.normalizeLiveness(init.liveness), now);
+    const m = liveMember(init, liveness, now);
     if (m.attachedTo === null && this.#mirror) m.attachedTo = this.hubId;
     return m;
   }
