@@ -8,6 +8,7 @@
  * (its name, its id, and the two entries written), and the SQLite store keeps a member's row slot
  * in the same entry rather than in a map of its own.
  */
+import { ShardedMap } from '../core/sharded-map.js';
 import { MusterError } from '../errors.js';
 import type { Change, StoredMember } from './store.js';
 
@@ -18,8 +19,8 @@ export interface BookEntry {
 }
 
 export class ConditionBook {
-  readonly #byId = new Map<string, BookEntry>();
-  readonly #idOf = new Map<string, string>();
+  readonly #byId = new ShardedMap<BookEntry>();
+  readonly #idOf = new ShardedMap<string>();
 
   constructor(members: Iterable<StoredMember> = [], slotOf?: (m: StoredMember, i: number) => number) {
     let i = 0;

@@ -6,15 +6,17 @@
 import { MusterError } from '../../errors.js';
 import type { ListParams } from '../../schemas/member.js';
 import { firstFreeName } from '../names.js';
+import { ShardedMap } from '../sharded-map.js';
 import type { Member } from './member.js';
 
 /** Cluster mode: a registration whose name another hub took at the same moment tries this often, holding each lost name this long. */
 export const RACED_NAME = { attempts: 20, holdMs: 5_000 } as const;
 
 export class MemberIndex {
+  /** A Map: lists and services walk the members in the order they came. */
   readonly #byId = new Map<string, Member>();
-  readonly #byName = new Map<string, Member>();
-  readonly #byToken = new Map<string, Member>();
+  readonly #byName = new ShardedMap<Member>();
+  readonly #byToken = new ShardedMap<Member>();
   /** Names held outside the members (another face's reservation, a hub id, ...). */
   readonly #reserved = new Set<string>();
   /** Per base name, a suffix N such that base-1 .. base-N are all taken. */
