@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { launch, type TestBrowser } from './dashboard/browser.js';
+import { launch, seen, type TestBrowser } from './dashboard/browser.js';
 import { ensureBundle, eventually } from './dashboard/setup.js';
 import { startHub, type TestHub } from './support/hub.js';
 
@@ -42,7 +42,7 @@ const node = (id: string) => page.locator(`a[data-hub="${id}"]`);
 describe('dashboard - tree', () => {
   test('dashboard - the tree shows a 3-hub federation live, with member counts and link state', async () => {
     page = await browser.open(`${root.url}/#/tree`);
-    await eventually('three hubs drawn', async () => (await page.locator('a[data-hub]').count()) === 3, 20_000);
+    await seen(page, browser.errors, eventually('three hubs drawn', async () => (await page.locator('a[data-hub]').count()) === 3, 20_000));
     for (const id of ['root', 'site', 'cell']) assert.equal(await node(id).getAttribute('data-status'), 'up', `${id} is up`);
     // Each hub counts its own members, the records of its neighbour hubs among them: cell has its
     // three cameras and its registrar (site); site its gateway, root and cell.

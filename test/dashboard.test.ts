@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { component, connect, type Component, type MusterClient } from '../src/client/index.js';
-import { launch, type TestBrowser } from './dashboard/browser.js';
+import { launch, seen, type TestBrowser } from './dashboard/browser.js';
 import { ensureBundle, eventually } from './dashboard/setup.js';
 import { freePort } from './support/net.js';
 import { ADMIN_TOKEN, startHub, tempDir, type TestHub } from './support/hub.js';
@@ -62,7 +62,7 @@ describe('dashboard - the page', () => {
 
   test('dashboard - the overview loads live, with no console errors', async () => {
     page = await browser.open(`${h.url}/`);
-    await page.locator('[data-link="connected"]').waitFor(WAIT);
+    await seen(page, browser.errors, page.locator('[data-link="connected"]').waitFor(WAIT));
     await page.locator('[data-fact="hubId"]', { hasText: 'test-hub' }).waitFor(WAIT);
     await page.locator('.chart').first().waitFor(WAIT);
     for (const p of ['members', 'components', 'bus', 'tree', 'events', 'overview']) {

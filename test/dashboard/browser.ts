@@ -43,3 +43,18 @@ export async function launch(): Promise<TestBrowser> {
     },
   };
 }
+
+/**
+ * A wait on the page that, if it fails, says what the page showed then (its link state, the start
+ * of its text, the console errors): a page that never came live in a full run is otherwise a bare
+ * timeout.
+ */
+export async function seen<T>(page: Page, errors: readonly string[], wait: Promise<T>): Promise<T> {
+  try {
+    return await wait;
+  } catch (err) {
+    const link = await page.locator('[data-link]').first().getAttribute('data-link', { timeout: 1_000 }).catch(() => 'none');
+    const text = (await page.locator('body').innerText({ timeout: 1_000 }).catch(() => '')).replace(/\s+/g, ' ').slice(0, 300);
+    throw new Error(`${(err as Error).message}\nthe page then: link ${link}; text "${text}"; console ${errors.length ? errors.join(' | ') : 'clean'}`);
+  }
+}
