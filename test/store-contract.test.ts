@@ -112,7 +112,12 @@ runStoreContract({
     prefixOf.set(s, prefix);
     return s;
   },
-  reopen: async (s) => redisStore(prefixOf.get(s)!),
+  reopen: async (s) => {
+    const prefix = prefixOf.get(s)!;
+    const again = redisStore(prefix);
+    prefixOf.set(again, prefix);
+    return again;
+  },
   retention: 5,
 });
 

@@ -67,8 +67,7 @@ export async function restoreIntoCluster(file: string, o: ClusterRestoreOptions)
   }
 }
 
-/** Keys matching `pattern`, at most a page of them (SCAN until some are found or the keyspace is done). */
-/** Keys matching `pattern`: those of the first page that has any, or (`all`) every one. */
+/** Keys matching `pattern`: those of the first SCAN page that has any, or (`all`) every one. */
 async function keys(send: Send, pattern: string, all = false): Promise<string[]> {
   const out: string[] = [];
   let cursor = '0';

@@ -40,23 +40,15 @@ export class ChurnMap<K, V> {
     return true;
   }
 
-  clear(): void {
-    this.#map = new Map();
-    this.#deletes = 0;
-  }
-
   keys(): IterableIterator<K> {
     return this.#map.keys();
   }
 
-  values(): IterableIterator<V> {
-    return this.#map.values();
-  }
-
-  entries(): IterableIterator<[K, V]> {
-    return this.#map.entries();
-  }
-
+  /**
+   * Insertion order. A loop that deletes may cross a refresh: it then goes on over the copy it
+   * started with, so an entry the loop deleted before reaching it is still visited (a Map would
+   * skip it). The callers look each entry up again or delete only the one they are on.
+   */
   [Symbol.iterator](): IterableIterator<[K, V]> {
     return this.#map.entries();
   }

@@ -158,7 +158,15 @@ export function runStoreContract(f: StoreFactory): void {
       assert.deepEqual(snap.events.map((e) => e.revision), [5, 6, 7, 8, 9].slice(-f.retention));
       assert.equal(await codeOf(again.apply(put('x', 'keep-3', { namesFree: ['keep-3'] }))), 'NAME_TAKEN', 'conditions know what was kept');
       assert.equal((await again.apply(put('y', 'new'))).events[0]!.revision, 10);
+      // Changes to members loaded at open reach their kept records: a whole record written again,
+      // a removal (an embedded store must find the rows it loaded, or a removed member comes back).
+      await again.apply({ puts: [{ member: { ...member('k2', 'keep-2'), address: 'again' } }], deletes: ['k3'], events: [added('w')] });
       await again.close();
+      const third = await reopen(again);
+      const last = await third.open();
+      assert.deepEqual(last.members.map((m) => m.id).sort(), ['k1', 'k2', 'k4', 'k5', 'k6', 'k7', 'y']);
+      assert.deepEqual(last.members.filter((m) => m.id === 'k2').map((m) => m.address), ['again'], 'one record of k2, the one written last');
+      await third.close();
     });
   });
 }
