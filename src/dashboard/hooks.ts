@@ -13,11 +13,18 @@ export function useConnection(): HubConnection {
   return conn;
 }
 
-/** The connection's state, re-rendering on each change. */
+/**
+ * The connection's state, re-rendering on each change. Read again once subscribed: effects run
+ * after paint, and a link that opened in between would otherwise be missed until its next change.
+ */
 export function useConnectionState(): ConnectionState {
   const conn = useConnection();
   const [state, setState] = useState(conn.state);
-  useEffect(() => conn.subscribe(() => setState(conn.state)), [conn]);
+  useEffect(() => {
+    const unsubscribe = conn.subscribe(() => setState(conn.state));
+    setState(conn.state);
+    return unsubscribe;
+  }, [conn]);
   return state;
 }
 

@@ -35,8 +35,8 @@ export async function launch(): Promise<TestBrowser> {
     async open(url) {
       const page = await context.newPage();
       await page.goto(url);
-      // In front, as a user's tab is: a page opened beside another stayed hidden, and Chromium held
-      // its first render (the overview stayed "connecting to the hub…" for 30 s in 2 of 3 runs).
+      // In front, as a user's tab is. (Once thought the cause of pages stuck at "connecting to the
+      // hub…"; that was the page missing its link's opening, see dashboard.test.ts.)
       await page.bringToFront();
       return page;
     },
