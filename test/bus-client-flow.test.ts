@@ -101,6 +101,26 @@ describe('bus - SDK fire-and-forget', () => {
     assert.deepEqual(got.slice(1).map((m) => (m.data as { i: number }).i), Array.from({ length: 200 }, (_, i) => i), 'in order');
   });
 
+  test('requests of one turn leave in frames of four (the first at once), so a window of them is not one group every stage waits for; all are answered in order', async () => {
+    const h = await hub();
+    const seen = { frames: 0, maxBuffered: 0 };
+    const a = await member(h.url, 'groups-a', { webSocket: (u) => countingSocket(u, seen) });
+    const b = await member(h.url, 'groups-b');
+    bus(b).onRequest('echo', (p) => p);
+    assert.equal(await bus(a).request('groups-b', 'echo', 'warm-up'), 'warm-up');
+    await bus(a).flush();
+    const before = seen.frames;
+    const answers: Promise<unknown>[] = [bus(a).request('groups-b', 'echo', 0)];
+    assert.equal(seen.frames - before, 1, 'the first request is written at once');
+    for (let i = 1; i <= 10; i++) answers.push(bus(a).request('groups-b', 'echo', i));
+    // 10 more in this turn: two frames of four went as they filled, two wait for the turn's end.
+    assert.equal(seen.frames - before, 3, 'frames of four requests leave as they fill');
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(seen.frames - before, 4, '11 requests, four frames');
+    assert.deepEqual(await Promise.all(answers), Array.from({ length: 11 }, (_, i) => i));
+  });
+
   test('bytes round-trip exactly: every byte value, empty, a view into a larger buffer, 300 KB; through publish and request/reply', async () => {
     const h = await hub();
     const a = await member(h.url, 'bytes-a');

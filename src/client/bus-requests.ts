@@ -53,7 +53,7 @@ export class BusRequests {
       this.#open.add({ id, method, timeoutMs, deadline: Date.now() + timeoutMs + GRACE_MS, resolve, reject });
     });
     encodeRequestRecord({ kind: KIND_REQUEST, isBytes, from, where: to, id, timeoutMs, method, payload }, this.#sender.alloc);
-    this.#sender.added();
+    this.#sender.added(true);
     this.#tick();
     return promise;
   }
@@ -110,7 +110,7 @@ export class BusRequests {
       record = errorRecord(id, encodeErr);
     }
     encodeAnswerRecord(record, this.#sender.alloc);
-    this.#sender.added();
+    this.#sender.added(true);
   }
 
   /** One timer while requests are open, for hubs that stopped answering. */
