@@ -171,6 +171,11 @@ describe('cluster ops - a hub joining', () => {
     await doomed.kill('SIGKILL');
     const suspect = async () => ((await (await fetch(`${hubs[0]!.url}/v1/members?prefix=held-&status=suspect&limit=1`)).json()) as { total: number }).total;
     await until(async () => (await suspect()) === 1_200, 'all 1,200 suspect at oa', 20_000);
+    // The counts by status, kept as the mirror changes each status (not walked), agree with the members.
+    const counts = ((await (await fetch(`${hubs[0]!.url}/v1/info`)).json()) as { members: { total: number; suspect: number } }).members;
+    const listed = async (q: string) => ((await (await fetch(`${hubs[0]!.url}/v1/members?limit=1${q}`)).json()) as { total: number }).total;
+    assert.deepEqual([counts.total, counts.suspect], [await listed(''), await listed('&status=suspect')]);
+    assert.ok(counts.suspect >= 1_200);
     const one = await (await fetch(`${hubs[1]!.url}/v1/members/held-1199`)).json() as { status: string; hub?: string };
     assert.equal(one.status, 'suspect');
     const hubIds = async () => ((await (await fetch(`${hubs[0]!.url}/v1/info`)).json()) as { cluster: { hubs: { hubId: string }[] } }).cluster.hubs.map((x) => x.hubId);

@@ -117,8 +117,9 @@ export function eventsOf(drafts: readonly string[], first: number): StoredEvent[
 
 /** A member's view as every hub writes it for events the store made (no hub's own stats in it). */
 function render(s: StoredMember, status: MemberStatus): RegistryEvent['member'] {
-  const m = liveMember(initFromStored(s), s.liveness as Parameters<typeof liveMember>[1], s.registeredAt);
-  m.status = status;
+  const init = initFromStored(s);
+  init.status = status;
+  const m = liveMember(init, s.liveness as Parameters<typeof liveMember>[1], s.registeredAt);
   const v = viewOf(m, '');
   if (!v.hub) delete v.hub;
   return v;

@@ -4,7 +4,7 @@
  * event loop; the registry's and the store's tables all hold one entry per member, so they grew
  * on the same registration: near a million members, a hub taking registrations stopped for up
  * to 800 ms. Sixteen tables of a sixteenth each grow at different registrations, in a sixteenth of
- * the time. No iteration: where order matters (the registry's members by id) a Map stays.
+ * the time. No iteration: where order matters (the registry's members by id), OrderedShardedMap.
  */
 const SHARD_BITS = 4;
 const SHARDS = 1 << SHARD_BITS;

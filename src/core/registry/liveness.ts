@@ -94,7 +94,7 @@ export class Liveness {
     if (this.#shared) return; // a shared store kept the status and the deadline
     if (member.liveness.kind === 'ttl') this.#wheel.schedule(member, now + member.liveness.ttlMs);
     else if (member.liveness.kind === 'session') {
-      member.status = 'suspect';
+      this.#index.setStatus(member, 'suspect');
       this.#wheel.schedule(member, now + member.liveness.graceMs);
     }
   }
@@ -256,7 +256,7 @@ export class Liveness {
 
   #setStatus(member: Member, status: MemberStatus): void {
     if (member.status === status) return;
-    member.status = status;
+    this.#index.setStatus(member, status);
     if (this.#index.holds(member)) this.#hooks.statusChanged(member);
   }
 

@@ -6,6 +6,7 @@
 import { MusterError } from '../../errors.js';
 import type { ListParams } from '../../schemas/member.js';
 import { firstFreeName } from '../names.js';
+import { OrderedShardedMap } from '../ordered-sharded-map.js';
 import { ShardedMap } from '../sharded-map.js';
 import type { Member } from './member.js';
 
@@ -13,14 +14,16 @@ import type { Member } from './member.js';
 export const RACED_NAME = { attempts: 20, holdMs: 5_000 } as const;
 
 export class MemberIndex {
-  /** A Map: lists and services walk the members in the order they came. */
-  readonly #byId = new Map<string, Member>();
+  /** In the order they came: lists and services walk the members in that order. */
+  readonly #byId = new OrderedShardedMap<Member>();
   readonly #byName = new ShardedMap<Member>();
   readonly #byToken = new ShardedMap<Member>();
   /** Names held outside the members (another face's reservation, a hub id, ...). */
   readonly #reserved = new Set<string>();
   /** Per base name, a suffix N such that base-1 .. base-N are all taken. */
   readonly #suffixHint = new Map<string, number>();
+  /** The members by status, kept as they come, go and change: counting them is read every second. */
+  readonly #byStatus: Record<Member['status'], number> = { alive: 0, suspect: 0, gone: 0 };
 
   get size(): number {
     return this.#byId.size;
@@ -46,9 +49,18 @@ export class MemberIndex {
 
   /** Members by status, and in all. */
   counts(): Record<Member['status'] | 'total', number> {
-    const c = { total: this.#byId.size, alive: 0, suspect: 0, gone: 0 };
-    for (const m of this.#byId.values()) c[m.status]++;
-    return c;
+    const s = this.#byStatus;
+    return { total: this.#byId.size, alive: s.alive, suspect: s.suspect, gone: s.gone };
+  }
+
+  /** The one way a member's status changes, so that the counts stay true. */
+  setStatus(m: Member, status: Member['status']): void {
+    if (m.status === status) return;
+    if (this.holds(m)) {
+      this.#byStatus[m.status]--;
+      this.#byStatus[status]++;
+    }
+    (m as { status: Member['status'] }).status = status;
   }
 
   /** The members a list asks for (every filter of `params` but the limit and the order; `attachedTo` a hub's), unsorted. */
@@ -104,6 +116,11 @@ export class MemberIndex {
   }
 
   add(m: Member): void {
+    const before = this.#byId.get(m.id);
+    if (before !== m) {
+      if (before !== undefined) this.#byStatus[before.status]--;
+      this.#byStatus[m.status]++;
+    }
     this.#byId.set(m.id, m);
     this.#byName.set(m.name, m);
     this.#byToken.set(m.tokenHash, m);
@@ -111,7 +128,10 @@ export class MemberIndex {
 
   /** Takes `m` out; entries that point to another member (one that took its name meanwhile) stay. */
   delete(m: Member): void {
-    if (this.#byId.get(m.id) === m) this.#byId.delete(m.id);
+    if (this.#byId.get(m.id) === m) {
+      this.#byId.delete(m.id);
+      this.#byStatus[m.status]--;
+    }
     if (this.#byName.get(m.name) !== m) {
       if (this.#byToken.get(m.tokenHash) === m) this.#byToken.delete(m.tokenHash);
       return;

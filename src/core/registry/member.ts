@@ -7,6 +7,7 @@ import type { Transition } from '../../schemas/control.js';
 import type { LivenessSpec, MemberStatus, MemberView, ProbeStats, TrafficStats } from '../../schemas/member.js';
 import type { StoredMember } from '../../store/store.js';
 import type { WheelEntry } from '../deadline-wheel.js';
+import type { OrderLinks } from '../ordered-sharded-map.js';
 import type { Connection } from '../ports.js';
 
 /** What a record of another hub is to this hub (federation). */
@@ -20,7 +21,8 @@ export interface LifecycleInfo {
   since: number;
 }
 
-export interface Member extends WheelEntry {
+/** The index's order and the deadline wheel's slot are kept in the member (their own bookkeeping). */
+export interface Member extends WheelEntry, OrderLinks<Member> {
   readonly id: string;
   readonly name: string;
   type: string;
@@ -30,7 +32,8 @@ export interface Member extends WheelEntry {
   tokenHash: string;
   readonly registeredAt: number;
   lastSeen: number;
-  status: MemberStatus;
+  /** Set through MemberIndex.setStatus, which keeps the counts by status. */
+  readonly status: MemberStatus;
   /** The connection it registered on (and is reached through), if any. */
   connection: Connection | null;
   /** The hub of a cluster whose faces hold it (null: this hub, or no hub holds it). */
@@ -124,6 +127,7 @@ export function liveMember(init: MemberInit, liveness: Required<LivenessSpec>, n
     liveness, tokenHash: init.tokenHash, registeredAt: init.registeredAt,
     lastSeen: now, status: init.status ?? 'alive', connection: null, attachedTo: init.attachedTo ?? null, face: null, roles: init.roles?.length ? init.roles : NO_ROLES, hubLink: init.hubLink ?? null,
     lifecycle: init.lifecycle ?? null, history: init.history?.length ? init.history : NO_HISTORY, probe: null, traffic: null, deadline: Infinity, slot: -1, slotIndex: -1,
+    older: null, newer: null,
   };
   if (init.secrets) m.secrets = init.secrets;
   return m;

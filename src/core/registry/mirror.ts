@@ -79,7 +79,7 @@ export class Mirror {
     // Name and token hash are index keys: the member is indexed again under the new ones.
     const rekey = fields.includes('name') || fields.includes('tokenHash');
     if (rekey) this.#index.delete(m);
-    assign(m, stored, fields);
+    assign(m, stored, fields, this.#index);
     if (rekey) this.#index.add(m);
     if (wasHere && m.attachedTo !== this.#hooks.hubId) this.#hooks.movedAway(m);
   }
@@ -114,7 +114,7 @@ interface Pending {
 }
 
 /** Copies `fields` of a stored record onto a live member (the typed facts out of `extra`). */
-function assign(m: Member, s: StoredMember, fields: readonly MemberField[]): void {
+function assign(m: Member, s: StoredMember, fields: readonly MemberField[], index: MemberIndex): void {
   for (const f of fields) {
     switch (f) {
       case 'name': (m as { name: string }).name = s.name; break;
@@ -123,7 +123,7 @@ function assign(m: Member, s: StoredMember, fields: readonly MemberField[]): voi
       case 'meta': m.meta = s.meta; break;
       case 'tokenHash': m.tokenHash = s.tokenHash; break;
       case 'attachedTo': m.attachedTo = s.attachedTo ?? null; break;
-      case 'status': if (s.status) m.status = s.status; break;
+      case 'status': if (s.status) index.setStatus(m, s.status); break;
       case 'liveness': m.liveness = s.liveness as Member['liveness']; break;
       case 'registeredAt': break;
       case 'extra': {

@@ -379,7 +379,7 @@ export class Registry {
   #unindex(m: Member, reason: RemovalReason): void {
     this.#index.delete(m);
     this.#liveness.stop(m);
-    m.status = 'gone';
+    this.#index.setStatus(m, 'gone');
     for (const l of this.#removedListeners) l(m, reason);
   }
 }

@@ -10,7 +10,7 @@ export interface SampledServices {
   readonly watches: Watches;
 }
 
-/** Reads every series now: O(members) for the status counts, the rest plain numbers. */
+/** Reads every series now: plain numbers (the index keeps the counts by status as members change). */
 export function coreSample(s: SampledServices): Sample {
   const c = s.registry.counts();
   const t = s.bus.totals;
