@@ -40,7 +40,7 @@ export class AllowList {
 }
 
 /** Says why a new connection from `peer` (its IP) is refused, or null to take it. */
-export type Admission = (peer: string) => string | null;
+export type Admission = (peer: string) => string | null | Promise<string | null>;
 
 /** Answers ZAP requests until the socket closes: 200 for admitted peers, 400 with the reason for the rest. */
 export class ZapHandler {
@@ -64,7 +64,7 @@ export class ZapHandler {
         // [version, request id, domain, address, identity, mechanism, credentials...]
         const [version = Buffer.from('1.0'), requestId = Buffer.alloc(0), , address = Buffer.alloc(0)] = frames;
         const peer = address.toString();
-        const refused = admit(peer);
+        const refused = await admit(peer);
         if (refused) log.warn({ peer, face: 'plantimager', reason: refused }, 'refused a client');
         await this.#socket.send([version, requestId, refused ? '400' : '200', refused ?? 'OK', '', '']);
       }

@@ -12,6 +12,7 @@ import { toMusterError } from '../../errors.js';
 import type { Face } from '../face.js';
 import type { HubContext } from '../context.js';
 import { AllowList, ZAP_DOMAIN, ZapHandler } from './allow-list.js';
+import { ConnectionCount } from './connection-count.js';
 import {
   decodeRequest, encodeAck, encodeError, encodeRegisterAck, encodeUnsupported, MAX_FRAME_BYTES, type Decoded, type PlantimagerRequest,
 } from './codec.js';
@@ -40,6 +41,8 @@ const HEARTBEAT_TIMEOUT_MS = 30_000;
 /** Frames past this are not read at all: libzmq drops the peer's connection. */
 const HARD_CAP_BYTES = 1024 * 1024;
 const STOP_WAIT_MS = 2000;
+/** How long ZAP waits for a new connection's accept to be counted before it decides anyway. */
+const ACCEPT_WAIT_MS = 200;
 
 export class PlantimagerFace implements Face {
   readonly name = 'plantimager';
@@ -72,13 +75,14 @@ export class PlantimagerFace implements Face {
     const endpoint = parseEndpoint(options.listen, options.defaultHost);
     const allow = options.allow?.length ? new AllowList(options.allow) : null;
     const maxConnections = options.maxConnections ?? 10_000;
-    const open = { count: 0 };
+    const connections = new ConnectionCount();
     // Its own context: the ZAP endpoint is per context, and other faces may want theirs.
     const context = new zmq.Context();
     // Every new connection passes ZAP: the allow-list, then the connection cap.
-    const zap = await ZapHandler.start(context, (peer) => {
+    const zap = await ZapHandler.start(context, async (peer) => {
+      await connections.asked(ACCEPT_WAIT_MS); // this connection counted among the open ones
       if (allow && !allow.allows(peer)) return 'address not allowed';
-      return open.count > maxConnections ? `more than ${maxConnections} connections` : null;
+      return connections.open > maxConnections ? `more than ${maxConnections} connections` : null;
     }, hub.log);
     const maxFrame = options.maxFrameBytes ?? MAX_FRAME_BYTES;
     const router = new zmq.Router({
@@ -87,7 +91,7 @@ export class PlantimagerFace implements Face {
       // A ROUTER send never waits (it drops for a gone or full peer): 0 lets zeromq.js skip its ZMQ_EVENTS check (system calls) before each reply.
       sendTimeout: 0,
     });
-    void countConnections(router, open);
+    void countConnections(router, connections);
     try {
       await router.bind(endpoint.url);
     } catch (err) {
@@ -213,12 +217,12 @@ export class PlantimagerFace implements Face {
   }
 }
 
-/** Keeps `open.count` at the number of connections the socket holds (accepted, not yet gone). */
-async function countConnections(socket: zmq.Router, open: { count: number }): Promise<void> {
+/** Counts the connections the socket holds (accepted, not yet gone). */
+async function countConnections(socket: zmq.Router, connections: ConnectionCount): Promise<void> {
   try {
     for await (const event of socket.events) {
-      if (event.type === 'accept') open.count++;
-      else if (event.type === 'disconnect') open.count = Math.max(0, open.count - 1);
+      if (event.type === 'accept') connections.accepted();
+      else if (event.type === 'disconnect') connections.gone();
     }
   } catch {
     // The observer ends with the socket.
