@@ -34,7 +34,8 @@ describe('OrderedShardedMap', () => {
   test('keeps the order entries came in; a key set again (with another entry, or after a delete) goes last', () => {
     const m = new OrderedShardedMap<Entry>();
     for (const k of ['a', 'b', 'c', 'd']) m.set(k, entry(k));
-    m.set('b', entry('B'));
+    const old = m.get('b');
+    assert.equal(m.set('b', entry('B')), old, 'set answers the entry the key had');
     assert.deepEqual(seen(m.values()), ['a', 'c', 'd', 'B']);
     m.set('c', m.get('c')!); // the same entry again: it stays where it is
     assert.deepEqual(seen(m.values()), ['a', 'c', 'd', 'B']);
@@ -55,7 +56,7 @@ describe('OrderedShardedMap', () => {
   test('an entry deleted and set again (a member renamed in a cluster) goes last, once', () => {
     const m = new OrderedShardedMap<Entry>();
     const [a, b, c] = [entry('a'), entry('b'), entry('c')];
-    m.set('a', a).set('b', b).set('c', c);
+    for (const [k, e] of [['a', a], ['b', b], ['c', c]] as const) assert.equal(m.set(k, e), undefined, 'a new key had no entry');
     m.delete('a');
     m.set('a', a);
     assert.deepEqual(seen(m.values()), ['b', 'c', 'a']);

@@ -45,15 +45,16 @@ export class OrderedShardedMap<V extends OrderLinks<V>> {
 
   /**
    * A new key goes last. So does a key set again with another entry (as after a delete): a walk
-   * that passed the old entry must not meet the new one, and one that did not must.
+   * that passed the old entry must not meet the new one, and one that did not must. Returns the
+   * entry the key had (the caller need not look it up first).
    */
-  set(key: string, value: V): this {
+  set(key: string, value: V): V | undefined {
     const known = this.#byKey.get(key);
-    if (known === value) return this;
+    if (known === value) return known;
     if (known !== undefined) this.#remove(known);
     this.#append(value);
     this.#byKey.set(key, value);
-    return this;
+    return known;
   }
 
   delete(key: string): boolean {

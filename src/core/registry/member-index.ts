@@ -116,12 +116,11 @@ export class MemberIndex {
   }
 
   add(m: Member): void {
-    const before = this.#byId.get(m.id);
+    const before = this.#byId.set(m.id, m);
     if (before !== m) {
       if (before !== undefined) this.#byStatus[before.status]--;
       this.#byStatus[m.status]++;
     }
-    this.#byId.set(m.id, m);
     this.#byName.set(m.name, m);
     this.#byToken.set(m.tokenHash, m);
   }

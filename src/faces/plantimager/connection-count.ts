@@ -4,7 +4,9 @@
  * about it, but the two reach JavaScript on different sockets, in either order: under load a
  * client was asked about before its own accept was counted, and got past the cap. So the k-th
  * question waits until k connections were accepted; briefly, as a connection counted late is
- * better let in than held up.
+ * better let in than held up. A connection that closes before its handshake (a port scan) is
+ * accepted without a question, so the next one may be asked about before its own accept is
+ * counted: the cap can then be passed by one, as before.
  */
 export class ConnectionCount {
   #open = 0;
