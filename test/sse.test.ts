@@ -56,6 +56,16 @@ describe('sse - GET /v1/events', () => {
     ctl.abort();
   });
 
+  test('an unfiltered replay names every event as it was', async () => {
+    // Replayed events are read from the log's JSON (their objects are let go once delivered).
+    const start = ((await (await fetch(h.url + '/v1/info')).json()) as any).revision;
+    const a = await register('s-named');
+    await fetch(`${h.url}/v1/members/${a.id}`, { method: 'PATCH', headers: { 'content-type': 'application/json', authorization: `Bearer ${a.token}` }, body: JSON.stringify({ address: 'b:2' }) });
+    await fetch(`${h.url}/v1/members/${a.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${a.token}` } });
+    const events = await readEvents(await fetch(`${h.url}/v1/events?since=${start}`), 3);
+    assert.deepEqual(events.map((e) => `${e.event}:${e.data.type}:${e.data.member.name}`), ['added:added:s-named', 'updated:updated:s-named', 'removed:removed:s-named']);
+  });
+
   test('Last-Event-ID resumes where the client left off', async () => {
     const a = await register('s-3');
     const first = await fetch(`${h.url}/v1/events?name=s-3`, { headers: {} });

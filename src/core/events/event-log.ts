@@ -12,7 +12,9 @@ import type { Position, StoredEvent } from '../../store/store.js';
  * An applied event as its JSON (encoded once, for every watcher) and its revision. The object is
  * read from the JSON only when something asks for it (a watch filter, a face that shows fields):
  * in a cluster most events come from other hubs as JSON and most go out unread, so parsing each
- * on arrival, and keeping the log's 10,000 as objects, was work and memory for nothing.
+ * on arrival, and keeping the log's 10,000 as objects, was work and memory for nothing. This hub's
+ * own events come with their object, which watchers use while the event is delivered; the log
+ * then lets it go (release).
  */
 export class LoggedEvent {
   readonly revision: number;
@@ -30,12 +32,28 @@ export class LoggedEvent {
   }
 
   /**
-   * An admin event (no member), told without parsing: every event's JSON starts
-   * `{"revision":N,"type":"...` (withRevision, and drafts written type first).
+   * The event's type, told without parsing: every event's JSON starts `{"revision":N,"type":"...`
+   * (withRevision, and drafts written type first).
    */
+  get type(): HubEvent['type'] {
+    if (this.#event) return this.#event.type;
+    const start = this.json.indexOf(',') + 9; // past `,"type":"`
+    return this.json.slice(start, this.json.indexOf('"', start)) as HubEvent['type'];
+  }
+
+  /** An admin event (no member), told without parsing. */
   get admin(): boolean {
     if (this.#event) return this.#event.type === 'admin';
     return this.json.startsWith('"type":"admin"', this.json.indexOf(',') + 1);
+  }
+
+  /**
+   * Drops the object (read again from the JSON if asked for). The log keeps its 10,000 events
+   * past several young-generation collections even at full load: each object kept would be
+   * copied into the old generation and collected there, work done for every registration.
+   */
+  release(): void {
+    this.#event = undefined;
   }
 }
 
@@ -89,6 +107,7 @@ export class EventLog {
     this.#push(logged);
     this.#revision = logged.revision;
     for (const w of this.#watchers) if (passes(w.filter, logged)) w.deliver(logged);
+    logged.release();
   }
 
   /**

@@ -68,7 +68,7 @@ class SseStream implements Connection {
       return true;
     }
     if (out.type !== 'event') return false;
-    const chunk = `id: ${out.event.revision}\nevent: ${out.event.event.type}\ndata: ${out.event.json}\n\n`;
+    const chunk = `id: ${out.event.revision}\nevent: ${out.event.type}\ndata: ${out.event.json}\n\n`;
     if (this.#pending) {
       this.#pending.push(chunk);
       return true;
