@@ -34,7 +34,7 @@ const register = (i: number, p: string) =>
   `{"jsonrpc":"2.0","id":${i},"method":"register","params":{"name":"${p}-${i}","type":"bench","liveness":{"kind":"ttl","ttlMs":3600000}}}`;
 
 /** What a process used so far: CPU ms of its main thread and of its other threads, and its writes. */
-interface ProcUse { main: number; others: number; writeBytes: number; writeCalls: number }
+export interface ProcUse { main: number; others: number; writeBytes: number; writeCalls: number }
 
 /**
  * From /proc: CPU time (ms) of the main thread (its tid is the pid) and of all other threads (the
@@ -42,7 +42,7 @@ interface ProcUse { main: number; others: number; writeBytes: number; writeCalls
  * disk (`write_bytes`) and its write system calls (`syscw`: pwrite, write, also to sockets).
  * Counted per registration they hold up on a busy machine, where rates do not.
  */
-function procUse(pid: number): ProcUse {
+export function procUse(pid: number): ProcUse {
   const ticks = (path: string) => {
     const f = readFileSync(path, 'utf8').split(') ')[1]!.split(' ');
     return ((Number(f[11]) + Number(f[12])) * 1000) / CLOCK_TICKS;

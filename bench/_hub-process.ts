@@ -39,13 +39,15 @@ export interface HubSpawnOptions {
   inspect?: boolean;
   extraArgs?: string[];
   nodeArgs?: string[];
+  /** The CLI to run (default: this checkout's bin/muster.js); another checkout's to race two builds. */
+  bin?: string;
 }
 
 /** Starts `muster hub` under `taskset -c core` and waits (at most 30 s) for it to listen. */
 export async function spawnBenchHub(o: HubSpawnOptions): Promise<BenchHub> {
   const nodeArgs = [...(o.nodeArgs ?? []), ...(o.inspect ? ['--inspect=127.0.0.1:0'] : [])];
   const args = [
-    '-c', String(o.core ?? 0), process.execPath, ...nodeArgs, BIN, 'hub', '--host', '127.0.0.1', '--port', '0',
+    '-c', String(o.core ?? 0), process.execPath, ...nodeArgs, o.bin ?? BIN, 'hub', '--host', '127.0.0.1', '--port', '0',
     '--data', o.dataDir, '--log-level', 'warn', '--admin-token', BENCH_ADMIN_TOKEN, '--max-members', '1000000',
     '--sync', o.sync ?? 'full', ...(o.extraArgs ?? []),
   ];
