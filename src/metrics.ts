@@ -82,7 +82,7 @@ export class Metrics {
     counter('muster_cluster_changes_fed_total', 'Changes read from the change stream and applied here (every hub\'s)', (c) => c.fed);
     new Gauge({ name: 'muster_cluster_feed_lag_ms', help: 'For the last change fed: ms from the writer deciding it to this hub applying it (includes clock skew between hubs)', registers: r, collect() { this.set(f().feedLagMs); } });
     counter('muster_cluster_epochs_total', 'Times this hub found the shared store wiped (its history lost) and joined the new one', (c) => c.epochs);
-    counter('muster_cluster_feed_gaps_total', 'Times changes were trimmed from the change stream before this hub read them (it fell more than eventRetention behind; restart it)', (c) => c.gaps);
+    counter('muster_cluster_feed_gaps_total', 'Times changes were trimmed from the change stream before this hub read them (it fell more than eventRetention behind, and loaded the store whole again)', (c) => c.gaps);
     counter('muster_cluster_bus_sent_total', 'Messages this hub published to other hubs (and its pings to itself)', (c) => c.busSent);
     counter('muster_cluster_bus_received_total', 'Messages this hub received from other hubs (and its pings)', (c) => c.busReceived);
     counter('muster_cluster_bus_timeouts_total', 'Requests and lifecycle commands to another hub that got no answer in time', (c) => c.busTimeouts);

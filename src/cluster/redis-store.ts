@@ -80,6 +80,7 @@ export class RedisStore implements Store {
   #touchFlushing = false;
   readonly #listeners: ((a: Applied) => void)[] = [];
   readonly #restartListeners: ((snapshot: StoreSnapshot) => void)[] = [];
+  readonly #resyncListeners: ((snapshot: StoreSnapshot) => void)[] = [];
   /** This hub's changes sent and not yet fed back, by ticket. */
   readonly #waiting = new Map<string, Waiting>();
   /** Changes of this turn go to Redis together (group commit). */
@@ -91,8 +92,10 @@ export class RedisStore implements Store {
   #fedTo = 0;
   /** The first revision of an entry that did not begin right after #fedTo (checked before the next read). */
   #jump: number | null = null;
-  /** Set once entries were trimmed before this hub read them: what /healthz says until a restart. */
+  /** Set once entries were trimmed before this hub read them: what /healthz says until the store is loaded whole again. */
   #behind: string | null = null;
+  /** Entries were trimmed before this hub read them: the store is loaded whole before the next read. */
+  #reload = false;
   /** The history this hub follows; '' until open. */
   #epoch = '';
   #epochCheckedAt = 0;
@@ -164,6 +167,11 @@ export class RedisStore implements Store {
     this.#restartListeners.push(listener);
   }
 
+  /** Shared store: called when this hub fell behind the change stream and loaded the store whole again. */
+  resynced(listener: (snapshot: StoreSnapshot) => void): void {
+    this.#resyncListeners.push(listener);
+  }
+
   /**
    * What the store holds now, in the history it names (one is named if there is none); the reader
    * goes on from its end. Joining a new history, `after` is the old one's revision as this hub knew it.
@@ -232,6 +240,7 @@ export class RedisStore implements Store {
       try {
         if (this.#epochDoubted || Date.now() - this.#epochCheckedAt >= EPOCH_CHECK_MS) await this.#checkEpoch();
         if (this.#jump !== null) await this.#checkJump(key, this.#jump);
+        if (this.#reload) await this.#loadAgain();
         reply = await this.#reader.sendCommand<StreamReply>(['XREAD', 'COUNT', String(READ_COUNT), 'BLOCK', String(READ_BLOCK_MS), 'STREAMS', key, this.#lastId]);
       } catch (err) {
         if (this.#closed) return;
@@ -268,22 +277,26 @@ export class RedisStore implements Store {
       this.#waiting.delete(ticket);
       w.reject(new MusterError('STORE_UNAVAILABLE', 'The shared store lost its history (Redis was wiped) before this change reached every hub: try again', { retryAfterMs: EPOCH_CHECK_MS }));
     }
+    this.#reload = false;
+    this.#behind = null;
     for (const l of this.#restartListeners) l(snapshot);
   }
 
   /**
    * The revisions jumped. If the last entry read is still in the stream, nothing after it was
    * trimmed (a new history raised the revisions). Else entries were trimmed before this hub read
-   * them: its copy may miss those changes, which /healthz says until a restart (which loads the
-   * registry whole); its own changes among them, never to be fed, are answered now.
+   * them: its copy may miss those changes, which /healthz says until the store is loaded whole
+   * again (#loadAgain, before the next read); its own changes among them, never to be fed, are
+   * answered now.
    */
   async #checkJump(key: string, first: number): Promise<void> {
     const kept = this.#lastId === '0-0' ? [undefined] : await this.#send<unknown[]>(['XRANGE', key, this.#lastId, this.#lastId]);
     this.#jump = null;
     if (kept.length === 0) {
       this.stats.gaps++;
-      this.#behind ??= `This hub fell behind the shared store's change stream (entries before revision ${first} were trimmed before it read them) and may not show those changes: restart it`;
-      this.#o.log.error({ revision: first, lastRead: this.#lastId }, 'fell behind the change stream: entries were trimmed before this hub read them; restart it');
+      this.#behind ??= `This hub fell behind the shared store's change stream (entries before revision ${first} were trimmed before it read them) and may not show those changes until it has loaded the store whole again`;
+      this.#reload = true;
+      this.#o.log.error({ revision: first, lastRead: this.#lastId }, 'fell behind the change stream: entries were trimmed before this hub read them; loading the store whole again');
       for (const [ticket, w] of this.#waiting) {
         if (w.first === undefined || w.first >= first) continue;
         this.#waiting.delete(ticket);
@@ -291,6 +304,28 @@ export class RedisStore implements Store {
       }
     }
     this.#fedTo = first - 1;
+  }
+
+  /**
+   * After a gap: the store's members and last events as they are now (the same history; a new one
+   * is joined by #checkEpoch instead), the feed going on from there. This hub's changes applied
+   * before that point are in the snapshot and will not be fed: they are answered as lost in the gap.
+   */
+  async #loadAgain(): Promise<void> {
+    await this.#checkEpoch();
+    if (!this.#reload) return; // a new history was joined, whole
+    const snapshot = await this.#snapshot();
+    this.#reload = false;
+    for (const [ticket, w] of this.#waiting) {
+      if (w.first === undefined || w.first > this.#fedTo) continue;
+      this.#waiting.delete(ticket);
+      w.reject(lostInGap());
+    }
+    // Their callers settle first (a registration refused leaves the index), so the snapshot's record of them is what stays.
+    await new Promise((resolve) => setImmediate(resolve));
+    this.#o.log.warn({ revision: snapshot.position.revision, members: snapshot.members.length }, 'loaded the shared store whole again after falling behind its change stream');
+    for (const l of this.#resyncListeners) l(snapshot);
+    this.#behind = null;
   }
 
   failure(): string | null {
@@ -375,5 +410,5 @@ export class RedisStore implements Store {
 
 /** A change applied in the store whose entry this hub skipped (trimmed before it read it). */
 function lostInGap(): MusterError {
-  return new MusterError('STORE_UNAVAILABLE', "The change was applied, but this hub fell behind the shared store's change stream before it came back: this hub may not show it; restart the hub");
+  return new MusterError('STORE_UNAVAILABLE', "The change was applied, but this hub fell behind the shared store's change stream before it came back (it loads the store whole again)");
 }

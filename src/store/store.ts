@@ -129,6 +129,12 @@ export interface Store {
    * putting again). The feed goes on from there.
    */
   restarted?(listener: (snapshot: StoreSnapshot) => void): void;
+  /**
+   * Shared stores: entries of the change stream were trimmed before this hub read them, so the
+   * store was loaded whole again, `snapshot` (the same history): what it holds is the truth,
+   * those entries' changes included. The feed goes on from there.
+   */
+  resynced?(listener: (snapshot: StoreSnapshot) => void): void;
   /** Present when the store can give its durable state at one revision without pausing (a snapshot). */
   export?(): Promise<StoreExport>;
   /** Why the store takes no more writes until the hub restarts (a failed sync of its file); null while it does. */

@@ -51,6 +51,11 @@ export class Mirror {
     this.#count(change.puts, -1);
   }
 
+  /** True while this hub has written the member and the feed has not brought that write back. */
+  writing(id: string): boolean {
+    return this.#pending.get(id) !== undefined;
+  }
+
   /** Another hub's change: deletes, then puts, applied to this hub's members. */
   apply(change: Change, events: readonly LoggedEvent[]): void {
     for (const id of change.deletes) {

@@ -21,7 +21,7 @@ import { MemberIndex, RACED_NAME } from './member-index.js';
 import { listPage } from './list-order.js';
 import { Changes, type AdminEventDraft, type EventDraft } from './changes.js';
 import { Mirror } from './mirror.js';
-import { rejoin } from './rejoin.js';
+import { rejoin, resync } from './rejoin.js';
 import { assertRoles } from './roles.js';
 import { assertMayRegister, authorizedMember, RegistrationPolicy } from './access.js';
 import type { Caller, RegistryOptions } from './registry-options.js';
@@ -82,6 +82,8 @@ export class Registry {
       forget: (m) => { this.#index.delete(m); this.#liveness.stop(m); },
       put: (m) => this.#changes.commit([{ member: toStored(m) }], [], [{ type: 'added', member: this.view(m) }], { namesFree: [m.name] }),
     }));
+    // Cluster mode: this hub fell behind the change stream and the store was loaded whole again.
+    if (mirror) options.store.resynced?.((snapshot) => resync(snapshot, { index: this.#index, log, mirror }));
   }
 
   /** Loads the store and gives every member a fresh chance to show it is alive. */

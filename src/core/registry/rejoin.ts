@@ -1,6 +1,9 @@
 /**
- * Cluster mode: the shared store lost its history (Redis wiped, or restarted without its data)
- * and the store has joined the new one. What this hub does:
+ * Cluster mode: the registry takes the shared store's state anew. Two cases: the store lost its
+ * history (rejoin) and this hub fell behind the store's change stream (resync, below).
+ *
+ * Rejoin: the store lost its history (Redis wiped, or restarted without its data) and the store
+ * has joined the new one. What this hub does:
  *
  * 1. The event log starts again at the new history's position: every watch is dropped, told
  *    COMPACTED, and a `since` of the old history answers COMPACTED (another epoch). Nothing of
@@ -32,6 +35,27 @@ export interface RejoinHooks {
   evict(member: Member): void;
   /** Puts a member of this hub into the new history (an `added` event); rejects NAME_TAKEN if its name went meanwhile. */
   put(member: Member): Promise<unknown>;
+}
+
+/**
+ * Resync: entries of the change stream were trimmed before this hub read them, and the store was
+ * loaded whole again (the same history). What the store holds is the truth, the unread changes
+ * included:
+ *
+ * 1. The event log starts again at the snapshot's position: watches are dropped, told COMPACTED
+ *    (the events they missed are gone), and re-list.
+ * 2. Members the store no longer holds are removed here, their listeners told, as the unread
+ *    removal would have (its reason is gone with it: `unregistered`); but not one this hub is
+ *    writing now (a registration on its way: the feed brings it, or its refusal takes it out).
+ * 3. The others are this hub's copy of the store's, as the feed would have made them (fields this
+ *    hub is writing keep its own values, as ever).
+ */
+export function resync(snapshot: StoreSnapshot, h: Pick<RejoinHooks, 'index' | 'log' | 'mirror'>): void {
+  h.log.restart(snapshot.position, snapshot.events);
+  const stored = new Set(snapshot.members.map((s) => s.id));
+  const gone: string[] = [];
+  for (const m of h.index.values()) if (!stored.has(m.id) && !h.mirror.writing(m.id)) gone.push(m.id);
+  h.mirror.apply({ puts: snapshot.members.map((member) => ({ member })), deletes: gone, events: [] }, []);
 }
 
 /** Retries of a put while the store does not answer: after this, then twice as long, up to the cap. */

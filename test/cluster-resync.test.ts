@@ -1,0 +1,60 @@
+/**
+ * What a hub does with the shared store loaded whole again after it fell behind the change
+ * stream (core/registry/rejoin.ts, resync): the store's members are the truth, but a member this
+ * hub is writing right now (its registration on its way to the store, after the snapshot was
+ * read) stays. The whole path, through Redis, is test/cluster-feed-gap.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { EventLog } from '../src/core/events/event-log.js';
+import { liveMember, toStored, type Member } from '../src/core/registry/member.js';
+import { MemberIndex } from '../src/core/registry/member-index.js';
+import { Mirror } from '../src/core/registry/mirror.js';
+import { resync } from '../src/core/registry/rejoin.js';
+import type { RemovalReason } from '../src/schemas/member.js';
+
+const HUB = 'here';
+const TTL = { kind: 'ttl', ttlMs: 60_000 } as const;
+
+function member(id: string, name: string, attachedTo: string, address = ''): Member {
+  return liveMember({ id, name, type: 't', address, meta: {}, liveness: TTL, tokenHash: `h-${id}`, registeredAt: 1, attachedTo }, TTL as Member['liveness'], 1);
+}
+
+function setup() {
+  const index = new MemberIndex();
+  const removed: [string, RemovalReason][] = [];
+  const mirror = new Mirror(index, {
+    hubId: HUB,
+    create: (init) => member(init.id, init.name, init.attachedTo ?? HUB, init.address),
+    added: () => {},
+    removed: (m, reason) => { index.delete(m); removed.push([m.name, reason]); },
+    movedAway: () => {},
+  });
+  const log = new EventLog(100, { revision: 10, epoch: 'e' });
+  return { index, mirror, log, removed };
+}
+
+describe('cluster - resync after a gap in the change stream', () => {
+  test("the store's members are the truth; a registration on its way stays", () => {
+    const { index, mirror, log, removed } = setup();
+    const kept = member('1', 'kept', 'other');
+    const goneElsewhere = member('2', 'gone-elsewhere', 'other');
+    const mineRemoved = member('3', 'mine-removed', HUB);
+    const onItsWay = member('4', 'on-its-way', HUB);
+    for (const m of [kept, goneElsewhere, mineRemoved, onItsWay]) index.add(m);
+    mirror.sent({ puts: [{ member: toStored(onItsWay) }], deletes: [], events: [] });
+    const changed = { ...toStored(kept), address: 'changed:1' };
+    const added = toStored(member('5', 'added-elsewhere', 'other'));
+    let dropped = -1;
+    log.watch({ filter: {}, deliver: () => {}, restarted: (was) => { dropped = was; } });
+
+    resync({ members: [changed, added], events: [], position: { revision: 50, epoch: 'e' } }, { index, mirror, log });
+
+    assert.deepEqual(removed.sort(), [['gone-elsewhere', 'unregistered'], ['mine-removed', 'unregistered']]);
+    assert.equal(index.find('on-its-way'), onItsWay, 'a member this hub is writing stays');
+    assert.equal(index.find('kept')?.address, 'changed:1', "another hub's change it never read is in");
+    assert.equal(index.find('added-elsewhere')?.name, 'added-elsewhere');
+    assert.equal(dropped, 10, 'watchers dropped, told the revision they were current to');
+    assert.equal(log.revision, 50);
+  });
+});
