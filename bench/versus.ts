@@ -5,8 +5,8 @@
  * ratios say how far apart two equal builds come out on this machine (the noise to beat).
  *
  * Both hubs are up at once on core 0 (the idle one costs nothing), fed from core 1 with 64
- * registrations in flight in phases of 1.5 s that alternate between them, the order flipped every
- * round, so the VM's swings in speed fall on both. Each round gives this build's rate and CPU a
+ * registrations in flight (`VERSUS_IN_FLIGHT`) in phases of 1.5 s that alternate between them,
+ * the order flipped every round, so the VM's swings in speed fall on both. Each round gives this build's rate and CPU a
  * registration over the other's; the report is the median of those ratios. `--sync normal` by
  * default (`VERSUS_SYNC`): without a sync the hub's core is the bound, which is what a change to
  * the path moves.
@@ -22,7 +22,8 @@ import { round } from './_rpc-load.js';
 const ROUNDS = Number(process.env.VERSUS_ROUNDS ?? 12);
 const PHASE_MS = Number(process.env.VERSUS_MS ?? 1_500);
 const WARM_UP_MS = 2_500;
-const IN_FLIGHT = 64;
+/** 64 in flight by default; 1 races the path of a lone registration (with VERSUS_SYNC=full, the sync's hand-off too). */
+const IN_FLIGHT = Number(process.env.VERSUS_IN_FLIGHT ?? 64);
 
 const register = (i: number, p: string) =>
   `{"jsonrpc":"2.0","id":${i},"method":"register","params":{"name":"${p}-${i}","type":"bench","liveness":{"kind":"ttl","ttlMs":3600000}}}`;
@@ -56,7 +57,7 @@ export default async function versus(): Promise<Record<string, unknown>> {
     const ratio = (k: keyof Phase) => round(median(mine.map((p, r) => p[k] / theirs[r]![k])), 3);
     const side = (ps: Phase[]) => ({ rate: Math.round(median(ps.map((p) => p.rate))), cpuUsPerRegistration: round(median(ps.map((p) => p.cpuUs)), 1) });
     return {
-      method: `${ROUNDS} rounds of ${PHASE_MS / 1000} s phases, 64 in flight, --sync ${sync}, both hubs up on core 0, alternating`,
+      method: `${ROUNDS} rounds of ${PHASE_MS / 1000} s phases, ${IN_FLIGHT} in flight, --sync ${sync}, both hubs up on core 0, alternating`,
       against: other ?? 'this checkout (the noise floor)',
       thisBuild: side(mine), otherBuild: side(theirs),
       thisOverOther: { rate: ratio('rate'), cpuUsPerRegistration: ratio('cpuUs') },
