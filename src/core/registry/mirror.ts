@@ -35,6 +35,11 @@ export class Mirror {
    * ChurnMap: each change adds and deletes an entry (core/churn-map.ts).
    */
   readonly #pending = new ChurnMap<string, Pending>();
+  /**
+   * Per member id: this hub's removals the feed has not brought back yet. The member is out of
+   * the index already; another hub's put of it, applied before the removal, must not bring it back.
+   */
+  readonly #removing = new ChurnMap<string, number>();
 
   constructor(index: MemberIndex, hooks: MirrorHooks) {
     this.#index = index;
@@ -44,11 +49,17 @@ export class Mirror {
   /** A change this hub is sending to the store: its fields are pending until the feed brings it back. */
   sent(change: Change): void {
     this.#count(change.puts, 1);
+    for (const id of change.deletes) this.#removing.set(id, (this.#removing.get(id) ?? 0) + 1);
   }
 
   /** This hub's own change came back (or failed): its fields are settled. */
   settled(change: Change): void {
     this.#count(change.puts, -1);
+    for (const id of change.deletes) {
+      const n = (this.#removing.get(id) ?? 0) - 1;
+      if (n > 0) this.#removing.set(id, n);
+      else this.#removing.delete(id);
+    }
   }
 
   /** True while this hub has written the member and the feed has not brought that write back. */
@@ -71,6 +82,7 @@ export class Mirror {
     const stored = put.member;
     const m = this.#index.find(stored.id);
     if (!m || m.id !== stored.id) {
+      if (this.#removing.get(stored.id) !== undefined) return; // this hub removed it; that comes later in the store's order
       const member = this.#hooks.create(initFromStored(stored));
       this.#index.add(member);
       this.#hooks.added(member);

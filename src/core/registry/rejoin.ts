@@ -48,7 +48,7 @@ export interface RejoinHooks {
  *    removal would have (its reason is gone with it: `unregistered`); but not one this hub is
  *    writing now (a registration on its way: the feed brings it, or its refusal takes it out).
  * 3. The others are this hub's copy of the store's, as the feed would have made them (fields this
- *    hub is writing keep its own values, as ever).
+ *    hub is writing keep its own values, and a member it is removing does not come back, as ever).
  */
 export function resync(snapshot: StoreSnapshot, h: Pick<RejoinHooks, 'index' | 'log' | 'mirror'>): void {
   h.log.restart(snapshot.position, snapshot.events);
