@@ -67,6 +67,27 @@ describe('cluster - a hub behind the change stream', () => {
     const missing: string[] = [];
     for (const name of [...names, 'after-gap']) if (!(await listed(hub, name))) missing.push(name);
     assert.deepEqual(missing, [], 'every registration was applied and is shown');
+
+    // Behind again soon after that load: it waits (a second at least) before the next, reading on.
+    let down = 0;
+    let up = 0;
+    const polling = (async () => {
+      const until = Date.now() + 20_000;
+      while (!up && Date.now() < until) {
+        const status = (await fetch(`${hub.url}/healthz`)).status;
+        if (status === 503 && !down) down = Date.now();
+        else if (status === 200 && down) up = Date.now();
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    const again = await RpcPeer.connect(hub.wsUrl);
+    const second = await register(again, names.map((n) => `${n}-again`));
+    assert.ok(second.some((a) => a.error), 'the second burst outran the stream too');
+    await polling;
+    again.ws.close();
+    assert.ok(down > 0 && up > 0, 'unhealthy, then healthy again');
+    assert.ok(up - down >= 900, `unhealthy for ${up - down} ms: the second load waited`);
+    for (const name of ['gap-0-again', 'gap-299-again']) assert.ok(await listed(hub, name), `${name} shown after the second load`);
     await hub.kill();
     hubs.length = 0;
   });

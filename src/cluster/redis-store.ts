@@ -15,6 +15,7 @@
  *
  * Revisions follow each other in the stream; a jump means entries were trimmed before this hub read
  * them, unless the last one it read is still there (a new history's raised revisions): see #checkJump.
+ * The store is then loaded whole again (#loadAgain, paced by reload-pacing.ts), for `resynced` listeners.
  */
 import { randomUUID } from 'node:crypto';
 import { createClient } from '@redis/client';
@@ -30,6 +31,7 @@ import { ApplyBatches, type Answer } from './apply-batches.js';
 import { exportCluster } from './redis-export.js';
 import { Scripts } from './redis-scripts.js';
 import { ReplyWatch } from './reply-watch.js';
+import { ReloadPacing } from './reload-pacing.js';
 
 export type { RedisClient };
 
@@ -94,8 +96,8 @@ export class RedisStore implements Store {
   #jump: number | null = null;
   /** Set once entries were trimmed before this hub read them: what /healthz says until the store is loaded whole again. */
   #behind: string | null = null;
-  /** Entries were trimmed before this hub read them: the store is loaded whole before the next read. */
-  #reload = false;
+  /** Entries were trimmed before this hub read them: when the store is loaded whole again. */
+  readonly #reloads = new ReloadPacing();
   /** The history this hub follows; '' until open. */
   #epoch = '';
   #epochCheckedAt = 0;
@@ -240,7 +242,7 @@ export class RedisStore implements Store {
       try {
         if (this.#epochDoubted || Date.now() - this.#epochCheckedAt >= EPOCH_CHECK_MS) await this.#checkEpoch();
         if (this.#jump !== null) await this.#checkJump(key, this.#jump);
-        if (this.#reload) await this.#loadAgain();
+        if (this.#reloads.due(Date.now())) await this.#loadAgain();
         reply = await this.#reader.sendCommand<StreamReply>(['XREAD', 'COUNT', String(READ_COUNT), 'BLOCK', String(READ_BLOCK_MS), 'STREAMS', key, this.#lastId]);
       } catch (err) {
         if (this.#closed) return;
@@ -277,7 +279,7 @@ export class RedisStore implements Store {
       this.#waiting.delete(ticket);
       w.reject(new MusterError('STORE_UNAVAILABLE', 'The shared store lost its history (Redis was wiped) before this change reached every hub: try again', { retryAfterMs: EPOCH_CHECK_MS }));
     }
-    this.#reload = false;
+    this.#reloads.cancel();
     this.#behind = null;
     for (const l of this.#restartListeners) l(snapshot);
   }
@@ -286,8 +288,8 @@ export class RedisStore implements Store {
    * The revisions jumped. If the last entry read is still in the stream, nothing after it was
    * trimmed (a new history raised the revisions). Else entries were trimmed before this hub read
    * them: its copy may miss those changes, which /healthz says until the store is loaded whole
-   * again (#loadAgain, before the next read); its own changes among them, never to be fed, are
-   * answered now.
+   * again (#loadAgain, before a read once ReloadPacing says so); its own changes among them,
+   * never to be fed, are answered now.
    */
   async #checkJump(key: string, first: number): Promise<void> {
     const kept = this.#lastId === '0-0' ? [undefined] : await this.#send<unknown[]>(['XRANGE', key, this.#lastId, this.#lastId]);
@@ -295,8 +297,8 @@ export class RedisStore implements Store {
     if (kept.length === 0) {
       this.stats.gaps++;
       this.#behind ??= `This hub fell behind the shared store's change stream (entries before revision ${first} were trimmed before it read them) and may not show those changes until it has loaded the store whole again`;
-      this.#reload = true;
-      this.#o.log.error({ revision: first, lastRead: this.#lastId }, 'fell behind the change stream: entries were trimmed before this hub read them; loading the store whole again');
+      const inMs = this.#reloads.fellBehind(Date.now());
+      this.#o.log.error({ revision: first, lastRead: this.#lastId, reloadInMs: inMs }, 'fell behind the change stream: entries were trimmed before this hub read them; loading the store whole again');
       for (const [ticket, w] of this.#waiting) {
         if (w.first === undefined || w.first >= first) continue;
         this.#waiting.delete(ticket);
@@ -313,9 +315,9 @@ export class RedisStore implements Store {
    */
   async #loadAgain(): Promise<void> {
     await this.#checkEpoch();
-    if (!this.#reload) return; // a new history was joined, whole
+    if (!this.#reloads.wanted) return; // a new history was joined, whole
     const snapshot = await this.#snapshot();
-    this.#reload = false;
+    this.#reloads.loaded(Date.now());
     for (const [ticket, w] of this.#waiting) {
       if (w.first === undefined || w.first > this.#fedTo) continue;
       this.#waiting.delete(ticket);
