@@ -325,6 +325,7 @@ export class RedisStore implements Store {
     }
     // Their callers settle first (a registration refused leaves the index), so the snapshot's record of them is what stays.
     await new Promise((resolve) => setImmediate(resolve));
+    if (this.#closed) return;
     this.#o.log.warn({ revision: snapshot.position.revision, members: snapshot.members.length }, 'loaded the shared store whole again after falling behind its change stream');
     for (const l of this.#resyncListeners) l(snapshot);
     this.#behind = null;
