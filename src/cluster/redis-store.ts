@@ -32,6 +32,7 @@ import { exportCluster } from './redis-export.js';
 import { Scripts } from './redis-scripts.js';
 import { ReplyWatch } from './reply-watch.js';
 import { ReloadPacing } from './reload-pacing.js';
+import { lostInGap, WaitingChanges } from './waiting-changes.js';
 
 export type { RedisClient };
 
@@ -57,16 +58,6 @@ const EPOCH_CHECK_MS = 1_000;
  */
 const EPOCH_GAP = 1_000;
 
-interface Waiting {
-  change: Change;
-  /** The history it was written in: lost with it if the store is wiped before it is fed. */
-  epoch: string;
-  /** Its first revision, once the apply script answered. */
-  first?: number;
-  resolve(applied: Applied): void;
-  reject(err: unknown): void;
-}
-
 export class RedisStore implements Store {
   readonly kind = 'redis';
   readonly deadlines: SharedDeadlines;
@@ -84,7 +75,7 @@ export class RedisStore implements Store {
   readonly #restartListeners: ((snapshot: StoreSnapshot) => void)[] = [];
   readonly #resyncListeners: ((snapshot: StoreSnapshot) => void)[] = [];
   /** This hub's changes sent and not yet fed back, by ticket. */
-  readonly #waiting = new Map<string, Waiting>();
+  readonly #waiting = new WaitingChanges();
   /** Changes of this turn go to Redis together (group commit). */
   readonly #batches: ApplyBatches;
   readonly #instance = randomUUID();
@@ -125,7 +116,7 @@ export class RedisStore implements Store {
     this.#batches = new ApplyBatches({
       scripts: this.scripts, prefix: this.prefix, eventRetention: options.eventRetention, epoch: () => this.#epoch,
       // Written in the history this hub follows now: lost with it if the store is wiped before they are fed.
-      sending: (tickets, epoch) => { for (const t of tickets) { const w = this.#waiting.get(t); if (w) w.epoch = epoch; } },
+      sending: (tickets, epoch) => this.#waiting.wroteIn(tickets, epoch),
     });
     this.deadlines = {
       touch: (id, at) => {
@@ -200,8 +191,7 @@ export class RedisStore implements Store {
     const wire = changeArgs(change, ticket);
     // The script sets the deadline of a member it writes whole: a heartbeat of this turn need not.
     for (const id of wire.wholeIds) this.#touched.delete(id);
-    const fed = new Promise<Applied>((resolve, reject) => this.#waiting.set(ticket, { change, epoch: this.#epoch, resolve, reject }));
-    fed.catch(() => {});
+    const fed = this.#waiting.add(ticket, change, this.#epoch);
     let answer: Answer;
     try {
       answer = await this.#batches.apply(wire);
@@ -274,11 +264,7 @@ export class RedisStore implements Store {
     this.stats.epochs++;
     this.#o.log.warn({ old, epoch: snapshot.position.epoch, members: snapshot.members.length }, 'the shared store lost its history (Redis wiped?); joined its new one');
     // Changes written into the old history and not fed back went with it.
-    for (const [ticket, w] of this.#waiting) {
-      if (w.epoch === snapshot.position.epoch) continue;
-      this.#waiting.delete(ticket);
-      w.reject(new MusterError('STORE_UNAVAILABLE', 'The shared store lost its history (Redis was wiped) before this change reached every hub: try again', { retryAfterMs: EPOCH_CHECK_MS }));
-    }
+    this.#waiting.fail((w) => w.epoch !== snapshot.position.epoch, () => new MusterError('STORE_UNAVAILABLE', 'The shared store lost its history (Redis was wiped) before this change reached every hub: try again', { retryAfterMs: EPOCH_CHECK_MS }));
     this.#reloads.cancel();
     this.#behind = null;
     for (const l of this.#restartListeners) l(snapshot);
@@ -299,11 +285,7 @@ export class RedisStore implements Store {
       this.#behind ??= `This hub fell behind the shared store's change stream (entries before revision ${first} were trimmed before it read them) and may not show those changes until it has loaded the store whole again`;
       const inMs = this.#reloads.fellBehind(Date.now());
       this.#o.log.error({ revision: first, lastRead: this.#lastId, reloadInMs: inMs }, 'fell behind the change stream: entries were trimmed before this hub read them; loading the store whole again');
-      for (const [ticket, w] of this.#waiting) {
-        if (w.first === undefined || w.first >= first) continue;
-        this.#waiting.delete(ticket);
-        w.reject(lostInGap());
-      }
+      this.#waiting.failLostUpTo(first - 1);
     }
     this.#fedTo = first - 1;
   }
@@ -318,11 +300,7 @@ export class RedisStore implements Store {
     if (!this.#reloads.wanted) return; // a new history was joined, whole
     const snapshot = await this.#snapshot();
     this.#reloads.loaded(Date.now());
-    for (const [ticket, w] of this.#waiting) {
-      if (w.first === undefined || w.first > this.#fedTo) continue;
-      this.#waiting.delete(ticket);
-      w.reject(lostInGap());
-    }
+    this.#waiting.failLostUpTo(this.#fedTo);
     // Their callers settle first (a registration refused leaves the index), so the snapshot's record of them is what stays.
     await new Promise((resolve) => setImmediate(resolve));
     if (this.#closed) return;
@@ -394,8 +372,7 @@ export class RedisStore implements Store {
   async close(): Promise<void> {
     this.#closed = true;
     this.#batches.close(new MusterError('SHUTTING_DOWN'));
-    for (const w of this.#waiting.values()) w.reject(new MusterError('SHUTTING_DOWN'));
-    this.#waiting.clear();
+    this.#waiting.failAll(new MusterError('SHUTTING_DOWN'));
     this.watch.close();
     // The reader is cut at once (it only reads); commands still out get the timeout to finish,
     // not more: a Redis that is gone or frozen must not hold up the hub's exit.
@@ -409,9 +386,4 @@ export class RedisStore implements Store {
     if (this.#cmd.isOpen) this.#cmd.destroy();
     await this.#reading?.catch(() => {});
   }
-}
-
-/** A change applied in the store whose entry this hub skipped (trimmed before it read it). */
-function lostInGap(): MusterError {
-  return new MusterError('STORE_UNAVAILABLE', "The change was applied, but this hub fell behind the shared store's change stream before it came back (it loads the store whole again)");
 }
