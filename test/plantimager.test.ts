@@ -157,14 +157,19 @@ describe('plantimager - liveness', () => {
   test('alive checks extend life by alive_timeout; without them the device expires with reason expired', async () => {
     const r = await py.register('sensor', 'tcp://10.0.7.1:5000', 'blinker');
     const id = await idOf('blinker');
+    // A check at t buys life to the end of the whole second int(t) + 1: between 1 and 2 s. Both
+    // checks go just after a whole second S, so the first's window closes at S + 2 and the
+    // second's at S + 3, and the look at S + 2.3 sees the second's doing.
+    const second = Math.floor(Date.now() / 1000) + 1;
+    await sleep(second * 1000 + 20 - Date.now());
     assert.equal(await py.alive(r.uuid, 1.5), 'ok');
     assert.deepEqual((await api('/v1/members/blinker')).body.liveness, { kind: 'ttl', ttlMs: 1500 });
-    await sleep(1000);
+    await sleep((second + 1) * 1000 + 20 - Date.now());
     const sent = Date.now();
     assert.equal(await py.alive(r.uuid, 1.5), 'ok');
     const answered = Date.now();
-    await sleep(1000);
-    assert.equal((await api('/v1/members/blinker')).status, 200, '2 s after the first check, alive thanks to the second');
+    await sleep((second + 2) * 1000 + 300 - Date.now());
+    assert.equal((await api('/v1/members/blinker')).status, 200, 'past the first check\'s window, alive thanks to the second');
     const removed = await watcher.waitFor(isEvent('removed', id, 'expired'), 3000);
     // As in the original: a check at t with alive_timeout 1.5 keeps the device to the end of the whole second int(t) + 1.
     const at: number = removed.params.event.at;
