@@ -63,6 +63,29 @@ function perRegistration(a: ProcUse, b: ProcUse, registrations: number): Record<
 }
 
 /**
+ * Runs one load (resolving to the registrations it made) and returns what the server used per
+ * registration, and how busy the server's core and this process's (the load generator's) were
+ * over it: CPU time over wall time. A side well under 1 is waiting, for the other side or for
+ * its disk: with 64 in flight, a hub whose every sync holds the whole window idles while it syncs.
+ */
+async function measured(pid: number, load: () => Promise<number>): Promise<{ registrations: number; seconds: number; use: Record<string, number> }> {
+  const a = procUse(pid);
+  const cpu = process.cpuUsage();
+  const t0 = performance.now();
+  const registrations = await load();
+  const ms = performance.now() - t0;
+  const b = procUse(pid);
+  const own = process.cpuUsage(cpu);
+  return {
+    registrations, seconds: ms / 1000,
+    use: {
+      ...perRegistration(a, b, registrations),
+      serverBusy: round((b.main + b.others - a.main - a.others) / ms, 2), loadBusy: round((own.user + own.system) / 1000 / ms, 2),
+    },
+  };
+}
+
+/**
  * One measured load on a socket of its own, dropped at the end: a load that stops at maxMs leaves
  * up to `window` requests unanswered, and their replies on a socket reused by the next load would
  * be counted there (a sequential run after a burst would measure the burst's window).
@@ -110,15 +133,17 @@ async function musterSide(hub: BenchHub): Promise<Side & { idle: Record<string, 
   return {
     idle,
     async phase(inFlight, prefix) {
-      const u0 = procUse(hub.pid);
       // During a burst a process of its own times a heartbeat and a bus message: what the rest of the hub sees.
       const seen = inFlight > 1 ? probe.measure(PHASE_MS) : null;
       let done: LoadResult | undefined;
+      let used: Record<string, number> = {};
       const group = await groupCommit(hub.url, async () => {
-        done = await pipelineAlone(hub.wsUrl, { frames: 1_000_000, perFrame: 1, window: inFlight, maxMs: PHASE_MS, frame: (i) => register(i, prefix) });
+        ({ use: used } = await measured(hub.pid, async () => {
+          done = await pipelineAlone(hub.wsUrl, { frames: 1_000_000, perFrame: 1, window: inFlight, maxMs: PHASE_MS, frame: (i) => register(i, prefix) });
+          return done.requests;
+        }));
       });
-      const use = { ...perRegistration(u0, procUse(hub.pid), done!.requests), ...group };
-      return { rate: done!.perSecond, use, ...(seen ? { during: await seen } : {}) };
+      return { rate: done!.perSecond, use: { ...used, ...group }, ...(seen ? { during: await seen } : {}) };
     },
     stop: () => probe.stop(),
   };
@@ -128,20 +153,21 @@ async function musterSide(hub: BenchHub): Promise<Side & { idle: Record<string, 
 async function sdkSide(hub: BenchHub): Promise<Side> {
   const client = await sdkConnect({ url: hub.wsUrl, reconnect: false });
   const phase = async (workers: number, prefix: string, ms = PHASE_MS): Promise<Phase> => {
-    let done = 0;
-    const u0 = procUse(hub.pid);
-    let seconds = 0;
+    let run = { registrations: 0, seconds: 1, use: {} as Record<string, number> };
     const group = await groupCommit(hub.url, async () => {
-      const t0 = performance.now();
-      await Promise.all(Array.from({ length: workers }, async (_, w) => {
-        for (let i = 0; performance.now() - t0 < ms; i++) {
-          await client.register({ name: `${prefix}-${w}-${i}`, type: 'bench', liveness: { kind: 'ttl', ttlMs: 3_600_000 } });
-          done++;
-        }
-      }));
-      seconds = (performance.now() - t0) / 1000;
+      run = await measured(hub.pid, async () => {
+        let done = 0;
+        const t0 = performance.now();
+        await Promise.all(Array.from({ length: workers }, async (_, w) => {
+          for (let i = 0; performance.now() - t0 < ms; i++) {
+            await client.register({ name: `${prefix}-${w}-${i}`, type: 'bench', liveness: { kind: 'ttl', ttlMs: 3_600_000 } });
+            done++;
+          }
+        }));
+        return done;
+      });
     });
-    return { rate: Math.round(done / seconds), use: { ...perRegistration(u0, procUse(hub.pid), done), ...group } };
+    return { rate: Math.round(run.registrations / run.seconds), use: { ...run.use, ...group } };
   };
   try {
     await phase(1, 'sws', WARM_UP_MS);
@@ -171,13 +197,15 @@ async function redisSide(fsync: AppendFsync): Promise<Side> {
       .exec();
   };
   const phase = async (workers: number, prefix: string, ms = PHASE_MS): Promise<Phase> => {
-    let done = 0;
-    const u0 = procUse(redis.child.pid!);
-    const t0 = performance.now();
-    await Promise.all(Array.from({ length: workers }, async (_, w) => {
-      for (let i = 0; performance.now() - t0 < ms; i++) { await one(`${prefix}-${w}-${i}`); done++; }
-    }));
-    return { rate: Math.round(done / ((performance.now() - t0) / 1000)), use: perRegistration(u0, procUse(redis.child.pid!), done) };
+    const run = await measured(redis.child.pid!, async () => {
+      let done = 0;
+      const t0 = performance.now();
+      await Promise.all(Array.from({ length: workers }, async (_, w) => {
+        for (let i = 0; performance.now() - t0 < ms; i++) { await one(`${prefix}-${w}-${i}`); done++; }
+      }));
+      return done;
+    });
+    return { rate: Math.round(run.registrations / run.seconds), use: run.use };
   };
   const stop = async () => {
     await client.quit().catch(() => {});
