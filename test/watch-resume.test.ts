@@ -34,6 +34,28 @@ describe('watch - resuming', () => {
     assert.equal((other?.details as { revision: number }).revision, again.revision);
   });
 
+  test('a replay gives back every kept event exactly as it went out live, whatever its characters and size', async () => {
+    // The log keeps events as UTF-8 bytes in chunks of 256 KB: events of 10,000 characters, most
+    // taking 3 or 4 bytes, fill a chunk in a few, so the ring (5 here) wraps and moves to new chunks.
+    const live = await RpcPeer.connect(h.wsUrl);
+    const { revision: start } = await live.ok('watch', {});
+    const labels = ['Gewächshaus', '温室の棚', 'plant 🌱 imager', 'a "quoted" \\ back\\slash'];
+    const meta = (i: number) => Object.fromEntries(Array.from({ length: 32 }, (_, k) => [`k${k}`, `${labels[(i + k) % labels.length]} `.repeat(40).slice(0, 256)]));
+    for (let i = 0; i < 12; i++) await peer.ok('register', { type: 't', name: `big-${i}`, meta: meta(i) });
+    const sent = await live.waitFor((n) => n.params.event?.member?.name === 'big-11');
+    const liveEvents = live.notifications.filter((n) => n.method === 'event' && n.params.event.revision > start).map((n) => n.params.event);
+    assert.equal(liveEvents.length, 12);
+    const last = sent.params.event.revision;
+    const replayer = await RpcPeer.connect(h.wsUrl);
+    await replayer.ok('watch', { since: last - 5 });
+    await replayer.waitFor((n) => n.params.event?.revision === last);
+    const replayed = replayer.notifications.filter((n) => n.method === 'event').map((n) => n.params.event);
+    assert.deepEqual(replayed, liveEvents.slice(-5), 'the last five, byte for byte as sent live');
+    assert.equal(replayed[4].member.meta.k0, meta(11).k0);
+    await live.close();
+    await replayer.close();
+  });
+
   test('a since ahead of the log answers COMPACTED (it is not clamped)', async () => {
     const { revision } = await peer.ok('watch', {});
     const r = await peer.call('watch', { since: revision + 10 });

@@ -7,6 +7,7 @@
 import { MusterError } from '../../errors.js';
 import type { HubEvent, RegistryEvent, WatchFilter } from '../../schemas/event.js';
 import type { Position, StoredEvent } from '../../store/store.js';
+import { EventRing } from './event-ring.js';
 
 /**
  * An applied event as its JSON (encoded once, for every watcher) and its revision. The object is
@@ -14,7 +15,7 @@ import type { Position, StoredEvent } from '../../store/store.js';
  * in a cluster most events come from other hubs as JSON and most go out unread, so parsing each
  * on arrival, and keeping the log's 10,000 as objects, was work and memory for nothing. This hub's
  * own events come with their object, which watchers use while the event is delivered; the log
- * then lets it go (release).
+ * then lets it go (release), and keeps the event as bytes (event-ring.ts).
  */
 export class LoggedEvent {
   readonly revision: number;
@@ -48,9 +49,9 @@ export class LoggedEvent {
   }
 
   /**
-   * Drops the object (read again from the JSON if asked for). The log keeps its 10,000 events
-   * past several young-generation collections even at full load: each object kept would be
-   * copied into the old generation and collected there, work done for every registration.
+   * Drops the object (read again from the JSON if asked for) once the event is delivered: a
+   * watcher's queue may hold the event past a young-generation collection, and the object kept
+   * would be copied into the old generation and collected there.
    */
   release(): void {
     this.#event = undefined;
@@ -66,9 +67,7 @@ export interface Watcher {
 
 export class EventLog {
   readonly #retention: number;
-  readonly #ring: (LoggedEvent | undefined)[];
-  #head = 0; // index of the oldest kept event
-  #count = 0;
+  readonly #ring: EventRing;
   /** The last revision delivered to watchers. */
   #revision: number;
   #epoch: string;
@@ -76,10 +75,10 @@ export class EventLog {
 
   constructor(retention: number, position: Position, kept: StoredEvent[] = []) {
     this.#retention = Math.max(1, retention);
-    this.#ring = new Array(this.#retention);
+    this.#ring = new EventRing(this.#retention);
     this.#revision = position.revision;
     this.#epoch = position.epoch;
-    for (const s of kept.slice(-this.#retention)) this.#push(new LoggedEvent(s.revision, s.json));
+    for (const s of kept.slice(-this.#retention)) this.#ring.push(s.revision, s.json);
   }
 
   /** The revision of the last event delivered to watchers. */
@@ -94,8 +93,7 @@ export class EventLog {
 
   /** The oldest revision a watch can still start after (since >= this works). */
   get oldestReplayable(): number {
-    const oldest = this.#at(0);
-    return oldest ? oldest.revision - 1 : this.#revision;
+    return this.#ring.count > 0 ? this.#ring.revisionAt(0) - 1 : this.#revision;
   }
 
   get watcherCount(): number {
@@ -104,7 +102,7 @@ export class EventLog {
 
   /** Keeps an applied event and sends it to matching watchers. Events arrive in revision order. */
   deliver(logged: LoggedEvent): void {
-    this.#push(logged);
+    this.#ring.push(logged.revision, logged.json);
     this.#revision = logged.revision;
     for (const w of this.#watchers) if (passes(w.filter, logged)) w.deliver(logged);
     logged.release();
@@ -116,12 +114,10 @@ export class EventLog {
    */
   restart(position: Position, kept: StoredEvent[] = []): void {
     const was = this.#revision;
-    this.#ring.fill(undefined);
-    this.#head = 0;
-    this.#count = 0;
+    this.#ring.clear();
     this.#revision = position.revision;
     this.#epoch = position.epoch;
-    for (const s of kept.slice(-this.#retention)) this.#push(new LoggedEvent(s.revision, s.json));
+    for (const s of kept.slice(-this.#retention)) this.#ring.push(s.revision, s.json);
     const watchers = [...this.#watchers];
     this.#watchers.clear();
     for (const w of watchers) w.restarted?.(was);
@@ -140,9 +136,12 @@ export class EventLog {
       if (why) {
         throw new MusterError('COMPACTED', `Revision ${since} ${why}; re-list at revision ${this.#revision}`, { revision: this.#revision, oldest: this.oldestReplayable, epoch: this.#epoch });
       }
-      for (let i = 0; i < this.#count; i++) {
-        const e = this.#at(i)!;
-        if (e.revision > since && passes(watcher.filter, e)) watcher.deliver(e);
+      const ring = this.#ring;
+      for (let i = 0; i < ring.count; i++) {
+        const revision = ring.revisionAt(i);
+        if (revision <= since) continue;
+        const e = new LoggedEvent(revision, ring.jsonAt(i));
+        if (passes(watcher.filter, e)) watcher.deliver(e);
       }
     }
     this.#watchers.add(watcher);
@@ -153,20 +152,6 @@ export class EventLog {
     this.#watchers.delete(watcher);
   }
 
-  #push(e: LoggedEvent): void {
-    if (this.#count < this.#retention) {
-      this.#ring[(this.#head + this.#count) % this.#retention] = e;
-      this.#count++;
-    } else {
-      this.#ring[this.#head] = e;
-      this.#head = (this.#head + 1) % this.#retention;
-    }
-  }
-
-  #at(i: number): LoggedEvent | undefined {
-    if (i >= this.#count) return undefined;
-    return this.#ring[(this.#head + i) % this.#retention];
-  }
 }
 
 /**
