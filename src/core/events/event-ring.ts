@@ -11,24 +11,28 @@
 const CHUNK_BYTES = 256 * 1024;
 /** UTF-8 takes at most 3 bytes for each UTF-16 unit of a string. */
 const MAX_UTF8_PER_UNIT = 3;
+/** Slots made at first: a large retention that never fills costs no more than it holds (the arrays double as it fills). */
+const FIRST_SLOTS = 1024;
 
 export class EventRing {
   readonly #capacity: number;
-  readonly #revisions: Float64Array;
-  readonly #chunks: (Buffer | undefined)[];
-  readonly #starts: Int32Array;
-  readonly #lengths: Int32Array;
-  #head = 0; // slot of the oldest kept event
+  #revisions: Float64Array;
+  #chunks: (Buffer | undefined)[];
+  #starts: Int32Array;
+  #lengths: Int32Array;
+  /** Slot of the oldest kept event: 0 until the ring is full, so the arrays grow only while it is. */
+  #head = 0;
   #count = 0;
   #chunk: Buffer = Buffer.allocUnsafeSlow(CHUNK_BYTES);
   #used = 0;
 
   constructor(capacity: number) {
     this.#capacity = Math.max(1, capacity);
-    this.#revisions = new Float64Array(this.#capacity);
-    this.#chunks = new Array<Buffer | undefined>(this.#capacity);
-    this.#starts = new Int32Array(this.#capacity);
-    this.#lengths = new Int32Array(this.#capacity);
+    const slots = Math.min(this.#capacity, FIRST_SLOTS);
+    this.#revisions = new Float64Array(slots);
+    this.#chunks = new Array<Buffer | undefined>(slots);
+    this.#starts = new Int32Array(slots);
+    this.#lengths = new Int32Array(slots);
   }
 
   get count(): number {
@@ -43,8 +47,10 @@ export class EventRing {
       this.#used = 0;
     }
     let slot: number;
-    if (this.#count < this.#capacity) slot = (this.#head + this.#count++) % this.#capacity;
-    else {
+    if (this.#count < this.#capacity) {
+      if (this.#count === this.#revisions.length) this.#grow();
+      slot = this.#count++;
+    } else {
       slot = this.#head;
       this.#head = (this.#head + 1) % this.#capacity;
     }
@@ -66,6 +72,21 @@ export class EventRing {
     const slot = (this.#head + i) % this.#capacity;
     const start = this.#starts[slot]!;
     return this.#chunks[slot]!.toString('utf8', start, start + this.#lengths[slot]!);
+  }
+
+  /** Twice the slots (at most the capacity); only while not full, when slot i is the i-th oldest. */
+  #grow(): void {
+    const slots = Math.min(this.#capacity, this.#revisions.length * 2);
+    const revisions = new Float64Array(slots);
+    revisions.set(this.#revisions);
+    this.#revisions = revisions;
+    const starts = new Int32Array(slots);
+    starts.set(this.#starts);
+    this.#starts = starts;
+    const lengths = new Int32Array(slots);
+    lengths.set(this.#lengths);
+    this.#lengths = lengths;
+    this.#chunks.length = slots;
   }
 
   clear(): void {
