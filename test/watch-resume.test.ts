@@ -52,6 +52,16 @@ describe('watch - resuming', () => {
     const replayed = replayer.notifications.filter((n) => n.method === 'event').map((n) => n.params.event);
     assert.deepEqual(replayed, liveEvents.slice(-5), 'the last five, byte for byte as sent live');
     assert.equal(replayed[4].member.meta.k0, meta(11).k0);
+    // A filter by type alone is told from the JSON's head: the same events, and only its types.
+    const gone = await peer.ok('register', { type: 't', name: 'big-12' });
+    await peer.ok('unregister', { id: gone.id, token: gone.token });
+    await peer.ok('register', { type: 't', name: 'big-13' });
+    const typed = await RpcPeer.connect(h.wsUrl);
+    await typed.ok('watch', { since: last, filter: { types: ['added'] } });
+    await typed.waitFor((n) => n.params.event?.member?.name === 'big-13');
+    const typedEvents = typed.notifications.filter((n) => n.method === 'event').map((n) => n.params.event);
+    assert.deepEqual(typedEvents.map((e) => `${e.type}:${e.member.name}`), ['added:big-12', 'added:big-13'], 'the removal of big-12 is left out');
+    await typed.close();
     await live.close();
     await replayer.close();
   });

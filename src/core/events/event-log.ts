@@ -162,7 +162,9 @@ export class EventLog {
 function passes(filter: WatchFilter, e: LoggedEvent): boolean {
   const any = filter.type === undefined && filter.name === undefined && filter.prefix === undefined && filter.meta === undefined;
   if (e.admin) return any && filter.types !== undefined && filter.types.includes('admin');
-  return (any && filter.types === undefined) || matches(filter, e.event as RegistryEvent);
+  // A filter by type alone reads the type from the JSON's head: a replay parses no event for it.
+  if (any) return filter.types === undefined || filter.types.includes(e.type);
+  return matches(filter, e.event as RegistryEvent);
 }
 
 export function matches(filter: WatchFilter, event: RegistryEvent): boolean {
