@@ -229,6 +229,9 @@ export class Children {
     } catch (err) {
       const error = err instanceof Error ? err.message : String(err);
       if (this.#byId.get(c.hubId) !== c) return { ...base, status: 'lost', error };
+      // The link closed while the ping waited (a child that stops closes it; MEMBER_GONE): a closed
+      // link, as above, not a silent one. Removing it here would drop the subtree at once, skipping the grace.
+      if (!c.link.open) return { ...base, status: 'suspect', error: `link closed during the ping (${error}): kept for the grace period (federationGraceMs)` };
       this.#o.log.warn({ child: c.hubId }, 'child hub stopped answering');
       c.link.close('no answer to hub.ping');
       await this.remove(c, 'hub-lost').catch(() => {});
