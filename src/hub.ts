@@ -169,6 +169,8 @@ export class Hub implements HubContext, ReloadTarget {
     this.ws = new WsFace(this, {
       queueMessages: config.busQueueMessages, queueBytes: config.busQueueBytes, slowPolicy: config.busSlowPolicy, maxWatchQueueBytes: config.maxWatchQueueBytes,
     });
+    // A burst read whole is handled in slices (turn-slices.ts); the store writes it as one commit all the same.
+    store.deferCommitsWhile?.(() => this.ws.framesWaiting);
   }
 
   static async start(options: HubOptions): Promise<Hub> {

@@ -5,6 +5,7 @@
  * and sends one command. A call takes at most BATCH_CHANGES changes (and about BATCH_BYTES), so
  * it holds Redis for a few ms at most; the calls of a turn are pipelined, in the changes' order.
  */
+import { MAX_DEFER_MS } from '../store/store.js';
 import type { ChangeArgs } from './change-wire.js';
 import { APPLY } from './scripts.js';
 import type { Scripts } from './redis-scripts.js';
@@ -34,6 +35,9 @@ export class ApplyBatches {
   readonly #o: ApplyBatchesOptions;
   #queue: Queued[] = [];
   #scheduled = false;
+  /** When the oldest queued change came (performance.now()), while a burst's rest is waited for. */
+  #firstAt = 0;
+  #moreQueued: (() => boolean) | null = null;
 
   constructor(options: ApplyBatchesOptions) {
     this.#o = options;
@@ -43,8 +47,17 @@ export class ApplyBatches {
   apply(wire: ChangeArgs): Promise<Answer> {
     return new Promise<Answer>((resolve, reject) => {
       this.#queue.push({ wire, resolve, reject });
-      if (!this.#scheduled) { this.#scheduled = true; setImmediate(() => this.#flush()); }
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        this.#firstAt = performance.now();
+        setImmediate(() => this.#flush());
+      }
     });
+  }
+
+  /** Store.deferCommitsWhile: a burst still queued goes in this call too, MAX_DEFER_MS at most. */
+  deferWhile(moreQueued: () => boolean): void {
+    this.#moreQueued = moreQueued;
   }
 
   /** Refuses what waits (the store is closing). */
@@ -54,6 +67,10 @@ export class ApplyBatches {
   }
 
   #flush(): void {
+    if (this.#queue.length < BATCH_CHANGES && this.#moreQueued?.() && performance.now() - this.#firstAt < MAX_DEFER_MS) {
+      setImmediate(() => this.#flush());
+      return;
+    }
     this.#scheduled = false;
     const queue = this.#queue;
     this.#queue = [];

@@ -155,6 +155,10 @@ export class RedisStore implements Store {
     return snapshot;
   }
 
+  deferCommitsWhile(moreQueued: () => boolean): void {
+    this.#batches.deferWhile(moreQueued);
+  }
+
   /** Shared store: called when the store was wiped and this hub joined its new history. */
   restarted(listener: (snapshot: StoreSnapshot) => void): void {
     this.#restartListeners.push(listener);

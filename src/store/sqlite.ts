@@ -26,7 +26,7 @@ import { openSqliteExport } from './sqlite-export.js';
 import { memberOfRow, MEMBER_COLUMNS, storedRevision, type RawRow } from './sqlite-rows.js';
 import { CheckpointThread } from './sqlite-checkpoint-thread.js';
 import { createSchema, preparedWrites, rowOf, type MemberRow, type RowBatch, type RowChange, type Writes } from './sqlite-writes.js';
-import { withRevision, type Applied, type Change, type Store, type StoreExport, type StoreFigures, type StoreSnapshot, type StoredEvent, type StoredMember } from './store.js';
+import { MAX_DEFER_MS, withRevision, type Applied, type Change, type Store, type StoreExport, type StoreFigures, type StoreSnapshot, type StoredEvent, type StoredMember } from './store.js';
 
 export interface SqliteStoreOptions {
   /** Folder that holds muster.db. */
@@ -70,6 +70,9 @@ export class SqliteStore implements Store {
   #pending: Pending[] = [];
   #written = 0;
   #flushScheduled = false;
+  /** When the oldest change not yet written was applied (performance.now()), while a burst's rest is waited for. */
+  #firstPendingAt = 0;
+  #moreQueued: (() => boolean) | null = null;
   /** At `full`: written, waiting for the next sync of the WAL. */
   #unsynced: Pending[] = [];
   /** The sync under way (at most one: what is written meanwhile waits for the next). */
@@ -158,17 +161,28 @@ export class SqliteStore implements Store {
     this.#listeners.push(listener);
   }
 
+  deferCommitsWhile(moreQueued: () => boolean): void {
+    this.#moreQueued = moreQueued;
+  }
+
   #schedule(): void {
     if (this.#flushScheduled) return;
+    if (this.#pending.length === this.#written + 1) this.#firstPendingAt = performance.now();
     this.#flushScheduled = true;
     setImmediate(() => this.#flush());
   }
 
-  /** Writes the oldest chunk of what is applied, in one transaction; the rest waits for the next turn. */
-  #flush(): void {
+  /** Writes the oldest chunk of what is applied, in one transaction; the rest waits for the next turn. `now`: no waiting for a burst's rest (closing). */
+  #flush(now = false): void {
     this.#flushScheduled = false;
     const left = this.#pending.length - this.#written;
     if (this.#checkpointing || left === 0) return;
+    // The rest of a burst is still queued: one commit (and one sync) for all of it, within bounds.
+    if (!now && left < CHUNK_CHANGES && this.#moreQueued?.() && performance.now() - this.#firstPendingAt < MAX_DEFER_MS) {
+      this.#flushScheduled = true;
+      setImmediate(() => this.#flush());
+      return;
+    }
     let chunk: Pending[];
     if (this.#written === 0 && left <= CHUNK_CHANGES) chunk = this.#pending;
     else chunk = this.#pending.slice(this.#written, this.#written + CHUNK_CHANGES);
@@ -315,7 +329,7 @@ export class SqliteStore implements Store {
     for (const exp of [...this.#exports]) exp.close();
     for (;;) {
       if (this.#checkpointing) await this.#checkpointing;
-      else if (this.#pending.length > this.#written) this.#flush();
+      else if (this.#pending.length > this.#written) this.#flush(true);
       else if (this.#syncing) await this.#syncing;
       else if (this.#unsynced.length > 0) this.#sync();
       else break;

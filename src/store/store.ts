@@ -116,6 +116,12 @@ export interface Store {
   /** Loads everything kept; called once, before any apply. */
   open(): Promise<StoreSnapshot>;
   /**
+   * How to tell that more of a burst is still queued (a face that handles a read in slices of
+   * the event loop's turns): a store that writes a turn's changes in one commit then waits for the
+   * rest, so a burst stays one commit and one sync (MAX_DEFER_MS at most).
+   */
+  deferCommitsWhile?(moreQueued: () => boolean): void;
+  /**
    * Applies a change atomically; resolves once it is durable and fed. Rejects with NAME_TAKEN,
    * NO_SUCH_MEMBER or REGISTRY_FULL when a condition fails (nothing applied), or
    * STORE_UNAVAILABLE when the store cannot be reached.
@@ -150,6 +156,9 @@ export interface StoreFigures {
   commits: number;
   syncs: number;
 }
+
+/** How long a store's change may wait for the rest of its burst (deferCommitsWhile) before it is written anyway. */
+export const MAX_DEFER_MS = 2;
 
 /** The event JSON with its revision: `{"revision":N,` + the rest of the draft. */
 export function withRevision(draft: string, revision: number): string {

@@ -15,16 +15,21 @@ import { handleBinaryFrame } from './bus-binary-handler.js';
 import { decode, encodeError, encodeResult, resultJson, type RpcId, type RpcMessage } from './jsonrpc.js';
 import { WsConnection, type ConnectionLimits } from './ws-connection.js';
 import { faceMethods, MethodName, type WsMethod } from './ws-methods.js';
+import { FrameQueue, TurnSlices } from './turn-slices.js';
 
 const WS_LABEL = { face: 'ws' } as const;
 const PING_MS = 25_000;
 const PONG_CHECK_MS = 30_000;
+
+interface Frame { data: Buffer; isBinary: boolean }
 
 export class WsFace {
   readonly #hub: HubContext;
   readonly #methods = new Map<string, WsMethod>();
   readonly #shared: { limits: ConnectionLimits; totals: BusTotals; binaryRequests: BinaryRequests };
   readonly connections = new Set<WsConnection>();
+  /** Frames handled in slices of each turn, so one connection's burst does not hold everyone else's. */
+  readonly #slices = new TurnSlices();
   #pingTimer: NodeJS.Timeout | undefined;
 
   constructor(hub: HubContext, limits: ConnectionLimits) {
@@ -37,6 +42,11 @@ export class WsFace {
   /** Queue bounds from a reloaded config: every connection, open or new, goes by them at once. */
   setLimits(limits: ConnectionLimits): void {
     Object.assign(this.#shared.limits, limits);
+  }
+
+  /** Frames read and waiting for a later slice of the event loop (a burst being handled). */
+  get framesWaiting(): boolean {
+    return this.#slices.busy;
   }
 
   /** Requests open at members that take binary records. */
@@ -73,16 +83,24 @@ export class WsFace {
     socket.on('pong', () => { conn.alive = true; });
     const pinger = setInterval(() => { if (socket.readyState === 1) socket.ping(); }, PING_MS);
     pinger.unref();
+    const frames = new FrameQueue<Frame>({
+      // Every reply path catches its own errors; this is the backstop that keeps one frame from taking the hub down.
+      handle: (f) => void this.#onMessage(conn, f.data, f.isBinary).catch((err: unknown) => this.#hub.log.error({ err }, 'unhandled error on a WebSocket frame')),
+      pause: () => socket.pause(),
+      resume: () => socket.resume(),
+    });
     socket.on('message', (data: Buffer, isBinary: boolean) => {
       conn.alive = true;
-      // Every reply path catches its own errors; this is the backstop that keeps one frame from taking the hub down.
-      this.#onMessage(conn, data, isBinary).catch((err: unknown) => this.#hub.log.error({ err }, 'unhandled error on a WebSocket frame'));
+      this.#slices.offer(frames, { data, isBinary });
     });
     socket.on('close', () => {
       clearInterval(pinger);
-      this.connections.delete(conn);
-      conn.closed();
-      this.#hub.registry.connectionClosed(conn);
+      // After the frames it sent before closing (turn-slices.ts): their members' sessions end with it.
+      frames.whenDrained(() => {
+        this.connections.delete(conn);
+        conn.closed();
+        this.#hub.registry.connectionClosed(conn);
+      });
     });
     socket.on('error', () => { /* 'close' follows */ });
   }
