@@ -170,7 +170,7 @@ export class Hub implements HubContext, ReloadTarget {
       queueMessages: config.busQueueMessages, queueBytes: config.busQueueBytes, slowPolicy: config.busSlowPolicy, maxWatchQueueBytes: config.maxWatchQueueBytes,
     });
     // A burst read whole is handled in slices (turn-slices.ts); the store writes it as one commit all the same.
-    store.deferCommitsWhile?.(() => this.ws.framesWaiting);
+    store.holdCommitsFor?.(this.ws.backlog);
   }
 
   static async start(options: HubOptions): Promise<Hub> {

@@ -5,7 +5,7 @@
  * and sends one command. A call takes at most BATCH_CHANGES changes (and about BATCH_BYTES), so
  * it holds Redis for a few ms at most; the calls of a turn are pipelined, in the changes' order.
  */
-import { MAX_DEFER_MS } from '../store/store.js';
+import { CommitHold, type ReadBacklog } from '../store/commit-hold.js';
 import type { ChangeArgs } from './change-wire.js';
 import { APPLY } from './scripts.js';
 import type { Scripts } from './redis-scripts.js';
@@ -35,9 +35,8 @@ export class ApplyBatches {
   readonly #o: ApplyBatchesOptions;
   #queue: Queued[] = [];
   #scheduled = false;
-  /** When the oldest queued change came (performance.now()), while a burst's rest is waited for. */
-  #firstAt = 0;
-  #moreQueued: (() => boolean) | null = null;
+  /** The call held for the rest of a burst the face is still handling (Store.holdCommitsFor). */
+  readonly #hold = new CommitHold();
 
   constructor(options: ApplyBatchesOptions) {
     this.#o = options;
@@ -47,17 +46,13 @@ export class ApplyBatches {
   apply(wire: ChangeArgs): Promise<Answer> {
     return new Promise<Answer>((resolve, reject) => {
       this.#queue.push({ wire, resolve, reject });
-      if (!this.#scheduled) {
-        this.#scheduled = true;
-        this.#firstAt = performance.now();
-        setImmediate(() => this.#flush());
-      }
+      if (!this.#scheduled) { this.#scheduled = true; setImmediate(() => this.#flush()); }
     });
   }
 
-  /** Store.deferCommitsWhile: a burst still queued goes in this call too, MAX_DEFER_MS at most. */
-  deferWhile(moreQueued: () => boolean): void {
-    this.#moreQueued = moreQueued;
+  /** Store.holdCommitsFor: the rest of a burst goes in this call too. */
+  holdFor(backlog: ReadBacklog): void {
+    this.#hold.attach(backlog);
   }
 
   /** Refuses what waits (the store is closing). */
@@ -67,10 +62,11 @@ export class ApplyBatches {
   }
 
   #flush(): void {
-    if (this.#queue.length < BATCH_CHANGES && this.#moreQueued?.() && performance.now() - this.#firstAt < MAX_DEFER_MS) {
+    if (this.#queue.length < BATCH_CHANGES && this.#hold.wait()) {
       setImmediate(() => this.#flush());
       return;
     }
+    this.#hold.release();
     this.#scheduled = false;
     const queue = this.#queue;
     this.#queue = [];

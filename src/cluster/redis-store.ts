@@ -21,6 +21,7 @@ import { randomUUID } from 'node:crypto';
 import { createClient } from '@redis/client';
 import type { Logger } from 'pino';
 import { MusterError, isErrorCode } from '../errors.js';
+import type { ReadBacklog } from '../store/commit-hold.js';
 import type { Applied, Change, SharedDeadlines, Store, StoreExport, StoreSnapshot } from '../store/store.js';
 import { appliedOf, entriesOf, entryOf, eventsOf, type StreamReply } from './entries.js';
 import { connectClients, type RedisClient } from './redis-connect.js';
@@ -155,8 +156,8 @@ export class RedisStore implements Store {
     return snapshot;
   }
 
-  deferCommitsWhile(moreQueued: () => boolean): void {
-    this.#batches.deferWhile(moreQueued);
+  holdCommitsFor(backlog: ReadBacklog): void {
+    this.#batches.holdFor(backlog);
   }
 
   /** Shared store: called when the store was wiped and this hub joined its new history. */

@@ -21,12 +21,13 @@ import { randomUUID } from 'node:crypto';
 import { closeSync, fdatasync, fdatasyncSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { MusterError } from '../errors.js';
+import { CommitHold, type ReadBacklog } from './commit-hold.js';
 import { ConditionBook, type BookEntry } from './conditions.js';
 import { openSqliteExport } from './sqlite-export.js';
 import { memberOfRow, MEMBER_COLUMNS, storedRevision, type RawRow } from './sqlite-rows.js';
 import { CheckpointThread } from './sqlite-checkpoint-thread.js';
 import { createSchema, preparedWrites, rowOf, type MemberRow, type RowBatch, type RowChange, type Writes } from './sqlite-writes.js';
-import { MAX_DEFER_MS, withRevision, type Applied, type Change, type Store, type StoreExport, type StoreFigures, type StoreSnapshot, type StoredEvent, type StoredMember } from './store.js';
+import { withRevision, type Applied, type Change, type Store, type StoreExport, type StoreFigures, type StoreSnapshot, type StoredEvent, type StoredMember } from './store.js';
 
 export interface SqliteStoreOptions {
   /** Folder that holds muster.db. */
@@ -70,9 +71,8 @@ export class SqliteStore implements Store {
   #pending: Pending[] = [];
   #written = 0;
   #flushScheduled = false;
-  /** When the oldest change not yet written was applied (performance.now()), while a burst's rest is waited for. */
-  #firstPendingAt = 0;
-  #moreQueued: (() => boolean) | null = null;
+  /** A commit held for the rest of a burst the face is still handling. */
+  readonly #hold = new CommitHold();
   /** At `full`: written, waiting for the next sync of the WAL. */
   #unsynced: Pending[] = [];
   /** The sync under way (at most one: what is written meanwhile waits for the next). */
@@ -161,13 +161,12 @@ export class SqliteStore implements Store {
     this.#listeners.push(listener);
   }
 
-  deferCommitsWhile(moreQueued: () => boolean): void {
-    this.#moreQueued = moreQueued;
+  holdCommitsFor(backlog: ReadBacklog): void {
+    this.#hold.attach(backlog);
   }
 
   #schedule(): void {
     if (this.#flushScheduled) return;
-    if (this.#pending.length === this.#written + 1) this.#firstPendingAt = performance.now();
     this.#flushScheduled = true;
     setImmediate(() => this.#flush());
   }
@@ -177,12 +176,13 @@ export class SqliteStore implements Store {
     this.#flushScheduled = false;
     const left = this.#pending.length - this.#written;
     if (this.#checkpointing || left === 0) return;
-    // The rest of a burst is still queued: one commit (and one sync) for all of it, within bounds.
-    if (!now && left < CHUNK_CHANGES && this.#moreQueued?.() && performance.now() - this.#firstPendingAt < MAX_DEFER_MS) {
+    // The rest of a burst is still being handled: one commit (and one sync) for all of it.
+    if (!now && left < CHUNK_CHANGES && this.#hold.wait()) {
       this.#flushScheduled = true;
       setImmediate(() => this.#flush());
       return;
     }
+    this.#hold.release();
     let chunk: Pending[];
     if (this.#written === 0 && left <= CHUNK_CHANGES) chunk = this.#pending;
     else chunk = this.#pending.slice(this.#written, this.#written + CHUNK_CHANGES);

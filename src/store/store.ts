@@ -6,6 +6,7 @@
  * Heartbeats never reach an embedded store; a shared store keeps deadlines for every hub.
  */
 import type { LivenessSpec, MemberStatus } from '../schemas/member.js';
+import type { ReadBacklog } from './commit-hold.js';
 
 export interface StoredMember {
   id: string;
@@ -116,11 +117,11 @@ export interface Store {
   /** Loads everything kept; called once, before any apply. */
   open(): Promise<StoreSnapshot>;
   /**
-   * How to tell that more of a burst is still queued (a face that handles a read in slices of
-   * the event loop's turns): a store that writes a turn's changes in one commit then waits for the
-   * rest, so a burst stays one commit and one sync (MAX_DEFER_MS at most).
+   * The frames a face has read and not yet handled (a face that handles a read in slices of the
+   * event loop's turns): a store that writes a turn's changes in one commit then holds it for
+   * the rest of the burst (commit-hold.ts), so a burst stays one commit and one sync.
    */
-  deferCommitsWhile?(moreQueued: () => boolean): void;
+  holdCommitsFor?(backlog: ReadBacklog): void;
   /**
    * Applies a change atomically; resolves once it is durable and fed. Rejects with NAME_TAKEN,
    * NO_SUCH_MEMBER or REGISTRY_FULL when a condition fails (nothing applied), or
@@ -157,8 +158,6 @@ export interface StoreFigures {
   syncs: number;
 }
 
-/** How long a store's change may wait for the rest of its burst (deferCommitsWhile) before it is written anyway. */
-export const MAX_DEFER_MS = 2;
 
 /** The event JSON with its revision: `{"revision":N,` + the rest of the draft. */
 export function withRevision(draft: string, revision: number): string {

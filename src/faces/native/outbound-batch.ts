@@ -7,7 +7,10 @@
  * path (a reply flushes the queued messages first, so order is kept). A turn that queues more
  * than INLINE_FLUSH_BYTES for one connection (a burst read in one go, as from Redis in cluster mode)
  * sends what it has at once, so the kernel takes it and only a peer that does not read counts
- * against its bound.
+ * against its bound. A connection whose own frames still wait for a slice of a later turn
+ * (turn-slices.ts) stays corked until they are handled: the answers to one read leave together,
+ * as they did when a read was handled in one turn (a client whose next requests follow its
+ * answers then sends them together again, and they are committed together).
  *
  * Binary records are encoded side by side in the face's slab (record-slab.ts), so a turn's
  * records are kept as runs of it, not one Buffer each. The frame is written by hand to the TCP
@@ -40,7 +43,14 @@ let flushScheduled = false;
 function flushDirty(): void {
   flushScheduled = false;
   const list = dirty.splice(0);
-  for (const b of list) b.flush();
+  for (const b of list) {
+    if (!b.held()) { b.flush(); continue; }
+    dirty.push(b); // still dirty: flushed in a later turn
+    if (!flushScheduled) {
+      flushScheduled = true;
+      setImmediate(flushDirty);
+    }
+  }
 }
 
 export class OutboundBatch {
@@ -64,11 +74,21 @@ export class OutboundBatch {
   /** Messages handed to the socket whose write has not completed yet. */
   #inflight = 0;
   #binary = false;
+  #holdWhile: (() => boolean) | null = null;
 
   constructor(socket: WebSocket, raw: Duplex | null) {
     this.#socket = socket;
     this.#raw = raw;
     this.#direct = raw !== null && socket.extensions === '';
+  }
+
+  /** Keeps the turn's writes corked while `pending()` (the connection's own frames wait for a later slice). */
+  holdWhile(pending: () => boolean): void {
+    this.#holdWhile = pending;
+  }
+
+  held(): boolean {
+    return this.#holdWhile !== null && this.#socket.readyState === OPEN && this.#holdWhile();
   }
 
   /** Queued messages are binary records (one binary frame per turn), not JSON notifications. */

@@ -25,6 +25,7 @@ export const MAX_QUEUED = 1024;
 
 /** What the slices need of a connection: a way to handle a frame, and to stop and start reading. */
 export interface FrameSink<F> {
+  /** Must not throw: its errors are its own to answer (a throw would stop the slices' turn). */
   handle(frame: F): void;
   pause(): void;
   resume(): void;
@@ -89,29 +90,31 @@ export class TurnSlices {
   #waiting: FrameQueue<unknown>[] = [];
   #next = 0;
   #drainScheduled = false;
+  #handled = 0;
+  #waitingFrames = 0;
 
   constructor(sliceMs = SLICE_MS) {
     this.#sliceMs = sliceMs;
   }
 
-  /** Some connection has frames waiting for a later slice. */
-  get busy(): boolean {
-    return this.#next < this.#waiting.length;
+  /** Frames handled so far (only grows): with `waiting`, what a store holds a commit for (store/commit-hold.ts). */
+  get handled(): number {
+    return this.#handled;
   }
 
-  /** Frames waiting, over every connection (for tests and metrics). */
+  /** Frames waiting for a later slice, over every connection. */
   get waiting(): number {
-    let n = 0;
-    for (let i = this.#next; i < this.#waiting.length; i++) n += this.#waiting[i]!.length;
-    return n;
+    return this.#waitingFrames;
   }
 
   /** Handles `frame` now if the slice has time left and neither its connection nor any other waits; else queues it. */
   offer<F>(queue: FrameQueue<F>, frame: F): void {
     if (queue.length === 0 && this.#next === this.#waiting.length && this.#open()) {
+      this.#handled++;
       queue.sink.handle(frame);
       return;
     }
+    this.#waitingFrames++;
     queue.push(frame);
     if (queue.length === 1) this.#wait(queue as FrameQueue<unknown>);
   }
@@ -139,6 +142,8 @@ export class TurnSlices {
     const ends = performance.now() + this.#sliceMs;
     do {
       const queue = this.#waiting[this.#next++]!;
+      this.#waitingFrames--;
+      this.#handled++;
       if (queue.handleOne()) this.#waiting.push(queue);
     } while (this.#next < this.#waiting.length && performance.now() < ends);
     if (this.#next === this.#waiting.length) {

@@ -96,6 +96,11 @@ export class WsConnection implements HubLink {
     this.#out.setBinary(on);
   }
 
+  /** Holds this connection's writes of a turn while `pending()`: its own frames wait for a later slice (turn-slices.ts). */
+  holdWritesWhile(pending: () => boolean): void {
+    this.#out.holdWhile(pending);
+  }
+
   deliver(out: Outbound): boolean {
     if (!this.open) return false;
     if (out.type === 'bus') {

@@ -44,9 +44,9 @@ export class WsFace {
     Object.assign(this.#shared.limits, limits);
   }
 
-  /** Frames read and waiting for a later slice of the event loop (a burst being handled). */
-  get framesWaiting(): boolean {
-    return this.#slices.busy;
+  /** Frames read and not yet handled (a burst being handled in slices), as the store holds a commit for them. */
+  get backlog(): { readonly handled: number; readonly waiting: number } {
+    return this.#slices;
   }
 
   /** Requests open at members that take binary records. */
@@ -89,6 +89,7 @@ export class WsFace {
       pause: () => socket.pause(),
       resume: () => socket.resume(),
     });
+    conn.holdWritesWhile(() => frames.length > 0);
     socket.on('message', (data: Buffer, isBinary: boolean) => {
       conn.alive = true;
       this.#slices.offer(frames, { data, isBinary });
