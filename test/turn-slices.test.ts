@@ -184,4 +184,32 @@ describe('turn slices (hub)', () => {
     assert.equal(left, 0, `${left} of the ${registered} members the closed connection registered are still listed`);
     await admin.close();
   });
+
+  test('a connection that keeps its queue full gets its answers as it goes, all of them, in order', { timeout: 60_000 }, async () => {
+    const loader = new WebSocket(h.wsUrl);
+    await new Promise<void>((resolve, reject) => { loader.once('open', () => resolve()); loader.once('error', reject); });
+    const handled = async () => {
+      const text = await (await fetch(`${h.url}/metrics`)).text();
+      return Number(/^muster_requests_total\{face="ws"\} (\S+)$/m.exec(text)?.[1] ?? NaN);
+    };
+    const start = await handled();
+    const COUNT = 5_000; // past MAX_QUEUED: its socket is paused and resumed as the hub works through it
+    const ids: number[] = [];
+    let atFirstAnswer: Promise<number> | null = null;
+    const all = new Promise<void>((resolve) => loader.on('message', (data: Buffer) => {
+      atFirstAnswer ??= handled();
+      ids.push(JSON.parse(data.toString()).id);
+      if (ids.length === COUNT) resolve();
+    }));
+    const raw = (loader as unknown as { _socket: { cork(): void; uncork(): void } })._socket;
+    raw.cork();
+    for (let i = 0; i < COUNT; i++) loader.send(JSON.stringify({ jsonrpc: '2.0', id: i, method: 'get', params: { name: 'bystander' } }));
+    raw.uncork();
+    await all;
+    assert.deepEqual(ids, Array.from({ length: COUNT }, (_, i) => i));
+    // Its answers are not all held for the end of its burst (64 KB of them at most are).
+    const first = (await atFirstAnswer!) - start;
+    assert.ok(first < COUNT * 0.8, `the first answer came once ${first} of ${COUNT} requests were handled`);
+    loader.close();
+  });
 });

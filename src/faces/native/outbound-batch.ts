@@ -87,8 +87,9 @@ export class OutboundBatch {
     this.#holdWhile = pending;
   }
 
+  /** Corked for a later turn: not past INLINE_FLUSH_BYTES, so a peer that keeps its queue full still gets its answers. */
   held(): boolean {
-    return this.#holdWhile !== null && this.#socket.readyState === OPEN && this.#holdWhile();
+    return this.#holdWhile !== null && this.#socket.readyState === OPEN && this.#socket.bufferedAmount < INLINE_FLUSH_BYTES && this.#holdWhile();
   }
 
   /** Queued messages are binary records (one binary frame per turn), not JSON notifications. */
