@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { FrameQueue, MAX_QUEUED, TurnSlices, type FrameSink } from '../src/faces/native/turn-slices.js';
+import { FrameQueue, MAX_QUEUED, MAX_QUEUED_BYTES, TurnSlices, type FrameSink } from '../src/faces/native/turn-slices.js';
 import { CommitHold } from '../src/store/commit-hold.js';
 import { startHub, type TestHub } from './support/hub.js';
 import { storeFigures } from './support/metrics.js';
@@ -18,10 +18,11 @@ import { RpcPeer } from './support/rpc.js';
 const turn = () => new Promise((r) => setImmediate(r));
 
 /** A connection in process: what it handled, in order, and whether it is paused. */
-function sink(name: string, handled: string[], costMs = 0): FrameSink<number> & { paused: boolean; pauses: number } {
+function sink(name: string, handled: string[], costMs = 0, frameBytes = 100): FrameSink<number> & { paused: boolean; pauses: number } {
   const s = {
     paused: false,
     pauses: 0,
+    sizeOf: () => frameBytes,
     handle(frame: number) {
       handled.push(`${name}${frame}`);
       const end = performance.now() + costMs;
@@ -74,6 +75,20 @@ describe('turn slices (in process)', () => {
     assert.equal(s.paused, false);
     assert.equal(handled.length, total);
     assert.deepEqual(handled.slice(-3), [`a${total - 3}`, `a${total - 2}`, `a${total - 1}`]);
+  });
+
+  test('a connection with too many bytes waiting stops being read, however few frames', async () => {
+    const slices = new TurnSlices(0.05);
+    const handled: string[] = [];
+    const big = 1024 * 1024;
+    const s = sink('a', handled, 0.1, big); // each takes the whole slice: the rest wait
+    const a = new FrameQueue(s);
+    const total = MAX_QUEUED_BYTES / big + 4; // 8 frames of 1 MB: far under MAX_QUEUED frames
+    for (let i = 0; i < total; i++) slices.offer(a, i);
+    assert.equal(s.paused, true);
+    for (let i = 0; i < 1_000 && slices.waiting > 0; i++) await turn();
+    assert.equal(s.paused, false);
+    assert.equal(handled.length, total);
   });
 
   test("a connection's close waits for the frames it sent before", async () => {

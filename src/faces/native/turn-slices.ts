@@ -8,7 +8,8 @@
  * connection's frames wait in its own queue, in order (a connection with frames waiting queues its
  * new ones too), and the queues are served round-robin, a slice per event-loop turn, so a burst is
  * spread over turns with every other socket read in between. A queue longer than MAX_QUEUED
- * pauses its socket until it is down to half (memory stays bounded whatever a peer sends). A
+ * frames or MAX_QUEUED_BYTES pauses its socket until it is down to half of both (memory stays
+ * bounded whatever a peer sends). A
  * connection that closes is closed once its queued frames are handled, as it was when every
  * frame was handled on arrival (a member registered by a queued frame is bound to a connection
  * whose close is still to come, so its session ends with it).
@@ -22,11 +23,15 @@
 export const SLICE_MS = 0.5;
 /** Frames a connection may have waiting before its socket stops being read. */
 export const MAX_QUEUED = 1024;
+/** Bytes of frames a connection may have waiting before its socket stops being read. */
+export const MAX_QUEUED_BYTES = 4 * 1024 * 1024;
 
 /** What the slices need of a connection: a way to handle a frame, and to stop and start reading. */
 export interface FrameSink<F> {
   /** Must not throw: its errors are its own to answer (a throw would stop the slices' turn). */
   handle(frame: F): void;
+  /** The frame's size in bytes (what it holds while it waits). */
+  sizeOf(frame: F): number;
   pause(): void;
   resume(): void;
 }
@@ -36,6 +41,7 @@ export class FrameQueue<F> {
   readonly sink: FrameSink<F>;
   readonly #frames: F[] = [];
   #head = 0;
+  #bytes = 0;
   #paused = false;
   #drained: (() => void) | null = null;
 
@@ -55,7 +61,8 @@ export class FrameQueue<F> {
 
   push(frame: F): void {
     this.#frames.push(frame);
-    if (!this.#paused && this.length > MAX_QUEUED) {
+    this.#bytes += this.sink.sizeOf(frame);
+    if (!this.#paused && (this.length > MAX_QUEUED || this.#bytes > MAX_QUEUED_BYTES)) {
       this.#paused = true;
       this.sink.pause();
     }
@@ -65,11 +72,12 @@ export class FrameQueue<F> {
   handleOne(): boolean {
     const frame = this.#frames[this.#head]!;
     this.#frames[this.#head++] = undefined as F; // let it go now: the array is reused until it empties
+    this.#bytes -= this.sink.sizeOf(frame);
     if (this.#head === this.#frames.length) {
       this.#frames.length = 0;
       this.#head = 0;
     }
-    if (this.#paused && this.length <= MAX_QUEUED / 2) {
+    if (this.#paused && this.length <= MAX_QUEUED / 2 && this.#bytes <= MAX_QUEUED_BYTES / 2) {
       this.#paused = false;
       this.sink.resume();
     }

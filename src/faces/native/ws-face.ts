@@ -86,6 +86,7 @@ export class WsFace {
     const frames = new FrameQueue<Frame>({
       // Every reply path catches its own errors; this is the backstop that keeps one frame from taking the hub down.
       handle: (f) => void this.#onMessage(conn, f.data, f.isBinary).catch((err: unknown) => this.#hub.log.error({ err }, 'unhandled error on a WebSocket frame')),
+      sizeOf: (f) => f.data.length,
       pause: () => socket.pause(),
       resume: () => socket.resume(),
     });
