@@ -4,7 +4,8 @@
  * connection's order, serve waiting connections in turn and stop reading a connection that has
  * too much waiting; on a real hub, another member's registration made during a burst of 600 is
  * applied among the burst's first registrations, not after the whole read of them, while the
- * burst is still written in few commits (a commit per slice would cost a sync each).
+ * burst is still written in few commits (a commit per slice would cost a sync each), and a
+ * cluster hub still sends it to Redis in few calls of the apply script.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -12,10 +13,26 @@ import WebSocket from 'ws';
 import { FrameQueue, MAX_QUEUED, MAX_QUEUED_BYTES, TurnSlices, type FrameSink } from '../src/faces/native/turn-slices.js';
 import { CommitHold } from '../src/store/commit-hold.js';
 import { startHub, type TestHub } from './support/hub.js';
-import { storeFigures } from './support/metrics.js';
+import { metricValues, storeFigures } from './support/metrics.js';
+import { startRedis, type TestRedis } from './support/redis.js';
 import { RpcPeer } from './support/rpc.js';
 
 const turn = () => new Promise((r) => setImmediate(r));
+
+/** A bare WebSocket to the hub (its answers counted by the test itself). */
+async function openSocket(url: string): Promise<WebSocket> {
+  const ws = new WebSocket(url);
+  await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
+  return ws;
+}
+
+/** JSON-RPC requests as frames of one TCP write, so the hub reads them in as few reads as it can. */
+function sendInOneWrite(ws: WebSocket, requests: number, request: (i: number) => object): void {
+  const raw = (ws as unknown as { _socket: { cork(): void; uncork(): void } })._socket;
+  raw.cork();
+  for (let i = 0; i < requests; i++) ws.send(JSON.stringify({ jsonrpc: '2.0', id: i, ...request(i) }));
+  raw.uncork();
+}
 
 /** A connection in process: what it handled, in order, and whether it is paused. */
 function sink(name: string, handled: string[], costMs = 0, frameBytes = 100): FrameSink<number> & { paused: boolean; pauses: number } {
@@ -141,19 +158,13 @@ describe('turn slices (hub)', () => {
     const watcher = await RpcPeer.connect(h.wsUrl);
     await watcher.ok('watch', { filter: { types: ['added'] } });
     const side = await RpcPeer.connect(h.wsUrl);
-    const loader = new WebSocket(h.wsUrl);
-    await new Promise<void>((resolve, reject) => { loader.once('open', () => resolve()); loader.once('error', reject); });
+    const loader = await openSocket(h.wsUrl);
     const BURST = 600;
     const before = await storeFigures(h.url);
     let answered = 0;
     const allAnswered = new Promise<void>((resolve) => loader.on('message', () => { if (++answered === BURST) resolve(); }));
     // One write: the hub reads the burst in one or two reads of up to 64 KB (about 450 frames each).
-    const raw = (loader as unknown as { _socket: { cork(): void; uncork(): void } })._socket;
-    raw.cork();
-    for (let i = 0; i < BURST; i++) {
-      loader.send(JSON.stringify({ jsonrpc: '2.0', id: i, method: 'register', params: { name: `burst-${i}`, type: 'burst' } }));
-    }
-    raw.uncork();
+    sendInOneWrite(loader, BURST, (i) => ({ method: 'register', params: { name: `burst-${i}`, type: 'burst' } }));
     // Right behind it on another connection: the hub reads it while it works through the burst
     // (the burst's socket was readable first). The burst's answers leave together at its end.
     await side.ok('register', { name: 'bystander', type: 'side' });
@@ -177,14 +188,8 @@ describe('turn slices (hub)', () => {
   test('a connection that closes right after a burst of session registrations ends every one of their sessions', { timeout: 60_000 }, async () => {
     const admin = await RpcPeer.connect(h.wsUrl);
     await admin.ok('watch', { filter: { types: ['added'], type: 'leaver' } });
-    const loader = new WebSocket(h.wsUrl);
-    await new Promise<void>((resolve, reject) => { loader.once('open', () => resolve()); loader.once('error', reject); });
-    const raw = (loader as unknown as { _socket: { cork(): void; uncork(): void } })._socket;
-    raw.cork();
-    for (let i = 0; i < 600; i++) {
-      loader.send(JSON.stringify({ jsonrpc: '2.0', id: i, method: 'register', params: { name: `leaver-${i}`, type: 'leaver', liveness: 'session' } }));
-    }
-    raw.uncork();
+    const loader = await openSocket(h.wsUrl);
+    sendInOneWrite(loader, 600, (i) => ({ method: 'register', params: { name: `leaver-${i}`, type: 'leaver', liveness: 'session' } }));
     loader.terminate(); // gone before the hub is through its burst
     // Each member the burst registered is bound to the closed connection: its session ends after the grace.
     const deadline = Date.now() + 20_000;
@@ -201,8 +206,7 @@ describe('turn slices (hub)', () => {
   });
 
   test('a connection that keeps its queue full gets its answers as it goes, all of them, in order', { timeout: 60_000 }, async () => {
-    const loader = new WebSocket(h.wsUrl);
-    await new Promise<void>((resolve, reject) => { loader.once('open', () => resolve()); loader.once('error', reject); });
+    const loader = await openSocket(h.wsUrl);
     const handled = async () => {
       const text = await (await fetch(`${h.url}/metrics`)).text();
       return Number(/^muster_requests_total\{face="ws"\} (\S+)$/m.exec(text)?.[1] ?? NaN);
@@ -216,15 +220,41 @@ describe('turn slices (hub)', () => {
       ids.push(JSON.parse(data.toString()).id);
       if (ids.length === COUNT) resolve();
     }));
-    const raw = (loader as unknown as { _socket: { cork(): void; uncork(): void } })._socket;
-    raw.cork();
-    for (let i = 0; i < COUNT; i++) loader.send(JSON.stringify({ jsonrpc: '2.0', id: i, method: 'get', params: { name: 'bystander' } }));
-    raw.uncork();
+    sendInOneWrite(loader, COUNT, () => ({ method: 'get', params: { name: 'bystander' } }));
     await all;
     assert.deepEqual(ids, Array.from({ length: COUNT }, (_, i) => i));
     // Its answers are not all held for the end of its burst (64 KB of them at most are).
     const first = (await atFirstAnswer!) - start;
     assert.ok(first < COUNT * 0.8, `the first answer came once ${first} of ${COUNT} requests were handled`);
+    loader.close();
+  });
+});
+
+describe('turn slices (cluster hub)', () => {
+  let redis: TestRedis;
+  let h: TestHub;
+  before(async () => {
+    redis = await startRedis(['--appendonly', 'no']);
+    h = await startHub({ cluster: redis.url, hubId: 'slices' });
+  });
+  after(async () => {
+    await h?.stop();
+    await redis?.stop();
+  });
+
+  test("a burst handled in slices still goes to Redis in the apply script's batches", { timeout: 60_000 }, async () => {
+    const loader = await openSocket(h.wsUrl);
+    const commands = async () => (await metricValues(h.url, ['muster_cluster_redis_commands_total'])).muster_cluster_redis_commands_total!;
+    const before = await commands();
+    let answered = 0;
+    const all = new Promise<void>((resolve) => loader.on('message', () => { if (++answered === 600) resolve(); }));
+    sendInOneWrite(loader, 600, (i) => ({ method: 'register', params: { name: `c-burst-${i}`, type: 'c-burst', liveness: { kind: 'ttl', ttlMs: 60_000 } } }));
+    await all;
+    const sent = (await commands()) - before;
+    // 600 changes make 5 calls of at most 128, plus the stream's reads: 13-15 commands here, where
+    // a call per slice made 62-76.
+    assert.ok(sent <= 35, `600 registrations took ${sent} commands to Redis`);
+    assert.equal((await (await fetch(`${h.url}/v1/members?type=c-burst&limit=1`)).json()).total, 600);
     loader.close();
   });
 });

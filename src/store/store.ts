@@ -158,7 +158,6 @@ export interface StoreFigures {
   syncs: number;
 }
 
-
 /** The event JSON with its revision: `{"revision":N,` + the rest of the draft. */
 export function withRevision(draft: string, revision: number): string {
   return `{"revision":${revision},${draft.slice(1)}`;
