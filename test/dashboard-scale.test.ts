@@ -2,7 +2,7 @@
  * The dashboard on a hub with 10,000 members, in a real browser: first paint, the first page of
  * members on screen, the overview, and the page under a burst of 2,000 changes (long tasks, the
  * longest gap between frames). Measured and printed (one JSON line), not asserted: speed is
- * judged from the figures, which docs/operations.md records.
+ * judged from the figures, which docs/benchmarks.md records.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';

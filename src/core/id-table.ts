@@ -10,7 +10,7 @@
  * alive through every young collection until the next full one: each request is copied and
  * promoted. In the bus bench a hub that had run a fan-out first promoted 1.3 MB per young
  * collection during request/reply and spent about 30% more CPU per round trip
- * (docs/operations.md, "Requests on a hub that has aged"). A ring slot is only overwritten.
+ * (docs/benchmarks.md, "Requests on a hub that has aged"). A ring slot is only overwritten.
  */
 export class IdTable<T extends { readonly id: number }> {
   /** Allocated at the first add: a connection the hub never asks anything costs an empty array. */
