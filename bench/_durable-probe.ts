@@ -86,7 +86,7 @@ async function roundTrips(ws: WebSocket, member: { id: string; token: string }, 
   while (performance.now() < end) {
     // Each after a pause of its own, in either order: a bus message sent the moment the heartbeat's
     // answer came was sent as the hub's busy stretch ended (p50 0.2 ms during a burst at `full`,
-    // the heartbeat 1 ms); at random moments both measured 0.5-0.6 ms.
+    // the heartbeat 1 ms); at random moments both measured 0.5-0.7 ms.
     for (const which of Math.random() < 0.5 ? ['heartbeat', 'bus'] : ['bus', 'heartbeat']) {
       await new Promise((r) => setTimeout(r, 1 + Math.random() * 3));
       const n = ids.next++;
