@@ -149,34 +149,38 @@ async function musterSide(hub: BenchHub): Promise<Side & { idle: Record<string, 
   };
 }
 
-/** The same registrations through the SDK, `inFlight` workers each awaiting `client.register` in turn. */
+/**
+ * The same registrations through the SDK, `inFlight` workers each awaiting `client.register` in
+ * turn, on a client of each phase's own: a client keeps every member it registered (for their
+ * heartbeats and a reconnect), and one kept for all phases held 300,000 and more, whose
+ * collections took this process's core from every side's load in the phases after.
+ */
 async function sdkSide(hub: BenchHub): Promise<Side> {
-  const client = await sdkConnect({ url: hub.wsUrl, reconnect: false });
   const phase = async (workers: number, prefix: string, ms = PHASE_MS): Promise<Phase> => {
-    let run = { registrations: 0, seconds: 1, use: {} as Record<string, number> };
-    const group = await groupCommit(hub.url, async () => {
-      run = await measured(hub.pid, async () => {
-        let done = 0;
-        const t0 = performance.now();
-        await Promise.all(Array.from({ length: workers }, async (_, w) => {
-          for (let i = 0; performance.now() - t0 < ms; i++) {
-            await client.register({ name: `${prefix}-${w}-${i}`, type: 'bench', liveness: { kind: 'ttl', ttlMs: 3_600_000 } });
-            done++;
-          }
-        }));
-        return done;
+    const client = await sdkConnect({ url: hub.wsUrl, reconnect: false });
+    try {
+      let run = { registrations: 0, seconds: 1, use: {} as Record<string, number> };
+      const group = await groupCommit(hub.url, async () => {
+        run = await measured(hub.pid, async () => {
+          let done = 0;
+          const t0 = performance.now();
+          await Promise.all(Array.from({ length: workers }, async (_, w) => {
+            for (let i = 0; performance.now() - t0 < ms; i++) {
+              await client.register({ name: `${prefix}-${w}-${i}`, type: 'bench', liveness: { kind: 'ttl', ttlMs: 3_600_000 } });
+              done++;
+            }
+          }));
+          return done;
+        });
       });
-    });
-    return { rate: Math.round(run.registrations / run.seconds), use: { ...run.use, ...group } };
+      return { rate: Math.round(run.registrations / run.seconds), use: { ...run.use, ...group } };
+    } finally {
+      await client.close();
+    }
   };
-  try {
-    await phase(1, 'sws', WARM_UP_MS);
-    await phase(IN_FLIGHT, 'swf', WARM_UP_MS);
-  } catch (err) {
-    await client.close();
-    throw err;
-  }
-  return { phase: (inFlight, prefix) => phase(inFlight, prefix), stop: () => client.close() };
+  await phase(1, 'sws', WARM_UP_MS);
+  await phase(IN_FLIGHT, 'swf', WARM_UP_MS);
+  return { phase: (inFlight, prefix) => phase(inFlight, prefix), stop: async () => {} };
 }
 
 /** Redis's fsync policy beside a hub's --sync: `always` beside full, `everysec` beside normal. */
