@@ -187,7 +187,9 @@ async function sdkSide(hub: BenchHub): Promise<Side> {
 export type AppendFsync = 'always' | 'everysec';
 
 async function redisSide(fsync: AppendFsync): Promise<Side> {
-  const redis = await startRedis(['--appendonly', 'yes', '--appendfsync', fsync]);
+  // No automatic AOF rewrite: its child process (forked, so pinned to core 0 as well) took half of
+  // the hub's core for seconds in the phases after it (one or two rounds a run at 9,600-18,000/s).
+  const redis = await startRedis(['--appendonly', 'yes', '--appendfsync', fsync, '--auto-aof-rewrite-percentage', '0']);
   pinPid(redis.child.pid!, 0);
   const client = createClient({ url: redis.url });
   client.on('error', () => {});
@@ -267,7 +269,7 @@ export async function durableBeside(hub: BenchHub, fsync: AppendFsync = 'always'
     const rates = (who: Who, kind: Kind) => runs[who][kind].map((p) => p.rate);
     const over = (who: Who) => ({ sequential: pairedMedian(rates(who, 'sequential'), rates('redis', 'sequential')), inFlight64: pairedMedian(rates(who, 'inFlight64'), rates('redis', 'inFlight64')) });
     return {
-      method: `${ROUNDS} rounds of ${PHASE_MS / 1000} s phases, muster's (raw frames, then the SDK) and Redis's alternating (order flipped each round), after ${WARM_UP_MS / 1000} s sequential and ${WARM_UP_MS / 1000} s in flight unmeasured on each side; Redis: appendonly yes, appendfsync ${fsync}, on core 0 as the hub, one MULTI (HSETNX, HSET, XADD) per registration from @redis/client`,
+      method: `${ROUNDS} rounds of ${PHASE_MS / 1000} s phases, muster's (raw frames, then the SDK) and Redis's alternating (order flipped each round), after ${WARM_UP_MS / 1000} s sequential and ${WARM_UP_MS / 1000} s in flight unmeasured on each side; Redis: appendonly yes, appendfsync ${fsync}, no automatic AOF rewrite, on core 0 as the hub, one MULTI (HSETNX, HSET, XADD) per registration from @redis/client`,
       muster: { sequential: summary(runs.muster.sequential), inFlight64: summary(runs.muster.inFlight64), idleRoundTrips: muster.idle, roundTripsDuringBurst: during },
       sdk: { sequential: summary(runs.sdk.sequential), inFlight64: summary(runs.sdk.inFlight64) },
       redis: { appendfsync: fsync, sequential: summary(runs.redis.sequential), inFlight64: summary(runs.redis.inFlight64) },
