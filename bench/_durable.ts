@@ -1,7 +1,8 @@
 /**
  * Durable registrations beside their peer in the same run: the hub (--sync full) registering one
  * at a time and with 64 in flight, and a redis-server with `appendonly yes`, `appendfsync always`
- * (every acknowledged write on disk, as --sync full) in the same temp folder's file system, driven
+ * (every acknowledged write on disk, as --sync full) and no automatic AOF rewrite (redisSide says
+ * why), in the same temp folder's file system, driven
  * from this process by @redis/client doing what a registration writes: the name taken (HSETNX),
  * the record (HSET), the event (XADD), in one MULTI. During the 64-in-flight burst a process of
  * its own (bench/_durable-probe.ts) times the round trip of a heartbeat and of a bus message to
