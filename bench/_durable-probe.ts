@@ -24,7 +24,7 @@ function percentile(sorted: number[], p: number): number {
 }
 
 /** p50 / p99 / max of round trips in ms. */
-function latencies(xs: number[]): Record<string, number> {
+export function latencies(xs: number[]): Record<string, number> {
   const s = [...xs].sort((a, b) => a - b);
   return { count: s.length, p50: round(percentile(s, 50), 2), p99: round(percentile(s, 99), 2), max: round(s[s.length - 1] ?? NaN, 2) };
 }

@@ -19,7 +19,7 @@ import { storeFigures } from '../test/support/metrics.js';
 import { startRedis } from '../test/support/redis.js';
 import { median, pinPid } from './_cluster-setup.js';
 import type { BenchHub } from './_hub-process.js';
-import { startProbe } from './_durable-probe.js';
+import { latencies, startProbe } from './_durable-probe.js';
 import { connect, pipeline, round, type LoadOptions, type LoadResult } from './_rpc-load.js';
 
 // DURABLE_BENCH_MS / DURABLE_BENCH_ROUNDS shorten a run on a busy machine.
@@ -109,8 +109,12 @@ async function groupCommit(url: string, during: () => Promise<unknown>): Promise
   return { changesPerCommit: per(b.commits - a.commits), changesPerSync: per(b.syncs - a.syncs) };
 }
 
-/** One measured phase of a side: registrations/s and what the process used per registration. */
-interface Phase { rate: number; use: Record<string, number> }
+/**
+ * One measured phase of a side: registrations/s and what the process used per registration; one
+ * at a time, also how long each registration waited for its answer (a commit held back by a
+ * checkpoint, a collection, shows in the p99 and the longest).
+ */
+interface Phase { rate: number; use: Record<string, number>; waits?: Record<string, number> }
 
 /** A system under test, ready (warmed up): one measured phase at a time, interleaved with the other side's. */
 interface Side {
@@ -138,13 +142,14 @@ async function musterSide(hub: BenchHub): Promise<Side & { idle: Record<string, 
       const seen = inFlight > 1 ? probe.measure(PHASE_MS) : null;
       let done: LoadResult | undefined;
       let used: Record<string, number> = {};
+      const waits = inFlight === 1 ? [] : undefined;
       const group = await groupCommit(hub.url, async () => {
         ({ use: used } = await measured(hub.pid, async () => {
-          done = await pipelineAlone(hub.wsUrl, { frames: 1_000_000, perFrame: 1, window: inFlight, maxMs: PHASE_MS, frame: (i) => register(i, prefix) });
+          done = await pipelineAlone(hub.wsUrl, { frames: 1_000_000, perFrame: 1, window: inFlight, maxMs: PHASE_MS, frame: (i) => register(i, prefix), waits });
           return done.requests;
         }));
       });
-      return { rate: done!.perSecond, use: { ...used, ...group }, ...(seen ? { during: await seen } : {}) };
+      return { rate: done!.perSecond, use: { ...used, ...group }, ...(waits ? { waits: latencies(waits) } : {}), ...(seen ? { during: await seen } : {}) };
     },
     stop: () => probe.stop(),
   };
@@ -161,20 +166,23 @@ async function sdkSide(hub: BenchHub): Promise<Side> {
     const client = await sdkConnect({ url: hub.wsUrl, reconnect: false });
     try {
       let run = { registrations: 0, seconds: 1, use: {} as Record<string, number> };
+      const waits: number[] = [];
       const group = await groupCommit(hub.url, async () => {
         run = await measured(hub.pid, async () => {
           let done = 0;
           const t0 = performance.now();
           await Promise.all(Array.from({ length: workers }, async (_, w) => {
             for (let i = 0; performance.now() - t0 < ms; i++) {
+              const sent = performance.now();
               await client.register({ name: `${prefix}-${w}-${i}`, type: 'bench', liveness: { kind: 'ttl', ttlMs: 3_600_000 } });
+              if (workers === 1) waits.push(performance.now() - sent);
               done++;
             }
           }));
           return done;
         });
       });
-      return { rate: Math.round(run.registrations / run.seconds), use: { ...run.use, ...group } };
+      return { rate: Math.round(run.registrations / run.seconds), use: { ...run.use, ...group }, ...(workers === 1 ? { waits: latencies(waits) } : {}) };
     } finally {
       await client.close();
     }
@@ -204,15 +212,21 @@ async function redisSide(fsync: AppendFsync): Promise<Side> {
       .exec();
   };
   const phase = async (workers: number, prefix: string, ms = PHASE_MS): Promise<Phase> => {
+    const waits: number[] = [];
     const run = await measured(redis.child.pid!, async () => {
       let done = 0;
       const t0 = performance.now();
       await Promise.all(Array.from({ length: workers }, async (_, w) => {
-        for (let i = 0; performance.now() - t0 < ms; i++) { await one(`${prefix}-${w}-${i}`); done++; }
+        for (let i = 0; performance.now() - t0 < ms; i++) {
+          const sent = performance.now();
+          await one(`${prefix}-${w}-${i}`);
+          if (workers === 1) waits.push(performance.now() - sent);
+          done++;
+        }
       }));
       return done;
     });
-    return { rate: Math.round(run.registrations / run.seconds), use: run.use };
+    return { rate: Math.round(run.registrations / run.seconds), use: run.use, ...(workers === 1 ? { waits: latencies(waits) } : {}) };
   };
   const stop = async () => {
     await client.quit().catch(() => {});
@@ -266,7 +280,10 @@ export async function durableBeside(hub: BenchHub, fsync: AppendFsync = 'always'
         }
       }
     }
-    const summary = (ps: Phase[]) => ({ best: Math.max(...ps.map((p) => p.rate)), runs: ps.map((p) => p.rate), perRegistration: ps.map((p) => p.use) });
+    const summary = (ps: Phase[]) => ({
+      best: Math.max(...ps.map((p) => p.rate)), runs: ps.map((p) => p.rate), perRegistration: ps.map((p) => p.use),
+      ...(ps[0]?.waits ? { waitsMs: ps.map((p) => p.waits) } : {}),
+    });
     const rates = (who: Who, kind: Kind) => runs[who][kind].map((p) => p.rate);
     const over = (who: Who) => ({ sequential: pairedMedian(rates(who, 'sequential'), rates('redis', 'sequential')), inFlight64: pairedMedian(rates(who, 'inFlight64'), rates('redis', 'inFlight64')) });
     return {

@@ -40,6 +40,8 @@ export interface LoadOptions {
   maxMs: number;
   /** The text of frame i. */
   frame(i: number): string;
+  /** When given, each answer's wait (ms since its frame was sent) goes here: answers come in the order sent. */
+  waits?: number[];
 }
 
 /** Sends frames with a window in flight; resolves when all are answered or maxMs passed. */
@@ -60,7 +62,10 @@ export function pipeline(ws: WebSocket, o: LoadOptions): Promise<LoadResult> {
       const requests = answered * o.perFrame;
       resolve({ requests, errors, firstError, ms: round(ms), perSecond: Math.round(requests / (ms / 1000)) });
     };
+    // Send times of the frames in flight, by frame number modulo the window.
+    const sentAt = o.waits ? new Float64Array(o.window) : null;
     const onMessage = (data: Buffer) => {
+      if (sentAt) o.waits!.push(performance.now() - sentAt[answered % o.window]!);
       if (data.includes('"error"')) {
         errors++;
         firstError ??= data.toString().slice(0, 300);
@@ -75,6 +80,7 @@ export function pipeline(ws: WebSocket, o: LoadOptions): Promise<LoadResult> {
     let corked = false;
     const uncork = () => { corked = false; raw!.uncork(); };
     const send = (text: string) => {
+      if (sentAt) sentAt[(sent - 1) % o.window] = performance.now();
       if (raw && !corked) { corked = true; raw.cork(); process.nextTick(uncork); }
       ws.send(text);
     };

@@ -3,7 +3,7 @@ import { Counter, Gauge, Registry as PromRegistry, collectDefaultMetrics } from 
 import type { BusTotals } from './core/bus/relay.js';
 
 /** The embedded store's figures (the store port's StoreFigures; metrics imports no store). */
-interface StoreFigures { changes: number; commits: number; syncs: number }
+interface StoreFigures { changes: number; commits: number; syncs: number; checkpoints: number }
 
 /** Why the cluster's bus lost a message (`muster_cluster_bus_dropped_total{reason}`). */
 export const CLUSTER_DROP_REASONS = ['queue-full', 'redis-error', 'no-subscriber', 'no-member', 'unreadable'] as const;
@@ -110,6 +110,7 @@ export class Metrics {
     counter('muster_store_changes_total', 'Changes written to the store file', (s) => s.changes);
     counter('muster_store_commits_total', 'Transactions that wrote them (the changes of one event-loop turn, 64 at most, go in one)', (s) => s.commits);
     counter('muster_store_syncs_total', 'Syncs of the file before acknowledging (--sync full; each covers every commit since the last began)', (s) => s.syncs);
+    counter('muster_store_checkpoints_total', 'Checkpoints ended: the WAL copied into the database file, so that it starts again from its beginning', (s) => s.checkpoints);
   }
 
   /** Bus counters live as plain numbers on the relay (hot path); they are read at scrape time. */

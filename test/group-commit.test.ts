@@ -35,7 +35,7 @@ describe('group commit', () => {
     }));
     assert.equal(new Set(names.flat()).size, 640);
     const after = await storeFigures(hub.url);
-    assert.ok(Number.isFinite(after.commits) && Number.isFinite(after.syncs), '/metrics shows muster_store_*');
+    assert.ok(Number.isFinite(after.commits) && Number.isFinite(after.syncs) && Number.isFinite(after.checkpoints), '/metrics shows muster_store_*');
     assert.equal(after.changes - before.changes, 640);
     // At --sync full every acknowledged change was synced: no syncs would make the ratios below Infinity.
     assert.ok(after.syncs > before.syncs && after.commits > before.commits, 'commits and syncs were counted');

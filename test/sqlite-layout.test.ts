@@ -1,8 +1,9 @@
 /**
  * The SQLite store's file layout (src/store/sqlite-writes.ts): a file written before members had
  * slots opens with everything in it, and the revision a file goes on from survives the trims that
- * note it only once per TRIM_EVERY revisions. At `normal`, commits made one at a time still get the
- * WAL checkpointed (by the checkpoint thread), so it does not grow without end.
+ * note it only once per TRIM_EVERY revisions. Commits made one at a time (at `normal`), and commits
+ * that never pause (at `full`), still get the WAL checkpointed (by the checkpoint thread), so it
+ * does not grow without end.
  */
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
@@ -119,6 +120,33 @@ describe('sqlite layout', () => {
     await store.close();
     const again = new SqliteStore({ dataDir: dir, eventRetention: 10, synchronous: 'normal' });
     assert.equal((await again.open()).members.length, count);
+    await again.close();
+  });
+
+  test('at full, changes that never pause are checkpointed all the same: the WAL stays bounded and every change is kept', async () => {
+    // Commits go on while a checkpoint copies the WAL; only its last step holds them, or a WAL
+    // written all the time would never start again from its beginning.
+    const dir = freshDir();
+    const store = new SqliteStore({ dataDir: dir, eventRetention: 10 });
+    await store.open();
+    const wal = join(dir, 'muster.db-wal');
+    let next = 0;
+    let largest = 0;
+    // Two in flight all along, each answered before its worker's next: a commit of one or two changes at a time.
+    const worker = async () => {
+      while (store.figures().checkpoints < 4 && next < 20_000) {
+        const k = next++;
+        await store.apply(added(member(`id-${k}`, `m-${k}`)));
+        if (k % 50 === 0) largest = Math.max(largest, statSync(wal).size);
+      }
+    };
+    await Promise.all([worker(), worker()]);
+    const figures = store.figures();
+    assert.ok(figures.checkpoints >= 4, `${figures.checkpoints} checkpoints in ${figures.commits} commits of ${next} changes`);
+    assert.ok(largest < 6 * 1024 * 1024, `the WAL grew to ${largest} bytes`);
+    await store.close();
+    const again = new SqliteStore({ dataDir: dir, eventRetention: 10 });
+    assert.equal((await again.open()).members.length, next);
     await again.close();
   });
 });

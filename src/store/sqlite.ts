@@ -14,7 +14,7 @@
  * for a sync. Acknowledgements, and the feed, keep revision order.
  *
  * This connection never checkpoints on its own (a checkpoint syncs): every CHECKPOINT_EVERY
- * commits the checkpoint thread (sqlite-checkpointer.ts) does, while no commit is made here.
+ * commits the checkpoint thread (sqlite-checkpointer.ts) does, in two steps (#checkpoint).
  */
 import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
@@ -77,7 +77,9 @@ export class SqliteStore implements Store {
   #unsynced: Pending[] = [];
   /** The sync under way (at most one: what is written meanwhile waits for the next). */
   #syncing: Promise<void> | null = null;
-  /** The checkpoint thread's checkpoint under way: nothing is written here meanwhile. */
+  /** A checkpoint's first step under way: commits go on meanwhile. */
+  #copying: Promise<void> | null = null;
+  /** A checkpoint's second step under way: nothing is written here meanwhile. */
   #checkpointing: Promise<void> | null = null;
   readonly #listeners: ((a: Applied) => void)[] = [];
   /** Also each member's row (sqlite-writes.ts: new members get increasing slots, so they go on the last page). */
@@ -91,7 +93,7 @@ export class SqliteStore implements Store {
   #wal: number | null = null;
   /** A failed sync: the kernel may have dropped pages it could not write, so nothing more is committed. */
   #failed: MusterError | null = null;
-  readonly #figures: StoreFigures = { changes: 0, commits: 0, syncs: 0 };
+  readonly #figures: StoreFigures = { changes: 0, commits: 0, syncs: 0, checkpoints: 0 };
 
   constructor(options: SqliteStoreOptions) {
     mkdirSync(options.dataDir, { recursive: true });
@@ -214,7 +216,7 @@ export class SqliteStore implements Store {
     }
     if (this.#synchronous === 'normal') this.#acknowledge(chunk);
     else this.#acknowledgeOrSync(chunk);
-    if (++this.#sinceCheckpoint >= CHECKPOINT_EVERY) this.#checkpoint();
+    if (++this.#sinceCheckpoint >= CHECKPOINT_EVERY && !this.#copying) this.#checkpoint();
   }
 
   /**
@@ -271,13 +273,27 @@ export class SqliteStore implements Store {
     }
   }
 
-  /** The WAL copied into the file by the checkpoint thread, with no commit meanwhile: the whole of it, so the next commit starts it again. */
+  /**
+   * The WAL copied into the file by the checkpoint thread, the whole of it, so that the next
+   * commit starts the WAL again from its beginning (it stays a few MB). The first step copies and
+   * syncs what is there while commits go on: most of the work, 10-50 ms of syncs that commits
+   * held back would wait out. The second, with commits held, copies the few they wrote meanwhile
+   * (commits that never pause would leave the WAL growing without end).
+   */
   #checkpoint(): void {
     this.#sinceCheckpoint = 0;
-    this.#checkpointing = this.#checkpointer!.checkpoint().catch(() => {}).finally(() => {
-      this.#checkpointing = null;
-      this.#schedule();
-    });
+    this.#copying = this.#checkpointInSteps(this.#checkpointer!);
+  }
+
+  async #checkpointInSteps(checkpointer: CheckpointThread): Promise<void> {
+    // A failed checkpoint is tried again CHECKPOINT_EVERY commits later; the WAL grows meanwhile.
+    await checkpointer.checkpoint().catch(() => {});
+    this.#checkpointing = checkpointer.checkpoint().catch(() => {});
+    await this.#checkpointing;
+    this.#figures.checkpoints++;
+    this.#checkpointing = null;
+    this.#copying = null;
+    this.#schedule();
   }
 
   /** Takes no more writes: the kernel may have dropped pages it could not write, so a later sync proves nothing about them. */
@@ -328,7 +344,7 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     for (const exp of [...this.#exports]) exp.close();
     for (;;) {
-      if (this.#checkpointing) await this.#checkpointing;
+      if (this.#copying) await this.#copying;
       else if (this.#pending.length > this.#written) this.#flush(true);
       else if (this.#syncing) await this.#syncing;
       else if (this.#unsynced.length > 0) this.#sync();

@@ -156,6 +156,8 @@ export interface StoreFigures {
   changes: number;
   commits: number;
   syncs: number;
+  /** Checkpoints ended: the WAL copied into the database file. */
+  checkpoints: number;
 }
 
 /** The event JSON with its revision: `{"revision":N,` + the rest of the draft. */

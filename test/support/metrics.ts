@@ -9,7 +9,7 @@ export async function metricValues(url: string, names: readonly string[]): Promi
 }
 
 /** The embedded store's muster_store_* counters (group commit: changes per commit and per sync). */
-export async function storeFigures(url: string): Promise<{ changes: number; commits: number; syncs: number }> {
-  const v = await metricValues(url, ['muster_store_changes_total', 'muster_store_commits_total', 'muster_store_syncs_total']);
-  return { changes: v.muster_store_changes_total!, commits: v.muster_store_commits_total!, syncs: v.muster_store_syncs_total! };
+export async function storeFigures(url: string): Promise<{ changes: number; commits: number; syncs: number; checkpoints: number }> {
+  const v = await metricValues(url, ['muster_store_changes_total', 'muster_store_commits_total', 'muster_store_syncs_total', 'muster_store_checkpoints_total']);
+  return { changes: v.muster_store_changes_total!, commits: v.muster_store_commits_total!, syncs: v.muster_store_syncs_total!, checkpoints: v.muster_store_checkpoints_total! };
 }
