@@ -13,8 +13,12 @@ import { startRedis, type TestRedis } from '../test/support/redis.js';
 import { cpuMs, spawnBenchHub, type BenchHub } from './_hub-process.js';
 import { spawnSocketIoNode, type SocketIoNode } from './_cluster-socketio.js';
 
-/** Redis as the cluster tests run it: every acknowledged write on disk (as SQLite with --sync full). */
-export const REDIS_ARGS = ['--appendonly', 'yes', '--appendfsync', process.env.CLUSTER_BENCH_FSYNC ?? 'always'];
+/**
+ * Redis as the cluster tests run it: every acknowledged write on disk (as SQLite with --sync full).
+ * No automatic AOF rewrite: its forked child is pinned to core 0 like Redis and took half of that
+ * core, the hubs', for seconds at a time in the durable bench (bench/_durable.ts).
+ */
+export const REDIS_ARGS = ['--appendonly', 'yes', '--appendfsync', process.env.CLUSTER_BENCH_FSYNC ?? 'always', '--auto-aof-rewrite-percentage', '0'];
 export const HUB_IDS = ['a', 'b', 'c'] as const;
 
 export interface Rig {
