@@ -8,7 +8,8 @@
  * its own (bench/_durable-probe.ts) times the round trip of a heartbeat and of a bus message to
  * itself: what the rest of the hub sees while registrations commit. The same registrations
  * through the SDK (`muster/client`, what users run: `await client.register(...)`) are measured as
- * a third side, on the same hub.
+ * a third side, on the same hub, and the hub's own frames sent to a registry of one's own (a `ws`
+ * JSON-RPC server over a second such Redis, bench/_durable-homemade.ts) as a fourth.
  */
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -19,6 +20,7 @@ import { storeFigures } from '../test/support/metrics.js';
 import { startRedis } from '../test/support/redis.js';
 import { median, pinPid } from './_cluster-setup.js';
 import type { BenchHub } from './_hub-process.js';
+import { startHomemade } from './_durable-homemade.js';
 import { latencies, startProbe } from './_durable-probe.js';
 import { connect, pipeline, round, type LoadOptions, type LoadResult } from './_rpc-load.js';
 
@@ -192,6 +194,29 @@ async function sdkSide(hub: BenchHub): Promise<Side> {
   return { phase: (inFlight, prefix) => phase(inFlight, prefix), stop: async () => {} };
 }
 
+/** The home-made registry (bench/_durable-homemade.ts), driven with the hub's own frames. */
+async function homemadeSide(fsync: AppendFsync): Promise<Side> {
+  const server = await startHomemade(fsync);
+  const phase = async (inFlight: number, prefix: string, ms = PHASE_MS): Promise<Phase> => {
+    let done: LoadResult | undefined;
+    const waits = inFlight === 1 ? [] : undefined;
+    const { use } = await measured(server.pid, async () => {
+      done = await pipelineAlone(server.wsUrl, { frames: 1_000_000, perFrame: 1, window: inFlight, maxMs: ms, frame: (i) => register(i, prefix), waits });
+      return done.requests;
+    });
+    if (done!.errors) throw new Error(`the home-made registry answered errors: ${done!.firstError}`);
+    return { rate: done!.perSecond, use, ...(waits ? { waits: latencies(waits) } : {}) };
+  };
+  try {
+    await phase(1, 'hws', WARM_UP_MS);
+    await phase(IN_FLIGHT, 'hwf', WARM_UP_MS);
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
+  return { phase: (inFlight, prefix) => phase(inFlight, prefix), stop: () => server.stop() };
+}
+
 /** Redis's fsync policy beside a hub's --sync: `always` beside full, `everysec` beside normal. */
 export type AppendFsync = 'always' | 'everysec';
 
@@ -264,7 +289,9 @@ export async function durableBeside(hub: BenchHub, fsync: AppendFsync = 'always'
     stops.push(() => sdk.stop());
     const redis = await redisSide(fsync);
     stops.push(() => redis.stop());
-    const sides = { muster, sdk, redis } as const;
+    const homemade = await homemadeSide(fsync);
+    stops.push(() => homemade.stop());
+    const sides = { muster, sdk, redis, homemade } as const;
     type Who = keyof typeof sides;
     const kinds = [['sequential', 1], ['inFlight64', IN_FLIGHT]] as const;
     type Kind = (typeof kinds)[number][0];
@@ -272,7 +299,7 @@ export async function durableBeside(hub: BenchHub, fsync: AppendFsync = 'always'
     const during: Record<string, unknown>[] = [];
     for (let r = 0; r < ROUNDS; r++) {
       for (const [kind, inFlight] of kinds) {
-        const order: readonly Who[] = r % 2 === 0 ? ['muster', 'sdk', 'redis'] : ['redis', 'sdk', 'muster'];
+        const order: readonly Who[] = r % 2 === 0 ? ['muster', 'sdk', 'redis', 'homemade'] : ['homemade', 'redis', 'sdk', 'muster'];
         for (const who of order) {
           const p: Phase & { during?: Record<string, unknown> } = await sides[who].phase(inFlight, `${who[0]}${kind[0]}${r}`);
           runs[who][kind].push(p);
@@ -285,15 +312,18 @@ export async function durableBeside(hub: BenchHub, fsync: AppendFsync = 'always'
       ...(ps[0]?.waits ? { waitsMs: ps.map((p) => p.waits) } : {}),
     });
     const rates = (who: Who, kind: Kind) => runs[who][kind].map((p) => p.rate);
-    const over = (who: Who) => ({ sequential: pairedMedian(rates(who, 'sequential'), rates('redis', 'sequential')), inFlight64: pairedMedian(rates(who, 'inFlight64'), rates('redis', 'inFlight64')) });
+    const over = (who: Who, peer: Who = 'redis') => ({ sequential: pairedMedian(rates(who, 'sequential'), rates(peer, 'sequential')), inFlight64: pairedMedian(rates(who, 'inFlight64'), rates(peer, 'inFlight64')) });
     return {
-      method: `${ROUNDS} rounds of ${PHASE_MS / 1000} s phases, muster's (raw frames, then the SDK) and Redis's alternating (order flipped each round), after ${WARM_UP_MS / 1000} s sequential and ${WARM_UP_MS / 1000} s in flight unmeasured on each side; Redis: appendonly yes, appendfsync ${fsync}, no automatic AOF rewrite, on core 0 as the hub, one MULTI (HSETNX, HSET, XADD) per registration from @redis/client`,
+      method: `${ROUNDS} rounds of ${PHASE_MS / 1000} s phases, muster's (raw frames, then the SDK) and Redis's alternating (order flipped each round), after ${WARM_UP_MS / 1000} s sequential and ${WARM_UP_MS / 1000} s in flight unmeasured on each side; Redis: appendonly yes, appendfsync ${fsync}, no automatic AOF rewrite, on core 0 as the hub, one MULTI (HSETNX, HSET, XADD) per registration from @redis/client; homemade: the hub's frames to a ws JSON-RPC server that writes the same MULTI to a Redis of its own (both on core 0)`,
       muster: { sequential: summary(runs.muster.sequential), inFlight64: summary(runs.muster.inFlight64), idleRoundTrips: muster.idle, roundTripsDuringBurst: during },
       sdk: { sequential: summary(runs.sdk.sequential), inFlight64: summary(runs.sdk.inFlight64) },
       redis: { appendfsync: fsync, sequential: summary(runs.redis.sequential), inFlight64: summary(runs.redis.inFlight64) },
+      homemade: { what: 'a ws JSON-RPC server over Redis (bench/_durable-homemade-server.ts); perRegistration is its server process alone, not its Redis', sequential: summary(runs.homemade.sequential), inFlight64: summary(runs.homemade.inFlight64) },
       // The median of each round's ratio; bestOverBest as the bench gave it before the rounds were interleaved.
       musterOverRedis: over('muster'),
       sdkOverRedis: over('sdk'),
+      musterOverHomemade: over('muster', 'homemade'),
+      sdkOverHomemade: over('sdk', 'homemade'),
       musterOverRedisBestOverBest: {
         sequential: round(Math.max(...rates('muster', 'sequential')) / Math.max(...rates('redis', 'sequential')), 2),
         inFlight64: round(Math.max(...rates('muster', 'inFlight64')) / Math.max(...rates('redis', 'inFlight64')), 2),
