@@ -276,9 +276,9 @@ export class SqliteStore implements Store {
   /**
    * The WAL copied into the file by the checkpoint thread, the whole of it, so that the next
    * commit starts the WAL again from its beginning (it stays a few MB). The first step copies and
-   * syncs what is there while commits go on: most of the work, 10-50 ms of syncs that commits
-   * held back would wait out. The second, with commits held, copies the few they wrote meanwhile
-   * (commits that never pause would leave the WAL growing without end).
+   * syncs what is there while commits go on: most of the work (7-46 ms at `normal` on the bench's
+   * VMs), which held commits would wait out. The second, with commits held, copies the few they
+   * wrote meanwhile (commits that never pause would leave the WAL growing without end).
    */
   #checkpoint(): void {
     this.#sinceCheckpoint = 0;
