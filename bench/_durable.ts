@@ -124,6 +124,20 @@ interface Side {
   stop(): Promise<void>;
 }
 
+/**
+ * A phase of the hub's own registration frames sent to a server (`pid` serving `wsUrl`): its rate,
+ * what the server used, and one at a time each registration's wait.
+ */
+async function framesPhase(wsUrl: string, pid: number, inFlight: number, prefix: string, ms = PHASE_MS): Promise<Phase & { errors: number; firstError: string | null }> {
+  let done: LoadResult | undefined;
+  const waits = inFlight === 1 ? [] : undefined;
+  const { use } = await measured(pid, async () => {
+    done = await pipelineAlone(wsUrl, { frames: 1_000_000, perFrame: 1, window: inFlight, maxMs: ms, frame: (i) => register(i, prefix), waits });
+    return done.requests;
+  });
+  return { rate: done!.perSecond, use, ...(waits ? { waits: latencies(waits) } : {}), errors: done!.errors, firstError: done!.firstError };
+}
+
 async function musterSide(hub: BenchHub): Promise<Side & { idle: Record<string, unknown> }> {
   // Unmeasured first: a fresh hub's first seconds include V8 compiling its hot path (a cold hub
   // took twice the CPU per sequential registration).
@@ -142,16 +156,10 @@ async function musterSide(hub: BenchHub): Promise<Side & { idle: Record<string, 
     async phase(inFlight, prefix) {
       // During a burst a process of its own times a heartbeat and a bus message: what the rest of the hub sees.
       const seen = inFlight > 1 ? probe.measure(PHASE_MS) : null;
-      let done: LoadResult | undefined;
-      let used: Record<string, number> = {};
-      const waits = inFlight === 1 ? [] : undefined;
-      const group = await groupCommit(hub.url, async () => {
-        ({ use: used } = await measured(hub.pid, async () => {
-          done = await pipelineAlone(hub.wsUrl, { frames: 1_000_000, perFrame: 1, window: inFlight, maxMs: PHASE_MS, frame: (i) => register(i, prefix), waits });
-          return done.requests;
-        }));
-      });
-      return { rate: done!.perSecond, use: { ...used, ...group }, ...(waits ? { waits: latencies(waits) } : {}), ...(seen ? { during: await seen } : {}) };
+      let frames: Phase & { errors: number; firstError: string | null } | undefined;
+      const group = await groupCommit(hub.url, async () => { frames = await framesPhase(hub.wsUrl, hub.pid, inFlight, prefix); });
+      const { rate, use, waits } = frames!;
+      return { rate, use: { ...use, ...group }, ...(waits ? { waits } : {}), ...(seen ? { during: await seen } : {}) };
     },
     stop: () => probe.stop(),
   };
@@ -198,14 +206,9 @@ async function sdkSide(hub: BenchHub): Promise<Side> {
 async function homemadeSide(fsync: AppendFsync): Promise<Side> {
   const server = await startHomemade(fsync);
   const phase = async (inFlight: number, prefix: string, ms = PHASE_MS): Promise<Phase> => {
-    let done: LoadResult | undefined;
-    const waits = inFlight === 1 ? [] : undefined;
-    const { use } = await measured(server.pid, async () => {
-      done = await pipelineAlone(server.wsUrl, { frames: 1_000_000, perFrame: 1, window: inFlight, maxMs: ms, frame: (i) => register(i, prefix), waits });
-      return done.requests;
-    });
-    if (done!.errors) throw new Error(`the home-made registry answered errors: ${done!.firstError}`);
-    return { rate: done!.perSecond, use, ...(waits ? { waits: latencies(waits) } : {}) };
+    const { rate, use, waits, errors, firstError } = await framesPhase(server.wsUrl, server.pid, inFlight, prefix, ms);
+    if (errors) throw new Error(`the home-made registry answered errors: ${firstError}`);
+    return { rate, use, ...(waits ? { waits } : {}) };
   };
   try {
     await phase(1, 'hws', WARM_UP_MS);
