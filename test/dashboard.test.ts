@@ -5,8 +5,11 @@
  * refused without a token); a hub restart survived without a reload.
  */
 import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
+import { buildDashboard } from '../src/dashboard/build.js';
 import { component, connect, type Component, type MusterClient } from '../src/client/index.js';
 import { launch, seen, type TestBrowser } from './dashboard/browser.js';
 import { ensureBundle, eventually } from './dashboard/setup.js';
@@ -58,6 +61,33 @@ describe('dashboard - the page', () => {
     assert.equal(asset.status, 200);
     assert.match(asset.headers.get('cache-control') ?? '', /immutable/);
     assert.equal((await fetch(`${h.url}/ui/nope.js`)).status, 404);
+  });
+
+  test('dashboard - a build leaves an equal bundle in place and never empties it while replacing it', async () => {
+    const out = join(tempDir('muster-www-'), 'www');
+    await buildDashboard(out);
+    const first = statSync(out).ino;
+    await buildDashboard(out);
+    assert.equal(statSync(out).ino, first, 'an equal bundle is left as it was, for hubs starting meanwhile');
+    const index = join(out, 'index.html');
+    writeFileSync(index, 'stale');
+    // Builds racing one another, as test processes do; a reader keeps finding a whole bundle.
+    const builds = Promise.all([buildDashboard(out), buildDashboard(out), buildDashboard(out)]);
+    let reads = 0;
+    let done = false;
+    void builds.finally(() => { done = true; });
+    while (!done) {
+      if (existsSync(out)) {
+        const names = readdirSync(out);
+        assert.ok(names.includes('index.html') && names.some((n) => n.endsWith('.js')) && names.some((n) => n.endsWith('.css')), `a reader saw [${names.join(', ')}]`);
+        reads++;
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+    await builds;
+    assert.match(readFileSync(index, 'utf8'), /<script type="module" src="\/ui\/main-/);
+    assert.ok(reads > 0);
+    rmSync(dirname(out), { recursive: true, force: true });
   });
 
   test('dashboard - the overview loads live, with no console errors', async () => {

@@ -5,8 +5,8 @@
  *
  *   node --import tsx src/dashboard/build.ts [OUT_DIR]
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
@@ -39,29 +39,72 @@ const page = (js: string, css: string) => `<!doctype html>
 </html>
 `;
 
+/**
+ * Builds into a fresh folder beside `outDir`, then leaves `outDir` as it is when it already holds
+ * the same files (the usual case: every dashboard test process builds, and hubs in other
+ * processes read `outDir` as they start) or else swaps the new folder in. `outDir` is never
+ * emptied in place, so a hub starting meanwhile reads a whole bundle.
+ */
 export async function buildDashboard(outDir = DEFAULT_OUT): Promise<BuiltDashboard> {
-  rmSync(outDir, { recursive: true, force: true });
-  mkdirSync(outDir, { recursive: true });
-  const r = await build({
-    entryPoints: [join(HERE, 'main.ts'), join(HERE, 'style.css')],
-    bundle: true, minify: true, format: 'esm', platform: 'browser', target: 'es2022',
-    outdir: outDir, entryNames: '[name]-[hash]', metafile: true, legalComments: 'none', logLevel: 'warning',
-  });
-  const files = readdirSync(outDir);
-  const js = files.find((f) => f.startsWith('main-') && f.endsWith('.js'));
-  const css = files.find((f) => f.startsWith('style-') && f.endsWith('.css'));
-  if (!js || !css) throw new Error(`dashboard build wrote ${files.join(', ')}`);
-  writeFileSync(join(outDir, 'index.html'), page(js, css));
-  const jsText = Object.keys(r.metafile.outputs).filter((o) => o.endsWith('.js')).map((o) => basename(o));
-  let jsBytes = 0;
-  let jsGzipBytes = 0;
-  for (const f of jsText) {
-    const body = readFileSync(join(outDir, f));
-    jsBytes += body.length;
-    jsGzipBytes += gzipSync(body, { level: 9 }).length;
+  const out = outDir.replace(/\/+$/, '');
+  mkdirSync(dirname(out), { recursive: true });
+  const fresh = mkdtempSync(`${out}.build-`);
+  try {
+    const r = await build({
+      entryPoints: [join(HERE, 'main.ts'), join(HERE, 'style.css')],
+      bundle: true, minify: true, format: 'esm', platform: 'browser', target: 'es2022',
+      outdir: fresh, entryNames: '[name]-[hash]', metafile: true, legalComments: 'none', logLevel: 'warning',
+    });
+    const files = readdirSync(fresh);
+    const js = files.find((f) => f.startsWith('main-') && f.endsWith('.js'));
+    const css = files.find((f) => f.startsWith('style-') && f.endsWith('.css'));
+    if (!js || !css) throw new Error(`dashboard build wrote ${files.join(', ')}`);
+    writeFileSync(join(fresh, 'index.html'), page(js, css));
+    if (!sameFiles(fresh, out)) swapIn(fresh, out);
+    const jsText = Object.keys(r.metafile.outputs).filter((o) => o.endsWith('.js')).map((o) => basename(o));
+    let jsBytes = 0;
+    let jsGzipBytes = 0;
+    for (const f of jsText) {
+      const body = readFileSync(join(out, f));
+      jsBytes += body.length;
+      jsGzipBytes += gzipSync(body, { level: 9 }).length;
+    }
+    const cssBody = readFileSync(join(out, css));
+    return { dir: outDir, files: readdirSync(out), jsBytes, jsGzipBytes, cssGzipBytes: gzipSync(cssBody, { level: 9 }).length };
+  } finally {
+    rmSync(fresh, { recursive: true, force: true });
   }
-  const cssBody = readFileSync(join(outDir, css));
-  return { dir: outDir, files: readdirSync(outDir), jsBytes, jsGzipBytes, cssGzipBytes: gzipSync(cssBody, { level: 9 }).length };
+}
+
+/** True when `dir` holds exactly the files of `built`, byte for byte. */
+function sameFiles(built: string, dir: string): boolean {
+  if (!existsSync(dir)) return false;
+  const names = readdirSync(built).sort();
+  const there = readdirSync(dir).sort();
+  return names.length === there.length && names.every((n, i) => n === there[i] && readFileSync(join(built, n)).equals(readFileSync(join(dir, n))));
+}
+
+/**
+ * Two renames: `out` is missing only between them, never half written. A build in another process
+ * may swap at the same time; whichever lands first stays (both built the same sources).
+ */
+function swapIn(fresh: string, out: string): void {
+  const old = mkdtempSync(join(dirname(out), '.www-old-'));
+  try {
+    try {
+      renameSync(out, join(old, 'www'));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    try {
+      renameSync(fresh, out);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+    }
+  } finally {
+    rmSync(old, { recursive: true, force: true });
+  }
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
