@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Closer, Driver } from './_bus-drivers.js';
+import { median } from './_cluster-setup.js';
 
 const TICK_S = 1 / 100; // USER_HZ on Linux
 
@@ -64,6 +65,24 @@ export async function fanout(d: Driver, subs: number, count: number, payloadByte
   return {
     subscribers: subs, sent, delivered, seconds: round(seconds, 3), deliveredPerSec: round(delivered / seconds),
     serverCpuSec: round(cpu, 2), serverCpuUsPerDelivered: round((cpu * 1e6) / Math.max(delivered, 1), 3), complete: delivered === sent * subs,
+  };
+}
+
+export interface FanoutMedians extends FanoutResult {
+  /** Each measured run's rate and CPU. The fields above are the median run's (by rate), with the runs' median CPU. */
+  runs: { deliveredPerSec: number; serverCpuUsPerDelivered: number }[];
+}
+
+/** `times` runs of one fan-out phase, one after another: a single run of under a second is noisy. */
+export async function fanoutRuns(times: number, run: () => Promise<FanoutResult>): Promise<FanoutMedians> {
+  const all: FanoutResult[] = [];
+  for (let i = 0; i < times; i++) all.push(await run());
+  const byRate = [...all].sort((a, b) => a.deliveredPerSec - b.deliveredPerSec);
+  return {
+    ...byRate[(byRate.length - 1) >> 1]!,
+    serverCpuUsPerDelivered: round(median(all.map((r) => r.serverCpuUsPerDelivered)), 3),
+    complete: all.every((r) => r.complete),
+    runs: all.map((r) => ({ deliveredPerSec: r.deliveredPerSec, serverCpuUsPerDelivered: r.serverCpuUsPerDelivered })),
   };
 }
 

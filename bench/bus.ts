@@ -16,7 +16,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { musterDriver, mqttDriver, natsDriver, type Driver } from './_bus-drivers.js';
-import { fanout, requestReply, type FanoutResult, type RequestResult } from './_bus-load.js';
+import { fanout, fanoutRuns, requestReply, type FanoutMedians, type RequestResult } from './_bus-load.js';
 import { interleavedRequests, pairedRatio, type InterleavedRequestResult, type RequestOptions } from './_bus-requests.js';
 import { interleavedLatency, pairedDifference, type LatencyOptions, type LatencyResult, type PairedDifference } from './_bus-latency.js';
 import { startWsRelay, type WsRelay } from './_bus-ws-relay.js';
@@ -65,13 +65,15 @@ const ratio = (a: number, b: number) => (b > 0 ? Number((a / b).toFixed(2)) : nu
 
 /** A phase the system did not run (BUS_BENCH_PHASES, or a driver that serves only some) is null. */
 interface SystemReport {
-  fanout1: FanoutResult | null;
-  fanout10: FanoutResult | null;
+  fanout1: FanoutMedians | null;
+  fanout10: FanoutMedians | null;
   latency5k: LatencyResult | null;
   request1: RequestResult | null;
   request16: InterleavedRequestResult | null;
 }
 
+/** Measured runs of each fan-out phase (BUS_BENCH_FANOUT_RUNS, default 3); the report gives their medians. */
+const FANOUT_RUNS = Math.min(9, Math.max(1, Math.round(Number(process.env.BUS_BENCH_FANOUT_RUNS ?? 3)) || 3));
 /** BUS_BENCH_PHASES=fanout1,fanout10 runs only those phases; all by default. */
 const phases = process.env.BUS_BENCH_PHASES?.split(',');
 const runs = (d: Driver, name: string) => (!phases || phases.includes(name)) && (!d.phases || d.phases.includes(name));
@@ -88,8 +90,8 @@ async function runSystem(d: Driver): Promise<SystemReport> {
   // latency phase warms up before it measures.
   await phase('fanout1', () => fanout(d, 1, 60_000, PAYLOAD, 5_000));
   await phase('fanout10', () => fanout(d, 10, 20_000, PAYLOAD, 5_000));
-  const fanout1 = await phase('fanout1', () => fanout(d, 1, 300_000, PAYLOAD, 15_000));
-  const fanout10 = await phase('fanout10', () => fanout(d, 10, 60_000, PAYLOAD, 15_000));
+  const fanout1 = await phase('fanout1', () => fanoutRuns(FANOUT_RUNS, () => fanout(d, 1, 300_000, PAYLOAD, 15_000)));
+  const fanout10 = await phase('fanout10', () => fanoutRuns(FANOUT_RUNS, () => fanout(d, 10, 60_000, PAYLOAD, 15_000)));
   const request1 = await phase('request1', () => requestReply(d, 1, 10_000, 8_000, PAYLOAD));
   return { fanout1, fanout10, latency5k: null, request1, request16: null };
 }
