@@ -287,10 +287,12 @@ export class SqliteStore implements Store {
 
   async #checkpointInSteps(checkpointer: CheckpointThread): Promise<void> {
     // A failed checkpoint is tried again CHECKPOINT_EVERY commits later; the WAL grows meanwhile.
+    // Only a second step that ended is counted: the WAL then starts again (what the metric says).
     await checkpointer.checkpoint().catch(() => {});
-    this.#checkpointing = checkpointer.checkpoint().catch(() => {});
+    let copied = false;
+    this.#checkpointing = checkpointer.checkpoint().then(() => { copied = true; }, () => {});
     await this.#checkpointing;
-    this.#figures.checkpoints++;
+    if (copied) this.#figures.checkpoints++;
     this.#checkpointing = null;
     this.#copying = null;
     this.#schedule();
