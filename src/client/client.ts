@@ -12,6 +12,7 @@ import { MusterClientError } from './errors.js';
 import type { FrameChannel, FrameSink } from './frame-channel.js';
 import type { HubMethod, MethodParams, MethodResult, OtherMethod } from './hub-methods.js';
 import { requestedTtl } from './members.js';
+import { randomToken, retried } from './register-retry.js';
 import type { RpcConnection } from './rpc-connection.js';
 import { StatusHub } from './status.js';
 import { socketUrl, type WebSocketFactory } from './transport.js';
@@ -119,7 +120,9 @@ export class Client implements MusterClient {
     if (options.exclusive !== undefined) params.exclusive = options.exclusive;
     if (options.key !== undefined) params.key = options.key;
     if (options.roles !== undefined) params.roles = options.roles;
-    const result = await this.call('register', params);
+    // The same newToken on every attempt: a retry after a lost answer resumes the member the first made.
+    const newToken = randomToken();
+    const result = await retried(() => this.call('register', { ...params, newToken }), () => this.#keeper.closed);
     const ttl = requestedTtl(params.liveness);
     let ttlMs = ttl.ttlMs;
     if (ttl.ttl && ttlMs === undefined) {

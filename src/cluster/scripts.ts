@@ -71,7 +71,8 @@ end
  * ARGV: prefix, now, stream length, the epoch the hub writes in, the number of changes, then
  * each change as change-wire.ts lays it out: ticket, entry body, event count, deletes (count,
  * ids), puts (count, then each: id, whole 1/0, field count, field, value, ...), present (count,
- * ids), namesFree (count, names), maxMembers (-1: none). No JSON is decoded here but a liveness.
+ * ids), namesFree (count, names), maxMembers (-1: none), absent (count, ids). No JSON is decoded
+ * here but a liveness.
  * Returns per change {'OK', firstRevision} or {CODE, detail} for a failed condition (nothing of
  * it written); or {'EPOCH', epoch} for them all when the store holds another history than the
  * hub's (it was wiped): nothing written. Each change is one stream entry: k c, t ticket, b body.
@@ -116,7 +117,9 @@ for c = 1, tonumber(ARGV[5]) do
   local n0 = i + 1
   i = n0 + nn
   local maxMembers = tonumber(ARGV[i])
-  i = i + 1
+  local na = tonumber(ARGV[i + 1])
+  local a0 = i + 2
+  i = a0 + na
   local onlyNew = nd == 0 and np == 0
   for _, put in ipairs(puts) do if not put.whole then onlyNew = false end end
   if not onlyNew then writeNew() end
@@ -131,6 +134,12 @@ for c = 1, tonumber(ARGV[5]) do
     putting[put.id] = true
     -- One read tells whether the member is there and what it was named and held by.
     put.old = redis.call('HMGET', p .. ':m:' .. put.id, 'name', 'attachedTo')
+  end
+  -- A member's hash is written at once (only its set entry may be deferred): EXISTS sees this call's own.
+  if not failed then
+    for k = a0, a0 + na - 1 do
+      if redis.call('EXISTS', p .. ':m:' .. ARGV[k]) == 1 then failed = {'MEMBER_EXISTS', ARGV[k]} break end
+    end
   end
   if not failed then
     for k = n0, n0 + nn - 1 do

@@ -20,6 +20,19 @@ export function newToken(): string {
   return token;
 }
 
+/**
+ * The id of the member a client-chosen token (`register`'s `newToken`) makes: a uuid (version 8,
+ * "custom") of its own SHA-256 hash, so that every attempt of one registration, at any hub,
+ * names the same member, and the store refuses a second one atomically (`absent`).
+ */
+export function idOfNewToken(token: string): string {
+  const h = createHash('sha256').update('muster member id\n').update(token).digest();
+  h[6] = (h[6]! & 0x0f) | 0x80;
+  h[8] = (h[8]! & 0x3f) | 0x80;
+  const x = h.toString('hex', 0, 16);
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
+}
+
 /** Equal strings, in a time that depends on their length only (a presented token against one verified before). */
 export function sameText(a: string, b: string): boolean {
   if (a.length !== b.length) return false;

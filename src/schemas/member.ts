@@ -71,6 +71,10 @@ export const RegisterParams = Type.Object({
   liveness: Type.Optional(Type.Union([LivenessSpec, Type.Union([Type.Literal('ttl'), Type.Literal('session')])], { description: 'Liveness spec, or "ttl"/"session" for the defaults' })),
   exclusive: Type.Optional(Type.Boolean({ description: 'Fail with NAME_TAKEN instead of choosing name-1, name-2, ...' })),
   token: Type.Optional(Token),
+  newToken: Type.Optional(Type.String({
+    minLength: 32, maxLength: LIMITS.tokenMax, pattern: '^[A-Za-z0-9_-]+$',
+    description: 'The token the member gets if this call makes one (random, e.g. 32 bytes in base64url); it fixes the member\'s id, so the same call again after a lost answer resumes that member rather than making another',
+  })),
   key: Type.Optional(Type.String({ maxLength: LIMITS.tokenMax, description: 'Registration key, when the hub requires one' })),
   roles: Type.Optional(MemberRoles),
 }, { additionalProperties: false });

@@ -66,6 +66,10 @@ export class ConditionBook {
     for (const id of c.present ?? []) {
       if (!this.#byId.has(id)) throw new MusterError('NO_SUCH_MEMBER', `No member ${JSON.stringify(id)}`, { id });
     }
+    for (const id of c.absent ?? []) {
+      const known = change.puts.length > 0 && change.puts[0]!.member.id === id ? first : this.#byId.get(id);
+      if (known !== undefined) throw memberExists(id);
+    }
     for (const name of c.namesFree ?? []) {
       const holder = this.#idOf.get(name);
       if (holder === undefined) continue;
@@ -92,4 +96,8 @@ export class ConditionBook {
     this.#idOf.set(m.name, m.id);
     return entry;
   }
+}
+
+export function memberExists(id: string): MusterError {
+  return new MusterError('MEMBER_EXISTS', `A member ${JSON.stringify(id)} exists already`, { id });
 }

@@ -62,6 +62,11 @@ export interface Conditions {
   namesFree?: string[];
   /** Members that must still exist (an update or removal of someone another hub may have removed). */
   present?: string[];
+  /**
+   * Members that must not exist yet: a registration whose id its client fixed with `newToken`,
+   * whose earlier attempt (its answer lost) may have made the member at another hub of a cluster.
+   */
+  absent?: string[];
   /** The registry may hold at most this many members after the change. */
   maxMembers?: number;
 }

@@ -68,8 +68,10 @@ export function runStoreContract(f: StoreFactory): void {
       assert.equal(await codeOf(s.apply(put('b', 'taken', { namesFree: ['taken'] }))), 'NAME_TAKEN');
       assert.equal(await codeOf(s.apply({ puts: [], deletes: ['nobody'], events: [added('z')], conditions: { present: ['nobody'] } })), 'NO_SUCH_MEMBER');
       assert.equal(await codeOf(s.apply(put('c', 'third', { maxMembers: 1 }))), 'REGISTRY_FULL');
+      assert.equal(await codeOf(s.apply(put('a', 'again', { absent: ['a'] }))), 'MEMBER_EXISTS');
       const next = await s.apply(put('d', 'fourth'));
       assert.equal(next.events[0]!.revision, 2, 'refused changes took no revision');
+      assert.equal((await s.apply(put('e', 'fifth', { absent: ['e'] }))).events[0]!.revision, 3, 'a member not there yet may be made');
       await s.close();
     });
 

@@ -47,7 +47,7 @@ export class Changes {
     if (!mirror) return this.#store.apply(change); // no async frame of its own: one promise less per change
     mirror.sent(change);
     return this.#store.apply(change).catch((err: unknown) => {
-      mirror.settled(change);
+      mirror.refused(change);
       throw err;
     });
   }

@@ -40,6 +40,12 @@ export class Mirror {
    * the index already; another hub's put of it, applied before the removal, must not bring it back.
    */
   readonly #removing = new ChurnMap<string, number>();
+  /**
+   * Per member id: other hubs' puts that a pending whole write of this hub's hid. If the store
+   * refuses that write (a retried registration whose member another hub made first:
+   * MEMBER_EXISTS), they are the member as the store has it, and are applied then.
+   */
+  readonly #hidden = new Map<string, Put[]>();
 
   constructor(index: MemberIndex, hooks: MirrorHooks) {
     this.#index = index;
@@ -52,13 +58,30 @@ export class Mirror {
     for (const id of change.deletes) this.#removing.set(id, (this.#removing.get(id) ?? 0) + 1);
   }
 
-  /** This hub's own change came back (or failed): its fields are settled. */
+  /** This hub's own change came back: its fields are settled; what it hid is older, and dropped. */
   settled(change: Change): void {
+    this.#settle(change, false);
+  }
+
+  /** This hub's own change failed: settled, and the other hubs' puts it hid (the store's record) applied now. */
+  refused(change: Change): void {
+    this.#settle(change, true);
+  }
+
+  #settle(change: Change, refused: boolean): void {
     this.#count(change.puts, -1);
     for (const id of change.deletes) {
       const n = (this.#removing.get(id) ?? 0) - 1;
       if (n > 0) this.#removing.set(id, n);
       else this.#removing.delete(id);
+    }
+    if (this.#hidden.size === 0) return;
+    for (const put of change.puts) {
+      const id = put.member.id;
+      const hidden = this.writing(id) ? undefined : this.#hidden.get(id);
+      if (hidden === undefined) continue;
+      this.#hidden.delete(id);
+      if (refused) for (const p of hidden) this.#put(p);
     }
   }
 
@@ -89,7 +112,12 @@ export class Mirror {
       return;
     }
     const pending = this.#pending.get(stored.id);
-    if (pending && pending.whole > 0) return;
+    if (pending && pending.whole > 0) {
+      const hidden = this.#hidden.get(stored.id);
+      if (hidden) hidden.push(put);
+      else this.#hidden.set(stored.id, [put]);
+      return;
+    }
     const fields = (put.fields ?? ALL_FIELDS).filter((f) => !pending?.fields?.get(f));
     if (fields.length === 0) return;
     const wasHere = m.attachedTo === this.#hooks.hubId;

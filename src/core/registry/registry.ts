@@ -14,7 +14,7 @@ import type {
 import type { MemberField } from '../../store/store.js';
 import { EventLog } from '../events/event-log.js';
 import type { Connection } from '../ports.js';
-import { hashToken, newToken } from '../tokens.js';
+import { hashToken, idOfNewToken, newToken } from '../tokens.js';
 import { DEFAULT_LIVENESS, Liveness, normalizeLiveness, type LivenessDefaults, type ProbeRunner } from './liveness.js';
 import { initFromStored, liveMember, toStored, viewOf, type Member, type MemberInit } from './member.js';
 import { MemberIndex, RACED_NAME } from './member-index.js';
@@ -50,7 +50,6 @@ export class Registry {
   readonly #changes: Changes;
   readonly #enoughOnceWritten: (member: Member) => boolean;
   #closed = false;
-  /** Draining (admin.drain): no new registrations; members already here keep working. */
   /** Plain counters (read by /metrics at scrape time; cheaper than a metrics call per heartbeat). */
   readonly counters = { registrations: 0, heartbeats: 0 };
 
@@ -149,32 +148,39 @@ export class Registry {
     const admin = this.isAdmin(caller.token);
     const liveness = this.normalizeLiveness(params.liveness);
     assertMayRegister(params, caller, liveness, admin, this.policy.registrationKey);
-    if (params.token) {
-      const existing = this.#index.byTokenHash(hashToken(params.token));
+    // A known token resumes its member; so does a newToken whose member an earlier attempt made.
+    for (const token of [params.token, params.newToken]) {
+      const existing = token ? this.#index.byTokenHash(hashToken(token)) : undefined;
       if (existing) {
         assertRoles(params.roles, admin, existing);
-        return this.#reregister(existing, params, liveness, caller, params.token);
+        return this.#reregister(existing, params, liveness, caller, token!);
       }
     }
     assertRoles(params.roles, admin);
 
     this.policy.assertRoom(this.#index.size);
     const base = params.name ?? `${params.type.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 60)}`;
-    const token = newToken();
+    const token = params.newToken ?? newToken();
+    // A client's newToken fixes the id, so every attempt of one registration names one member.
+    const fixedId = params.newToken === undefined ? undefined : idOfNewToken(params.newToken);
+    if (fixedId !== undefined && this.#index.find(fixedId)) throw new MusterError('MEMBER_EXISTS', undefined, { id: fixedId });
     for (let attempt = 1; ; attempt++) {
       const name = this.#index.nameFor(base, params.exclusive === true);
       const now = this.#now();
       const member = this.createMember({
-        id: randomUUID(), name, type: params.type, address: params.address ?? '', meta: params.meta ?? {},
+        id: fixedId ?? randomUUID(), name, type: params.type, address: params.address ?? '', meta: params.meta ?? {},
         liveness, tokenHash: hashToken(token), registeredAt: now, roles: params.roles ?? [],
       }, now, liveness);
       // A component starts its lifecycle at registration (the control service takes it from there).
       if (params.roles?.includes('component')) member.lifecycle = { state: 'starting', endpoints: {}, lastError: null, since: now };
       try {
-        await this.#insert(member, caller.connection, NO_MEMBERS); // nameFor gave a free name
+        await this.#insert(member, caller.connection, NO_MEMBERS, fixedId !== undefined); // nameFor gave a free name
       } catch (err) {
+        const code = (err as MusterError).code;
+        // This registration's first attempt made the member at another hub of the cluster (kept here as the store has it): resume it.
+        if (code === 'MEMBER_EXISTS' && this.#index.holds(member)) return this.#reregister(member, params, liveness, caller, token);
         // Another hub of the cluster took the name first: its change is on its way here; hold the name meanwhile and try the next.
-        if (!this.#mirror || params.exclusive || attempt >= RACED_NAME.attempts || (err as MusterError).code !== 'NAME_TAKEN') throw err;
+        if (!this.#mirror || params.exclusive || attempt >= RACED_NAME.attempts || code !== 'NAME_TAKEN') throw err;
         this.#index.holdFor(name, RACED_NAME.holdMs);
         continue;
       }
@@ -205,7 +211,7 @@ export class Registry {
   }
 
   /** `add` once the name is known to be free (but for `removed`, evicted in the same commit). */
-  async #insert(member: Member, connection: Connection | undefined, removed: readonly Member[]): Promise<void> {
+  async #insert(member: Member, connection: Connection | undefined, removed: readonly Member[], fixedId = false): Promise<void> {
     this.policy.assertRoom(this.#index.size - removed.length);
     for (const m of removed) this.#unindex(m, 'evicted');
     this.#index.add(member);
@@ -215,10 +221,12 @@ export class Registry {
     const events: EventDraft[] = removed.length ? [...removed.map((m): EventDraft => ({ type: 'removed', member: this.view(m), reason: 'evicted' })), added] : [added];
     try {
       const written = this.#enoughOnceWritten(member) && removed.every(this.#enoughOnceWritten);
-      await this.#changes.commit([{ member: toStored(member) }], removed.map((m) => m.id), events, { namesFree: [member.name], maxMembers: this.policy.maxMembers }, written);
+      await this.#changes.commit([{ member: toStored(member) }], removed.map((m) => m.id), events, { namesFree: [member.name], maxMembers: this.policy.maxMembers, ...(fixedId ? { absent: [member.id] } : {}) }, written);
     } catch (err) {
-      // Refused by the store (in a cluster, another hub took the name): as if it never came.
-      if (this.#index.holds(member)) {
+      // Refused by the store (in a cluster, another hub took the name): as if it never came. But a
+      // member another hub made with this id (MEMBER_EXISTS) stays, as the store has it (Mirror.refused).
+      const exists = fixedId && this.#mirror !== null && (err as MusterError).code === 'MEMBER_EXISTS';
+      if (!exists && this.#index.holds(member)) {
         this.#index.delete(member);
         this.#liveness.stop(member);
       }

@@ -1,0 +1,126 @@
+/**
+ * A registration is safe to retry: with `newToken` the client chooses the new member's token,
+ * which fixes its id, so the same call again after a lost answer resumes the member the first
+ * attempt made (same id, name and token) rather than making `name-1`. The SDK proposes one on
+ * every register and retries by itself across a dropped connection (a real hub behind a TCP
+ * proxy that loses the answer); in a cluster two hubs answered the same call at once make one
+ * member (a real redis-server).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { connect } from '../src/client/index.js';
+import { idOfNewToken } from '../src/core/tokens.js';
+import { eventually } from './support/eventually.js';
+import { ADMIN_TOKEN, startHub, type TestHub } from './support/hub.js';
+import { startRedis, type TestRedis } from './support/redis.js';
+import { RpcPeer } from './support/rpc.js';
+import { TcpProxy } from './support/tcp-proxy.js';
+
+const token = (fill: string) => fill.repeat(43).slice(0, 43);
+const namesOfType = async (h: TestHub, type: string) => {
+  const r = await fetch(`${h.url}/v1/members?limit=1000`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+  const body = (await r.json()) as { members: { id: string; name: string; type: string }[] };
+  return body.members.filter((m) => m.type === type).map((m) => `${m.name} ${m.id}`);
+};
+
+describe('register retried with newToken, one hub', () => {
+  let h: TestHub;
+  before(async () => { h = await startHub({ sync: 'full' }); });
+  after(async () => { await h.stop(); });
+
+  test('the same call after its answer was lost answers the member the first attempt made', async () => {
+    const newToken = token('a1');
+    const params = { name: 'cam', type: 'retry-a', liveness: { kind: 'ttl', ttlMs: 60_000 }, newToken };
+    const first = await RpcPeer.connect(h.wsUrl);
+    void first.call('register', params);
+    // The hub made it; the client never read the answer.
+    await eventually(async () => (await namesOfType(h, 'retry-a')).length === 1, 'the first attempt made the member');
+    first.ws.terminate();
+    const again = await RpcPeer.connect(h.wsUrl);
+    const r = await again.ok<{ id: string; name: string; token: string }>('register', params);
+    assert.deepEqual(r, { id: idOfNewToken(newToken), name: 'cam', token: newToken });
+    assert.deepEqual(await namesOfType(h, 'retry-a'), [`cam ${r.id}`]);
+    // The member's token is the client's: it heartbeats with it.
+    assert.equal((await again.ok<{ status: string }>('heartbeat', { id: r.id, token: newToken })).status, 'alive');
+    again.ws.close();
+  });
+
+  test('without newToken the same retry makes a second member (what newToken is for)', async () => {
+    const peer = await RpcPeer.connect(h.wsUrl);
+    const params = { name: 'dup', type: 'retry-b', liveness: { kind: 'ttl', ttlMs: 60_000 } };
+    const a = await peer.ok<{ name: string }>('register', params);
+    const b = await peer.ok<{ name: string }>('register', params);
+    assert.deepEqual([a.name, b.name], ['dup', 'dup-1']);
+    assert.equal((await namesOfType(h, 'retry-b')).length, 2);
+    peer.ws.close();
+  });
+
+  test('a newToken that is short or not base64url is refused (INVALID_PARAMS), nothing made', async () => {
+    const peer = await RpcPeer.connect(h.wsUrl);
+    for (const newToken of ['short', `${token('x')}!`, 'y'.repeat(257)]) {
+      const r = await peer.call('register', { type: 'retry-c', newToken });
+      assert.equal(r.error?.data?.code, 'INVALID_PARAMS', newToken);
+    }
+    assert.deepEqual(await namesOfType(h, 'retry-c'), []);
+    peer.ws.close();
+  });
+
+  test('the SDK retries a registration whose answer was lost with its connection: one member, its first name', async () => {
+    const proxy = await TcpProxy.start(Number(new URL(h.url).port));
+    const client = await connect({ url: proxy.url, reconnect: { initialDelayMs: 50, maxDelayMs: 200 } });
+    try {
+      // The answer to the client's first call (the register) is held, then the link is cut.
+      const held = proxy.nextCall('replies');
+      const registered = client.register({ name: 'sdk-cam', type: 'retry-d', liveness: { kind: 'ttl', ttlMs: 60_000 } });
+      await held;
+      await eventually(async () => (await namesOfType(h, 'retry-d')).length === 1, 'the hub made the member');
+      proxy.cut();
+      const r = await registered;
+      assert.equal(r.name, 'sdk-cam');
+      assert.deepEqual(await namesOfType(h, 'retry-d'), [`sdk-cam ${r.id}`]);
+    } finally {
+      await client.close();
+      await proxy.close();
+    }
+  });
+});
+
+describe('register retried with newToken, a cluster of two hubs', () => {
+  let redis: TestRedis;
+  let a: TestHub;
+  let b: TestHub;
+  before(async () => {
+    redis = await startRedis();
+    a = await startHub({ cluster: redis.url, hubId: 'ra' });
+    b = await startHub({ cluster: redis.url, hubId: 'rb' });
+  });
+  after(async () => {
+    await a?.stop();
+    await b?.stop();
+    await redis?.stop();
+  });
+
+  test('the same call at two hubs at once makes one member, and both answer it', async () => {
+    for (let round = 0; round < 5; round++) {
+      const newToken = token(`c${round}`);
+      const params = { name: `twin-${round}`, type: 'retry-e', liveness: { kind: 'ttl', ttlMs: 60_000 }, newToken };
+      const peers = await Promise.all([RpcPeer.connect(a.wsUrl), RpcPeer.connect(b.wsUrl)]);
+      const answers = await Promise.all(peers.map((p) => p.ok<{ id: string; name: string; token: string }>('register', params)));
+      for (const p of peers) p.ws.close();
+      assert.deepEqual(answers[0], { id: idOfNewToken(newToken), name: `twin-${round}`, token: newToken });
+      assert.deepEqual(answers[1], answers[0]);
+    }
+    for (const h of [a, b]) {
+      await eventually(async () => (await namesOfType(h, 'retry-e')).length === 5, `${h.hub.registry.hubId} holds the five`);
+      assert.deepEqual((await namesOfType(h, 'retry-e')).map((s) => s.split(' ')[0]).sort(), [0, 1, 2, 3, 4].map((i) => `twin-${i}`));
+    }
+    // The store made each member once: one `added` each in the shared history (the retry resumed it: `updated`).
+    const watcher = await RpcPeer.connect(b.wsUrl);
+    await watcher.ok('watch', { filter: { type: 'retry-e' }, since: 0 });
+    await eventually(() => watcher.notifications.filter((n) => n.method === 'event').length >= 10, 'the history replayed');
+    const types = watcher.notifications.filter((n) => n.method === 'event').map((n) => `${n.params.event.type} ${n.params.event.member.name}`);
+    assert.deepEqual(types.filter((t) => t.startsWith('added')).sort(), [0, 1, 2, 3, 4].map((i) => `added twin-${i}`));
+    assert.deepEqual(types.filter((t) => t.startsWith('updated')).sort(), [0, 1, 2, 3, 4].map((i) => `updated twin-${i}`));
+    watcher.ws.close();
+  });
+});
