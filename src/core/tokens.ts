@@ -3,7 +3,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import * as nodeCrypto from 'node:crypto';
 
 // One-shot hashing (Node >= 20.12) skips building a Hash object; every heartbeat hashes a token.
-const oneShot = (nodeCrypto as { hash?: (algorithm: string, data: string, encoding: 'base64url') => string }).hash;
+const oneShot = (nodeCrypto as { hash?: (algorithm: string, data: string, encoding: 'base64url' | 'hex') => string }).hash;
 
 // Random bytes are drawn 8 KB at a time (one call per 256 tokens, not one per registration).
 let pool = Buffer.alloc(0);
@@ -26,12 +26,12 @@ export function newToken(): string {
  * names the same member, and the store refuses a second one atomically (`absent`).
  */
 export function idOfNewToken(token: string): string {
-  const h = createHash('sha256').update('muster member id\n').update(token).digest();
-  h[6] = (h[6]! & 0x0f) | 0x80;
-  h[8] = (h[8]! & 0x3f) | 0x80;
-  const x = h.toString('hex', 0, 16);
-  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
+  const x = oneShot ? oneShot('sha256', `muster member id\n${token}`, 'hex') : createHash('sha256').update(`muster member id\n${token}`).digest('hex');
+  // Version 8 (the 13th digit) and the RFC 4122 variant (the 17th: 8, 9, a or b).
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-8${x.slice(13, 16)}-${VARIANT[x.charCodeAt(16) & 3]}${x.slice(17, 20)}-${x.slice(20, 32)}`;
 }
+
+const VARIANT = ['8', '9', 'a', 'b'] as const;
 
 /** Equal strings, in a time that depends on their length only (a presented token against one verified before). */
 export function sameText(a: string, b: string): boolean {

@@ -149,27 +149,26 @@ export class Registry {
     const liveness = this.normalizeLiveness(params.liveness);
     assertMayRegister(params, caller, liveness, admin, this.policy.registrationKey);
     // A known token resumes its member; so does a newToken whose member an earlier attempt made.
-    for (const token of [params.token, params.newToken]) {
-      const existing = token ? this.#index.byTokenHash(hashToken(token)) : undefined;
-      if (existing) {
-        assertRoles(params.roles, admin, existing);
-        return this.#reregister(existing, params, liveness, caller, token!);
-      }
+    const newTokenHash = params.newToken === undefined ? undefined : hashToken(params.newToken);
+    const known = (params.token ? this.#index.byTokenHash(hashToken(params.token)) : undefined) ?? (newTokenHash ? this.#index.byTokenHash(newTokenHash) : undefined);
+    if (known) {
+      assertRoles(params.roles, admin, known);
+      return this.#reregister(known, params, liveness, caller, known.tokenHash === newTokenHash ? params.newToken! : params.token!);
     }
     assertRoles(params.roles, admin);
 
     this.policy.assertRoom(this.#index.size);
     const base = params.name ?? `${params.type.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 60)}`;
     const token = params.newToken ?? newToken();
-    // A client's newToken fixes the id, so every attempt of one registration names one member.
+    // A client's newToken fixes the id, so every attempt of one registration names one member (a
+    // uuid of version 8, never one of the hub's own: a member of that id has that token, found above).
     const fixedId = params.newToken === undefined ? undefined : idOfNewToken(params.newToken);
-    if (fixedId !== undefined && this.#index.find(fixedId)) throw new MusterError('MEMBER_EXISTS', undefined, { id: fixedId });
     for (let attempt = 1; ; attempt++) {
       const name = this.#index.nameFor(base, params.exclusive === true);
       const now = this.#now();
       const member = this.createMember({
         id: fixedId ?? randomUUID(), name, type: params.type, address: params.address ?? '', meta: params.meta ?? {},
-        liveness, tokenHash: hashToken(token), registeredAt: now, roles: params.roles ?? [],
+        liveness, tokenHash: newTokenHash ?? hashToken(token), registeredAt: now, roles: params.roles ?? [],
       }, now, liveness);
       // A component starts its lifecycle at registration (the control service takes it from there).
       if (params.roles?.includes('component')) member.lifecycle = { state: 'starting', endpoints: {}, lastError: null, since: now };
@@ -221,7 +220,7 @@ export class Registry {
     const events: EventDraft[] = removed.length ? [...removed.map((m): EventDraft => ({ type: 'removed', member: this.view(m), reason: 'evicted' })), added] : [added];
     try {
       const written = this.#enoughOnceWritten(member) && removed.every(this.#enoughOnceWritten);
-      await this.#changes.commit([{ member: toStored(member) }], removed.map((m) => m.id), events, { namesFree: [member.name], maxMembers: this.policy.maxMembers, ...(fixedId ? { absent: [member.id] } : {}) }, written);
+      await this.#changes.commit([{ member: toStored(member) }], removed.map((m) => m.id), events, { namesFree: [member.name], maxMembers: this.policy.maxMembers, absent: fixedId ? [member.id] : undefined }, written);
     } catch (err) {
       // Refused by the store (in a cluster, another hub took the name): as if it never came. But a
       // member another hub made with this id (MEMBER_EXISTS) stays, as the store has it (Mirror.refused).
