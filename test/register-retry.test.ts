@@ -55,6 +55,16 @@ describe('register retried with newToken, one hub', () => {
     peer.ws.close();
   });
 
+  test('over HTTP too: POST /v1/members again with the same newToken answers the same member', async () => {
+    const body = JSON.stringify({ name: 'web', type: 'retry-f', liveness: { kind: 'ttl', ttlMs: 60_000 }, newToken: token('f1') });
+    const post = () => fetch(`${h.url}/v1/members`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const [one, two] = [await post(), await post()];
+    assert.deepEqual([one.status, two.status], [201, 201]);
+    const [a, b] = [await one.json(), await two.json()];
+    assert.deepEqual(b, a);
+    assert.deepEqual(await namesOfType(h, 'retry-f'), [`web ${(a as { id: string }).id}`]);
+  });
+
   test('a newToken that is short or not base64url is refused (INVALID_PARAMS), nothing made', async () => {
     const peer = await RpcPeer.connect(h.wsUrl);
     for (const newToken of ['short', `${token('x')}!`, 'y'.repeat(257)]) {

@@ -126,7 +126,7 @@ export function httpSeeds(doc: OpenApi, hints: Hints, exclude: (path: string) =>
 export function hintsFor(sender: { readonly name: string; readonly token: string }): Hints {
   return {
     'register.name': 'fz-new', 'register.type': 'fuzz', 'register.liveness': { kind: 'ttl', ttlMs: 5000 }, 'register.meta': { k: 'v' },
-    'register.roles': ['component'],
+    'register.roles': ['component'], 'register.newToken': 'fz-new-token-0123456789-abcdefghijklmnopqrstu',
     'heartbeat.id': sender.name, 'heartbeat.token': sender.token, 'update.id': sender.name, 'update.token': sender.token, 'update.meta': { k: 'v' },
     'unregister.id': 'fz-victim', 'get.name': sender.name, 'list.prefix': 'fz-', 'list.limit': 10, 'auth.token': ADMIN_TOKEN,
     'watch.filter': { prefix: 'fz-' }, 'unwatch.watch': 1, 'system.methodHelp.name': 'get', 'system.methodSignature.name': 'get',
