@@ -68,7 +68,7 @@ export class ConditionBook {
     }
     for (const id of c.absent ?? []) {
       const known = change.puts.length > 0 && change.puts[0]!.member.id === id ? first : this.#byId.get(id);
-      if (known !== undefined) throw memberExists(id);
+      if (known !== undefined) throw new MusterError('MEMBER_EXISTS', `A member ${JSON.stringify(id)} exists already`, { id });
     }
     for (const name of c.namesFree ?? []) {
       const holder = this.#idOf.get(name);
@@ -96,8 +96,4 @@ export class ConditionBook {
     this.#idOf.set(m.name, m.id);
     return entry;
   }
-}
-
-export function memberExists(id: string): MusterError {
-  return new MusterError('MEMBER_EXISTS', `A member ${JSON.stringify(id)} exists already`, { id });
 }
