@@ -110,7 +110,11 @@ export type NotificationHandler = (params: unknown) => void;
 export type RequestHandler = (params: unknown) => unknown | Promise<unknown>;
 
 export interface MusterClient {
-  /** Registers a member on this connection; it is re-registered (same id, name, token) after reconnects. */
+  /**
+   * Registers a member on this connection; it is re-registered (same id, name, token) after
+   * reconnects. Safe against a lost answer: the call is sent again (up to 4 attempts) with the
+   * token it chose, and the hub answers the member the first attempt made rather than a second.
+   */
   register(options: RegisterOptions): Promise<RegisterResult>;
   get(nameOrId: string): Promise<MemberView>;
   /** Members of this hub; `hub` lists another hub of the tree, `subtree: true` every hub below too. */
