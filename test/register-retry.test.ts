@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { connect } from '../src/client/index.js';
 import { idOfNewToken } from '../src/core/tokens.js';
 import { eventually } from './support/eventually.js';
-import { ADMIN_TOKEN, startHub, type TestHub } from './support/hub.js';
+import { ADMIN_TOKEN, spawnHub, startHub, tempDir, type TestHub } from './support/hub.js';
 import { startRedis, type TestRedis } from './support/redis.js';
 import { RpcPeer } from './support/rpc.js';
 import { TcpProxy } from './support/tcp-proxy.js';
@@ -92,6 +92,41 @@ describe('register retried with newToken, one hub', () => {
       await client.close();
       await proxy.close();
     }
+  });
+});
+
+describe('register retried with newToken across a kill -9', () => {
+  test('whether or not the hub made the member before it was killed, the retry after its restart leaves exactly one', async (t) => {
+    const dir = tempDir();
+    const listed = async (url: string) => {
+      const r = await fetch(`${url}/v1/members?limit=1000`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      return ((await r.json()) as { members: { name: string; type: string }[] }).members.filter((m) => m.type === 'retry-k').map((m) => m.name).sort();
+    };
+    const made: boolean[] = [];
+    for (let round = 0; round < 6; round++) {
+      const hub = await spawnHub(['--data', dir, '--sync', 'full']);
+      let again: Awaited<ReturnType<typeof spawnHub>> | undefined;
+      try {
+        const newToken = token(`k${round}`);
+        const params = { name: `crash-${round}`, type: 'retry-k', liveness: { kind: 'ttl', ttlMs: 600_000 }, newToken };
+        const peer = await RpcPeer.connect(hub.wsUrl);
+        void peer.call('register', params);
+        // Killed at a different point each round: before the commit, during the sync, after the answer.
+        await new Promise((r) => setTimeout(r, round));
+        await hub.kill('SIGKILL');
+        again = await spawnHub(['--data', dir, '--sync', 'full']);
+        made.push((await listed(again.url)).includes(`crash-${round}`));
+        const retry = await RpcPeer.connect(again.wsUrl);
+        const r = await retry.ok<{ id: string; name: string; token: string }>('register', params);
+        assert.deepEqual(r, { id: idOfNewToken(newToken), name: `crash-${round}`, token: newToken });
+        assert.deepEqual(await listed(again.url), Array.from({ length: round + 1 }, (_, i) => `crash-${i}`).sort());
+        retry.ws.close();
+      } finally {
+        await hub.kill('SIGKILL');
+        await again?.kill('SIGTERM');
+      }
+    }
+    t.diagnostic(`made before the kill, by round: ${made.join(' ')}`);
   });
 });
 
