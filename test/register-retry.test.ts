@@ -95,6 +95,38 @@ describe('register retried with newToken, one hub', () => {
   });
 });
 
+describe('re-registration after a reconnect, its answer lost', () => {
+  let h: TestHub;
+  before(async () => { h = await startHub({ sync: 'full' }); });
+  after(async () => { await h.stop(); });
+
+  test('a member the hub lost is made anew once, though the answer to the first re-registration never came', async () => {
+    const proxy = await TcpProxy.start(Number(new URL(h.url).port));
+    const client = await connect({ url: proxy.url, reconnect: { initialDelayMs: 50, maxDelayMs: 200 } });
+    const replaced: string[] = [];
+    client.on('status', (st) => { if (st.type === 'member-replaced') replaced.push(st.id); });
+    try {
+      const m = await client.register({ name: 'again-cam', type: 'retry-g', liveness: { kind: 'ttl', ttlMs: 60_000 } });
+      await h.hub.registry.unregister(m.id, { token: ADMIN_TOKEN }); // the hub lost it
+      // The next connection's first call is the re-registration: its answer is held, then that link cut too.
+      const held = proxy.nextCall('replies');
+      proxy.cut();
+      await held;
+      await eventually(async () => (await namesOfType(h, 'retry-g')).length === 1, 'the hub made the member anew');
+      proxy.cut();
+      const id = await eventually(() => replaced[0], 'member-replaced');
+      assert.notEqual(id, m.id);
+      assert.deepEqual(await namesOfType(h, 'retry-g'), [`again-cam ${id}`]);
+      assert.equal(replaced.length, 1);
+      assert.ok(client.tokenOf(id));
+      assert.equal((await client.heartbeat(id)), 'alive');
+    } finally {
+      await client.close();
+      await proxy.close();
+    }
+  });
+});
+
 describe('register retried with newToken across a kill -9', () => {
   test('whether or not the hub made the member before it was killed, the retry after its restart leaves exactly one', async (t) => {
     const dir = tempDir();

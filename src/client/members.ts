@@ -3,6 +3,7 @@
  * their automatic heartbeats (ttl members, every ttl/3).
  */
 import type { RegisterParams, RegisterResult } from '../schemas/member.js';
+import { randomToken } from './register-retry.js';
 
 export interface OwnedMember {
   id: string;
@@ -15,6 +16,12 @@ export interface OwnedMember {
   timer: ReturnType<typeof setInterval> | undefined;
   /** A heartbeat is on its way (at most one at a time per member). */
   beating: boolean;
+  /**
+   * The newToken a re-registration proposes should the hub have lost the member (made when first
+   * needed): kept until the hub makes the member anew with it, so a re-registration whose answer
+   * was lost, sent again, resumes the member it made rather than making another.
+   */
+  spare: string | undefined;
 }
 
 export class OwnedMembers {
@@ -38,7 +45,7 @@ export class OwnedMembers {
   }
 
   add(params: RegisterParams, result: RegisterResult, ttlMs: number | undefined): OwnedMember {
-    const m: OwnedMember = { id: result.id, name: result.name, token: result.token, params, ttlMs, timer: undefined, beating: false };
+    const m: OwnedMember = { id: result.id, name: result.name, token: result.token, params, ttlMs, timer: undefined, beating: false, spare: undefined };
     this.#byId.set(m.id, m);
     this.#startBeats(m);
     return m;
@@ -50,6 +57,7 @@ export class OwnedMembers {
     m.id = result.id;
     m.name = result.name;
     m.token = result.token;
+    m.spare = undefined;
     this.#byId.set(m.id, m);
   }
 
@@ -65,9 +73,9 @@ export class OwnedMembers {
     this.#byId.clear();
   }
 
-  /** The register params to resume a member: same name, with its token so the hub keeps its id. */
+  /** The register params to resume a member: same name, with its token so the hub keeps its id (and a spare, should it have lost it). */
   resumeParams(m: OwnedMember): RegisterParams {
-    return { ...m.params, name: m.name, token: m.token };
+    return { ...m.params, name: m.name, token: m.token, newToken: (m.spare ??= randomToken()) };
   }
 
   #startBeats(m: OwnedMember): void {
