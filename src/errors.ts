@@ -21,7 +21,7 @@ export const ERRORS = {
   NO_SUCH_MEMBER: { status: 404, rpc: -32012, message: 'No such member' },
   REGISTRY_FULL: { status: 503, rpc: -32013, message: 'The registry is full' },
   COMPACTED: { status: 410, rpc: -32014, message: 'The requested revision is older than the event log keeps' },
-  MEMBER_EXISTS: { status: 409, rpc: -32015, message: 'The member this registration would make exists already (an earlier attempt with the same newToken, at another hub): try again' },
+  MEMBER_EXISTS: { status: 409, rpc: -32015, message: 'The member this registration would make (its newToken) exists already: try again' },
   // Auth
   UNAUTHORIZED: { status: 401, rpc: -32020, message: 'A valid token is required' },
   FORBIDDEN: { status: 403, rpc: -32021, message: 'This token may not do that' },
