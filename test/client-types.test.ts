@@ -33,7 +33,7 @@ export type WatchYields = [
 /** The SDK's own methods say what the table says. */
 export type SdkMatchesTable = [
   Expect<Equal<Result<MusterClient['register']>, MethodResult<'register'>>>,
-  Expect<Equal<RegisterOptions, Omit<MethodParams<'register'>, 'token' | 'newToken'>>>, // the SDK makes the newToken itself
+  Expect<Equal<RegisterOptions, Omit<MethodParams<'register'>, 'token'>>>,
   Expect<Equal<Result<MusterClient['get']>, MethodResult<'get'>>>,
   Expect<Equal<NonNullable<Parameters<MusterClient['list']>[0]>, MethodParams<'list'>>>,
   Expect<Equal<Result<MusterClient['list']>, MethodResult<'list'>>>,

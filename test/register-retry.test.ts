@@ -65,6 +65,26 @@ describe('register retried with newToken, one hub', () => {
     assert.deepEqual(await namesOfType(h, 'retry-f'), [`web ${(a as { id: string }).id}`]);
   });
 
+  test('the SDK with a newToken of its caller: another call, from another client, answers the same member; gone, it is made with the same id', async () => {
+    const newToken = token('h1');
+    const options = { name: 'kept', type: 'retry-h', liveness: { kind: 'ttl' as const, ttlMs: 60_000 }, newToken };
+    const first = await connect({ url: h.url });
+    const a = await first.register(options);
+    await first.close(); // a program that stopped; its ttl member stays for now
+    const second = await connect({ url: h.url });
+    try {
+      const b = await second.register(options);
+      assert.deepEqual(b, a);
+      assert.deepEqual(a, { id: idOfNewToken(newToken), name: 'kept', token: newToken });
+      await h.hub.registry.unregister(a.id, { token: ADMIN_TOKEN });
+      const c = await second.register(options);
+      assert.deepEqual(c, a, 'made anew with the same id, name and token');
+      assert.deepEqual(await namesOfType(h, 'retry-h'), [`kept ${a.id}`]);
+    } finally {
+      await second.close();
+    }
+  });
+
   test('a newToken that is short or not base64url is refused (INVALID_PARAMS), nothing made', async () => {
     const peer = await RpcPeer.connect(h.wsUrl);
     for (const newToken of ['short', `${token('x')}!`, 'y'.repeat(257)]) {

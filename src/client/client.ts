@@ -121,7 +121,7 @@ export class Client implements MusterClient {
     if (options.key !== undefined) params.key = options.key;
     if (options.roles !== undefined) params.roles = options.roles;
     // The same newToken on every attempt: a retry after a lost answer resumes the member the first made.
-    const newToken = randomToken();
+    const newToken = options.newToken ?? randomToken();
     const result = await retried(() => this.call('register', { ...params, newToken }), () => this.#keeper.closed);
     const ttl = requestedTtl(params.liveness);
     let ttlMs = ttl.ttlMs;

@@ -45,6 +45,8 @@ export class OwnedMembers {
   }
 
   add(params: RegisterParams, result: RegisterResult, ttlMs: number | undefined): OwnedMember {
+    // Registered again (the same newToken): this record replaces the one before, and its heartbeats.
+    clearInterval(this.#byId.get(result.id)?.timer);
     const m: OwnedMember = { id: result.id, name: result.name, token: result.token, params, ttlMs, timer: undefined, beating: false, spare: undefined };
     this.#byId.set(m.id, m);
     this.#startBeats(m);

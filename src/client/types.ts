@@ -56,6 +56,12 @@ export interface RegisterOptions {
   key?: Register['key'];
   /** "component": driven through the lifecycle (see component()); "controller": may configure and stop components (granting it needs the admin token). */
   roles?: Register['roles'];
+  /**
+   * The new member's token, chosen by you (32-256 characters of [A-Za-z0-9_-], random): it fixes
+   * the member's id, so the same newToken in another call, even after a restart of your program,
+   * answers the member rather than making a second. Default: a random one for this call alone.
+   */
+  newToken?: Register['newToken'];
 }
 
 export interface CallOptions {
