@@ -85,6 +85,22 @@ describe('register retried with newToken, one hub', () => {
     }
   });
 
+  test('the SDK with a newToken of its caller: a ttl member the hub lost comes back by the next heartbeat with the same id (member-replaced)', async () => {
+    const client = await connect({ url: h.url });
+    const replaced: { oldId: string; id: string }[] = [];
+    client.on('status', (st) => { if (st.type === 'member-replaced') replaced.push({ oldId: st.oldId, id: st.id }); });
+    try {
+      const m = await client.register({ name: 'beat-back', type: 'retry-i', liveness: { kind: 'ttl', ttlMs: 300 }, newToken: token('i1') });
+      await h.hub.registry.unregister(m.id, { token: ADMIN_TOKEN });
+      await eventually(() => replaced.length > 0, 'member-replaced');
+      assert.deepEqual(replaced, [{ oldId: m.id, id: m.id }]);
+      assert.deepEqual(await namesOfType(h, 'retry-i'), [`beat-back ${m.id}`]);
+      assert.equal(client.tokenOf(m.id), m.token);
+    } finally {
+      await client.close();
+    }
+  });
+
   test('a newToken that is short or not base64url is refused (INVALID_PARAMS), nothing made', async () => {
     const peer = await RpcPeer.connect(h.wsUrl);
     for (const newToken of ['short', `${token('x')}!`, 'y'.repeat(257)]) {

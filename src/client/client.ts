@@ -130,7 +130,7 @@ export class Client implements MusterClient {
       const view = await this.get(result.id);
       ttlMs = view.liveness.kind === 'ttl' ? view.liveness.ttlMs : undefined;
     }
-    this.#keeper.members.add(params, result, ttl.ttl ? ttlMs : undefined);
+    this.#keeper.members.add(params, result, ttl.ttl ? ttlMs : undefined, options.newToken);
     return result;
   }
 

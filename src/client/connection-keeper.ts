@@ -219,11 +219,15 @@ export class ConnectionKeeper implements WatchLink {
     await this.watches.reopenAll(conn);
   }
 
-  /** Registers an owned member again; link errors propagate, the hub's refusals are reported. */
-  async #reregister(m: OwnedMember, conn: RpcConnection): Promise<void> {
+  /**
+   * Registers an owned member again; link errors propagate, the hub's refusals are reported.
+   * `lost`: the hub said it no longer has the member, so it is made anew even with the same id
+   * (a caller's own newToken fixes it), and listeners hear `member-replaced` all the same.
+   */
+  async #reregister(m: OwnedMember, conn: RpcConnection, lost = false): Promise<void> {
     try {
       const r = await callHub(conn, 'register', this.members.resumeParams(m), this.#options.timeoutMs);
-      if (r.id !== m.id) {
+      if (r.id !== m.id || lost) {
         const oldId = m.id;
         this.members.replace(m, r);
         this.#status.emit({ type: 'member-replaced', oldId, id: r.id, name: r.name });
@@ -244,7 +248,7 @@ export class ConnectionKeeper implements WatchLink {
       () => { m.beating = false; },
       (err: unknown) => {
         // The hub let it expire (a stalled event loop, a long pause): take it back.
-        if (err instanceof MusterClientError && err.code === 'NO_SUCH_MEMBER') void this.#reregister(m, conn).catch(() => {}).finally(() => { m.beating = false; });
+        if (err instanceof MusterClientError && err.code === 'NO_SUCH_MEMBER') void this.#reregister(m, conn, true).catch(() => {}).finally(() => { m.beating = false; });
         else m.beating = false;
       },
     );

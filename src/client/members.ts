@@ -22,6 +22,8 @@ export interface OwnedMember {
    * was lost, sent again, resumes the member it made rather than making another.
    */
   spare: string | undefined;
+  /** The caller's own newToken, when it gave one: every re-registration proposes it (the same id, always). */
+  own: string | undefined;
 }
 
 export class OwnedMembers {
@@ -44,10 +46,10 @@ export class OwnedMembers {
     return this.#byId.get(id);
   }
 
-  add(params: RegisterParams, result: RegisterResult, ttlMs: number | undefined): OwnedMember {
+  add(params: RegisterParams, result: RegisterResult, ttlMs: number | undefined, own?: string): OwnedMember {
     // Registered again (the same newToken): this record replaces the one before, and its heartbeats.
     clearInterval(this.#byId.get(result.id)?.timer);
-    const m: OwnedMember = { id: result.id, name: result.name, token: result.token, params, ttlMs, timer: undefined, beating: false, spare: undefined };
+    const m: OwnedMember = { id: result.id, name: result.name, token: result.token, params, ttlMs, timer: undefined, beating: false, spare: undefined, own };
     this.#byId.set(m.id, m);
     this.#startBeats(m);
     return m;
@@ -77,7 +79,7 @@ export class OwnedMembers {
 
   /** The register params to resume a member: same name, with its token so the hub keeps its id (and a spare, should it have lost it). */
   resumeParams(m: OwnedMember): RegisterParams {
-    return { ...m.params, name: m.name, token: m.token, newToken: (m.spare ??= randomToken()) };
+    return { ...m.params, name: m.name, token: m.token, newToken: m.own ?? (m.spare ??= randomToken()) };
   }
 
   #startBeats(m: OwnedMember): void {
