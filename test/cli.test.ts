@@ -50,6 +50,21 @@ describe('cli - register, get, heartbeat, unregister', () => {
     assert.equal(taken.stdout, '');
   });
 
+  test('cli - register --new-token: the same command again answers the same member (a script may retry it)', async () => {
+    const args = ['register', ...hub, '--type', 'camera', '--name', 'boot-cam', '--ttl', '60000', '--new-token', 'boot-cam-token-0123456789-abcdefghijklmn', '--json'];
+    const [a, b] = [await muster(args), await muster(args)];
+    assert.equal(a.code, 0, a.stderr);
+    assert.equal(b.code, 0, b.stderr);
+    assert.deepEqual(JSON.parse(b.stdout), JSON.parse(a.stdout));
+    assert.equal((JSON.parse(a.stdout) as { token: string }).token, 'boot-cam-token-0123456789-abcdefghijklmn');
+    assert.equal(h.hub.registry.isNameTaken('boot-cam-1'), false);
+    const gone = await muster(['unregister', ...hub, 'boot-cam', '--token', 'boot-cam-token-0123456789-abcdefghijklmn']);
+    assert.equal(gone.code, 0, gone.stderr); // the tests after list this hub's members
+    const short = await muster(['register', ...hub, '--type', 'camera', '--new-token', 'short']);
+    assert.equal(short.code, 1);
+    assert.match(short.stderr, /^muster: INVALID_PARAMS: /);
+  });
+
   test('cli - get shows a member for people and as JSON; a missing member is a clear error with exit 1', async () => {
     const [g, j, missing] = await Promise.all([muster(['get', ...hub, 'cam-1']), muster(['get', ...hub, 'cam-1', '--json']), muster(['get', ...hub, 'no-such-cam'])]);
     assert.equal(g.code, 0, g.stderr);

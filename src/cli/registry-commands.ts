@@ -146,8 +146,9 @@ export function registryCommands(program: Command): void {
     .option('--ttl <ms>', 'ttl liveness: alive while heartbeats arrive within this many ms (default: the hub\'s)')
     .option('--probe <url>', 'probe liveness: the hub checks this http(s)://, tcp:// or ws:// address')
     .option('--key <key>', 'registration key, when the hub requires one')
+    .option('--new-token <token>', 'the token the member gets, your own (32-256 characters of [A-Za-z0-9_-], random): the same command again answers the same member')
     .option('--json', 'print {id, name, token} as JSON')
-    .action(async (flags: HubFlags & { type: string; name?: string; exclusive?: boolean; address?: string; meta?: string[]; ttl?: string; probe?: string; key?: string }) => {
+    .action(async (flags: HubFlags & { type: string; name?: string; exclusive?: boolean; address?: string; meta?: string[]; ttl?: string; probe?: string; key?: string; newToken?: string }) => {
       const ttlMs = intFlag(flags.ttl, 'ttl');
       if (ttlMs !== undefined && flags.probe) throw new MusterClientError('INVALID_PARAMS', 'Choose --ttl or --probe, not both');
       const body: Record<string, unknown> = { type: flags.type };
@@ -159,6 +160,7 @@ export function registryCommands(program: Command): void {
       if (flags.probe) body.liveness = { kind: 'probe', target: flags.probe };
       else body.liveness = ttlMs === undefined ? 'ttl' : { kind: 'ttl', ttlMs };
       if (flags.key) body.key = flags.key;
+      if (flags.newToken !== undefined) body.newToken = flags.newToken;
       const r = await request<RegisterResult>(hubTarget(flags), 'POST', '/v1/members', body);
       if (flags.json) printJson(r);
       else print(fields([['id', r.id], ['name', r.name], ['token', r.token]]));
