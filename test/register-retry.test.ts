@@ -204,7 +204,7 @@ describe('register retried with newToken, a cluster of two hubs', () => {
   let b: TestHub;
   before(async () => {
     redis = await startRedis();
-    a = await startHub({ cluster: redis.url, hubId: 'ra' });
+    a = await startHub({ cluster: redis.url, hubId: 'ra', storeTimeoutMs: 300 });
     b = await startHub({ cluster: redis.url, hubId: 'rb' });
   });
   after(async () => {
@@ -235,5 +235,22 @@ describe('register retried with newToken, a cluster of two hubs', () => {
     assert.deepEqual(types.filter((t) => t.startsWith('added')).sort(), [0, 1, 2, 3, 4].map((i) => `added twin-${i}`));
     assert.deepEqual(types.filter((t) => t.startsWith('updated')).sort(), [0, 1, 2, 3, 4].map((i) => `updated twin-${i}`));
     watcher.ws.close();
+  });
+
+  test('the SDK retries a registration the frozen shared store left unanswered (STORE_UNAVAILABLE): one member, its first name', async () => {
+    const client = await connect({ url: a.url });
+    try {
+      const frozen = redis.pause(1_200); // longer than the hub's storeTimeoutMs (300): the first attempts answer STORE_UNAVAILABLE
+      const r = await client.register({ name: 'frozen-cam', type: 'retry-j', liveness: { kind: 'ttl', ttlMs: 60_000 } });
+      await frozen;
+      assert.equal(r.name, 'frozen-cam');
+      for (const h of [a, b]) {
+        await eventually(async () => (await namesOfType(h, 'retry-j')).length > 0, `${h.hub.registry.hubId} has it`);
+        assert.deepEqual(await namesOfType(h, 'retry-j'), [`frozen-cam ${r.id}`]);
+      }
+      assert.equal(await client.heartbeat(r.id), 'alive');
+    } finally {
+      await client.close();
+    }
   });
 });

@@ -33,16 +33,25 @@ export function randomToken(): string {
 }
 
 /**
- * `attempt` again while its outcome is unknown (a link error) or the hub says the member of an
- * earlier attempt is on its way from another hub (MEMBER_EXISTS); not once the client is closed.
+ * `attempt` again while its outcome is unknown: a link error, the shared store not answering in
+ * time (STORE_UNAVAILABLE: the write may still run; tried again after a pause, as the hub says or
+ * 250 ms doubling), or the hub saying the member of an earlier attempt exists (MEMBER_EXISTS).
+ * Not once the client is closed.
  */
 export async function retried<T>(attempt: () => Promise<T>, closed: () => boolean): Promise<T> {
   for (let n = 1; ; n++) {
     try {
       return await attempt();
     } catch (err) {
-      const unknownOutcome = isLinkError(err) || (err instanceof MusterClientError && err.code === 'MEMBER_EXISTS');
+      const code = err instanceof MusterClientError ? err.code : undefined;
+      const unknownOutcome = isLinkError(err) || code === 'MEMBER_EXISTS' || code === 'STORE_UNAVAILABLE';
       if (!unknownOutcome || n >= REGISTER_ATTEMPTS || closed()) throw err;
+      if (code === 'STORE_UNAVAILABLE') await new Promise((resolve) => setTimeout(resolve, pauseAfter(err as MusterClientError, n)));
     }
   }
+}
+
+function pauseAfter(err: MusterClientError, attempt: number): number {
+  const asked = Number(err.details?.retryAfterMs);
+  return Math.min(2_000, asked > 0 ? asked : 250 * 2 ** (attempt - 1));
 }
