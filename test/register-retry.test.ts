@@ -1,10 +1,11 @@
 /**
  * A registration is safe to retry: with `newToken` the client chooses the new member's token,
  * which fixes its id, so the same call again after a lost answer resumes the member the first
- * attempt made (same id, name and token) rather than making `name-1`. The SDK proposes one on
- * every register and retries by itself across a dropped connection (a real hub behind a TCP
- * proxy that loses the answer); in a cluster two hubs answered the same call at once make one
- * member (a real redis-server).
+ * attempt made (same id, name and token) rather than making `name-1`. Shown over WebSocket and
+ * HTTP; through the SDK, which proposes one on every register and retries by itself across a
+ * dropped connection (a real hub behind a TCP proxy that loses the answer), a re-registration
+ * whose answer was lost, and a cluster's frozen Redis (STORE_UNAVAILABLE); across a kill -9 of the
+ * hub; and at two hubs of a cluster answering the same call at once (a real redis-server).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
