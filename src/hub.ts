@@ -151,7 +151,7 @@ export class Hub implements HubContext, ReloadTarget {
     }));
     if (cluster) this.metrics.addCluster(() => cluster.metrics());
     const figures = store.figures?.bind(store);
-    if (figures) this.metrics.addStore(figures);
+    if (figures) this.metrics.addStore(figures, () => store.failure?.() != null);
 
     // The native face: HTTP, SSE and the WebSocket API on one port.
     const tls = config.tlsCert && config.tlsKey ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : null;
@@ -181,7 +181,10 @@ export class Hub implements HubContext, ReloadTarget {
       url: config.cluster, prefix: config.clusterPrefix, hubId: config.hubId, leaseMs: config.clusterLeaseMs, graceMs: config.graceMs,
       timeoutMs: config.storeTimeoutMs, eventRetention: config.eventRetention, log,
     }) : null;
-    const store = options.store ?? cluster?.store ?? new SqliteStore({ dataDir: config.dataDir, eventRetention: config.eventRetention, synchronous: config.sync });
+    const store = options.store ?? cluster?.store ?? new SqliteStore({
+      dataDir: config.dataDir, eventRetention: config.eventRetention, synchronous: config.sync,
+      stopped: (reason) => log.error({ reason }, 'the store takes no more writes'),
+    });
     const opening = performance.now();
     log.info({ store: store.kind, ...(cluster ? {} : { dataDir: config.dataDir }) }, 'loading the store');
     const registry = await Registry.open({

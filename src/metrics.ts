@@ -103,14 +103,15 @@ export class Metrics {
     new Gauge({ name: 'muster_cluster_hubs', help: 'Hubs of the cluster (this one included), as last read', registers: r, collect() { this.set(f().hubs); } });
   }
 
-  /** Embedded store: changes written, the transactions and the syncs that took them (changes per sync: group commit at work). */
-  addStore(f: () => StoreFigures): void {
+  /** Embedded store: changes written, the transactions and the syncs that took them (changes per sync: group commit at work), and whether it stopped. */
+  addStore(f: () => StoreFigures, stopped: () => boolean): void {
     const counter = (name: string, help: string, read: (s: StoreFigures) => number) =>
       new Counter({ name, help, registers: [this.registry], collect() { this.reset(); this.inc(read(f())); } });
     counter('muster_store_changes_total', 'Changes written to the store file', (s) => s.changes);
     counter('muster_store_commits_total', 'Transactions that wrote them (the changes of one event-loop turn, 64 at most, go in one)', (s) => s.commits);
     counter('muster_store_syncs_total', 'Syncs of the file before acknowledging (--sync full; each covers every commit since the last began)', (s) => s.syncs);
     counter('muster_store_checkpoints_total', 'Checkpoints ended: the WAL copied into the database file, so that it starts again from its beginning', (s) => s.checkpoints);
+    new Gauge({ name: 'muster_store_stopped', help: '1 once a failed write or sync of the file stopped the store: writes answer STORE_UNAVAILABLE until the hub restarts', registers: [this.registry], collect() { this.set(stopped() ? 1 : 0); } });
   }
 
   /** Bus counters live as plain numbers on the relay (hot path); they are read at scrape time. */

@@ -1,7 +1,8 @@
 /**
  * Docs - the alert rules of docs/operations.md name only metrics a hub serves: every `muster_*`
- * name in them is a metric family on a cluster hub's /metrics (a real hub over a real
- * redis-server), so a renamed metric cannot leave an alert that never fires.
+ * name in them is a metric family on the /metrics of a cluster hub (a real hub over a real
+ * redis-server) or of a single hub (its SQLite store's), so a renamed metric cannot leave an
+ * alert that never fires.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -26,13 +27,17 @@ test('docs - every metric the alert rules name is served by a hub', async () => 
   assert.ok(alerts.length >= 5, 'each rule is an alert with an expr');
   const named = new Set([...rules.matchAll(/\bmuster_[a-z0-9_]+/g)].map((x) => x[0]));
   const redis = await startRedis([]);
-  const hub = await startHub({ cluster: redis.url, hubId: 'alerts' });
+  const hubs = [await startHub({ cluster: redis.url, hubId: 'alerts' })];
   try {
-    const text = await (await fetch(`${hub.url}/metrics`)).text();
-    const served = new Set(text.split('\n').filter((l) => l.startsWith('# TYPE ')).map((l) => l.split(' ')[2]!));
+    hubs.push(await startHub({ hubId: 'alerts-single' }));
+    const served = new Set<string>();
+    for (const hub of hubs) {
+      const text = await (await fetch(`${hub.url}/metrics`)).text();
+      for (const l of text.split('\n')) if (l.startsWith('# TYPE ')) served.add(l.split(' ')[2]!);
+    }
     assert.deepEqual([...named].filter((n) => !served.has(n)), []);
   } finally {
-    await hub.stop();
+    for (const hub of hubs) await hub.stop();
     await redis.stop();
   }
 });

@@ -4,9 +4,10 @@
  * the WAL that ended after the answer before it, and, when 20 are sent at once, after a sync that
  * began once its row was written to the WAL: nothing acknowledged waits in the page cache. With
  * `--sync normal` registrations are answered without a sync each (the WAL is synced at checkpoints).
- * A sync or a write of the WAL that fails (EIO injected by strace, as a dying disk would answer) stops the store: writes
- * are refused with STORE_UNAVAILABLE, /healthz says why, the rest of the hub keeps serving, and a
- * restart finds everything acknowledged before.
+ * A sync or a write of the WAL that fails (injected by strace: EIO, as a dying disk would answer;
+ * ENOSPC, a full disk) stops the store: writes are refused with STORE_UNAVAILABLE, /healthz,
+ * /metrics and the log say why, the rest of the hub keeps serving, and a restart finds everything
+ * acknowledged before, and nothing of what was refused.
  */
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
@@ -90,18 +91,21 @@ describe('durability levels on the disk', () => {
   });
 
   // Changes are written to the WAL on the hub's thread (pwrite64), then synced with fdatasync on the thread pool; a burst may take several syncs.
-  for (const [what, syscall, burst, reason] of [
-    ['a failed sync, one registration', 'fdatasync', 1, 'EIO'],
-    ['a failed sync, a burst of 20', 'fdatasync', 20, 'EIO'],
-    ['a failed write of the WAL, a burst of 20', 'pwrite64', 20, 'SQLITE_IOERR_WRITE'],
-  ] as const) test(`--sync full: ${what} stops the store; writes answer STORE_UNAVAILABLE, /healthz says why, a restart finds what was acknowledged`, { timeout: 60_000 }, async () => {
+  // A full disk: SQLite's write of the WAL gets ENOSPC and the commit fails with SQLITE_FULL. Before
+  // it stopped the store, the names of the refused registrations stayed taken until a restart.
+  for (const [what, syscall, errno, burst, reason] of [
+    ['a failed sync, one registration', 'fdatasync', 'EIO', 1, 'EIO'],
+    ['a failed sync, a burst of 20', 'fdatasync', 'EIO', 20, 'EIO'],
+    ['a failed write of the WAL, a burst of 20', 'pwrite64', 'EIO', 20, 'SQLITE_IOERR_WRITE'],
+    ['a full disk, a burst of 20', 'pwrite64', 'ENOSPC', 20, 'SQLITE_FULL'],
+  ] as const) test(`--sync full: ${what} stops the store; writes answer STORE_UNAVAILABLE, /healthz, /metrics and the log say why, a restart finds what was acknowledged`, { timeout: 60_000 }, async () => {
     const dir = tempDir('muster-sync-fail-');
     dirs.push(dir);
     let hub = await spawnHub(['--data', dir, '--sync', 'full']);
     try {
       const peer = await RpcPeer.connect(hub.wsUrl);
       const before = await peer.ok('register', { name: 'before', type: 'sensor', liveness: { kind: 'ttl', ttlMs: 60_000 } });
-      const failing = await attach(hub.pid, ['-e', `trace=${syscall}`, '-e', `inject=${syscall}:error=EIO`, '-o', '/dev/null']);
+      const failing = await attach(hub.pid, ['-e', `trace=${syscall}`, '-e', `inject=${syscall}:error=${errno}`, '-o', '/dev/null']);
       const during = await Promise.all(Array.from({ length: burst }, (_, i) => peer.call('register', { name: `during-${i}`, type: 'sensor' })));
       await failing.detach();
       for (const d of during) assert.equal(d.error?.data?.code, 'STORE_UNAVAILABLE', JSON.stringify(d));
@@ -110,7 +114,12 @@ describe('durability levels on the disk', () => {
       assert.equal(after.error?.data?.code, 'STORE_UNAVAILABLE', JSON.stringify(after));
       const health = await fetch(`${hub.url}/healthz`);
       assert.equal(health.status, 503);
-      assert.match(((await health.json()) as { reason: string }).reason, new RegExp(`failed write or sync of its file \\(${reason}\\)`));
+      const why = ((await health.json()) as { reason: string }).reason;
+      assert.match(why, new RegExp(`failed write or sync of its file \\(${reason}\\): ${reason === 'SQLITE_FULL' ? 'free space on its disk, then ' : ''}restart the hub`));
+      assert.match(await (await fetch(`${hub.url}/metrics`)).text(), /^muster_store_stopped 1$/m);
+      const logged = hub.stdout().split('\n').filter((l) => l.includes('the store takes no more writes'));
+      assert.equal(logged.length, 1, 'logged once');
+      assert.equal(JSON.parse(logged[0]!).reason, why);
       // The rest of the hub keeps serving.
       assert.deepEqual(await peer.ok('heartbeat', { id: before.id, token: before.token }), { status: 'alive' });
       assert.equal((await peer.ok('get', { name: 'before' })).name, 'before');
@@ -121,6 +130,38 @@ describe('durability levels on the disk', () => {
       assert.equal((await again.ok('get', { name: 'before' })).id, before.id, 'acknowledged before the failure: kept');
       assert.equal((await fetch(`${hub.url}/healthz`)).status, 200);
       assert.equal((await again.ok('register', { name: 'later', type: 'sensor' })).name, 'later');
+      assert.match(await (await fetch(`${hub.url}/metrics`)).text(), /^muster_store_stopped 0$/m);
+      // A refused write of the WAL left nothing behind: the names it was to take are free.
+      if (syscall === 'pwrite64') assert.equal((await again.ok('register', { name: 'during-0', type: 'sensor', exclusive: true })).name, 'during-0');
+      again.ws.close();
+    } finally {
+      await hub.kill();
+    }
+  });
+
+  // The retry resumes the member its first attempt made while that attempt's commit is under way:
+  // when the commit fails, the retry is refused too, and the file holds neither.
+  test('--sync full: a registration and its retry (one newToken) while the disk is full are both refused; after a restart the same call makes the member once', { timeout: 60_000 }, async () => {
+    const dir = tempDir('muster-sync-full-retry-');
+    dirs.push(dir);
+    let hub = await spawnHub(['--data', dir, '--sync', 'full']);
+    const params = { name: 'cam', type: 'camera', newToken: 'retry-token-0123456789-0123456789-abcdef' };
+    try {
+      const peer = await RpcPeer.connect(hub.wsUrl);
+      const failing = await attach(hub.pid, ['-e', 'trace=pwrite64', '-e', 'inject=pwrite64:error=ENOSPC', '-o', '/dev/null']);
+      const [first, retry] = await Promise.all([peer.call('register', params), peer.call('register', params)]);
+      await failing.detach();
+      assert.equal(first.error?.data?.code, 'STORE_UNAVAILABLE', JSON.stringify(first));
+      assert.equal(retry.error?.data?.code, 'STORE_UNAVAILABLE', JSON.stringify(retry));
+      peer.ws.close();
+      await hub.kill('SIGKILL');
+      hub = await spawnHub(['--data', dir, '--sync', 'full']);
+      const again = await RpcPeer.connect(hub.wsUrl);
+      assert.equal((await again.ok('list', {})).total, 0, 'nothing of the refused registration in the file');
+      const made = await again.ok('register', params);
+      assert.deepEqual(await again.ok('register', params), made, 'the same call again answers the same member');
+      assert.equal(made.name, 'cam');
+      assert.equal((await again.ok('list', {})).total, 1);
       again.ws.close();
     } finally {
       await hub.kill();

@@ -40,6 +40,8 @@ export interface SqliteStoreOptions {
    * of the machine (the last commits before a power loss may be gone; the file stays consistent).
    */
   synchronous?: 'full' | 'normal';
+  /** Told once, why, when the store stops committing (the hub logs it). */
+  stopped?: (reason: string) => void;
 }
 
 /** Changes written in one transaction at most: a backlog is written a chunk per event-loop turn (~0.5 ms each at most). */
@@ -91,14 +93,16 @@ export class SqliteStore implements Store {
   #sinceCheckpoint = 0;
   /** At `full`: the WAL file, synced before changes written to it are acknowledged (opened at the first). */
   #wal: number | null = null;
-  /** A failed sync: the kernel may have dropped pages it could not write, so nothing more is committed. */
+  /** A failed write or sync: the book is ahead of the file, or the kernel may have dropped pages it could not write; nothing more is committed. */
   #failed: MusterError | null = null;
   readonly #figures: StoreFigures = { changes: 0, commits: 0, syncs: 0, checkpoints: 0 };
+  readonly #stopped: ((reason: string) => void) | undefined;
 
   constructor(options: SqliteStoreOptions) {
     mkdirSync(options.dataDir, { recursive: true });
     this.#retention = options.eventRetention ?? 10_000;
     this.#synchronous = options.synchronous === 'normal' ? 'normal' : 'full';
+    this.#stopped = options.stopped;
     this.#path = join(options.dataDir, 'muster.db');
     this.#db = new Database(this.#path);
     this.#db.pragma('journal_mode = WAL');
@@ -207,11 +211,10 @@ export class SqliteStore implements Store {
       this.#figures.commits++;
       this.#figures.changes += chunk.length;
     } catch (err) {
-      // The disk refused the chunk (full, gone): its callers hear it; the book stays ahead of the file.
-      // An I/O error writing the WAL stops the store as a failed sync does.
+      // The disk refused the chunk (full, gone): the book, which admitted it, is now ahead of the
+      // file, and later changes were decided on it, so the store stops as after a failed sync.
       const code = (err as { code?: unknown }).code;
-      if (typeof code === 'string' && code.startsWith('SQLITE_IOERR')) this.#stop(code);
-      for (const p of chunk) p.reject(this.#failed ?? err);
+      for (const p of chunk) p.reject(this.#stop(typeof code === 'string' ? code : String(err)));
       return;
     }
     if (this.#synchronous === 'normal') this.#acknowledge(chunk);
@@ -298,9 +301,12 @@ export class SqliteStore implements Store {
     this.#schedule();
   }
 
-  /** Takes no more writes: the kernel may have dropped pages it could not write, so a later sync proves nothing about them. */
+  /** Takes no more writes (see #failed); the hub restarts from what the file holds. */
   #stop(why: string): MusterError {
-    this.#failed ??= new MusterError('STORE_UNAVAILABLE', `The SQLite store stopped committing after a failed write or sync of its file (${why}): restart the hub`);
+    if (this.#failed) return this.#failed;
+    const then = why === 'SQLITE_FULL' ? 'free space on its disk, then restart the hub' : 'restart the hub';
+    this.#failed = new MusterError('STORE_UNAVAILABLE', `The SQLite store stopped committing after a failed write or sync of its file (${why}): ${then}`);
+    this.#stopped?.(this.#failed.message);
     return this.#failed;
   }
 
