@@ -38,8 +38,9 @@ describe('register retried with newToken, one hub', () => {
     await eventually(async () => (await namesOfType(h, 'retry-a')).length === 1, 'the first attempt made the member');
     first.ws.terminate();
     const again = await RpcPeer.connect(h.wsUrl);
-    const r = await again.ok<{ id: string; name: string; token: string }>('register', params);
-    assert.deepEqual(r, { id: idOfNewToken(newToken), name: 'cam', token: newToken });
+    const r = await again.ok<{ id: string; name: string; token: string; registeredAt: number }>('register', params);
+    assert.deepEqual(r, { id: idOfNewToken(newToken), name: 'cam', token: newToken, registeredAt: r.registeredAt });
+    assert.ok(Date.now() - r.registeredAt < 60_000, 'when the first attempt made it');
     assert.deepEqual(await namesOfType(h, 'retry-a'), [`cam ${r.id}`]);
     // The member's token is the client's: it heartbeats with it.
     assert.equal((await again.ok<{ status: string }>('heartbeat', { id: r.id, token: newToken })).status, 'alive');
@@ -76,10 +77,12 @@ describe('register retried with newToken, one hub', () => {
     try {
       const b = await second.register(options);
       assert.deepEqual(b, a);
-      assert.deepEqual(a, { id: idOfNewToken(newToken), name: 'kept', token: newToken });
+      assert.deepEqual(a, { id: idOfNewToken(newToken), name: 'kept', token: newToken, registeredAt: a.registeredAt });
       await h.hub.registry.unregister(a.id, { token: ADMIN_TOKEN });
+      await new Promise((r) => setTimeout(r, 2));
       const c = await second.register(options);
-      assert.deepEqual(c, a, 'made anew with the same id, name and token');
+      assert.deepEqual(c, { ...a, registeredAt: c.registeredAt }, 'made anew with the same id, name and token');
+      assert.ok(c.registeredAt > a.registeredAt, 'a member made anew: registeredAt says so');
       assert.deepEqual(await namesOfType(h, 'retry-h'), [`kept ${a.id}`]);
     } finally {
       await second.close();
@@ -137,6 +140,28 @@ describe('re-registration after a reconnect, its answer lost', () => {
   before(async () => { h = await startHub({ sync: 'full' }); });
   after(async () => { await h.stop(); });
 
+  // The hub's answer says when it made the member: the client tells a resume from a member made
+  // anew with the same id (before registeredAt was in the answer, this went unreported).
+  test('with a newToken of its caller, a member the hub lost is made anew with the same id and the client reports member-replaced', async () => {
+    const proxy = await TcpProxy.start(Number(new URL(h.url).port));
+    const client = await connect({ url: proxy.url, reconnect: { initialDelayMs: 50, maxDelayMs: 200 } });
+    const seen: string[] = [];
+    client.on('status', (st) => { if (st.type === 'member-replaced') seen.push(`${st.oldId} -> ${st.id}`); else if (st.type === 'reconnected') seen.push('reconnected'); });
+    try {
+      const m = await client.register({ name: 'own-cam', type: 'retry-j', liveness: { kind: 'ttl', ttlMs: 60_000 }, newToken: token('j1') });
+      const kept = await client.register({ name: 'kept-cam', type: 'retry-j', liveness: { kind: 'ttl', ttlMs: 60_000 }, newToken: token('j2') });
+      await h.hub.registry.unregister(m.id, { token: ADMIN_TOKEN }); // the hub lost it; the client does not know
+      proxy.cut();
+      await eventually(() => seen.includes('reconnected'), 'reconnected');
+      assert.deepEqual(seen, [`${m.id} -> ${m.id}`, 'reconnected'], 'the member made anew is reported; the one resumed is not');
+      assert.deepEqual((await namesOfType(h, 'retry-j')).sort(), [`kept-cam ${kept.id}`, `own-cam ${m.id}`]);
+      assert.equal(await client.heartbeat(m.id), 'alive');
+    } finally {
+      await client.close();
+      await proxy.close();
+    }
+  });
+
   test('a member the hub lost is made anew once, though the answer to the first re-registration never came', async () => {
     const proxy = await TcpProxy.start(Number(new URL(h.url).port));
     const client = await connect({ url: proxy.url, reconnect: { initialDelayMs: 50, maxDelayMs: 200 } });
@@ -186,8 +211,8 @@ describe('register retried with newToken across a kill -9', () => {
         again = await spawnHub(['--data', dir, '--sync', 'full']);
         made.push((await listed(again.url)).includes(`crash-${round}`));
         const retry = await RpcPeer.connect(again.wsUrl);
-        const r = await retry.ok<{ id: string; name: string; token: string }>('register', params);
-        assert.deepEqual(r, { id: idOfNewToken(newToken), name: `crash-${round}`, token: newToken });
+        const r = await retry.ok<{ id: string; name: string; token: string; registeredAt: number }>('register', params);
+        assert.deepEqual(r, { id: idOfNewToken(newToken), name: `crash-${round}`, token: newToken, registeredAt: r.registeredAt });
         assert.deepEqual(await listed(again.url), Array.from({ length: round + 1 }, (_, i) => `crash-${i}`).sort());
         retry.ws.close();
       } finally {
@@ -219,10 +244,10 @@ describe('register retried with newToken, a cluster of two hubs', () => {
       const newToken = token(`c${round}`);
       const params = { name: `twin-${round}`, type: 'retry-e', liveness: { kind: 'ttl', ttlMs: 60_000 }, newToken };
       const peers = await Promise.all([RpcPeer.connect(a.wsUrl), RpcPeer.connect(b.wsUrl)]);
-      const answers = await Promise.all(peers.map((p) => p.ok<{ id: string; name: string; token: string }>('register', params)));
+      const answers = await Promise.all(peers.map((p) => p.ok<{ id: string; name: string; token: string; registeredAt: number }>('register', params)));
       for (const p of peers) p.ws.close();
-      assert.deepEqual(answers[0], { id: idOfNewToken(newToken), name: `twin-${round}`, token: newToken });
-      assert.deepEqual(answers[1], answers[0]);
+      assert.deepEqual(answers[0], { id: idOfNewToken(newToken), name: `twin-${round}`, token: newToken, registeredAt: answers[0]!.registeredAt });
+      assert.deepEqual(answers[1], answers[0], 'the same answer, registeredAt included');
     }
     for (const h of [a, b]) {
       await eventually(async () => (await namesOfType(h, 'retry-e')).length === 5, `${h.hub.registry.hubId} holds the five`);

@@ -221,13 +221,14 @@ export class ConnectionKeeper implements WatchLink {
 
   /**
    * Registers an owned member again; link errors propagate, the hub's refusals are reported.
-   * `lost`: the hub said it no longer has the member, so it is made anew even with the same id
-   * (a caller's own newToken fixes it), and listeners hear `member-replaced` all the same.
+   * A member the hub had lost is made anew, even with the same id (a caller's own newToken fixes
+   * it): its `registeredAt` tells, or `lost` (the hub said so), and listeners hear `member-replaced`.
    */
   async #reregister(m: OwnedMember, conn: RpcConnection, lost = false): Promise<void> {
     try {
       const r = await callHub(conn, 'register', this.members.resumeParams(m), this.#options.timeoutMs);
-      if (r.id !== m.id || lost) {
+      const remade = r.registeredAt !== undefined && m.registeredAt !== undefined && r.registeredAt !== m.registeredAt;
+      if (r.id !== m.id || lost || remade) {
         const oldId = m.id;
         this.members.replace(m, r);
         this.#status.emit({ type: 'member-replaced', oldId, id: r.id, name: r.name });

@@ -9,6 +9,8 @@ export interface OwnedMember {
   id: string;
   name: string;
   token: string;
+  /** When the hub made it: a re-registration answering another was made anew (undefined from a hub that does not say). */
+  registeredAt: number | undefined;
   /** The register params, kept current by update() so a re-registration carries them. */
   params: RegisterParams;
   /** ttl of the member, when it has one (heartbeats every third of it). */
@@ -49,18 +51,19 @@ export class OwnedMembers {
   add(params: RegisterParams, result: RegisterResult, ttlMs: number | undefined, own?: string): OwnedMember {
     // Registered again (the same newToken): this record replaces the one before, and its heartbeats.
     clearInterval(this.#byId.get(result.id)?.timer);
-    const m: OwnedMember = { id: result.id, name: result.name, token: result.token, params, ttlMs, timer: undefined, beating: false, spare: undefined, own };
+    const m: OwnedMember = { id: result.id, name: result.name, token: result.token, registeredAt: result.registeredAt, params, ttlMs, timer: undefined, beating: false, spare: undefined, own };
     this.#byId.set(m.id, m);
     this.#startBeats(m);
     return m;
   }
 
-  /** The hub registered the member anew (it had lost it): new id and token. */
+  /** The hub registered the member anew (it had lost it): new id and token, or the same ones with a caller's own newToken. */
   replace(m: OwnedMember, result: RegisterResult): void {
     this.#byId.delete(m.id);
     m.id = result.id;
     m.name = result.name;
     m.token = result.token;
+    m.registeredAt = result.registeredAt;
     m.spare = undefined;
     this.#byId.set(m.id, m);
   }

@@ -211,7 +211,8 @@ export class RedisStore implements Store {
         throw new MusterError('STORE_UNAVAILABLE', 'The shared store lost its history (Redis was wiped); this hub is joining the new one: try again', { retryAfterMs: EPOCH_CHECK_MS });
       }
       const code = isErrorCode(answer[0]) ? answer[0] : 'INTERNAL';
-      throw new MusterError(code, code === 'NAME_TAKEN' ? `The name ${answer[1]} is taken` : `Refused: ${code} ${answer[1]}`, { detail: answer[1] });
+      const details = answer[2] === undefined ? { detail: answer[1] } : { detail: answer[1], registeredAt: Number(answer[2]) };
+      throw new MusterError(code, code === 'NAME_TAKEN' ? `The name ${answer[1]} is taken` : `Refused: ${code} ${answer[1]}`, details);
     }
     const waiting = this.#waiting.get(ticket);
     if (waiting) {

@@ -138,7 +138,9 @@ for c = 1, tonumber(ARGV[5]) do
   -- A member's hash is written at once (only its set entry may be deferred): EXISTS sees this call's own.
   if not failed then
     for k = a0, a0 + na - 1 do
-      if redis.call('EXISTS', p .. ':m:' .. ARGV[k]) == 1 then failed = {'MEMBER_EXISTS', ARGV[k]} break end
+      -- With when it was made: the hub whose attempt this refuses answers the member as the store has it.
+      local key = p .. ':m:' .. ARGV[k]
+      if redis.call('EXISTS', key) == 1 then failed = {'MEMBER_EXISTS', ARGV[k], redis.call('HGET', key, 'registeredAt') or nil} break end
     end
   end
   if not failed then

@@ -80,7 +80,10 @@ export const RegisterParams = Type.Object({
 }, { additionalProperties: false });
 export type RegisterParams = Static<typeof RegisterParams>;
 
-export const RegisterResult = Type.Object({ id: Id, name: Name, token: Token });
+export const RegisterResult = Type.Object({
+  id: Id, name: Name, token: Token,
+  registeredAt: Type.Number({ description: 'When the hub made the member (ms since the epoch). A resume answers the same; a member made anew (the hub had lost it) another, even with the same id' }),
+});
 export type RegisterResult = Static<typeof RegisterResult>;
 
 export const UpdateParams = Type.Object({

@@ -21,7 +21,7 @@ const STATUS_RESULTS: Readonly<Record<MemberStatus, Readonly<{ status: MemberSta
 export const registryOperations = [
   op({
     name: 'register',
-    summary: 'Register a member; returns its id, its unique name and its token (shown once).',
+    summary: 'Register a member; returns its id, its unique name, its token (shown once) and when the hub made it.',
     params: RegisterParams,
     result: RegisterResult,
     http: { method: 'POST', path: '/v1/members', status: 201 },

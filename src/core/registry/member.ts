@@ -30,7 +30,8 @@ export interface Member extends WheelEntry, OrderLinks<Member> {
   meta: Record<string, string>;
   liveness: Required<LivenessSpec>;
   tokenHash: string;
-  readonly registeredAt: number;
+  /** Set once, but for a member another hub of the cluster made first (registry.ts, mirror.ts). */
+  registeredAt: number;
   lastSeen: number;
   /** Set through MemberIndex.setStatus, which keeps the counts by status. */
   readonly status: MemberStatus;

@@ -170,7 +170,7 @@ function assign(m: Member, s: StoredMember, fields: readonly MemberField[], inde
       case 'attachedTo': m.attachedTo = s.attachedTo ?? null; break;
       case 'status': if (s.status) index.setStatus(m, s.status); break;
       case 'liveness': m.liveness = s.liveness as Member['liveness']; break;
-      case 'registeredAt': break;
+      case 'registeredAt': m.registeredAt = s.registeredAt; break;
       case 'extra': {
         const facts = fromStoredExtra(s.extra);
         m.roles = facts.roles ?? [];

@@ -176,15 +176,19 @@ export class Registry {
         await this.#insert(member, caller.connection, NO_MEMBERS, fixedId !== undefined); // nameFor gave a free name
       } catch (err) {
         const code = (err as MusterError).code;
-        // This registration's first attempt made the member at another hub of the cluster (kept here as the store has it): resume it.
-        if (code === 'MEMBER_EXISTS' && this.#index.holds(member)) return this.#reregister(member, params, liveness, caller, token);
+        // This registration's first attempt made the member at another hub of the cluster (kept here as the store has it,
+        // when it was made too, should that hub's put not be here yet): resume it.
+        if (code === 'MEMBER_EXISTS' && this.#index.holds(member)) {
+          member.registeredAt = Number((err as MusterError).details?.registeredAt ?? member.registeredAt);
+          return this.#reregister(member, params, liveness, caller, token);
+        }
         // Another hub of the cluster took the name first: its change is on its way here; hold the name meanwhile and try the next.
         if (!this.#mirror || params.exclusive || attempt >= RACED_NAME.attempts || code !== 'NAME_TAKEN') throw err;
         this.#index.holdFor(name, RACED_NAME.holdMs);
         continue;
       }
       for (const l of this.#registeredListeners) l(member, false);
-      return { id: member.id, name: member.name, token };
+      return { id: member.id, name: member.name, token, registeredAt: member.registeredAt };
     }
   }
 
@@ -243,7 +247,7 @@ export class Registry {
     this.#liveness.start(member, caller.connection);
     await this.#changes.commit([{ member: toStored(member) }], [], [{ type: 'updated', member: this.view(member) }], undefined, this.#enoughOnceWritten(member));
     for (const l of this.#registeredListeners) l(member, true);
-    return { id: member.id, name: member.name, token };
+    return { id: member.id, name: member.name, token, registeredAt: member.registeredAt };
   }
 
   /** O(1), no disk write: moves the ttl deadline and marks the member seen. */
