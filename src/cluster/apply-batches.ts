@@ -13,8 +13,7 @@ import type { Scripts } from './redis-scripts.js';
 const BATCH_CHANGES = 128;
 const BATCH_BYTES = 512 * 1024;
 
-/** The script's answer for one change: OK and its first revision, a failed condition, or EPOCH. */
-/** The script's answer for one change: OK and its first revision, or the refused condition and what it was about (MEMBER_EXISTS: and the member's registeredAt). */
+/** The script's answer for one change: OK and its first revision, a failed condition and what it was about (MEMBER_EXISTS: and the member's registeredAt), or EPOCH. */
 export type Answer = [string, string | number, string?];
 
 interface Queued {
