@@ -312,7 +312,7 @@ export class Hub implements HubContext, ReloadTarget {
     return {
       name: 'muster', version: VERSION, hubId: this.config.hubId, hubName: this.config.hubName,
       startedAt: this.startedAt, serverTime: now, uptimeMs: now - this.startedAt, host: hostname(),
-      platform: `${platform()} ${release()}`, node: process.version, store: this.#store.kind,
+      platform: `${platform()} ${release()}`, node: process.version, store: this.#store.kind, health: this.health(),
       revision: this.registry.log.revision, members: this.registry.counts(),
       faces: [{ name: 'http+ws', address: this.#url }, ...this.#faces.map((f) => ({ name: f.name, address: f.address }))],
       federation: {

@@ -12,6 +12,7 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
+import { eventually } from './support/eventually.js';
 import { spawnHub, tempDir } from './support/hub.js';
 import { requirePrerequisites } from './support/prerequisites.js';
 import { RpcPeer } from './support/rpc.js';
@@ -117,7 +118,8 @@ describe('durability levels on the disk', () => {
       const why = ((await health.json()) as { reason: string }).reason;
       assert.match(why, new RegExp(`failed write or sync of its file \\(${reason}\\): ${reason === 'SQLITE_FULL' ? 'free space on its disk, then ' : ''}restart the hub`));
       assert.match(await (await fetch(`${hub.url}/metrics`)).text(), /^muster_store_stopped 1$/m);
-      const logged = hub.stdout().split('\n').filter((l) => l.includes('the store takes no more writes'));
+      // The log reaches the pipe on its own time (pino writes asynchronously).
+      const logged = await eventually(() => { const l = hub.stdout().split('\n').filter((x) => x.includes('the store takes no more writes')); return l.length > 0 && l; }, 'the log line');
       assert.equal(logged.length, 1, 'logged once');
       assert.equal(JSON.parse(logged[0]!).reason, why);
       // The rest of the hub keeps serving.

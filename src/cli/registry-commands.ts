@@ -117,7 +117,10 @@ export function registryCommands(program: Command): void {
       if (flags.json) return printJson(i);
       print(fields([
         ['hub', `${i.hubName} (${i.hubId})`], ['version', i.version], ['url', hubTarget(flags).url], ['uptime', age(i.uptimeMs)],
-        ['host', `${i.host}, ${i.platform}, node ${i.node}`], ['store', i.store], ['revision', String(i.revision)],
+        ['host', `${i.host}, ${i.platform}, node ${i.node}`], ['store', i.store],
+        // A hub of an older version does not say.
+        ...(i.health ? [['health', i.health.ok ? 'ok' : `NOT OK: ${i.health.reason ?? ''}`] as [string, string]] : []),
+        ['revision', String(i.revision)],
         ['members', `${i.members.total} (${i.members.alive} alive, ${i.members.suspect} suspect)`],
         ['faces', i.faces.map((f) => `${f.name} ${f.address}`).join(', ')],
         ['registrar', registrarLine(i.federation)],

@@ -15,6 +15,9 @@ export const HubInfo = Type.Object({
   platform: Type.String(),
   node: Type.String(),
   store: Type.String(),
+  health: Type.Object({ ok: Type.Boolean(), reason: Type.Optional(Type.String()) }, {
+    description: 'What /healthz says: not ok while draining, in a cluster while Redis does not answer, or once a failed write or sync of its file stopped the store (writes refused)',
+  }),
   revision: Type.Integer(),
   members: Type.Object({ total: Type.Integer(), alive: Type.Integer(), suspect: Type.Integer(), gone: Type.Integer() }),
   faces: Type.Array(FaceInfo),

@@ -43,6 +43,7 @@ export function Overview() {
       <div class=${'tile' + (last(dropped) + last(throttled) > 0 ? ' bad' : '')}><b data-tile="drops">${rate(last(dropped))} / ${rate(last(throttled))}</b><span>drops / throttles per s</span></div>
     </div>
     ${info.error ? html`<p class="error">${info.error}</p>` : ''}
+    ${i?.health && !i.health.ok ? html`<p class="error" data-health>This hub is not healthy: ${i.health.reason}</p>` : ''}
     <div class="charts">
       <${Chart} title="Members" lines=${[{ label: 'alive', color: '#2a9d4b' }, { label: 'suspect', color: '#e0a100' }, { label: 'gone', color: '#c0392b' }]}
         data=${chartData(h, [levels(h, 'alive'), levels(h, 'suspect'), levels(h, 'gone')])} />
@@ -62,6 +63,7 @@ export function Overview() {
         <tr><td>version</td><td>${i.version}</td></tr>
         <tr><td>up since</td><td>${new Date(i.startedAt).toLocaleString()}</td></tr>
         <tr><td>store</td><td>${i.store}</td></tr>
+        <tr><td>health</td><td data-fact="health">${!i.health ? '' : i.health.ok ? 'ok' : i.health.reason}</td></tr>
         <tr><td>revision</td><td>${i.revision}</td></tr>
         <tr><td>faces</td><td>${i.faces.map((f) => html`<div>${f.name} <code>${f.address}</code></div>`)}</td></tr>
         <tr><td>parent</td><td>${i.federation.registrar ?? '(root)'} ${i.federation.registrar ? (i.federation.connected ? '✓ linked' : '✗ ' + i.federation.lastError) : ''}</td></tr>
