@@ -10,6 +10,16 @@ import type { ReplyWatch } from './reply-watch.js';
 
 type Client = ReturnType<typeof createClient>;
 
+/** Redis's errors for a server that takes no writes now (maxmemory with noeviction, a failed save or AOF write, a replica, loading, busy, ...). */
+const REFUSALS = /^(OOM|MISCONF|READONLY|NOREPLICAS|MASTERDOWN|LOADING|BUSY|TRYAGAIN|CLUSTERDOWN)\b/;
+
+/** A command that failed: STORE_UNAVAILABLE, saying whether Redis refused it (until an operator mends that) or did not answer. */
+export function redisFailure(err: unknown): MusterError {
+  if (err instanceof MusterError) return err;
+  const text = err instanceof Error ? err.message : String(err);
+  return new MusterError('STORE_UNAVAILABLE', REFUSALS.test(text) ? `Redis refused the write: ${text}` : `Redis did not answer: ${text}`);
+}
+
 export class Scripts {
   readonly #client: Client;
   readonly #watch: ReplyWatch;
@@ -38,9 +48,10 @@ export class Scripts {
       if (this.#counts) this.#counts.failures++;
       if (err instanceof MusterError) throw err;
       const text = (err as Error).message;
-      // A script error is a bug of ours; anything else is Redis not answering.
-      if (/^ERR|user_script/.test(text)) throw new MusterError('INTERNAL', `A cluster script failed: ${text}`);
-      throw new MusterError('STORE_UNAVAILABLE', `Redis did not answer: ${text}`);
+      // Redis refusing writes refuses a script before its first write, so nothing of it is written.
+      // Any other script error is a bug of ours.
+      if (!REFUSALS.test(text) && /^ERR|user_script/.test(text)) throw new MusterError('INTERNAL', `A cluster script failed: ${text}`);
+      throw redisFailure(err);
     }
   }
 }

@@ -30,7 +30,7 @@ import { changeArgs } from './change-wire.js';
 import { CHECK_EPOCH, RAISE } from './scripts.js';
 import { ApplyBatches, type Answer } from './apply-batches.js';
 import { exportCluster } from './redis-export.js';
-import { Scripts } from './redis-scripts.js';
+import { redisFailure, Scripts } from './redis-scripts.js';
 import { ReplyWatch } from './reply-watch.js';
 import { ReloadPacing } from './reload-pacing.js';
 import { lostInGap, WaitingChanges } from './waiting-changes.js';
@@ -371,7 +371,7 @@ export class RedisStore implements Store {
     this.stats.commands++;
     return this.watch.answered(this.#cmd.sendCommand<T>(args)).catch((err: unknown) => {
       this.stats.failures++;
-      throw err instanceof MusterError ? err : new MusterError('STORE_UNAVAILABLE', `Redis did not answer: ${(err as Error).message}`);
+      throw redisFailure(err);
     });
   }
 
