@@ -304,8 +304,7 @@ export class SqliteStore implements Store {
   /** Takes no more writes (see #failed); the hub restarts from what the file holds. */
   #stop(why: string): MusterError {
     if (this.#failed) return this.#failed;
-    const then = why === 'SQLITE_FULL' ? 'free space on its disk, then restart the hub' : 'restart the hub';
-    this.#failed = new MusterError('STORE_UNAVAILABLE', `The SQLite store stopped committing after a failed write or sync of its file (${why}): ${then}`);
+    this.#failed = new MusterError('STORE_UNAVAILABLE', `The SQLite store stopped committing after a failed write or sync of its file (${why}): ${why === 'SQLITE_FULL' ? 'free space on its disk, then restart the hub' : 'restart the hub'}`);
     this.#stopped?.(this.#failed.message);
     return this.#failed;
   }

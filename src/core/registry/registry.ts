@@ -178,10 +178,7 @@ export class Registry {
         const code = (err as MusterError).code;
         // This registration's first attempt made the member at another hub of the cluster (kept here as the store has it,
         // when it was made too, should that hub's put not be here yet): resume it.
-        if (code === 'MEMBER_EXISTS' && this.#index.holds(member)) {
-          member.registeredAt = Number((err as MusterError).details?.registeredAt ?? member.registeredAt);
-          return this.#reregister(member, params, liveness, caller, token);
-        }
+        if (code === 'MEMBER_EXISTS' && this.#index.holds(member)) return this.#reregister(member, params, liveness, caller, token, (err as MusterError).details?.registeredAt);
         // Another hub of the cluster took the name first: its change is on its way here; hold the name meanwhile and try the next.
         if (!this.#mirror || params.exclusive || attempt >= RACED_NAME.attempts || code !== 'NAME_TAKEN') throw err;
         this.#index.holdFor(name, RACED_NAME.holdMs);
@@ -237,7 +234,8 @@ export class Registry {
     }
   }
 
-  async #reregister(member: Member, params: RegisterParams, liveness: Required<LivenessSpec>, caller: Caller, token: string): Promise<RegisterResult> {
+  async #reregister(member: Member, params: RegisterParams, liveness: Required<LivenessSpec>, caller: Caller, token: string, madeAt?: unknown): Promise<RegisterResult> {
+    if (typeof madeAt === 'number') member.registeredAt = madeAt;
     member.type = params.type;
     if (params.address !== undefined) member.address = params.address;
     if (params.meta !== undefined) member.meta = params.meta;
