@@ -2,7 +2,8 @@
  * A hub that is not healthy says so where an operator looks: the dashboard's overview (a real
  * browser, Debian's Chromium) shows a banner with the reason, `muster info` a health line, and
  * `/v1/info` the health `/healthz` answers. Shown with a real hub whose disk fills (ENOSPC injected
- * into its writes by strace): the store stops, and the page says why within its next poll.
+ * into its writes by strace): the store stops, and the page says why within its next poll. The
+ * card of the hub's facts keeps each label on one line.
  */
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
@@ -45,6 +46,14 @@ test('dashboard - a hub whose store stopped (a full disk) shows why on the overv
   const page = await browser.open(hub.url);
   await eventually('the overview says the hub is healthy', async () => (await fact(page)) === 'ok', 20_000);
   assert.equal(await page.locator('[data-health]').count(), 0, 'no banner while healthy');
+  // Each label of the hub's facts on one line (a narrow card once stacked them a letter a line).
+  const lines = await page.locator('table.facts td:first-child').evaluateAll((cells) => cells.map((c) => {
+    const range = document.createRange();
+    range.selectNodeContents(c);
+    return `${c.textContent} ${new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size}`;
+  }));
+  assert.ok(lines.length >= 8, lines.join(', '));
+  assert.deepEqual(lines.filter((l) => !l.endsWith(' 1')), [], 'labels on more than one line');
   assert.match((await healthLine()) ?? '', /^health\s+ok$/);
 
   const failing = await attach(hub.pid, ['-e', 'trace=pwrite64', '-e', 'inject=pwrite64:error=ENOSPC', '-o', '/dev/null']);
@@ -54,7 +63,8 @@ test('dashboard - a hub whose store stopped (a full disk) shows why on the overv
 
   const banner = await eventually('the banner', async () => (await page.locator('[data-health]').count()) > 0 && page.locator('[data-health]').textContent(), 10_000);
   assert.match(banner ?? '', /not healthy: The SQLite store stopped committing after a failed write or sync of its file \(SQLITE_FULL\): free space on its disk, then restart the hub/);
-  assert.match((await fact(page)) ?? '', /SQLITE_FULL/);
+  assert.equal(await fact(page), 'not ok (above)');
+  assert.match((await page.locator('[data-fact="health"]').getAttribute('title')) ?? '', /SQLITE_FULL/);
   assert.match((await healthLine()) ?? '', /^health\s+NOT OK: The SQLite store stopped .*\(SQLITE_FULL\)/);
   const info = (await (await fetch(`${hub.url}/v1/info`)).json()) as HubInfo;
   assert.equal(info.health.ok, false);

@@ -63,7 +63,7 @@ export function Overview() {
         <tr><td>version</td><td>${i.version}</td></tr>
         <tr><td>up since</td><td>${new Date(i.startedAt).toLocaleString()}</td></tr>
         <tr><td>store</td><td>${i.store}</td></tr>
-        <tr><td>health</td><td data-fact="health">${!i.health ? '' : i.health.ok ? 'ok' : i.health.reason}</td></tr>
+        <tr><td>health</td><td data-fact="health" title=${i.health?.reason ?? ''}>${!i.health ? '' : i.health.ok ? 'ok' : 'not ok (above)'}</td></tr>
         <tr><td>revision</td><td>${i.revision}</td></tr>
         <tr><td>faces</td><td>${i.faces.map((f) => html`<div>${f.name} <code>${f.address}</code></div>`)}</td></tr>
         <tr><td>parent</td><td>${i.federation.registrar ?? '(root)'} ${i.federation.registrar ? (i.federation.connected ? '✓ linked' : '✗ ' + i.federation.lastError) : ''}</td></tr>
