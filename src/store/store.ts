@@ -149,7 +149,7 @@ export interface Store {
   resynced?(listener: (snapshot: StoreSnapshot) => void): void;
   /** Present when the store can give its durable state at one revision without pausing (a snapshot). */
   export?(): Promise<StoreExport>;
-  /** Why the store takes no more writes until the hub restarts (a failed sync of its file); null while it does. */
+  /** Why the store takes no more writes until the hub restarts (a failed write or sync of its file); null while it does. */
   failure?(): string | null;
   /** Embedded stores: what they wrote so far (read at scrape time). */
   figures?(): StoreFigures;
