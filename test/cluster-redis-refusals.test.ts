@@ -1,8 +1,8 @@
 /**
  * Cluster mode - a Redis that refuses writes (at maxmemory with noeviction; made a replica): a
- * registration answers STORE_UNAVAILABLE saying Redis refused it and why (it was INTERNAL, "a
- * cluster script failed", before 2026-12-06), writes nothing, and the hub goes on serving what
- * needs no write; once the operator mends Redis, the same registration makes its member, once,
+ * registration answers STORE_UNAVAILABLE saying Redis refused the command and why (it was
+ * INTERNAL, "a cluster script failed", before 2026-12-06), writes nothing, and the hub goes on
+ * serving what needs no write; once the operator mends Redis, the same registration makes its member, once,
  * under its name. A real redis-server, a real hub.
  */
 import assert from 'node:assert/strict';
@@ -25,9 +25,9 @@ for (const [what, refuse, mend, reason] of [
   ['at maxmemory with noeviction', async (r: Admin) => {
     const used = Number(/used_memory:(\d+)/.exec(await r.info('memory'))![1]);
     await r.configSet({ 'maxmemory-policy': 'noeviction', maxmemory: String(used - 100_000) });
-  }, async (r: Admin) => { await r.configSet({ maxmemory: '0' }); }, /Redis refused the write: OOM command not allowed/],
+  }, async (r: Admin) => { await r.configSet({ maxmemory: '0' }); }, /Redis refused the command: OOM command not allowed/],
   ['made a replica (of a master that is not there)', async (r: Admin) => { await r.sendCommand(['REPLICAOF', '127.0.0.1', '1']); },
-    async (r: Admin) => { await r.sendCommand(['REPLICAOF', 'NO', 'ONE']); }, /Redis refused the write: READONLY/],
+    async (r: Admin) => { await r.sendCommand(['REPLICAOF', 'NO', 'ONE']); }, /Redis refused the command: READONLY/],
 ] as const) {
   test(`cluster - Redis ${what}: a registration answers STORE_UNAVAILABLE with Redis's reason and writes nothing; mended, it makes its member once`, { timeout: 60_000 }, async () => {
     const redis = await startRedis([]);

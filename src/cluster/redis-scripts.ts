@@ -17,7 +17,7 @@ const REFUSALS = /^(OOM|MISCONF|READONLY|NOREPLICAS|MASTERDOWN|LOADING|BUSY|TRYA
 export function redisFailure(err: unknown): MusterError {
   if (err instanceof MusterError) return err;
   const text = err instanceof Error ? err.message : String(err);
-  return new MusterError('STORE_UNAVAILABLE', REFUSALS.test(text) ? `Redis refused the write: ${text}` : `Redis did not answer: ${text}`);
+  return new MusterError('STORE_UNAVAILABLE', REFUSALS.test(text) ? `Redis refused the command: ${text}` : `Redis did not answer: ${text}`);
 }
 
 export class Scripts {

@@ -235,7 +235,7 @@ export class Registry {
   }
 
   async #reregister(member: Member, params: RegisterParams, liveness: Required<LivenessSpec>, caller: Caller, token: string, madeAt?: unknown): Promise<RegisterResult> {
-    if (typeof madeAt === 'number') member.registeredAt = madeAt;
+    if (typeof madeAt === 'number' && Number.isFinite(madeAt)) member.registeredAt = madeAt;
     member.type = params.type;
     if (params.address !== undefined) member.address = params.address;
     if (params.meta !== undefined) member.meta = params.meta;
