@@ -12,6 +12,10 @@ import { EXPIRE, REAP } from './scripts.js';
 export interface ClusterKeeperOptions {
   /** A command within the store's timeout (STORE_UNAVAILABLE otherwise). */
   send<T>(args: string[]): Promise<T>;
+  /** Commands of this hub's that Redis failed (not answered in time, refused, not connected) so far. */
+  failures(): number;
+  /** Whether this hub's connection to Redis is up. */
+  connected(): boolean;
   scripts: Scripts;
   prefix: string;
   hubId: string;
@@ -36,6 +40,13 @@ export interface ClusterHub {
 /** How often every hub looks for members past their deadline (the expiry lag is about this). */
 const EXPIRE_EVERY_MS = 25;
 const EXPIRE_BATCH = 500;
+/**
+ * After Redis failed a command of this hub, no expiry run until this hub has been connected for
+ * this long without a failure. Heartbeats Redis did not take meanwhile are written once it takes
+ * them again (touches.ts), every hub's within about a second (its reconnection backoff is at most
+ * 1 s): expired before, a member whose client never stopped would be removed.
+ */
+export const EXPIRY_HOLD_MS = 2_000;
 /** Members of lost hubs made suspect per script call (each call stops Redis for its length). */
 const REAP_BATCH = 500;
 const REAP_EVERY_MS = 1_000;
@@ -46,10 +57,14 @@ export class ClusterKeeper {
   #hubs = new Map<string, ClusterHub>();
   #expiring = false;
   #reaping = false;
+  /** The failures count last seen, and since when this hub has been connected without one (null: held until connected). */
+  #failuresSeen = 0;
+  #calmSince: number | null = 0;
   readonly stats = { expired: 0, reaped: 0, leaseRenewals: 0, leaseFailures: 0 };
 
   constructor(options: ClusterKeeperOptions) {
     this.#o = options;
+    this.#failuresSeen = options.failures();
   }
 
   get #p(): string {
@@ -159,7 +174,7 @@ export class ClusterKeeper {
   }
 
   async #expire(): Promise<void> {
-    if (this.#expiring) return;
+    if (this.#expiring || this.#holdingExpiry()) return;
     this.#expiring = true;
     try {
       for (;;) {
@@ -170,6 +185,24 @@ export class ClusterKeeper {
     } finally {
       this.#expiring = false;
     }
+  }
+
+  /** Whether expiry runs are held now (as the last run found it). */
+  get expiryHeld(): boolean {
+    return this.#calmSince === null || Date.now() - this.#calmSince < EXPIRY_HOLD_MS;
+  }
+
+  /** After a failure, until connected and calm for EXPIRY_HOLD_MS: heartbeats Redis missed are written first. */
+  #holdingExpiry(): boolean {
+    const failures = this.#o.failures();
+    const now = Date.now();
+    if (failures !== this.#failuresSeen || !this.#o.connected()) {
+      this.#failuresSeen = failures;
+      this.#calmSince = null;
+      return true;
+    }
+    this.#calmSince ??= now;
+    return now - this.#calmSince < EXPIRY_HOLD_MS;
   }
 
   async #refreshHubs(): Promise<void> {

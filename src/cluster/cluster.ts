@@ -33,7 +33,7 @@ export interface ClusterInfo {
 export interface ClusterMetrics {
   commands: number; failures: number; fed: number; feedLagMs: number; epochs: number; gaps: number;
   busSent: number; busReceived: number; busTimeouts: number; busResubscribed: number; busDropped: Partial<Record<BusDropReason, number>>;
-  expired: number; reaped: number; leaseFailures: number; healthy: boolean; hubs: number;
+  expired: number; reaped: number; leaseFailures: number; heartbeatsUnwritten: number; expiryHeld: boolean; healthy: boolean; hubs: number;
 }
 
 const NO_HUBS: ReadonlyMap<string, ClusterHub> = new Map();
@@ -67,7 +67,8 @@ export class Cluster {
   async start(url: string): Promise<void> {
     const o = this.#o;
     this.#keeper = new ClusterKeeper({
-      send: (args) => this.store.send(args), scripts: this.store.scripts, prefix: this.store.prefix, hubId: o.hubId,
+      send: (args) => this.store.send(args), scripts: this.store.scripts,
+      failures: () => this.store.stats.failures, connected: () => this.store.client.isReady, prefix: this.store.prefix, hubId: o.hubId,
       instance: this.#instance, url, leaseMs: o.leaseMs, graceMs: o.graceMs, eventRetention: o.eventRetention, log: o.log,
       onHubLost: (hub) => this.#bus?.forget(hub),
       onHubJoined: (hub) => this.#bus?.hubJoined(hub),
@@ -98,6 +99,7 @@ export class Cluster {
       commands: s.commands, failures: s.failures, fed: s.fed, feedLagMs: s.feedLagMs, epochs: s.epochs, gaps: s.gaps,
       busSent: b?.sent ?? 0, busReceived: b?.received ?? 0, busTimeouts: b?.timeouts ?? 0, busResubscribed: b?.resubscribed ?? 0,
       busDropped: { ...(b?.dropped ?? {}) }, expired: k?.expired ?? 0, reaped: k?.reaped ?? 0, leaseFailures: k?.leaseFailures ?? 0,
+      heartbeatsUnwritten: this.store.deadlines.pending, expiryHeld: this.#keeper?.expiryHeld ?? false,
       healthy: this.healthy, hubs: this.#keeper?.hubs().size ?? 0,
     };
   }

@@ -3,7 +3,7 @@
  * names, revisions, deadlines: atomic in Redis), appended to the change stream, and reaches every
  * hub through its reader, which tails the stream in order; a hub's own change resolves when its
  * reader has fed it, so the writer hears back after its watchers saw the change. Heartbeats are
- * one pipelined ZADD. A Redis that does not answer within the command timeout makes writes fail
+ * one pipelined ZADD (touches.ts). A Redis that does not answer within the command timeout makes writes fail
  * with STORE_UNAVAILABLE (and the hub unhealthy), never hang.
  *
  * A Redis wiped (FLUSHALL, or restarted without its data) has lost the history: its epoch key is
@@ -22,7 +22,7 @@ import { createClient } from '@redis/client';
 import type { Logger } from 'pino';
 import { MusterError, isErrorCode } from '../errors.js';
 import type { ReadBacklog } from '../store/commit-hold.js';
-import type { Applied, Change, SharedDeadlines, Store, StoreExport, StoreSnapshot } from '../store/store.js';
+import type { Applied, Change, Store, StoreExport, StoreSnapshot } from '../store/store.js';
 import { appliedOf, entriesOf, entryOf, eventsOf, type StreamReply } from './entries.js';
 import { connectClients, type RedisClient } from './redis-connect.js';
 import { readShared } from './redis-snapshot.js';
@@ -33,6 +33,7 @@ import { exportCluster } from './redis-export.js';
 import { redisFailure, Scripts } from './redis-scripts.js';
 import { ReplyWatch } from './reply-watch.js';
 import { ReloadPacing } from './reload-pacing.js';
+import { PendingTouches } from './touches.js';
 import { lostInGap, WaitingChanges } from './waiting-changes.js';
 
 export type { RedisClient };
@@ -61,7 +62,7 @@ const EPOCH_GAP = 1_000;
 
 export class RedisStore implements Store {
   readonly kind = 'redis';
-  readonly deadlines: SharedDeadlines;
+  readonly deadlines: PendingTouches;
   readonly prefix: string;
   readonly #o: RedisStoreOptions;
   readonly #cmd: RedisClient;
@@ -69,9 +70,6 @@ export class RedisStore implements Store {
   /** Every command's deadline (one timer for all), shared with the cluster's other services. */
   readonly watch: ReplyWatch;
   readonly scripts: Scripts;
-  /** Heartbeats since the last ZADD went out: member id -> deadline (the latest wins). */
-  #touched = new Map<string, number>();
-  #touchFlushing = false;
   readonly #listeners: ((a: Applied) => void)[] = [];
   readonly #restartListeners: ((snapshot: StoreSnapshot) => void)[] = [];
   readonly #resyncListeners: ((snapshot: StoreSnapshot) => void)[] = [];
@@ -119,25 +117,7 @@ export class RedisStore implements Store {
       // Written in the history this hub follows now: lost with it if the store is wiped before they are fed.
       sending: (tickets, epoch) => this.#waiting.wroteIn(tickets, epoch),
     });
-    this.deadlines = {
-      touch: (id, at) => {
-        this.#touched.set(id, at);
-        if (!this.#touchFlushing) { this.#touchFlushing = true; setImmediate(() => this.#flushTouches()); }
-      },
-    };
-  }
-
-  /**
-   * Heartbeats of a turn (or of the time the last ZADD took) as one ZADD XX: a member removed
-   * meanwhile is not brought back by a late heartbeat. One ZADD at a time, so what waits is at
-   * most one deadline per member. Not awaited by the heartbeat: a lost one is what the ttl is for.
-   */
-  #flushTouches(): void {
-    if (this.#touched.size === 0 || this.#closed) { this.#touchFlushing = false; return; }
-    const args = ['ZADD', `${this.prefix}:deadlines`, 'XX'];
-    for (const [id, at] of this.#touched) args.push(String(at), id);
-    this.#touched = new Map();
-    this.#send(args).catch(() => {}).finally(() => this.#flushTouches());
+    this.deadlines = new PendingTouches(`${this.prefix}:deadlines`, (args) => this.#send(args));
   }
 
   /** The client for commands, shared with the cluster's other services (leases, the bus). */
@@ -195,7 +175,7 @@ export class RedisStore implements Store {
     const ticket = `${this.#o.hubId}:${this.#instance}:${this.#nextTicket++}`;
     const wire = changeArgs(change, ticket);
     // The script sets the deadline of a member it writes whole: a heartbeat of this turn need not.
-    for (const id of wire.wholeIds) this.#touched.delete(id);
+    for (const id of wire.wholeIds) this.deadlines.forget(id);
     const fed = this.#waiting.add(ticket, change, this.#epoch);
     let answer: Answer;
     try {
@@ -377,6 +357,7 @@ export class RedisStore implements Store {
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.deadlines.close();
     this.#batches.close(new MusterError('SHUTTING_DOWN'));
     this.#waiting.failAll(new MusterError('SHUTTING_DOWN'));
     this.watch.close();

@@ -1,0 +1,110 @@
+/**
+ * Cluster mode - heartbeats while Redis is away: a ttl member whose client goes on heartbeating
+ * through a Redis outage longer than its ttl (frozen, killed and restarted, refusing writes) is
+ * not expired when Redis is back, while one whose client stopped is. Before 2026-12-06 a
+ * heartbeat Redis did not take was dropped, and the first expiry run after the outage removed
+ * every such member (its SDK then registered it again under a new id). Real hub processes, a
+ * real redis-server.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createClient } from '@redis/client';
+import { spawnHub, tempDir, type HubProcess } from './support/hub.js';
+import { startRedis, type TestRedis } from './support/redis.js';
+import { RpcPeer } from './support/rpc.js';
+
+let redis: TestRedis;
+const hubs: HubProcess[] = [];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const TTL_MS = 1_500;
+/** Longer than the ttl, and than the hubs' store timeout: every hub sees Redis fail. */
+const OUTAGE_MS = 3_500;
+
+before(async () => {
+  redis = await startRedis();
+  const env = { MUSTER_CLUSTER_LEASE_MS: '3000', MUSTER_STORE_TIMEOUT_MS: '1000' };
+  for (const id of ['ha', 'hb']) hubs.push(await spawnHub(['--cluster', redis.url, '--hub-id', id, '--data', tempDir()], env));
+});
+after(async () => {
+  for (const h of hubs) await h.kill('SIGKILL');
+  await redis.stop();
+});
+
+/** A gauge of a hub's /metrics. */
+async function gauge(h: HubProcess, name: string): Promise<number> {
+  return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(await (await fetch(`${h.url}/metrics`)).text())?.[1]);
+}
+
+/**
+ * Registers two ttl members at the first hub, watched at the second, runs `outage` while one
+ * heartbeats every 400 ms and the other is silent, then waits two ttls past Redis's return.
+ */
+async function throughOutage(label: string, outage: () => Promise<void>): Promise<void> {
+  const beating = await RpcPeer.connect(hubs[0]!.wsUrl);
+  const quiet = await RpcPeer.connect(hubs[0]!.wsUrl);
+  const watcher = await RpcPeer.connect(hubs[1]!.wsUrl);
+  await watcher.ok('watch', { filter: { prefix: `${label}-` } });
+  const kept = await beating.ok<{ id: string; token: string }>('register', { name: `${label}-beating`, type: 'cam', exclusive: true, liveness: { kind: 'ttl', ttlMs: TTL_MS } });
+  await quiet.ok('register', { name: `${label}-quiet`, type: 'cam', exclusive: true, liveness: { kind: 'ttl', ttlMs: TTL_MS } });
+  let beats = true;
+  const answers: unknown[] = [];
+  const beater = (async () => {
+    while (beats) {
+      const r = await beating.call('heartbeat', { id: kept.id, token: kept.token });
+      answers.push(r.result ?? r.error);
+      await sleep(400);
+    }
+  })();
+  try {
+    await outage();
+    await sleep(2 * TTL_MS + 1_000);
+    beats = false;
+    await beater;
+    assert.ok(answers.length > 8 && answers.every((a) => (a as { status?: string })?.status === 'alive'), `heartbeats answered alive throughout: ${JSON.stringify(answers.filter((a) => (a as { status?: string })?.status !== "alive").slice(0, 3))} of ${answers.length}`);
+    const removed = watcher.notifications.filter((n) => n.method === 'event' && n.params.event.type === 'removed').map((n) => n.params.event.member.name as string);
+    assert.deepEqual(removed, [`${label}-quiet`], 'the silent member expired, the heartbeating one did not');
+    for (const h of hubs) {
+      assert.equal(await gauge(h, 'muster_cluster_heartbeats_unwritten'), 0, 'every kept heartbeat written');
+      assert.equal(await gauge(h, 'muster_cluster_expiry_held'), 0, 'expiry runs again');
+      const members = (await (await fetch(`${h.url}/v1/members?prefix=${label}-`)).json()).members as { id: string; name: string; status: string }[];
+      assert.deepEqual(members.map((m) => [m.id, m.status]), [[kept.id, 'alive']], `${h.url} holds the heartbeating member, alive, under its id`);
+    }
+  } finally {
+    beats = false;
+    await beater;
+    for (const p of [beating, quiet, watcher]) await p.close();
+  }
+}
+
+describe('cluster - heartbeats while Redis is away', () => {
+  test('Redis frozen for longer than the ttl: the heartbeating member stays, the silent one expires', { timeout: 40_000 }, async () => {
+    await throughOutage('frozen', () => redis.pause(OUTAGE_MS));
+  });
+
+  test('Redis killed and restarted after longer than the ttl (appendfsync always): the heartbeating member stays', { timeout: 60_000 }, async () => {
+    await throughOutage('killed', async () => {
+      await redis.stop({ keepData: true });
+      await sleep(OUTAGE_MS);
+      // The heartbeating member's deadline waits at its hub, whose expiry runs are held.
+      assert.equal(await gauge(hubs[0]!, 'muster_cluster_heartbeats_unwritten'), 1);
+      assert.equal(await gauge(hubs[0]!, 'muster_cluster_expiry_held'), 1);
+      redis = await redis.restart();
+    });
+  });
+
+  test('Redis refusing writes (maxmemory, noeviction) for longer than the ttl: the heartbeating member stays', { timeout: 40_000 }, async () => {
+    const admin = createClient({ url: redis.url });
+    admin.on('error', () => {});
+    await admin.connect();
+    try {
+      await throughOutage('refusing', async () => {
+        const used = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))![1]);
+        await admin.configSet({ 'maxmemory-policy': 'noeviction', maxmemory: String(used - 100_000) });
+        await sleep(OUTAGE_MS);
+        await admin.configSet({ maxmemory: '0' });
+      });
+    } finally {
+      await admin.quit().catch(() => {});
+    }
+  });
+});
