@@ -184,6 +184,10 @@ export class Hub implements HubContext, ReloadTarget {
     const store = options.store ?? cluster?.store ?? new SqliteStore({
       dataDir: config.dataDir, eventRetention: config.eventRetention, synchronous: config.sync,
       stopped: (reason) => log.error({ reason }, 'the store takes no more writes'),
+      checkpoints: {
+        failing: (reason) => log.error({ reason }, 'a checkpoint of the store failed: its WAL grows until one ends (commits are still durable)'),
+        mended: (failures) => log.info({ failures }, 'checkpoints of the store end again'),
+      },
     });
     const opening = performance.now();
     log.info({ store: store.kind, ...(cluster ? {} : { dataDir: config.dataDir }) }, 'loading the store');

@@ -3,7 +3,7 @@ import { Counter, Gauge, Registry as PromRegistry, collectDefaultMetrics } from 
 import type { BusTotals } from './core/bus/relay.js';
 
 /** The embedded store's figures (the store port's StoreFigures; metrics imports no store). */
-interface StoreFigures { changes: number; commits: number; syncs: number; checkpoints: number }
+interface StoreFigures { changes: number; commits: number; syncs: number; checkpoints: number; checkpointFailures: number; walBytes: number }
 
 /** Why the cluster's bus lost a message (`muster_cluster_bus_dropped_total{reason}`). */
 export const CLUSTER_DROP_REASONS = ['queue-full', 'redis-error', 'no-subscriber', 'no-member', 'unreadable'] as const;
@@ -117,6 +117,8 @@ export class Metrics {
     counter('muster_store_commits_total', 'Transactions that wrote them (the changes of one event-loop turn, 64 at most, go in one)', (s) => s.commits);
     counter('muster_store_syncs_total', 'Syncs of the file before acknowledging (--sync full; each covers every commit since the last began)', (s) => s.syncs);
     counter('muster_store_checkpoints_total', 'Checkpoints ended: the WAL copied into the database file, so that it starts again from its beginning', (s) => s.checkpoints);
+    counter('muster_store_checkpoint_failures_total', 'Checkpoints that failed (the disk full or failing where the database file grows): the WAL grows until one ends', (s) => s.checkpointFailures);
+    new Gauge({ name: 'muster_store_wal_bytes', help: 'Bytes in the WAL file: a few MB while checkpoints end', registers: [this.registry], collect() { this.set(f().walBytes); } });
     new Gauge({ name: 'muster_store_stopped', help: '1 once a failed write or sync of the file stopped the store: writes answer STORE_UNAVAILABLE until the hub restarts', registers: [this.registry], collect() { this.set(stopped() ? 1 : 0); } });
   }
 

@@ -98,6 +98,11 @@ export class CheckpointThread {
     this.#opened.catch(() => {});
   }
 
+  /** The thread ended or failed: nothing sent to it is answered any more (a new CheckpointThread starts another). */
+  get ended(): boolean {
+    return this.#checkpointer.broken;
+  }
+
   /** Resolves once the WAL is copied into the database file as far as readers allow (synced at the connection's level). */
   async checkpoint(): Promise<void> {
     await this.#opened;

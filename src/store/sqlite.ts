@@ -14,7 +14,7 @@
  * for a sync. Acknowledgements, and the feed, keep revision order.
  *
  * This connection never checkpoints on its own (a checkpoint syncs): every CHECKPOINT_EVERY
- * commits the checkpoint thread (sqlite-checkpointer.ts) does, in two steps (#checkpoint).
+ * commits the checkpoint thread (sqlite-checkpointer.ts) does, in two steps (sqlite-checkpoints.ts).
  */
 import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
@@ -25,7 +25,7 @@ import { CommitHold, type ReadBacklog } from './commit-hold.js';
 import { ConditionBook, type BookEntry } from './conditions.js';
 import { openSqliteExport } from './sqlite-export.js';
 import { memberOfRow, MEMBER_COLUMNS, storedRevision, type RawRow } from './sqlite-rows.js';
-import { CheckpointThread } from './sqlite-checkpoint-thread.js';
+import { Checkpoints, type CheckpointEvents } from './sqlite-checkpoints.js';
 import { createSchema, preparedWrites, rowOf, type MemberRow, type RowBatch, type RowChange, type Writes } from './sqlite-writes.js';
 import { withRevision, type Applied, type Change, type Store, type StoreExport, type StoreFigures, type StoreSnapshot, type StoredEvent, type StoredMember } from './store.js';
 
@@ -42,12 +42,12 @@ export interface SqliteStoreOptions {
   synchronous?: 'full' | 'normal';
   /** Told once, why, when the store stops committing (the hub logs it). */
   stopped?: (reason: string) => void;
+  /** Told when checkpoints begin to fail, and when one ends again (the hub logs it). */
+  checkpoints?: CheckpointEvents;
 }
 
 /** Changes written in one transaction at most: a backlog is written a chunk per event-loop turn (~0.5 ms each at most). */
 const CHUNK_CHANGES = 64;
-/** Commits between checkpoints asked of the checkpoint thread (~2.4 WAL pages each one at a time: under SQLite's 1,000-page default). */
-const CHECKPOINT_EVERY = 256;
 
 interface Pending {
   applied: Applied;
@@ -67,8 +67,9 @@ export class SqliteStore implements Store {
   readonly #exports = new Set<StoreExport>();
   readonly #retention: number;
   readonly #writes: Writes;
-  /** Checkpoints the file on a connection of its own. */
-  #checkpointer: CheckpointThread | null = null;
+  /** Checkpoints the file on a connection of its own (null until open). */
+  #checkpoints: Checkpoints | null = null;
+  readonly #checkpointEvents: CheckpointEvents | undefined;
   /** Applied, not yet written: from #written on (a backlog is taken a chunk at a time without copying the rest). */
   #pending: Pending[] = [];
   #written = 0;
@@ -79,23 +80,17 @@ export class SqliteStore implements Store {
   #unsynced: Pending[] = [];
   /** The sync under way (at most one: what is written meanwhile waits for the next). */
   #syncing: Promise<void> | null = null;
-  /** A checkpoint's first step under way: commits go on meanwhile. */
-  #copying: Promise<void> | null = null;
-  /** A checkpoint's second step under way: nothing is written here meanwhile. */
-  #checkpointing: Promise<void> | null = null;
   readonly #listeners: ((a: Applied) => void)[] = [];
   /** Also each member's row (sqlite-writes.ts: new members get increasing slots, so they go on the last page). */
   #book = new ConditionBook();
   #lastSlot = 0;
   #revision = 0;
   #epoch = '';
-  /** Commits made since the checkpoint thread last checkpointed. */
-  #sinceCheckpoint = 0;
   /** At `full`: the WAL file, synced before changes written to it are acknowledged (opened at the first). */
   #wal: number | null = null;
   /** A failed write or sync: the book is ahead of the file, or the kernel may have dropped pages it could not write; nothing more is committed. */
   #failed: MusterError | null = null;
-  readonly #figures: StoreFigures = { changes: 0, commits: 0, syncs: 0, checkpoints: 0 };
+  readonly #figures = { changes: 0, commits: 0, syncs: 0 };
   readonly #stopped: ((reason: string) => void) | undefined;
 
   constructor(options: SqliteStoreOptions) {
@@ -103,6 +98,7 @@ export class SqliteStore implements Store {
     this.#retention = options.eventRetention ?? 10_000;
     this.#synchronous = options.synchronous === 'normal' ? 'normal' : 'full';
     this.#stopped = options.stopped;
+    this.#checkpointEvents = options.checkpoints;
     this.#path = join(options.dataDir, 'muster.db');
     this.#db = new Database(this.#path);
     this.#db.pragma('journal_mode = WAL');
@@ -134,7 +130,7 @@ export class SqliteStore implements Store {
     this.#epoch = epoch?.value ?? randomUUID();
     if (!epoch) this.#db.prepare("INSERT INTO settings (key, value) VALUES ('epoch', ?)").run(this.#epoch);
     this.#book = new ConditionBook(members, (_m, i) => rows[i]![0]);
-    this.#checkpointer = new CheckpointThread({ path: this.#path, synchronous: this.#synchronous });
+    this.#checkpoints = new Checkpoints({ path: this.#path, synchronous: this.#synchronous }, this.#checkpointEvents);
     return { members, events, position: { revision: this.#revision, epoch: this.#epoch } };
   }
 
@@ -181,7 +177,7 @@ export class SqliteStore implements Store {
   #flush(now = false): void {
     this.#flushScheduled = false;
     const left = this.#pending.length - this.#written;
-    if (this.#checkpointing || left === 0) return;
+    if (this.#checkpoints?.holding || left === 0) return;
     // The rest of a burst is still being handled: one commit (and one sync) for all of it.
     if (!now && left < CHUNK_CHANGES && this.#hold.wait()) {
       this.#flushScheduled = true;
@@ -206,7 +202,7 @@ export class SqliteStore implements Store {
     }
     try {
       if (this.#failed) throw this.#failed;
-      if (!this.#checkpointer) throw new Error('the SQLite store is not open');
+      if (!this.#checkpoints) throw new Error('the SQLite store is not open');
       this.#writes.batch(batchOf(chunk));
       this.#figures.commits++;
       this.#figures.changes += chunk.length;
@@ -219,7 +215,7 @@ export class SqliteStore implements Store {
     }
     if (this.#synchronous === 'normal') this.#acknowledge(chunk);
     else this.#acknowledgeOrSync(chunk);
-    if (++this.#sinceCheckpoint >= CHECKPOINT_EVERY && !this.#copying) this.#checkpoint();
+    this.#checkpoints.committed(() => this.#schedule());
   }
 
   /**
@@ -276,31 +272,6 @@ export class SqliteStore implements Store {
     }
   }
 
-  /**
-   * The WAL copied into the file by the checkpoint thread, the whole of it, so that the next
-   * commit starts the WAL again from its beginning (it stays a few MB). The first step copies and
-   * syncs what is there while commits go on: most of the work (7-46 ms at `normal` on the bench's
-   * VMs), which held commits would wait out. The second, with commits held, copies the few they
-   * wrote meanwhile (commits that never pause would leave the WAL growing without end).
-   */
-  #checkpoint(): void {
-    this.#sinceCheckpoint = 0;
-    this.#copying = this.#checkpointInSteps(this.#checkpointer!);
-  }
-
-  async #checkpointInSteps(checkpointer: CheckpointThread): Promise<void> {
-    // A failed checkpoint is tried again CHECKPOINT_EVERY commits later; the WAL grows meanwhile.
-    // Only a second step that ended is counted: the WAL then starts again (what the metric says).
-    await checkpointer.checkpoint().catch(() => {});
-    let copied = false;
-    this.#checkpointing = checkpointer.checkpoint().then(() => { copied = true; }, () => {});
-    await this.#checkpointing;
-    if (copied) this.#figures.checkpoints++;
-    this.#checkpointing = null;
-    this.#copying = null;
-    this.#schedule();
-  }
-
   /** Takes no more writes (see #failed); the hub restarts from what the file holds. */
   #stop(why: string): MusterError {
     if (this.#failed) return this.#failed;
@@ -314,7 +285,8 @@ export class SqliteStore implements Store {
   }
 
   figures(): StoreFigures {
-    return { ...this.#figures };
+    const c = this.#checkpoints;
+    return { ...this.#figures, checkpoints: c?.figures.checkpoints ?? 0, checkpointFailures: c?.figures.failures ?? 0, walBytes: c?.walBytes() ?? 0 };
   }
 
   /**
@@ -351,14 +323,15 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     for (const exp of [...this.#exports]) exp.close();
     for (;;) {
-      if (this.#copying) await this.#copying;
+      const checkpoint = this.#checkpoints?.running;
+      if (checkpoint) await checkpoint;
       else if (this.#pending.length > this.#written) this.#flush(true);
       else if (this.#syncing) await this.#syncing;
       else if (this.#unsynced.length > 0) this.#sync();
       else break;
     }
-    await this.#checkpointer?.close();
-    this.#checkpointer = null;
+    await this.#checkpoints?.close();
+    this.#checkpoints = null;
     if (this.#wal !== null) closeSync(this.#wal);
     this.#wal = null;
     if (this.#db.open) this.#db.close();

@@ -163,6 +163,10 @@ export interface StoreFigures {
   syncs: number;
   /** Checkpoints ended: the WAL copied into the database file. */
   checkpoints: number;
+  /** Checkpoints that failed (the WAL grows until one ends). */
+  checkpointFailures: number;
+  /** Bytes in the WAL file now. */
+  walBytes: number;
 }
 
 /** The event JSON with its revision: `{"revision":N,` + the rest of the draft. */
