@@ -12,6 +12,8 @@ import type { SharedDeadlines } from '../store/store.js';
 
 /** Between a write Redis did not take and the next try. */
 export const RETRY_MS = 100;
+/** Deadlines a ZADD at most: what a long outage kept goes in writes of a few ms of Redis's time each. */
+const MAX_PER_WRITE = 10_000;
 
 export class PendingTouches implements SharedDeadlines {
   readonly #key: string;
@@ -54,13 +56,28 @@ export class PendingTouches implements SharedDeadlines {
     this.#retry = null;
   }
 
+  /** The oldest MAX_PER_WRITE heartbeats (all of them, usually), out of #touched. */
+  #take(): Map<string, number> {
+    const all = this.#touched;
+    if (all.size <= MAX_PER_WRITE) {
+      this.#touched = new Map();
+      return all;
+    }
+    const some = new Map<string, number>();
+    for (const [id, at] of all) {
+      some.set(id, at);
+      all.delete(id);
+      if (some.size === MAX_PER_WRITE) break;
+    }
+    return some;
+  }
+
   #flush(): void {
     if (this.#touched.size === 0 || this.#closed) {
       this.#flushing = false;
       return;
     }
-    const batch = (this.#sending = this.#touched);
-    this.#touched = new Map();
+    const batch = (this.#sending = this.#take());
     const args = ['ZADD', this.#key, 'XX'];
     for (const [id, at] of batch) args.push(String(at), id);
     this.#send(args).then(() => {
