@@ -3,8 +3,9 @@
  * through a Redis outage longer than its ttl (frozen, killed and restarted, refusing writes) is
  * not expired when Redis is back, while one whose client stopped is. Before 2026-12-06 a
  * heartbeat Redis did not take was dropped, and the first expiry run after the outage removed
- * every such member (its SDK then registered it again under a new id). Real hub processes, a
- * real redis-server.
+ * every such member (its SDK then registered it again under a new id). A session member whose
+ * client leaves while Redis is down turns suspect once Redis is back and is removed after its
+ * grace (it stayed alive for ever before). Real hub processes, a real redis-server.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -106,5 +107,26 @@ describe('cluster - heartbeats while Redis is away', () => {
     } finally {
       await admin.quit().catch(() => {});
     }
+  });
+});
+
+describe('cluster - sessions that end while Redis is away', () => {
+  test('a session member whose client disconnects while Redis is down turns suspect and is removed after its grace once Redis is back', { timeout: 60_000 }, async () => {
+    const member = await RpcPeer.connect(hubs[0]!.wsUrl);
+    const watcher = await RpcPeer.connect(hubs[1]!.wsUrl);
+    await watcher.ok('watch', { filter: { prefix: 'ended-' } });
+    await member.ok('register', { name: 'ended-session', type: 'cam', exclusive: true, liveness: { kind: 'session', graceMs: 1_000 } });
+    await redis.stop({ keepData: true });
+    await member.close();
+    await sleep(1_500);
+    redis = await redis.restart();
+    const removed = async () => watcher.notifications.some((n) => n.method === 'event' && n.params.event.type === 'removed' && n.params.event.member.name === 'ended-session');
+    const deadline = Date.now() + 15_000;
+    while (!(await removed()) && Date.now() < deadline) await sleep(100);
+    const members = (await (await fetch(`${hubs[1]!.url}/v1/members?prefix=ended-`)).json()).members as { name: string; status: string }[];
+    assert.deepEqual(members, [], `no member left behind: ${JSON.stringify(members)}`);
+    const events = watcher.notifications.filter((n) => n.method === 'event').map((n) => `${n.params.event.type} ${n.params.event.member.status} ${n.params.event.reason ?? ''}`.trim());
+    assert.deepEqual(events, ['added alive', 'updated suspect', 'removed gone session-lost'], 'suspect once Redis took it, then removed after the grace');
+    await watcher.close();
   });
 });

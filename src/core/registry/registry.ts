@@ -21,6 +21,7 @@ import { MemberIndex, RACED_NAME } from './member-index.js';
 import { listPage } from './list-order.js';
 import { Changes, type AdminEventDraft, type EventDraft } from './changes.js';
 import { Mirror } from './mirror.js';
+import { StatusRetries } from './status-retries.js';
 import { rejoin, resync } from './rejoin.js';
 import { assertRoles } from './roles.js';
 import { assertMayRegister, authorizedMember, RegistrationPolicy } from './access.js';
@@ -48,6 +49,8 @@ export class Registry {
   /** Cluster mode: applies other hubs' changes to this hub's members (null for a store of its own). */
   readonly #mirror: Mirror | null;
   readonly #changes: Changes;
+  /** Cluster mode: status changes Redis did not take, written again. */
+  readonly #statusRetries: StatusRetries | null;
   readonly #enoughOnceWritten: (member: Member) => boolean;
   #closed = false;
   /** Plain counters (read by /metrics at scrape time; cheaper than a metrics call per heartbeat). */
@@ -61,8 +64,8 @@ export class Registry {
     this.#now = options.now ?? Date.now;
     this.#enoughOnceWritten = options.enoughOnceWritten ?? (() => false);
     this.#liveness = new Liveness(this.#index, {
-      // A status change is an event but not a write; a lapse is a removal like any other.
-      statusChanged: (m) => void this.#changes.commit([{ member: toStored(m), fields: STATUS }], [], [{ type: 'updated', member: this.view(m) }], undefined, this.#enoughOnceWritten(m)).catch(() => {}),
+      // A status change is an event (a write of the status in a cluster); a lapse is a removal like any other.
+      statusChanged: (m) => void this.changed(m, undefined, STATUS).catch((err: unknown) => this.#statusRetries?.failed(m, err)),
       lapsed: (m, reason) => void this.remove(m, reason).catch(() => {}),
     }, this.#now, options.store.deadlines ?? null);
     this.#mirror = options.store.deadlines ? new Mirror(this.#index, {
@@ -74,14 +77,14 @@ export class Registry {
       movedAway: (m) => (m.attachedTo == null && m.connection?.open ? void this.resume(m, m.connection).catch(() => {}) : this.#liveness.unbind(m)),
     }) : null;
     this.#changes = new Changes(options.store, log, this.hubId, this.#mirror, this.#now);
-    // Cluster mode: the shared store was wiped and joined anew (rejoin.ts).
+    this.#statusRetries = this.#mirror ? new StatusRetries((m) => this.changed(m, undefined, STATUS), (m) => this.#index.holds(m) && m.attachedTo === this.hubId) : null;
+    // Cluster mode: the shared store was wiped and joined anew, or loaded whole again after this hub fell behind (rejoin.ts).
     const mirror = this.#mirror;
     if (mirror) options.store.restarted?.((snapshot) => rejoin(snapshot, {
       hubId: this.hubId, index: this.#index, log, mirror, evict: (m) => this.#unindex(m, 'evicted'),
       forget: (m) => { this.#index.delete(m); this.#liveness.stop(m); },
       put: (m) => this.#changes.commit([{ member: toStored(m) }], [], [{ type: 'added', member: this.view(m) }], { namesFree: [m.name] }),
     }));
-    // Cluster mode: this hub fell behind the change stream and the store was loaded whole again.
     if (mirror) options.store.resynced?.((snapshot) => resync(snapshot, { index: this.#index, log, mirror }));
   }
 
@@ -380,6 +383,7 @@ export class Registry {
   close(): void {
     this.#closed = true;
     this.#liveness.close(this.#index.values());
+    this.#statusRetries?.close();
   }
 
   #assertOpen(): void {
