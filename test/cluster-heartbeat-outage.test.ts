@@ -5,9 +5,11 @@
  * heartbeat Redis did not take was dropped, and the first expiry run after the outage removed
  * every such member (its SDK then registered it again under a new id). A session member whose
  * client leaves while Redis is down turns suspect once Redis is back and is removed after its
- * grace (it stayed alive for ever before). Real hub processes, a real redis-server.
+ * grace (it stayed alive for ever before); a probed member whose probes fail then is removed at
+ * every hub (it stayed at the others before). Real hub processes, a real redis-server.
  */
 import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { createClient } from '@redis/client';
 import { spawnHub, tempDir, type HubProcess } from './support/hub.js';
@@ -110,7 +112,7 @@ describe('cluster - heartbeats while Redis is away', () => {
   });
 });
 
-describe('cluster - sessions that end while Redis is away', () => {
+describe('cluster - sessions and probes that end while Redis is away', () => {
   test('a session member whose client disconnects while Redis is down turns suspect and is removed after its grace once Redis is back', { timeout: 60_000 }, async () => {
     const member = await RpcPeer.connect(hubs[0]!.wsUrl);
     const watcher = await RpcPeer.connect(hubs[1]!.wsUrl);
@@ -127,6 +129,28 @@ describe('cluster - sessions that end while Redis is away', () => {
     assert.deepEqual(members, [], `no member left behind: ${JSON.stringify(members)}`);
     const events = watcher.notifications.filter((n) => n.method === 'event').map((n) => `${n.params.event.type} ${n.params.event.member.status} ${n.params.event.reason ?? ''}`.trim());
     assert.deepEqual(events, ['added alive', 'updated suspect', 'removed gone session-lost'], 'suspect once Redis took it, then removed after the grace');
+    await watcher.close();
+  });
+
+  test('a probed member whose probes fail while Redis is down is removed once Redis is back, at every hub', { timeout: 60_000 }, async () => {
+    const device = createServer((socket) => socket.end());
+    await new Promise<void>((resolve) => device.listen(0, '127.0.0.1', resolve));
+    const port = (device.address() as { port: number }).port;
+    const watcher = await RpcPeer.connect(hubs[1]!.wsUrl);
+    await watcher.ok('watch', { filter: { prefix: 'probed-' } });
+    const r = await fetch(`${hubs[0]!.url}/v1/members`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'probed-device', type: 'cam', liveness: { kind: 'probe', target: `tcp://127.0.0.1:${port}`, intervalMs: 100, timeoutMs: 100, failures: 2 } }) });
+    assert.equal(r.status, 201);
+    await sleep(500);
+    await redis.stop({ keepData: true });
+    await new Promise<void>((resolve) => device.close(() => resolve()));
+    await sleep(1_500);
+    redis = await redis.restart();
+    const gone = async (h: HubProcess) => ((await (await fetch(`${h.url}/v1/members?prefix=probed-`)).json()).members as unknown[]).length === 0;
+    const until = Date.now() + 15_000;
+    while (!((await gone(hubs[0]!)) && (await gone(hubs[1]!))) && Date.now() < until) await sleep(100);
+    for (const h of hubs) assert.ok(await gone(h), `${h.url} holds no probed member whose probes failed`);
+    const events = watcher.notifications.filter((n) => n.method === 'event').map((n) => `${n.params.event.type} ${n.params.event.reason ?? ''}`.trim());
+    assert.equal(events.at(-1), 'removed probe-failed', JSON.stringify(events));
     await watcher.close();
   });
 });

@@ -21,8 +21,8 @@ import { MemberIndex, RACED_NAME } from './member-index.js';
 import { listPage } from './list-order.js';
 import { Changes, type AdminEventDraft, type EventDraft } from './changes.js';
 import { Mirror } from './mirror.js';
-import { StatusRetries } from './status-retries.js';
-import { rejoin, resync } from './rejoin.js';
+import { LivenessRetries } from './liveness-retries.js';
+import { followStore } from './rejoin.js';
 import { assertRoles } from './roles.js';
 import { assertMayRegister, authorizedMember, RegistrationPolicy } from './access.js';
 import type { Caller, RegistryOptions } from './registry-options.js';
@@ -49,8 +49,8 @@ export class Registry {
   /** Cluster mode: applies other hubs' changes to this hub's members (null for a store of its own). */
   readonly #mirror: Mirror | null;
   readonly #changes: Changes;
-  /** Cluster mode: status changes Redis did not take, written again. */
-  readonly #statusRetries: StatusRetries | null;
+  /** Cluster mode: what liveness wrote and Redis did not take, written again. */
+  readonly #retries: LivenessRetries | null;
   readonly #enoughOnceWritten: (member: Member) => boolean;
   #closed = false;
   /** Plain counters (read by /metrics at scrape time; cheaper than a metrics call per heartbeat). */
@@ -64,9 +64,11 @@ export class Registry {
     this.#now = options.now ?? Date.now;
     this.#enoughOnceWritten = options.enoughOnceWritten ?? (() => false);
     this.#liveness = new Liveness(this.#index, {
-      // A status change is an event (a write of the status in a cluster); a lapse is a removal like any other.
-      statusChanged: (m) => void this.changed(m, undefined, STATUS).catch((err: unknown) => this.#statusRetries?.failed(m, err)),
-      lapsed: (m, reason) => void this.remove(m, reason).catch(() => {}),
+      // A status change is an event (a write of the status in a cluster); a lapse is a removal like any other. In a cluster,
+      // one Redis did not take is written again (liveness-retries.ts): the status as it is then; the removal while no other member took its id.
+      statusChanged: (m) => void this.#writeStatus(m)?.catch((err: unknown) => this.#retries?.failed(m, err, () => this.#writeStatus(m))),
+      lapsed: (m, reason) => void this.remove(m, reason).catch((err: unknown) => this.#retries?.failed(m, err, () => (this.#index.find(m.id) ? null
+        : this.#changes.commit([], [m.id], [{ type: 'removed', member: this.view(m), reason }], { present: [m.id] })))),
     }, this.#now, options.store.deadlines ?? null);
     this.#mirror = options.store.deadlines ? new Mirror(this.#index, {
       hubId: this.hubId,
@@ -77,15 +79,14 @@ export class Registry {
       movedAway: (m) => (m.attachedTo == null && m.connection?.open ? void this.resume(m, m.connection).catch(() => {}) : this.#liveness.unbind(m)),
     }) : null;
     this.#changes = new Changes(options.store, log, this.hubId, this.#mirror, this.#now);
-    this.#statusRetries = this.#mirror ? new StatusRetries((m) => this.changed(m, undefined, STATUS), (m) => this.#index.holds(m) && m.attachedTo === this.hubId) : null;
+    this.#retries = this.#mirror ? new LivenessRetries() : null;
     // Cluster mode: the shared store was wiped and joined anew, or loaded whole again after this hub fell behind (rejoin.ts).
     const mirror = this.#mirror;
-    if (mirror) options.store.restarted?.((snapshot) => rejoin(snapshot, {
+    if (mirror) followStore(options.store, {
       hubId: this.hubId, index: this.#index, log, mirror, evict: (m) => this.#unindex(m, 'evicted'),
       forget: (m) => { this.#index.delete(m); this.#liveness.stop(m); },
       put: (m) => this.#changes.commit([{ member: toStored(m) }], [], [{ type: 'added', member: this.view(m) }], { namesFree: [m.name] }),
-    }));
-    if (mirror) options.store.resynced?.((snapshot) => resync(snapshot, { index: this.#index, log, mirror }));
+    });
   }
 
   /** Loads the store and gives every member a fresh chance to show it is alive. */
@@ -200,10 +201,7 @@ export class Registry {
     return m;
   }
 
-  /**
-   * Adds a built member (name must be free), evicting `evict` in the same commit. Resolves once
-   * durable. Faces with their own naming rules (plantimager) use this after choosing the name.
-   */
+  /** Adds a built member (name must be free), evicting `evict` in the same commit; resolves once durable. For faces with naming rules of their own (plantimager). */
   async add(member: Member, connection?: Connection, evict: readonly Member[] = NO_MEMBERS): Promise<void> {
     this.#assertOpen();
     const removed = evict.length ? evict.filter((m) => this.#index.holds(m)) : NO_MEMBERS;
@@ -310,10 +308,7 @@ export class Registry {
     await this.#changes.commit([], [], [event]);
   }
 
-  /**
-   * Persists a member whose record another service changed and tells watchers. `lifecycle`
-   * events carry the transition; everything else is `updated`.
-   */
+  /** Persists a member whose record another service changed and tells watchers: `lifecycle` events carry the transition, any other is `updated`. */
   async changed(member: Member, transition?: { from: string; to: string }, fields?: readonly MemberField[]): Promise<void> {
     if (!this.#index.holds(member)) return;
     const event: EventDraft = transition
@@ -383,7 +378,12 @@ export class Registry {
   close(): void {
     this.#closed = true;
     this.#liveness.close(this.#index.values());
-    this.#statusRetries?.close();
+    this.#retries?.close();
+  }
+
+  /** A status liveness set, written with its event while this hub holds the member (null once it does not). */
+  #writeStatus(m: Member): Promise<void> | null {
+    return this.#index.holds(m) && (!this.#mirror || m.attachedTo === this.hubId) ? this.changed(m, undefined, STATUS) : null;
   }
 
   #assertOpen(): void {

@@ -18,7 +18,7 @@
  * Members held by no hub (ttl members of a hub that was lost) are not put again: their next
  * heartbeat answers NO_SUCH_MEMBER and the SDK registers them anew.
  */
-import type { StoreSnapshot } from '../../store/store.js';
+import type { Store, StoreSnapshot } from '../../store/store.js';
 import type { EventLog } from '../events/event-log.js';
 import type { Member } from './member.js';
 import type { MemberIndex } from './member-index.js';
@@ -50,6 +50,12 @@ export interface RejoinHooks {
  * 3. The others are this hub's copy of the store's, as the feed would have made them (fields this
  *    hub is writing keep its own values, and a member it is removing does not come back, as ever).
  */
+/** Both, as the shared store calls for them. */
+export function followStore(store: Store, h: RejoinHooks): void {
+  store.restarted?.((snapshot) => rejoin(snapshot, h));
+  store.resynced?.((snapshot) => resync(snapshot, h));
+}
+
 export function resync(snapshot: StoreSnapshot, h: Pick<RejoinHooks, 'index' | 'log' | 'mirror'>): void {
   h.log.restart(snapshot.position, snapshot.events);
   const stored = new Set(snapshot.members.map((s) => s.id));

@@ -1,0 +1,71 @@
+/**
+ * Cluster mode: what liveness writes on its own (a status: a session's client gone, a probe
+ * answering again; a removal: a probe that failed N times), so that no caller retries it, is
+ * written again while the shared store does not take it (Redis away, frozen or refusing writes:
+ * STORE_UNAVAILABLE). Dropped, a session member whose client left while Redis was away stayed
+ * alive there for ever, with no deadline, held by a hub that no longer had its connection; a
+ * probed member removed here stayed in Redis, probed by no hub. A member's next try is made
+ * when its turn comes (`again`, which gives null when there is nothing to write any more), so it
+ * writes what holds then. One member first: the rest, BATCH a turn, only once the store took it.
+ */
+import type { MusterError } from '../../errors.js';
+import type { Member } from './member.js';
+
+/** Between a try the store refused and the next. */
+export const RETRY_MS = 250;
+const BATCH = 1_000;
+
+/** A member's next try, or null when there is nothing to write any more. */
+export type Again = () => Promise<unknown> | null;
+
+export class LivenessRetries {
+  #members = new Map<Member, Again>();
+  #timer: NodeJS.Timeout | null = null;
+  /** A try failed since the last round began: the round stops, the next waits RETRY_MS. */
+  #stalled = false;
+  #closed = false;
+
+  /** Members whose write waits. */
+  get size(): number {
+    return this.#members.size;
+  }
+
+  /** A write of `m` failed with `err`: `again` later if the store was only unavailable (the last `again` given wins). */
+  failed(m: Member, err: unknown, again: Again): void {
+    if (this.#closed || (err as MusterError | undefined)?.code !== 'STORE_UNAVAILABLE') return;
+    this.#members.set(m, again);
+    this.#stalled = true;
+    this.#timer ??= setTimeout(() => this.#retry(), RETRY_MS);
+  }
+
+  close(): void {
+    this.#closed = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#members.clear();
+  }
+
+  #retry(): void {
+    this.#timer = null;
+    this.#stalled = false;
+    this.#next(() => this.#rest());
+  }
+
+  #rest(): void {
+    if (this.#stalled) return;
+    for (let i = 0; i < BATCH; i++) if (!this.#next()) return;
+    setImmediate(() => this.#rest());
+  }
+
+  /** Tries the next member with something to write (then `then` once the store took it); false when none is left. */
+  #next(then?: () => void): boolean {
+    for (const [m, again] of this.#members) {
+      this.#members.delete(m);
+      const write = again();
+      if (!write) continue;
+      write.then(then, (err: unknown) => this.failed(m, err, again));
+      return true;
+    }
+    return false;
+  }
+}
