@@ -34,7 +34,7 @@ async function traced(flags: string[]): Promise<Traced> {
   try {
     // Python's zmq loaded and connected before the trace starts.
     await py.register('camera', 'tcp://10.9.0.250:1', 'warm');
-    const trace = await traceCalls(hub.pid, dir, ['fsync', 'fdatasync', 'write', 'writev', 'pwrite64', 'sendto', 'sendmsg']);
+    const trace = await traceCalls(hub.pid, dir, ['fsync', 'fdatasync', 'write', 'writev', 'pwrite64', 'sendto', 'sendmsg'], hub.url);
     const devices: string[] = [];
     for (let i = 0; i < DEVICES; i++) devices.push((await py.register('camera', `tcp://10.9.0.${i}:5000`, `pid-${String(i).padStart(2, '0')}`)).name);
     const peer = await RpcPeer.connect(hub.wsUrl);

@@ -41,7 +41,7 @@ async function traced(sync: 'full' | 'normal', together = false): Promise<Traced
   dirs.push(dir);
   const hub = await spawnHub(['--data', dir, '--sync', sync]);
   try {
-    const trace = await traceCalls(hub.pid, dir, ['fsync', 'fdatasync', 'write', 'writev', 'pwrite64']);
+    const trace = await traceCalls(hub.pid, dir, ['fsync', 'fdatasync', 'write', 'writev', 'pwrite64'], hub.url);
     const peer = await RpcPeer.connect(hub.wsUrl);
     const port = (peer.ws as unknown as { _socket: { localPort: number } })._socket.localPort;
     // Fixed width: no name is a prefix of another.

@@ -28,6 +28,8 @@ export interface CheckpointEvents {
 export class Checkpoints {
   readonly #options: CheckpointerOptions;
   readonly #events: CheckpointEvents;
+  /** Called when a checkpoint is over (commits held by its second step may go on). */
+  readonly #over: () => void;
   #thread: CheckpointThread;
   #sinceLast = 0;
   /** Both steps under way: no second checkpoint meanwhile. */
@@ -38,8 +40,9 @@ export class Checkpoints {
   #streak = 0;
   readonly figures = { checkpoints: 0, failures: 0 };
 
-  constructor(options: CheckpointerOptions, events: CheckpointEvents = {}) {
+  constructor(options: CheckpointerOptions, over: () => void, events: CheckpointEvents = {}) {
     this.#options = options;
+    this.#over = over;
     this.#events = events;
     this.#thread = new CheckpointThread(options);
   }
@@ -63,14 +66,14 @@ export class Checkpoints {
     }
   }
 
-  /** A commit was made: every CHECKPOINT_EVERY, a checkpoint, then `done` (commits held meanwhile may go on). */
-  committed(done: () => void): void {
+  /** A commit was made: every CHECKPOINT_EVERY, a checkpoint. */
+  committed(): void {
     if (++this.#sinceLast < CHECKPOINT_EVERY || this.#running) return;
     this.#sinceLast = 0;
     if (this.#thread.ended) this.#thread = new CheckpointThread(this.#options);
     this.#running = this.#inSteps(this.#thread).finally(() => {
       this.#running = null;
-      done();
+      this.#over();
     });
   }
 

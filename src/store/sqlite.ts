@@ -130,7 +130,7 @@ export class SqliteStore implements Store {
     this.#epoch = epoch?.value ?? randomUUID();
     if (!epoch) this.#db.prepare("INSERT INTO settings (key, value) VALUES ('epoch', ?)").run(this.#epoch);
     this.#book = new ConditionBook(members, (_m, i) => rows[i]![0]);
-    this.#checkpoints = new Checkpoints({ path: this.#path, synchronous: this.#synchronous }, this.#checkpointEvents);
+    this.#checkpoints = new Checkpoints({ path: this.#path, synchronous: this.#synchronous }, () => this.#schedule(), this.#checkpointEvents);
     return { members, events, position: { revision: this.#revision, epoch: this.#epoch } };
   }
 
@@ -215,7 +215,7 @@ export class SqliteStore implements Store {
     }
     if (this.#synchronous === 'normal') this.#acknowledge(chunk);
     else this.#acknowledgeOrSync(chunk);
-    this.#checkpoints.committed(() => this.#schedule());
+    this.#checkpoints.committed();
   }
 
   /**

@@ -1,7 +1,7 @@
 /** A running hub's system calls, every thread, as strace sees them: for tests of what reaches the disk and when. */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface Call { atUs: number; endUs: number; syscall: string; target: string; args: string }
@@ -37,11 +37,22 @@ export async function attach(pid: number, args: string[]): Promise<{ detach: () 
   };
 }
 
-/** Traces `syscalls` of every thread of `pid` into files under `dir`; `stop()` detaches and gives the calls in time order. */
-export async function traceCalls(pid: number, dir: string, syscalls: readonly string[]): Promise<{ stop: () => Promise<Call[]> }> {
+/**
+ * Traces `syscalls` of every thread of `pid` into files under `dir`; `stop()` detaches and gives
+ * the calls in time order. With `hubUrl` (and write or writev among `syscalls`), it resolves only
+ * once the hub's main thread shows in the trace: its answers to /healthz, asked until they do (on a
+ * busy machine strace took longer than its wait to trace every thread, and a test's first answer went untraced).
+ */
+export async function traceCalls(pid: number, dir: string, syscalls: readonly string[], hubUrl?: string): Promise<{ stop: () => Promise<Call[]> }> {
   const traceDir = join(dir, 'trace');
   mkdirSync(traceDir);
   const strace = await attach(pid, ['-ff', '-ttt', '-T', '-yy', '-s', '8192', '-e', `trace=${syscalls.join(',')}`, '-o', join(traceDir, 't')]);
+  const mainTraced = () => { try { return statSync(join(traceDir, `t.${pid}`)).size > 0; } catch { return false; } };
+  for (let i = 0; hubUrl !== undefined && !mainTraced(); i++) {
+    assert.ok(i < 200, 'the hub\'s main thread never showed in the trace');
+    await fetch(`${hubUrl}/healthz`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
   return {
     async stop() {
       await strace.detach();

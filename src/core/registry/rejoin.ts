@@ -37,6 +37,12 @@ export interface RejoinHooks {
   put(member: Member): Promise<unknown>;
 }
 
+/** A wiped shared store joined anew (rejoin), a gap in its feed (resync): both, as the store calls for them. */
+export function followStore(store: Store, h: RejoinHooks): void {
+  store.restarted?.((snapshot) => rejoin(snapshot, h));
+  store.resynced?.((snapshot) => resync(snapshot, h));
+}
+
 /**
  * Resync: entries of the change stream were trimmed before this hub read them, and the store was
  * loaded whole again (the same history). What the store holds is the truth, the unread changes
@@ -50,12 +56,6 @@ export interface RejoinHooks {
  * 3. The others are this hub's copy of the store's, as the feed would have made them (fields this
  *    hub is writing keep its own values, and a member it is removing does not come back, as ever).
  */
-/** Both, as the shared store calls for them. */
-export function followStore(store: Store, h: RejoinHooks): void {
-  store.restarted?.((snapshot) => rejoin(snapshot, h));
-  store.resynced?.((snapshot) => resync(snapshot, h));
-}
-
 export function resync(snapshot: StoreSnapshot, h: Pick<RejoinHooks, 'index' | 'log' | 'mirror'>): void {
   h.log.restart(snapshot.position, snapshot.events);
   const stored = new Set(snapshot.members.map((s) => s.id));
