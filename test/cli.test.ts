@@ -57,7 +57,7 @@ describe('cli - register, get, heartbeat, unregister', () => {
     assert.equal(b.code, 0, b.stderr);
     assert.deepEqual(JSON.parse(b.stdout), JSON.parse(a.stdout));
     assert.equal((JSON.parse(a.stdout) as { token: string }).token, 'boot-cam-token-0123456789-abcdefghijklmn');
-    assert.equal(h.hub.registry.isNameTaken('boot-cam-1'), false);
+    assert.equal(h.hub.registry.names.isTaken('boot-cam-1'), false);
     const gone = await muster(['unregister', ...hub, 'boot-cam', '--token', 'boot-cam-token-0123456789-abcdefghijklmn']);
     assert.equal(gone.code, 0, gone.stderr); // the tests after list this hub's members
     const short = await muster(['register', ...hub, '--type', 'camera', '--new-token', 'short']);

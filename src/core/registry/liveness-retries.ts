@@ -1,6 +1,7 @@
 /**
  * Cluster mode: what liveness writes on its own (a status: a session's client gone, a probe
- * answering again; a removal: a probe that failed N times), so that no caller retries it, is
+ * answering again; a removal: a probe that failed N times; a member held again by a hub that was
+ * reaped while it stood still and still has its client), so that no caller retries it, is
  * written again while the shared store does not take it (Redis away, frozen or refusing writes:
  * STORE_UNAVAILABLE). Dropped, a session member whose client left while Redis was away stayed
  * alive there for ever, with no deadline, held by a hub that no longer had its connection; a
@@ -17,9 +18,11 @@ const BATCH = 1_000;
 
 /** A member's next try, or null when there is nothing to write any more. */
 export type Again = () => Promise<unknown> | null;
+/** What is written again: a status alone, the member held here again (whole), its removal. Each kind's last `again` wins. */
+export type RetryKind = 'status' | 'hold' | 'removal';
 
 export class LivenessRetries {
-  #members = new Map<Member, Again>();
+  #members = new Map<Member, Map<RetryKind, Again>>();
   #timer: NodeJS.Timeout | null = null;
   /** A try failed since the last round began: the round stops, the next waits RETRY_MS. */
   #stalled = false;
@@ -30,10 +33,12 @@ export class LivenessRetries {
     return this.#members.size;
   }
 
-  /** A write of `m` failed with `err`: `again` later if the store was only unavailable (the last `again` given wins). */
-  failed(m: Member, err: unknown, again: Again): void {
+  /** A write of `m` failed with `err`: `again` later if the store was only unavailable. */
+  failed(m: Member, err: unknown, kind: RetryKind, again: Again): void {
     if (this.#closed || (err as MusterError | undefined)?.code !== 'STORE_UNAVAILABLE') return;
-    this.#members.set(m, again);
+    let agains = this.#members.get(m);
+    if (!agains) this.#members.set(m, (agains = new Map()));
+    agains.set(kind, again);
     this.#stalled = true;
     this.#timer ??= setTimeout(() => this.#retry(), RETRY_MS);
   }
@@ -57,13 +62,20 @@ export class LivenessRetries {
     setImmediate(() => this.#rest());
   }
 
-  /** Tries the next member with something to write (then `then` once the store took it); false when none is left. */
+  /** Tries the next member with something to write (then `then` once the store took all of it); false when none is left. */
   #next(then?: () => void): boolean {
-    for (const [m, again] of this.#members) {
+    for (const [m, agains] of this.#members) {
       this.#members.delete(m);
-      const write = again();
-      if (!write) continue;
-      write.then(then, (err: unknown) => this.failed(m, err, again));
+      const writes: Promise<unknown>[] = [];
+      for (const [kind, again] of agains) {
+        const write = again();
+        if (write) writes.push(write.catch((err: unknown) => {
+          this.failed(m, err, kind, again);
+          throw err;
+        }));
+      }
+      if (writes.length === 0) continue;
+      Promise.all(writes).then(then, () => {});
       return true;
     }
     return false;

@@ -43,6 +43,8 @@ export class Registry {
   readonly policy: RegistrationPolicy;
   readonly #now: () => number;
   readonly #index = new MemberIndex();
+  /** The one namespace of every face: whether a name is taken, and names reserved so no member takes them (another face's device, a hub id). */
+  readonly names: Pick<MemberIndex, 'isTaken' | 'reserve' | 'release'> = this.#index;
   readonly #liveness: Liveness;
   readonly #removedListeners: RemovedListener[] = [];
   readonly #registeredListeners: RegisteredListener[] = [];
@@ -66,8 +68,8 @@ export class Registry {
     this.#liveness = new Liveness(this.#index, {
       // A status change is an event (a write of the status in a cluster); a lapse is a removal like any other. In a cluster,
       // one Redis did not take is written again (liveness-retries.ts): the status as it is then; the removal while no other member took its id.
-      statusChanged: (m) => void this.#writeStatus(m)?.catch((err: unknown) => this.#retries?.failed(m, err, () => this.#writeStatus(m))),
-      lapsed: (m, reason) => void this.remove(m, reason).catch((err: unknown) => this.#retries?.failed(m, err, () => (this.#index.find(m.id) ? null
+      statusChanged: (m) => void this.#writeStatus(m)?.catch((err: unknown) => this.#retries?.failed(m, err, 'status', () => this.#writeStatus(m))),
+      lapsed: (m, reason) => void this.remove(m, reason).catch((err: unknown) => this.#retries?.failed(m, err, 'removal', () => (this.#index.find(m.id) ? null
         : this.#changes.commit([], [m.id], [{ type: 'removed', member: this.view(m), reason }], { present: [m.id] })))),
     }, this.#now, options.store.deadlines ?? null);
     this.#mirror = options.store.deadlines ? new Mirror(this.#index, {
@@ -75,8 +77,8 @@ export class Registry {
       create: (init) => liveMember(init, this.normalizeLiveness(init.liveness), this.#now()),
       added: () => {},
       removed: (m, reason) => this.#unindex(m, reason),
-      // Held by no hub (this hub was reaped while it stood still) yet its client is here: held here again.
-      movedAway: (m) => (m.attachedTo == null && m.connection?.open ? void this.resume(m, m.connection).catch(() => {}) : this.#liveness.unbind(m)),
+      // Held by no hub (this hub was reaped while it stood still) yet its client is here: held here again (until Redis takes it).
+      movedAway: (m) => (m.attachedTo == null && m.connection?.open ? this.#holdAgain(m) : this.#liveness.unbind(m)),
     }) : null;
     this.#changes = new Changes(options.store, log, this.hubId, this.#mirror, this.#now);
     this.#retries = this.#mirror ? new LivenessRetries() : null;
@@ -132,19 +134,6 @@ export class Registry {
 
   isAdmin(token: string | undefined): boolean {
     return this.policy.admin.matches(token);
-  }
-
-  /** Reserves a name so no member can take it (another face's device, a hub id, ...). */
-  reserveName(name: string): void {
-    this.#index.reserve(name);
-  }
-
-  releaseName(name: string): void {
-    this.#index.release(name);
-  }
-
-  isNameTaken(name: string): boolean {
-    return this.#index.isTaken(name);
   }
 
   async register(params: RegisterParams, caller: Caller = {}): Promise<RegisterResult> {
@@ -379,6 +368,11 @@ export class Registry {
     this.#closed = true;
     this.#liveness.close(this.#index.values());
     this.#retries?.close();
+  }
+
+  #holdAgain(m: Member): void {
+    const again = () => (this.#index.holds(m) && m.connection?.open ? this.resume(m, m.connection) : null);
+    void again()?.catch((err: unknown) => this.#retries?.failed(m, err, 'hold', again));
   }
 
   /** A status liveness set, written with its event while this hub holds the member (null once it does not). */

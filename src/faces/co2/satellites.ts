@@ -115,7 +115,7 @@ export class Satellites {
       throw new MusterError('REGISTRY_FULL', `The relay has ${this.#byId.size} satellites, its limit (max_sats)`, { max: this.#settings.maxSats });
     }
     const id = randomUUID();
-    const name = freeName(baseName(req.nick, id), (n) => n !== previous?.member.name && this.#hub.registry.isNameTaken(n));
+    const name = freeName(baseName(req.nick, id), (n) => n !== previous?.member.name && this.#hub.registry.names.isTaken(n));
     const meta: Record<string, string> = { face: FACE_LABEL };
     if (req.nick !== undefined) meta.nick = req.nick;
     if (req.plugins.length) meta.plugins = req.plugins.join(',');

@@ -195,7 +195,7 @@ export class IccpComponents implements EndpointEvents {
       void registry.resume(m, session).catch((err: unknown) => this.#log.warn({ err, name }, 'resume not persisted'));
     } else {
       if (registry.find(name)) throw new Error(`the name ${name} is held by a member that is not an ICCP component`);
-      registry.releaseName(name);
+      registry.names.release(name);
       m = this.newMember(name, session.endpoint.url, meta);
       const added = m;
       void registry.add(m, session).catch((err: unknown) => {

@@ -87,7 +87,7 @@ export class IccpFace implements Face, IccpPort {
       for (const [name, endpoint] of Object.entries(options.endpoints ?? {})) {
         assertValidName(name);
         await face.#bind(name, [checkEndpoint(endpoint)], 'config');
-        if (!hub.registry.isNameTaken(name)) hub.registry.reserveName(name);
+        if (!hub.registry.names.isTaken(name)) hub.registry.names.reserve(name);
       }
     } catch (err) {
       await face.stop();
@@ -109,7 +109,7 @@ export class IccpFace implements Face, IccpPort {
     if (known) return this.#view(name, known);
     const other = this.#hub.registry.find(name);
     if (other && other.name === name && !isIccpComponent(other)) throw new MusterError('NAME_TAKEN', `The name ${name} is held by a member that is not an ICCP component`, { name });
-    if (!other && this.#hub.registry.isNameTaken(name)) throw new MusterError('NAME_TAKEN', `The name ${name} is taken`, { name });
+    if (!other && this.#hub.registry.names.isTaken(name)) throw new MusterError('NAME_TAKEN', `The name ${name} is taken`, { name });
     if (this.#bound.size + this.#binding.size >= this.#maxEndpoints) {
       throw new MusterError('REGISTRY_FULL', `This hub binds at most ${this.#maxEndpoints} ICCP endpoints`, { max: this.#maxEndpoints });
     }

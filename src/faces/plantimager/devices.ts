@@ -52,7 +52,7 @@ export class PlantimagerDevices {
       if (holder) evict.add(holder);
     }
     const freed = new Set([...evict].map((m) => m.name));
-    const name = chooseName(req.name, req.deviceType, (n) => !freed.has(n) && this.#registry.isNameTaken(n));
+    const name = chooseName(req.name, req.deviceType, (n) => !freed.has(n) && this.#registry.names.isTaken(n));
     const uuid = randomUUID();
     const member = this.#registry.createMember({
       id: randomUUID(), name, type: memberType(req.deviceType), address: req.addr, meta: { face: FACE_LABEL },

@@ -74,7 +74,7 @@ export class RsbParticipants {
   #freeName(base: string): string | null {
     for (let i = 0; i < NAME_TRIES; i++) {
       const name = `${base}-${++this.#next}`;
-      if (!this.#registry.isNameTaken(name)) return name;
+      if (!this.#registry.names.isTaken(name)) return name;
     }
     return null;
   }
