@@ -28,11 +28,6 @@ export class LivenessRetries {
   #stalled = false;
   #closed = false;
 
-  /** Members whose write waits. */
-  get size(): number {
-    return this.#members.size;
-  }
-
   /** A write of `m` failed with `err`: `again` later if the store was only unavailable. */
   failed(m: Member, err: unknown, kind: RetryKind, again: Again): void {
     if (this.#closed || (err as MusterError | undefined)?.code !== 'STORE_UNAVAILABLE') return;

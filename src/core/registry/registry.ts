@@ -370,6 +370,7 @@ export class Registry {
     this.#retries?.close();
   }
 
+  /** A member whose client is here, held by no hub: held here again (resume), again until Redis takes it. */
   #holdAgain(m: Member): void {
     const again = () => (this.#index.holds(m) && m.connection?.open ? this.resume(m, m.connection) : null);
     void again()?.catch((err: unknown) => this.#retries?.failed(m, err, 'hold', again));
