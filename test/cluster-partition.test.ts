@@ -1,0 +1,82 @@
+/**
+ * Cluster mode - one hub cut off from Redis while the others reach it (a network partition that
+ * heals: bytes wait, as TCP would retransmit them): the cut hub answers its clients' heartbeats,
+ * but their deadlines do not reach Redis, so the other hubs expire its ttl members; the cut hub
+ * is not waited for. When the partition heals, what it held back goes through without bringing
+ * the expired member back, the cut hub hears the removal, and its client's next heartbeat answers
+ * NO_SUCH_MEMBER (the SDK then registers it again). Real hub processes, a real redis-server.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { spawnHub, tempDir, type HubProcess } from './support/hub.js';
+import { redisBlackhole, type RedisBlackhole } from './support/redis-blackhole.js';
+import { startRedis, type TestRedis } from './support/redis.js';
+import { RpcPeer } from './support/rpc.js';
+
+let redis: TestRedis;
+let proxy: RedisBlackhole;
+let direct: HubProcess;
+let cut: HubProcess;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const TTL_MS = 1_500;
+
+before(async () => {
+  redis = await startRedis();
+  proxy = await redisBlackhole(redis.port);
+  const env = { MUSTER_CLUSTER_LEASE_MS: '3000', MUSTER_STORE_TIMEOUT_MS: '1000' };
+  direct = await spawnHub(['--cluster', redis.url, '--hub-id', 'direct', '--data', tempDir()], env);
+  cut = await spawnHub(['--cluster', proxy.url, '--hub-id', 'cut', '--data', tempDir()], env);
+});
+after(async () => {
+  for (const h of [direct, cut]) await h.kill('SIGKILL');
+  await proxy.close();
+  await redis.stop();
+});
+
+async function until(what: () => Promise<boolean> | boolean, label: string, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await what())) {
+    if (Date.now() > end) throw new Error(`not within ${ms} ms: ${label}`);
+    await sleep(50);
+  }
+}
+
+test('a hub cut off from Redis: the others expire its ttl members; healed, the member stays gone and its client hears NO_SUCH_MEMBER', { timeout: 60_000 }, async () => {
+  const member = await RpcPeer.connect(cut.wsUrl);
+  const watcher = await RpcPeer.connect(direct.wsUrl);
+  await watcher.ok('watch', { filter: { prefix: 'cut-' } });
+  const made = await member.ok<{ id: string; token: string }>('register', { name: 'cut-cam', type: 'cam', exclusive: true, liveness: { kind: 'ttl', ttlMs: TTL_MS } });
+  const removed = () => watcher.notifications.find((n) => n.method === 'event' && n.params.event.type === 'removed')?.params.event as { reason: string; member: { id: string } } | undefined;
+  let beats = true;
+  const answers: { status?: string; code?: string }[] = [];
+  const beater = (async () => {
+    while (beats) {
+      const r = await member.call('heartbeat', { id: made.id, token: made.token });
+      answers.push(r.error ? { code: r.error.data?.code } : (r.result as { status: string }));
+      await sleep(400);
+    }
+  })();
+  try {
+    await sleep(1_000);
+    proxy.partition();
+    try {
+      await until(() => removed() !== undefined, 'expired by the hub that reaches Redis', 3 * TTL_MS + 2_000);
+      assert.equal(removed()!.reason, 'expired');
+      assert.equal(removed()!.member.id, made.id);
+      assert.equal(answers.at(-1)?.status, 'alive', 'the cut hub still answers its heartbeats');
+    } finally {
+      proxy.heal();
+    }
+    await until(() => answers.at(-1)?.code === 'NO_SUCH_MEMBER', 'the cut hub hears the removal; its client is told', 15_000);
+    await until(async () => (await fetch(`${cut.url}/healthz`)).status === 200, 'the cut hub healthy again', 10_000);
+    for (const h of [direct, cut]) {
+      const members = (await (await fetch(`${h.url}/v1/members?prefix=cut-`)).json()).members as unknown[];
+      assert.deepEqual(members, [], `${h.url}: what the cut hub held back did not bring the member back`);
+    }
+  } finally {
+    beats = false;
+    await beater;
+    await member.close();
+    await watcher.close();
+  }
+});
