@@ -83,7 +83,7 @@ export class Metrics {
       new Counter({ name, help, registers: r, collect() { this.reset(); this.inc(read(f())); } });
     counter('muster_cluster_redis_commands_total', 'Commands this hub sent Redis: changes, reads, heartbeats, the expiry and reaper scripts (bus messages are counted apart)', (c) => c.commands);
     counter('muster_cluster_redis_failures_total', 'Of those, the ones that failed or got no answer within storeTimeoutMs', (c) => c.failures);
-    new Gauge({ name: 'muster_cluster_heartbeats_unwritten', help: 'Heartbeats answered whose deadline Redis has not taken yet (kept while Redis is away, one a member)', registers: r, collect() { this.set(f().heartbeatsUnwritten); } });
+    new Gauge({ name: 'muster_cluster_heartbeats_unwritten', help: 'Heartbeats answered whose deadline Redis has not taken yet (kept while Redis is away or refusing writes)', registers: r, collect() { this.set(f().heartbeatsUnwritten); } });
     new Gauge({ name: 'muster_cluster_expiry_held', help: '1 while this hub runs no expiry: Redis failed it lately, and what every hub kept is written first', registers: r, collect() { this.set(f().expiryHeld ? 1 : 0); } });
     counter('muster_cluster_changes_fed_total', 'Changes read from the change stream and applied here (every hub\'s)', (c) => c.fed);
     new Gauge({ name: 'muster_cluster_feed_lag_ms', help: 'For the last change fed: ms from the writer deciding it to this hub applying it (includes clock skew between hubs)', registers: r, collect() { this.set(f().feedLagMs); } });

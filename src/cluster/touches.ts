@@ -31,9 +31,9 @@ export class PendingTouches implements SharedDeadlines {
     this.#send = send;
   }
 
-  /** Heartbeats kept for a write (for /metrics and tests). */
+  /** Heartbeats whose deadline Redis has not taken yet: kept, or in the write under way (for /metrics and tests). */
   get pending(): number {
-    return this.#touched.size;
+    return this.#touched.size + (this.#sending?.size ?? 0);
   }
 
   touch(id: string, at: number): void {
