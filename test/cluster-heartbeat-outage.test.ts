@@ -19,9 +19,9 @@ import { RpcPeer } from './support/rpc.js';
 let redis: TestRedis;
 const hubs: HubProcess[] = [];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const TTL_MS = 1_500;
+const TTL_MS = 2_000;
 /** Longer than the ttl, and than the hubs' store timeout: every hub sees Redis fail. */
-const OUTAGE_MS = 3_500;
+const OUTAGE_MS = 4_500;
 
 before(async () => {
   redis = await startRedis();

@@ -18,7 +18,7 @@ let proxy: RedisBlackhole;
 let direct: HubProcess;
 let cut: HubProcess;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const TTL_MS = 1_500;
+const TTL_MS = 2_000;
 
 before(async () => {
   redis = await startRedis();
