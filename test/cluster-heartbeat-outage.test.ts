@@ -15,10 +15,10 @@ import { createClient } from '@redis/client';
 import { spawnHub, tempDir, type HubProcess } from './support/hub.js';
 import { startRedis, type TestRedis } from './support/redis.js';
 import { RpcPeer } from './support/rpc.js';
+import { sleep, until } from './support/wait.js';
 
 let redis: TestRedis;
 const hubs: HubProcess[] = [];
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const TTL_MS = 2_000;
 /** Longer than the ttl, and than the hubs' store timeout: every hub sees Redis fail. */
 const OUTAGE_MS = 4_500;
@@ -122,9 +122,9 @@ describe('cluster - sessions and probes that end while Redis is away', () => {
     await member.close();
     await sleep(1_500);
     redis = await redis.restart();
-    const removed = async () => watcher.notifications.some((n) => n.method === 'event' && n.params.event.type === 'removed' && n.params.event.member.name === 'ended-session');
-    const deadline = Date.now() + 15_000;
-    while (!(await removed()) && Date.now() < deadline) await sleep(100);
+    const removed = () => watcher.notifications.some((n) => n.method === 'event' && n.params.event.type === 'removed' && n.params.event.member.name === 'ended-session');
+    // Waited for, then checked below with what is there.
+    await until('removed', removed, 15_000).catch(() => {});
     const members = (await (await fetch(`${hubs[1]!.url}/v1/members?prefix=ended-`)).json()).members as { name: string; status: string }[];
     assert.deepEqual(members, [], `no member left behind: ${JSON.stringify(members)}`);
     const events = watcher.notifications.filter((n) => n.method === 'event').map((n) => `${n.params.event.type} ${n.params.event.member.status} ${n.params.event.reason ?? ''}`.trim());
@@ -146,8 +146,7 @@ describe('cluster - sessions and probes that end while Redis is away', () => {
     await sleep(1_500);
     redis = await redis.restart();
     const gone = async (h: HubProcess) => ((await (await fetch(`${h.url}/v1/members?prefix=probed-`)).json()).members as unknown[]).length === 0;
-    const until = Date.now() + 15_000;
-    while (!((await gone(hubs[0]!)) && (await gone(hubs[1]!))) && Date.now() < until) await sleep(100);
+    await until('gone at both hubs', async () => (await gone(hubs[0]!)) && gone(hubs[1]!), 15_000).catch(() => {});
     for (const h of hubs) assert.ok(await gone(h), `${h.url} holds no probed member whose probes failed`);
     const events = watcher.notifications.filter((n) => n.method === 'event').map((n) => `${n.params.event.type} ${n.params.event.reason ?? ''}`.trim());
     assert.equal(events.at(-1), 'removed probe-failed', JSON.stringify(events));

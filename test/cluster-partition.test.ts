@@ -12,12 +12,12 @@ import { spawnHub, tempDir, type HubProcess } from './support/hub.js';
 import { redisBlackhole, type RedisBlackhole } from './support/redis-blackhole.js';
 import { startRedis, type TestRedis } from './support/redis.js';
 import { RpcPeer } from './support/rpc.js';
+import { sleep, until } from './support/wait.js';
 
 let redis: TestRedis;
 let proxy: RedisBlackhole;
 let direct: HubProcess;
 let cut: HubProcess;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const TTL_MS = 2_000;
 
 before(async () => {
@@ -32,14 +32,6 @@ after(async () => {
   await proxy.close();
   await redis.stop();
 });
-
-async function until(what: () => Promise<boolean> | boolean, label: string, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await what())) {
-    if (Date.now() > end) throw new Error(`not within ${ms} ms: ${label}`);
-    await sleep(50);
-  }
-}
 
 test('a hub cut off from Redis: the others expire its ttl members; healed, the member stays gone and its client hears NO_SUCH_MEMBER', { timeout: 60_000 }, async () => {
   const member = await RpcPeer.connect(cut.wsUrl);
@@ -60,15 +52,15 @@ test('a hub cut off from Redis: the others expire its ttl members; healed, the m
     await sleep(1_000);
     proxy.partition();
     try {
-      await until(() => removed() !== undefined, 'expired by the hub that reaches Redis', 3 * TTL_MS + 2_000);
+      await until('expired by the hub that reaches Redis', () => removed() !== undefined, 3 * TTL_MS + 2_000);
       assert.equal(removed()!.reason, 'expired');
       assert.equal(removed()!.member.id, made.id);
       assert.equal(answers.at(-1)?.status, 'alive', 'the cut hub still answers its heartbeats');
     } finally {
       proxy.heal();
     }
-    await until(() => answers.at(-1)?.code === 'NO_SUCH_MEMBER', 'the cut hub hears the removal; its client is told', 15_000);
-    await until(async () => (await fetch(`${cut.url}/healthz`)).status === 200, 'the cut hub healthy again', 10_000);
+    await until('the cut hub hears the removal; its client is told', () => answers.at(-1)?.code === 'NO_SUCH_MEMBER', 15_000);
+    await until('the cut hub healthy again', async () => (await fetch(`${cut.url}/healthz`)).status === 200, 10_000);
     for (const h of [direct, cut]) {
       const members = (await (await fetch(`${h.url}/v1/members?prefix=cut-`)).json()).members as unknown[];
       assert.deepEqual(members, [], `${h.url}: what the cut hub held back did not bring the member back`);

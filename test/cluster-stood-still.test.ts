@@ -12,10 +12,10 @@ import { createClient } from '@redis/client';
 import { spawnHub, tempDir, type HubProcess } from './support/hub.js';
 import { startRedis, type TestRedis } from './support/redis.js';
 import { RpcPeer } from './support/rpc.js';
+import { sleep, until } from './support/wait.js';
 
 let redis: TestRedis;
 const hubs: HubProcess[] = [];
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const LEASE_MS = 2_000;
 /** Past two leases and the reaper's second: the hub is reaped while it stands still. */
 const STILL_MS = 6_500;
@@ -31,14 +31,6 @@ after(async () => {
   await redis.stop();
 });
 
-async function until(what: () => Promise<boolean>, label: string, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await what())) {
-    if (Date.now() > end) throw new Error(`not within ${ms} ms: ${label}`);
-    await sleep(100);
-  }
-}
-
 /**
  * A session member of the first hub, watched at the second; the first stands still until it is
  * reaped, then runs again with `whileResuming` around its first moments; the member must end
@@ -51,14 +43,14 @@ async function standStill(name: string, whileResuming: (resume: () => void) => P
   await watcher.ok('watch', { filter: { name } });
   await member.ok('register', { name, type: 'cam', exclusive: true, liveness: { kind: 'session', graceMs: GRACE_MS } });
   const statuses = () => watcher.notifications.filter((n) => n.method === 'event').map((n) => `${n.params.event.type} ${n.params.event.member.status}`);
-  await until(async () => statuses().includes('added alive'), 'seen at the other hub', 5_000);
+  await until('seen at the other hub', () => statuses().includes('added alive'), 5_000);
   process.kill(still.pid, 'SIGSTOP');
   try {
-    await until(async () => statuses().includes('updated suspect'), 'reaped: suspect (hub-lost)', STILL_MS + 4_000);
+    await until('reaped: suspect (hub-lost)', () => statuses().includes('updated suspect'), STILL_MS + 4_000);
   } finally {
     await whileResuming(() => process.kill(still.pid, 'SIGCONT'));
   }
-  await until(async () => statuses().at(-1) === 'updated alive', 'held again: alive', 10_000);
+  await until('held again: alive', () => statuses().at(-1) === 'updated alive', 10_000);
   // Past the grace counted from the reap: a member left suspect would be gone by now.
   await sleep(GRACE_MS + 2_500);
   const at = (await (await fetch(`${other.url}/v1/members/${name}`)).json()) as { status?: string; hub?: string };

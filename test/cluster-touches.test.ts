@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createClient } from '@redis/client';
 import { PendingTouches } from '../src/cluster/touches.js';
+import { eventually } from './support/eventually.js';
 import { startRedis, type TestRedis } from './support/redis.js';
 
 const MEMBERS = 25_000;
@@ -26,14 +27,6 @@ after(async () => {
   await client.quit().catch(() => {});
   await redis.stop();
 });
-
-async function eventually(what: () => Promise<boolean> | boolean, label: string, ms = 10_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!(await what())) {
-    if (Date.now() > until) throw new Error(`not within ${ms} ms: ${label}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 test('deadlines Redis refused are kept and written once it takes writes again, in ZADDs of at most 10,000', { timeout: 60_000 }, async () => {
   const ids = Array.from({ length: MEMBERS }, (_, i) => `m-${i}`);

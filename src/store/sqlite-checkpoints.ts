@@ -78,9 +78,9 @@ export class Checkpoints {
   }
 
   async #inSteps(thread: CheckpointThread): Promise<void> {
+    await thread.checkpoint().catch(() => {}); // the second step copies what the first could not
     let failure: unknown = null;
-    await thread.checkpoint().catch((err: unknown) => { failure = err; });
-    this.#holding = thread.checkpoint().catch((err: unknown) => { failure ??= err; });
+    this.#holding = thread.checkpoint().catch((err: unknown) => { failure = err; });
     await this.#holding;
     this.#holding = null;
     // Only a second step that ended is counted: the WAL then starts again (what the metric says).
