@@ -1,13 +1,13 @@
 /**
- * Cluster mode: what liveness writes on its own (a status: a session's client gone, a probe
- * answering again; a removal: a probe that failed N times; a member held again by a hub that was
- * reaped while it stood still and still has its client), so that no caller retries it, is
- * written again while the shared store does not take it (Redis away, frozen or refusing writes:
- * STORE_UNAVAILABLE). Dropped, a session member whose client left while Redis was away stayed
- * alive there for ever, with no deadline, held by a hub that no longer had its connection; a
- * probed member removed here stayed in Redis, probed by no hub. A member's next try is made
- * when its turn comes (`again`, which gives null when there is nothing to write any more), so it
- * writes what holds then. One member first: the rest, BATCH a turn, only once the store took it.
+ * Cluster mode: writes of a member that the shared store did not take (Redis away, frozen or
+ * refusing writes: STORE_UNAVAILABLE), written again every RETRY_MS until it does, so that no
+ * caller retries them (retried-writes.ts makes them: what liveness writes on its own, and the
+ * removals and changes callers hand the registry with `removeRetried`, `changedRetried`).
+ * Dropped, a session member whose client left while Redis was away stayed alive there for ever,
+ * with no deadline, held by a hub that no longer had its connection; a probed member removed here
+ * stayed in Redis, probed by no hub. A member's next try is made when its turn comes (`again`,
+ * which gives null when there is nothing to write any more), so it writes what holds then. One
+ * member first: the rest, BATCH a turn, only once the store took it.
  */
 import type { MusterError } from '../../errors.js';
 import type { Member } from './member.js';
@@ -18,8 +18,8 @@ const BATCH = 1_000;
 
 /** A member's next try, or null when there is nothing to write any more. */
 export type Again = () => Promise<unknown> | null;
-/** What is written again: a status alone, the member held here again (whole), its removal. Each kind's last `again` wins. */
-export type RetryKind = 'status' | 'hold' | 'removal';
+/** What is written again: fields of the member (its status, say), the member held here again (whole), its removal. Each kind's last `again` wins. */
+export type RetryKind = 'change' | 'hold' | 'removal';
 
 export class LivenessRetries {
   #members = new Map<Member, Map<RetryKind, Again>>();
@@ -36,6 +36,10 @@ export class LivenessRetries {
     agains.set(kind, again);
     this.#stalled = true;
     this.#timer ??= setTimeout(() => this.#retry(), RETRY_MS);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
   }
 
   close(): void {

@@ -21,7 +21,7 @@ import { MemberIndex, RACED_NAME } from './member-index.js';
 import { listPage } from './list-order.js';
 import { Changes, type AdminEventDraft, type EventDraft } from './changes.js';
 import { Mirror } from './mirror.js';
-import { LivenessRetries } from './liveness-retries.js';
+import { RetriedWrites, type Asked } from './retried-writes.js';
 import { followStore } from './rejoin.js';
 import { assertRoles } from './roles.js';
 import { assertMayRegister, authorizedMember, RegistrationPolicy } from './access.js';
@@ -51,8 +51,8 @@ export class Registry {
   /** Cluster mode: applies other hubs' changes to this hub's members (null for a store of its own). */
   readonly #mirror: Mirror | null;
   readonly #changes: Changes;
-  /** Cluster mode: what liveness wrote and Redis did not take, written again. */
-  readonly #retries: LivenessRetries | null;
+  /** Cluster mode: removals and changes Redis did not take, written again (liveness's own, and `removeRetried`, `changedRetried`). */
+  readonly #writes: RetriedWrites;
   readonly #enoughOnceWritten: (member: Member) => boolean;
   #closed = false;
   /** Plain counters (read by /metrics at scrape time; cheaper than a metrics call per heartbeat). */
@@ -67,10 +67,9 @@ export class Registry {
     this.#enoughOnceWritten = options.enoughOnceWritten ?? (() => false);
     this.#liveness = new Liveness(this.#index, {
       // A status change is an event (a write of the status in a cluster); a lapse is a removal like any other. In a cluster,
-      // one Redis did not take is written again (liveness-retries.ts): the status as it is then; the removal while no other member took its id.
-      statusChanged: (m) => void this.#writeStatus(m)?.catch((err: unknown) => this.#retries?.failed(m, err, 'status', () => this.#writeStatus(m))),
-      lapsed: (m, reason) => void this.remove(m, reason).catch((err: unknown) => this.#retries?.failed(m, err, 'removal', () => (this.#index.find(m.id) ? null
-        : this.#changes.commit([], [m.id], [{ type: 'removed', member: this.view(m), reason }], { present: [m.id] })))),
+      // one Redis did not take is written again (retried-writes.ts): the status as it is then; the removal while no other member took its id.
+      statusChanged: (m) => this.#writes.status(m),
+      lapsed: (m, reason) => void this.#writes.remove(m, reason).catch(() => {}),
     }, this.#now, options.store.deadlines ?? null);
     this.#mirror = options.store.deadlines ? new Mirror(this.#index, {
       hubId: this.hubId,
@@ -78,10 +77,10 @@ export class Registry {
       added: () => {},
       removed: (m, reason) => this.#unindex(m, reason),
       // Held by no hub (this hub was reaped while it stood still) yet its client is here: held here again (until Redis takes it).
-      movedAway: (m) => (m.attachedTo == null && m.connection?.open ? this.#holdAgain(m) : this.#liveness.unbind(m)),
+      movedAway: (m) => (m.attachedTo == null && m.connection?.open ? this.#writes.hold(m) : this.#liveness.unbind(m)),
     }) : null;
     this.#changes = new Changes(options.store, log, this.hubId, this.#mirror, this.#now);
-    this.#retries = this.#mirror ? new LivenessRetries() : null;
+    this.#writes = new RetriedWrites(this, this.#index, this.#changes, this.#mirror ? this.hubId : null);
     // Cluster mode: the shared store was wiped and joined anew, or loaded whole again after this hub fell behind (rejoin.ts).
     const mirror = this.#mirror;
     if (mirror) followStore(options.store, {
@@ -286,10 +285,24 @@ export class Registry {
   }
 
   /** Removes a member for a reason (with who asked and why, when someone did); resolves once durable. */
-  async remove(member: Member, reason: RemovalReason, asked?: { by: string; note?: string }): Promise<void> {
+  async remove(member: Member, reason: RemovalReason, asked?: Asked): Promise<void> {
     if (!this.#index.holds(member)) return;
     this.#unindex(member, reason);
     await this.#changes.commit([], [member.id], [{ type: 'removed', member: this.view(member), reason, ...asked }], undefined, this.#enoughOnceWritten(member));
+  }
+
+  /**
+   * `remove` for callers that do not wait to try again (a face's peer gone, a child hub lost). The
+   * member leaves this hub at once; in a cluster, a removal Redis does not take (STORE_UNAVAILABLE)
+   * is written again until it does, while no member of its id came back. Rejects as `remove` does.
+   */
+  removeRetried(member: Member, reason: RemovalReason, asked?: Asked): Promise<void> {
+    return this.#writes.remove(member, reason, asked);
+  }
+
+  /** `changed` (`updated`) for callers that do not wait to try again: in a cluster, written again while Redis does not take it and this hub holds the member (as it is then). Rejects as `changed` does. */
+  changedRetried(member: Member, fields?: readonly MemberField[]): Promise<void> {
+    return this.#writes.changed(member, fields);
   }
 
   /** Appends an event that changes no member (an admin's action) to the log; resolves once durable. */
@@ -367,18 +380,7 @@ export class Registry {
   close(): void {
     this.#closed = true;
     this.#liveness.close(this.#index.values());
-    this.#retries?.close();
-  }
-
-  /** A member whose client is here, held by no hub: held here again (resume), again until Redis takes it. */
-  #holdAgain(m: Member): void {
-    const again = () => (this.#index.holds(m) && m.connection?.open ? this.resume(m, m.connection) : null);
-    void again()?.catch((err: unknown) => this.#retries?.failed(m, err, 'hold', again));
-  }
-
-  /** A status liveness set, written with its event while this hub holds the member (null once it does not). */
-  #writeStatus(m: Member): Promise<void> | null {
-    return this.#index.holds(m) && (!this.#mirror || m.attachedTo === this.hubId) ? this.changed(m, undefined, STATUS) : null;
+    this.#writes.close();
   }
 
   #assertOpen(): void {
@@ -394,6 +396,5 @@ export class Registry {
   }
 }
 
-const STATUS: readonly MemberField[] = ['status'];
 const NO_MEMBERS: readonly Member[] = Object.freeze([]);
 const ADDRESS_META: readonly MemberField[] = ['address', 'meta'];

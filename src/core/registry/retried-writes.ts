@@ -1,0 +1,117 @@
+/**
+ * Cluster mode: a member's removal or change that the shared store did not take
+ * (STORE_UNAVAILABLE) is written again until it does (liveness-retries.ts paces the tries). The
+ * member left this hub's memory, or changed there, before the store was asked: dropped, the write
+ * left it in Redis and at every other hub as it was (a ghost, a lost change). A removal is tried
+ * again while no member of its id is here again; a change while this hub holds the member, its
+ * fields as they are then; each only if the store still has the member. A member held here again
+ * (its hub was reaped while it stood still) is written again while its client is connected. A
+ * store of the hub's own (SQLite) is asked once, as before: a failed write stops it until a restart.
+ */import type { MusterError } from '../../errors.js';
+import type { RemovalReason } from '../../schemas/member.js';
+import type { MemberField } from '../../store/store.js';
+import type { Connection } from '../ports.js';
+import type { Changes } from './changes.js';
+import { LivenessRetries } from './liveness-retries.js';
+import { toStored, viewOf, type Member } from './member.js';
+import type { MemberIndex } from './member-index.js';
+
+/** Who asked for a removal, and why (an admin's eviction). */
+export interface Asked {
+  by: string;
+  note?: string;
+}
+
+/** The registry's first tries (each resolves once the store took the write). */
+export interface FirstTries {
+  remove(m: Member, reason: RemovalReason, asked?: Asked): Promise<void>;
+  changed(m: Member, transition?: undefined, fields?: readonly MemberField[]): Promise<void>;
+  resume(m: Member, connection?: Connection): Promise<void>;
+}
+
+export class RetriedWrites {
+  readonly #first: FirstTries;
+  readonly #index: MemberIndex;
+  readonly #changes: Changes;
+  /** Cluster mode: this hub's id; null on a store of its own, where nothing is written again. */
+  readonly #hubId: string | null;
+  readonly #retries: LivenessRetries | null;
+  /** Per member: the fields of its changes the store did not take yet (null: the whole record). */
+  readonly #unwritten = new Map<Member, Set<MemberField> | null>();
+
+  constructor(first: FirstTries, index: MemberIndex, changes: Changes, clusterHubId: string | null) {
+    this.#first = first;
+    this.#index = index;
+    this.#changes = changes;
+    this.#hubId = clusterHubId;
+    this.#retries = clusterHubId === null ? null : new LivenessRetries();
+  }
+
+  /** Removes the member (out of memory at once); rejects as the first try does. */
+  remove(m: Member, reason: RemovalReason, asked?: Asked): Promise<void> {
+    const first = this.#first.remove(m, reason, asked);
+    const retries = this.#retries;
+    if (!retries) return first;
+    return first.catch((err: unknown) => {
+      // The condition: a removal a frozen Redis ran late is not made twice.
+      retries.failed(m, err, 'removal', () => (this.#index.find(m.id) ? null
+        : this.#changes.commit([], [m.id], [{ type: 'removed', member: viewOf(m, this.#hubId!), reason, ...asked }], { present: [m.id] })));
+      throw err;
+    });
+  }
+
+  /** Writes `fields` of the member (the whole record when undefined) with an `updated` event; rejects as the first try does. */
+  changed(m: Member, fields?: readonly MemberField[]): Promise<void> {
+    const first = this.#first.changed(m, undefined, fields);
+    if (!this.#retries) return first;
+    return first.catch((err: unknown) => {
+      if (this.#unwrite(m, err, fields)) this.#retries?.failed(m, err, 'change', () => this.#changeAgain(m));
+      throw err;
+    });
+  }
+
+  /** A status liveness set: written while this hub holds the member. */
+  status(m: Member): void {
+    if (this.#heldHere(m)) void this.changed(m, STATUS).catch(() => {});
+  }
+
+  /** A member whose client is here, held by no hub: held here again (resume), while its client stays connected. */
+  hold(m: Member): void {
+    const again = () => (this.#index.holds(m) && m.connection?.open ? this.#first.resume(m, m.connection) : null);
+    void again()?.catch((err: unknown) => this.#retries?.failed(m, err, 'hold', again));
+  }
+
+  close(): void {
+    this.#retries?.close();
+    this.#unwritten.clear();
+  }
+
+  /** True while this hub holds the member: in its index and, in a cluster, attached to it. */
+  #heldHere(m: Member): boolean {
+    return this.#index.holds(m) && (this.#hubId === null || m.attachedTo === this.#hubId);
+  }
+
+  /** The member's next try: its fields not written yet, as they are now, while this hub holds it. */
+  #changeAgain(m: Member): Promise<unknown> | null {
+    const fields = this.#unwritten.get(m);
+    this.#unwritten.delete(m);
+    if (fields === undefined || !this.#heldHere(m)) return null;
+    const list = fields === null ? undefined : [...fields];
+    // While the store has it: a member another hub removed meanwhile is not written back.
+    const write = this.#changes.commit([{ member: toStored(m), fields: list }], [], [{ type: 'updated', member: viewOf(m, this.#hubId!) }], { present: [m.id] });
+    return write.catch((err: unknown) => {
+      this.#unwrite(m, err, list);
+      throw err;
+    });
+  }
+
+  /** Keeps `fields` for the member's next try if the store was only unavailable (true then). */
+  #unwrite(m: Member, err: unknown, fields: readonly MemberField[] | undefined): boolean {
+    if ((err as MusterError | undefined)?.code !== 'STORE_UNAVAILABLE' || this.#retries?.closed !== false) return false;
+    const had = this.#unwritten.get(m);
+    this.#unwritten.set(m, had === null || fields === undefined ? null : new Set([...(had ?? []), ...fields]));
+    return true;
+  }
+}
+
+const STATUS: readonly MemberField[] = ['status'];
