@@ -203,6 +203,7 @@ export class Children {
       bus.removeLink(child.link);
     }
     const ids = table.drop(childId);
+    // Not waited for: a removal a cluster's Redis does not take is written again (hub-records.ts).
     for (const id of ids) void records.remove(id, 'descendant', reason).catch(() => {});
     log.info({ child: childId, hubs: ids.length, reason }, 'child hub removed with its subtree');
     void up.serially(() => up.reportUp(table.edges())).catch((err: unknown) => log.warn({ err }, 'could not tell the registrar'));
@@ -234,6 +235,7 @@ export class Children {
       if (!c.link.open) return { ...base, status: 'suspect', error: `link closed during the ping (${error}): kept for the grace period (federationGraceMs)` };
       this.#o.log.warn({ child: c.hubId }, 'child hub stopped answering');
       c.link.close('no answer to hub.ping');
+      // Gone here at once; in a cluster, written again until Redis takes it (hub-records.ts).
       await this.remove(c, 'hub-lost').catch(() => {});
       return { ...base, status: 'lost', error };
     }

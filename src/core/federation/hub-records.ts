@@ -93,16 +93,20 @@ export class HubRecords {
     await this.#registry.add(member, link);
   }
 
-  /** Removes the record of `hubId` if it is one of a hub in `role`. The lookup is synchronous, the removal is not. */
+  /**
+   * Removes the record of `hubId` if it is one of a hub in `role`. The lookup is synchronous, the
+   * removal is not. The record leaves this hub at once: in a cluster, a removal Redis does not take
+   * is written again until it does (else it stayed in Redis and at every other hub of the cluster).
+   */
   async remove(hubId: string, role: HubRole, reason: RemovalReason): Promise<void> {
     const m = this.#registry.find(hubId);
-    if (m?.hubLink === role) await this.#registry.remove(m, reason);
+    if (m?.hubLink === role) await this.#registry.removeRetried(m, reason);
   }
 
   /** A new registrar accepted this hub: records of earlier ones (other hub ids) go. */
   async removeRegistrarsBut(hubId: string): Promise<void> {
     const stale = [...this.#registry.members()].filter((m) => m.hubLink === 'registrar' && m.name !== hubId);
-    for (const m of stale) await this.#registry.remove(m, 'unregistered');
+    for (const m of stale) await this.#registry.removeRetried(m, 'unregistered');
   }
 
   /**

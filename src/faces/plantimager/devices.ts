@@ -91,7 +91,8 @@ export class PlantimagerDevices {
     const ttlMs = Math.min(TTL_MAX_MS, Math.max(TTL_MIN_MS, Math.round(aliveTimeoutS * 1000)));
     if (m.liveness.kind === 'ttl' && m.liveness.ttlMs !== ttlMs) {
       m.liveness = { kind: 'ttl', ttlMs };
-      void this.#registry.changed(m).catch(() => {});
+      // In a cluster, written again until Redis takes it: else the other hubs (and this one after a restart) keep the old ttl.
+      void this.#registry.changedRetried(m).catch(() => {});
     }
     // keepAlive counts the check and marks the device seen; expireAt then sets the original's window.
     this.#registry.keepAlive(m);
