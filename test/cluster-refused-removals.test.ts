@@ -64,7 +64,6 @@ async function listed(h: HubProcess, query: string): Promise<MemberView[]> {
   return ((await (await fetch(`${h.url}/v1/members?${query}&limit=1000`)).json()) as { members: MemberView[] }).members;
 }
 
-
 /** A watch at p1: the events it saw, as `type name reason`. */
 async function watchAtP1(filter: Record<string, string>): Promise<{ events: () => string[]; close: () => Promise<void> }> {
   const peer = await RpcPeer.connect(cluster[1]!.wsUrl);
@@ -115,6 +114,32 @@ describe('cluster - a child hub lost while Redis refuses writes', () => {
 
   test('a child that deregisters and leaves (SIGTERM): its subtree\'s records leave both parent hubs once Redis takes writes', { timeout: 45_000 }, async () => {
     await childLost('leaving-child', 'leaving-grand', 'unregistered', async (c) => { assert.equal(await c.kill('SIGTERM'), 0); });
+  });
+});
+
+describe('cluster - a client\'s unregister while Redis refuses writes', () => {
+  test('told STORE_UNAVAILABLE, then NO_SUCH_MEMBER when it tries again; the member leaves the other hub once Redis takes writes', { timeout: 30_000 }, async () => {
+    const [p0, p1] = cluster as [HubProcess, HubProcess];
+    const client = await RpcPeer.connect(p0.wsUrl);
+    const watch = await watchAtP1({ prefix: 'departing-' });
+    try {
+      const { id, token } = await client.ok<{ id: string; token: string }>('register', { name: 'departing-sensor', type: 'sensor', exclusive: true, liveness: { kind: 'ttl', ttlMs: 60_000 } });
+      await until('at p1', async () => (await listed(p1, 'prefix=departing-')).length === 1, 10_000);
+      await refusingWrites(async () => {
+        const first = await client.call('unregister', { id, token });
+        assert.equal(first.error?.data?.code, 'STORE_UNAVAILABLE', JSON.stringify(first));
+        const again = await client.call('unregister', { id, token });
+        assert.equal(again.error?.data?.code, 'NO_SUCH_MEMBER', JSON.stringify(again));
+        await sleep(1_000);
+        assert.equal((await listed(p1, 'prefix=departing-')).length, 1, 'still at p1 while Redis refuses writes');
+      });
+      await until('gone at p1', async () => (await listed(p1, 'prefix=departing-')).length === 0, 10_000).catch(() => {});
+      assert.deepEqual((await listed(p1, 'prefix=departing-')).map((m) => m.name), [], 'no ghost left at p1');
+      assert.deepEqual(watch.events().filter((e) => e.startsWith('removed')), ['removed departing-sensor unregistered']);
+    } finally {
+      await client.close();
+      await watch.close();
+    }
   });
 });
 

@@ -100,13 +100,13 @@ export class HubRecords {
    */
   async remove(hubId: string, role: HubRole, reason: RemovalReason): Promise<void> {
     const m = this.#registry.find(hubId);
-    if (m?.hubLink === role) await this.#registry.removeRetried(m, reason);
+    if (m?.hubLink === role) await this.#registry.remove(m, reason);
   }
 
   /** A new registrar accepted this hub: records of earlier ones (other hub ids) go. */
   async removeRegistrarsBut(hubId: string): Promise<void> {
     const stale = [...this.#registry.members()].filter((m) => m.hubLink === 'registrar' && m.name !== hubId);
-    for (const m of stale) await this.#registry.removeRetried(m, 'unregistered');
+    for (const m of stale) await this.#registry.remove(m, 'unregistered');
   }
 
   /**

@@ -80,7 +80,7 @@ export class Registry {
       movedAway: (m) => (m.attachedTo == null && m.connection?.open ? this.#writes.hold(m) : this.#liveness.unbind(m)),
     }) : null;
     this.#changes = new Changes(options.store, log, this.hubId, this.#mirror, this.#now);
-    this.#writes = new RetriedWrites(this, this.#index, this.#changes, this.#mirror ? this.hubId : null);
+    this.#writes = new RetriedWrites({ remove: (m, r, a) => this.#removeOnce(m, r, a), changed: (m, t, f) => this.changed(m, t, f), resume: (m, c) => this.resume(m, c) }, this.#index, this.#changes, this.#mirror ? this.hubId : null);
     // Cluster mode: the shared store was wiped and joined anew, or loaded whole again after this hub fell behind (rejoin.ts).
     const mirror = this.#mirror;
     if (mirror) followStore(options.store, {
@@ -284,20 +284,20 @@ export class Registry {
     await this.remove(member, 'unregistered');
   }
 
-  /** Removes a member for a reason (with who asked and why, when someone did); resolves once durable. */
-  async remove(member: Member, reason: RemovalReason, asked?: Asked): Promise<void> {
+  /**
+   * Removes a member for a reason (with who asked and why, when someone did); resolves once durable.
+   * It leaves this hub at once. In a cluster, a removal Redis does not take (STORE_UNAVAILABLE) is
+   * written again until it does, while no member of its id came back: a caller that tries again
+   * finds it gone here (NO_SUCH_MEMBER), and it must not stay in Redis and at every other hub.
+   */
+  remove(member: Member, reason: RemovalReason, asked?: Asked): Promise<void> {
+    return this.#writes.remove(member, reason, asked);
+  }
+
+  async #removeOnce(member: Member, reason: RemovalReason, asked?: Asked): Promise<void> {
     if (!this.#index.holds(member)) return;
     this.#unindex(member, reason);
     await this.#changes.commit([], [member.id], [{ type: 'removed', member: this.view(member), reason, ...asked }], undefined, this.#enoughOnceWritten(member));
-  }
-
-  /**
-   * `remove` for callers that do not wait to try again (a face's peer gone, a child hub lost). The
-   * member leaves this hub at once; in a cluster, a removal Redis does not take (STORE_UNAVAILABLE)
-   * is written again until it does, while no member of its id came back. Rejects as `remove` does.
-   */
-  removeRetried(member: Member, reason: RemovalReason, asked?: Asked): Promise<void> {
-    return this.#writes.remove(member, reason, asked);
   }
 
   /** `changed` (`updated`) for callers that do not wait to try again: in a cluster, written again while Redis does not take it and this hub holds the member (as it is then). Rejects as `changed` does. */

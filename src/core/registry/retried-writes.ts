@@ -7,7 +7,8 @@
  * fields as they are then; each only if the store still has the member. A member held here again
  * (its hub was reaped while it stood still) is written again while its client is connected. A
  * store of the hub's own (SQLite) is asked once, as before: a failed write stops it until a restart.
- */import type { MusterError } from '../../errors.js';
+ */
+import type { MusterError } from '../../errors.js';
 import type { RemovalReason } from '../../schemas/member.js';
 import type { MemberField } from '../../store/store.js';
 import type { Connection } from '../ports.js';

@@ -119,7 +119,7 @@ export class RsbFace implements Face {
     this.#gateway.close('hub shutting down');
     const gateway = this.#hub.registry.find(GATEWAY.name);
     // A reload starts the face again: in a cluster, a removal Redis did not take would keep the gateway's name there.
-    if (gateway?.connection === this.#gateway) await this.#hub.registry.removeRetried(gateway, 'unregistered').catch(() => {});
+    if (gateway?.connection === this.#gateway) await this.#hub.registry.remove(gateway, 'unregistered').catch(() => {});
     const deadline = Date.now() + 2_000;
     while (this.#links.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     await this.#participants.settled();

@@ -58,7 +58,7 @@ export class RsbParticipants {
   /** The link is gone: its member leaves (clean) or is lost. */
   leave(connection: Connection, member: Member | null, clean: boolean): void {
     // In a cluster, written again until Redis takes it: dropped, the member stayed there, alive, at every other hub.
-    if (member && clean) this.#track(this.#registry.removeRetried(member, 'unregistered').catch(() => {}));
+    if (member && clean) this.#track(this.#registry.remove(member, 'unregistered').catch(() => {}));
     this.#registry.connectionClosed(connection);
   }
 
