@@ -1,8 +1,8 @@
 /**
  * Cluster mode: writes of a member that the shared store did not take (Redis away, frozen or
  * refusing writes: STORE_UNAVAILABLE), written again every RETRY_MS until it does, so that no
- * caller retries them (retried-writes.ts makes them: what liveness writes on its own, every
- * removal, and the changes callers hand the registry with `changedRetried`).
+ * caller retries them (retried-writes.ts makes them: every removal, change and resume of the
+ * registry's, liveness's own among them).
  * Dropped, a session member whose client left while Redis was away stayed alive there for ever,
  * with no deadline, held by a hub that no longer had its connection; a probed member removed here
  * stayed in Redis, probed by no hub. A member's next try is made when its turn comes (`again`,

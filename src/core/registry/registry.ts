@@ -21,7 +21,7 @@ import { MemberIndex, RACED_NAME } from './member-index.js';
 import { listPage } from './list-order.js';
 import { Changes, type AdminEventDraft, type EventDraft } from './changes.js';
 import { Mirror } from './mirror.js';
-import { RetriedWrites, type Asked } from './retried-writes.js';
+import { RetriedWrites, type Asked, type Transition } from './retried-writes.js';
 import { followStore } from './rejoin.js';
 import { assertRoles } from './roles.js';
 import { assertMayRegister, authorizedMember, RegistrationPolicy } from './access.js';
@@ -66,10 +66,9 @@ export class Registry {
     this.#now = options.now ?? Date.now;
     this.#enoughOnceWritten = options.enoughOnceWritten ?? (() => false);
     this.#liveness = new Liveness(this.#index, {
-      // A status change is an event (a write of the status in a cluster); a lapse is a removal like any other. In a cluster,
-      // one Redis did not take is written again (retried-writes.ts): the status as it is then; the removal while no other member took its id.
+      // A status change is an event (a write of the status in a cluster); a lapse is a removal like any other.
       statusChanged: (m) => this.#writes.status(m),
-      lapsed: (m, reason) => void this.#writes.remove(m, reason).catch(() => {}),
+      lapsed: (m, reason) => void this.remove(m, reason).catch(() => {}),
     }, this.#now, options.store.deadlines ?? null);
     this.#mirror = options.store.deadlines ? new Mirror(this.#index, {
       hubId: this.hubId,
@@ -80,7 +79,7 @@ export class Registry {
       movedAway: (m) => (m.attachedTo == null && m.connection?.open ? this.#writes.hold(m) : this.#liveness.unbind(m)),
     }) : null;
     this.#changes = new Changes(options.store, log, this.hubId, this.#mirror, this.#now);
-    this.#writes = new RetriedWrites({ remove: (m, r, a) => this.#removeOnce(m, r, a), changed: (m, t, f) => this.changed(m, t, f), resume: (m, c) => this.resume(m, c) }, this.#index, this.#changes, this.#mirror ? this.hubId : null);
+    this.#writes = new RetriedWrites({ remove: (m, r, a) => this.#removeOnce(m, r, a), changed: (m, t, f) => this.#changedOnce(m, t, f), resume: (m, c) => this.#resumeOnce(m, c) }, this.#index, this.#changes, this.#mirror ? this.hubId : null);
     // Cluster mode: the shared store was wiped and joined anew, or loaded whole again after this hub fell behind (rejoin.ts).
     const mirror = this.#mirror;
     if (mirror) followStore(options.store, {
@@ -246,13 +245,17 @@ export class Registry {
 
   /**
    * A member seen again on a (new) connection, for services that keep records themselves (a hub
-   * link that reconnected): alive, bound to `connection`, persisted, and watchers told.
+   * link that reconnected): alive, bound to `connection`, persisted (retried-writes.ts), watchers told.
    */
-  async resume(member: Member, connection?: Connection): Promise<void> {
+  resume(member: Member, connection?: Connection): Promise<void> {
+    return this.#writes.resume(member, connection);
+  }
+
+  async #resumeOnce(member: Member, connection?: Connection): Promise<void> {
     if (!this.#index.holds(member)) return;
     if (this.#mirror) member.attachedTo = this.hubId;
     this.#liveness.start(member, connection);
-    await this.changed(member);
+    await this.#changedOnce(member);
   }
 
   /** Marks a member seen and moves a ttl member's expiry a whole ttl on; for faces with their own alive checks. */
@@ -286,9 +289,7 @@ export class Registry {
 
   /**
    * Removes a member for a reason (with who asked and why, when someone did); resolves once durable.
-   * It leaves this hub at once. In a cluster, a removal Redis does not take (STORE_UNAVAILABLE) is
-   * written again until it does, while no member of its id came back: a caller that tries again
-   * finds it gone here (NO_SUCH_MEMBER), and it must not stay in Redis and at every other hub.
+   * It leaves this hub at once, so its write must not be lost to a refusal (retried-writes.ts).
    */
   remove(member: Member, reason: RemovalReason, asked?: Asked): Promise<void> {
     return this.#writes.remove(member, reason, asked);
@@ -300,18 +301,20 @@ export class Registry {
     await this.#changes.commit([], [member.id], [{ type: 'removed', member: this.view(member), reason, ...asked }], undefined, this.#enoughOnceWritten(member));
   }
 
-  /** `changed` (`updated`) for callers that do not wait to try again: in a cluster, written again while Redis does not take it and this hub holds the member (as it is then). Rejects as `changed` does. */
-  changedRetried(member: Member, fields?: readonly MemberField[]): Promise<void> {
-    return this.#writes.changed(member, fields);
-  }
-
   /** Appends an event that changes no member (an admin's action) to the log; resolves once durable. */
   async record(event: AdminEventDraft): Promise<void> {
     await this.#changes.commit([], [], [event]);
   }
 
-  /** Persists a member whose record another service changed and tells watchers: `lifecycle` events carry the transition, any other is `updated`. */
-  async changed(member: Member, transition?: { from: string; to: string }, fields?: readonly MemberField[]): Promise<void> {
+  /**
+   * Persists a member whose record another service changed (in memory already: its write must not
+   * be lost, retried-writes.ts) and tells watchers: `lifecycle` events carry the transition, any other is `updated`.
+   */
+  changed(member: Member, transition?: Transition, fields?: readonly MemberField[]): Promise<void> {
+    return this.#writes.changed(member, transition, fields);
+  }
+
+  async #changedOnce(member: Member, transition?: Transition, fields?: readonly MemberField[]): Promise<void> {
     if (!this.#index.holds(member)) return;
     const event: EventDraft = transition
       ? { type: 'lifecycle', member: this.view(member), from: transition.from, to: transition.to }

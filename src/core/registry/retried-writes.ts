@@ -4,9 +4,13 @@
  * member left this hub's memory, or changed there, before the store was asked: dropped, the write
  * left it in Redis and at every other hub as it was (a ghost, a lost change). A removal is tried
  * again while no member of its id is here again; a change while this hub holds the member, its
- * fields as they are then; each only if the store still has the member. A member held here again
- * (its hub was reaped while it stood still) is written again while its client is connected. A
- * store of the hub's own (SQLite) is asked once, as before: a failed write stops it until a restart.
+ * fields as they are then, with an `updated` event; each only if the store still has the member.
+ * A member held here again (resumed on a connection of this hub's, or held by no hub after its hub
+ * was reaped while it stood still) is written again while that connection is open. Every removal,
+ * change and resume of the registry goes this way, whether its caller waits or not: the memory
+ * changed first, and a caller told STORE_UNAVAILABLE that tries again may find nothing left to do
+ * (a second unregister answers NO_SUCH_MEMBER). A store of the hub's own (SQLite) is asked once, as
+ * before: a failed write stops it until a restart.
  */
 import type { MusterError } from '../../errors.js';
 import type { RemovalReason } from '../../schemas/member.js';
@@ -23,10 +27,16 @@ export interface Asked {
   note?: string;
 }
 
+/** A lifecycle transition a change makes (its event is `lifecycle`). */
+export interface Transition {
+  from: string;
+  to: string;
+}
+
 /** The registry's first tries (each resolves once the store took the write). */
 export interface FirstTries {
   remove(m: Member, reason: RemovalReason, asked?: Asked): Promise<void>;
-  changed(m: Member, transition?: undefined, fields?: readonly MemberField[]): Promise<void>;
+  changed(m: Member, transition?: Transition, fields?: readonly MemberField[]): Promise<void>;
   resume(m: Member, connection?: Connection): Promise<void>;
 }
 
@@ -61,9 +71,13 @@ export class RetriedWrites {
     });
   }
 
-  /** Writes `fields` of the member (the whole record when undefined) with an `updated` event; rejects as the first try does. */
-  changed(m: Member, fields?: readonly MemberField[]): Promise<void> {
-    const first = this.#first.changed(m, undefined, fields);
+  /**
+   * Writes `fields` of the member (the whole record when undefined) with its event; rejects as the
+   * first try does. Tried again, the event is `updated` (a transition's `lifecycle` event is for
+   * the state it names, which may have changed since; the member's record says where it is).
+   */
+  changed(m: Member, transition?: Transition, fields?: readonly MemberField[]): Promise<void> {
+    const first = this.#first.changed(m, transition, fields);
     if (!this.#retries) return first;
     return first.catch((err: unknown) => {
       if (this.#unwrite(m, err, fields)) this.#retries?.failed(m, err, 'change', () => this.#changeAgain(m));
@@ -73,13 +87,28 @@ export class RetriedWrites {
 
   /** A status liveness set: written while this hub holds the member. */
   status(m: Member): void {
-    if (this.#heldHere(m)) void this.changed(m, STATUS).catch(() => {});
+    if (this.#heldHere(m)) void this.changed(m, undefined, STATUS).catch(() => {});
+  }
+
+  /** Binds the member to `connection` and writes it as held here (registry.resume); rejects as the first try does. */
+  resume(m: Member, connection?: Connection): Promise<void> {
+    const first = this.#first.resume(m, connection);
+    if (!this.#retries) return first;
+    return first.catch((err: unknown) => {
+      this.#retries?.failed(m, err, 'hold', this.#holdAgain(m));
+      throw err;
+    });
   }
 
   /** A member whose client is here, held by no hub: held here again (resume), while its client stays connected. */
   hold(m: Member): void {
-    const again = () => (this.#index.holds(m) && m.connection?.open ? this.#first.resume(m, m.connection) : null);
+    const again = this.#holdAgain(m);
     void again()?.catch((err: unknown) => this.#retries?.failed(m, err, 'hold', again));
+  }
+
+  /** The next try of holding the member here: while this hub has it and its connection is open. */
+  #holdAgain(m: Member): () => Promise<void> | null {
+    return () => (this.#index.holds(m) && m.connection?.open ? this.#first.resume(m, m.connection) : null);
   }
 
   close(): void {

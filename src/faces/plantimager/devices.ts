@@ -92,7 +92,7 @@ export class PlantimagerDevices {
     if (m.liveness.kind === 'ttl' && m.liveness.ttlMs !== ttlMs) {
       m.liveness = { kind: 'ttl', ttlMs };
       // In a cluster, written again until Redis takes it: else the other hubs (and this one after a restart) keep the old ttl.
-      void this.#registry.changedRetried(m).catch(() => {});
+      void this.#registry.changed(m).catch(() => {});
     }
     // keepAlive counts the check and marks the device seen; expireAt then sets the original's window.
     this.#registry.keepAlive(m);

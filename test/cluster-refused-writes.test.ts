@@ -1,11 +1,11 @@
 /**
- * Cluster mode - removals and changes that Redis refuses (a replica: READONLY) and callers
- * do not wait for: a federation parent that runs as a cluster losing a child hub (silent, or
- * leaving cleanly), an RSB participant leaving cleanly, a plantimager device changing its
- * alive_timeout. Each is written again once Redis takes writes, and reaches the other hub of the
- * cluster. Before 2026-12-07 they were dropped: the removed records stayed in Redis and at the other
- * hub for good (ghosts), and the device's new ttl never left the hub it reached. Real hub
- * processes, a real redis-server.
+ * Cluster mode - removals and changes that Redis refuses (a replica: READONLY), made in the hub's
+ * memory first: a federation parent that runs as a cluster losing a child hub (silent, or leaving
+ * cleanly), a client's unregister, a component's lifecycle transition, an RSB participant leaving
+ * cleanly, a plantimager device changing its alive_timeout. Each is written again once Redis takes
+ * writes, and reaches the other hub of the cluster. Before 2026-12-07 they were dropped: the removed
+ * records stayed in Redis and at the other hub for good (ghosts), and a change never left the hub
+ * that made it. Real hub processes, a real redis-server.
  */
 import assert from 'node:assert/strict';
 import { createConnection, type Socket } from 'node:net';
@@ -139,6 +139,28 @@ describe('cluster - a client\'s unregister while Redis refuses writes', () => {
     } finally {
       await client.close();
       await watch.close();
+    }
+  });
+});
+
+describe('cluster - a component\'s lifecycle while Redis refuses writes', () => {
+  test('a transition Redis did not take reaches the other hub once it takes writes', { timeout: 30_000 }, async () => {
+    const [p0, p1] = cluster as [HubProcess, HubProcess];
+    const component = await RpcPeer.connect(p0.wsUrl);
+    const stateAt = async (h: HubProcess) => (await listed(h, 'prefix=stepping-')).find((m) => m.name === 'stepping-worker')?.lifecycle?.state;
+    try {
+      await component.ok('register', { name: 'stepping-worker', type: 'worker', roles: ['component'], liveness: 'session', exclusive: true });
+      await until('starting at p1', async () => (await stateAt(p1)) === 'starting', 10_000);
+      await refusingWrites(async () => {
+        await component.call('lifecycle.ready', { endpoints: { data: ['tcp://127.0.0.1:9100'] } });
+        assert.equal(await stateAt(p0), 'ready');
+        await sleep(1_000);
+        assert.equal(await stateAt(p1), 'starting', 'the old state at p1 while Redis refuses writes');
+      });
+      await until('ready at p1', async () => (await stateAt(p1)) === 'ready', 10_000).catch(() => {});
+      assert.equal(await stateAt(p1), 'ready', 'the new state at p1');
+    } finally {
+      await component.close();
     }
   });
 });
