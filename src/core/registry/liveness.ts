@@ -110,6 +110,16 @@ export class Liveness {
     for (const m of members) if (m.liveness.kind === 'probe') runner.start(m);
   }
 
+  /**
+   * Cluster mode: a member this hub holds that came in through the store's feed, not made here (a
+   * registration Redis ran after this hub had given up on it): no client is bound to it here. A
+   * session member lapses as if its connection had just closed; a probed one is probed.
+   */
+  adopted(member: Member): void {
+    if (member.liveness.kind === 'probe') this.#probes?.start(member);
+    else if (member.liveness.kind === 'session' && member.status === 'alive') setImmediate(() => this.#lapse([member], 0, this.#now()));
+  }
+
   /** Alive from now (registered, registered again, or resumed), bound to `connection` if given. */
   start(member: Member, connection: Connection | undefined): void {
     const now = this.#now();

@@ -73,7 +73,7 @@ export class Registry {
     this.#mirror = options.store.deadlines ? new Mirror(this.#index, {
       hubId: this.hubId,
       create: (init) => liveMember(init, this.normalizeLiveness(init.liveness), this.#now()),
-      added: () => {},
+      added: (m) => { if (m.attachedTo === this.hubId) this.#liveness.adopted(m); }, // made here, but Redis ran it late
       removed: (m, reason) => this.#unindex(m, reason),
       // Held by no hub (this hub was reaped while it stood still) yet its client is here: held here again (until Redis takes it).
       movedAway: (m) => (m.attachedTo == null && m.connection?.open ? this.#writes.hold(m) : this.#liveness.unbind(m)),
