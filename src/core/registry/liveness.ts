@@ -239,9 +239,10 @@ export class Liveness {
     for (const m of members) if (m.liveness.kind === 'probe') this.#probes?.stop(m);
   }
 
-  /** A member held by another hub of the cluster now: no connection of this hub reaches it. */
+  /** A member held by another hub of the cluster now: no connection of this hub reaches it, and its hub probes it. */
   unbind(member: Member): void {
     this.#bind(member, null);
+    if (member.liveness.kind === 'probe') this.#probes?.stop(member);
   }
 
   #schedule(member: Member, at: number): void {

@@ -47,6 +47,11 @@ export class MemberIndex {
     return this.#byId.values();
   }
 
+  /** The members a hub of the cluster holds, in the order they came. */
+  *heldBy(hubId: string): IterableIterator<Member> {
+    for (const m of this.#byId.values()) if (m.attachedTo === hubId) yield m;
+  }
+
   /** Members by status, and in all. */
   counts(): Record<Member['status'] | 'total', number> {
     const s = this.#byStatus;

@@ -107,9 +107,9 @@ export class Registry {
     return registry;
   }
 
-  /** Probing starts for every probe member once a runner is attached. */
+  /** Probing starts for every probe member this hub holds once a runner is attached (in a cluster, each member's hub probes it). */
   attachProbes(runner: ProbeRunner): void {
-    this.#liveness.attachProbes(runner, this.#index.values());
+    this.#liveness.attachProbes(runner, this.#mirror ? this.#index.heldBy(this.hubId) : this.#index.values());
   }
 
   onRemoved(listener: RemovedListener): void {
@@ -243,10 +243,7 @@ export class Registry {
     return member.status;
   }
 
-  /**
-   * A member seen again on a (new) connection, for services that keep records themselves (a hub
-   * link that reconnected): alive, bound to `connection`, persisted (retried-writes.ts), watchers told.
-   */
+  /** A member seen again on a (new) connection (a hub link that reconnected): alive, bound, persisted (retried-writes.ts), watchers told. */
   resume(member: Member, connection?: Connection): Promise<void> {
     return this.#writes.resume(member, connection);
   }
@@ -287,10 +284,7 @@ export class Registry {
     await this.remove(member, 'unregistered');
   }
 
-  /**
-   * Removes a member for a reason (with who asked and why, when someone did); resolves once durable.
-   * It leaves this hub at once, so its write must not be lost to a refusal (retried-writes.ts).
-   */
+  /** Removes a member for a reason (with who asked, when someone did); resolves once durable. Out of memory at once: retried-writes.ts. */
   remove(member: Member, reason: RemovalReason, asked?: Asked): Promise<void> {
     return this.#writes.remove(member, reason, asked);
   }
