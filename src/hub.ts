@@ -150,8 +150,7 @@ export class Hub implements HubContext, ReloadTarget {
       descendants: this.federation.descendants().length, dropped: this.federation.dropped,
     }));
     if (cluster) this.metrics.addCluster(() => cluster.metrics());
-    const figures = store.figures?.bind(store);
-    if (figures) this.metrics.addStore(figures, () => store.failure?.() != null);
+    if (store.figures) this.metrics.addStore(store.figures.bind(store), () => store.failure?.() != null);
 
     // The native face: HTTP, SSE and the WebSocket API on one port.
     const tls = config.tlsCert && config.tlsKey ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : null;
@@ -188,6 +187,7 @@ export class Hub implements HubContext, ReloadTarget {
         failing: (reason) => log.error({ reason }, 'a checkpoint of the store failed: its WAL grows until one ends (commits are still durable)'),
         mended: (failures) => log.info({ failures }, 'checkpoints of the store end again'),
       },
+      full: { waiting: (reason) => log.error({ reason }, 'the disk of the store is full: writes wait'), writing: () => log.info('the store writes again') },
     });
     const opening = performance.now();
     log.info({ store: store.kind, ...(cluster ? {} : { dataDir: config.dataDir }) }, 'loading the store');

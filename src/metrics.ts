@@ -119,7 +119,7 @@ export class Metrics {
     counter('muster_store_checkpoints_total', 'Checkpoints ended: the WAL copied into the database file, so that it starts again from its beginning', (s) => s.checkpoints);
     counter('muster_store_checkpoint_failures_total', 'Checkpoints that failed (the disk full or failing where the database file grows): the WAL grows until one ends', (s) => s.checkpointFailures);
     new Gauge({ name: 'muster_store_wal_bytes', help: 'Bytes in the WAL file: a few MB while checkpoints end', registers: [this.registry], collect() { this.set(f().walBytes); } });
-    new Gauge({ name: 'muster_store_stopped', help: '1 once a failed write or sync of the file stopped the store: writes answer STORE_UNAVAILABLE until the hub restarts', registers: [this.registry], collect() { this.set(stopped() ? 1 : 0); } });
+    new Gauge({ name: 'muster_store_stopped', help: '1 while the store takes no writes (they answer STORE_UNAVAILABLE): a failed write or sync of its file stopped it, until the hub restarts; or its disk is full, until it has space again', registers: [this.registry], collect() { this.set(stopped() ? 1 : 0); } });
   }
 
   /** Bus counters live as plain numbers on the relay (hot path); they are read at scrape time. */

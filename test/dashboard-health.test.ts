@@ -1,7 +1,7 @@
 /**
  * A hub that is not healthy says so where an operator looks: the dashboard's overview (a real
  * browser, Debian's Chromium) shows a banner with the reason, `muster info` a health line, and
- * `/v1/info` the health `/healthz` answers. Shown with a real hub whose disk fills (ENOSPC injected
+ * `/v1/info` the health `/healthz` answers. Shown with a real hub whose disk fails (EIO injected
  * into its writes by strace): the store stops, and the page says why within its next poll. The
  * card of the hub's facts keeps each label on one line.
  */
@@ -42,7 +42,7 @@ const healthLine = async () => {
   return run.stdout.split('\n').find((l) => l.startsWith('health'));
 };
 
-test('dashboard - a hub whose store stopped (a full disk) shows why on the overview, in muster info and in /v1/info', { timeout: 90_000 }, async () => {
+test('dashboard - a hub whose store stopped (a failing disk) shows why on the overview, in muster info and in /v1/info', { timeout: 90_000 }, async () => {
   const page = await browser.open(hub.url);
   await eventually('the overview says the hub is healthy', async () => (await fact(page)) === 'ok', 20_000);
   assert.equal(await page.locator('[data-health]').count(), 0, 'no banner while healthy');
@@ -56,16 +56,16 @@ test('dashboard - a hub whose store stopped (a full disk) shows why on the overv
   assert.deepEqual(lines.filter((l) => !l.endsWith(' 1')), [], 'labels on more than one line');
   assert.match((await healthLine()) ?? '', /^health\s+ok$/);
 
-  const failing = await attach(hub.pid, ['-e', 'trace=pwrite64', '-e', 'inject=pwrite64:error=ENOSPC', '-o', '/dev/null']);
+  const failing = await attach(hub.pid, ['-e', 'trace=pwrite64', '-e', 'inject=pwrite64:error=EIO', '-o', '/dev/null']);
   const refused = await fetch(`${hub.url}/v1/members`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'cam', type: 'camera' }) });
   await failing.detach();
   assert.equal(refused.status, 503);
 
   const banner = await eventually('the banner', async () => (await page.locator('[data-health]').count()) > 0 && page.locator('[data-health]').textContent(), 10_000);
-  assert.match(banner ?? '', /not healthy: The SQLite store stopped committing after a failed write or sync of its file \(SQLITE_FULL\): free space on its disk, then restart the hub/);
+  assert.match(banner ?? '', /not healthy: The SQLite store stopped committing after a failed write or sync of its file \(SQLITE_IOERR_WRITE\): restart the hub/);
   assert.equal(await fact(page), 'not ok (above)');
-  assert.match((await page.locator('[data-fact="health"]').getAttribute('title')) ?? '', /SQLITE_FULL/);
-  assert.match((await healthLine()) ?? '', /^health\s+NOT OK: The SQLite store stopped .*\(SQLITE_FULL\)/);
+  assert.match((await page.locator('[data-fact="health"]').getAttribute('title')) ?? '', /SQLITE_IOERR_WRITE/);
+  assert.match((await healthLine()) ?? '', /^health\s+NOT OK: The SQLite store stopped .*\(SQLITE_IOERR_WRITE\)/);
   const info = (await (await fetch(`${hub.url}/v1/info`)).json()) as HubInfo;
   assert.equal(info.health.ok, false);
   assert.equal(info.health.reason, ((await (await fetch(`${hub.url}/healthz`)).json()) as { reason: string }).reason);

@@ -55,6 +55,16 @@ export function createSchema(db: Database.Database): void {
   })();
 }
 
+/** A chunk of applied changes' rows and events, in commit order. */
+export function batchOf(chunk: readonly { rows: RowChange; applied: { events: readonly StoredEvent[] } }[]): RowBatch {
+  const out: RowBatch = { changes: new Array(chunk.length), events: [] };
+  for (let i = 0; i < chunk.length; i++) {
+    out.changes[i] = chunk[i]!.rows;
+    for (const e of chunk[i]!.applied.events) out.events.push(e);
+  }
+  return out;
+}
+
 export function rowOf(slot: number, m: StoredMember): MemberRow {
   return [slot, m.id, m.name, m.type, m.address, json(m.meta), json(m.liveness), m.tokenHash, m.registeredAt, json(m.extra)];
 }

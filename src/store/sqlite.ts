@@ -11,7 +11,8 @@
  * pipelined: while one runs, the next turns' changes are written, and the next sync starts as soon
  * as it ends. At `normal` a change is acknowledged once written (in the page cache: it survives a
  * kill of the process), and so is a change marked `written` at `full` when nothing before it waits
- * for a sync. Acknowledgements, and the feed, keep revision order.
+ * for a sync. Acknowledgements, and the feed, keep revision order. A full disk holds what is
+ * decided until it has space (disk-full.ts); any other failed write or sync stops the store.
  *
  * This connection never checkpoints on its own (a checkpoint syncs): every CHECKPOINT_EVERY
  * commits the checkpoint thread (sqlite-checkpointer.ts) does, in two steps (sqlite-checkpoints.ts).
@@ -22,11 +23,12 @@ import { closeSync, fdatasync, fdatasyncSync, mkdirSync, openSync } from 'node:f
 import { join } from 'node:path';
 import { MusterError } from '../errors.js';
 import { CommitHold, type ReadBacklog } from './commit-hold.js';
+import { DiskFull, type DiskFullEvents } from './disk-full.js';
 import { ConditionBook, type BookEntry } from './conditions.js';
 import { openSqliteExport } from './sqlite-export.js';
 import { memberOfRow, MEMBER_COLUMNS, storedRevision, type RawRow } from './sqlite-rows.js';
 import { Checkpoints, type CheckpointEvents } from './sqlite-checkpoints.js';
-import { createSchema, preparedWrites, rowOf, type MemberRow, type RowBatch, type RowChange, type Writes } from './sqlite-writes.js';
+import { batchOf, createSchema, preparedWrites, rowOf, type MemberRow, type RowChange, type Writes } from './sqlite-writes.js';
 import { withRevision, type Applied, type Change, type Store, type StoreExport, type StoreFigures, type StoreSnapshot, type StoredEvent, type StoredMember } from './store.js';
 
 export interface SqliteStoreOptions {
@@ -44,6 +46,8 @@ export interface SqliteStoreOptions {
   stopped?: (reason: string) => void;
   /** Told when checkpoints begin to fail, and when one ends again (the hub logs it). */
   checkpoints?: CheckpointEvents;
+  /** Told when the disk is full (writes wait for space) and when it takes writes again (the hub logs it). */
+  full?: DiskFullEvents;
 }
 
 /** Changes written in one transaction at most: a backlog is written a chunk per event-loop turn (~0.5 ms each at most). */
@@ -92,6 +96,8 @@ export class SqliteStore implements Store {
   #failed: MusterError | null = null;
   readonly #figures = { changes: 0, commits: 0, syncs: 0 };
   readonly #stopped: ((reason: string) => void) | undefined;
+  /** A full disk: what is applied waits for space (disk-full.ts). */
+  readonly #full: DiskFull;
 
   constructor(options: SqliteStoreOptions) {
     mkdirSync(options.dataDir, { recursive: true });
@@ -99,6 +105,7 @@ export class SqliteStore implements Store {
     this.#synchronous = options.synchronous === 'normal' ? 'normal' : 'full';
     this.#stopped = options.stopped;
     this.#checkpointEvents = options.checkpoints;
+    this.#full = new DiskFull(() => this.#flush(false, true), options.full);
     this.#path = join(options.dataDir, 'muster.db');
     this.#db = new Database(this.#path);
     this.#db.pragma('journal_mode = WAL');
@@ -137,6 +144,9 @@ export class SqliteStore implements Store {
   /** Decides now (conditions, revisions), so the next change in this turn sees this one; durable and fed after the batch commits. */
   apply(change: Change): Promise<Applied> {
     // The deleted members' rows, before the book forgets them.
+    // A full disk: refused before the book decides it (what it decided waits for space).
+    const full = this.#full.refusal;
+    if (full) return Promise.reject(full);
     const deletes: number[] = [];
     for (const id of change.deletes) {
       const slot = this.#book.entry(id)?.slot;
@@ -173,11 +183,19 @@ export class SqliteStore implements Store {
     setImmediate(() => this.#flush());
   }
 
-  /** Writes the oldest chunk of what is applied, in one transaction; the rest waits for the next turn. `now`: no waiting for a burst's rest (closing). */
-  #flush(now = false): void {
+  /**
+   * Writes the oldest chunk of what is applied, in one transaction; the rest waits for the next
+   * turn. `now`: no waiting for a burst's rest (closing). While the disk is full, only DiskFull's
+   * retry (`retry`) writes.
+   */
+  #flush(now = false, retry = false): void {
     this.#flushScheduled = false;
     const left = this.#pending.length - this.#written;
-    if (this.#checkpoints?.holding || left === 0) return;
+    if (left === 0) return;
+    if (this.#checkpoints?.holding || (this.#full.refusal && !retry)) {
+      if (retry) this.#full.refused(); // the next try, after the checkpoint
+      return;
+    }
     // The rest of a burst is still being handled: one commit (and one sync) for all of it.
     if (!now && left < CHUNK_CHANGES && this.#hold.wait()) {
       this.#flushScheduled = true;
@@ -185,11 +203,34 @@ export class SqliteStore implements Store {
       return;
     }
     this.#hold.release();
-    let chunk: Pending[];
-    if (this.#written === 0 && left <= CHUNK_CHANGES) chunk = this.#pending;
-    else chunk = this.#pending.slice(this.#written, this.#written + CHUNK_CHANGES);
-    if (left > CHUNK_CHANGES) {
-      this.#written += CHUNK_CHANGES;
+    const chunk = this.#written === 0 && left <= CHUNK_CHANGES ? this.#pending : this.#pending.slice(this.#written, this.#written + CHUNK_CHANGES);
+    let failed: unknown = this.#failed ?? (this.#checkpoints ? null : new Error('the SQLite store is not open'));
+    if (!failed) try { this.#writes.batch(batchOf(chunk)); } catch (err) { failed = err; }
+    // Refused for a full disk: rolled back, nothing of it in the file; it waits, first in line.
+    if ((failed as { code?: unknown } | null)?.code === 'SQLITE_FULL') {
+      this.#full.refused();
+      return;
+    }
+    this.#taken(chunk.length, left);
+    if (failed) {
+      // The disk refused the chunk (gone): the book, which admitted it, is now ahead of the file,
+      // and later changes were decided on it, so the store stops as after a failed sync.
+      const code = (failed as { code?: unknown }).code;
+      for (const p of chunk) p.reject(this.#stop(typeof code === 'string' ? code : String(failed)));
+      return;
+    }
+    this.#full.wrote();
+    this.#figures.commits++;
+    this.#figures.changes += chunk.length;
+    if (this.#synchronous === 'normal') this.#acknowledge(chunk);
+    else this.#acknowledgeOrSync(chunk);
+    this.#checkpoints!.committed();
+  }
+
+  /** The oldest `n` of the `left` applied changes are written (or refused): the rest waits for the next turn. */
+  #taken(n: number, left: number): void {
+    if (left > n) {
+      this.#written += n;
       // A backlog that never drains must not keep what was taken: dropped once it is most of the array.
       if (this.#written >= 4096 && this.#written * 2 >= this.#pending.length) {
         this.#pending = this.#pending.slice(this.#written);
@@ -200,22 +241,6 @@ export class SqliteStore implements Store {
       this.#pending = [];
       this.#written = 0;
     }
-    try {
-      if (this.#failed) throw this.#failed;
-      if (!this.#checkpoints) throw new Error('the SQLite store is not open');
-      this.#writes.batch(batchOf(chunk));
-      this.#figures.commits++;
-      this.#figures.changes += chunk.length;
-    } catch (err) {
-      // The disk refused the chunk (full, gone): the book, which admitted it, is now ahead of the
-      // file, and later changes were decided on it, so the store stops as after a failed sync.
-      const code = (err as { code?: unknown }).code;
-      for (const p of chunk) p.reject(this.#stop(typeof code === 'string' ? code : String(err)));
-      return;
-    }
-    if (this.#synchronous === 'normal') this.#acknowledge(chunk);
-    else this.#acknowledgeOrSync(chunk);
-    this.#checkpoints.committed();
   }
 
   /**
@@ -275,13 +300,14 @@ export class SqliteStore implements Store {
   /** Takes no more writes (see #failed); the hub restarts from what the file holds. */
   #stop(why: string): MusterError {
     if (this.#failed) return this.#failed;
-    this.#failed = new MusterError('STORE_UNAVAILABLE', `The SQLite store stopped committing after a failed write or sync of its file (${why}): ${why === 'SQLITE_FULL' ? 'free space on its disk, then restart the hub' : 'restart the hub'}`);
+    this.#failed = new MusterError('STORE_UNAVAILABLE', `The SQLite store stopped committing after a failed write or sync of its file (${why}): restart the hub`);
     this.#stopped?.(this.#failed.message);
     return this.#failed;
   }
 
+  /** Why the store takes no writes now: stopped (until a restart), or its disk full (until it has space). */
   failure(): string | null {
-    return this.#failed?.message ?? null;
+    return this.#failed?.message ?? this.#full.refusal?.message ?? null;
   }
 
   figures(): StoreFigures {
@@ -325,11 +351,16 @@ export class SqliteStore implements Store {
     for (;;) {
       const checkpoint = this.#checkpoints?.running;
       if (checkpoint) await checkpoint;
-      else if (this.#pending.length > this.#written) this.#flush(true);
-      else if (this.#syncing) await this.#syncing;
+      else if (this.#pending.length > this.#written) {
+        // A full disk: a last try, then what waits is refused (none of it is in the file).
+        this.#flush(true, this.#full.refusal !== null);
+        const full = this.#full.refusal;
+        if (full) for (const p of this.#pending.splice(this.#written)) p.reject(full);
+      } else if (this.#syncing) await this.#syncing;
       else if (this.#unsynced.length > 0) this.#sync();
       else break;
     }
+    this.#full.close();
     await this.#checkpoints?.close();
     this.#checkpoints = null;
     if (this.#wal !== null) closeSync(this.#wal);
@@ -357,16 +388,6 @@ export class SqliteStore implements Store {
     }
     return rows;
   }
-}
-
-/** A chunk's rows and events, in commit order. */
-function batchOf(chunk: readonly Pending[]): RowBatch {
-  const out: RowBatch = { changes: new Array(chunk.length), events: [] };
-  for (let i = 0; i < chunk.length; i++) {
-    out.changes[i] = chunk[i]!.rows;
-    for (const e of chunk[i]!.applied.events) out.events.push(e);
-  }
-  return out;
 }
 
 /** Status and attachment are live state: a single hub works them out again at start. */
