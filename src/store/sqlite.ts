@@ -197,7 +197,7 @@ export class SqliteStore implements Store {
       return;
     }
     // The rest of a burst is still being handled: one commit (and one sync) for all of it.
-    if (!now && left < CHUNK_CHANGES && this.#hold.wait()) {
+    if (!now && !retry && left < CHUNK_CHANGES && this.#hold.wait()) {
       this.#flushScheduled = true;
       setImmediate(() => this.#flush());
       return;
