@@ -143,10 +143,10 @@ export class SqliteStore implements Store {
 
   /** Decides now (conditions, revisions), so the next change in this turn sees this one; durable and fed after the batch commits. */
   apply(change: Change): Promise<Applied> {
-    // The deleted members' rows, before the book forgets them.
     // A full disk: refused before the book decides it (what it decided waits for space).
     const full = this.#full.refusal;
     if (full) return Promise.reject(full);
+    // The deleted members' rows, before the book forgets them.
     const deletes: number[] = [];
     for (const id of change.deletes) {
       const slot = this.#book.entry(id)?.slot;
