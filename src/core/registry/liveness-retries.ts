@@ -9,7 +9,6 @@
  * which gives null when there is nothing to write any more), so it writes what holds then. One
  * member first: the rest, BATCH a turn, only once the store took it.
  */
-import type { MusterError } from '../../errors.js';
 import type { Member } from './member.js';
 
 /** Between a try the store refused and the next. */
@@ -27,10 +26,16 @@ export class LivenessRetries {
   /** A try failed since the last round began: the round stops, the next waits RETRY_MS. */
   #stalled = false;
   #closed = false;
+  /** Which refusals are worth trying again (a store that stopped for good is not). */
+  readonly retryable: (err: unknown) => boolean;
+
+  constructor(retryable: (err: unknown) => boolean) {
+    this.retryable = retryable;
+  }
 
   /** A write of `m` failed with `err`: `again` later if the store was only unavailable. */
   failed(m: Member, err: unknown, kind: RetryKind, again: Again): void {
-    if (this.#closed || (err as MusterError | undefined)?.code !== 'STORE_UNAVAILABLE') return;
+    if (this.#closed || !this.retryable(err)) return;
     let agains = this.#members.get(m);
     if (!agains) this.#members.set(m, (agains = new Map()));
     agains.set(kind, again);

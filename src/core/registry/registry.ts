@@ -79,7 +79,7 @@ export class Registry {
       movedAway: (m) => (m.attachedTo == null && m.connection?.open ? this.#writes.hold(m) : this.#liveness.unbind(m)),
     }) : null;
     this.#changes = new Changes(options.store, log, this.hubId, this.#mirror, this.#now);
-    this.#writes = new RetriedWrites({ remove: (m, r, a) => this.#removeOnce(m, r, a), changed: (m, t, f) => this.#changedOnce(m, t, f), resume: (m, c) => this.#resumeOnce(m, c) }, this.#index, this.#changes, this.#mirror ? this.hubId : null);
+    this.#writes = new RetriedWrites({ remove: (m, r, a) => this.#removeOnce(m, r, a), changed: (m, t, f) => this.#changedOnce(m, t, f), resume: (m, c) => this.#resumeOnce(m, c) }, this.#index, this.#changes, this.hubId, this.#mirror !== null);
     // Cluster mode: the shared store was wiped and joined anew, or loaded whole again after this hub fell behind (rejoin.ts).
     const mirror = this.#mirror;
     if (mirror) followStore(options.store, {
