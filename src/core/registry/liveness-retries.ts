@@ -1,6 +1,6 @@
 /**
- * Cluster mode: writes of a member that the shared store did not take (Redis away, frozen or
- * refusing writes: STORE_UNAVAILABLE), written again every RETRY_MS until it does, so that no
+ * Writes of a member that the store did not take for now (in a cluster Redis away, frozen or
+ * refusing writes; on a SQLite file, a full disk), written again every RETRY_MS until it does, so that no
  * caller retries them (retried-writes.ts makes them: every removal, change and resume of the
  * registry's, liveness's own among them).
  * Dropped, a session member whose client left while Redis was away stayed alive there for ever,
