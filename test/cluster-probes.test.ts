@@ -3,7 +3,9 @@
  * started after the member registered elsewhere does not probe it too. Before 2026-12-07 such a
  * hub probed every probed member it loaded at start (twice the probes at the device, and its own
  * failed probes removed a member the holding hub still reached), but none added after its start.
- * Real hub processes, a real redis-server, a TCP device that counts the probes it sees.
+ * When its hub dies, the hub that reaps it holds and probes it: before, it was removed after the
+ * grace (hub-lost), its device alive. Real hub processes, a real redis-server, a TCP device that
+ * counts the probes it sees.
  */
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
@@ -28,10 +30,15 @@ before(async () => {
 after(async () => {
   for (const h of hubs) await h.kill('SIGKILL');
   await redis.stop();
-  await new Promise<void>((resolve) => device.close(() => resolve()));
+  if (device.listening) await new Promise<void>((resolve) => device.close(() => resolve()));
 });
 
-const hub = (id: string) => spawnHub(['--cluster', redis.url, '--hub-id', id, '--data', tempDir()], { MUSTER_CLUSTER_LEASE_MS: '3000' });
+const GRACE_MS = 1_000;
+const hub = (id: string) => spawnHub(['--cluster', redis.url, '--hub-id', id, '--data', tempDir()], { MUSTER_CLUSTER_LEASE_MS: '1000', MUSTER_GRACE_MS: String(GRACE_MS) });
+
+async function member(h: HubProcess): Promise<{ name: string; status: string; hub: string } | undefined> {
+  return ((await (await fetch(`${h.url}/v1/members?prefix=probed-`)).json()).members as { name: string; status: string; hub: string }[])[0];
+}
 
 /** Probes the device saw over `ms`. */
 async function probesOver(ms: number): Promise<number> {
@@ -55,4 +62,18 @@ test('a probed member is probed by its hub alone, also by a hub started after it
   // One hub: about 15 in 3 s. Both hubs probing would be about 30.
   assert.ok(alone >= 8 && alone <= 20, `one hub probes every ${INTERVAL_MS} ms: ${alone} in 3 s`);
   assert.ok(withSecondHub <= alone * 1.4, `the second hub does not probe it too: ${withSecondHub} in 3 s with two hubs against ${alone} with one`);
+});
+
+test('a probed member of a hub that dies is held and probed by the hub that reaps it, not removed', { timeout: 40_000 }, async () => {
+  const [pa, pb] = hubs as [HubProcess, HubProcess];
+  assert.equal((await member(pb))?.hub, 'pa');
+  await pa.kill('SIGKILL');
+  await until('held by pb', async () => (await member(pb))?.hub === 'pb', 15_000);
+  await sleep(GRACE_MS * 2); // past the grace it would have been removed after
+  assert.deepEqual(await member(pb), { ...(await member(pb))!, name: 'probed-once', status: 'alive', hub: 'pb' });
+  const probed = await probesOver(2_000);
+  assert.ok(probed >= 5, `pb probes it: ${probed} in 2 s`);
+  // Its device gone, pb's probes fail, and pb removes it.
+  await new Promise<void>((resolve) => device.close(() => resolve()));
+  await until('removed after failed probes', async () => (await member(pb)) === undefined, 10_000);
 });

@@ -29,6 +29,7 @@ function setup() {
     added: () => {},
     removed: (m, reason) => { index.delete(m); removed.push([m.name, reason]); },
     movedAway: () => {},
+    movedHere: () => {},
   });
   const log = new EventLog(100, { revision: 10, epoch: 'e' });
   return { index, mirror, log, removed };

@@ -235,8 +235,9 @@ return #gone
 /**
  * ARGV: prefix, now, grace ms (for members without their own), stream length, the reaping hub,
  * lease ms, limit. For every hub whose lease has been gone for a whole lease (seen by a reaper
- * holding its own; timed by Redis's clock): its session and probed members turn suspect with the
- * grace (reason hub-lost), its ttl members belong to no hub (their heartbeats may come anywhere);
+ * holding its own; timed by Redis's clock): its session members turn suspect with the grace
+ * (reason hub-lost), its probed members are the reaper's to probe (no client holds them: they
+ * would otherwise be removed alive), its ttl members belong to no hub (their heartbeats may come anywhere);
  * at most `limit` members a call, as one change, so a hub that held 100,000 does not stop Redis
  * (and every other hub) for seconds; once it has none left, the hub leaves the cluster's list.
  * Returns 1 if members are left for another call (else 0), then the hub ids reaped. The wait of a
@@ -272,8 +273,13 @@ for _, hub in ipairs(redis.call('HKEYS', p .. ':hubs')) do
       local raw = redis.call('HGET', key, 'liveness')
       if raw then
         local lv = cjson.decode(raw)
-        redis.call('HDEL', key, 'attachedTo')
-        if lv.kind ~= 'ttl' then
+        if lv.kind == 'probe' then
+          redis.call('HSET', key, 'attachedTo', me)
+          redis.call('SADD', p .. ':at:' .. me, id)
+        else
+          redis.call('HDEL', key, 'attachedTo')
+        end
+        if lv.kind == 'session' then
           redis.call('HSET', key, 'status', 'suspect')
           redis.call('ZADD', p .. ':deadlines', now + (lv.graceMs or grace), id)
           redis.call('HSET', p .. ':reason', id, 'hub-lost')

@@ -112,8 +112,9 @@ export class Liveness {
 
   /**
    * Cluster mode: a member this hub holds that came in through the store's feed, not made here (a
-   * registration Redis ran after this hub had given up on it): no client is bound to it here. A
-   * session member lapses as if its connection had just closed; a probed one is probed.
+   * registration Redis ran after this hub had given up on it, a probed member of a hub this one
+   * reaped): no client is bound to it here. A session member lapses as if its connection had just
+   * closed; a probed one is probed.
    */
   adopted(member: Member): void {
     if (member.liveness.kind === 'probe') this.#probes?.start(member);

@@ -22,6 +22,8 @@ export interface MirrorHooks {
   removed(member: Member, reason: RemovalReason): void;
   /** A member this hub held is held by another hub now (its client moved there). */
   movedAway(member: Member): void;
+  /** A member another hub held is held by this one now (a probed member of a hub this one reaped). */
+  movedHere(member: Member): void;
 }
 
 const ALL_FIELDS: readonly MemberField[] = ['name', 'type', 'address', 'meta', 'liveness', 'tokenHash', 'registeredAt', 'extra', 'attachedTo', 'status'];
@@ -127,6 +129,7 @@ export class Mirror {
     assign(m, stored, fields, this.#index);
     if (rekey) this.#index.add(m);
     if (wasHere && m.attachedTo !== this.#hooks.hubId) this.#hooks.movedAway(m);
+    else if (!wasHere && m.attachedTo === this.#hooks.hubId) this.#hooks.movedHere(m);
   }
 
   #count(puts: readonly Put[], delta: 1 | -1): void {

@@ -77,6 +77,7 @@ export class Registry {
       removed: (m, reason) => this.#unindex(m, reason),
       // Held by no hub (this hub was reaped while it stood still) yet its client is here: held here again (until Redis takes it).
       movedAway: (m) => (m.attachedTo == null && m.connection?.open ? this.#writes.hold(m) : this.#liveness.unbind(m)),
+      movedHere: (m) => this.#liveness.adopted(m),
     }) : null;
     this.#changes = new Changes(options.store, log, this.hubId, this.#mirror, this.#now);
     this.#writes = new RetriedWrites({ remove: (m, r, a) => this.#removeOnce(m, r, a), changed: (m, t, f) => this.#changedOnce(m, t, f), resume: (m, c) => this.#resumeOnce(m, c) }, this.#index, this.#changes, this.hubId, this.#mirror !== null);
