@@ -42,7 +42,7 @@ export const ERRORS = {
   HUB_ID_TAKEN: { status: 409, rpc: -32052, message: 'Another hub in the tree has this hub id' },
   // Hub
   SHUTTING_DOWN: { status: 503, rpc: -32060, message: 'The hub is shutting down' },
-  STORE_UNAVAILABLE: { status: 503, rpc: -32061, message: 'The store cannot take writes (Redis cannot be reached, or a write or sync of the SQLite file failed)' },
+  STORE_UNAVAILABLE: { status: 503, rpc: -32061, message: 'The store cannot take writes (Redis cannot be reached, the SQLite file\'s disk is full, or a write or sync of the file failed)' },
   DRAINING: { status: 503, rpc: -32062, message: 'The hub is draining before it stops: connect to another hub' },
   CONFIG_INVALID: { status: 400, rpc: -32063, message: 'The config cannot be used; the hub keeps the one it runs with' },
   CONFIG_NOT_RELOADABLE: { status: 409, rpc: -32064, message: 'The config changes keys that take effect only at a restart; nothing was applied' },
