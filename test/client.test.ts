@@ -127,6 +127,22 @@ describe('client - registration and liveness', () => {
     assert.ok(Date.now() - closedAt >= 300, 'not removed before its ttl ran out');
   });
 
+  test('client - 300 ttl members of one client, of two ttls, all kept alive by one heartbeat timer', async () => {
+    const own = await connect({ url: h.url });
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    try {
+      await Promise.all(Array.from({ length: 300 }, (_, i) => own.register({ type: 'beat', name: `many-${i}`, liveness: { kind: 'ttl', ttlMs: i % 2 ? 600 : 900 } })));
+      assert.ok(timers() - before <= 2, `${timers() - before} more timers for 300 members`);
+      await sleep(2_000); // more than three of the shorter ttl
+      const listed = await c.list({ prefix: 'many-', limit: 500 });
+      assert.equal(listed.total, 300);
+      assert.deepEqual(listed.members.filter((m) => m.status !== 'alive' || Date.now() - m.lastSeen > (m.liveness as { ttlMs: number }).ttlMs).map((m) => m.name), [], 'each heartbeat arrived within its ttl');
+    } finally {
+      await own.close();
+    }
+  });
+
   test('client - a ttl member the hub lost is registered again by the next heartbeat (member-replaced)', async () => {
     const own = await connect({ url: h.url });
     const statuses: ClientStatus[] = [];

@@ -3,6 +3,7 @@
  * their automatic heartbeats (ttl members, every ttl/3).
  */
 import type { RegisterParams, RegisterResult } from '../schemas/member.js';
+import { HeartbeatSchedule } from './heartbeat-schedule.js';
 import { randomToken } from './register-retry.js';
 
 export interface OwnedMember {
@@ -15,7 +16,6 @@ export interface OwnedMember {
   params: RegisterParams;
   /** ttl of the member, when it has one (heartbeats every third of it). */
   ttlMs: number | undefined;
-  timer: ReturnType<typeof setInterval> | undefined;
   /** A heartbeat is on its way (at most one at a time per member). */
   beating: boolean;
   /**
@@ -30,10 +30,11 @@ export interface OwnedMember {
 
 export class OwnedMembers {
   readonly #byId = new Map<string, OwnedMember>();
-  readonly #beat: (m: OwnedMember) => void;
+  /** Heartbeats while the member is this client's (one it replaced, or removed, is not). */
+  readonly #beats: HeartbeatSchedule<OwnedMember>;
 
   constructor(beat: (m: OwnedMember) => void) {
-    this.#beat = beat;
+    this.#beats = new HeartbeatSchedule(beat, (m) => this.#byId.get(m.id) === m);
   }
 
   get size(): number {
@@ -50,10 +51,9 @@ export class OwnedMembers {
 
   add(params: RegisterParams, result: RegisterResult, ttlMs: number | undefined, own?: string): OwnedMember {
     // Registered again (the same newToken): this record replaces the one before, and its heartbeats.
-    clearInterval(this.#byId.get(result.id)?.timer);
-    const m: OwnedMember = { id: result.id, name: result.name, token: result.token, registeredAt: result.registeredAt, params, ttlMs, timer: undefined, beating: false, spare: undefined, own };
+    const m: OwnedMember = { id: result.id, name: result.name, token: result.token, registeredAt: result.registeredAt, params, ttlMs, beating: false, spare: undefined, own };
     this.#byId.set(m.id, m);
-    this.#startBeats(m);
+    if (ttlMs !== undefined) this.#beats.add(m, Math.max(50, Math.floor(ttlMs / 3)));
     return m;
   }
 
@@ -69,25 +69,17 @@ export class OwnedMembers {
   }
 
   remove(id: string): void {
-    const m = this.#byId.get(id);
-    if (!m) return;
-    clearInterval(m.timer);
     this.#byId.delete(id);
   }
 
   clear(): void {
-    for (const m of this.#byId.values()) clearInterval(m.timer);
+    this.#beats.clear();
     this.#byId.clear();
   }
 
   /** The register params to resume a member: same name, with its token so the hub keeps its id (and a spare, should it have lost it). */
   resumeParams(m: OwnedMember): RegisterParams {
     return { ...m.params, name: m.name, token: m.token, newToken: m.own ?? (m.spare ??= randomToken()) };
-  }
-
-  #startBeats(m: OwnedMember): void {
-    if (m.ttlMs === undefined) return;
-    m.timer = setInterval(() => this.#beat(m), Math.max(50, Math.floor(m.ttlMs / 3)));
   }
 }
 
