@@ -4,7 +4,8 @@
  * which its collections walked and every registration paid to set up. Members of one interval
  * (a third of their ttl) wait in a queue of their own, in the order they are due (each goes to the
  * back, due an interval from now), so a run takes only the due ones; the timer is set for the
- * earliest head. A member taken out is skipped when its turn comes (`live` says so).
+ * earliest head. A member taken out is skipped when its turn comes (`live` says so). Times are
+ * the monotonic clock's: a wall clock set back must not hold heartbeats back (as intervals did not).
  */
 
 interface Entry<M> {
@@ -29,7 +30,7 @@ export class HeartbeatSchedule<M> {
   add(member: M, intervalMs: number): void {
     let q = this.#queues.get(intervalMs);
     if (!q) this.#queues.set(intervalMs, (q = { entries: [], head: 0 }));
-    const due = Date.now() + intervalMs;
+    const due = performance.now() + intervalMs;
     q.entries.push({ member, due });
     if (due < this.#at) this.#arm(due);
   }
@@ -44,18 +45,20 @@ export class HeartbeatSchedule<M> {
   #arm(at: number): void {
     clearTimeout(this.#timer);
     this.#at = at;
-    this.#timer = setTimeout(() => this.#run(), Math.max(0, at - Date.now()));
+    this.#timer = setTimeout(() => this.#run(), Math.max(0, at - performance.now()));
   }
 
   #run(): void {
     this.#timer = undefined;
     this.#at = Infinity;
-    const now = Date.now();
+    const now = performance.now();
+    // A timer fires at a whole millisecond: what is due within the next one goes now.
+    const until = now + 1;
     let next = Infinity;
     for (const [intervalMs, q] of this.#queues) {
       // Only those due now: one beaten goes to the back, due an interval later.
       const end = q.entries.length;
-      while (q.head < end && q.entries[q.head]!.due <= now) {
+      while (q.head < end && q.entries[q.head]!.due <= until) {
         const e = q.entries[q.head++]!;
         if (!this.#live(e.member)) continue;
         e.due = now + intervalMs;
