@@ -3,7 +3,8 @@
  * what the hub changes in memory on its own meanwhile (a ttl member expiring) is written once the
  * disk has space, and its watchers told then. Until 2026-12-07 a full disk stopped the store, and
  * such a removal was never written: the member stayed in the file and came back at a restart,
- * its watchers never told it had gone.
+ * its watchers never told it had gone. And a try of the full disk's write made while frames wait
+ * at the hub (a commit is then held for the rest of a burst) is not left without a next one.
  */
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
@@ -50,6 +51,38 @@ test('a ttl member that expires while the disk is full is removed in the file on
     const again = await RpcPeer.connect(hub.wsUrl);
     assert.deepEqual(((await again.ok('list', { prefix: 'short-' })).members as { name: string }[]).map((m) => m.name), ['short-kept', 'short-waiting'], 'the expired member is not in the file');
     again.ws.close();
+  } finally {
+    await hub.kill();
+  }
+});
+
+test('a full disk\'s write is tried again while a client keeps the hub busy with frames', { timeout: 60_000 }, async () => {
+  const dir = tempDir('muster-disk-full-busy-');
+  dirs.push(dir);
+  const hub = await spawnHub(['--data', dir, '--sync', 'full']);
+  try {
+    const peer = await RpcPeer.connect(hub.wsUrl);
+    const busy = await RpcPeer.connect(hub.wsUrl);
+    const failing = await attach(hub.pid, ['-e', 'trace=pwrite64', '-e', 'inject=pwrite64:error=ENOSPC', '-o', '/dev/null']);
+    const waiting = peer.call('register', { name: 'busy-waiting', type: 'sensor' });
+    await until('the disk found full', async () => (await fetch(`${hub.url}/healthz`)).status === 503, 10_000);
+    // Bursts of reads, each more than a turn's slice of work: frames wait at the hub all along.
+    let flooding = true;
+    const flood = (async () => {
+      while (flooding) {
+        const burst = Array.from({ length: 3_000 }, () => busy.call('list', { limit: 1 }));
+        await Promise.all(burst);
+      }
+    })();
+    try {
+      await sleep(3_000); // a few tries while the disk is full, each with frames waiting
+      await failing.detach();
+      const answer = await Promise.race([waiting, sleep(8_000).then(() => null)]);
+      assert.equal((answer?.result as { name: string } | undefined)?.name, 'busy-waiting', 'written once the disk has space, while the hub is busy');
+    } finally {
+      flooding = false;
+      await flood;
+    }
   } finally {
     await hub.kill();
   }
