@@ -1,7 +1,7 @@
 /**
  * A member's removal or change that the store did not take for now (in a cluster, Redis away,
  * frozen or refusing writes; on the hub's own SQLite file, a full disk: STORE_UNAVAILABLE) is
- * written again until it does (liveness-retries.ts paces the tries). The member left this hub's
+ * written again until it does (write-retries.ts paces the tries). The member left this hub's
  * memory, or changed there, before the store was asked: dropped, the write left it in Redis and at
  * every other hub as it was (a ghost, a lost change), or in the file, its watchers never told. A removal is tried
  * again while no member of its id is here again; a change while this hub holds the member, its
@@ -18,7 +18,7 @@ import type { RemovalReason } from '../../schemas/member.js';
 import type { MemberField } from '../../store/store.js';
 import type { Connection } from '../ports.js';
 import type { Changes } from './changes.js';
-import { LivenessRetries } from './liveness-retries.js';
+import { WriteRetries } from './write-retries.js';
 import { toStored, viewOf, type Member } from './member.js';
 import type { MemberIndex } from './member-index.js';
 
@@ -47,7 +47,7 @@ export class RetriedWrites {
   readonly #changes: Changes;
   readonly #hubId: string;
   readonly #cluster: boolean;
-  readonly #retries: LivenessRetries;
+  readonly #retries: WriteRetries;
   /** Per member: the fields of its changes the store did not take yet (null: the whole record). */
   readonly #unwritten = new Map<Member, Set<MemberField> | null>();
 
@@ -59,7 +59,7 @@ export class RetriedWrites {
     this.#cluster = cluster;
     // In a cluster, any STORE_UNAVAILABLE (Redis away, frozen, refusing); on a store of the hub's
     // own, only a full disk's (it says when to try again): a store that stopped stays stopped.
-    this.#retries = new LivenessRetries((err) => (err as MusterError | undefined)?.code === 'STORE_UNAVAILABLE'
+    this.#retries = new WriteRetries((err) => (err as MusterError | undefined)?.code === 'STORE_UNAVAILABLE'
       && (cluster || (err as MusterError).details?.retryAfterMs !== undefined));
   }
 

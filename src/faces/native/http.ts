@@ -101,7 +101,7 @@ function faceRoutes(hub: HubContext): HttpRoute[] {
       },
     },
     {
-      method: 'GET', url: '/healthz', summary: 'Health of the hub: 200 {ok: true}, or 503 {ok: false, reason} (draining; in cluster mode, while Redis does not answer; a store stopped by a failed write or sync of its file)',
+      method: 'GET', url: '/healthz', summary: 'Health of the hub: 200 {ok: true}, or 503 {ok: false, reason} (draining; in cluster mode, while Redis does not answer; a SQLite store that takes no writes: stopped by a failed write or sync of its file, or its disk full)',
       response: Type.Object({ ok: Type.Boolean(), reason: Type.Optional(Type.String()) }),
       handler: (_req, reply) => {
         const h = hub.health();

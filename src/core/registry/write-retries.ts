@@ -20,7 +20,7 @@ export type Again = () => Promise<unknown> | null;
 /** What is written again: fields of the member (its status, say), the member held here again (whole), its removal. Each kind's last `again` wins. */
 export type RetryKind = 'change' | 'hold' | 'removal';
 
-export class LivenessRetries {
+export class WriteRetries {
   #members = new Map<Member, Map<RetryKind, Again>>();
   #timer: NodeJS.Timeout | null = null;
   /** A try failed since the last round began: the round stops, the next waits RETRY_MS. */
