@@ -2,9 +2,11 @@
  * A store's commit held for the rest of a burst. The WebSocket face handles a read in slices of
  * the event loop's turns (faces/native/turn-slices.ts), so a burst of 64 registrations read in
  * one go is applied over several turns; a store that commits each turn's changes would make a
- * commit, and at `--sync full` a sync, per slice. Held, the commit waits until the frames that
- * were waiting when it first came due are handled: the burst that was read, not what keeps
- * arriving after it, so a steady stream does not hold a commit back (MAX_HOLD_MS at most, in case).
+ * commit per slice (a SQLite store at `normal`; a cluster's call of the apply script). Held, the
+ * commit waits until the frames that were waiting when it first came due are handled: the burst
+ * that was read, not what keeps arriving after it, so a steady stream does not hold a commit back
+ * (MAX_HOLD_MS at most, in case). At `--sync full` the SQLite store holds nothing: its syncs pace
+ * its commits (sqlite.ts).
  */
 
 /** A face's frames read and not yet handled, as a store waits on them. */
