@@ -114,7 +114,7 @@ export class Metrics {
     const counter = (name: string, help: string, read: (s: StoreFigures) => number) =>
       new Counter({ name, help, registers: [this.registry], collect() { this.reset(); this.inc(read(f())); } });
     counter('muster_store_changes_total', 'Changes written to the store file', (s) => s.changes);
-    counter('muster_store_commits_total', 'Transactions that wrote them (the changes of one event-loop turn, 64 at most, go in one)', (s) => s.commits);
+    counter('muster_store_commits_total', 'Transactions that wrote them, 64 changes at most (at --sync full, what came while the last sync ran; at normal, a burst the hub read at once)', (s) => s.commits);
     counter('muster_store_syncs_total', 'Syncs of the file before acknowledging (--sync full; each covers every commit since the last began)', (s) => s.syncs);
     counter('muster_store_checkpoints_total', 'Checkpoints ended: the WAL copied into the database file, so that it starts again from its beginning', (s) => s.checkpoints);
     counter('muster_store_checkpoint_failures_total', 'Checkpoints that failed (the disk full or failing where the database file grows): the WAL grows until one ends', (s) => s.checkpointFailures);

@@ -7,13 +7,11 @@
  * work between chunks.
  *
  * At `full` the WAL is then synced with fdatasync() on libuv's thread pool before the changes are
- * acknowledged (group commit). The disk paces it: with no sync under way a change is committed and
- * synced at once; what comes while one runs waits, and its end commits all of it and starts the
- * next sync. So a burst's first slice goes to the disk while the hub handles the rest, rather than
- * all of it after (with 64 in flight the hub idled 20% of the time, waiting for each sync of the
- * whole window). At `normal` a change is acknowledged once written (in the page cache: it survives a
- * kill of the process), and so is a change marked `written` at `full` when nothing before it waits
- * for a sync. Acknowledgements, and the feed, keep revision order. A full disk holds what is
+ * acknowledged (group commit), paced by the disk: with no sync under way a change is committed and
+ * synced at once; what comes while one runs is committed when it ends. A burst's first slice is on
+ * the disk while the hub handles the rest (held for all of it, the hub idled through each sync). At
+ * `normal` a change is acknowledged once written (in the page cache: it survives a kill of the
+ * process), and so is a change marked `written` at `full` when nothing before it waits for a sync. Acknowledgements, and the feed, keep revision order. A full disk holds what is
  * decided until it has space (disk-full.ts); any other failed write or sync stops the store.
  *
  * This connection never checkpoints on its own (a checkpoint syncs): every CHECKPOINT_EVERY
