@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import { connect } from '../src/client/index.js';
-import { spawnHub, tempDir } from './support/hub.js';
+import { spawnHub, tempDir, type HubProcess } from './support/hub.js';
 import { storeFigures } from './support/metrics.js';
 
 type StoreFigures = Awaited<ReturnType<typeof storeFigures>>;
@@ -33,7 +33,7 @@ async function registerInTurn(url: string, prefix: string): Promise<{ before: St
 
 describe('group commit', () => {
   const dirs: string[] = [];
-  const hubs: { kill(): Promise<void> }[] = [];
+  const hubs: HubProcess[] = [];
   after(async () => {
     for (const h of hubs) await h.kill();
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
