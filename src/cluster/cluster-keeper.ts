@@ -16,6 +16,8 @@ export interface ClusterKeeperOptions {
   failures(): number;
   /** Whether this hub's connection to Redis is up. */
   connected(): boolean;
+  /** Heartbeats this hub answered whose deadline Redis has not taken yet (touches.ts). */
+  unwritten(): number;
   scripts: Scripts;
   prefix: string;
   hubId: string;
@@ -45,8 +47,19 @@ const EXPIRE_BATCH = 500;
  * this long without a failure. Heartbeats Redis did not take meanwhile are written once it takes
  * them again (touches.ts), every hub's within about a second (its reconnection backoff is at most
  * 1 s): expired before, a member whose client never stopped would be removed.
+ *
+ * A Redis that fails now and then (refusing writes for a moment, a command timing out) may never
+ * give that calm; held for as long as that went on, no member expired, and a device that died
+ * stayed alive at every hub. So a hold that has lasted a lease past EXPIRY_HOLD_MS also ends in a
+ * calm stretch in which Redis took this hub's lease (renewed in each stretch to find out), if it
+ * took it in an earlier stretch of the hold too, and this hub has written every heartbeat it kept:
+ * Redis works between its failures, and every hub that reaches it wrote what it kept (its tries
+ * are 100 ms apart). A hold that starts soon after one that ended so is more of the same. After a
+ * single outage the first calm stretch is the first such: the 2 s wait stands for every hub to
+ * reconnect.
  */
 export const EXPIRY_HOLD_MS = 2_000;
+const PROBE_AFTER_MS = 100;
 /** Members of lost hubs made suspect per script call (each call stops Redis for its length). */
 const REAP_BATCH = 500;
 const REAP_EVERY_MS = 1_000;
@@ -60,6 +73,14 @@ export class ClusterKeeper {
   /** The failures count last seen, and since when this hub has been connected without one (null: held until connected). */
   #failuresSeen = 0;
   #calmSince: number | null = 0;
+  /** Expiry held: since when, the lease renewals at the current calm stretch's start, and the earlier stretches with one. */
+  #heldSince: number | null = null;
+  #renewalsAtCalm = 0;
+  #provenStretches = 0;
+  /** The current calm stretch's lease renewal was asked for (a hold tries Redis once a stretch). */
+  #probed = false;
+  /** Until when a new hold goes on from the last, which ended as Redis failed now and then. */
+  #flakyUntil = 0;
   readonly stats = { expired: 0, reaped: 0, leaseRenewals: 0, leaseFailures: 0 };
 
   constructor(options: ClusterKeeperOptions) {
@@ -189,20 +210,43 @@ export class ClusterKeeper {
 
   /** Whether expiry runs are held now (as the last run found it). */
   get expiryHeld(): boolean {
-    return this.#calmSince === null || Date.now() - this.#calmSince < EXPIRY_HOLD_MS;
+    return this.#heldSince !== null;
   }
 
-  /** After a failure, until connected and calm for EXPIRY_HOLD_MS: heartbeats Redis missed are written first. */
+  /** After a failure, until connected and calm for EXPIRY_HOLD_MS (or, Redis failing now and then, see there). */
   #holdingExpiry(): boolean {
     const failures = this.#o.failures();
     const now = Date.now();
+    const renewals = this.stats.leaseRenewals;
     if (failures !== this.#failuresSeen || !this.#o.connected()) {
       this.#failuresSeen = failures;
+      if (this.#heldSince === null) {
+        // Soon after a hold that ended as Redis went on failing now and then, this one is more of it.
+        const more = now < this.#flakyUntil;
+        this.#heldSince = more ? now - EXPIRY_HOLD_MS - this.#o.leaseMs : now;
+        this.#provenStretches = more ? 1 : 0;
+      } else if (this.#calmSince !== null && renewals > this.#renewalsAtCalm) this.#provenStretches++;
       this.#calmSince = null;
       return true;
     }
-    this.#calmSince ??= now;
-    return now - this.#calmSince < EXPIRY_HOLD_MS;
+    if (this.#calmSince === null) {
+      this.#calmSince = now;
+      this.#renewalsAtCalm = renewals;
+      this.#probed = false;
+    }
+    if (this.#heldSince === null) return false;
+    // Whether Redis takes writes in this stretch: the lease renewed now, not at its next turn (which
+    // may fall in Redis's failing moments every time); after 100 ms of calm, so not in a loop.
+    if (!this.#probed && now - this.#calmSince >= PROBE_AFTER_MS) {
+      this.#probed = true;
+      this.#renew().catch(() => {});
+    }
+    const calm = now - this.#calmSince >= EXPIRY_HOLD_MS;
+    const flaky = now - this.#heldSince >= EXPIRY_HOLD_MS + this.#o.leaseMs && this.#provenStretches > 0
+      && renewals > this.#renewalsAtCalm && this.#o.unwritten() === 0;
+    if (calm || flaky) this.#heldSince = null;
+    if (flaky && !calm) this.#flakyUntil = now + EXPIRY_HOLD_MS + this.#o.leaseMs;
+    return this.#heldSince !== null;
   }
 
   async #refreshHubs(): Promise<void> {

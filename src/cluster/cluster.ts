@@ -68,7 +68,7 @@ export class Cluster {
     const o = this.#o;
     this.#keeper = new ClusterKeeper({
       send: (args) => this.store.send(args), scripts: this.store.scripts,
-      failures: () => this.store.stats.failures, connected: () => this.store.client.isReady, prefix: this.store.prefix, hubId: o.hubId,
+      failures: () => this.store.stats.failures, connected: () => this.store.client.isReady, unwritten: () => this.store.deadlines.pending, prefix: this.store.prefix, hubId: o.hubId,
       instance: this.#instance, url, leaseMs: o.leaseMs, graceMs: o.graceMs, eventRetention: o.eventRetention, log: o.log,
       onHubLost: (hub) => this.#bus?.forget(hub),
       onHubJoined: (hub) => this.#bus?.hubJoined(hub),
