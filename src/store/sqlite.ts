@@ -198,8 +198,9 @@ export class SqliteStore implements Store {
       return;
     }
     if (this.#synchronous === 'full' && !now && !retry) {
-      // The disk paces the commits: what comes while a sync runs is committed when it ends.
-      if (this.#syncing && left < CHUNK_CHANGES) return;
+      // The disk paces the commits: what comes while a sync runs is committed when it ends (a
+      // change enough once written, as a plantimager device's at its `normal`, is not held).
+      if (this.#syncing && left < CHUNK_CHANGES && !this.#pending[this.#written]!.applied.change.written) return;
     } else if (!now && !retry && left < CHUNK_CHANGES && this.#hold.wait()) {
       // At `normal`, the rest of a burst is still being handled: one commit for all of it.
       this.#flushScheduled = true;
