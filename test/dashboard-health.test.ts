@@ -15,7 +15,7 @@ import { ensureBundle, eventually } from './dashboard/setup.js';
 import { runMuster } from './support/cli.js';
 import { spawnHub, tempDir, type HubProcess } from './support/hub.js';
 import { requirePrerequisites } from './support/prerequisites.js';
-import { attach } from './support/strace.js';
+import { failWrites } from './support/strace.js';
 
 let dir: string;
 let hub: HubProcess;
@@ -56,7 +56,7 @@ test('dashboard - a hub whose store stopped (a failing disk) shows why on the ov
   assert.deepEqual(lines.filter((l) => !l.endsWith(' 1')), [], 'labels on more than one line');
   assert.match((await healthLine()) ?? '', /^health\s+ok$/);
 
-  const failing = await attach(hub.pid, ['-e', 'trace=pwrite64', '-e', 'inject=pwrite64:error=EIO', '-o', '/dev/null']);
+  const failing = await failWrites(hub.pid, 'EIO');
   const refused = await fetch(`${hub.url}/v1/members`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'cam', type: 'camera' }) });
   await failing.detach();
   assert.equal(refused.status, 503);

@@ -13,7 +13,7 @@ import { eventually } from './support/eventually.js';
 import { spawnHub, tempDir } from './support/hub.js';
 import { requirePrerequisites } from './support/prerequisites.js';
 import { RpcPeer } from './support/rpc.js';
-import { attach } from './support/strace.js';
+import { failWrites } from './support/strace.js';
 
 /** More than two checkpoints' worth of commits (one every 256), one registration a commit. */
 const REGISTRATIONS = 600;
@@ -41,7 +41,7 @@ test('checkpoints that fail are logged once and counted, commits go on durably; 
     const start = await metrics(hub.url);
     assert.ok(start.checkpoints >= 1 && start.failures === 0, JSON.stringify(start));
 
-    const full = await attach(hub.pid, ['-P', join(dir, 'muster.db'), '-e', 'trace=pwrite64', '-e', 'inject=pwrite64:error=ENOSPC', '-o', '/dev/null']);
+    const full = await failWrites(hub.pid, 'ENOSPC', join(dir, 'muster.db'));
     try {
       await registerMany(peer, 'during');
     } finally {

@@ -12,7 +12,7 @@ import { after, before, test } from 'node:test';
 import { spawnHub, tempDir } from './support/hub.js';
 import { requirePrerequisites } from './support/prerequisites.js';
 import { RpcPeer } from './support/rpc.js';
-import { attach } from './support/strace.js';
+import { failWrites } from './support/strace.js';
 import { sleep, until } from './support/wait.js';
 
 const dirs: string[] = [];
@@ -30,7 +30,7 @@ test('a ttl member that expires while the disk is full is removed in the file on
     await peer.ok('register', { name: 'short-kept', type: 'sensor', liveness: { kind: 'ttl', ttlMs: 60_000 } });
     const removals = () => peer.notifications.filter((n) => n.method === 'event' && n.params.event.type === 'removed').map((n) => `${n.params.event.member.name} ${n.params.event.reason}`);
     let waiting: ReturnType<typeof peer.call> | undefined;
-    const failing = await attach(hub.pid, ['-e', 'trace=pwrite64', '-e', 'inject=pwrite64:error=ENOSPC', '-o', '/dev/null']);
+    const failing = await failWrites(hub.pid, 'ENOSPC');
     try {
       // A registration finds the disk full (it waits for space); from then on new changes are refused.
       waiting = peer.call('register', { name: 'short-waiting', type: 'sensor', liveness: { kind: 'ttl', ttlMs: 60_000 } });
@@ -63,7 +63,7 @@ test('a full disk\'s write is tried again while a client keeps the hub busy with
   try {
     const peer = await RpcPeer.connect(hub.wsUrl);
     const busy = await RpcPeer.connect(hub.wsUrl);
-    const failing = await attach(hub.pid, ['-e', 'trace=pwrite64', '-e', 'inject=pwrite64:error=ENOSPC', '-o', '/dev/null']);
+    const failing = await failWrites(hub.pid, 'ENOSPC');
     const waiting = peer.call('register', { name: 'busy-waiting', type: 'sensor' });
     await until('the disk found full', async () => (await fetch(`${hub.url}/healthz`)).status === 503, 10_000);
     // Bursts of reads, each more than a turn's slice of work: frames wait at the hub all along.

@@ -17,7 +17,7 @@ import { eventually } from './support/eventually.js';
 import { spawnHub, tempDir } from './support/hub.js';
 import { requirePrerequisites } from './support/prerequisites.js';
 import { RpcPeer } from './support/rpc.js';
-import { attach, traceCalls, walSyncs, type Call } from './support/strace.js';
+import { attach, failWrites, traceCalls, walSyncs, type Call } from './support/strace.js';
 
 const REGISTRATIONS = 20;
 const dirs: string[] = [];
@@ -148,7 +148,7 @@ describe('durability levels on the disk', () => {
     try {
       const peer = await RpcPeer.connect(hub.wsUrl);
       const before = await peer.ok('register', { name: 'before', type: 'sensor', liveness: { kind: 'ttl', ttlMs: 60_000 } });
-      const failing = await attach(hub.pid, ['-e', 'trace=pwrite64', '-e', 'inject=pwrite64:error=ENOSPC', '-o', '/dev/null']);
+      const failing = await failWrites(hub.pid, 'ENOSPC');
       const during = Promise.all(Array.from({ length: REGISTRATIONS }, (_, i) => peer.call('register', { name: `during-${i}`, type: 'sensor' })));
       const why = await eventually(async () => { const h = await fetch(`${hub.url}/healthz`); return h.status === 503 && ((await h.json()) as { reason: string }).reason; }, '/healthz 503');
       assert.match(why, /disk of the SQLite store is full \(SQLITE_FULL\): changes already taken wait until it has space/);
@@ -191,7 +191,7 @@ describe('durability levels on the disk', () => {
     const params = { name: 'cam', type: 'camera', newToken: 'retry-token-0123456789-0123456789-abcdef' };
     try {
       const peer = await RpcPeer.connect(hub.wsUrl);
-      const failing = await attach(hub.pid, ['-e', 'trace=pwrite64', '-e', 'inject=pwrite64:error=ENOSPC', '-o', '/dev/null']);
+      const failing = await failWrites(hub.pid, 'ENOSPC');
       const first = peer.call('register', params);
       await eventually(async () => (await fetch(`${hub.url}/healthz`)).status === 503, '/healthz 503');
       const retry = await peer.call('register', params);

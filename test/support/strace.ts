@@ -38,6 +38,14 @@ export async function attach(pid: number, args: string[]): Promise<{ detach: () 
 }
 
 /**
+ * Makes every `pwrite64` of `pid` fail with `errno` (ENOSPC: a full disk; EIO: a failing one) until
+ * detached; `path` limits it to writes of that file.
+ */
+export function failWrites(pid: number, errno: 'ENOSPC' | 'EIO', path?: string): Promise<{ detach: () => Promise<void> }> {
+  return attach(pid, [...(path ? ['-P', path] : []), '-e', 'trace=pwrite64', '-e', `inject=pwrite64:error=${errno}`, '-o', '/dev/null']);
+}
+
+/**
  * Traces `syscalls` of every thread of `pid` into files under `dir`; `stop()` detaches and gives
  * the calls in time order. With `hubUrl` (and write or writev among `syscalls`), it resolves only
  * once the hub's main thread shows in the trace: its answers to /healthz, asked until they do (on a
