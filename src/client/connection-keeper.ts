@@ -6,7 +6,7 @@
  * died without a close.
  */
 import { ConnectionClosedError, isLinkError, MusterClientError, TimeoutError } from './errors.js';
-import { callHub } from './hub-methods.js';
+import { BATCHED_METHODS, callHub } from './hub-methods.js';
 import { OwnedMembers, type OwnedMember } from './members.js';
 import { RpcConnection, type RpcHandlers } from './rpc-connection.js';
 import type { StatusHub } from './status.js';
@@ -149,7 +149,7 @@ export class ConnectionKeeper implements WatchLink {
     const { factory, urls, timeoutMs } = this.#options;
     const url = urls[this.#urlIndex % urls.length]!;
     // A failed attempt moves on to the next hub of the list, so a dead hub is not retried forever.
-    return RpcConnection.open(factory, url, handlers, timeoutMs).then((conn) => {
+    return RpcConnection.open(factory, url, handlers, timeoutMs, BATCHED_METHODS).then((conn) => {
       this.#inbound.opened(conn);
       return (ref.conn = conn);
     }, (err: unknown) => {
