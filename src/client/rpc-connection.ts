@@ -143,20 +143,17 @@ export class RpcConnection {
       };
       this.#pending.add(p);
       const text = JSON.stringify({ jsonrpc: '2.0', id, method, params });
-      if (!this.#batched.has(method)) {
-        this.#socket.coalesce?.();
-        this.#send(text);
-        return;
-      }
+      // One that cannot join a batch goes alone, after the turn's batch (#send).
+      const batched = this.#batched.has(method) && text.length + 3 <= BATCH_BYTES && ASCII.test(text);
       // Queued before the socket is corked, so the batch goes out before it is uncorked (in the same write).
-      this.#queue(text);
+      if (batched) this.#queue(text);
       this.#socket.coalesce?.();
+      if (!batched) this.#send(text);
     });
   }
 
-  /** Adds a request to this turn's batch; one that does not fit goes alone, after the batch. */
+  /** Adds a request to this turn's batch, sending the batch first if it would not fit. */
   #queue(text: string): void {
-    if (text.length + 3 > BATCH_BYTES || !ASCII.test(text)) { this.#send(text); return; }
     // [a,b]: the lengths, a comma between each two, the brackets.
     if (this.#turnBytes + text.length + 2 > BATCH_BYTES) this.#flushTurn();
     this.#turn.push(text);
