@@ -70,7 +70,9 @@ test('a probed member of a hub that dies is held and probed by the hub that reap
   await pa.kill('SIGKILL');
   await until('held by pb', async () => (await member(pb))?.hub === 'pb', 15_000);
   await sleep(GRACE_MS * 2); // past the grace it would have been removed after
-  assert.deepEqual(await member(pb), { ...(await member(pb))!, name: 'probed-once', status: 'alive', hub: 'pb' });
+  // One read: pb probes it every 200 ms, so two reads may differ in lastSeen and stats.
+  const held = await member(pb);
+  assert.deepEqual({ name: held?.name, status: held?.status, hub: held?.hub }, { name: 'probed-once', status: 'alive', hub: 'pb' });
   const probed = await probesOver(2_000);
   assert.ok(probed >= 5, `pb probes it: ${probed} in 2 s`);
   // Its device gone, pb's probes fail, and pb removes it.
