@@ -10,6 +10,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type WebSocket from 'ws';
 import { cpuMs, gcAndHeap, machineTicks, pinSelf, rssBytes, spawnBenchHub, type BenchHub } from './_hub-process.js';
+import { connect as sdkConnect } from '../src/client/index.js';
 import { durableBeside, pipelineAlone } from './_durable.js';
 import { batchOf, callOnce, close, connect, pipeline, round, type LoadOptions, type LoadResult } from './_rpc-load.js';
 
@@ -109,12 +110,45 @@ async function throughput(hub: BenchHub): Promise<Record<string, unknown>> {
       getSingle.push(await m(() => alone({ frames: 300_000, perFrame: 1, window: SINGLE_WINDOW, maxMs: 4_000, frame: get })));
       getBatch.push(await m(() => alone({ frames: 10_000, perFrame: 100, window: 8, maxMs: 4_000, frame: batchOf(100, get) })));
     }
-    out.heartbeats = { single: { window: SINGLE_WINDOW, ...summary(hbSingle) }, batch100: { window: 8, ...summary(hbBatch) } };
+    const hbSdk: Measured[] = [];
+    for (let r = 0; r < ROUNDS; r++) hbSdk.push(await m(() => sdkHeartbeats(hub.wsUrl, `sdkhb${r}`)));
+    out.heartbeats = {
+      single: { window: SINGLE_WINDOW, ...summary(hbSingle) }, batch100: { window: 8, ...summary(hbBatch) },
+      sdk: { what: '1,000 ttl members of one SDK client, all heartbeating at once, again and again', ...summary(hbSdk) },
+    };
     out.lookups = { single: { window: SINGLE_WINDOW, ...summary(getSingle) }, batch100: { window: 8, ...summary(getBatch) } };
   } finally {
     await close(ws);
   }
   return out;
+}
+
+/**
+ * Heartbeats as a program holding many members sends them (a gateway for its devices): one SDK
+ * client registers 1,000 ttl members, then heartbeats all of them at once, again and again, for 4 s.
+ */
+async function sdkHeartbeats(wsUrl: string, prefix: string): Promise<LoadResult> {
+  const client = await sdkConnect({ url: wsUrl, reconnect: false });
+  try {
+    const ids: string[] = [];
+    for (let b = 0; b < 10; b++) {
+      const made = await Promise.all(Array.from({ length: 100 }, (_, j) => client.register({ name: `${prefix}-${b * 100 + j}`, type: 'bench', liveness: { kind: 'ttl', ttlMs: LONG_TTL } })));
+      ids.push(...made.map((r) => r.id));
+    }
+    let requests = 0;
+    let errors = 0;
+    let firstError: string | null = null;
+    const t0 = performance.now();
+    while (performance.now() - t0 < 4_000) {
+      const done = await Promise.allSettled(ids.map((id) => client.heartbeat(id)));
+      for (const d of done) if (d.status === 'rejected') { errors++; firstError ??= String(d.reason); }
+      requests += ids.length;
+    }
+    const ms = performance.now() - t0;
+    return { requests, errors, firstError, ms, perSecond: Math.round((requests / ms) * 1000) };
+  } finally {
+    await client.close();
+  }
 }
 
 /** Registration rate with --sync normal, for comparison with the default full. */
