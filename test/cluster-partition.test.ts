@@ -4,11 +4,13 @@
  * but their deadlines do not reach Redis, so the other hubs expire its ttl members; the cut hub
  * is not waited for. When the partition heals, what it held back goes through without bringing
  * the expired member back, the cut hub hears the removal, and its client's next heartbeat answers
- * NO_SUCH_MEMBER (the SDK then registers it again). Real hub processes, a real redis-server.
+ * NO_SUCH_MEMBER (the SDK then registers it again). A member the cut hub removed meanwhile, whose
+ * client resumed it at the other hub, is not removed when the cut hub's removal reaches Redis.
+ * Real hub processes, a real redis-server.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { spawnHub, tempDir, type HubProcess } from './support/hub.js';
+import { ADMIN_TOKEN, spawnHub, tempDir, type HubProcess } from './support/hub.js';
 import { redisBlackhole, type RedisBlackhole } from './support/redis-blackhole.js';
 import { startRedis, type TestRedis } from './support/redis.js';
 import { RpcPeer } from './support/rpc.js';
@@ -71,4 +73,37 @@ test('a hub cut off from Redis: the others expire its ttl members; healed, the m
     await member.close();
     await watcher.close();
   }
+});
+
+test('a removal the cut hub decided is not made once the member\'s client has resumed it at the other hub', { timeout: 60_000 }, async () => {
+  const first = await RpcPeer.connect(cut.wsUrl);
+  const admin = await RpcPeer.connect(`${cut.wsUrl}?token=${ADMIN_TOKEN}`);
+  const watcher = await RpcPeer.connect(direct.wsUrl);
+  await watcher.ok('watch', { filter: { prefix: 'moved-' } });
+  const liveness = { kind: 'ttl', ttlMs: 60_000 };
+  const made = await first.ok<{ id: string; token: string }>('register', { name: 'moved-cam', type: 'cam', exclusive: true, liveness });
+  await until('the other hub knows it', async () => (await fetch(`${direct.url}/v1/members/moved-cam`)).status === 200, 5_000);
+  let second: RpcPeer | undefined;
+  proxy.partition();
+  try {
+    // Out of the cut hub's memory at once; Redis does not take the removal before the partition heals.
+    const unregistered = await admin.call('unregister', { id: made.id });
+    assert.equal(unregistered.error?.data?.code, 'STORE_UNAVAILABLE');
+    // Its client goes to the other hub and resumes it there with its token.
+    second = await RpcPeer.connect(direct.wsUrl);
+    const resumed = await second.ok<{ id: string }>('register', { name: 'moved-cam', type: 'cam', exclusive: true, token: made.token, liveness });
+    assert.equal(resumed.id, made.id);
+  } finally {
+    proxy.heal();
+  }
+  await until('the cut hub healthy again', async () => (await fetch(`${cut.url}/healthz`)).status === 200, 10_000);
+  // The held removal and its tries again (100 ms apart) reach Redis meanwhile.
+  await sleep(2_000);
+  const removed = watcher.notifications.filter((n) => n.method === 'event' && n.params.event.type === 'removed');
+  assert.deepEqual(removed.map((n) => n.params.event.member.name), [], 'no removal of the resumed member');
+  for (const h of [direct, cut]) {
+    const view = (await (await fetch(`${h.url}/v1/members/moved-cam`)).json()) as { id: string; hub: string; status: string };
+    assert.deepEqual([view.id, view.hub, view.status], [made.id, 'direct', 'alive'], `${h.url}: held by the hub its client resumed it at`);
+  }
+  for (const p of [first, admin, watcher, second]) await p?.close();
 });

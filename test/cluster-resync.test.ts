@@ -7,32 +7,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { EventLog } from '../src/core/events/event-log.js';
-import { liveMember, toStored, type Member } from '../src/core/registry/member.js';
-import { MemberIndex } from '../src/core/registry/member-index.js';
-import { Mirror } from '../src/core/registry/mirror.js';
+import { toStored } from '../src/core/registry/member.js';
 import { resync } from '../src/core/registry/rejoin.js';
-import type { RemovalReason } from '../src/schemas/member.js';
-
-const HUB = 'here';
-const TTL = { kind: 'ttl', ttlMs: 60_000 } as const;
-
-function member(id: string, name: string, attachedTo: string, address = ''): Member {
-  return liveMember({ id, name, type: 't', address, meta: {}, liveness: TTL, tokenHash: `h-${id}`, registeredAt: 1, attachedTo }, TTL as Member['liveness'], 1);
-}
+import { HUB, member, mirrorSetup } from './support/mirror.js';
 
 function setup() {
-  const index = new MemberIndex();
-  const removed: [string, RemovalReason][] = [];
-  const mirror = new Mirror(index, {
-    hubId: HUB,
-    create: (init) => member(init.id, init.name, init.attachedTo ?? HUB, init.address),
-    added: () => {},
-    removed: (m, reason) => { index.delete(m); removed.push([m.name, reason]); },
-    movedAway: () => {},
-    movedHere: () => {},
-  });
   const log = new EventLog(100, { revision: 10, epoch: 'e' });
-  return { index, mirror, log, removed };
+  return { ...mirrorSetup(), log };
 }
 
 describe('cluster - resync after a gap in the change stream', () => {

@@ -44,7 +44,8 @@ export interface ChangeArgs {
 /**
  * Per change: ticket, body, event count, deletes (count, ids), puts (count, then each: id, 1 for
  * whole or 0, field count, field, value, ...), present (count, ids), namesFree (count, names),
- * maxMembers (-1: none), absent (count, ids). scripts.ts APPLY reads them in that order.
+ * maxMembers (-1: none), absent (count, ids), heldBy (count, then each: id, hub or '' for none).
+ * scripts.ts APPLY reads them in that order.
  */
 export function changeArgs(change: Change, ticket: string): ChangeArgs {
   const putArgs: string[] = [String(change.puts.length)];
@@ -72,7 +73,9 @@ export function changeArgs(change: Change, ticket: string): ChangeArgs {
   const present = c?.present ?? [];
   const free = c?.namesFree ?? [];
   const absent = c?.absent ?? [];
-  const args = [ticket, body, String(change.events.length), String(change.deletes.length), ...change.deletes, ...putArgs, String(present.length), ...present, String(free.length), ...free, String(c?.maxMembers ?? -1), String(absent.length), ...absent];
+  const heldBy = c?.heldBy ?? [];
+  const args = [ticket, body, String(change.events.length), String(change.deletes.length), ...change.deletes, ...putArgs, String(present.length), ...present, String(free.length), ...free, String(c?.maxMembers ?? -1), String(absent.length), ...absent, String(heldBy.length)];
+  for (const h of heldBy) args.push(h.id, h.hub ?? '');
   return { args, wholeIds, bytes: bytes + body.length + 64 };
 }
 

@@ -71,8 +71,8 @@ end
  * ARGV: prefix, now, stream length, the epoch the hub writes in, the number of changes, then
  * each change as change-wire.ts lays it out: ticket, entry body, event count, deletes (count,
  * ids), puts (count, then each: id, whole 1/0, field count, field, value, ...), present (count,
- * ids), namesFree (count, names), maxMembers (-1: none), absent (count, ids). No JSON is decoded
- * here but a liveness.
+ * ids), namesFree (count, names), maxMembers (-1: none), absent (count, ids), heldBy (count, then
+ * each: id, hub or '' for none). No JSON is decoded here but a liveness.
  * Returns per change {'OK', firstRevision} or {CODE, detail} for a failed condition (nothing of
  * it written); or {'EPOCH', epoch} for them all when the store holds another history than the
  * hub's (it was wiped): nothing written. Each change is one stream entry: k c, t ticket, b body.
@@ -120,7 +120,10 @@ for c = 1, tonumber(ARGV[5]) do
   local na = tonumber(ARGV[i + 1])
   local a0 = i + 2
   i = a0 + na
-  local onlyNew = nd == 0 and np == 0
+  local nh = tonumber(ARGV[i])
+  local h0 = i + 1
+  i = h0 + 2 * nh
+  local onlyNew = nd == 0 and np == 0 and nh == 0
   for _, put in ipairs(puts) do if not put.whole then onlyNew = false end end
   if not onlyNew then writeNew() end
   -- Conditions first: a change that fails one writes nothing.
@@ -141,6 +144,14 @@ for c = 1, tonumber(ARGV[5]) do
       -- With when it was made: the hub whose attempt this refuses answers the member as the store has it.
       local key = p .. ':m:' .. ARGV[k]
       if redis.call('EXISTS', key) == 1 then failed = {'MEMBER_EXISTS', ARGV[k], redis.call('HGET', key, 'registeredAt') or nil} break end
+    end
+  end
+  if not failed then
+    -- Held by another hub than when the change was decided (resumed there meanwhile): not this change's to make.
+    for k = h0, h0 + 2 * nh - 2, 2 do
+      local key = p .. ':m:' .. ARGV[k]
+      local hub = redis.call('HGET', key, 'attachedTo')
+      if (hub or '') ~= ARGV[k + 1] and (hub or redis.call('EXISTS', key) == 1) then failed = {'NO_SUCH_MEMBER', ARGV[k]} break end
     end
   end
   if not failed then

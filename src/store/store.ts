@@ -69,6 +69,13 @@ export interface Conditions {
   absent?: string[];
   /** The registry may hold at most this many members after the change. */
   maxMembers?: number;
+  /**
+   * Members that, while they exist, must still be held by the hub given (their `attachedTo`; null:
+   * by none), as when the change was decided: a removal one hub decided while Redis did not take its
+   * writes must not remove a member that another hub took since (its client resumed it there). A
+   * shared store checks it (NO_SUCH_MEMBER); an embedded store has one hub, and ignores it.
+   */
+  heldBy?: { id: string; hub: string | null }[];
 }
 
 /** The fields of a record a change may write on their own. */

@@ -43,9 +43,10 @@ export class Mirror {
    */
   readonly #removing = new ChurnMap<string, number>();
   /**
-   * Per member id: other hubs' puts that a pending whole write of this hub's hid. If the store
-   * refuses that write (a retried registration whose member another hub made first:
-   * MEMBER_EXISTS), they are the member as the store has it, and are applied then.
+   * Per member id: other hubs' puts that a pending whole write or removal of this hub's hid. If the
+   * store refuses that write (a retried registration whose member another hub made first:
+   * MEMBER_EXISTS; a removal of a member another hub took meanwhile: NO_SUCH_MEMBER), they are the
+   * member as the store has it, and are applied then.
    */
   readonly #hidden = new Map<string, Put[]>();
 
@@ -78,13 +79,23 @@ export class Mirror {
       else this.#removing.delete(id);
     }
     if (this.#hidden.size === 0) return;
-    for (const put of change.puts) {
-      const id = put.member.id;
-      const hidden = this.writing(id) ? undefined : this.#hidden.get(id);
-      if (hidden === undefined) continue;
-      this.#hidden.delete(id);
-      if (refused) for (const p of hidden) this.#put(p);
-    }
+    for (const id of change.deletes) this.#unhide(id, refused);
+    for (const put of change.puts) this.#unhide(put.member.id, refused);
+  }
+
+  /** Once no write of this hub's hides the member: its hidden puts applied (the write refused) or dropped (older than it). */
+  #unhide(id: string, refused: boolean): void {
+    const hidden = this.writing(id) || this.#removing.get(id) !== undefined ? undefined : this.#hidden.get(id);
+    if (hidden === undefined) return;
+    this.#hidden.delete(id);
+    if (refused) for (const p of hidden) this.#put(p);
+  }
+
+  /** Keeps another hub's put for when this hub's pending write of the member is settled. */
+  #hide(put: Put): void {
+    const hidden = this.#hidden.get(put.member.id);
+    if (hidden) hidden.push(put);
+    else this.#hidden.set(put.member.id, [put]);
   }
 
   /** True while this hub has written the member and the feed has not brought that write back. */
@@ -107,19 +118,15 @@ export class Mirror {
     const stored = put.member;
     const m = this.#index.find(stored.id);
     if (!m || m.id !== stored.id) {
-      if (this.#removing.get(stored.id) !== undefined) return; // this hub removed it; that comes later in the store's order
+      // This hub removed it; that comes later in the store's order, unless the store refuses it.
+      if (this.#removing.get(stored.id) !== undefined) return this.#hide(put);
       const member = this.#hooks.create(initFromStored(stored));
       this.#index.add(member);
       this.#hooks.added(member);
       return;
     }
     const pending = this.#pending.get(stored.id);
-    if (pending && pending.whole > 0) {
-      const hidden = this.#hidden.get(stored.id);
-      if (hidden) hidden.push(put);
-      else this.#hidden.set(stored.id, [put]);
-      return;
-    }
+    if (pending && pending.whole > 0) return this.#hide(put);
     const fields = (put.fields ?? ALL_FIELDS).filter((f) => !pending?.fields?.get(f));
     if (fields.length === 0) return;
     const wasHere = m.attachedTo === this.#hooks.hubId;

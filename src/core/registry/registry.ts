@@ -293,7 +293,9 @@ export class Registry {
   async #removeOnce(member: Member, reason: RemovalReason, asked?: Asked): Promise<void> {
     if (!this.#index.holds(member)) return;
     this.#unindex(member, reason);
-    await this.#changes.commit([], [member.id], [{ type: 'removed', member: this.view(member), reason, ...asked }], undefined, this.#enoughOnceWritten(member));
+    // In a cluster, only while held where this hub saw it (its write may reach Redis late, retried-writes.ts).
+    const conditions = this.#mirror ? { heldBy: [{ id: member.id, hub: member.attachedTo }] } : undefined;
+    await this.#changes.commit([], [member.id], [{ type: 'removed', member: this.view(member), reason, ...asked }], conditions, this.#enoughOnceWritten(member));
   }
 
   /** Appends an event that changes no member (an admin's action) to the log; resolves once durable. */

@@ -66,9 +66,11 @@ export class RetriedWrites {
   /** Removes the member (out of memory at once); rejects as the first try does. */
   remove(m: Member, reason: RemovalReason, asked?: Asked): Promise<void> {
     return this.#first.remove(m, reason, asked).catch((err: unknown) => {
-      // The condition: a removal a frozen Redis ran late is not made twice.
+      // The conditions: a removal a frozen Redis ran late is not made twice, nor made once another
+      // hub took the member (its client resumed it there before this hub heard of it).
+      const conditions = { present: [m.id], ...(this.#cluster ? { heldBy: [{ id: m.id, hub: m.attachedTo }] } : {}) };
       this.#retries.failed(m, err, 'removal', () => (this.#index.find(m.id) ? null
-        : this.#changes.commit([], [m.id], [{ type: 'removed', member: viewOf(m, this.#hubId), reason, ...asked }], { present: [m.id] })));
+        : this.#changes.commit([], [m.id], [{ type: 'removed', member: viewOf(m, this.#hubId), reason, ...asked }], conditions)));
       throw err;
     });
   }
