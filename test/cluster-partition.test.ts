@@ -107,3 +107,24 @@ test('a removal the cut hub decided is not made once the member\'s client has re
   }
   for (const p of [first, admin, watcher, second]) await p?.close();
 });
+
+test('a member the cut hub removed while cut off, changed meanwhile at the other hub, is gone at both hubs once healed', { timeout: 60_000 }, async () => {
+  const client = await RpcPeer.connect(cut.wsUrl);
+  const cutAdmin = await RpcPeer.connect(`${cut.wsUrl}?token=${ADMIN_TOKEN}`);
+  const directAdmin = await RpcPeer.connect(`${direct.wsUrl}?token=${ADMIN_TOKEN}`);
+  const made = await client.ok<{ id: string }>('register', { name: 'changed-cam', type: 'cam', exclusive: true, liveness: { kind: 'ttl', ttlMs: 60_000 } });
+  await until('the other hub knows it', async () => (await fetch(`${direct.url}/v1/members/changed-cam`)).status === 200, 5_000);
+  proxy.partition();
+  try {
+    const unregistered = await cutAdmin.call('unregister', { id: made.id });
+    assert.equal(unregistered.error?.data?.code, 'STORE_UNAVAILABLE');
+    // In Redis before the cut hub's removal, which waits in the partition: it reaches the cut hub as older than that removal.
+    await directAdmin.ok('update', { id: made.id, address: 'changed:1' });
+  } finally {
+    proxy.heal();
+  }
+  await until('the cut hub healthy again', async () => (await fetch(`${cut.url}/healthz`)).status === 200, 10_000);
+  await sleep(2_000);
+  for (const h of [direct, cut]) assert.equal((await fetch(`${h.url}/v1/members/changed-cam`)).status, 404, `${h.url}: removed`);
+  for (const p of [client, cutAdmin, directAdmin]) await p.close();
+});

@@ -57,7 +57,7 @@ export class Changes {
     const drafts = (applied.change as OwnChange)[DRAFTS];
     // This hub's own events are at hand as objects; others' are read from their JSON if asked for.
     const events = applied.events.map((e, i) => new LoggedEvent(e.revision, e.json, drafts ? asEvent(drafts[i]!, e.revision) : undefined));
-    if (drafts) this.#mirror?.settled(applied.change);
+    if (drafts) this.#mirror?.settled(applied.change, events);
     else this.#mirror?.apply(applied.change, events);
     for (const e of events) this.#log.deliver(e);
   }

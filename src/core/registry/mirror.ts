@@ -61,9 +61,19 @@ export class Mirror {
     for (const id of change.deletes) this.#removing.set(id, (this.#removing.get(id) ?? 0) + 1);
   }
 
-  /** This hub's own change came back: its fields are settled; what it hid is older, and dropped. */
-  settled(change: Change): void {
+  /**
+   * This hub's own change came back: its fields are settled; what it hid is older, and dropped. A
+   * member of an id it removed that is here again (applied from older puts when an earlier try of
+   * the removal timed out, which Redis then ran late) is older than the removal too, and goes.
+   */
+  settled(change: Change, events: readonly LoggedEvent[] = []): void {
     this.#settle(change, false);
+    for (const id of change.deletes) {
+      this.#hidden.delete(id);
+      const m = this.#index.find(id);
+      // Not one this change (or a later write of this hub's) puts back under the same id.
+      if (m && m.id === id && !this.writing(id) && !change.puts.some((p) => p.member.id === id)) this.#hooks.removed(m, removalReason(events, id));
+    }
   }
 
   /** This hub's own change failed: settled, and the other hubs' puts it hid (the store's record) applied now. */
@@ -108,8 +118,7 @@ export class Mirror {
     for (const id of change.deletes) {
       const m = this.#index.find(id);
       if (!m || m.id !== id) continue;
-      const removal = events.map((e) => e.event).find((e) => e.type === 'removed' && e.member.id === id);
-      this.#hooks.removed(m, removal?.type === 'removed' ? removal.reason : 'unregistered');
+      this.#hooks.removed(m, removalReason(events, id));
     }
     for (const put of change.puts) this.#put(put);
   }
@@ -191,4 +200,10 @@ function assign(m: Member, s: StoredMember, fields: readonly MemberField[], inde
       }
     }
   }
+}
+
+/** The reason a change's `removed` event gives for the member (unregistered if none). */
+function removalReason(events: readonly LoggedEvent[], id: string): RemovalReason {
+  const removal = events.map((e) => e.event).find((e) => e.type === 'removed' && e.member.id === id);
+  return removal?.type === 'removed' ? removal.reason : 'unregistered';
 }
