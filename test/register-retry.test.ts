@@ -39,7 +39,7 @@ describe('register retried with newToken, one hub', () => {
     first.ws.terminate();
     const again = await RpcPeer.connect(h.wsUrl);
     const r = await again.ok<{ id: string; name: string; token: string; registeredAt: number }>('register', params);
-    assert.deepEqual(r, { id: idOfNewToken(newToken), name: 'cam', token: newToken, registeredAt: r.registeredAt });
+    assert.deepEqual(r, { id: idOfNewToken(newToken), name: 'cam', token: newToken, registeredAt: r.registeredAt, ttlMs: 60_000 });
     assert.ok(Date.now() - r.registeredAt < 60_000, 'when the first attempt made it');
     assert.deepEqual(await namesOfType(h, 'retry-a'), [`cam ${r.id}`]);
     // The member's token is the client's: it heartbeats with it.
@@ -77,7 +77,7 @@ describe('register retried with newToken, one hub', () => {
     try {
       const b = await second.register(options);
       assert.deepEqual(b, a);
-      assert.deepEqual(a, { id: idOfNewToken(newToken), name: 'kept', token: newToken, registeredAt: a.registeredAt });
+      assert.deepEqual(a, { id: idOfNewToken(newToken), name: 'kept', token: newToken, registeredAt: a.registeredAt, ttlMs: 60_000 });
       await h.hub.registry.unregister(a.id, { token: ADMIN_TOKEN });
       await new Promise((r) => setTimeout(r, 2));
       const c = await second.register(options);
@@ -212,7 +212,7 @@ describe('register retried with newToken across a kill -9', () => {
         made.push((await listed(again.url)).includes(`crash-${round}`));
         const retry = await RpcPeer.connect(again.wsUrl);
         const r = await retry.ok<{ id: string; name: string; token: string; registeredAt: number }>('register', params);
-        assert.deepEqual(r, { id: idOfNewToken(newToken), name: `crash-${round}`, token: newToken, registeredAt: r.registeredAt });
+        assert.deepEqual(r, { id: idOfNewToken(newToken), name: `crash-${round}`, token: newToken, registeredAt: r.registeredAt, ttlMs: 600_000 });
         assert.deepEqual(await listed(again.url), Array.from({ length: round + 1 }, (_, i) => `crash-${i}`).sort());
         retry.ws.close();
       } finally {
@@ -246,7 +246,7 @@ describe('register retried with newToken, a cluster of two hubs', () => {
       const peers = await Promise.all([RpcPeer.connect(a.wsUrl), RpcPeer.connect(b.wsUrl)]);
       const answers = await Promise.all(peers.map((p) => p.ok<{ id: string; name: string; token: string; registeredAt: number }>('register', params)));
       for (const p of peers) p.ws.close();
-      assert.deepEqual(answers[0], { id: idOfNewToken(newToken), name: `twin-${round}`, token: newToken, registeredAt: answers[0]!.registeredAt });
+      assert.deepEqual(answers[0], { id: idOfNewToken(newToken), name: `twin-${round}`, token: newToken, registeredAt: answers[0]!.registeredAt, ttlMs: 60_000 });
       assert.deepEqual(answers[1], answers[0], 'the same answer, registeredAt included');
     }
     for (const h of [a, b]) {

@@ -134,6 +134,15 @@ describe('SDK batches', () => {
     assert.deepEqual(kinds.map((f) => f.methods), [['register', 'register', 'register'], ['get']]);
   });
 
+  test('SDK batches - a ttl member of the hub\'s default ttl: the answer tells the ttl, and the SDK asks nothing more', async () => {
+    const frames = await recorded(async (client) => {
+      const made = await client.register({ type: 'batch', name: 'default-ttl', liveness: 'ttl' });
+      assert.equal(made.ttlMs, 20_000, 'the hub\'s default ttl');
+    });
+    const methods = frames.flatMap((f) => requestsOf(f).methods).filter((m) => m !== 'bus.format');
+    assert.deepEqual(methods, ['register'], 'no get to learn the ttl');
+  });
+
   test('SDK batches - a request outside ASCII goes alone, a request that would take a batch past 1 KiB starts the next, and each is answered', async () => {
     const frames = await recorded(async (client) => {
       const made = await Promise.all([

@@ -124,9 +124,9 @@ export class Client implements MusterClient {
     const newToken = options.newToken ?? randomToken();
     const result = await retried(() => this.call('register', { ...params, newToken }), () => this.#keeper.closed);
     const ttl = requestedTtl(params.liveness);
-    let ttlMs = ttl.ttlMs;
+    let ttlMs = ttl.ttlMs ?? result.ttlMs;
     if (ttl.ttl && ttlMs === undefined) {
-      // 'ttl' alone takes the hub's default, which only the member record tells.
+      // 'ttl' alone takes the hub's default, which a hub before 2026-12-07 tells only in the member record.
       const view = await this.get(result.id);
       ttlMs = view.liveness.kind === 'ttl' ? view.liveness.ttlMs : undefined;
     }

@@ -83,6 +83,7 @@ export type RegisterParams = Static<typeof RegisterParams>;
 export const RegisterResult = Type.Object({
   id: Id, name: Name, token: Token,
   registeredAt: Type.Number({ description: 'When the hub made the member (ms since the epoch). A resume answers the same; a member made anew (the hub had lost it) another, even with the same id' }),
+  ttlMs: Type.Optional(Type.Integer({ description: "A ttl member's ttl: the hub's default when it asked for none (liveness 'ttl')" })),
 });
 export type RegisterResult = Static<typeof RegisterResult>;
 

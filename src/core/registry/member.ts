@@ -4,7 +4,7 @@
  * and its history, the hub link of a record of another hub). The store sees them as `extra`.
  */
 import type { Transition } from '../../schemas/control.js';
-import type { LivenessSpec, MemberStatus, MemberView, ProbeStats, TrafficStats } from '../../schemas/member.js';
+import type { LivenessSpec, MemberStatus, MemberView, ProbeStats, RegisterResult, TrafficStats } from '../../schemas/member.js';
 import type { StoredMember } from '../../store/store.js';
 import type { WheelEntry } from '../deadline-wheel.js';
 import type { OrderLinks } from '../ordered-sharded-map.js';
@@ -169,4 +169,9 @@ export function viewOf(m: Member, hubId: string): MemberView {
 
 export function hasRole(m: Member, role: MemberRole): boolean {
   return m.roles.includes(role);
+}
+
+/** A registration's answer: with a ttl member's ttl, for a client that asked for the hub's default. */
+export function registered(m: Member, token: string): RegisterResult {
+  return { id: m.id, name: m.name, token, registeredAt: m.registeredAt, ...(m.liveness.kind === 'ttl' ? { ttlMs: m.liveness.ttlMs } : {}) };
 }

@@ -16,7 +16,7 @@ import { EventLog } from '../events/event-log.js';
 import type { Connection } from '../ports.js';
 import { hashToken, idOfNewToken, newToken } from '../tokens.js';
 import { DEFAULT_LIVENESS, Liveness, normalizeLiveness, type LivenessDefaults, type ProbeRunner } from './liveness.js';
-import { initFromStored, liveMember, toStored, viewOf, type Member, type MemberInit } from './member.js';
+import { initFromStored, liveMember, registered, toStored, viewOf, type Member, type MemberInit } from './member.js';
 import { MemberIndex, RACED_NAME } from './member-index.js';
 import { listPage } from './list-order.js';
 import { Changes, type AdminEventDraft, type EventDraft } from './changes.js';
@@ -177,7 +177,7 @@ export class Registry {
         continue;
       }
       for (const l of this.#registeredListeners) l(member, false);
-      return { id: member.id, name: member.name, token, registeredAt: member.registeredAt };
+      return registered(member, token);
     }
   }
 
@@ -234,7 +234,7 @@ export class Registry {
     this.#liveness.start(member, caller.connection);
     await this.#changes.commit([{ member: toStored(member) }], [], [{ type: 'updated', member: this.view(member) }], undefined, this.#enoughOnceWritten(member));
     for (const l of this.#registeredListeners) l(member, true);
-    return { id: member.id, name: member.name, token, registeredAt: member.registeredAt };
+    return registered(member, token);
   }
 
   /** O(1), no disk write: moves the ttl deadline and marks the member seen. */
