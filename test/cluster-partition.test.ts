@@ -5,8 +5,9 @@
  * is not waited for. When the partition heals, what it held back goes through without bringing
  * the expired member back, the cut hub hears the removal, and its client's next heartbeat answers
  * NO_SUCH_MEMBER (the SDK then registers it again). A member the cut hub removed meanwhile, whose
- * client resumed it at the other hub, is not removed when the cut hub's removal reaches Redis.
- * Real hub processes, a real redis-server.
+ * client resumed it at the other hub, is not removed when the cut hub's removal reaches Redis;
+ * one changed at the other hub meanwhile is gone at both once healed. Real hub processes, a real
+ * redis-server.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
