@@ -1,47 +1,15 @@
 /**
  * The SDK's batches as they cross the wire: a turn's registrations (and unregistrations, updates,
  * heartbeats) leave as JSON-RPC batches that fit any hub's message limit, each call answered on
- * its own, and frames keep the order of the calls that made them. A relay between the SDK and a
- * real hub records the frames the SDK sends.
+ * its own, and frames keep the order of the calls that made them. A proxy between the SDK and a
+ * real hub (support/tcp-proxy.ts) keeps the frames the SDK sends.
  */
 import assert from 'node:assert/strict';
-import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { connect, type MusterClient } from '../src/client/index.js';
 import { BATCH_BYTES } from '../src/client/rpc-connection.js';
 import { startHub, type TestHub } from './support/hub.js';
-
-/** A TCP relay to `port` that keeps what clients send after the HTTP handshake. */
-async function recordingRelay(port: number): Promise<{ url: string; sent: () => Buffer; close: () => Promise<void> }> {
-  const chunks: Buffer[] = [];
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((client) => {
-    const upstream = tcpConnect(port, '127.0.0.1');
-    sockets.add(client).add(upstream);
-    let head = true;
-    client.on('data', (d: Buffer) => {
-      if (head) {
-        const end = d.indexOf('\r\n\r\n');
-        if (end >= 0) { head = false; chunks.push(d.subarray(end + 4)); }
-      } else chunks.push(d);
-      upstream.write(d);
-    });
-    upstream.pipe(client);
-    const drop = () => { client.destroy(); upstream.destroy(); };
-    client.on('error', drop).on('close', drop);
-    upstream.on('error', drop).on('close', drop);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address() as { port: number };
-  return {
-    url: `ws://127.0.0.1:${address.port}/v1/ws`,
-    sent: () => Buffer.concat(chunks),
-    close: () => {
-      for (const s of sockets) s.destroy();
-      return new Promise((resolve) => server.close(() => resolve()));
-    },
-  };
-}
+import { TcpProxy } from './support/tcp-proxy.js';
 
 /** The text frames in a client's byte stream (RFC 6455: masked, each here in one fragment). */
 function textFrames(bytes: Buffer): string[] {
@@ -83,7 +51,7 @@ describe('SDK batches', () => {
   });
 
   async function recorded(work: (client: MusterClient) => Promise<void>): Promise<string[]> {
-    const relay = await recordingRelay(Number(new URL(h.url).port));
+    const relay = await TcpProxy.start(Number(new URL(h.url).port));
     const client = await connect({ url: relay.url, reconnect: false });
     try {
       await work(client);

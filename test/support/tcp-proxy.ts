@@ -88,6 +88,8 @@ export class TcpProxy {
   readonly #targetPort: number;
   readonly #pairs = new Set<Pair>();
   #armed: Armed | null = null;
+  /** What clients sent after their handshakes, in the order it came. */
+  readonly #sent: Buffer[] = [];
 
   private constructor(server: Server, targetPort: number) {
     this.#server = server;
@@ -120,6 +122,11 @@ export class TcpProxy {
    */
   nextCall(hold: Hold = 'nothing'): Promise<void> {
     return new Promise((resolve) => { this.#armed = { hold, resolve }; });
+  }
+
+  /** The bytes clients sent after their HTTP handshakes so far (on a WebSocket: its frames). */
+  sent(): Buffer {
+    return Buffer.concat(this.#sent);
   }
 
   /** Lets every held byte go, in order, and holds nothing more. */
@@ -178,6 +185,7 @@ export class TcpProxy {
 
   /** Bytes after the handshake: the first ones may set off the armed hold. */
   #call(pair: Pair, chunk: Buffer): void {
+    this.#sent.push(chunk);
     const armed = this.#armed;
     if (armed) {
       this.#armed = null;
